@@ -1,0 +1,92 @@
+// The typed configuration: what a YAML file says once it has been checked completely.
+// Nothing here is read by the dataplane; the control plane turns it into a ServiceSnapshot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/types.hpp"
+
+namespace fulcrum::control {
+
+struct DataplaneConfig {
+    unsigned workers = 1;                // worker lcores; the main lcore runs the control plane
+    std::vector<std::string> eal;        // extra EAL arguments, after the generated ones
+    uint32_t conn_table_size = 65536;    // connections per worker
+    uint32_t mbufs = 16384;              // packet buffers in the pool shared by all ports
+};
+
+struct InterfaceConfig {
+    std::string name;                    // label used in logs, routes and the console
+    std::string device;                  // vdev specification ("net_af_packet0,iface=veth10") or PCI address
+    std::vector<Ipv4Prefix> addresses;   // the director's own addresses on this link
+    uint16_t mtu = 1500;
+};
+
+struct RouteConfig {
+    Ipv4Prefix dst;
+    Ipv4 via = 0;                        // next hop; must lie in a connected subnet
+    std::string interface;               // optional; empty = the interface whose subnet holds `via`
+};
+
+struct NeighborConfig {
+    Ipv4 ip = 0;
+    MacAddress mac{};
+};
+
+struct RealServerConfig {
+    Ipv4 address = 0;
+    uint16_t port = 0;
+    uint32_t weight = 1;                 // 0 = quiescent: no new connections
+    ForwardMethod forward = ForwardMethod::nat;
+};
+
+struct ServiceConfig {
+    Ipv4 vip = 0;
+    uint16_t port = 0;
+    Protocol protocol = Protocol::tcp;
+    std::string scheduler;               // ipvsadm -s name: "rr", "wrr"
+    ForwardMethod forward = ForwardMethod::nat;  // default for real servers that name none
+    std::vector<RealServerConfig> real_servers;
+};
+
+// ipvsadm --set tcp tcpfin udp, in seconds.
+struct TimeoutConfig {
+    uint32_t tcp = 900;
+    uint32_t tcp_fin = 120;
+    uint32_t udp = 300;
+};
+
+struct Config {
+    std::string source_file;
+    DataplaneConfig dataplane;
+    std::vector<InterfaceConfig> interfaces;
+    std::vector<RouteConfig> routes;
+    std::vector<NeighborConfig> neighbors;
+    std::vector<ServiceConfig> services;
+    TimeoutConfig timeouts;
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0;     // 1-based; 0 when the problem has no place in the file (unreadable file)
+    int column = 0;   // 1-based
+    std::string message;
+
+    // "FILE:LINE:COLUMN: message", or "FILE: message" without a place.
+    std::string to_string() const;
+};
+
+struct ConfigResult {
+    std::optional<Config> config;        // set only when errors is empty
+    std::vector<ConfigError> errors;     // every problem found, in file order
+};
+
+// Reads and validates a file. Errors name `path` as the file.
+ConfigResult load_config_file(const std::string& path);
+// Validates YAML text; `file_name` is used in error messages.
+ConfigResult parse_config(const std::string& yaml_text, const std::string& file_name);
+
+}  // namespace fulcrum::control

@@ -1,0 +1,47 @@
+// Plain value types shared by the dataplane, the schedulers' callers and the control plane.
+// No DPDK here: the configuration code and its tests include this without EAL.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace fulcrum {
+
+// IPv4 addresses are kept in host byte order everywhere outside the packet bytes themselves.
+using Ipv4 = uint32_t;
+
+struct Ipv4Prefix {
+    Ipv4 address = 0;
+    uint8_t length = 0;
+
+    Ipv4 network() const { return length == 0 ? 0 : address & (~uint32_t{0} << (32 - length)); }
+    bool contains(Ipv4 ip) const {
+        return length == 0 || ((ip ^ address) & (~uint32_t{0} << (32 - length))) == 0;
+    }
+    bool operator==(const Ipv4Prefix&) const = default;
+};
+
+using MacAddress = std::array<uint8_t, 6>;
+
+enum class Protocol : uint8_t { tcp = 6, udp = 17 };
+
+// ipvsadm's -m / -g / -i.
+enum class ForwardMethod : uint8_t { nat, dr, tun };
+
+std::string format_ipv4(Ipv4 ip);
+std::string format_mac(const MacAddress& mac);
+// Strict dotted-quad parser: four decimal octets, no leading '+', no trailing text.
+std::optional<Ipv4> parse_ipv4(std::string_view text);
+// "a.b.c.d/len"; a bare address is /32 when allow_bare is set.
+std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text, bool allow_bare = false);
+// "02:00:00:00:00:02" (hex pairs separated by ':' or '-').
+std::optional<MacAddress> parse_mac(std::string_view text);
+
+std::string_view protocol_name(Protocol p);        // "tcp" / "udp"
+std::string_view forward_method_name(ForwardMethod m);  // "nat" / "dr" / "tun"
+std::string_view ipvsadm_forward_name(ForwardMethod m); // "Masq" / "Route" / "Tunnel"
+
+}  // namespace fulcrum
