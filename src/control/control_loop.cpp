@@ -1,0 +1,284 @@
+#include "control/control_loop.hpp"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "control/log.hpp"
+#include "dataplane/arp.hpp"
+#include "dataplane/port.hpp"
+#include "dataplane/worker.hpp"
+
+namespace fulcrum::control {
+
+using namespace fulcrum::dataplane;
+
+namespace {
+
+constexpr unsigned mbuf_cache_size = 256;
+constexpr unsigned neighbor_capacity = 4096;
+constexpr unsigned neighbor_ring_size = 1024;
+constexpr unsigned control_ring_size = 512;
+constexpr auto control_period = std::chrono::milliseconds(1);
+
+std::string dpdk_failure(const std::string& what) { return what + ": " + rte_strerror(rte_errno); }
+
+rte_ether_addr to_ether(const MacAddress& mac)
+{
+    rte_ether_addr e;
+    std::copy(mac.begin(), mac.end(), e.addr_bytes);
+    return e;
+}
+
+MacAddress from_ether(const rte_ether_addr& e)
+{
+    MacAddress mac;
+    std::copy(e.addr_bytes, e.addr_bytes + RTE_ETHER_ADDR_LEN, mac.begin());
+    return mac;
+}
+
+// What a reload may not change: it would need new ports, lcores or EAL memory.
+std::vector<std::string> fixed_settings_changed(const Config& running, const Config& next)
+{
+    std::vector<std::string> changed;
+    if (running.dataplane.workers != next.dataplane.workers) changed.push_back("dataplane.workers");
+    if (running.dataplane.eal != next.dataplane.eal) changed.push_back("dataplane.eal");
+    if (running.dataplane.conn_table_size != next.dataplane.conn_table_size)
+        changed.push_back("dataplane.conn_table_size");
+    if (running.dataplane.mbufs != next.dataplane.mbufs) changed.push_back("dataplane.mbufs");
+    bool interfaces_same = running.interfaces.size() == next.interfaces.size();
+    for (size_t i = 0; interfaces_same && i < running.interfaces.size(); ++i) {
+        const InterfaceConfig& a = running.interfaces[i];
+        const InterfaceConfig& b = next.interfaces[i];
+        interfaces_same = a.name == b.name && a.device == b.device && a.addresses == b.addresses &&
+                          a.mtu == b.mtu;
+    }
+    if (!interfaces_same) changed.push_back("interfaces");
+    return changed;
+}
+
+}  // namespace
+
+Director::~Director() { stop(); }
+
+std::string Director::start(const Config& config)
+{
+    config_ = config;
+    shared_.tsc_hz = rte_get_tsc_hz();
+    const unsigned workers = config.dataplane.workers;
+    const int socket = static_cast<int>(rte_socket_id());
+
+    for (unsigned lcore = rte_get_next_lcore(-1, 1, 0); lcore < RTE_MAX_LCORE;
+         lcore = rte_get_next_lcore(lcore, 1, 0))
+        worker_lcores_.push_back(lcore);
+    if (worker_lcores_.size() < workers)
+        return fmt::format("{} workers configured but EAL has {} worker lcores", workers,
+                           worker_lcores_.size());
+
+    shared_.pool = rte_pktmbuf_pool_create("mbufs", config.dataplane.mbufs, mbuf_cache_size, 0,
+                                           RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (shared_.pool == nullptr) return dpdk_failure("cannot create the mbuf pool");
+
+    for (const InterfaceConfig& iface : config.interfaces) {
+        auto port_id = find_port(iface.device);
+        if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
+        if (*port_id >= max_ports)
+            return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
+        if (auto e = port_start(*port_id, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
+            return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
+        interface_ports_[iface.name] = *port_id;
+
+        PortInfo& info = shared_.ports[*port_id];
+        info.port_id = *port_id;
+        info.name = iface.name;
+        info.mtu = iface.mtu;
+        info.addresses = iface.addresses;
+        for (const Ipv4Prefix& prefix : iface.addresses) {
+            info.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
+            shared_.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
+        }
+        rte_eth_macaddr_get(*port_id, &info.mac);
+        shared_.port_count = std::max<unsigned>(shared_.port_count, *port_id + 1u);
+        log::info("interface {} is port {} ({}), MAC {}, {} queue(s)", iface.name, *port_id,
+                  iface.device, format_mac(from_ether(info.mac)), workers);
+    }
+    running_ = true;  // ports are up: stop() must now bring them down
+    std::sort(shared_.local_ips.begin(), shared_.local_ips.end());
+
+    neighbors_ = NeighborTable::create("neighbors", neighbor_capacity, socket);
+    if (!neighbors_) return dpdk_failure("cannot create the neighbour table");
+    shared_.neighbors = neighbors_.get();
+    shared_.neighbor_updates = rte_ring_create_elem("neighbor_updates", sizeof(NeighborUpdate),
+                                                    neighbor_ring_size, socket, RING_F_SC_DEQ);
+    if (shared_.neighbor_updates == nullptr) return dpdk_failure("cannot create the neighbour ring");
+
+    const size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
+    shared_.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+    if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
+        return dpdk_failure("cannot create the RCU state");
+
+    for (unsigned i = 0; i < workers; ++i) {
+        auto w = std::make_unique<WorkerContext>();
+        w->worker_id = i;
+        w->shared = &shared_;
+        w->tx_queue = static_cast<uint16_t>(i);
+        for (const auto& [name, port_id] : interface_ports_) w->rx_queues.push_back({port_id, static_cast<uint16_t>(i)});
+        const std::string ring_name = "from_control_" + std::to_string(i);
+        w->from_control = rte_ring_create(ring_name.c_str(), control_ring_size, socket,
+                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (w->from_control == nullptr) return dpdk_failure("cannot create ring " + ring_name);
+        if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, socket); !e.empty()) return e;
+        workers_.push_back(std::move(w));
+    }
+
+    if (auto e = publish(config); !e.empty()) return e;
+    for (const NeighborConfig& n : config.neighbors)
+        neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
+
+    for (unsigned i = 0; i < workers; ++i) {
+        if (rte_eal_remote_launch(worker_main, workers_[i].get(), worker_lcores_[i]) != 0)
+            return fmt::format("cannot launch worker {} on lcore {}", i, worker_lcores_[i]);
+        log::info("worker {} runs on lcore {}", i, worker_lcores_[i]);
+    }
+    announce_addresses();
+    return {};
+}
+
+std::string Director::publish(const Config& config)
+{
+    SnapshotResult built = build_snapshot(config, interface_ports_, ids_, ++generation_, shared_.tsc_hz);
+    if (!built.snapshot) return built.error;
+    const ServiceSnapshot* old = shared_.snapshot.exchange(built.snapshot.release(), std::memory_order_acq_rel);
+    if (old != nullptr) {
+        // Workers may still be reading `old` in the iteration they are in; once each has
+        // reported a quiescent state since the exchange, none can hold it.
+        rte_rcu_qsbr_synchronize(shared_.rcu, RTE_QSBR_THRID_INVALID);
+        delete old;
+    }
+    log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
+    return {};
+}
+
+void Director::announce_addresses()
+{
+    // Gratuitous ARP for our addresses and every VIP, so that neighbours that cached another
+    // owner (a previous director) switch to us at once.
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    for (unsigned port_id = 0; port_id < shared_.port_count; ++port_id) {
+        const PortInfo& port = shared_.ports[port_id];
+        if (port.name.empty()) continue;
+        std::vector<rte_be32_t> addresses = port.local_ips;
+        addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
+        for (rte_be32_t ip : addresses) {
+            rte_mbuf* m = arp_build_request(shared_.pool, port, ip, ip);
+            if (m == nullptr || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
+                rte_pktmbuf_free(m);
+                log::warning("gratuitous ARP for {} on {} not sent", format_ipv4(rte_be_to_cpu_32(ip)), port.name);
+            }
+        }
+    }
+}
+
+void Director::learn_neighbors()
+{
+    NeighborUpdate updates[64];
+    unsigned n;
+    while ((n = rte_ring_sc_dequeue_burst_elem(shared_.neighbor_updates, updates, sizeof(NeighborUpdate), 64, nullptr)) > 0) {
+        for (unsigned i = 0; i < n; ++i) {
+            const NeighborUpdate& u = updates[i];
+            if (!neighbors_->update(u.ip, u.mac, u.port, false))
+                log::warning("neighbour table full: {} not learned", format_ipv4(rte_be_to_cpu_32(u.ip)));
+            else
+                log::debug("neighbour {} is at {} on port {}", format_ipv4(rte_be_to_cpu_32(u.ip)),
+                           format_mac(from_ether(u.mac)), u.port);
+        }
+    }
+}
+
+void Director::reload(const std::string& config_path)
+{
+    log::info("reloading {}", config_path);
+    ConfigResult result = load_config_file(config_path);
+    if (!result.config) {
+        for (const ConfigError& e : result.errors) log::error("{}", e.to_string());
+        log::error("reload refused: {} problem(s) in {}; the running configuration is unchanged",
+                   result.errors.size(), config_path);
+        return;
+    }
+    if (auto changed = fixed_settings_changed(config_, *result.config); !changed.empty()) {
+        log::error("reload refused: {} cannot change while running (restart to change them); "
+                   "the running configuration is unchanged", fmt::join(changed, ", "));
+        return;
+    }
+    if (auto e = publish(*result.config); !e.empty()) {
+        log::error("reload failed: {}; the running configuration is unchanged", e);
+        return;
+    }
+    for (const NeighborConfig& n : result.config->neighbors)
+        neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
+    config_ = *result.config;
+    announce_addresses();
+}
+
+void Director::run(ControlSignals& signals, const std::string& config_path)
+{
+    while (!signals.stop.load()) {
+        learn_neighbors();
+        if (signals.reload.exchange(false)) reload(config_path);
+        std::this_thread::sleep_for(control_period);
+    }
+}
+
+void Director::stop()
+{
+    if (!running_) return;
+    running_ = false;
+    shared_.stop.store(true);
+    rte_eal_mp_wait_lcore();
+    log_counters();
+    for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
+    for (auto& w : workers_) rte_ring_free(w->from_control);
+    workers_.clear();
+    delete shared_.snapshot.exchange(nullptr);
+    rte_ring_free(shared_.neighbor_updates);
+    rte_free(shared_.rcu);
+    neighbors_.reset();
+    rte_mempool_free(shared_.pool);
+}
+
+void Director::log_counters() const
+{
+    for (const auto& [name, port_id] : interface_ports_) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(port_id, &st);
+        log::info("stats port={} rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} rx_missed={} "
+                  "rx_errors={} tx_errors={}", name, st.ipackets, st.opackets, st.ibytes, st.obytes,
+                  st.imissed, st.ierrors, st.oerrors);
+    }
+    for (const auto& w : workers_) {
+        const WorkerCounters& c = w->counters;
+        std::string drops;
+        for (size_t r = 0; r < drop_reason_count; ++r)
+            drops += fmt::format(" drop_{}={}", drop_reason_names[r], c.drops[r]);
+        log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
+                  "connections_created={} connections_expired={} connections={} arp_replies={} "
+                  "arp_requests={} icmp_echo_replies={} held_for_arp={} idle_polls={}{}",
+                  w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
+                  c.forwarded_replies, c.connections_created, c.connections_expired, w->conns.size(),
+                  c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
+                  c.packets_held_for_arp, c.idle_polls, drops);
+    }
+}
+
+}  // namespace fulcrum::control

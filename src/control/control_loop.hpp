@@ -1,0 +1,57 @@
+// The director: brings up EAL's ports, pool, rings and workers from a Config, then runs the
+// control loop on the main lcore (neighbour learning, reloads, shutdown).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/config.hpp"
+#include "control/snapshot_builder.hpp"
+#include "dataplane/worker_context.hpp"
+
+namespace fulcrum::control {
+
+// Set from signal handlers; the control loop acts on them.
+struct ControlSignals {
+    std::atomic<bool> stop{false};
+    std::atomic<bool> reload{false};
+};
+
+class Director {
+public:
+    Director() = default;
+    Director(const Director&) = delete;
+    Director& operator=(const Director&) = delete;
+    ~Director();
+
+    // After rte_eal_init: creates the pool, starts the ports, builds and publishes the first
+    // snapshot and launches the workers. Returns an empty string, or what failed.
+    std::string start(const Config& config);
+
+    // Runs until signals.stop; reloads `config_path` when signals.reload is set.
+    void run(ControlSignals& signals, const std::string& config_path);
+
+    // Stops the workers and the ports, and logs the counters. Safe to call twice.
+    void stop();
+
+private:
+    std::string publish(const Config& config);
+    void learn_neighbors();
+    void announce_addresses();
+    void reload(const std::string& config_path);
+    void log_counters() const;
+
+    Config config_;
+    InterfacePorts interface_ports_;
+    StableIds ids_;
+    uint64_t generation_ = 0;
+    dataplane::DataplaneShared shared_;
+    std::unique_ptr<dataplane::NeighborTable> neighbors_;
+    std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
+    std::vector<unsigned> worker_lcores_;
+    bool running_ = false;
+};
+
+}  // namespace fulcrum::control

@@ -1,0 +1,140 @@
+#include "control/snapshot_builder.hpp"
+
+#include "dataplane/worker_context.hpp"
+
+#include <rte_errno.h>
+#include <rte_fib.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+
+#include <algorithm>
+
+namespace fulcrum::control {
+
+using dataplane::NextHop;
+using dataplane::ServiceEntry;
+using dataplane::ServiceKey;
+using dataplane::ServiceSnapshot;
+
+namespace {
+
+// IPVS's SYN_RECV timeout, not yet configurable.
+constexpr uint64_t syn_timeout_seconds = 60;
+
+std::string dpdk_failure(const std::string& what)
+{
+    return what + ": " + rte_strerror(rte_errno);
+}
+
+std::string build_routes(const Config& config, const InterfacePorts& ports, ServiceSnapshot& s)
+{
+    rte_fib_conf conf{};
+    conf.type = RTE_FIB_DIR24_8;
+    conf.default_nh = 0;
+    conf.max_routes = static_cast<int>(config.routes.size() + 64 * config.interfaces.size() + 16);
+    conf.dir24_8.nh_sz = RTE_FIB_DIR24_8_2B;
+    conf.dir24_8.num_tbl8 = 512;
+    const std::string name = "fib_" + std::to_string(s.generation);
+    s.fib = rte_fib_create(name.c_str(), static_cast<int>(rte_socket_id()), &conf);
+    if (s.fib == nullptr) return dpdk_failure("cannot create FIB " + name);
+
+    s.next_hops.push_back({});  // id 0 is "no route"
+    auto add = [&](const Ipv4Prefix& dst, NextHop hop) -> std::string {
+        const auto id = static_cast<uint64_t>(s.next_hops.size());
+        s.next_hops.push_back(hop);
+        if (rte_fib_add(s.fib, dst.network(), dst.length, id) != 0)
+            return dpdk_failure("cannot add route " + format_ipv4(dst.network()) + "/" +
+                                std::to_string(dst.length));
+        return {};
+    };
+    for (const InterfaceConfig& iface : config.interfaces)
+        for (const Ipv4Prefix& prefix : iface.addresses)
+            if (auto e = add(prefix, {ports.at(iface.name), 0}); !e.empty()) return e;
+    for (const RouteConfig& route : config.routes) {
+        // The validator made sure `via` lies in a connected subnet (of `interface`, if named).
+        uint16_t port = 0;
+        for (const InterfaceConfig& iface : config.interfaces) {
+            if (!route.interface.empty() && iface.name != route.interface) continue;
+            for (const Ipv4Prefix& prefix : iface.addresses)
+                if (prefix.contains(route.via)) port = ports.at(iface.name);
+        }
+        if (auto e = add(route.dst, {port, rte_cpu_to_be_32(route.via)}); !e.empty()) return e;
+    }
+    return {};
+}
+
+std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot& s)
+{
+    rte_hash_parameters params{};
+    const std::string name = "services_" + std::to_string(s.generation);
+    params.name = name.c_str();
+    params.entries = static_cast<uint32_t>(std::max<size_t>(64, config.services.size() * 2));
+    params.key_len = sizeof(ServiceKey);
+    params.hash_func = rte_hash_crc;
+    params.socket_id = static_cast<int>(rte_socket_id());
+    s.service_index = rte_hash_create(&params);
+    if (s.service_index == nullptr) return dpdk_failure("cannot create service index " + name);
+
+    for (const ServiceConfig& sc : config.services) {
+        ServiceEntry e;
+        e.id = ids.service(sc.protocol, sc.vip, sc.port);
+        if (e.id >= dataplane::max_services_per_process)
+            return "too many distinct services since start-up (the limit is " +
+                   std::to_string(dataplane::max_services_per_process) + ")";
+        e.vip = rte_cpu_to_be_32(sc.vip);
+        e.port = rte_cpu_to_be_16(sc.port);
+        e.protocol = static_cast<uint8_t>(sc.protocol);
+        e.scheduler = *sched::kind_from_name(sc.scheduler);
+        e.first_real_server = static_cast<uint32_t>(s.real_servers.size());
+        e.real_server_count = static_cast<uint32_t>(sc.real_servers.size());
+        for (const RealServerConfig& rs : sc.real_servers) {
+            s.real_servers.push_back({ids.real_server(e.id, rs.address, rs.port),
+                                      rte_cpu_to_be_32(rs.address), rte_cpu_to_be_16(rs.port),
+                                      rs.forward});
+            s.destinations.push_back({rs.weight, false});
+        }
+        e.wrr = sched::prepare_wrr(s.destinations_of(e));
+        const ServiceKey key{e.vip, e.port, e.protocol, 0};
+        const auto index = static_cast<uintptr_t>(s.services.size());
+        s.services.push_back(e);
+        if (rte_hash_add_key_data(s.service_index, &key, reinterpret_cast<void*>(index)) != 0)
+            return "cannot index service " + format_ipv4(sc.vip);
+        s.vips.push_back(e.vip);
+    }
+    std::sort(s.vips.begin(), s.vips.end());
+    s.vips.erase(std::unique(s.vips.begin(), s.vips.end()), s.vips.end());
+    return {};
+}
+
+}  // namespace
+
+uint32_t StableIds::service(Protocol protocol, Ipv4 vip, uint16_t port)
+{
+    auto [it, added] = services_.try_emplace({protocol, vip, port}, next_service_);
+    if (added) ++next_service_;
+    return it->second;
+}
+
+uint32_t StableIds::real_server(uint32_t service_id, Ipv4 address, uint16_t port)
+{
+    auto [it, added] = real_servers_.try_emplace({service_id, address, port}, next_real_server_);
+    if (added) ++next_real_server_;
+    return it->second;
+}
+
+SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
+                              uint64_t generation, uint64_t tsc_hz)
+{
+    auto s = std::make_unique<ServiceSnapshot>();
+    s->generation = generation;
+    s->tcp_timeout = config.timeouts.tcp * tsc_hz;
+    s->tcp_fin_timeout = config.timeouts.tcp_fin * tsc_hz;
+    s->udp_timeout = config.timeouts.udp * tsc_hz;
+    s->tcp_syn_timeout = std::min<uint64_t>(syn_timeout_seconds, config.timeouts.tcp) * tsc_hz;
+    if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
+    if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
+    return {std::move(s), {}};
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,85 @@
+#include "dataplane/arp.hpp"
+
+#include <rte_arp.h>
+#include <rte_mbuf.h>
+#include <rte_ring_elem.h>
+
+#include "dataplane/packet.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+void tell_control(WorkerContext& w, const rte_arp_ipv4& sender, const PortInfo& port)
+{
+    if (sender.arp_sip == 0 || !port.on_link(sender.arp_sip)) return;
+    rte_ether_addr known;
+    if (w.shared->neighbors->lookup(sender.arp_sip, known) &&
+        rte_is_same_ether_addr(&known, &sender.arp_sha))
+        return;
+    NeighborUpdate update{sender.arp_sip, sender.arp_sha, port.port_id};
+    // A full ring loses a learning opportunity, not a packet: the neighbour will ARP again.
+    rte_ring_mp_enqueue_elem(w.shared->neighbor_updates, &update, sizeof update);
+}
+
+bool answers_for(const WorkerContext& w, const PortInfo& port, rte_be32_t ip)
+{
+    for (rte_be32_t own : port.local_ips)
+        if (own == ip) return true;
+    return w.snapshot != nullptr && w.snapshot->is_vip(ip);
+}
+
+}  // namespace
+
+Verdict arp_receive(WorkerContext& w, uint8_t* frame, const PortInfo& port)
+{
+    auto* eth = header_at<rte_ether_hdr>(frame, 0);
+    auto* arp = header_at<rte_arp_hdr>(frame, sizeof(rte_ether_hdr));
+    if (arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != RTE_ETHER_ADDR_LEN ||
+        arp->arp_plen != sizeof(rte_be32_t))
+        return Verdict::drop(DropReason::arp_invalid);
+
+    tell_control(w, arp->arp_data, port);
+    if (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || !answers_for(w, port, arp->arp_data.arp_tip))
+        return Verdict::drop(DropReason::arp_not_for_us);
+
+    rte_arp_ipv4& data = arp->arp_data;
+    arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+    data.arp_tha = data.arp_sha;
+    data.arp_sha = port.mac;
+    const rte_be32_t requester = data.arp_sip;
+    data.arp_sip = data.arp_tip;
+    data.arp_tip = requester;
+    eth->dst_addr = data.arp_tha;
+    eth->src_addr = port.mac;
+    ++w.counters.arp_replies_sent;
+    return Verdict::transmit(port.port_id);
+}
+
+rte_mbuf* arp_build_request(rte_mempool* pool, const PortInfo& port, rte_be32_t sender_ip,
+                            rte_be32_t target_ip)
+{
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m == nullptr) return nullptr;
+    constexpr uint16_t length = sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr);
+    auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, length));
+    auto* eth = header_at<rte_ether_hdr>(frame, 0);
+    auto* arp = header_at<rte_arp_hdr>(frame, sizeof(rte_ether_hdr));
+    std::memset(eth->dst_addr.addr_bytes, 0xff, RTE_ETHER_ADDR_LEN);
+    eth->src_addr = port.mac;
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+    arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+    arp->arp_plen = sizeof(rte_be32_t);
+    arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+    arp->arp_data.arp_sha = port.mac;
+    arp->arp_data.arp_sip = sender_ip;
+    std::memset(arp->arp_data.arp_tha.addr_bytes, 0, RTE_ETHER_ADDR_LEN);
+    arp->arp_data.arp_tip = target_ip;
+    m->port = port.port_id;
+    return m;
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,79 @@
+// Per-worker counters. Each worker writes only its own struct; readers sum across workers and
+// accept a slightly stale total (plain 64-bit loads are atomic on x86-64).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace fulcrum::dataplane {
+
+// Why a packet was dropped. The enum and the names come from this one list.
+#define FULCRUM_DROP_REASONS(X)                                                                    \
+    X(too_short, "frame shorter than its headers")                                                 \
+    X(not_for_our_mac, "unicast frame for another MAC address")                                    \
+    X(unsupported_ethertype, "neither IPv4 nor ARP (IPv6, VLAN, ...)")                             \
+    X(bad_ip_header, "IPv4 version, header length or total length inconsistent")                   \
+    X(bad_ip_checksum, "IPv4 header checksum wrong")                                               \
+    X(ip_fragment, "IPv4 fragment addressed to a virtual service")                                 \
+    X(bad_l4_header, "TCP/UDP/ICMP header truncated or inconsistent")                              \
+    X(ttl_exceeded, "TTL would reach 0 when routed")                                               \
+    X(no_service, "to a VIP on a port or protocol with no service")                                \
+    X(tcp_not_syn, "TCP packet without SYN and without a connection")                              \
+    X(no_real_server, "the scheduler found no available real server")                              \
+    X(conn_table_full, "connection table full")                                                    \
+    X(conn_conflict, "a NAT reply key already belongs to another connection")                      \
+    X(not_for_us, "to an address that is neither ours, a VIP nor a connection's")                  \
+    X(local_unhandled, "to the director's own address, not ICMP echo")                             \
+    X(icmp_unhandled, "ICMP that is not echo request and belongs to no connection")                \
+    X(arp_invalid, "ARP that is not Ethernet/IPv4")                                                \
+    X(arp_not_for_us, "ARP request for an address we do not own")                                  \
+    X(no_route, "no route to the destination")                                                     \
+    X(neighbor_unresolved, "next hop did not answer ARP in time, or too many packets waiting")     \
+    X(tx_full, "transmit queue full")
+
+enum class DropReason : uint8_t {
+#define FULCRUM_ENUM(name, text) name,
+    FULCRUM_DROP_REASONS(FULCRUM_ENUM)
+#undef FULCRUM_ENUM
+        count
+};
+
+inline constexpr size_t drop_reason_count = static_cast<size_t>(DropReason::count);
+
+inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_names = {
+#define FULCRUM_NAME(name, text) #name,
+    FULCRUM_DROP_REASONS(FULCRUM_NAME)
+#undef FULCRUM_NAME
+};
+
+inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_descriptions = {
+#define FULCRUM_TEXT(name, text) text,
+    FULCRUM_DROP_REASONS(FULCRUM_TEXT)
+#undef FULCRUM_TEXT
+};
+
+struct WorkerCounters {
+    uint64_t rx_packets = 0;
+    uint64_t tx_packets = 0;
+    uint64_t forwarded_to_real_server = 0;  // client -> real server packets
+    uint64_t forwarded_replies = 0;         // real server -> client packets (NAT)
+    uint64_t connections_created = 0;
+    uint64_t connections_expired = 0;
+    uint64_t arp_replies_sent = 0;
+    uint64_t arp_requests_sent = 0;
+    uint64_t icmp_echo_replies = 0;
+    uint64_t packets_held_for_arp = 0;
+    uint64_t idle_polls = 0;
+    std::array<uint64_t, drop_reason_count> drops{};
+
+    uint64_t& drop(DropReason r) { return drops[static_cast<size_t>(r)]; }
+    uint64_t drops_total() const
+    {
+        uint64_t sum = 0;
+        for (uint64_t d : drops) sum += d;
+        return sum;
+    }
+};
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,118 @@
+#include "dataplane/egress.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/arp.hpp"
+#include "dataplane/packet.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+// How long a frame may wait for ARP, and how often the request is repeated meanwhile
+// (fractions of a second, as TSC cycles are computed from them).
+constexpr uint64_t pending_lifetime_divisor = 1;   // 1 s
+constexpr uint64_t arp_retry_divisor = 5;           // 200 ms
+
+void fill_ethernet(rte_mbuf* m, const PortInfo& port, const rte_ether_addr& next_hop_mac)
+{
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    eth->dst_addr = next_hop_mac;
+    eth->src_addr = port.mac;
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+}
+
+void send_arp_request(WorkerContext& w, uint16_t port_id, rte_be32_t target)
+{
+    const PortInfo& port = w.shared->ports[port_id];
+    rte_mbuf* request = arp_build_request(w.shared->pool, port, port.source_for(target), target);
+    if (request == nullptr) return;
+    ++w.counters.arp_requests_sent;
+    egress_stage(w, port_id, request);
+}
+
+bool already_waiting_for(const WorkerContext& w, rte_be32_t next_hop)
+{
+    for (unsigned i = 0; i < w.pending_count; ++i)
+        if (w.pending[i].next_hop == next_hop) return true;
+    return false;
+}
+
+}  // namespace
+
+Verdict egress_ipv4(WorkerContext& w, rte_mbuf* m, rte_be32_t destination)
+{
+    const NextHop* hop = w.snapshot->route(destination);
+    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+    const rte_be32_t next_hop = hop->gateway != 0 ? hop->gateway : destination;
+    rte_ether_addr mac;
+    if (w.shared->neighbors->lookup(next_hop, mac)) {
+        fill_ethernet(m, w.shared->ports[hop->port], mac);
+        return Verdict::transmit(hop->port);
+    }
+    if (w.pending_count == max_pending_arp) return Verdict::drop(DropReason::neighbor_unresolved);
+    if (!already_waiting_for(w, next_hop)) send_arp_request(w, hop->port, next_hop);
+    w.pending[w.pending_count++] = {m, next_hop, hop->port, w.now};
+    ++w.counters.packets_held_for_arp;
+    return Verdict::held();
+}
+
+void egress_retry_pending(WorkerContext& w)
+{
+    if (w.pending_count == 0) return;
+    const bool repeat_arp = w.now - w.last_arp_retry > w.shared->tsc_hz / arp_retry_divisor;
+    if (repeat_arp) w.last_arp_retry = w.now;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < w.pending_count; ++i) {
+        PendingPacket p = w.pending[i];
+        rte_ether_addr mac;
+        if (w.shared->neighbors->lookup(p.next_hop, mac)) {
+            fill_ethernet(p.mbuf, w.shared->ports[p.port_id], mac);
+            egress_stage(w, p.port_id, p.mbuf);
+            continue;
+        }
+        if (w.now - p.since > w.shared->tsc_hz / pending_lifetime_divisor) {
+            ++w.counters.drop(DropReason::neighbor_unresolved);
+            rte_pktmbuf_free(p.mbuf);
+            continue;
+        }
+        // One request per next hop per retry round: only the first frame waiting for it asks.
+        bool first_for_hop = true;
+        for (unsigned j = 0; j < kept; ++j)
+            if (w.pending[j].next_hop == p.next_hop) first_for_hop = false;
+        if (repeat_arp && first_for_hop) send_arp_request(w, p.port_id, p.next_hop);
+        w.pending[kept++] = p;
+    }
+    w.pending_count = kept;
+}
+
+void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m)
+{
+    if (w.tx_count[port_id] == tx_stage_size) egress_flush(w);
+    w.tx[port_id][w.tx_count[port_id]++] = m;
+}
+
+void egress_flush(WorkerContext& w)
+{
+    for (unsigned port = 0; port < w.shared->port_count; ++port) {
+        const uint16_t count = w.tx_count[port];
+        if (count == 0) continue;
+        rte_mbuf** frames = w.tx[port].data();
+        const uint16_t sent = rte_eth_tx_burst(static_cast<uint16_t>(port), w.tx_queue, frames, count);
+        w.counters.tx_packets += sent;
+        if (sent < count) {
+            w.counters.drop(DropReason::tx_full) += count - sent;
+            rte_pktmbuf_free_bulk(frames + sent, count - sent);
+        }
+        w.tx_count[port] = 0;
+    }
+}
+
+void egress_release_pending(WorkerContext& w)
+{
+    for (unsigned i = 0; i < w.pending_count; ++i) rte_pktmbuf_free(w.pending[i].mbuf);
+    w.pending_count = 0;
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,32 @@
+// The last stages: route, resolve the next hop, fill in the Ethernet header, and stage the frame
+// for transmission. Frames whose next hop is not yet known wait a short while for ARP.
+#pragma once
+
+#include <rte_byteorder.h>
+
+#include "dataplane/verdict.hpp"
+#include "dataplane/worker_context.hpp"
+
+struct rte_mbuf;
+
+namespace fulcrum::dataplane {
+
+// Sends the IPv4 frame in `m` towards `destination` (the packet's destination, or for DR the
+// real server it is handed to). Returns transmit(port) with the Ethernet header filled in,
+// held() when it waits for ARP, or drop(no_route / neighbor_unresolved).
+Verdict egress_ipv4(WorkerContext& w, rte_mbuf* m, rte_be32_t destination);
+
+// Sends waiting frames whose next hop has been resolved, repeats ARP requests, and drops frames
+// that waited too long. Cheap when nothing waits.
+void egress_retry_pending(WorkerContext& w);
+
+// Stages `m` for transmission on `port_id`; flushes that port's stage first when it is full.
+void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m);
+
+// Transmits every staged frame; what the TX queue does not take is freed and counted.
+void egress_flush(WorkerContext& w);
+
+// Frees every waiting frame (at shutdown).
+void egress_release_pending(WorkerContext& w);
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,88 @@
+#include "dataplane/parse.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+constexpr uint16_t ip_fragment_mask = RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK;
+
+Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
+{
+    switch (out.key.proto) {
+    case IPPROTO_TCP: {
+        if (out.l4_length < sizeof(rte_tcp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
+        auto* tcp = header_at<rte_tcp_hdr>(frame, out.l4_offset);
+        const unsigned data_offset = (tcp->data_off >> 4) * 4u;
+        if (data_offset < sizeof(rte_tcp_hdr) || data_offset > out.l4_length)
+            return Verdict::drop(DropReason::bad_l4_header);
+        out.key.src_port = tcp->src_port;
+        out.key.dst_port = tcp->dst_port;
+        out.tcp_flags = tcp->tcp_flags;
+        return Verdict::next();
+    }
+    case IPPROTO_UDP: {
+        if (out.l4_length < sizeof(rte_udp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
+        auto* udp = header_at<rte_udp_hdr>(frame, out.l4_offset);
+        const unsigned udp_length = rte_be_to_cpu_16(udp->dgram_len);
+        if (udp_length < sizeof(rte_udp_hdr) || udp_length > out.l4_length)
+            return Verdict::drop(DropReason::bad_l4_header);
+        out.key.src_port = udp->src_port;
+        out.key.dst_port = udp->dst_port;
+        return Verdict::next();
+    }
+    case IPPROTO_ICMP:
+        if (out.l4_length < sizeof(rte_icmp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
+        return Verdict::next();
+    default:
+        return Verdict::next();
+    }
+}
+
+}  // namespace
+
+Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_mac,
+                    ParsedPacket& out)
+{
+    out = ParsedPacket{};
+    if (length < sizeof(rte_ether_hdr)) return Verdict::drop(DropReason::too_short);
+    auto* eth = header_at<rte_ether_hdr>(frame, 0);
+    if (!rte_is_multicast_ether_addr(&eth->dst_addr) && !rte_is_same_ether_addr(&eth->dst_addr, &port_mac))
+        return Verdict::drop(DropReason::not_for_our_mac);
+
+    out.l3_offset = sizeof(rte_ether_hdr);
+    const uint32_t l3_length = length - out.l3_offset;
+    switch (eth->ether_type) {
+    case RTE_BE16(RTE_ETHER_TYPE_ARP):
+        if (l3_length < sizeof(rte_arp_hdr)) return Verdict::drop(DropReason::too_short);
+        out.is_arp = true;
+        out.frame_length = out.l3_offset + sizeof(rte_arp_hdr);
+        return Verdict::next();
+    case RTE_BE16(RTE_ETHER_TYPE_IPV4):
+        break;
+    default:
+        return Verdict::drop(DropReason::unsupported_ethertype);
+    }
+
+    if (l3_length < sizeof(rte_ipv4_hdr)) return Verdict::drop(DropReason::too_short);
+    auto* ip = header_at<rte_ipv4_hdr>(frame, out.l3_offset);
+    const unsigned header_length = rte_ipv4_hdr_len(ip);
+    const unsigned total_length = rte_be_to_cpu_16(ip->total_length);
+    if ((ip->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) ||
+        total_length < header_length || total_length > l3_length)
+        return Verdict::drop(DropReason::bad_ip_header);
+    // A correct header sums to 0xffff including its checksum field.
+    if (rte_raw_cksum(ip, header_length) != 0xffff) return Verdict::drop(DropReason::bad_ip_checksum);
+
+    out.has_ip_options = header_length > sizeof(rte_ipv4_hdr);
+    out.is_fragment = (ip->fragment_offset & rte_cpu_to_be_16(ip_fragment_mask)) != 0;
+    out.frame_length = out.l3_offset + total_length;
+    out.l4_offset = static_cast<uint16_t>(out.l3_offset + header_length);
+    out.l4_length = static_cast<uint16_t>(total_length - header_length);
+    out.key.src_ip = ip->src_addr;
+    out.key.dst_ip = ip->dst_addr;
+    out.key.proto = ip->next_proto_id;
+    if (out.is_fragment) return Verdict::next();
+    return parse_l4(frame, out);
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,183 @@
+#include "dataplane/pipeline.hpp"
+
+#include <rte_mbuf.h>
+
+#include "dataplane/arp.hpp"
+#include "dataplane/egress.hpp"
+#include "dataplane/icmp.hpp"
+#include "dataplane/nat.hpp"
+#include "dataplane/parse.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+bool is_syn_only(uint8_t flags)
+{
+    return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
+}
+
+void track_tcp(Connection& c, const ParsedPacket& p, bool is_reply)
+{
+    if (p.key.proto != IPPROTO_TCP) return;
+    if (p.tcp_flags & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) {
+        c.tcp_phase = TcpPhase::closing;
+    } else if (c.tcp_phase == TcpPhase::opening && !is_reply && (p.tcp_flags & RTE_TCP_ACK_FLAG)) {
+        c.tcp_phase = TcpPhase::established;
+    }
+}
+
+int32_t schedule(WorkerContext& w, const ServiceEntry& service)
+{
+    const auto dests = w.snapshot->destinations_of(service);
+    sched::SchedCursor& cursor = w.cursors[service.id];
+    switch (service.scheduler) {
+    case sched::Kind::rr: return sched::pick_rr(dests, cursor);
+    case sched::Kind::wrr: return sched::pick_wrr(dests, service.wrr, cursor);
+    }
+    return sched::no_destination;
+}
+
+Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                       Connection& c)
+{
+    c.last_seen = w.now;
+    track_tcp(c, p, false);
+    ++w.counters.forwarded_to_real_server;
+    switch (c.method) {
+    case ForwardMethod::nat:
+        nat_rewrite_destination(frame, p, c.real_ip, c.real_port);
+        return egress_ipv4(w, m, c.real_ip);
+    case ForwardMethod::dr:
+        // Only the Ethernet header changes: the frame is handed to the real server's MAC.
+        return egress_ipv4(w, m, c.real_ip);
+    case ForwardMethod::tun:
+        break;
+    }
+    return Verdict::drop(DropReason::no_real_server);
+}
+
+Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                  Connection& c)
+{
+    c.last_seen = w.now;
+    track_tcp(c, p, true);
+    // Replies are routed, unlike packets to the VIP, which IPVS treats as local.
+    if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
+    nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
+    ++w.counters.forwarded_replies;
+    return egress_ipv4(w, m, c.client_key.src_ip);
+}
+
+Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                       const ServiceEntry& service)
+{
+    // As IPVS without sloppy_tcp: only a SYN opens a TCP connection.
+    if (p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags))
+        return Verdict::drop(DropReason::tcp_not_syn);
+    const int32_t pick = schedule(w, service);
+    if (pick == sched::no_destination) return Verdict::drop(DropReason::no_real_server);
+    const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
+
+    FlowKey reply_key{};
+    const bool nat = rs.method == ForwardMethod::nat;
+    if (nat) reply_key = {rs.address, p.key.src_ip, rs.port, p.key.src_port, p.key.proto, {0, 0, 0}};
+    Connection* c = nullptr;
+    switch (w.conns.insert(p.key, nat ? &reply_key : nullptr, &c)) {
+    case ConnTable::InsertResult::ok: break;
+    case ConnTable::InsertResult::full: return Verdict::drop(DropReason::conn_table_full);
+    case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);
+    }
+    c->real_ip = rs.address;
+    c->real_port = nat ? rs.port : p.key.dst_port;
+    c->method = rs.method;
+    c->service_id = service.id;
+    c->real_server_id = rs.id;
+    ++w.counters.connections_created;
+    return to_real_server(w, m, frame, p, *c);
+}
+
+Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
+{
+    Verdict v = icmp_answer_echo(frame, p);
+    if (v.settled()) return v;
+    ++w.counters.icmp_echo_replies;
+    // The request's source is now the reply's destination.
+    return egress_ipv4(w, m, p.key.src_ip);
+}
+
+Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
+{
+    const ServiceSnapshot& snapshot = *w.snapshot;
+    const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
+    if (has_ports) {
+        ConnTable::Hit hit = w.conns.lookup(p.key);
+        if (hit.conn != nullptr && !hit.is_reply && hit.conn->tcp_phase == TcpPhase::closing &&
+            p.key.proto == IPPROTO_TCP && is_syn_only(p.tcp_flags)) {
+            // A new SYN on a closing connection starts a new one (IPVS's conn_reuse_mode).
+            w.conns.remove(hit.conn);
+            hit = {};
+        }
+        if (hit.conn != nullptr)
+            return hit.is_reply ? to_client(w, m, frame, p, *hit.conn)
+                                : to_real_server(w, m, frame, p, *hit.conn);
+        if (const ServiceEntry* service = snapshot.find_service(p.key.dst_ip, p.key.dst_port, p.key.proto))
+            return new_connection(w, m, frame, p, *service);
+    }
+    if (snapshot.is_vip(p.key.dst_ip)) {
+        if (p.is_fragment) return Verdict::drop(DropReason::ip_fragment);
+        if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
+        return Verdict::drop(DropReason::no_service);
+    }
+    if (w.shared->is_local(p.key.dst_ip)) {
+        if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
+        return Verdict::drop(DropReason::local_unhandled);
+    }
+    return Verdict::drop(DropReason::not_for_us);
+}
+
+}  // namespace
+
+Verdict process_packet(WorkerContext& w, rte_mbuf* m)
+{
+    // Frames from the PMDs used here arrive in one segment; a chained one is judged by its
+    // first segment, which always holds the headers parse needs or fails its length checks.
+    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    if (m->port >= max_ports) return Verdict::drop(DropReason::not_for_us);
+    const PortInfo& port = w.shared->ports[m->port];
+    ParsedPacket p;
+    Verdict v = parse_frame(frame, rte_pktmbuf_data_len(m), port.mac, p);
+    if (v.settled()) return v;
+    if (p.is_arp) return arp_receive(w, frame, port);
+    if (m->pkt_len > p.frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - p.frame_length));
+    return classify_ipv4(w, m, frame, p);
+}
+
+void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict)
+{
+    switch (verdict.kind) {
+    case Verdict::Kind::transmit:
+        egress_stage(w, verdict.port, m);
+        return;
+    case Verdict::Kind::held:
+        return;
+    case Verdict::Kind::drop:
+    case Verdict::Kind::next:
+        ++w.counters.drop(verdict.reason == DropReason::count ? DropReason::not_for_us : verdict.reason);
+        rte_pktmbuf_free(m);
+        return;
+    }
+}
+
+uint64_t connection_timeout(const Connection& c, const ServiceSnapshot& s)
+{
+    if (c.client_key.proto == IPPROTO_UDP) return s.udp_timeout;
+    switch (c.tcp_phase) {
+    case TcpPhase::opening: return s.tcp_syn_timeout;
+    case TcpPhase::established: return s.tcp_timeout;
+    case TcpPhase::closing: return s.tcp_fin_timeout;
+    }
+    return s.tcp_timeout;
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,23 @@
+// One packet's way through the worker: parse -> classify -> connection -> schedule -> rewrite
+// -> egress. The poll loop (worker.cpp) feeds it; tests feed it mbufs directly.
+#pragma once
+
+#include "dataplane/verdict.hpp"
+#include "dataplane/worker_context.hpp"
+
+struct rte_mbuf;
+
+namespace fulcrum::dataplane {
+
+// Decides what happens to `m`, received on port m->port. On transmit the frame is ready to send
+// out of verdict.port; on held the pipeline keeps the mbuf; on drop the caller frees it.
+// Uses w.snapshot and w.now, which the caller refreshes.
+Verdict process_packet(WorkerContext& w, rte_mbuf* m);
+
+// Applies a verdict: stages a transmit, counts and frees a drop.
+void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict);
+
+// Idle timeout of a connection under the snapshot's timeouts, in TSC cycles.
+uint64_t connection_timeout(const Connection& c, const ServiceSnapshot& s);
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,83 @@
+#include "dataplane/port.hpp"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include <cctype>
+#include <string>
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+constexpr uint16_t rx_descriptors = 1024;
+constexpr uint16_t tx_descriptors = 1024;
+
+std::string failure(const char* what, int error)
+{
+    return std::string(what) + ": " + rte_strerror(error < 0 ? -error : error);
+}
+
+}  // namespace
+
+std::string_view device_name(std::string_view device)
+{
+    return device.substr(0, device.find(','));
+}
+
+bool is_pci_address(std::string_view device)
+{
+    // 0000:03:00.0 or 03:00.0: hex digits, ':' and '.', and no vdev driver prefix.
+    const std::string_view name = device_name(device);
+    if (name.empty() || name.find(':') == std::string_view::npos) return false;
+    for (char c : name)
+        if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) return false;
+    return true;
+}
+
+std::optional<uint16_t> find_port(std::string_view device)
+{
+    const std::string name(device_name(device));
+    uint16_t port_id = 0;
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) return std::nullopt;
+    return port_id;
+}
+
+std::string port_start(uint16_t port_id, uint16_t queues, uint16_t mtu, rte_mempool* pool)
+{
+    rte_eth_dev_info info{};
+    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return failure("device info", rc);
+    if (queues > info.max_rx_queues || queues > info.max_tx_queues)
+        return "the device offers " + std::to_string(info.max_rx_queues) + " RX and " +
+               std::to_string(info.max_tx_queues) + " TX queues, " + std::to_string(queues) +
+               " are needed (for af_packet, raise qpairs=)";
+
+    rte_eth_conf conf{};
+    if (int rc = rte_eth_dev_configure(port_id, queues, queues, &conf); rc != 0)
+        return failure("configure", rc);
+    uint16_t rx_desc = rx_descriptors;
+    uint16_t tx_desc = tx_descriptors;
+    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc); rc != 0)
+        return failure("descriptor counts", rc);
+    const int socket = rte_eth_dev_socket_id(port_id);
+    const unsigned socket_id = socket < 0 ? 0u : static_cast<unsigned>(socket);
+    for (uint16_t q = 0; q < queues; ++q) {
+        if (int rc = rte_eth_rx_queue_setup(port_id, q, rx_desc, socket_id, nullptr, pool); rc != 0)
+            return failure("RX queue setup", rc);
+        if (int rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, socket_id, nullptr); rc != 0)
+            return failure("TX queue setup", rc);
+    }
+    // Not every virtual device lets DPDK set the MTU (af_packet keeps the interface's own); a
+    // refusal is not fatal, the configured MTU still bounds what the director sends.
+    rte_eth_dev_set_mtu(port_id, mtu);
+    if (int rc = rte_eth_dev_start(port_id); rc != 0) return failure("start", rc);
+    return {};
+}
+
+void port_stop(uint16_t port_id)
+{
+    rte_eth_dev_stop(port_id);
+    rte_eth_dev_close(port_id);
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,27 @@
+// Ports, queues and the packet pool: turning configured devices into started DPDK ports.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct rte_mempool;
+
+namespace fulcrum::dataplane {
+
+// The EAL device name of a configured device: the vdev name before its first ',', or the PCI
+// address itself.
+std::string_view device_name(std::string_view device);
+bool is_pci_address(std::string_view device);
+
+// The port EAL created for `device`, if any.
+std::optional<uint16_t> find_port(std::string_view device);
+
+// Configures `queues` RX and TX queue pairs on the port, sets the MTU when the device allows it,
+// and starts the port. Returns an empty string, or what failed, with DPDK's reason.
+std::string port_start(uint16_t port_id, uint16_t queues, uint16_t mtu, rte_mempool* pool);
+
+void port_stop(uint16_t port_id);
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,39 @@
+#include "dataplane/snapshot.hpp"
+
+#include <rte_fib.h>
+#include <rte_hash.h>
+
+#include <algorithm>
+
+namespace fulcrum::dataplane {
+
+ServiceSnapshot::~ServiceSnapshot()
+{
+    rte_hash_free(service_index);
+    rte_fib_free(fib);
+}
+
+const ServiceEntry* ServiceSnapshot::find_service(rte_be32_t vip, rte_be16_t port,
+                                                  uint8_t protocol) const
+{
+    const ServiceKey key{vip, port, protocol, 0};
+    void* data = nullptr;
+    if (rte_hash_lookup_data(service_index, &key, &data) < 0) return nullptr;
+    return &services[reinterpret_cast<uintptr_t>(data)];
+}
+
+bool ServiceSnapshot::is_vip(rte_be32_t address) const
+{
+    return std::binary_search(vips.begin(), vips.end(), address);
+}
+
+const NextHop* ServiceSnapshot::route(rte_be32_t dst) const
+{
+    uint32_t ip = rte_be_to_cpu_32(dst);
+    uint64_t hop = 0;
+    rte_fib_lookup_bulk(fib, &ip, &hop, 1);
+    if (hop == 0 || hop >= next_hops.size()) return nullptr;
+    return &next_hops[hop];
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,90 @@
+// ServiceSnapshot: everything a worker reads about services, real servers and routes, built by
+// the control plane and never changed after it is published. A new configuration is a new
+// snapshot; the old one is freed only after every worker has passed a quiescent state.
+#pragma once
+
+#include <rte_byteorder.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "dataplane/types.hpp"
+#include "sched/scheduler.hpp"
+
+struct rte_hash;
+struct rte_fib;
+
+namespace fulcrum::dataplane {
+
+struct RealServerEntry {
+    uint32_t id = 0;             // stable id: connections and counters refer to this, never to the entry
+    rte_be32_t address = 0;
+    rte_be16_t port = 0;
+    ForwardMethod method = ForwardMethod::nat;
+};
+
+struct ServiceEntry {
+    uint32_t id = 0;             // stable id, indexes per-worker scheduler cursors
+    rte_be32_t vip = 0;
+    rte_be16_t port = 0;
+    uint8_t protocol = 0;        // IPPROTO_TCP / IPPROTO_UDP
+    sched::Kind scheduler = sched::Kind::rr;
+    sched::WrrTable wrr;
+    uint32_t first_real_server = 0;  // slice of ServiceSnapshot::real_servers / destinations
+    uint32_t real_server_count = 0;
+};
+
+// Where a route sends packets: out of `port`, to `gateway`, or straight to the destination when
+// the gateway is 0 (a connected subnet).
+struct NextHop {
+    uint16_t port = 0;
+    rte_be32_t gateway = 0;
+};
+
+struct ServiceKey {
+    rte_be32_t vip;
+    rte_be16_t port;
+    uint8_t protocol;
+    uint8_t pad;
+};
+static_assert(sizeof(ServiceKey) == 8);
+
+struct ServiceSnapshot {
+    ServiceSnapshot() = default;
+    ServiceSnapshot(const ServiceSnapshot&) = delete;
+    ServiceSnapshot& operator=(const ServiceSnapshot&) = delete;
+    ~ServiceSnapshot();
+
+    uint64_t generation = 0;
+    std::vector<ServiceEntry> services;
+    std::vector<RealServerEntry> real_servers;
+    std::vector<sched::Destination> destinations;  // parallel to real_servers
+    std::vector<rte_be32_t> vips;                  // distinct VIPs, sorted
+    rte_hash* service_index = nullptr;             // ServiceKey -> index into services
+    rte_fib* fib = nullptr;                        // next-hop ids index next_hops; 0 = no route
+    std::vector<NextHop> next_hops;
+
+    // Idle timeouts in TSC cycles.
+    uint64_t tcp_timeout = 0;
+    uint64_t tcp_syn_timeout = 0;   // IPVS's SYN_RECV: a half-open connection is not kept 900 s
+    uint64_t tcp_fin_timeout = 0;
+    uint64_t udp_timeout = 0;
+
+    const ServiceEntry* find_service(rte_be32_t vip, rte_be16_t port, uint8_t protocol) const;
+    bool is_vip(rte_be32_t address) const;
+    // The next hop for `dst`, or nullptr when no route covers it.
+    const NextHop* route(rte_be32_t dst) const;
+
+    std::span<const RealServerEntry> real_servers_of(const ServiceEntry& s) const
+    {
+        return {real_servers.data() + s.first_real_server, s.real_server_count};
+    }
+    std::span<const sched::Destination> destinations_of(const ServiceEntry& s) const
+    {
+        return {destinations.data() + s.first_real_server, s.real_server_count};
+    }
+};
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,25 @@
+// The worker's poll loop: receive a burst, run each packet through the pipeline, transmit in
+// bursts, report a quiescent state, and back off when there is no traffic.
+#pragma once
+
+#include <string>
+
+#include "dataplane/worker_context.hpp"
+
+namespace fulcrum::dataplane {
+
+// Prepares a worker's own tables before it is launched. Returns an empty string, or what failed.
+std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socket);
+
+// The lcore entry point (rte_eal_remote_launch): runs until shared->stop is set. Returns 0.
+int worker_main(void* worker_context);
+
+// Runs the pipeline over a burst, leaving what it decided to send staged in w.tx until
+// egress_flush: the loop body without the polling, so that tests and benchmarks drive the
+// same code and can look at the staged frames.
+void worker_process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count);
+
+// One step of expiry: looks at a few connection slots and removes the idle ones.
+void worker_expire_some(WorkerContext& w, uint32_t budget);
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,105 @@
+// The state of the dataplane: what all workers share (set up once, before they start) and the
+// one struct of per-core state each worker owns.
+#pragma once
+
+#include <rte_common.h>
+#include <rte_ether.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/conn_table.hpp"
+#include "dataplane/counters.hpp"
+#include "dataplane/neighbor.hpp"
+#include "dataplane/snapshot.hpp"
+#include "dataplane/types.hpp"
+#include "sched/scheduler.hpp"
+
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ring;
+struct rte_rcu_qsbr;
+
+namespace fulcrum::dataplane {
+
+inline constexpr unsigned max_ports = 8;
+inline constexpr uint16_t rx_burst_size = 32;
+inline constexpr uint16_t tx_stage_size = 64;
+inline constexpr unsigned max_pending_arp = 64;
+// Upper bound on stable service ids handed out in one process: per-worker scheduler cursors
+// are indexed by them.
+inline constexpr uint32_t max_services_per_process = 65536;
+
+// One DPDK port as the dataplane sees it. Interfaces cannot change while running.
+struct PortInfo {
+    uint16_t port_id = 0;
+    std::string name;
+    rte_ether_addr mac{};
+    std::vector<Ipv4Prefix> addresses;   // host order, as configured
+    std::vector<rte_be32_t> local_ips;   // the same addresses, as on the wire
+    uint16_t mtu = 1500;
+
+    // The address to send ARP requests for `target` from: ours in the subnet holding it.
+    rte_be32_t source_for(rte_be32_t target) const;
+    bool on_link(rte_be32_t ip) const;
+};
+
+// Read by every worker; written only before workers start, except `snapshot` (published by
+// the control core) and `stop`.
+struct DataplaneShared {
+    std::array<PortInfo, max_ports> ports;   // indexed by port id
+    unsigned port_count = 0;
+    std::vector<rte_be32_t> local_ips;       // all ports' addresses, sorted
+    NeighborTable* neighbors = nullptr;
+    std::atomic<const ServiceSnapshot*> snapshot{nullptr};
+    rte_rcu_qsbr* rcu = nullptr;
+    rte_mempool* pool = nullptr;
+    rte_ring* neighbor_updates = nullptr;    // workers -> control core, NeighborUpdate elements
+    uint64_t tsc_hz = 0;
+    std::atomic<bool> stop{false};
+
+    bool is_local(rte_be32_t ip) const;
+};
+
+struct RxQueue {
+    uint16_t port_id;
+    uint16_t queue_id;
+};
+
+// A packet waiting for its next hop to answer ARP.
+struct PendingPacket {
+    rte_mbuf* mbuf;
+    rte_be32_t next_hop;
+    uint16_t port_id;
+    uint64_t since;          // TSC when it was held
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
+    unsigned worker_id = 0;
+    DataplaneShared* shared = nullptr;
+    std::vector<RxQueue> rx_queues;
+    uint16_t tx_queue = 0;                    // this worker's TX queue on every port
+    rte_ring* from_control = nullptr;         // frames the control core wants sent (GARP)
+
+    // Refreshed once per loop iteration: the snapshot and the clock every stage uses.
+    const ServiceSnapshot* snapshot = nullptr;
+    uint64_t now = 0;
+
+    ConnTable conns;
+    std::vector<sched::SchedCursor> cursors;  // indexed by service id
+
+    std::array<PendingPacket, max_pending_arp> pending{};
+    unsigned pending_count = 0;
+    uint64_t last_arp_retry = 0;
+
+    // Frames ready to send, per port id, flushed at the end of each burst.
+    std::array<std::array<rte_mbuf*, tx_stage_size>, max_ports> tx{};
+    std::array<uint16_t, max_ports> tx_count{};
+
+    WorkerCounters counters;
+};
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,434 @@
+// Packet tables through the real pipeline (process_packet) on mbufs: {input frame, expected
+// verdict, expected output bytes and port}, with a snapshot built by the control plane's own
+// builder from a typed Config.
+#include <gtest/gtest.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <map>
+#include <random>
+
+#include "control/snapshot_builder.hpp"
+#include "dataplane/egress.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/worker.hpp"
+#include "packet_builder.hpp"
+
+using namespace fulcrum;
+using namespace fulcrum::dataplane;
+using namespace fixture;
+
+namespace {
+
+const Mac ext_mac{0x02, 0xee, 0, 0, 0, 0x01};
+const Mac int_mac{0x02, 0x11, 0, 0, 0, 0x01};
+const Mac client_mac{0x02, 0xcc, 0, 0, 0, 0x02};
+const Mac rs_mac[3] = {{0x02, 0x55, 0, 0, 0, 0x11}, {0x02, 0x55, 0, 0, 0, 0x12}, {0x02, 0x55, 0, 0, 0, 0x13}};
+const uint32_t ext_ip = ipv4(198, 18, 0, 1);
+const uint32_t int_ip = ipv4(198, 19, 0, 1);
+const uint32_t client_ip = ipv4(198, 18, 0, 2);
+const uint32_t vip = ipv4(198, 18, 0, 100);
+const uint32_t rs_ip[3] = {ipv4(198, 19, 0, 11), ipv4(198, 19, 0, 12), ipv4(198, 19, 0, 13)};
+constexpr uint16_t ext_port = 0, int_port = 1;
+
+rte_ether_addr ether(const Mac& m)
+{
+    rte_ether_addr e;
+    std::copy(m.begin(), m.end(), e.addr_bytes);
+    return e;
+}
+
+control::Config lab_config(const std::string& scheduler, std::vector<uint32_t> weights)
+{
+    control::Config c;
+    c.interfaces.push_back({"ext", "net_null0", {{ext_ip, 24}}, 1500});
+    c.interfaces.push_back({"int", "net_null1", {{int_ip, 24}}, 1500});
+    control::ServiceConfig http{vip, 80, Protocol::tcp, scheduler, ForwardMethod::nat, {}};
+    control::ServiceConfig echo{vip, 5353, Protocol::udp, scheduler, ForwardMethod::nat, {}};
+    for (int i = 0; i < 3; ++i) {
+        http.real_servers.push_back({rs_ip[i], 8080, weights[static_cast<size_t>(i)], ForwardMethod::nat});
+        echo.real_servers.push_back({rs_ip[i], 5353, weights[static_cast<size_t>(i)], ForwardMethod::nat});
+    }
+    c.services = {http, echo};
+    return c;
+}
+
+// A worker with two ports (ids 0 and 1, never started: tests read the staged frames instead of
+// transmitting), a neighbour table that knows the client and the real servers, and a published
+// snapshot.
+class Pipeline : public ::testing::Test {
+protected:
+    void SetUp() override { build("rr", {1, 1, 1}, 1024); }
+
+    void build(const std::string& scheduler, std::vector<uint32_t> weights, uint32_t conn_capacity)
+    {
+        teardown();
+        static int instance = 0;
+        const std::string suffix = std::to_string(++instance);
+        shared_ = std::make_unique<DataplaneShared>();
+        shared_->tsc_hz = rte_get_tsc_hz();
+        shared_->pool = rte_pktmbuf_pool_create(("pool" + suffix).c_str(), 1023, 0, 0,
+                                                RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+        ASSERT_NE(shared_->pool, nullptr);
+        auto port = [&](uint16_t id, const char* name, const Mac& mac, uint32_t address) {
+            PortInfo& p = shared_->ports[id];
+            p.port_id = id;
+            p.name = name;
+            p.mac = ether(mac);
+            p.addresses = {{address, 24}};
+            p.local_ips = {rte_cpu_to_be_32(address)};
+            shared_->local_ips.push_back(rte_cpu_to_be_32(address));
+        };
+        port(ext_port, "ext", ext_mac, ext_ip);
+        port(int_port, "int", int_mac, int_ip);
+        shared_->port_count = 2;
+        std::sort(shared_->local_ips.begin(), shared_->local_ips.end());
+        neighbors_ = NeighborTable::create(("nbr" + suffix).c_str(), 64, 0);
+        ASSERT_NE(neighbors_, nullptr);
+        shared_->neighbors = neighbors_.get();
+        neighbors_->update(rte_cpu_to_be_32(client_ip), ether(client_mac), ext_port, true);
+        for (int i = 0; i < 2; ++i)  // rs3 is left unresolved on purpose
+            neighbors_->update(rte_cpu_to_be_32(rs_ip[i]), ether(rs_mac[i]), int_port, true);
+        shared_->neighbor_updates = rte_ring_create_elem(("nbru" + suffix).c_str(), sizeof(NeighborUpdate), 64, 0, 0);
+
+        config_ = lab_config(scheduler, std::move(weights));
+        control::StableIds ids;
+        auto built = control::build_snapshot(config_, {{"ext", ext_port}, {"int", int_port}}, ids,
+                                             static_cast<uint64_t>(instance), shared_->tsc_hz);
+        ASSERT_NE(built.snapshot, nullptr) << built.error;
+        snapshot_ = std::move(built.snapshot);
+        shared_->snapshot.store(snapshot_.get());
+
+        w_ = std::make_unique<WorkerContext>();
+        w_->worker_id = static_cast<unsigned>(instance);  // unique table names
+        w_->shared = shared_.get();
+        ASSERT_EQ(worker_prepare(*w_, conn_capacity, 0), "");
+        w_->snapshot = snapshot_.get();
+        w_->now = rte_rdtsc();
+    }
+
+    void TearDown() override { teardown(); }
+
+    void teardown()
+    {
+        if (!w_) return;
+        for (unsigned p = 0; p < max_ports; ++p) take(static_cast<uint16_t>(p));
+        egress_release_pending(*w_);
+        w_.reset();
+        snapshot_.reset();
+        neighbors_.reset();
+        rte_ring_free(shared_->neighbor_updates);
+        rte_mempool_free(shared_->pool);
+        shared_.reset();
+    }
+
+    rte_mbuf* mbuf_of(const Bytes& b, uint16_t port)
+    {
+        rte_mbuf* m = rte_pktmbuf_alloc(shared_->pool);
+        EXPECT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(b.size())), b.data(), b.size());
+        m->port = port;
+        return m;
+    }
+
+    // Frames staged for `port`, removed from the stage.
+    std::vector<Bytes> take(uint16_t port)
+    {
+        std::vector<Bytes> out;
+        for (uint16_t i = 0; i < w_->tx_count[port]; ++i) {
+            rte_mbuf* m = w_->tx[port][i];
+            auto* data = rte_pktmbuf_mtod(m, uint8_t*);
+            out.emplace_back(data, data + rte_pktmbuf_pkt_len(m));
+            rte_pktmbuf_free(m);
+        }
+        w_->tx_count[port] = 0;
+        return out;
+    }
+
+    // Runs one frame through the pipeline; returns the verdict and settles it as the loop does.
+    Verdict run(const Bytes& frame, uint16_t port)
+    {
+        rte_mbuf* m = mbuf_of(frame, port);
+        Verdict v = process_packet(*w_, m);
+        settle_packet(*w_, m, v);
+        return v;
+    }
+
+    // Expects `frame` to leave on `out_port` as exactly `expected`.
+    void expect_forwarded(const Bytes& frame, uint16_t in_port, uint16_t out_port, const Bytes& expected)
+    {
+        Verdict v = run(frame, in_port);
+        ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+        EXPECT_EQ(v.port, out_port);
+        auto sent = take(out_port);
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0], expected);
+        EXPECT_TRUE(ip_checksum_ok(sent[0]));
+        EXPECT_TRUE(l4_checksum_ok(sent[0]));
+    }
+
+    void expect_dropped(const Bytes& frame, uint16_t in_port, DropReason reason)
+    {
+        const uint64_t before = w_->counters.drops[static_cast<size_t>(reason)];
+        Verdict v = run(frame, in_port);
+        EXPECT_EQ(v.kind, Verdict::Kind::drop);
+        EXPECT_EQ(v.reason, reason) << drop_reason_names[static_cast<size_t>(v.reason)];
+        EXPECT_EQ(w_->counters.drops[static_cast<size_t>(reason)], before + 1);
+        EXPECT_EQ(take(in_port).size() + take(ext_port).size() + take(int_port).size(), 0u);
+    }
+
+    static Frame from_client(uint16_t client_port, uint16_t dport = 80)
+    {
+        return Frame{}.from(client_mac).to(ext_mac).src(client_ip, client_port).dst(vip, dport);
+    }
+
+    std::unique_ptr<DataplaneShared> shared_;
+    std::unique_ptr<NeighborTable> neighbors_;
+    std::unique_ptr<ServiceSnapshot> snapshot_;
+    std::unique_ptr<WorkerContext> w_;
+    control::Config config_;
+};
+
+}  // namespace
+
+TEST_F(Pipeline, NatSynGoesToFirstRealServerByteExact)
+{
+    Frame syn = from_client(40000).tcp(SYN);
+    // Only the destination and the MACs change; the TTL is kept (IPVS treats the VIP as local).
+    Bytes expected = Frame(syn).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes();
+    expect_forwarded(syn.bytes(), ext_port, int_port, expected);
+    EXPECT_EQ(w_->counters.connections_created, 1u);
+    EXPECT_EQ(w_->conns.size(), 1u);
+}
+
+TEST_F(Pipeline, NatReplyGetsTheVipBackAndOneTtlLess)
+{
+    run(from_client(40000).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    Frame reply = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40000).tcp(SYN | ACK).with_ttl(64);
+    Bytes expected = Frame(reply).from(ext_mac).to(client_mac).src(vip, 80).with_ttl(63).bytes();
+    expect_forwarded(reply.bytes(), int_port, ext_port, expected);
+    EXPECT_EQ(w_->counters.forwarded_replies, 1u);
+
+    // The rest of the connection follows the same real server.
+    Frame ack = from_client(40000).tcp(ACK).with_payload("GET / HTTP/1.0\r\n\r\n");
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    EXPECT_EQ(w_->conns.size(), 1u);
+}
+
+TEST_F(Pipeline, RoundRobinOverNewConnections)
+{
+    // rs3 has no neighbour entry: its SYN is held for ARP and an ARP request goes out.
+    std::map<uint32_t, int> picks;
+    for (uint16_t p = 0; p < 2; ++p) {
+        ASSERT_EQ(run(from_client(static_cast<uint16_t>(41000 + p)).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
+        auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u);
+        picks[(uint32_t{sent[0][30]} << 24) | (uint32_t{sent[0][31]} << 16) | (uint32_t{sent[0][32]} << 8) | sent[0][33]]++;
+    }
+    EXPECT_EQ(picks[rs_ip[0]], 1);
+    EXPECT_EQ(picks[rs_ip[1]], 1);
+
+    Frame third = from_client(41002).tcp(SYN);
+    ASSERT_EQ(run(third.bytes(), ext_port).kind, Verdict::Kind::held);
+    EXPECT_EQ(w_->pending_count, 1u);
+    auto arp = take(int_port);
+    ASSERT_EQ(arp.size(), 1u);
+    Arp request;
+    request.src_mac = int_mac;
+    request.sender_mac = int_mac;
+    request.sender_ip = int_ip;
+    request.target_ip = rs_ip[2];
+    EXPECT_EQ(arp[0], request.bytes());
+
+    // The neighbour answers; once the control core has learned it, the held SYN goes out.
+    neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false);
+    egress_retry_pending(*w_);
+    EXPECT_EQ(w_->pending_count, 0u);
+    auto sent = take(int_port);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0], Frame(third).from(int_mac).to(rs_mac[2]).dst(rs_ip[2], 8080).bytes());
+}
+
+TEST_F(Pipeline, HeldPacketIsDroppedWhenArpGoesUnanswered)
+{
+    ASSERT_EQ(run(from_client(42000).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
+    ASSERT_EQ(run(from_client(42001).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
+    ASSERT_EQ(run(from_client(42002).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::held);
+    take(int_port);
+    w_->now += 2 * shared_->tsc_hz;
+    egress_retry_pending(*w_);
+    EXPECT_EQ(w_->pending_count, 0u);
+    EXPECT_EQ(w_->counters.drop(DropReason::neighbor_unresolved), 1u);
+}
+
+TEST_F(Pipeline, WeightedRoundRobin321)
+{
+    build("wrr", {3, 2, 1}, 1024);
+    neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false);
+    std::string order;
+    for (uint16_t p = 0; p < 12; ++p) {
+        ASSERT_EQ(run(from_client(static_cast<uint16_t>(43000 + p)).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
+        auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u);
+        order += static_cast<char>('0' + sent[0][33] - 10);
+    }
+    EXPECT_EQ(order, "112123112123");
+}
+
+TEST_F(Pipeline, UdpNatBothWays)
+{
+    Frame query = from_client(50000, 5353).udp().with_payload("hello");
+    expect_forwarded(query.bytes(), ext_port, int_port, Frame(query).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 5353).bytes());
+    Frame answer = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 5353).dst(client_ip, 50000).udp().with_payload("rs1:hello");
+    expect_forwarded(answer.bytes(), int_port, ext_port, Frame(answer).from(ext_mac).to(client_mac).src(vip, 5353).with_ttl(63).bytes());
+}
+
+TEST_F(Pipeline, DropsByReason)
+{
+    expect_dropped(from_client(40000).tcp(ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+    expect_dropped(from_client(40000, 81).tcp(SYN).bytes(), ext_port, DropReason::no_service);
+    expect_dropped(from_client(40000, 5353).tcp(SYN).bytes(), ext_port, DropReason::no_service);
+    expect_dropped(from_client(40000).udp().with_frag(0x2000).bytes(), ext_port, DropReason::ip_fragment);
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 1).dst(ipv4(198, 18, 0, 77), 80).tcp(SYN).bytes(),
+                   ext_port, DropReason::not_for_us);
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 1).dst(ext_ip, 22).tcp(SYN).bytes(),
+                   ext_port, DropReason::local_unhandled);
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(13).bytes(), ext_port,
+                   DropReason::icmp_unhandled);
+    // A reply from a real server that has no connection is not ours to forward.
+    expect_dropped(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 1).tcp(ACK).bytes(),
+                   int_port, DropReason::not_for_us);
+    EXPECT_EQ(w_->conns.size(), 0u);
+}
+
+TEST_F(Pipeline, ReplyWithTtlOneIsDropped)
+{
+    run(from_client(40000).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    expect_dropped(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40000).tcp(ACK).with_ttl(1).bytes(),
+                   int_port, DropReason::ttl_exceeded);
+}
+
+TEST_F(Pipeline, ArpRequestForVipIsAnsweredByteExact)
+{
+    Arp request;
+    request.src_mac = client_mac;
+    request.sender_mac = client_mac;
+    request.sender_ip = client_ip;
+    request.target_ip = vip;
+    Arp reply;
+    reply.src_mac = ext_mac;
+    reply.eth_dst = client_mac;
+    reply.op = 2;
+    reply.sender_mac = ext_mac;
+    reply.sender_ip = vip;
+    reply.target_mac = client_mac;
+    reply.target_ip = client_ip;
+    Verdict v = run(request.bytes(), ext_port);
+    ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+    auto sent = take(ext_port);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0], reply.bytes());
+    EXPECT_EQ(w_->counters.arp_replies_sent, 1u);
+
+    // What it taught about the client went to the control core, which owns the neighbour table.
+    NeighborUpdate update{};
+    // The client is a static neighbour with the same MAC: nothing new to learn.
+    EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
+
+    Arp other = request;
+    other.target_ip = ipv4(198, 18, 0, 50);
+    other.sender_ip = ipv4(198, 18, 0, 9);
+    other.sender_mac = {0x02, 0xcc, 0, 0, 0, 0x09};
+    expect_dropped(other.bytes(), ext_port, DropReason::arp_not_for_us);
+    ASSERT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), 0);
+    EXPECT_EQ(update.ip, rte_cpu_to_be_32(ipv4(198, 18, 0, 9)));
+    EXPECT_EQ(update.port, ext_port);
+    EXPECT_EQ(update.mac.addr_bytes[5], 0x09);
+}
+
+TEST_F(Pipeline, PingToDirectorAndVip)
+{
+    for (uint32_t target : {ext_ip, vip}) {
+        Frame ping = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(target).icmp(8).with_payload("abc").with_ttl(50);
+        Bytes expected = Frame(ping).from(ext_mac).to(client_mac).src(target).dst(client_ip).icmp(0).with_ttl(64).bytes();
+        expect_forwarded(ping.bytes(), ext_port, ext_port, expected);
+    }
+    EXPECT_EQ(w_->counters.icmp_echo_replies, 2u);
+}
+
+TEST_F(Pipeline, IdleConnectionsExpire)
+{
+    run(from_client(40000, 5353).udp().bytes(), ext_port);
+    run(from_client(40001).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    ASSERT_EQ(w_->conns.size(), 2u);
+    // The SYN-only TCP connection expires after IPVS's 60 s SYN_RECV timeout, UDP after 300 s.
+    w_->now += 61 * shared_->tsc_hz;
+    worker_expire_some(*w_, 1024);
+    EXPECT_EQ(w_->conns.size(), 1u);
+    w_->now += 240 * shared_->tsc_hz;
+    worker_expire_some(*w_, 1024);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    EXPECT_EQ(w_->counters.connections_expired, 2u);
+    expect_dropped(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 5353).dst(client_ip, 40000).udp().bytes(),
+                   int_port, DropReason::not_for_us);
+}
+
+TEST_F(Pipeline, FullTableDropsNewConnectionsAndKeepsOldOnes)
+{
+    build("rr", {1, 1, 0}, 2);
+    run(from_client(40000).tcp(SYN).bytes(), ext_port);
+    run(from_client(40001).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    expect_dropped(from_client(40002).tcp(SYN).bytes(), ext_port, DropReason::conn_table_full);
+    Frame ack = from_client(40000).tcp(ACK);
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+}
+
+TEST_F(Pipeline, NewSynOnClosingConnectionIsScheduledAgain)
+{
+    run(from_client(40000).tcp(SYN).bytes(), ext_port);
+    run(from_client(40000).tcp(FIN | ACK).bytes(), ext_port);
+    take(int_port);
+    Frame syn = from_client(40000).tcp(SYN);
+    expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[1]).dst(rs_ip[1], 8080).bytes());
+    EXPECT_EQ(w_->conns.size(), 1u);
+}
+
+TEST_F(Pipeline, QuiescentServerGetsNoNewConnections)
+{
+    build("rr", {0, 1, 0}, 64);
+    for (uint16_t p = 0; p < 3; ++p) {
+        run(from_client(static_cast<uint16_t>(44000 + p)).tcp(SYN).bytes(), ext_port);
+        auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0][33], 12);
+    }
+}
+
+TEST_F(Pipeline, RandomFramesAreCountedNeverCrash)
+{
+    std::mt19937 rng(7);
+    Bytes seeds[] = {from_client(40000).tcp(SYN).with_payload("abcdef").bytes(),
+                     from_client(40000, 5353).udp().with_payload("xyz").bytes()};
+    uint64_t total = 0;
+    for (int i = 0; i < 5000; ++i) {
+        Bytes b = seeds[i & 1];
+        b.resize(1 + rng() % b.size());
+        for (int f = 0; f < 3; ++f) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+        Verdict v = run(b, static_cast<uint16_t>(rng() & 1));
+        if (v.kind == Verdict::Kind::drop) ++total;
+        take(ext_port);
+        take(int_port);
+        egress_release_pending(*w_);
+    }
+    EXPECT_EQ(w_->counters.drops_total(), total);
+}
