@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""A lab real server: HTTP on one TCP port and a UDP echo on another (python3 stdlib only).
+
+HTTP (one thread per connection):
+  GET  /            -> "NAME\n"
+  GET  /client      -> "NAME IP:PORT\n", the peer as this server sees it (NAT keeps the client's address)
+  GET  /bytes/N     -> N bytes of the lab pattern: byte i is i % 251
+  POST /sha256      -> hex sha256 of the request body, then "\n"
+Every answer carries "X-Real-Server: NAME".
+
+UDP: each datagram is answered with b"NAME:" + the datagram, to the address it came from.
+"""
+
+import argparse
+import datetime
+import hashlib
+import http.server
+import os
+import signal
+import socket
+import sys
+import threading
+
+PATTERN_PERIOD = 251
+MAX_BYTES = 256 * 1024 * 1024
+CHUNK = 64 * 1024
+# One period-aligned block, so any chunk of the pattern is a slice of it.
+_BLOCK = bytes(i % PATTERN_PERIOD for i in range(PATTERN_PERIOD * (CHUNK // PATTERN_PERIOD + 2)))
+
+
+def stamp():
+    return datetime.datetime.now().strftime("%H:%M:%S.%f")
+
+
+def pattern(offset, length):
+    """Bytes [offset, offset + length) of the pattern, length <= CHUNK."""
+    start = offset % PATTERN_PERIOD
+    return _BLOCK[start:start + length]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "fulcrum-lab-rs"
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # a stalled connection frees its thread
+
+    def _send(self, code, body, ctype="text/plain"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Real-Server", self.server.name)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        name = self.server.name
+        if self.path == "/":
+            return self._send(200, f"{name}\n".encode())
+        if self.path == "/client":
+            host, port = self.client_address[:2]
+            return self._send(200, f"{name} {host}:{port}\n".encode())
+        if self.path.startswith("/bytes/"):
+            try:
+                n = int(self.path[len("/bytes/"):])
+            except ValueError:
+                n = -1
+            if not 0 <= n <= MAX_BYTES:
+                return self._send(400, f"expected /bytes/N with 0 <= N <= {MAX_BYTES}\n".encode())
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(n))
+            self.send_header("X-Real-Server", name)
+            self.end_headers()
+            sent = 0
+            while sent < n:
+                chunk = pattern(sent, min(CHUNK, n - sent))
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            return None
+        return self._send(404, b"not found\n")
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        if self.path != "/sha256":
+            return self._send(404, b"not found\n")
+        try:
+            left = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            return self._send(411, b"Content-Length required\n")
+        if not 0 <= left <= MAX_BYTES:
+            self.close_connection = True
+            return self._send(413, b"body too large\n")
+        digest = hashlib.sha256()
+        while left > 0:
+            chunk = self.rfile.read(min(CHUNK, left))
+            if not chunk:
+                self.close_connection = True
+                return None  # the client went away mid-body
+            digest.update(chunk)
+            left -= len(chunk)
+        return self._send(200, (digest.hexdigest() + "\n").encode())
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write(f"{stamp()} {self.server.name} http {self.client_address[0]}:{self.client_address[1]} "
+                         f"{fmt % args}\n")
+
+
+class HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def udp_echo(name, sock):
+    prefix = f"{name}:".encode()
+    while True:
+        try:
+            data, peer = sock.recvfrom(65535)
+            sock.sendto(prefix + data, peer)
+        except OSError as e:
+            sys.stderr.write(f"{name} udp error: {e}\n")
+            continue
+        sys.stderr.write(f"{stamp()} {name} udp {peer[0]}:{peer[1]} {len(data)} bytes\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--bind", default="0.0.0.0")
+    ap.add_argument("--http-port", type=int, default=80)
+    ap.add_argument("--udp-port", type=int, default=5353)
+    ap.add_argument("--pidfile")
+    args = ap.parse_args()
+
+    sys.stderr.reconfigure(line_buffering=True)
+    httpd = HTTPServer((args.bind, args.http_port), Handler)
+    httpd.name = args.name
+    usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    usock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    usock.bind((args.bind, args.udp_port))
+    threading.Thread(target=udp_echo, args=(args.name, usock), daemon=True).start()
+
+    # serve_forever() is stopped from another thread; SIGTERM/SIGINT end the process cleanly.
+    def stop(signum, _frame):
+        sys.stderr.write(f"{args.name} stopping on signal {signum}\n")
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if args.pidfile:
+        with open(args.pidfile + ".tmp", "w") as f:
+            f.write(f"{os.getpid()}\n")
+        os.replace(args.pidfile + ".tmp", args.pidfile)
+    sys.stderr.write(f"{args.name} ready: http {args.bind}:{args.http_port} udp {args.bind}:{args.udp_port}\n")
+    try:
+        httpd.serve_forever(poll_interval=0.5)
+    finally:
+        httpd.server_close()
+        usock.close()
+        if args.pidfile:
+            try:
+                os.unlink(args.pidfile)
+            except FileNotFoundError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
