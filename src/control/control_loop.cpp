@@ -89,6 +89,11 @@ std::string Director::start(const Config& config)
     shared_.pool = rte_pktmbuf_pool_create("mbufs", config.dataplane.mbufs, mbuf_cache_size, 0,
                                            RTE_MBUF_DEFAULT_BUF_SIZE, socket);
     if (shared_.pool == nullptr) return dpdk_failure("cannot create the mbuf pool");
+    // Fragments of tunnelled packets point into the original's data (no copy): they need
+    // data-less mbufs of their own.
+    shared_.indirect_pool = rte_pktmbuf_pool_create(
+        "indirect", std::max(1024u, config.dataplane.mbufs / 4), mbuf_cache_size / 4, 0, 0, socket);
+    if (shared_.indirect_pool == nullptr) return dpdk_failure("cannot create the indirect mbuf pool");
 
     for (const InterfaceConfig& iface : config.interfaces) {
         auto port_id = find_port(iface.device);
@@ -254,6 +259,7 @@ void Director::stop()
     rte_ring_free(shared_.neighbor_updates);
     rte_free(shared_.rcu);
     neighbors_.reset();
+    rte_mempool_free(shared_.indirect_pool);
     rte_mempool_free(shared_.pool);
 }
 

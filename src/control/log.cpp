@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <string>
+
+#include <rte_log.h>
 
 namespace fulcrum::log {
 
@@ -38,6 +41,47 @@ void write(Level level, std::string_view message)
     // One fprintf per line, so lines from different threads do not interleave.
     std::fprintf(stderr, "%s.%03dZ %s %.*s\n", stamp, static_cast<int>(millis), level_name(level),
                  static_cast<int>(message.size()), message.data());
+}
+
+}  // namespace fulcrum::log
+
+namespace fulcrum::log {
+
+namespace {
+
+Level from_dpdk(int level)
+{
+    if (level <= static_cast<int>(RTE_LOG_ERR)) return Level::error;
+    if (level == static_cast<int>(RTE_LOG_WARNING)) return Level::warning;
+    if (level <= static_cast<int>(RTE_LOG_INFO)) return Level::info;
+    return Level::debug;
+}
+
+// DPDK writes each message with one or more fwrite calls ending in '\n'; the stream buffers
+// partial lines per thread so that a message is logged whole with its level.
+ssize_t dpdk_log_write(void*, const char* data, size_t size)
+{
+    thread_local std::string pending;
+    pending.append(data, size);
+    size_t end;
+    while ((end = pending.find('\n')) != std::string::npos) {
+        const Level level = from_dpdk(rte_log_cur_msg_loglevel());
+        if (enabled(level)) write(level, std::string_view(pending).substr(0, end));
+        pending.erase(0, end + 1);
+    }
+    return static_cast<ssize_t>(size);
+}
+
+}  // namespace
+
+void capture_dpdk_log()
+{
+    cookie_io_functions_t functions{};
+    functions.write = dpdk_log_write;
+    if (FILE* stream = fopencookie(nullptr, "w", functions)) {
+        setvbuf(stream, nullptr, _IONBF, 0);
+        rte_openlog_stream(stream);
+    }
 }
 
 }  // namespace fulcrum::log

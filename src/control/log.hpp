@@ -13,6 +13,10 @@ void set_level(Level lowest);
 bool enabled(Level level);
 void write(Level level, std::string_view message);
 
+// Sends DPDK's own log lines through write(), with their level, instead of bare to stderr.
+// Call before rte_eal_init.
+void capture_dpdk_log();
+
 template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args)
 {

@@ -165,6 +165,7 @@ int main(int argc, char** argv)
     }
     const control::Config& config = *loaded.config;
 
+    log::capture_dpdk_log();
     std::vector<std::string> eal_args = eal_arguments(config, eal_extra);
     log::info("EAL arguments: {}", fmt::join(eal_args, " "));
     std::vector<char*> eal_argv;

@@ -30,6 +30,9 @@ namespace fulcrum::dataplane {
     X(arp_not_for_us, "ARP request for an address we do not own")                                  \
     X(no_route, "no route to the destination")                                                     \
     X(neighbor_unresolved, "next hop did not answer ARP in time, or too many packets waiting")     \
+    X(too_big_df, "TUN: larger than the egress MTU with DF set; ICMP fragmentation-needed sent")      \
+    X(fragmentation_failed, "TUN: the outer packet could not be fragmented")                       \
+    X(no_headroom, "no room in front of the packet for the outer header")                          \
     X(tx_full, "transmit queue full")
 
 enum class DropReason : uint8_t {
@@ -64,6 +67,9 @@ struct WorkerCounters {
     uint64_t arp_requests_sent = 0;
     uint64_t icmp_echo_replies = 0;
     uint64_t packets_held_for_arp = 0;
+    uint64_t icmp_frag_needed_sent = 0;
+    uint64_t icmp_related_forwarded = 0;
+    uint64_t tunnel_fragments = 0;
     uint64_t idle_polls = 0;
     std::array<uint64_t, drop_reason_count> drops{};
 

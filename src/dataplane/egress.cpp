@@ -45,15 +45,20 @@ Verdict egress_ipv4(WorkerContext& w, rte_mbuf* m, rte_be32_t destination)
 {
     const NextHop* hop = w.snapshot->route(destination);
     if (hop == nullptr) return Verdict::drop(DropReason::no_route);
-    const rte_be32_t next_hop = hop->gateway != 0 ? hop->gateway : destination;
+    return egress_via(w, m, *hop, destination);
+}
+
+Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32_t destination)
+{
+    const rte_be32_t next_hop = route.gateway != 0 ? route.gateway : destination;
     rte_ether_addr mac;
     if (w.shared->neighbors->lookup(next_hop, mac)) {
-        fill_ethernet(m, w.shared->ports[hop->port], mac);
-        return Verdict::transmit(hop->port);
+        fill_ethernet(m, w.shared->ports[route.port], mac);
+        return Verdict::transmit(route.port);
     }
     if (w.pending_count == max_pending_arp) return Verdict::drop(DropReason::neighbor_unresolved);
-    if (!already_waiting_for(w, next_hop)) send_arp_request(w, hop->port, next_hop);
-    w.pending[w.pending_count++] = {m, next_hop, hop->port, w.now};
+    if (!already_waiting_for(w, next_hop)) send_arp_request(w, route.port, next_hop);
+    w.pending[w.pending_count++] = {m, next_hop, route.port, w.now};
     ++w.counters.packets_held_for_arp;
     return Verdict::held();
 }

@@ -16,6 +16,10 @@ namespace fulcrum::dataplane {
 // held() when it waits for ARP, or drop(no_route / neighbor_unresolved).
 Verdict egress_ipv4(WorkerContext& w, rte_mbuf* m, rte_be32_t destination);
 
+// The same, with the route already looked up (TUN needs the egress port before it can build
+// the outer header).
+Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32_t destination);
+
 // Sends waiting frames whose next hop has been resolved, repeats ARP requests, and drops frames
 // that waited too long. Cheap when nothing waits.
 void egress_retry_pending(WorkerContext& w);

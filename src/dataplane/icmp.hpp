@@ -3,11 +3,21 @@
 
 #include "dataplane/parse.hpp"
 
+struct rte_mbuf;
+struct rte_mempool;
+
 namespace fulcrum::dataplane {
 
 // Turns an echo request into its reply in place: addresses swapped, type 0, a fresh TTL, both
 // checksums patched. Returns next() (the caller routes the reply back to the sender) or
 // drop(icmp_unhandled) for any other ICMP message.
 Verdict icmp_answer_echo(uint8_t* frame, const ParsedPacket& p);
+
+// A new frame (Ethernet header left for egress to fill): ICMP destination unreachable,
+// fragmentation needed, from `source` to the sender of `ip_packet`, with next-hop MTU `mtu`,
+// quoting the packet's IP header and as much of the rest as keeps the reply within 576 bytes
+// (as Linux's icmp_send). nullptr when the pool is empty.
+rte_mbuf* icmp_build_frag_needed(rte_mempool* pool, const uint8_t* ip_packet, uint16_t ip_length,
+                                 rte_be32_t source, uint16_t mtu);
 
 }  // namespace fulcrum::dataplane

@@ -16,6 +16,12 @@
 
 namespace fulcrum::dataplane {
 
+// ICMP types and codes DPDK 22.11 does not name.
+inline constexpr uint8_t icmp_dest_unreachable = 3;
+inline constexpr uint8_t icmp_source_quench = 4;
+inline constexpr uint8_t icmp_time_exceeded = 11;
+inline constexpr uint8_t icmp_code_frag_needed = 4;
+
 // One-direction identity of a packet, with addresses and ports as on the wire (network order).
 struct FlowKey {
     rte_be32_t src_ip = 0;

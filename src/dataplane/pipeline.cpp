@@ -5,8 +5,10 @@
 #include "dataplane/arp.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/icmp_related.hpp"
 #include "dataplane/nat.hpp"
 #include "dataplane/parse.hpp"
+#include "dataplane/tun.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -52,7 +54,7 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
         // Only the Ethernet header changes: the frame is handed to the real server's MAC.
         return egress_ipv4(w, m, c.real_ip);
     case ForwardMethod::tun:
-        break;
+        return tun_forward(w, m, p, c.real_ip);
     }
     return Verdict::drop(DropReason::no_real_server);
 }
@@ -109,6 +111,10 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
 Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
+    if (p.key.proto == IPPROTO_ICMP && !p.is_fragment) {
+        Verdict related = icmp_forward_related(w, m, frame, p);
+        if (related.settled()) return related;
+    }
     const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
     if (has_ports) {
         ConnTable::Hit hit = w.conns.lookup(p.key);

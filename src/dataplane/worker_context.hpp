@@ -57,6 +57,7 @@ struct DataplaneShared {
     std::atomic<const ServiceSnapshot*> snapshot{nullptr};
     rte_rcu_qsbr* rcu = nullptr;
     rte_mempool* pool = nullptr;
+    rte_mempool* indirect_pool = nullptr;    // fragments that point into the original (TUN)
     rte_ring* neighbor_updates = nullptr;    // workers -> control core, NeighborUpdate elements
     uint64_t tsc_hz = 0;
     std::atomic<bool> stop{false};
@@ -98,6 +99,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     // Frames ready to send, per port id, flushed at the end of each burst.
     std::array<std::array<rte_mbuf*, tx_stage_size>, max_ports> tx{};
     std::array<uint16_t, max_ports> tx_count{};
+
+    uint32_t next_ip_id = 0;                  // outer IP ids of the tunnel packets this worker sends
 
     WorkerCounters counters;
 };

@@ -145,6 +145,7 @@ struct Frame {
 // Verifies, from scratch, the IPv4 header checksum and the TCP/UDP/ICMP checksum of a frame.
 inline bool ip_checksum_ok(const Bytes& b) { return inet_checksum(&b[14], (b[14] & 0xf) * 4u) == 0; }
 
+inline bool l4_checksum_ok(const Bytes& b);
 inline bool l4_checksum_ok(const Bytes& b)
 {
     const size_t total = get16(b, 16);
@@ -158,6 +159,12 @@ inline bool l4_checksum_ok(const Bytes& b)
         return stored == (computed == 0 ? 0xffff : computed);
     }
     case 1: return inet_checksum(&b[34], l4_length) == 0;
+    case 4: {
+        // IPIP: the inner packet's own checksums.
+        Bytes inner(b.begin(), b.begin() + 14);
+        inner.insert(inner.end(), b.begin() + 34, b.end());
+        return ip_checksum_ok(inner) && l4_checksum_ok(inner);
+    }
     }
     return false;
 }

@@ -55,7 +55,15 @@ control::Config lab_config(const std::string& scheduler, std::vector<uint32_t> w
         http.real_servers.push_back({rs_ip[i], 8080, weights[static_cast<size_t>(i)], ForwardMethod::nat});
         echo.real_servers.push_back({rs_ip[i], 5353, weights[static_cast<size_t>(i)], ForwardMethod::nat});
     }
-    c.services = {http, echo};
+    // One service per method, and one that mixes all three.
+    control::ServiceConfig dr{vip, 8001, Protocol::tcp, "rr", ForwardMethod::dr, {{rs_ip[1], 8001, 1, ForwardMethod::dr}}};
+    control::ServiceConfig tun{vip, 8002, Protocol::tcp, "rr", ForwardMethod::tun, {{rs_ip[2], 8002, 1, ForwardMethod::tun}}};
+    control::ServiceConfig tun_udp{vip, 8002, Protocol::udp, "rr", ForwardMethod::tun, {{rs_ip[2], 8002, 1, ForwardMethod::tun}}};
+    control::ServiceConfig mixed{vip, 8000, Protocol::tcp, "rr", ForwardMethod::nat,
+                                 {{rs_ip[0], 8000, 1, ForwardMethod::nat},
+                                  {rs_ip[1], 8000, 1, ForwardMethod::dr},
+                                  {rs_ip[2], 8000, 1, ForwardMethod::tun}}};
+    c.services = {http, echo, dr, tun, tun_udp, mixed};
     return c;
 }
 
@@ -76,6 +84,8 @@ protected:
         shared_->pool = rte_pktmbuf_pool_create(("pool" + suffix).c_str(), 1023, 0, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
         ASSERT_NE(shared_->pool, nullptr);
+        shared_->indirect_pool = rte_pktmbuf_pool_create(("indirect" + suffix).c_str(), 255, 0, 0, 0, 0);
+        ASSERT_NE(shared_->indirect_pool, nullptr);
         auto port = [&](uint16_t id, const char* name, const Mac& mac, uint32_t address) {
             PortInfo& p = shared_->ports[id];
             p.port_id = id;
@@ -125,6 +135,7 @@ protected:
         neighbors_.reset();
         rte_ring_free(shared_->neighbor_updates);
         rte_mempool_free(shared_->pool);
+        rte_mempool_free(shared_->indirect_pool);
         shared_.reset();
     }
 
@@ -142,9 +153,15 @@ protected:
     {
         std::vector<Bytes> out;
         for (uint16_t i = 0; i < w_->tx_count[port]; ++i) {
+            // Fragments come as chains: a header segment and the data they point into.
             rte_mbuf* m = w_->tx[port][i];
-            auto* data = rte_pktmbuf_mtod(m, uint8_t*);
-            out.emplace_back(data, data + rte_pktmbuf_pkt_len(m));
+            Bytes frame;
+            for (rte_mbuf* seg = m; seg != nullptr; seg = seg->next) {
+                auto* data = rte_pktmbuf_mtod(seg, uint8_t*);
+                frame.insert(frame.end(), data, data + rte_pktmbuf_data_len(seg));
+            }
+            EXPECT_EQ(frame.size(), rte_pktmbuf_pkt_len(m));
+            out.push_back(std::move(frame));
             rte_pktmbuf_free(m);
         }
         w_->tx_count[port] = 0;
@@ -182,6 +199,8 @@ protected:
         EXPECT_EQ(w_->counters.drops[static_cast<size_t>(reason)], before + 1);
         EXPECT_EQ(take(in_port).size() + take(ext_port).size() + take(int_port).size(), 0u);
     }
+
+    void resolve_rs3() { neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false); }
 
     static Frame from_client(uint16_t client_port, uint16_t dport = 80)
     {
@@ -431,4 +450,194 @@ TEST_F(Pipeline, RandomFramesAreCountedNeverCrash)
         egress_release_pending(*w_);
     }
     EXPECT_EQ(w_->counters.drops_total(), total);
+}
+
+namespace {
+
+// The frame a TUN real server receives: `inner` (an Ethernet frame) with an outer IPv4 header
+// from the director's int address to rs3, as IPVS builds it.
+Bytes tunnelled(const Bytes& inner, uint16_t id)
+{
+    Bytes b(inner.begin(), inner.begin() + 14);
+    std::copy(rs_mac[2].begin(), rs_mac[2].end(), b.begin());
+    std::copy(int_mac.begin(), int_mac.end(), b.begin() + 6);
+    Bytes outer(20, 0);
+    outer[0] = 0x45;
+    outer[1] = inner[15];                      // TOS
+    put16(outer, 2, static_cast<uint16_t>(get16(inner, 16) + 20));
+    put16(outer, 4, id);
+    put16(outer, 6, get16(inner, 20) & 0x4000);  // DF only
+    outer[8] = inner[22];                      // TTL
+    outer[9] = 4;                              // IPIP
+    put32(outer, 12, int_ip);
+    put32(outer, 16, rs_ip[2]);
+    put16(outer, 10, inet_checksum(outer.data(), 20));
+    b.insert(b.end(), outer.begin(), outer.end());
+    b.insert(b.end(), inner.begin() + 14, inner.end());
+    return b;
+}
+
+std::string as_string(const Bytes& b, size_t from, size_t length)
+{
+    return std::string(b.begin() + static_cast<long>(from), b.begin() + static_cast<long>(from + length));
+}
+
+}  // namespace
+
+TEST_F(Pipeline, DirectRoutingChangesOnlyTheMacs)
+{
+    Frame syn = from_client(45000, 8001).tcp(SYN).with_payload("x");
+    expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[1]).bytes());
+    Frame data = from_client(45000, 8001).tcp(ACK).with_payload("more");
+    expect_forwarded(data.bytes(), ext_port, int_port, Frame(data).from(int_mac).to(rs_mac[1]).bytes());
+    EXPECT_EQ(w_->conns.size(), 1u);
+}
+
+TEST_F(Pipeline, TunnelWrapsTheUntouchedPacket)
+{
+    resolve_rs3();
+    Frame syn = from_client(46000, 8002).tcp(SYN).with_ttl(57);
+    syn.tos = 0x10;
+    Bytes inner = Frame(syn).from(int_mac).to(rs_mac[2]).bytes();
+    expect_forwarded(syn.bytes(), ext_port, int_port, tunnelled(inner, 0));
+    Frame ack = from_client(46000, 8002).tcp(ACK).with_payload("GET /");
+    expect_forwarded(ack.bytes(), ext_port, int_port, tunnelled(Frame(ack).from(int_mac).to(rs_mac[2]).bytes(), 1));
+}
+
+TEST_F(Pipeline, MixedServiceUsesEachRealServersMethod)
+{
+    resolve_rs3();
+    Frame a = from_client(47000, 8000).tcp(SYN), b = from_client(47001, 8000).tcp(SYN), c = from_client(47002, 8000).tcp(SYN);
+    expect_forwarded(a.bytes(), ext_port, int_port, Frame(a).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8000).bytes());
+    expect_forwarded(b.bytes(), ext_port, int_port, Frame(b).from(int_mac).to(rs_mac[1]).bytes());
+    expect_forwarded(c.bytes(), ext_port, int_port, tunnelled(Frame(c).from(int_mac).to(rs_mac[2]).bytes(), 0));
+}
+
+TEST_F(Pipeline, TunnelTooBigWithDfGetsFragmentationNeeded)
+{
+    resolve_rs3();
+    shared_->ports[int_port].mtu = 100;
+    // Inner packet of 120 bytes: 140 with the outer header, over the MTU of 100.
+    Frame big = from_client(48000, 8002).tcp(SYN).with_payload(std::string(80, 'z'));
+    const Bytes in = big.bytes();
+    Verdict v = run(in, ext_port);
+    EXPECT_EQ(v.kind, Verdict::Kind::drop);
+    EXPECT_EQ(v.reason, DropReason::too_big_df);
+    EXPECT_EQ(take(int_port).size(), 0u);
+    auto sent = take(ext_port);
+    ASSERT_EQ(sent.size(), 1u);
+    const Bytes& icmp = sent[0];
+    const size_t quoted = in.size() - 14;
+    Frame expected = Frame{}.from(ext_mac).to(client_mac).src(vip).dst(client_ip).icmp(3, 4).with_ttl(64)
+                         .with_payload(as_string(in, 14, quoted));
+    expected.frag = 0;
+    expected.ip_id = 0;
+    expected.icmp_id = 0;
+    expected.icmp_seq = 80;  // the MTU less the 20-byte tunnel header
+    EXPECT_EQ(icmp, expected.bytes());
+    EXPECT_TRUE(ip_checksum_ok(icmp));
+    EXPECT_TRUE(l4_checksum_ok(icmp));
+    EXPECT_EQ(w_->counters.icmp_frag_needed_sent, 1u);
+}
+
+TEST_F(Pipeline, TunnelTooBigWithoutDfIsFragmented)
+{
+    resolve_rs3();
+    shared_->ports[int_port].mtu = 100;
+    Frame big = from_client(49000, 8002).udp().with_payload(std::string(150, 'q')).with_frag(0);
+    Bytes inner = Frame(big).from(int_mac).to(rs_mac[2]).bytes();
+    const Bytes whole = tunnelled(inner, 0);
+    Verdict v = run(big.bytes(), ext_port);
+    EXPECT_EQ(v.kind, Verdict::Kind::held);
+    auto fragments = take(int_port);
+    ASSERT_EQ(fragments.size(), 3u);  // 178 bytes of tunnel payload in 80-byte pieces
+    Bytes reassembled;
+    for (size_t i = 0; i < fragments.size(); ++i) {
+        const Bytes& f = fragments[i];
+        EXPECT_LE(f.size() - 14, 100u);
+        EXPECT_TRUE(ip_checksum_ok(f));
+        EXPECT_EQ(f[23], 4);
+        EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 12), std::vector<uint8_t>(whole.begin(), whole.begin() + 12));
+        const uint16_t frag = get16(f, 20);
+        EXPECT_EQ((frag & 0x1fff) * 8u, reassembled.size());
+        EXPECT_EQ((frag & 0x2000) != 0, i + 1 < fragments.size());
+        reassembled.insert(reassembled.end(), f.begin() + 34, f.end());
+    }
+    EXPECT_EQ(reassembled, Bytes(whole.begin() + 34, whole.end()));
+}
+
+TEST_F(Pipeline, IcmpFromRealServerIsNattedBackToTheClient)
+{
+    Frame syn = from_client(40000).tcp(SYN);
+    run(syn.bytes(), ext_port);
+    Bytes to_rs = take(int_port).at(0);
+    // rs1 says the packet the client sent it was too big: the quote is that packet's IP header
+    // and first 8 bytes, as rs1 saw it (client -> rs1:8080).
+    const std::string quote = as_string(to_rs, 14, 28);
+    Frame icmp = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(client_ip).icmp(3, 4).with_payload(quote);
+    icmp.icmp_id = 0;
+    icmp.icmp_seq = 1400;
+    const Bytes syn_bytes = syn.bytes();
+    const Bytes original_quote(syn_bytes.begin() + 14, syn_bytes.begin() + 42);
+    Frame expected = Frame(icmp).from(ext_mac).to(client_mac).src(vip).with_ttl(63)
+                         .with_payload(std::string(original_quote.begin(), original_quote.end()));
+    expect_forwarded(icmp.bytes(), int_port, ext_port, expected.bytes());
+    EXPECT_EQ(w_->counters.icmp_related_forwarded, 1u);
+}
+
+TEST_F(Pipeline, IcmpFromClientIsNattedToTheRealServer)
+{
+    Frame query = from_client(50000, 5353).udp().with_payload("q");
+    run(query.bytes(), ext_port);
+    take(int_port);
+    // The client says the answer it got (VIP:5353 -> client:50000) hit a closed port.
+    Frame answer = Frame{}.src(vip, 5353).dst(client_ip, 50000).udp().with_payload("rs1:q");
+    const Bytes answer_bytes = answer.bytes();
+    Frame icmp = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(3, 3).with_payload(as_string(answer_bytes, 14, 28));
+    icmp.icmp_id = 0;
+    icmp.icmp_seq = 0;
+    // The quoted source becomes rs1:5353 (with its IP header checksum), the outer destination rs1.
+    Bytes requoted = Frame(answer).src(rs_ip[0], 5353).bytes();
+    Bytes expected_quote(requoted.begin() + 14, requoted.begin() + 42);
+    // The quoted UDP checksum is left as it was quoted (IPVS does not patch it either).
+    expected_quote[26] = answer_bytes[14 + 26];
+    expected_quote[27] = answer_bytes[14 + 27];
+    Frame expected = Frame(icmp).from(int_mac).to(rs_mac[0]).dst(rs_ip[0]).with_payload(std::string(expected_quote.begin(), expected_quote.end()));
+    expect_forwarded(icmp.bytes(), ext_port, int_port, expected.bytes());
+}
+
+TEST_F(Pipeline, FragmentationNeededForOurTunnelPacketReachesTheClient)
+{
+    resolve_rs3();
+    Frame syn = from_client(51000, 8002).tcp(SYN);
+    run(syn.bytes(), ext_port);
+    Bytes tunnel_packet = take(int_port).at(0);
+    // A router between the director and rs3 quotes the outer header, the inner header and 8 bytes.
+    const std::string quote = as_string(tunnel_packet, 14, 20 + 20 + 8);
+    Frame icmp = Frame{}.from(rs_mac[2]).to(int_mac).src(rs_ip[2]).dst(int_ip).icmp(3, 4).with_payload(quote);
+    icmp.icmp_id = 0;
+    icmp.icmp_seq = 1000;
+    Verdict v = run(icmp.bytes(), int_port);
+    EXPECT_EQ(v.kind, Verdict::Kind::held);
+    auto sent = take(ext_port);
+    ASSERT_EQ(sent.size(), 1u);
+    const Bytes syn_bytes = syn.bytes();
+    const Bytes inner_quote(syn_bytes.begin() + 14, syn_bytes.begin() + 42);
+    Frame expected = Frame{}.from(ext_mac).to(client_mac).src(vip).dst(client_ip).icmp(3, 4).with_ttl(64)
+                         .with_payload(std::string(inner_quote.begin(), inner_quote.end()));
+    expected.frag = 0;
+    expected.ip_id = 0;
+    expected.icmp_id = 0;
+    expected.icmp_seq = 980;
+    EXPECT_EQ(sent[0], expected.bytes());
+    EXPECT_TRUE(l4_checksum_ok(sent[0]));
+}
+
+TEST_F(Pipeline, IcmpErrorQuotingNoConnectionIsDropped)
+{
+    Frame stray = Frame{}.src(vip, 80).dst(client_ip, 1234).tcp(ACK);
+    Frame icmp = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(3, 3).with_payload(as_string(stray.bytes(), 14, 28));
+    expect_dropped(icmp.bytes(), ext_port, DropReason::icmp_unhandled);
+    Frame cut = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(11).with_payload("short");
+    expect_dropped(cut.bytes(), ext_port, DropReason::icmp_unhandled);
 }

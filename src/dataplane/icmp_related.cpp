@@ -1,0 +1,146 @@
+#include "dataplane/icmp_related.hpp"
+
+#include <rte_mbuf.h>
+
+#include <cstring>
+#include <utility>
+
+#include "dataplane/egress.hpp"
+#include "dataplane/icmp.hpp"
+#include "dataplane/nat.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/tun.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+bool is_error(uint8_t type)
+{
+    return type == icmp_dest_unreachable || type == icmp_source_quench || type == icmp_time_exceeded;
+}
+
+// The quoted packet's IP header and the first 8 bytes after it (the ports), if the quote holds
+// them whole.
+rte_ipv4_hdr* quoted_header(uint8_t* frame, uint16_t offset, uint16_t available)
+{
+    if (available < sizeof(rte_ipv4_hdr) + 8) return nullptr;
+    auto* q = header_at<rte_ipv4_hdr>(frame, offset);
+    const unsigned header_length = rte_ipv4_hdr_len(q);
+    if ((q->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) || header_length + 8 > available)
+        return nullptr;
+    return q;
+}
+
+std::pair<rte_be16_t, rte_be16_t> quoted_ports(const rte_ipv4_hdr* q)
+{
+    rte_be16_t ports[2];
+    std::memcpy(ports, reinterpret_cast<const uint8_t*>(q) + rte_ipv4_hdr_len(q), sizeof ports);
+    return {ports[0], ports[1]};
+}
+
+void recompute_icmp_checksum(uint8_t* frame, const ParsedPacket& p)
+{
+    auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
+    icmp->icmp_cksum = 0;
+    icmp->icmp_cksum = static_cast<rte_be16_t>(~rte_raw_cksum(icmp, p.l4_length));
+}
+
+// Rewrites the quoted packet's source (from_client_side: it was VIP -> client, becomes
+// real server -> client) or destination (client -> real server becomes client -> VIP), and its
+// header checksum. The quoted L4 checksum is left alone, as IPVS does: the quote is usually cut
+// short, so nobody can verify it.
+void rewrite_quote(rte_ipv4_hdr* q, bool source, rte_be32_t address, rte_be16_t port)
+{
+    uint8_t* ports = reinterpret_cast<uint8_t*>(q) + rte_ipv4_hdr_len(q);
+    if (source)
+        q->src_addr = address;
+    else
+        q->dst_addr = address;
+    std::memcpy(ports + (source ? 0 : sizeof port), &port, sizeof port);
+    q->hdr_checksum = 0;
+    q->hdr_checksum = rte_ipv4_cksum(q);
+}
+
+Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                           const rte_ipv4_hdr* outer_quote, uint16_t available)
+{
+    const auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
+    if (icmp->icmp_type != icmp_dest_unreachable || icmp->icmp_code != icmp_code_frag_needed)
+        return Verdict::drop(DropReason::icmp_unhandled);
+    const uint16_t outer_length = static_cast<uint16_t>(rte_ipv4_hdr_len(outer_quote));
+    const uint16_t inner_offset = static_cast<uint16_t>(p.l4_offset + sizeof(rte_icmp_hdr) + outer_length);
+    const rte_ipv4_hdr* inner = quoted_header(frame, inner_offset, static_cast<uint16_t>(available - outer_length));
+    if (inner == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+    const auto [sport, dport] = quoted_ports(inner);
+    const FlowKey client_key{inner->src_addr, inner->dst_addr, sport, dport, inner->next_proto_id, {0, 0, 0}};
+    ConnTable::Hit hit = w.conns.lookup(client_key);
+    if (hit.conn == nullptr || hit.is_reply) return Verdict::drop(DropReason::icmp_unhandled);
+
+    const uint16_t path_mtu = rte_be_to_cpu_16(icmp->icmp_seq_nb);
+    if (path_mtu <= tunnel_overhead + 68) return Verdict::drop(DropReason::icmp_unhandled);
+    const uint16_t quoted_length = static_cast<uint16_t>(available - outer_length);
+    rte_mbuf* reply = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
+                                             quoted_length, inner->dst_addr,
+                                             static_cast<uint16_t>(path_mtu - tunnel_overhead));
+    if (reply == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+    ++w.counters.icmp_frag_needed_sent;
+    ++w.counters.icmp_related_forwarded;
+    settle_packet(w, reply, egress_ipv4(w, reply, inner->src_addr));
+    rte_pktmbuf_free(m);
+    return Verdict::held();
+}
+
+}  // namespace
+
+Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
+{
+    const auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
+    if (!is_error(icmp->icmp_type)) return Verdict::next();
+    const uint16_t quote_offset = static_cast<uint16_t>(p.l4_offset + sizeof(rte_icmp_hdr));
+    const uint16_t available = static_cast<uint16_t>(p.l4_length - sizeof(rte_icmp_hdr));
+    rte_ipv4_hdr* quote = quoted_header(frame, quote_offset, available);
+    if (quote == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+
+    if (quote->next_proto_id == IPPROTO_IPIP && w.shared->is_local(quote->src_addr))
+        return tunnel_frag_needed(w, m, frame, p, quote, available);
+    if (quote->next_proto_id != IPPROTO_TCP && quote->next_proto_id != IPPROTO_UDP)
+        return Verdict::drop(DropReason::icmp_unhandled);
+
+    const auto [sport, dport] = quoted_ports(quote);
+    // The quoted packet went the other way: reversed, it is the key its connection knows.
+    const FlowKey key{quote->dst_addr, quote->src_addr, dport, sport, quote->next_proto_id, {0, 0, 0}};
+    ConnTable::Hit hit = w.conns.lookup(key);
+    if (hit.conn == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+    Connection& c = *hit.conn;
+    rte_ipv4_hdr* ip = p.ip(frame);
+    ++w.counters.icmp_related_forwarded;
+
+    if (!hit.is_reply) {
+        // From the client's side, about a reply the director sent it (VIP -> client).
+        switch (c.method) {
+        case ForwardMethod::nat:
+            rewrite_quote(quote, true, c.real_ip, c.real_port);
+            ip->hdr_checksum = checksum_adjust32(ip->hdr_checksum, ip->dst_addr, c.real_ip);
+            ip->dst_addr = c.real_ip;
+            recompute_icmp_checksum(frame, p);
+            return egress_ipv4(w, m, c.real_ip);
+        case ForwardMethod::dr:
+            return egress_ipv4(w, m, c.real_ip);
+        case ForwardMethod::tun:
+            return tun_forward(w, m, p, c.real_ip);
+        }
+        return Verdict::drop(DropReason::icmp_unhandled);
+    }
+
+    // From the real server's side (NAT), about what the client sent it (client -> real server).
+    if (!decrement_ttl(ip)) return Verdict::drop(DropReason::ttl_exceeded);
+    const rte_be32_t vip = c.client_key.dst_ip;
+    rewrite_quote(quote, false, vip, c.client_key.dst_port);
+    ip->hdr_checksum = checksum_adjust32(ip->hdr_checksum, ip->src_addr, vip);
+    ip->src_addr = vip;
+    recompute_icmp_checksum(frame, p);
+    return egress_ipv4(w, m, c.client_key.src_ip);
+}
+
+}  // namespace fulcrum::dataplane

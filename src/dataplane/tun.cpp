@@ -1,0 +1,113 @@
+#include "dataplane/tun.hpp"
+
+#include <rte_ip_frag.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+#include "dataplane/egress.hpp"
+#include "dataplane/icmp.hpp"
+#include "dataplane/pipeline.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+constexpr unsigned max_fragments = 8;
+
+// Moves the Ethernet header forward over `extra` freshly prepended bytes, leaving a gap between
+// it and the IP header. False when the mbuf has no head-room.
+bool open_gap_after_ethernet(rte_mbuf* m, uint16_t extra)
+{
+    auto* old_start = rte_pktmbuf_mtod(m, uint8_t*);
+    auto* new_start = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, extra));
+    if (new_start == nullptr) return false;
+    std::memmove(new_start, old_start, sizeof(rte_ether_hdr));
+    return true;
+}
+
+Verdict send_fragments(WorkerContext& w, rte_mbuf* m, const NextHop& hop, uint16_t mtu,
+                       rte_be32_t real_server)
+{
+    // rte_ipv4_fragment_packet wants the IP header first; each fragment gets its Ethernet
+    // header back before it is routed.
+    rte_pktmbuf_adj(m, sizeof(rte_ether_hdr));
+    rte_mbuf* fragments[max_fragments];
+    const int32_t n = rte_ipv4_fragment_packet(m, fragments, max_fragments, mtu, w.shared->pool,
+                                               w.shared->indirect_pool);
+    // The fragments hold references to m's data where they need it.
+    rte_pktmbuf_free(m);
+    if (n < 0) {
+        ++w.counters.drop(DropReason::fragmentation_failed);
+        return Verdict::held();
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        rte_mbuf* f = fragments[i];
+        if (rte_pktmbuf_prepend(f, sizeof(rte_ether_hdr)) == nullptr) {
+            ++w.counters.drop(DropReason::fragmentation_failed);
+            rte_pktmbuf_free(f);
+            continue;
+        }
+        rte_pktmbuf_mtod(f, rte_ether_hdr*)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+        // The library leaves the fragments' header checksums to TX offload, which virtual
+        // devices do not have.
+        auto* ip = rte_pktmbuf_mtod_offset(f, rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        settle_packet(w, f, egress_via(w, f, hop, real_server));
+    }
+    w.counters.tunnel_fragments += static_cast<uint64_t>(n);
+    return Verdict::held();
+}
+
+}  // namespace
+
+void tun_write_outer_header(rte_ipv4_hdr* outer, const rte_ipv4_hdr* inner, rte_be32_t source,
+                            rte_be32_t real_server, rte_be16_t packet_id)
+{
+    const uint16_t inner_length = rte_be_to_cpu_16(inner->total_length);
+    outer->version_ihl = RTE_IPV4_VHL_DEF;
+    outer->type_of_service = inner->type_of_service;
+    outer->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(inner_length + tunnel_overhead));
+    outer->packet_id = packet_id;
+    outer->fragment_offset = inner->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+    outer->time_to_live = inner->time_to_live;
+    outer->next_proto_id = IPPROTO_IPIP;
+    outer->src_addr = source;
+    outer->dst_addr = real_server;
+    outer->hdr_checksum = 0;
+    outer->hdr_checksum = rte_ipv4_cksum(outer);
+}
+
+Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be32_t real_server)
+{
+    const NextHop* hop = w.snapshot->route(real_server);
+    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+    const PortInfo& port = w.shared->ports[hop->port];
+    const rte_ipv4_hdr* inner = p.ip(rte_pktmbuf_mtod(m, uint8_t*));
+    const uint16_t inner_length = rte_be_to_cpu_16(inner->total_length);
+    const bool dont_fragment = (inner->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0;
+
+    if (inner_length + tunnel_overhead > port.mtu && dont_fragment) {
+        // As IPVS: tell the client the largest packet that fits through the tunnel.
+        rte_mbuf* icmp = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
+                                                inner_length, p.key.dst_ip,
+                                                static_cast<uint16_t>(port.mtu - tunnel_overhead));
+        if (icmp != nullptr) {
+            ++w.counters.icmp_frag_needed_sent;
+            settle_packet(w, icmp, egress_ipv4(w, icmp, p.key.src_ip));
+        }
+        return Verdict::drop(DropReason::too_big_df);
+    }
+
+    if (!open_gap_after_ethernet(m, tunnel_overhead)) return Verdict::drop(DropReason::no_headroom);
+    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    auto* outer = header_at<rte_ipv4_hdr>(frame, sizeof(rte_ether_hdr));
+    const rte_be32_t source = port.source_for(hop->gateway != 0 ? hop->gateway : real_server);
+    tun_write_outer_header(outer, outer + 1, source, real_server,
+                           rte_cpu_to_be_16(static_cast<uint16_t>(w.next_ip_id++)));
+    if (inner_length + tunnel_overhead > port.mtu) return send_fragments(w, m, *hop, port.mtu, real_server);
+    return egress_via(w, m, *hop, real_server);
+}
+
+}  // namespace fulcrum::dataplane

@@ -1,0 +1,28 @@
+// TUN forwarding (ipvsadm -i): the client's packet, untouched, inside an outer IPv4 header
+// (protocol 4, IPIP) from the director to the real server, as IPVS's ip_vs_tunnel_xmit.
+#pragma once
+
+#include <rte_byteorder.h>
+
+#include "dataplane/parse.hpp"
+#include "dataplane/verdict.hpp"
+#include "dataplane/worker_context.hpp"
+
+struct rte_mbuf;
+
+namespace fulcrum::dataplane {
+
+inline constexpr uint16_t tunnel_overhead = sizeof(rte_ipv4_hdr);
+
+// Writes the outer header in front of `inner` (which it must immediately precede): TOS, TTL and
+// DF copied from the inner header, protocol IPIP, a full header checksum.
+void tun_write_outer_header(rte_ipv4_hdr* outer, const rte_ipv4_hdr* inner, rte_be32_t source,
+                            rte_be32_t real_server, rte_be16_t packet_id);
+
+// Encapsulates the frame in `m` and sends it towards `real_server`. When the result would not
+// fit the egress MTU: with DF set on the inner packet, the client gets ICMP fragmentation-needed
+// carrying the MTU minus the tunnel overhead and the packet is dropped (too_big_df); without DF,
+// the outer packet is fragmented. Returns the verdict for `m` (held when fragments replaced it).
+Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be32_t real_server);
+
+}  // namespace fulcrum::dataplane
