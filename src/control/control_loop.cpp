@@ -15,6 +15,7 @@
 #include <chrono>
 #include <thread>
 
+#include "control/ipvsadm_format.hpp"
 #include "control/log.hpp"
 #include "dataplane/arp.hpp"
 #include "dataplane/port.hpp"
@@ -172,6 +173,14 @@ std::string Director::publish(const Config& config)
         delete old;
     }
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
+    // Connection counts per real server arrive with connection tracking (issue #4); a new
+    // snapshot is logged before any connection can have been counted against it.
+    const std::string table = format_ipvsadm_list(config, config.dataplane.conn_table_size,
+                                                  [](const ServiceConfig&, const RealServerConfig&) { return RealServerCounts{}; });
+    for (size_t start = 0, end; start < table.size(); start = end + 1) {
+        end = table.find('\n', start);
+        log::info("{}", std::string_view(table).substr(start, end - start));
+    }
     return {};
 }
 
@@ -279,10 +288,12 @@ void Director::log_counters() const
             drops += fmt::format(" drop_{}={}", drop_reason_names[r], c.drops[r]);
         log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
                   "connections_created={} connections_expired={} connections={} arp_replies={} "
-                  "arp_requests={} icmp_echo_replies={} held_for_arp={} idle_polls={}{}",
+                  "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} "
+                  "tunnel_fragments={} held_for_arp={} idle_polls={}{}",
                   w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
                   c.forwarded_replies, c.connections_created, c.connections_expired, w->conns.size(),
                   c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
+                  c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.tunnel_fragments,
                   c.packets_held_for_arp, c.idle_polls, drops);
     }
 }
