@@ -43,6 +43,22 @@ ConnTable::Hit ConnTable::lookup(const FlowKey& key) const
     return {&slots_[value >> 1], (value & 1) != 0};
 }
 
+void ConnTable::lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const
+{
+    if (count == 0) return;
+    void* data[RTE_HASH_LOOKUP_BULK_MAX];
+    uint64_t found = 0;
+    rte_hash_lookup_bulk_data(index_, reinterpret_cast<const void**>(const_cast<const FlowKey**>(keys)), count, &found, data);
+    for (unsigned i = 0; i < count; ++i) {
+        if ((found >> i) & 1) {
+            const auto value = reinterpret_cast<uintptr_t>(data[i]);
+            hits[i] = {&slots_[value >> 1], (value & 1) != 0};
+        } else {
+            hits[i] = {};
+        }
+    }
+}
+
 ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, const FlowKey* reply_key,
                                           Connection** out)
 {

@@ -50,6 +50,9 @@ public:
 
     Hit lookup(const FlowKey& key) const;
 
+    // Looks up `count` keys (at most 64) at once, which lets rte_hash overlap their cache misses.
+    void lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const;
+
     // Adds a connection for `client_key` (and, for NAT, `reply_key`). On ok, `*out` is the new
     // connection with its keys set; the caller fills in the rest.
     InsertResult insert(const FlowKey& client_key, const FlowKey* reply_key, Connection** out);

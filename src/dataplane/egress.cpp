@@ -32,6 +32,19 @@ void send_arp_request(WorkerContext& w, uint16_t port_id, rte_be32_t target)
     egress_stage(w, port_id, request);
 }
 
+// The neighbour cache is direct-mapped on the low bits of the address (host order, so hosts of
+// one subnet spread over the slots).
+bool resolve(WorkerContext& w, rte_be32_t next_hop, rte_ether_addr& mac)
+{
+    auto& slot = w.neighbor_cache[rte_be_to_cpu_32(next_hop) & (neighbor_cache_size - 1)];
+    if (slot.entry == nullptr || slot.ip != next_hop) {
+        const NeighborTable::Entry* entry = w.shared->neighbors->find(next_hop);
+        if (entry == nullptr) return false;
+        slot = {next_hop, entry};
+    }
+    return NeighborTable::mac_of(*slot.entry, mac);
+}
+
 bool already_waiting_for(const WorkerContext& w, rte_be32_t next_hop)
 {
     for (unsigned i = 0; i < w.pending_count; ++i)
@@ -52,7 +65,7 @@ Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32
 {
     const rte_be32_t next_hop = route.gateway != 0 ? route.gateway : destination;
     rte_ether_addr mac;
-    if (w.shared->neighbors->lookup(next_hop, mac)) {
+    if (resolve(w, next_hop, mac)) {
         fill_ethernet(m, w.shared->ports[route.port], mac);
         return Verdict::transmit(route.port);
     }
@@ -72,7 +85,7 @@ void egress_retry_pending(WorkerContext& w)
     for (unsigned i = 0; i < w.pending_count; ++i) {
         PendingPacket p = w.pending[i];
         rte_ether_addr mac;
-        if (w.shared->neighbors->lookup(p.next_hop, mac)) {
+        if (resolve(w, p.next_hop, mac)) {
             fill_ethernet(p.mbuf, w.shared->ports[p.port_id], mac);
             egress_stage(w, p.port_id, p.mbuf);
             continue;

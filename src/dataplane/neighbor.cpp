@@ -48,9 +48,20 @@ NeighborTable::~NeighborTable() { rte_hash_free(index_); }
 
 bool NeighborTable::lookup(rte_be32_t ip, rte_ether_addr& mac) const
 {
+    const Entry* entry = find(ip);
+    return entry != nullptr && mac_of(*entry, mac);
+}
+
+const NeighborTable::Entry* NeighborTable::find(rte_be32_t ip) const
+{
     void* data = nullptr;
-    if (rte_hash_lookup_data(index_, &ip, &data) < 0) return false;
-    const uint64_t word = static_cast<const Entry*>(data)->mac_word.load(std::memory_order_acquire);
+    if (rte_hash_lookup_data(index_, &ip, &data) < 0) return nullptr;
+    return static_cast<const Entry*>(data);
+}
+
+bool NeighborTable::mac_of(const Entry& entry, rte_ether_addr& mac)
+{
+    const uint64_t word = entry.mac_word.load(std::memory_order_acquire);
     if ((word & resolved_bit) == 0) return false;
     mac = word_to_mac(word);
     return true;

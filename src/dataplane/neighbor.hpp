@@ -46,6 +46,13 @@ public:
     // Any lcore: the MAC of `ip` if it is resolved.
     bool lookup(rte_be32_t ip, rte_ether_addr& mac) const;
 
+    // Any lcore: the entry of `ip`, resolved or not, or nullptr. Entries live as long as the
+    // table, so a worker may keep the pointer (its per-core neighbour cache does).
+    const Entry* find(rte_be32_t ip) const;
+
+    // The entry's MAC if it is resolved.
+    static bool mac_of(const Entry& entry, rte_ether_addr& mac);
+
     // Control core only. A learned entry never replaces a static one. Returns false when the
     // table is full.
     bool update(rte_be32_t ip, const rte_ether_addr& mac, uint16_t port, bool is_static);

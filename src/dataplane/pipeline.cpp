@@ -1,6 +1,7 @@
 #include "dataplane/pipeline.hpp"
 
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #include "dataplane/arp.hpp"
 #include "dataplane/egress.hpp"
@@ -88,7 +89,12 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     switch (w.conns.insert(p.key, nat ? &reply_key : nullptr, &c)) {
     case ConnTable::InsertResult::ok: break;
     case ConnTable::InsertResult::full: return Verdict::drop(DropReason::conn_table_full);
-    case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);
+    case ConnTable::InsertResult::conflict: {
+        // An earlier packet of this burst may have opened this very connection.
+        ConnTable::Hit existing = w.conns.lookup(p.key);
+        if (existing.conn != nullptr && !existing.is_reply) return to_real_server(w, m, frame, p, *existing.conn);
+        return Verdict::drop(DropReason::conn_conflict);
+    }
     }
     c->real_ip = rs.address;
     c->real_port = nat ? rs.port : p.key.dst_port;
@@ -108,7 +114,16 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
     return egress_ipv4(w, m, p.key.src_ip);
 }
 
-Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
+bool needs_connection_lookup(const ParsedPacket& p)
+{
+    return !p.is_arp && !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
+}
+
+// `hit` is the connection lookup made for the whole burst before any packet of it was
+// processed; an earlier packet of the burst may since have removed that connection (a SYN
+// reusing a closing one) or created the one this packet belongs to, so a hit is checked and a
+// miss is looked up again when it matters.
+Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, ConnTable::Hit hit)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
     if (p.key.proto == IPPROTO_ICMP && !p.is_fragment) {
@@ -117,7 +132,8 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     }
     const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
     if (has_ports) {
-        ConnTable::Hit hit = w.conns.lookup(p.key);
+        if (hit.conn != nullptr && !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key : hit.conn->client_key) == p.key))
+            hit = w.conns.lookup(p.key);
         if (hit.conn != nullptr && !hit.is_reply && hit.conn->tcp_phase == TcpPhase::closing &&
             p.key.proto == IPPROTO_TCP && is_syn_only(p.tcp_flags)) {
             // A new SYN on a closing connection starts a new one (IPVS's conn_reuse_mode).
@@ -142,21 +158,56 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     return Verdict::drop(DropReason::not_for_us);
 }
 
-}  // namespace
-
-Verdict process_packet(WorkerContext& w, rte_mbuf* m)
+// Parse, and settle what needs no connection lookup (ARP, malformed frames).
+Verdict receive_stage(WorkerContext& w, rte_mbuf* m, ParsedPacket& p)
 {
     // Frames from the PMDs used here arrive in one segment; a chained one is judged by its
     // first segment, which always holds the headers parse needs or fails its length checks.
     auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
     if (m->port >= max_ports) return Verdict::drop(DropReason::not_for_us);
     const PortInfo& port = w.shared->ports[m->port];
-    ParsedPacket p;
     Verdict v = parse_frame(frame, rte_pktmbuf_data_len(m), port.mac, p);
     if (v.settled()) return v;
     if (p.is_arp) return arp_receive(w, frame, port);
     if (m->pkt_len > p.frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - p.frame_length));
-    return classify_ipv4(w, m, frame, p);
+    return Verdict::next();
+}
+
+}  // namespace
+
+Verdict process_packet(WorkerContext& w, rte_mbuf* m)
+{
+    ParsedPacket p;
+    Verdict v = receive_stage(w, m, p);
+    if (v.settled()) return v;
+    const ConnTable::Hit hit = needs_connection_lookup(p) ? w.conns.lookup(p.key) : ConnTable::Hit{};
+    return classify_ipv4(w, m, rte_pktmbuf_mtod(m, uint8_t*), p, hit);
+}
+
+void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count)
+{
+    ParsedPacket parsed[rx_burst_size];
+    Verdict verdicts[rx_burst_size];
+    const FlowKey* keys[rx_burst_size];
+    uint8_t key_of[rx_burst_size];
+    ConnTable::Hit hits[rx_burst_size];
+    unsigned key_count = 0;
+    for (uint16_t i = 0; i < count; ++i) {
+        if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
+        verdicts[i] = receive_stage(w, mbufs[i], parsed[i]);
+        if (!verdicts[i].settled() && needs_connection_lookup(parsed[i])) {
+            key_of[i] = static_cast<uint8_t>(key_count);
+            keys[key_count++] = &parsed[i].key;
+        }
+    }
+    w.conns.lookup_bulk(keys, key_count, hits);
+    for (uint16_t i = 0; i < count; ++i) {
+        if (!verdicts[i].settled()) {
+            const ConnTable::Hit hit = needs_connection_lookup(parsed[i]) ? hits[key_of[i]] : ConnTable::Hit{};
+            verdicts[i] = classify_ipv4(w, mbufs[i], rte_pktmbuf_mtod(mbufs[i], uint8_t*), parsed[i], hit);
+        }
+        settle_packet(w, mbufs[i], verdicts[i]);
+    }
 }
 
 void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict)

@@ -14,6 +14,10 @@ namespace fulcrum::dataplane {
 // Uses w.snapshot and w.now, which the caller refreshes.
 Verdict process_packet(WorkerContext& w, rte_mbuf* m);
 
+// The same for a burst (at most rx_burst_size): parses every packet first, then looks up all
+// their connections at once, then finishes each in arrival order and settles it.
+void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count);
+
 // Applies a verdict: stages a transmit, counts and frees a drop.
 void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict);
 

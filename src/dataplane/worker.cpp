@@ -85,10 +85,7 @@ std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socke
 
 void worker_process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count)
 {
-    for (uint16_t i = 0; i < count; ++i) {
-        if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
-        settle_packet(w, mbufs[i], process_packet(w, mbufs[i]));
-    }
+    process_burst(w, mbufs, count);
 }
 
 void worker_expire_some(WorkerContext& w, uint32_t budget)

@@ -29,6 +29,7 @@ inline constexpr unsigned max_ports = 8;
 inline constexpr uint16_t rx_burst_size = 32;
 inline constexpr uint16_t tx_stage_size = 64;
 inline constexpr unsigned max_pending_arp = 64;
+inline constexpr unsigned neighbor_cache_size = 256;  // power of two
 // Upper bound on stable service ids handed out in one process: per-worker scheduler cursors
 // are indexed by them.
 inline constexpr uint32_t max_services_per_process = 65536;
@@ -91,6 +92,13 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
 
     ConnTable conns;
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
+
+    // Next hops this worker sent to recently, so that most packets skip the shared hash table.
+    struct NeighborCacheSlot {
+        rte_be32_t ip = 0;
+        const NeighborTable::Entry* entry = nullptr;
+    };
+    std::array<NeighborCacheSlot, neighbor_cache_size> neighbor_cache{};
 
     std::array<PendingPacket, max_pending_arp> pending{};
     unsigned pending_count = 0;

@@ -1,0 +1,353 @@
+// fulcrum-bench: the real worker code (worker_process_burst, egress_flush) on one core, fed with
+// prepared packets, against a baseline that runs the same loop over the same I/O but only
+// swaps MACs (testpmd's macswap). Prints Mpps, ns per packet and the ratio to the baseline.
+//
+// I/O path, the same for both: "receive" = rte_pktmbuf_alloc_bulk + write a 64-byte frame for
+// the flow (as a NIC's DMA would) ; "transmit" = rte_eth_tx_burst to a net_null port, which
+// frees the mbufs. Usage: fulcrum-bench [options] [-- EAL arguments]
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring_elem.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "control/snapshot_builder.hpp"
+#include "dataplane/egress.hpp"
+#include "dataplane/pipeline.hpp"
+#include "dataplane/port.hpp"
+#include "dataplane/worker.hpp"
+
+namespace po = boost::program_options;
+using namespace fulcrum;
+using namespace fulcrum::dataplane;
+
+namespace {
+
+constexpr uint16_t burst = rx_burst_size;
+constexpr Ipv4 ext_ip = 0xC6120001;     // 198.18.0.1
+constexpr Ipv4 int_ip = 0xC6130001;     // 198.19.0.1
+constexpr Ipv4 vip = 0xC6120064;        // 198.18.0.100
+constexpr Ipv4 real_base = 0xC613000B;  // 198.19.0.11..
+constexpr unsigned real_servers = 8;
+constexpr uint16_t nat_port = 80, dr_port = 81, tun_port = 82;
+
+struct Flow {
+    rte_be32_t client_ip;
+    rte_be16_t client_port;
+};
+
+// Client i: 10 000 ports per address over 198.18.128.0/17 ... wrapping into 198.19.128.0/17.
+Flow flow_of(uint32_t i)
+{
+    const uint32_t ip = 0xC6128000u + i / 50000u;
+    return {rte_cpu_to_be_32(ip), rte_cpu_to_be_16(static_cast<uint16_t>(10000 + i % 50000))};
+}
+
+// A 64-byte client -> VIP TCP frame with a valid IP header checksum; only the client address,
+// port and flags vary, so the checksum is patched rather than computed per packet.
+struct Template {
+    uint8_t bytes[64];
+    rte_be16_t base_checksum;
+
+    Template(const rte_ether_addr& dst_mac, uint16_t dport, uint8_t flags)
+    {
+        std::memset(bytes, 0, sizeof bytes);
+        auto* eth = reinterpret_cast<rte_ether_hdr*>(bytes);
+        eth->dst_addr = dst_mac;
+        eth->src_addr = {{0x02, 0xcc, 0, 0, 0, 0x02}};
+        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+        ip->version_ihl = RTE_IPV4_VHL_DEF;
+        ip->total_length = rte_cpu_to_be_16(64 - 14 - 4);  // a 64-byte frame less the FCS
+        ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+        ip->time_to_live = 64;
+        ip->next_proto_id = IPPROTO_TCP;
+        ip->dst_addr = rte_cpu_to_be_32(vip);
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        base_checksum = ip->hdr_checksum;
+        auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+        tcp->dst_port = rte_cpu_to_be_16(dport);
+        tcp->data_off = 5 << 4;
+        tcp->tcp_flags = flags;
+    }
+
+    void write(uint8_t* out, const Flow& f) const
+    {
+        std::memcpy(out, bytes, 60);
+        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + 14);
+        ip->src_addr = f.client_ip;
+        ip->hdr_checksum = checksum_adjust32(base_checksum, 0, f.client_ip);
+        reinterpret_cast<rte_tcp_hdr*>(ip + 1)->src_port = f.client_port;
+    }
+};
+
+struct Bench {
+    DataplaneShared shared;
+    std::unique_ptr<NeighborTable> neighbors;
+    std::unique_ptr<ServiceSnapshot> snapshot;
+    uint16_t ext_port_id = 0, int_port_id = 1;
+};
+
+control::Config bench_config()
+{
+    control::Config c;
+    c.interfaces.push_back({"ext", "net_null0", {{ext_ip, 16}}, 1500});
+    c.interfaces.push_back({"int", "net_null1", {{int_ip, 16}}, 1500});
+    auto service = [](uint16_t port, ForwardMethod method) {
+        control::ServiceConfig s{vip, port, Protocol::tcp, "rr", method, {}};
+        for (unsigned i = 0; i < real_servers; ++i) s.real_servers.push_back({real_base + i, port, 1, method});
+        return s;
+    };
+    c.services = {service(nat_port, ForwardMethod::nat), service(dr_port, ForwardMethod::dr),
+                  service(tun_port, ForwardMethod::tun)};
+    return c;
+}
+
+void setup(Bench& b, uint32_t mbufs)
+{
+    b.shared.tsc_hz = rte_get_tsc_hz();
+    b.shared.pool = rte_pktmbuf_pool_create("bench_pool", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    b.shared.indirect_pool = rte_pktmbuf_pool_create("bench_indirect", 1024, 32, 0, 0, 0);
+    if (b.shared.pool == nullptr || b.shared.indirect_pool == nullptr) rte_exit(1, "mbuf pools: %s\n", rte_strerror(rte_errno));
+    const char* names[2] = {"net_null0", "net_null1"};
+    const Ipv4 addresses[2] = {ext_ip, int_ip};
+    for (int i = 0; i < 2; ++i) {
+        auto id = find_port(names[i]);
+        if (!id) rte_exit(1, "no port %s: pass --vdev net_null0 --vdev net_null1\n", names[i]);
+        if (auto e = port_start(*id, 1, 1500, b.shared.pool); !e.empty()) rte_exit(1, "%s: %s\n", names[i], e.c_str());
+        PortInfo& p = b.shared.ports[*id];
+        p.port_id = *id;
+        p.name = i == 0 ? "ext" : "int";
+        rte_eth_macaddr_get(*id, &p.mac);
+        p.addresses = {{addresses[i], 16}};
+        p.local_ips = {rte_cpu_to_be_32(addresses[i])};
+        b.shared.local_ips.push_back(rte_cpu_to_be_32(addresses[i]));
+        b.shared.port_count = std::max<unsigned>(b.shared.port_count, *id + 1u);
+        (i == 0 ? b.ext_port_id : b.int_port_id) = *id;
+    }
+    std::sort(b.shared.local_ips.begin(), b.shared.local_ips.end());
+    b.neighbors = NeighborTable::create("bench_neighbors", 64, 0);
+    for (unsigned i = 0; i < real_servers; ++i)
+        b.neighbors->update(rte_cpu_to_be_32(real_base + i), {{0x02, 0x55, 0, 0, 0, static_cast<uint8_t>(i)}}, b.int_port_id, true);
+    b.shared.neighbors = b.neighbors.get();
+    b.shared.neighbor_updates = rte_ring_create_elem("bench_nbr", sizeof(NeighborUpdate), 1024, 0, 0);
+    control::StableIds ids;
+    auto built = control::build_snapshot(bench_config(), {{"ext", b.ext_port_id}, {"int", b.int_port_id}}, ids, 1, b.shared.tsc_hz);
+    if (!built.snapshot) rte_exit(1, "snapshot: %s\n", built.error.c_str());
+    b.snapshot = std::move(built.snapshot);
+    b.shared.snapshot.store(b.snapshot.get());
+}
+
+// Fills `mbufs` with frames of the flows at order[next...], as a NIC's receive would.
+bool receive(Bench& b, rte_mbuf** mbufs, const Template& t, const std::vector<uint32_t>& order, size_t& next)
+{
+    if (rte_pktmbuf_alloc_bulk(b.shared.pool, mbufs, burst) != 0) return false;
+    for (uint16_t i = 0; i < burst; ++i) {
+        rte_mbuf* m = mbufs[i];
+        t.write(rte_pktmbuf_mtod(m, uint8_t*), flow_of(order[next]));
+        if (++next == order.size()) next = 0;
+        m->data_len = m->pkt_len = 60;
+        m->port = b.ext_port_id;
+    }
+    return true;
+}
+
+struct Result {
+    double mpps;
+    double ns_per_packet;
+};
+
+template <typename Process>
+Result run_loop(Bench& b, WorkerContext& w, const Template& t, const std::vector<uint32_t>& order, uint64_t packets, Process&& process)
+{
+    rte_mbuf* mbufs[burst];
+    size_t next = 0;
+    uint64_t done = 0;
+    const uint64_t start = rte_rdtsc_precise();
+    while (done < packets) {
+        w.now = rte_rdtsc();
+        if (!receive(b, mbufs, t, order, next)) rte_exit(1, "mbuf pool exhausted\n");
+        process(mbufs);
+        egress_flush(w);
+        done += burst;
+    }
+    const double seconds = static_cast<double>(rte_rdtsc_precise() - start) / static_cast<double>(b.shared.tsc_hz);
+    return {static_cast<double>(done) / seconds / 1e6, seconds * 1e9 / static_cast<double>(done)};
+}
+
+Result run_fulcrum(Bench& b, WorkerContext& w, const Template& t, const std::vector<uint32_t>& order, uint64_t packets)
+{
+    return run_loop(b, w, t, order, packets, [&](rte_mbuf** mbufs) { worker_process_burst(w, mbufs, burst); });
+}
+
+Result run_macswap(Bench& b, WorkerContext& w, const Template& t, const std::vector<uint32_t>& order, uint64_t packets)
+{
+    return run_loop(b, w, t, order, packets, [&](rte_mbuf** mbufs) {
+        for (uint16_t i = 0; i < burst; ++i) {
+            auto* eth = rte_pktmbuf_mtod(mbufs[i], rte_ether_hdr*);
+            const rte_ether_addr d = eth->dst_addr;
+            eth->dst_addr = eth->src_addr;
+            eth->src_addr = d;
+            egress_stage(w, b.int_port_id, mbufs[i]);
+        }
+    });
+}
+
+std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& conn_bytes)
+{
+    auto w = std::make_unique<WorkerContext>();
+    static unsigned id = 0;
+    w->worker_id = 100 + id++;
+    w->shared = &b.shared;
+    w->snapshot = b.snapshot.get();
+    rte_malloc_socket_stats before{}, after{};
+    rte_malloc_get_socket_stats(0, &before);
+    if (auto e = worker_prepare(*w, capacity, 0); !e.empty()) rte_exit(1, "%s\n", e.c_str());
+    rte_malloc_get_socket_stats(0, &after);
+    conn_bytes = (after.heap_allocsz_bytes - before.heap_allocsz_bytes) + capacity * (sizeof(Connection) + sizeof(uint32_t));
+    return w;
+}
+
+uint32_t table_size_for(uint32_t flows)
+{
+    uint32_t size = 1024;
+    while (size < flows + flows / 8) size <<= 1;
+    return size;
+}
+
+void print_row(const char* what, uint32_t flows, const Result& r, const Result& base)
+{
+    std::printf("%-26s %10u %9.2f %9.1f %12.2f %9.1f %7.0f%%\n", what, flows, r.mpps, r.ns_per_packet, base.mpps,
+                base.ns_per_packet, 100.0 * r.mpps / base.mpps);
+    std::fflush(stdout);
+}
+
+void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods);
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    po::options_description options("Usage: fulcrum-bench [options] [-- EAL arguments]\nOptions");
+    std::vector<uint32_t> flow_counts;
+    uint64_t packets = 0;
+    unsigned repeat = 0;
+    std::string methods;
+    options.add_options()
+        ("flows", po::value<std::vector<uint32_t>>(&flow_counts)->multitoken()->default_value({1000, 1000000}, "1000 1000000"),
+         "live connections for the established-flow runs")
+        ("packets", po::value<uint64_t>(&packets)->default_value(20000000), "packets per measurement")
+        ("repeat", po::value<unsigned>(&repeat)->default_value(3), "measurements per figure; the median is printed")
+        ("methods", po::value<std::string>(&methods)->default_value("nat,dr,tun"), "forwarding methods to measure")
+        ("help,h", "show this help");
+    int own_argc = argc;
+    std::vector<std::string> eal_args{"fulcrum-bench"};
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--") {
+            own_argc = i;
+            eal_args.insert(eal_args.end(), argv + i + 1, argv + argc);
+            break;
+        }
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(own_argc, argv).options(options).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::fprintf(stderr, "fulcrum-bench: %s\n", e.what());
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::printf("%s", (std::ostringstream() << options).str().c_str());
+        return 0;
+    }
+    if (eal_args.size() == 1)
+        eal_args.insert(eal_args.end(), {"--no-huge", "-m", "4096", "--no-pci", "--file-prefix", "fulcrum-bench",
+                                         "--vdev", "net_null0", "--vdev", "net_null1", "--lcores", "0@0", "--log-level", "error"});
+    std::vector<char*> eal_argv;
+    for (std::string& a : eal_args) eal_argv.push_back(a.data());
+    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) rte_exit(1, "EAL: %s\n", rte_strerror(rte_errno));
+
+    run_all(flow_counts, packets, repeat, methods);
+    rte_eal_cleanup();
+    return 0;
+}
+
+namespace {
+
+void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods)
+{
+    Bench b;
+    setup(b, 16384);
+    std::printf("fulcrum-bench: one core, %u-packet bursts, 64-byte frames, TSC %.2f GHz, %llu packets per run, median of %u\n",
+                burst, static_cast<double>(b.shared.tsc_hz) / 1e9, static_cast<unsigned long long>(packets), repeat);
+    std::printf("%-26s %10s %9s %9s %12s %9s %8s\n", "test", "flows", "Mpps", "ns/pkt", "base Mpps", "base ns", "ratio");
+
+    auto median = [&](auto&& measure) {
+        std::vector<Result> rs;
+        for (unsigned i = 0; i < repeat; ++i) rs.push_back(measure());
+        std::sort(rs.begin(), rs.end(), [](const Result& x, const Result& y) { return x.mpps < y.mpps; });
+        return rs[rs.size() / 2];
+    };
+
+    const rte_ether_addr ext_mac = b.shared.ports[b.ext_port_id].mac;
+    for (uint32_t flows : flow_counts) {
+        std::vector<uint32_t> sequential(flows);
+        for (uint32_t i = 0; i < flows; ++i) sequential[i] = i;
+        // Established flows are visited in random order, so that the table is not walked in
+        // cache order.
+        std::vector<uint32_t> random_order(std::min<uint32_t>(flows * 4, 4u << 20));
+        std::mt19937 rng(42);
+        for (auto& x : random_order) x = rng() % flows;
+        const Result base = median([&] {
+            size_t unused = 0;
+            auto w = make_worker(b, 1024, unused);
+            return run_macswap(b, *w, Template(ext_mac, nat_port, RTE_TCP_ACK_FLAG), random_order, packets);
+        });
+
+        struct Method {
+            const char* name;
+            uint16_t port;
+        };
+        for (Method method : {Method{"NAT", nat_port}, Method{"DR", dr_port}, Method{"TUN", tun_port}}) {
+            std::string lower(method.name);
+            std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
+            if (methods.find(lower) == std::string::npos) continue;
+            size_t conn_bytes = 0;
+            const uint32_t capacity = table_size_for(flows);
+            auto w = make_worker(b, capacity, conn_bytes);
+            // New connections: one SYN per flow, each creating a connection (the last burst
+            // may repeat a few SYNs of the first flows, which find their connection).
+            const Template syn(ext_mac, method.port, RTE_TCP_SYN_FLAG);
+            const uint64_t syn_packets = (flows + burst - 1) / burst * burst;
+            const Result created = run_fulcrum(b, *w, syn, sequential, syn_packets);
+            std::printf("%-26s %10u %9.2f %9.1f %12s %9s %8s   %u connections, %.0f bytes per slot (table of %u)\n",
+                        (std::string(method.name) + " new connections").c_str(), flows, created.mpps, created.ns_per_packet,
+                        "-", "-", "-", w->conns.size(), static_cast<double>(conn_bytes) / capacity, capacity);
+            const Template ack(ext_mac, method.port, RTE_TCP_ACK_FLAG);
+            print_row((std::string(method.name) + " established").c_str(), flows,
+                      median([&] { return run_fulcrum(b, *w, ack, random_order, packets); }), base);
+            const uint64_t drops = w->counters.drops_total();
+            if (drops != 0) {
+                std::printf("error: %llu packets dropped:", static_cast<unsigned long long>(drops));
+                for (size_t r = 0; r < drop_reason_count; ++r)
+                    if (w->counters.drops[r]) std::printf(" %s=%llu", drop_reason_names[r].data(), static_cast<unsigned long long>(w->counters.drops[r]));
+                std::printf("\n");
+            }
+        }
+    }
+    for (unsigned p = 0; p < b.shared.port_count; ++p) port_stop(static_cast<uint16_t>(p));
+}
+
+}  // namespace
