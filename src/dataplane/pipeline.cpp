@@ -89,13 +89,9 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     switch (w.conns.insert(p.key, nat ? &reply_key : nullptr, &c)) {
     case ConnTable::InsertResult::ok: break;
     case ConnTable::InsertResult::full: return Verdict::drop(DropReason::conn_table_full);
-    case ConnTable::InsertResult::conflict: {
-        // An earlier packet of this burst may have opened this very connection.
-        ConnTable::Hit existing = w.conns.lookup(p.key);
-        if (existing.conn != nullptr && !existing.is_reply) return to_real_server(w, m, frame, p, *existing.conn);
-        return Verdict::drop(DropReason::conn_conflict);
+    case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);
     }
-    }
+    w.connection_created_in_burst = true;
     c->real_ip = rs.address;
     c->real_port = nat ? rs.port : p.key.dst_port;
     c->method = rs.method;
@@ -132,8 +128,9 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     }
     const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
     if (has_ports) {
-        if (hit.conn != nullptr && !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key : hit.conn->client_key) == p.key))
-            hit = w.conns.lookup(p.key);
+        const bool stale_hit = hit.conn != nullptr &&
+            !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key : hit.conn->client_key) == p.key);
+        if (stale_hit || (hit.conn == nullptr && w.connection_created_in_burst)) hit = w.conns.lookup(p.key);
         if (hit.conn != nullptr && !hit.is_reply && hit.conn->tcp_phase == TcpPhase::closing &&
             p.key.proto == IPPROTO_TCP && is_syn_only(p.tcp_flags)) {
             // A new SYN on a closing connection starts a new one (IPVS's conn_reuse_mode).
@@ -192,6 +189,7 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count)
     uint8_t key_of[rx_burst_size];
     ConnTable::Hit hits[rx_burst_size];
     unsigned key_count = 0;
+    w.connection_created_in_burst = false;
     for (uint16_t i = 0; i < count; ++i) {
         if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
         verdicts[i] = receive_stage(w, mbufs[i], parsed[i]);

@@ -91,6 +91,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     uint64_t now = 0;
 
     ConnTable conns;
+    bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
 
     // Next hops this worker sent to recently, so that most packets skip the shared hash table.

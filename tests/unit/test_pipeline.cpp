@@ -641,3 +641,38 @@ TEST_F(Pipeline, IcmpErrorQuotingNoConnectionIsDropped)
     Frame cut = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(11).with_payload("short");
     expect_dropped(cut.bytes(), ext_port, DropReason::icmp_unhandled);
 }
+
+TEST_F(Pipeline, BurstWithSeveralPacketsOfANewFlow)
+{
+    // Connections are looked up for the whole burst before the first packet is processed: the
+    // second datagram of a new flow must find the connection the first one created.
+    Frame first = from_client(52000, 5353).udp().with_payload("1");
+    Frame second = from_client(52000, 5353).udp().with_payload("2");
+    Frame other = from_client(52001, 5353).udp().with_payload("3");
+    rte_mbuf* burst[3] = {mbuf_of(first.bytes(), ext_port), mbuf_of(second.bytes(), ext_port), mbuf_of(other.bytes(), ext_port)};
+    process_burst(*w_, burst, 3);
+    auto sent = take(int_port);
+    ASSERT_EQ(sent.size(), 3u);
+    EXPECT_EQ(sent[0], Frame(first).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 5353).bytes());
+    EXPECT_EQ(sent[1], Frame(second).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 5353).bytes());
+    EXPECT_EQ(sent[2], Frame(other).from(int_mac).to(rs_mac[1]).dst(rs_ip[1], 5353).bytes());
+    EXPECT_EQ(w_->conns.size(), 2u);
+    EXPECT_EQ(w_->counters.drops_total(), 0u);
+}
+
+TEST_F(Pipeline, BurstThatReusesAClosingConnection)
+{
+    run(from_client(53000).tcp(SYN).bytes(), ext_port);
+    run(from_client(53000).tcp(RST).bytes(), ext_port);
+    take(int_port);
+    // In one burst: a new SYN replaces the closing connection, then its retransmission follows it.
+    Frame syn = from_client(53000).tcp(SYN);
+    rte_mbuf* burst[2] = {mbuf_of(syn.bytes(), ext_port), mbuf_of(syn.bytes(), ext_port)};
+    process_burst(*w_, burst, 2);
+    auto sent = take(int_port);
+    ASSERT_EQ(sent.size(), 2u);
+    const Bytes expected = Frame(syn).from(int_mac).to(rs_mac[1]).dst(rs_ip[1], 8080).bytes();
+    EXPECT_EQ(sent[0], expected);
+    EXPECT_EQ(sent[1], expected);
+    EXPECT_EQ(w_->conns.size(), 1u);
+}
