@@ -1,0 +1,1100 @@
+// YAML → validated Config. Every key, default, range and message is listed in
+// docs/configuration.md; keep the two in step.
+//
+// The checker never stops at the first problem: each section is checked as far as it can be, the
+// cross-checks (routes against connected subnets, real servers against routes) run only when the
+// sections they depend on were clean, so that one typo does not cascade into a page of errors.
+#include "control/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <span>
+#include <sstream>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
+namespace fulcrum::control {
+
+namespace {
+
+// The schedulers the dataplane implements, by their ipvsadm -s names. The one list the checker
+// and its messages use; it grows with src/sched/.
+// The names sched::kind_from_name knows, in the order error messages list them.
+constexpr std::array<std::string_view, 2> known_schedulers{"rr", "wrr"};
+
+constexpr std::array<std::string_view, 2> protocol_names{"tcp", "udp"};
+constexpr std::array<std::string_view, 3> forward_names{"nat", "dr", "tun"};
+
+// Ranges (inclusive) of the numeric keys.
+constexpr uint64_t max_workers = 64;
+constexpr uint64_t min_conn_table_size = 1024;
+constexpr uint64_t max_conn_table_size = 16777216;  // 2^24 per worker
+constexpr uint64_t min_mbufs = 1024;
+constexpr uint64_t max_mbufs = 1048576;
+constexpr uint64_t min_mtu = 68;                    // RFC 791's minimum
+constexpr uint64_t max_mtu = 9000;
+constexpr uint64_t max_timeout = 31536000;          // one year, in seconds
+constexpr size_t max_interface_name = 15;           // IFNAMSIZ - 1, so names fit kernel-style fields
+
+// The keys each kind of mapping accepts, in the order the docs list them.
+constexpr std::array<std::string_view, 6> top_keys{"dataplane", "interfaces", "routes",
+                                                    "neighbors", "services",   "timeouts"};
+constexpr std::array<std::string_view, 1> top_required{"interfaces"};
+constexpr std::array<std::string_view, 4> dataplane_keys{"workers", "eal", "conn_table_size",
+                                                          "mbufs"};
+constexpr std::array<std::string_view, 5> interface_keys{"name", "device", "address", "mtu", "queues"};
+constexpr std::array<std::string_view, 3> interface_required{"name", "device", "address"};
+constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "interface"};
+constexpr std::array<std::string_view, 2> route_required{"dst", "via"};
+constexpr std::array<std::string_view, 2> neighbor_keys{"ip", "mac"};
+constexpr std::array<std::string_view, 2> neighbor_required{"ip", "mac"};
+constexpr std::array<std::string_view, 6> service_keys{"vip",       "port",    "protocol",
+                                                        "scheduler", "forward", "real_servers"};
+constexpr std::array<std::string_view, 4> service_required{"vip", "port", "protocol", "scheduler"};
+constexpr std::array<std::string_view, 4> real_server_keys{"address", "port", "weight", "forward"};
+constexpr std::array<std::string_view, 1> real_server_required{"address"};
+// tcp, tcp_fin, udp (ipvsadm --set), then every TCP state by its lower-case name.
+const auto& timeout_keys = dataplane::timeout_key_names();
+
+struct MapSpec {
+    std::string_view where;  // "in service": completes "unknown key ... / missing required key ..."
+    std::span<const std::string_view> keys;
+    std::span<const std::string_view> required;
+};
+
+constexpr MapSpec top_spec{"at the top level", top_keys, top_required};
+constexpr MapSpec dataplane_spec{"in dataplane", dataplane_keys, {}};
+constexpr MapSpec interface_spec{"in interface", interface_keys, interface_required};
+constexpr MapSpec route_spec{"in route", route_keys, route_required};
+constexpr MapSpec neighbor_spec{"in neighbor", neighbor_keys, neighbor_required};
+constexpr MapSpec service_spec{"in service", service_keys, service_required};
+constexpr MapSpec real_server_spec{"in real server", real_server_keys, real_server_required};
+const MapSpec timeouts_spec{"in timeouts", timeout_keys, {}};
+
+std::string join(std::span<const std::string_view> names)
+{
+    std::string out;
+    for (auto n : names) {
+        if (!out.empty()) out += ", ";
+        out += n;
+    }
+    return out;
+}
+
+bool contains(std::span<const std::string_view> names, std::string_view name)
+{
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// A value as the user wrote it, in double quotes, escaped and shortened so a message stays one line.
+std::string quote(std::string_view text)
+{
+    constexpr size_t max_shown = 60;
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size() && i < max_shown; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c < 0x20 || c == 0x7f) {
+            out += fmt::format("\\x{:02x}", c);
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > max_shown) out += "...";
+    out += '"';
+    return out;
+}
+
+// What a node is, for the "found ..." half of a message.
+std::string describe(const YAML::Node& node)
+{
+    switch (node.Type()) {
+    case YAML::NodeType::Null: return "an empty value";
+    case YAML::NodeType::Sequence: return node.size() == 0 ? "an empty list" : "a list";
+    case YAML::NodeType::Map: return node.size() == 0 ? "an empty mapping" : "a mapping";
+    case YAML::NodeType::Scalar: return quote(node.Scalar());
+    case YAML::NodeType::Undefined: break;
+    }
+    return "nothing";
+}
+
+// Decimal digits only: no sign, no exponent, no 0x. nullopt on anything else or on overflow.
+std::optional<uint64_t> parse_decimal(std::string_view text)
+{
+    if (text.empty() || text.size() > 19) return std::nullopt;
+    uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return v;
+}
+
+bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Why an address cannot be a host's unicast address, or nullopt when it can.
+std::optional<std::string_view> not_unicast(Ipv4 ip)
+{
+    if ((ip >> 24) == 0) return "an address in 0.0.0.0/8";
+    if ((ip >> 24) == 127) return "a loopback address";
+    if ((ip >> 28) == 0xe) return "a multicast address";
+    if (ip == 0xffffffff) return "the broadcast address";
+    if ((ip >> 28) == 0xf) return "a reserved address";
+    return std::nullopt;
+}
+
+bool valid_interface_name(std::string_view name)
+{
+    if (name.empty() || name.size() > max_interface_name) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// "DDDD:BB:DD.F" or "BB:DD.F" (hex; device <= 0x1f, function <= 7), normalised to the long form
+// in lower case; nullopt when `text` is not a PCI address.
+std::optional<std::string> normalise_pci(std::string_view text)
+{
+    std::string s(text);
+    if (s.size() == 7) s = "0000:" + s;
+    if (s.size() != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.') return std::nullopt;
+    constexpr std::array<size_t, 9> digits{0, 1, 2, 3, 5, 6, 8, 9, 11};
+    for (size_t i : digits)
+        if (!is_hex(s[i])) return std::nullopt;
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](char c) { return static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c); });
+    // Device numbers stop at 0x1f, functions at 7.
+    if (s[8] > '1' || s[11] > '7') return std::nullopt;
+    return s;
+}
+
+// The identity of a device for duplicate detection: EAL knows a vdev by its name (the text before
+// the first ','), a PCI device by its address. nullopt when `spec` is neither.
+std::optional<std::string> device_identity(std::string_view spec)
+{
+    const auto comma = spec.find(',');
+    const std::string_view head = spec.substr(0, comma);
+    const std::string_view args = comma == std::string_view::npos ? "" : spec.substr(comma + 1);
+    if (comma != std::string_view::npos && args.empty()) return std::nullopt;
+    if (std::any_of(args.begin(), args.end(), [](char c) { return c <= ' ' || c == 0x7f; }))
+        return std::nullopt;
+    if (auto pci = normalise_pci(head)) return pci;
+    if (head.empty() || !((head[0] >= 'a' && head[0] <= 'z') || (head[0] >= 'A' && head[0] <= 'Z')))
+        return std::nullopt;
+    const bool name_ok = std::all_of(head.begin(), head.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!name_ok) return std::nullopt;
+    return std::string(head);
+}
+
+std::string format_prefix(const Ipv4Prefix& p) { return fmt::format("{}/{}", format_ipv4(p.address), p.length); }
+
+// A node together with where to point at it and how to name it ("services[0].port").
+struct Item {
+    YAML::Node node;
+    YAML::Mark mark;
+    std::string path;
+};
+
+struct Field {
+    std::string key;
+    YAML::Mark key_mark;
+    Item value;
+};
+
+// A checked mapping: the first value of each known key.
+struct Mapping {
+    std::vector<Field> fields;
+
+    const Field* field(std::string_view key) const
+    {
+        for (const auto& f : fields)
+            if (f.key == key) return &f;
+        return nullptr;
+    }
+    const Item* find(std::string_view key) const
+    {
+        const Field* f = field(key);
+        return f ? &f->value : nullptr;
+    }
+};
+
+std::string prefixed(const std::string& path, std::string_view message)
+{
+    return path.empty() ? std::string(message) : fmt::format("{}: {}", path, message);
+}
+
+int line_of(const YAML::Mark& m) { return m.line + 1; }
+
+// A subnet the director is attached to, and the interface it is on.
+struct Connected {
+    Ipv4Prefix prefix;
+    std::string interface;
+};
+
+// Where each document of a stream starts, from the parser's events alone.
+//
+// yaml-cpp 0.7 cannot start a node at a stray ',' (",dataplane:" at the top level, or a ','
+// line after a block list): it reports an empty document there without consuming the token,
+// again and again, so YAML::LoadAll never returns and YAML::Load silently drops the rest of the
+// file (jbeder/yaml-cpp#1040, fixed upstream after 0.8.0). Two documents starting at one place
+// mean exactly that: `stuck_at` is set and the file is refused.
+class DocumentStarts : public YAML::EventHandler {
+public:
+    std::vector<YAML::Mark> starts;
+
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+};
+
+struct DocumentScan {
+    std::vector<YAML::Mark> starts;
+    std::optional<YAML::Mark> stuck_at;
+};
+
+// Throws YAML::Exception (with a mark) on a syntax error.
+DocumentScan scan_documents(std::string_view text)
+{
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    DocumentStarts events;
+    DocumentScan scan;
+    while (parser.HandleNextDocument(events)) {
+        const auto& s = events.starts;
+        // Every real document consumes at least one token, so this bound is never reached by one.
+        if ((s.size() >= 2 && s[s.size() - 1].pos == s[s.size() - 2].pos) || s.size() > text.size() + 1) {
+            scan.stuck_at = s.back();
+            break;
+        }
+    }
+    scan.starts = std::move(events.starts);
+    return scan;
+}
+
+class Checker {
+public:
+    Checker(std::string_view text, std::string file) : text_(text), file_(std::move(file)) {}
+
+    ConfigResult run();
+
+private:
+    // --- reporting ---
+    void report(const YAML::Mark& at, std::string message)
+    {
+        ConfigError e;
+        e.file = file_;
+        if (at.line >= 0 && at.column >= 0) {
+            e.line = at.line + 1;
+            e.column = at.column + 1;
+        }
+        e.message = std::move(message);
+        errors_.push_back(std::move(e));
+    }
+    void report(const Item& at, std::string_view message) { report(at.mark, prefixed(at.path, message)); }
+    void expected(const Item& item, std::string_view what)
+    {
+        report(item, fmt::format("expected {}, found {}", what, describe(item.node)));
+    }
+    void expected(const Item& item, std::string_view what, std::string_view found)
+    {
+        report(item, fmt::format("expected {}, found {}", what, found));
+    }
+
+    // --- structure ---
+    YAML::Mark empty_value_mark(const YAML::Mark& m) const;
+    Item child(const Item& parent, const YAML::Node& key, const YAML::Node& value, const std::string& name);
+    Item element(const Item& list, const YAML::Node& node, size_t index);
+    std::optional<Mapping> mapping(const Item& item, const MapSpec& spec, bool null_is_empty);
+    std::optional<std::vector<Item>> list(const Item& item, std::string_view what, bool null_is_empty);
+
+    // --- scalars ---
+    std::optional<std::string> string(const Item& item, std::string_view what);
+    std::optional<uint64_t> integer(const Item& item, uint64_t lo, uint64_t hi, std::string_view what = {});
+    std::optional<size_t> choice(const Item& item, std::string_view noun,
+                                 std::span<const std::string_view> names);
+    std::optional<Ipv4> address(const Item& item);
+    std::optional<Ipv4> unicast_address(const Item& item);
+
+    // --- sections ---
+    void check_dataplane(const Item& item);
+    void check_interfaces(const Item& item);
+    void check_interface(const Item& item);
+    void check_routes(const Item& item);
+    void check_neighbors(const Item& item);
+    void check_services(const Item& item);
+    bool check_service(const Item& item);
+    void check_real_server(const Item& item, ServiceConfig& svc, bool svc_forward_ok,
+                           std::map<std::pair<Ipv4, uint16_t>, int>& seen);
+    void check_timeouts(const Item& item);
+    void check_queue_pairs();
+
+    // --- cross-checks ---
+    std::string connected_list(std::string_view only_interface = {}) const;
+    std::optional<std::string> own_address(Ipv4 ip) const;
+    bool in_connected_subnet(Ipv4 ip) const;
+    bool reachable(Ipv4 ip) const;
+
+    std::string_view text_;
+    std::string file_;
+    std::vector<ConfigError> errors_;
+    Config config_;
+
+    // Cross-checks run only against complete data: a route's `interface` only when every interface
+    // has a valid, unique name; subnet checks only when every interface address was read; the
+    // reachability of real servers only when, in addition, every route's dst was read.
+    bool names_complete_ = false;
+    std::vector<std::pair<Item, size_t>> interface_devices_;  // each interface's device node and index
+    bool subnets_complete_ = false;
+    bool routes_complete_ = false;
+    std::vector<Connected> connected_;
+    std::map<std::string, int> interface_names_;     // name → line
+    std::map<std::string, int> devices_;             // device identity → line
+    std::map<Ipv4, int> own_addresses_;              // interface address → line
+};
+
+// yaml-cpp marks an empty value ("key:" or "-" with nothing after it) at the next token, which may
+// be lines further down. Point instead at the ':' or '-' that introduced it: the last character
+// before the mark that is not blank and not in a comment.
+YAML::Mark Checker::empty_value_mark(const YAML::Mark& m) const
+{
+    size_t end = (m.pos < 0 || static_cast<size_t>(m.pos) > text_.size()) ? text_.size()
+                                                                          : static_cast<size_t>(m.pos);
+    const std::string_view at = text_.substr(end);
+    for (std::string_view word : {"~", "null", "Null", "NULL"})
+        if (at.starts_with(word)) return m;  // an explicit null is marked where it is
+    while (end > 0) {
+        const size_t nl = text_.rfind('\n', end - 1);
+        const size_t start = nl == std::string_view::npos ? 0 : nl + 1;
+        std::string_view seg = text_.substr(start, end - start);
+        for (size_t i = 0; i < seg.size(); ++i) {
+            if (seg[i] == '#' && (i == 0 || seg[i - 1] == ' ' || seg[i - 1] == '\t')) {
+                seg = seg.substr(0, i);
+                break;
+            }
+        }
+        while (!seg.empty() && (seg.back() == ' ' || seg.back() == '\t' || seg.back() == '\r'))
+            seg.remove_suffix(1);
+        if (!seg.empty()) {
+            const size_t pos = start + seg.size() - 1;
+            YAML::Mark r;
+            r.pos = static_cast<int>(pos);
+            r.line = static_cast<int>(std::count(text_.begin(), text_.begin() + static_cast<long>(pos), '\n'));
+            r.column = static_cast<int>(pos - start);
+            return r;
+        }
+        if (start == 0) break;
+        end = start - 1;
+    }
+    return m;
+}
+
+Item Checker::child(const Item& parent, const YAML::Node& key, const YAML::Node& value,
+                    const std::string& name)
+{
+    // An empty value is best shown at its key.
+    return Item{value, value.IsNull() ? key.Mark() : value.Mark(),
+                parent.path.empty() ? name : parent.path + "." + name};
+}
+
+Item Checker::element(const Item& list, const YAML::Node& node, size_t index)
+{
+    return Item{node, node.IsNull() ? empty_value_mark(node.Mark()) : node.Mark(),
+                fmt::format("{}[{}]", list.path, index)};
+}
+
+std::optional<Mapping> Checker::mapping(const Item& item, const MapSpec& spec, bool null_is_empty)
+{
+    if (item.node.IsNull() && null_is_empty) return Mapping{};
+    if (!item.node.IsMap()) {
+        expected(item, fmt::format("a mapping (keys: {})", join(spec.keys)));
+        return std::nullopt;
+    }
+    Mapping m;
+    for (const auto& pair : item.node) {
+        // Copies: a map iterator's pair is a temporary, and references into it dangle.
+        const YAML::Node key = pair.first;
+        const YAML::Node value = pair.second;
+        if (!key.IsScalar()) {
+            report(key.Mark(), prefixed(item.path, fmt::format("expected a key name, found {}", describe(key))));
+            continue;
+        }
+        const std::string& name = key.Scalar();
+        if (!contains(spec.keys, name)) {
+            report(key.Mark(), prefixed(item.path, fmt::format("unknown key {} {} (expected one of: {})",
+                                                               quote(name), spec.where, join(spec.keys))));
+            continue;
+        }
+        // yaml-cpp keeps the first of two equal keys without a word: find the second ourselves.
+        if (const Field* first = m.field(name)) {
+            report(key.Mark(), prefixed(item.path, fmt::format("key {} given twice in this mapping (first at line {})",
+                                                               quote(name), line_of(first->key_mark))));
+            continue;
+        }
+        m.fields.push_back(Field{name, key.Mark(), child(item, key, value, name)});
+    }
+    for (auto req : spec.required) {
+        if (!m.find(req))
+            report(item, fmt::format("missing required key \"{}\" {}", req, spec.where));
+    }
+    return m;
+}
+
+std::optional<std::vector<Item>> Checker::list(const Item& item, std::string_view what, bool null_is_empty)
+{
+    if (item.node.IsNull() && null_is_empty) return std::vector<Item>{};
+    if (!item.node.IsSequence()) {
+        expected(item, what);
+        return std::nullopt;
+    }
+    std::vector<Item> items;
+    size_t i = 0;
+    for (const auto& n : item.node) items.push_back(element(item, n, i++));
+    return items;
+}
+
+std::optional<std::string> Checker::string(const Item& item, std::string_view what)
+{
+    if (!item.node.IsScalar()) {
+        expected(item, what);
+        return std::nullopt;
+    }
+    return item.node.Scalar();
+}
+
+std::optional<uint64_t> Checker::integer(const Item& item, uint64_t lo, uint64_t hi, std::string_view what)
+{
+    const std::string expectation = what.empty() ? fmt::format("an integer from {} to {}", lo, hi) : std::string(what);
+    const YAML::Node& n = item.node;
+    if (n.IsScalar()) {
+        // "8080" in quotes is a string in YAML; say so, or the message would look self-contradictory.
+        if (n.Tag() == "!") {
+            expected(item, expectation, "a quoted string " + quote(n.Scalar()));
+            return std::nullopt;
+        }
+        auto v = parse_decimal(n.Scalar());
+        if (v && *v >= lo && *v <= hi) return v;
+    }
+    expected(item, expectation);
+    return std::nullopt;
+}
+
+std::optional<size_t> Checker::choice(const Item& item, std::string_view noun,
+                                      std::span<const std::string_view> names)
+{
+    if (!item.node.IsScalar()) {
+        expected(item, fmt::format("a {} (one of: {})", noun, join(names)));
+        return std::nullopt;
+    }
+    const std::string& s = item.node.Scalar();
+    for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == s) return i;
+    report(item, fmt::format("unknown {} {} (expected one of: {})", noun, quote(s), join(names)));
+    return std::nullopt;
+}
+
+std::optional<Ipv4> Checker::address(const Item& item)
+{
+    constexpr std::string_view what = "an IPv4 address (like 10.0.0.1)";
+    auto s = string(item, what);
+    if (!s) return std::nullopt;
+    auto ip = parse_ipv4(*s);
+    if (!ip) expected(item, what);
+    return ip;
+}
+
+std::optional<Ipv4> Checker::unicast_address(const Item& item)
+{
+    auto ip = address(item);
+    if (!ip) return std::nullopt;
+    if (auto why = not_unicast(*ip)) {
+        expected(item, "a unicast IPv4 address", fmt::format("{}, {}", describe(item.node), *why));
+        return std::nullopt;
+    }
+    return ip;
+}
+
+// --- cross-check helpers ---
+
+std::string Checker::connected_list(std::string_view only_interface) const
+{
+    std::vector<std::string> subnets;  // two addresses in one subnet name it once
+    for (const auto& c : connected_) {
+        if (!only_interface.empty() && c.interface != only_interface) continue;
+        std::string s = format_prefix(Ipv4Prefix{c.prefix.network(), c.prefix.length});
+        if (only_interface.empty()) s += " on " + c.interface;
+        if (std::find(subnets.begin(), subnets.end(), s) == subnets.end()) subnets.push_back(std::move(s));
+    }
+    std::string out;
+    for (const auto& s : subnets) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+std::optional<std::string> Checker::own_address(Ipv4 ip) const
+{
+    for (const auto& c : connected_)
+        if (c.prefix.address == ip) return c.interface;
+    return std::nullopt;
+}
+
+bool Checker::in_connected_subnet(Ipv4 ip) const
+{
+    return std::any_of(connected_.begin(), connected_.end(),
+                       [ip](const Connected& c) { return c.prefix.contains(ip); });
+}
+
+bool Checker::reachable(Ipv4 ip) const
+{
+    return in_connected_subnet(ip) ||
+           std::any_of(config_.routes.begin(), config_.routes.end(),
+                       [ip](const RouteConfig& r) { return r.dst.contains(ip); });
+}
+
+// --- sections ---
+
+void Checker::check_dataplane(const Item& item)
+{
+    auto m = mapping(item, dataplane_spec, true);
+    if (!m) return;
+    DataplaneConfig& dp = config_.dataplane;
+    if (auto* w = m->find("workers"))
+        if (auto v = integer(*w, 1, max_workers)) dp.workers = static_cast<unsigned>(*v);
+    if (auto* e = m->find("eal")) {
+        if (auto args = list(*e, "a list of strings", true)) {
+            for (const Item& a : *args) {
+                auto s = string(a, "a non-empty string");
+                if (!s) continue;
+                if (s->empty())
+                    expected(a, "a non-empty string");
+                else
+                    dp.eal.push_back(*s);
+            }
+        }
+    }
+    if (auto* c = m->find("conn_table_size")) {
+        const std::string what = fmt::format("a power of two from {} to {}", min_conn_table_size, max_conn_table_size);
+        if (auto v = integer(*c, min_conn_table_size, max_conn_table_size, what)) {
+            if (is_power_of_two(*v))
+                dp.conn_table_size = static_cast<uint32_t>(*v);
+            else
+                expected(*c, what);
+        }
+    }
+    if (auto* b = m->find("mbufs"))
+        if (auto v = integer(*b, min_mbufs, max_mbufs)) dp.mbufs = static_cast<uint32_t>(*v);
+}
+
+void Checker::check_interfaces(const Item& item)
+{
+    if (item.node.IsSequence() && item.node.size() == 0) {
+        expected(item, "a list of at least one interface");
+        return;
+    }
+    auto items = list(item, "a list of at least one interface", false);
+    if (!items) return;
+    names_complete_ = subnets_complete_ = true;
+    for (const Item& i : *items) check_interface(i);
+}
+
+void Checker::check_interface(const Item& item)
+{
+    auto m = mapping(item, interface_spec, false);
+    if (!m) {
+        names_complete_ = subnets_complete_ = false;
+        return;
+    }
+    InterfaceConfig ic;
+    size_t errors_before = errors_.size();
+    if (auto* n = m->find("name")) {
+        constexpr std::string_view what = "a name of 1 to 15 letters, digits, '_' or '-'";
+        if (auto s = string(*n, what)) {
+            if (!valid_interface_name(*s)) {
+                expected(*n, what);
+            } else if (auto [it, fresh] = interface_names_.emplace(*s, line_of(n->mark)); !fresh) {
+                report(*n, fmt::format("duplicate interface name {} (first defined at line {})", quote(*s), it->second));
+            }
+            ic.name = *s;
+        }
+    }
+    if (ic.name.empty() || errors_.size() != errors_before) names_complete_ = false;
+    if (auto* d = m->find("device")) {
+        constexpr std::string_view what =
+            "a vdev specification (like \"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\")";
+        if (auto s = string(*d, what)) {
+            if (auto id = device_identity(*s)) {
+                if (auto [it, fresh] = devices_.emplace(*id, line_of(d->mark)); !fresh)
+                    report(*d, fmt::format("duplicate device {} (first defined at line {})", quote(*id), it->second));
+                ic.device = *s;
+            } else {
+                expected(*d, what);
+            }
+        }
+    }
+    errors_before = errors_.size();
+    if (auto* a = m->find("address")) {
+        constexpr std::string_view what = "an IPv4 address with a prefix length from 1 to 32 (like 10.0.0.1/24)";
+        std::vector<Item> addrs;
+        if (a->node.IsSequence()) {
+            if (a->node.size() == 0) expected(*a, "at least one address");
+            addrs = *list(*a, "", false);
+        } else if (a->node.IsScalar()) {
+            addrs.push_back(*a);
+        } else {
+            expected(*a, fmt::format("{}, or a list of them", what));
+        }
+        for (const Item& ai : addrs) {
+            auto s = string(ai, what);
+            if (!s) continue;
+            auto p = parse_ipv4_prefix(*s, false);
+            if (!p || p->length == 0) {
+                expected(ai, what);
+                continue;
+            }
+            if (auto why = not_unicast(p->address)) {
+                expected(ai, "a unicast IPv4 address", fmt::format("{}, {}", quote(*s), *why));
+                continue;
+            }
+            // On a /31 or /32 every address is a host; below that the first and last are not.
+            if (p->length <= 30) {
+                const Ipv4 host_mask = ~uint32_t{0} >> p->length;
+                const Ipv4 host = p->address & host_mask;
+                const std::string subnet = format_prefix(Ipv4Prefix{p->network(), p->length});
+                if (host == 0 || host == host_mask) {
+                    expected(ai, fmt::format("a host address in {}", subnet),
+                             fmt::format("{}, the {} address of that subnet", quote(*s),
+                                         host == 0 ? "network" : "broadcast"));
+                    continue;
+                }
+            }
+            if (auto [it, fresh] = own_addresses_.emplace(p->address, line_of(ai.mark)); !fresh) {
+                report(ai, fmt::format("duplicate address {} (first defined at line {})", format_ipv4(p->address),
+                                       it->second));
+                continue;
+            }
+            ic.addresses.push_back(*p);
+            connected_.push_back(Connected{*p, ic.name});
+        }
+    }
+    if (ic.addresses.empty() || errors_.size() != errors_before) subnets_complete_ = false;
+    if (auto* u = m->find("mtu"))
+        if (auto v = integer(*u, min_mtu, max_mtu)) ic.mtu = static_cast<uint16_t>(*v);
+    if (auto* q = m->find("queues"))
+        if (auto v = integer(*q, 1, max_workers)) ic.queues = static_cast<uint16_t>(*v);
+    if (auto* d = m->find("device")) interface_devices_.push_back({*d, config_.interfaces.size()});
+    config_.interfaces.push_back(std::move(ic));
+}
+
+void Checker::check_routes(const Item& item)
+{
+    auto items = list(item, "a list of routes", true);
+    if (!items) return;
+    routes_complete_ = true;
+    std::map<std::pair<Ipv4, uint8_t>, int> seen;  // dst → line
+    for (const Item& ri : *items) {
+        auto m = mapping(ri, route_spec, false);
+        if (!m) {
+            routes_complete_ = false;
+            continue;
+        }
+        RouteConfig rc;
+        bool dst_ok = false;
+        bool via_ok = false;
+        if (auto* d = m->find("dst")) {
+            constexpr std::string_view what = "an IPv4 prefix (like 192.0.2.0/24)";
+            if (auto s = string(*d, what)) {
+                auto p = parse_ipv4_prefix(*s, false);
+                if (!p) {
+                    expected(*d, what);
+                } else if (p->address != p->network()) {
+                    expected(*d, fmt::format("a network address with no host bits set ({})",
+                                             format_prefix(Ipv4Prefix{p->network(), p->length})));
+                } else {
+                    rc.dst = *p;
+                    dst_ok = true;
+                    auto [it, fresh] = seen.emplace(std::pair{p->address, p->length}, line_of(d->mark));
+                    if (!fresh)
+                        report(*d, fmt::format("duplicate route {} (first defined at line {})", format_prefix(*p),
+                                               it->second));
+                }
+            }
+        }
+        if (auto* v = m->find("via")) {
+            if (auto ip = unicast_address(*v)) {
+                rc.via = *ip;
+                via_ok = true;
+            }
+        }
+        const Item* ifc = m->find("interface");
+        bool ifc_known = false;
+        if (ifc) {
+            if (auto s = string(*ifc, "an interface name")) {
+                rc.interface = *s;
+                if (names_complete_) {
+                    ifc_known = interface_names_.contains(*s);
+                    if (!ifc_known) {
+                        std::vector<std::string_view> names;
+                        for (const auto& i : config_.interfaces) names.push_back(i.name);
+                        report(*ifc, fmt::format("unknown interface {} (expected one of: {})", quote(*s), join(names)));
+                    }
+                }
+            }
+        }
+        if (!dst_ok) routes_complete_ = false;
+        if (via_ok && subnets_complete_ && (!ifc || names_complete_)) {
+            const Item& v = *m->find("via");
+            if (auto owner = own_address(rc.via)) {
+                expected(v, "the address of a next-hop router",
+                         fmt::format("{}, this director's own address on interface {}", describe(v.node), *owner));
+            } else if (ifc_known) {
+                const bool held = std::any_of(connected_.begin(), connected_.end(), [&](const Connected& c) {
+                    return c.interface == rc.interface && c.prefix.contains(rc.via);
+                });
+                if (!held)
+                    expected(v, fmt::format("an address in a connected subnet of interface {} ({})", rc.interface,
+                                            connected_list(rc.interface)));
+            } else if (!ifc && !in_connected_subnet(rc.via)) {
+                expected(v, fmt::format("an address in a connected subnet ({})", connected_list()));
+            }
+        }
+        config_.routes.push_back(std::move(rc));
+    }
+}
+
+void Checker::check_neighbors(const Item& item)
+{
+    auto items = list(item, "a list of neighbors", true);
+    if (!items) return;
+    std::map<Ipv4, int> seen;
+    for (const Item& ni : *items) {
+        auto m = mapping(ni, neighbor_spec, false);
+        if (!m) continue;
+        NeighborConfig nc;
+        if (auto* i = m->find("ip")) {
+            if (auto ip = unicast_address(*i)) {
+                nc.ip = *ip;
+                if (auto [it, fresh] = seen.emplace(*ip, line_of(i->mark)); !fresh) {
+                    report(*i, fmt::format("duplicate neighbor {} (first defined at line {})", format_ipv4(*ip),
+                                           it->second));
+                } else if (subnets_complete_) {
+                    if (auto owner = own_address(*ip))
+                        expected(*i, "a neighbor's address",
+                                 fmt::format("{}, this director's own address on interface {}", describe(i->node),
+                                             *owner));
+                    else if (!in_connected_subnet(*ip))
+                        expected(*i, fmt::format("an address in a connected subnet ({})", connected_list()));
+                }
+            }
+        }
+        if (auto* mi = m->find("mac")) {
+            constexpr std::string_view what = "a MAC address (like \"02:00:00:00:00:02\")";
+            if (auto s = string(*mi, what)) {
+                auto mac = parse_mac(*s);
+                if (!mac) {
+                    expected(*mi, what);
+                } else if ((*mac)[0] & 1) {
+                    expected(*mi, "a unicast MAC address", describe(mi->node) + ", a multicast address");
+                } else if (*mac == MacAddress{}) {
+                    expected(*mi, "a unicast MAC address", describe(mi->node) + ", the all-zero address");
+                } else {
+                    nc.mac = *mac;
+                }
+            }
+        }
+        config_.neighbors.push_back(nc);
+    }
+}
+
+void Checker::check_services(const Item& item)
+{
+    auto items = list(item, "a list of services", true);
+    if (!items) return;
+    std::map<std::tuple<Ipv4, uint16_t, Protocol>, int> seen;  // (vip, port, protocol) → line
+    for (const Item& si : *items) {
+        if (!check_service(si)) continue;
+        const ServiceConfig& svc = config_.services.back();
+        if (auto [it, fresh] = seen.emplace(std::tuple{svc.vip, svc.port, svc.protocol}, line_of(si.mark)); !fresh)
+            report(si, fmt::format("duplicate service {} {}:{} (first defined at line {})",
+                                   protocol_name(svc.protocol), format_ipv4(svc.vip), svc.port, it->second));
+    }
+}
+
+// Returns whether the service's identity (vip, port, protocol) could be read; the service is
+// appended to config_.services whenever it is a mapping at all.
+bool Checker::check_service(const Item& item)
+{
+    auto m = mapping(item, service_spec, false);
+    if (!m) return false;
+    ServiceConfig svc;
+    bool vip_ok = false;
+    bool protocol_ok = false;
+    if (auto* v = m->find("vip")) {
+        if (auto ip = unicast_address(*v)) {
+            svc.vip = *ip;
+            vip_ok = true;
+        }
+    }
+    if (auto* p = m->find("port"))
+        if (auto v = integer(*p, 1, 65535)) svc.port = static_cast<uint16_t>(*v);
+    if (auto* p = m->find("protocol")) {
+        if (auto i = choice(*p, "protocol", protocol_names)) {
+            svc.protocol = *i == 0 ? Protocol::tcp : Protocol::udp;
+            protocol_ok = true;
+        }
+    }
+    if (auto* s = m->find("scheduler"))
+        if (auto i = choice(*s, "scheduler", known_schedulers)) svc.scheduler = known_schedulers[*i];
+    bool forward_ok = true;
+    if (auto* f = m->find("forward")) {
+        auto i = choice(*f, "forwarding method", forward_names);
+        if (i)
+            svc.forward = static_cast<ForwardMethod>(*i);
+        else
+            forward_ok = false;
+    }
+    if (auto* r = m->find("real_servers")) {
+        if (auto items = list(*r, "a list of real servers", true)) {
+            std::map<std::pair<Ipv4, uint16_t>, int> seen;
+            for (const Item& ri : *items) check_real_server(ri, svc, forward_ok, seen);
+        }
+    }
+    const bool identity_ok = vip_ok && svc.port != 0 && protocol_ok;
+    config_.services.push_back(std::move(svc));
+    return identity_ok;
+}
+
+void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_forward_ok,
+                                std::map<std::pair<Ipv4, uint16_t>, int>& seen)
+{
+    auto m = mapping(item, real_server_spec, false);
+    if (!m) return;
+    RealServerConfig rs;
+    bool address_ok = false;
+    bool port_ok = svc.port != 0;
+    bool forward_ok = svc_forward_ok;
+    rs.port = svc.port;  // as ipvsadm: no port means the virtual port
+    rs.forward = svc.forward;
+    if (auto* a = m->find("address")) {
+        if (auto ip = unicast_address(*a)) {
+            rs.address = *ip;
+            address_ok = true;
+        }
+    }
+    const Item* port_item = m->find("port");
+    if (port_item) {
+        auto v = integer(*port_item, 1, 65535);
+        port_ok = v.has_value();
+        if (v) rs.port = static_cast<uint16_t>(*v);
+    }
+    if (auto* w = m->find("weight"))
+        if (auto v = integer(*w, 0, 65535)) rs.weight = static_cast<uint32_t>(*v);
+    if (auto* f = m->find("forward")) {
+        auto i = choice(*f, "forwarding method", forward_names);
+        forward_ok = i.has_value();
+        if (i) rs.forward = static_cast<ForwardMethod>(*i);
+    }
+
+    if (address_ok && port_ok) {
+        if (auto [it, fresh] = seen.emplace(std::pair{rs.address, rs.port}, line_of(item.mark)); !fresh)
+            report(item, fmt::format("duplicate real server {}:{} (first defined at line {})", format_ipv4(rs.address),
+                                     rs.port, it->second));
+    }
+    // DR rewrites only the MAC and TUN wraps the packet whole: neither touches the port.
+    if (forward_ok && rs.forward != ForwardMethod::nat && port_item && port_ok && svc.port != 0 &&
+        rs.port != svc.port) {
+        report(*port_item, fmt::format("real server port {} differs from the virtual port {}; {} forwarding cannot "
+                                       "change the port",
+                                       rs.port, svc.port, forward_method_name(rs.forward)));
+    }
+    if (address_ok && forward_ok && subnets_complete_) {
+        const Item& a = *m->find("address");
+        if (auto owner = own_address(rs.address)) {
+            expected(a, "a real server's address",
+                     fmt::format("{}, this director's own address on interface {}", describe(a.node), *owner));
+        } else if (rs.forward == ForwardMethod::dr) {
+            // DR hands the frame to the real server's MAC: it must share a link with the director.
+            if (!in_connected_subnet(rs.address))
+                expected(a, fmt::format("an address in a connected subnet ({}) for dr forwarding", connected_list()));
+        } else if (routes_complete_ && !reachable(rs.address)) {
+            expected(a, "an address in a connected subnet or covered by a route",
+                     describe(a.node) + ", which no interface or route reaches");
+        }
+    }
+    svc.real_servers.push_back(rs);
+}
+
+// af_packet offers `qpairs` RX/TX queue pairs (1 unless the device string says more); the
+// director needs one TX queue per worker and the configured RX queues.
+void Checker::check_queue_pairs()
+{
+    const unsigned workers = config_.dataplane.workers;
+    for (const auto& [item, index] : interface_devices_) {
+        const InterfaceConfig& ic = config_.interfaces[index];
+        if (ic.device.rfind("net_af_packet", 0) != 0) continue;
+        unsigned qpairs = 1;
+        const size_t at = ic.device.find(",qpairs=");
+        if (at != std::string::npos) qpairs = static_cast<unsigned>(std::strtoul(ic.device.c_str() + at + 8, nullptr, 10));
+        const unsigned needed = std::max<unsigned>(workers, ic.queues);
+        if (qpairs < needed)
+            report(item, fmt::format("af_packet device has {} queue pair(s) but {} are needed ({} worker(s), {} RX "
+                                     "queue(s)): add \",qpairs={}\" to the device string",
+                                     qpairs, needed, workers, ic.queues == 0 ? workers : ic.queues, needed));
+    }
+}
+
+void Checker::check_timeouts(const Item& item)
+{
+    auto m = mapping(item, timeouts_spec, true);
+    if (!m) return;
+    // `tcp` and `established` set the same timeout, as do `tcp_fin` and `fin_wait`: one file
+    // may say it once.
+    std::vector<std::pair<dataplane::TimeoutKey, const Field*>> seen;
+    for (const Field& f : m->fields) {
+        const auto key = dataplane::timeout_key_from_name(f.key);
+        if (!key) continue;
+        const auto same = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == *key; });
+        if (same != seen.end()) {
+            report(f.value, fmt::format("sets the same timeout as \"{}\" (line {}); give only one of them",
+                                        same->second->key, line_of(same->second->key_mark)));
+            continue;
+        }
+        seen.emplace_back(*key, &f);
+        if (auto v = integer(f.value, 1, max_timeout)) config_.timeouts.entry(*key) = static_cast<uint32_t>(*v);
+    }
+}
+
+ConfigResult Checker::run()
+{
+    ConfigResult result;
+    DocumentScan scan;
+    YAML::Node doc;
+    try {
+        scan = scan_documents(text_);
+        if (!scan.stuck_at && !scan.starts.empty()) doc = YAML::Load(std::string(text_));
+    } catch (const YAML::Exception& e) {
+        report(e.mark, "YAML syntax error: " + e.msg);
+        result.errors = std::move(errors_);
+        return result;
+    }
+    if (scan.stuck_at) {
+        const auto pos = static_cast<size_t>(scan.stuck_at->pos);
+        const std::string what = pos < text_.size() ? quote(text_.substr(pos, 1)) : "end of file";
+        report(*scan.stuck_at, fmt::format("YAML syntax error: unexpected {}", what));
+        result.errors = std::move(errors_);
+        return result;
+    }
+
+    const std::string expectation = fmt::format("a mapping (keys: {})", join(top_keys));
+    if (scan.starts.empty()) {
+        YAML::Mark start;
+        start.line = 0;
+        start.column = 0;
+        report(start, fmt::format("expected {}, found an empty file", expectation));
+    } else {
+        if (scan.starts.size() > 1)
+            report(scan.starts[1], "expected a single YAML document, found another one here");
+        Item root{doc, doc.Mark(), ""};
+        if (doc.IsNull()) {
+            root.mark.line = 0;
+            root.mark.column = 0;
+        }
+        if (auto m = mapping(root, top_spec, false)) {
+            // Interfaces first, then routes: the later sections are checked against them.
+            if (auto* i = m->find("dataplane")) check_dataplane(*i);
+            if (auto* i = m->find("interfaces")) check_interfaces(*i);
+            if (auto* i = m->find("routes"))
+                check_routes(*i);
+            else
+                routes_complete_ = true;
+            if (auto* i = m->find("neighbors")) check_neighbors(*i);
+            if (auto* i = m->find("services")) check_services(*i);
+            if (auto* i = m->find("timeouts")) check_timeouts(*i);
+            check_queue_pairs();
+        }
+    }
+
+    std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+        return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    result.errors = std::move(errors_);
+    if (result.errors.empty()) {
+        config_.source_file = file_;
+        result.config = std::move(config_);
+    }
+    return result;
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const
+{
+    if (line == 0) return fmt::format("{}: {}", file, message);
+    return fmt::format("{}:{}:{}: {}", file, line, column, message);
+}
+
+ConfigResult parse_config(const std::string& yaml_text, const std::string& file_name)
+{
+    try {
+        return Checker(yaml_text, file_name).run();
+    } catch (const std::exception& e) {
+        // Not expected (the checker only reads nodes it has type-checked), but no exception may
+        // leave this API.
+        ConfigResult r;
+        r.errors.push_back(ConfigError{file_name, 0, 0, fmt::format("internal error while checking: {}", e.what())});
+        return r;
+    }
+}
+
+ConfigResult load_config_file(const std::string& path)
+{
+    ConfigResult r;
+    try {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) {
+            r.errors.push_back(ConfigError{path, 0, 0, fmt::format("cannot read: {}", std::strerror(errno))});
+            return r;
+        }
+        std::string text;
+        char buf[65536];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+        const bool failed = std::ferror(f);
+        const int err = errno;
+        std::fclose(f);
+        if (failed) {
+            r.errors.push_back(ConfigError{path, 0, 0, fmt::format("cannot read: {}", std::strerror(err))});
+            return r;
+        }
+        return parse_config(text, path);
+    } catch (const std::exception& e) {
+        r.errors.push_back(ConfigError{path, 0, 0, fmt::format("cannot read: {}", e.what())});
+        return r;
+    }
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,939 @@
+// The configuration checker: typed values of good files, exact messages (file:line:col) for bad ones.
+// Runs with tests/unit as its working directory (configs/ and ../../conf/ are read from there).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "control/config.hpp"
+
+using namespace fulcrum;
+using namespace fulcrum::control;
+
+namespace {
+
+using Lines = std::vector<std::string>;
+
+// Every error of `yaml` as "t.yaml:LINE:COL: message"; a result with errors must carry no config.
+Lines errors_of(const std::string& yaml)
+{
+    const ConfigResult r = parse_config(yaml, "t.yaml");
+    Lines out;
+    for (const auto& e : r.errors) out.push_back(e.to_string());
+    EXPECT_EQ(r.config.has_value(), r.errors.empty());
+    return out;
+}
+
+// Parses a file that must be valid.
+Config good(const std::string& yaml)
+{
+    ConfigResult r = parse_config(yaml, "t.yaml");
+    for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+    if (!r.config) return {};
+    return *r.config;
+}
+
+Ipv4 ip(const char* text) { return *parse_ipv4(text); }
+Ipv4Prefix prefix(const char* text) { return *parse_ipv4_prefix(text); }
+
+// Two interfaces on lines 2 and 3; what a test appends starts at line 4.
+const std::string two_interfaces = R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 172.16.0.1/24 }
+)";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Good files
+
+TEST(ConfigGood, EveryFieldIsParsed)
+{
+    const Config c = good(R"(dataplane:
+  workers: 2
+  eal: ["--no-huge", "-m", 512, "--file-prefix", "fulcrum-lab"]
+  conn_table_size: 131072
+  mbufs: 32768
+interfaces:
+  - name: ext
+    device: "net_af_packet0,iface=veth10,qpairs=2"
+    address: 10.0.0.1/24
+    mtu: 9000
+  - name: int
+    device: 0000:03:00.0
+    address: [172.16.0.1/24, 172.17.0.1/16]
+routes:
+  - { dst: 0.0.0.0/0, via: 10.0.0.254 }
+  - { dst: 192.0.2.0/24, via: 172.16.0.254, interface: int }
+neighbors:
+  - { ip: 172.16.0.2, mac: "02:00:00:00:00:02" }
+  - { ip: 172.17.3.4, mac: "0A-1b-2C-3d-4E-5f" }
+services:
+  - vip: 207.175.44.110
+    port: 8080
+    protocol: tcp
+    scheduler: wrr
+    forward: nat
+    real_servers:
+      - { address: 172.16.0.2, port: 8081, weight: 5 }
+      - { address: 172.16.0.3, port: 8080, weight: 0, forward: dr }
+      - { address: 192.0.2.10, weight: 65535, forward: tun }
+  - vip: 207.175.44.110
+    port: 53
+    protocol: udp
+    scheduler: rr
+    forward: dr
+    real_servers:
+      - { address: 172.16.0.2 }
+  - vip: 207.175.44.111
+    port: 1
+    protocol: tcp
+    scheduler: rr
+timeouts:
+  tcp: 31536000
+  tcp_fin: 1
+  udp: 60
+)");
+    EXPECT_EQ(c.source_file, "t.yaml");
+
+    EXPECT_EQ(c.dataplane.workers, 2u);
+    EXPECT_EQ(c.dataplane.eal, (std::vector<std::string>{"--no-huge", "-m", "512", "--file-prefix", "fulcrum-lab"}));
+    EXPECT_EQ(c.dataplane.conn_table_size, 131072u);
+    EXPECT_EQ(c.dataplane.mbufs, 32768u);
+
+    ASSERT_EQ(c.interfaces.size(), 2u);
+    EXPECT_EQ(c.interfaces[0].name, "ext");
+    EXPECT_EQ(c.interfaces[0].device, "net_af_packet0,iface=veth10,qpairs=2");
+    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<Ipv4Prefix>{{0x0a000001, 24}}));
+    EXPECT_EQ(c.interfaces[0].mtu, 9000);
+    EXPECT_EQ(c.interfaces[1].name, "int");
+    EXPECT_EQ(c.interfaces[1].device, "0000:03:00.0");
+    EXPECT_EQ(c.interfaces[1].addresses, (std::vector<Ipv4Prefix>{{0xac100001, 24}, {0xac110001, 16}}));
+    EXPECT_EQ(c.interfaces[1].mtu, 1500);
+
+    ASSERT_EQ(c.routes.size(), 2u);
+    EXPECT_EQ(c.routes[0].dst, (Ipv4Prefix{0, 0}));
+    EXPECT_EQ(c.routes[0].via, 0x0a0000feu);
+    EXPECT_EQ(c.routes[0].interface, "");
+    EXPECT_EQ(c.routes[1].dst, (Ipv4Prefix{0xc0000200, 24}));
+    EXPECT_EQ(c.routes[1].via, 0xac1000feu);
+    EXPECT_EQ(c.routes[1].interface, "int");
+
+    ASSERT_EQ(c.neighbors.size(), 2u);
+    EXPECT_EQ(c.neighbors[0].ip, 0xac100002u);
+    EXPECT_EQ(c.neighbors[0].mac, (MacAddress{0x02, 0, 0, 0, 0, 0x02}));
+    EXPECT_EQ(c.neighbors[1].ip, 0xac110304u);
+    EXPECT_EQ(c.neighbors[1].mac, (MacAddress{0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f}));
+
+    ASSERT_EQ(c.services.size(), 3u);
+    const ServiceConfig& http = c.services[0];
+    EXPECT_EQ(http.vip, 0xcfaf2c6eu);
+    EXPECT_EQ(http.port, 8080);
+    EXPECT_EQ(http.protocol, Protocol::tcp);
+    EXPECT_EQ(http.scheduler, "wrr");
+    EXPECT_EQ(http.forward, ForwardMethod::nat);
+    ASSERT_EQ(http.real_servers.size(), 3u);
+    EXPECT_EQ(http.real_servers[0].address, ip("172.16.0.2"));
+    EXPECT_EQ(http.real_servers[0].port, 8081);
+    EXPECT_EQ(http.real_servers[0].weight, 5u);
+    EXPECT_EQ(http.real_servers[0].forward, ForwardMethod::nat);
+    EXPECT_EQ(http.real_servers[1].address, ip("172.16.0.3"));
+    EXPECT_EQ(http.real_servers[1].port, 8080);
+    EXPECT_EQ(http.real_servers[1].weight, 0u);
+    EXPECT_EQ(http.real_servers[1].forward, ForwardMethod::dr);
+    EXPECT_EQ(http.real_servers[2].address, ip("192.0.2.10"));
+    EXPECT_EQ(http.real_servers[2].port, 8080);  // no port: the virtual port
+    EXPECT_EQ(http.real_servers[2].weight, 65535u);
+    EXPECT_EQ(http.real_servers[2].forward, ForwardMethod::tun);
+
+    const ServiceConfig& dns = c.services[1];
+    EXPECT_EQ(dns.vip, ip("207.175.44.110"));
+    EXPECT_EQ(dns.port, 53);
+    EXPECT_EQ(dns.protocol, Protocol::udp);
+    EXPECT_EQ(dns.scheduler, "rr");
+    EXPECT_EQ(dns.forward, ForwardMethod::dr);
+    ASSERT_EQ(dns.real_servers.size(), 1u);
+    EXPECT_EQ(dns.real_servers[0].address, ip("172.16.0.2"));
+    EXPECT_EQ(dns.real_servers[0].port, 53);
+    EXPECT_EQ(dns.real_servers[0].weight, 1u);
+    EXPECT_EQ(dns.real_servers[0].forward, ForwardMethod::dr);  // the service's method
+
+    const ServiceConfig& empty = c.services[2];
+    EXPECT_EQ(empty.vip, ip("207.175.44.111"));
+    EXPECT_EQ(empty.port, 1);
+    EXPECT_EQ(empty.protocol, Protocol::tcp);
+    EXPECT_EQ(empty.scheduler, "rr");
+    EXPECT_EQ(empty.forward, ForwardMethod::nat);
+    EXPECT_TRUE(empty.real_servers.empty());
+
+    EXPECT_EQ(c.timeouts.of(fulcrum::dataplane::TcpState::established), 31536000u);
+    EXPECT_EQ(c.timeouts.of(fulcrum::dataplane::TcpState::fin_wait), 1u);
+    EXPECT_EQ(c.timeouts.udp, 60u);
+}
+
+TEST(ConfigGood, DefaultsForEverythingOptional)
+{
+    const Config c = good("interfaces:\n  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }\n");
+    EXPECT_EQ(c.dataplane.workers, 1u);
+    EXPECT_TRUE(c.dataplane.eal.empty());
+    EXPECT_EQ(c.dataplane.conn_table_size, 65536u);
+    EXPECT_EQ(c.dataplane.mbufs, 16384u);
+    ASSERT_EQ(c.interfaces.size(), 1u);
+    EXPECT_EQ(c.interfaces[0].mtu, 1500);
+    EXPECT_TRUE(c.routes.empty());
+    EXPECT_TRUE(c.neighbors.empty());
+    EXPECT_TRUE(c.services.empty());
+    EXPECT_EQ(c.timeouts.of(fulcrum::dataplane::TcpState::established), 900u);
+    EXPECT_EQ(c.timeouts.of(fulcrum::dataplane::TcpState::fin_wait), 120u);
+    EXPECT_EQ(c.timeouts.udp, 300u);
+}
+
+TEST(ConfigGood, EmptySectionsMeanDefaults)
+{
+    const Config c = good(R"(dataplane:
+interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+routes:
+neighbors: []
+services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: rr, real_servers: }
+timeouts: {}
+)");
+    EXPECT_EQ(c.dataplane.workers, 1u);
+    EXPECT_EQ(c.dataplane.conn_table_size, 65536u);
+    EXPECT_TRUE(c.routes.empty());
+    EXPECT_TRUE(c.neighbors.empty());
+    ASSERT_EQ(c.services.size(), 1u);
+    EXPECT_TRUE(c.services[0].real_servers.empty());
+    EXPECT_EQ(c.timeouts.udp, 300u);
+}
+
+TEST(ConfigGood, BoundariesAreAccepted)
+{
+    const Config lo = good(R"(dataplane: { workers: 1, conn_table_size: 1024, mbufs: 1024 }
+interfaces:
+  - { name: a, device: net_tap0, address: 10.0.0.1/24, mtu: 68 }
+  - { name: abcdefghij_-345, device: 03:00.7, address: [10.0.1.0/31, 10.0.2.1/32, 11.0.0.1/1] }
+services:
+  - { vip: 10.0.0.100, port: 1, protocol: udp, scheduler: rr,
+      real_servers: [{ address: 10.0.0.11, port: 1, weight: 0 }] }
+timeouts: { tcp: 1, tcp_fin: 1, udp: 1 }
+)");
+    EXPECT_EQ(lo.dataplane.workers, 1u);
+    EXPECT_EQ(lo.dataplane.conn_table_size, 1024u);
+    EXPECT_EQ(lo.dataplane.mbufs, 1024u);
+    EXPECT_EQ(lo.interfaces[0].mtu, 68);
+    EXPECT_EQ(lo.interfaces[1].name, "abcdefghij_-345");
+    EXPECT_EQ(lo.interfaces[1].addresses,
+              (std::vector<Ipv4Prefix>{prefix("10.0.1.0/31"), prefix("10.0.2.1/32"), prefix("11.0.0.1/1")}));
+    EXPECT_EQ(lo.services[0].real_servers[0].port, 1);
+    EXPECT_EQ(lo.services[0].real_servers[0].weight, 0u);
+    EXPECT_EQ(lo.timeouts.of(fulcrum::dataplane::TcpState::established), 1u);
+
+    const Config hi = good(R"(dataplane: { workers: 64, conn_table_size: 16777216, mbufs: 1048576 }
+interfaces:
+  - { name: a, device: net_tap0, address: 10.0.0.1/24, mtu: 9000 }
+services:
+  - { vip: 10.0.0.100, port: 65535, protocol: tcp, scheduler: wrr,
+      real_servers: [{ address: 10.0.0.11, port: 65535, weight: 65535 }] }
+timeouts: { tcp: 31536000, tcp_fin: 31536000, udp: 31536000 }
+)");
+    EXPECT_EQ(hi.dataplane.workers, 64u);
+    EXPECT_EQ(hi.dataplane.conn_table_size, 16777216u);
+    EXPECT_EQ(hi.dataplane.mbufs, 1048576u);
+    EXPECT_EQ(hi.interfaces[0].mtu, 9000);
+    EXPECT_EQ(hi.services[0].port, 65535);
+    EXPECT_EQ(hi.services[0].real_servers[0].port, 65535);
+    EXPECT_EQ(hi.services[0].real_servers[0].weight, 65535u);
+    EXPECT_EQ(hi.timeouts.of(fulcrum::dataplane::TcpState::fin_wait), 31536000u);
+}
+
+TEST(ConfigGood, RealServersReachableThroughARoute)
+{
+    // NAT and TUN real servers may sit behind a router; the default route covers everything.
+    const Config c = good(two_interfaces + R"(routes:
+  - { dst: 0.0.0.0/0, via: 10.0.0.254 }
+services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: rr,
+      real_servers: [{ address: 198.51.100.7, port: 8080 }, { address: 203.0.113.9, forward: tun }] }
+)");
+    ASSERT_EQ(c.services.size(), 1u);
+    EXPECT_EQ(c.services[0].real_servers[1].forward, ForwardMethod::tun);
+    EXPECT_EQ(c.services[0].real_servers[1].port, 80);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structure: unknown, repeated and missing keys; wrong types
+
+TEST(ConfigErrors, UnknownKeysAtEveryLevel)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, speed: 10 }
+routing: []
+dataplane: { cores: 2 }
+routes:
+  - { dst: 0.0.0.0/0, via: 10.0.0.254, metric: 1 }
+neighbors:
+  - { ip: 10.0.0.2, mac: "02:00:00:00:00:02", iface: ext }
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    persistent: 300
+    real_servers:
+      - { address: 10.0.0.11, wieght: 1 }
+timeouts: { tcpfin: 10 }
+? [a, b]
+: 1
+)"),
+              (Lines{
+                  "t.yaml:2:58: interfaces[0]: unknown key \"speed\" in interface (expected one of: name, device, "
+                  "address, mtu, queues)",
+                  "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
+                  "routes, neighbors, services, timeouts)",
+                  "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
+                  "conn_table_size, mbufs)",
+                  "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
+                  "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
+                  "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
+                  "protocol, scheduler, forward, real_servers)",
+                  "t.yaml:16:31: services[0].real_servers[0]: unknown key \"wieght\" in real server (expected one "
+                  "of: address, port, weight, forward)",
+                  "t.yaml:17:13: timeouts: unknown key \"tcpfin\" in timeouts (expected one of: tcp, tcp_fin, udp, none, "
+                  "established, syn_sent, syn_recv, fin_wait, time_wait, close, close_wait, last_ack, listen, synack)",
+                  "t.yaml:18:3: expected a key name, found a list",
+              }));
+}
+
+TEST(ConfigErrors, KeyGivenTwice)
+{
+    // yaml-cpp alone would keep the first value silently; the checker reports the second key and
+    // checks the first value.
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - name: ext
+    device: net_tap0
+    address: 10.0.0.1/24
+    name: int
+services:
+  - { vip: 10.0.0.100, port: 0, port: 80, protocol: tcp, scheduler: rr }
+services: []
+)"),
+              (Lines{
+                  "t.yaml:5:5: interfaces[0]: key \"name\" given twice in this mapping (first at line 2)",
+                  "t.yaml:7:30: services[0].port: expected an integer from 1 to 65535, found \"0\"",
+                  "t.yaml:7:33: services[0]: key \"port\" given twice in this mapping (first at line 7)",
+                  "t.yaml:8:1: key \"services\" given twice in this mapping (first at line 6)",
+              }));
+}
+
+TEST(ConfigErrors, MissingRequiredKeysPointAtTheMapping)
+{
+    EXPECT_EQ(errors_of(R"(dataplane:
+  workers: 1
+services:
+  - vip: 10.0.0.100
+    port: 80
+    real_servers:
+      - { port: 80 }
+)"),
+              (Lines{
+                  "t.yaml:1:1: missing required key \"interfaces\" at the top level",
+                  "t.yaml:4:5: services[0]: missing required key \"protocol\" in service",
+                  "t.yaml:4:5: services[0]: missing required key \"scheduler\" in service",
+                  "t.yaml:7:9: services[0].real_servers[0]: missing required key \"address\" in real server",
+              }));
+    // The routes' and neighbors' subnet checks are skipped: with no address on the interface they
+    // would only repeat the first problem.
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext }
+routes:
+  - { via: 10.0.0.254 }
+neighbors:
+  - { mac: "02:00:00:00:00:02" }
+)"),
+              (Lines{
+                  "t.yaml:2:5: interfaces[0]: missing required key \"device\" in interface",
+                  "t.yaml:2:5: interfaces[0]: missing required key \"address\" in interface",
+                  "t.yaml:4:5: routes[0]: missing required key \"dst\" in route",
+                  "t.yaml:6:5: neighbors[0]: missing required key \"ip\" in neighbor",
+              }));
+}
+
+TEST(ConfigErrors, WrongTypes)
+{
+    EXPECT_EQ(errors_of(R"(dataplane:
+  workers: abc
+  eal: --no-huge
+  conn_table_size: -1024
+  mbufs: 1.5
+interfaces:
+  name: ext
+services: { vip: 10.0.0.100 }
+timeouts:
+  tcp: "900"
+  tcp_fin: [1]
+  udp:
+)"),
+              (Lines{
+                  "t.yaml:2:12: dataplane.workers: expected an integer from 1 to 64, found \"abc\"",
+                  "t.yaml:3:8: dataplane.eal: expected a list of strings, found \"--no-huge\"",
+                  "t.yaml:4:20: dataplane.conn_table_size: expected a power of two from 1024 to 16777216, found "
+                  "\"-1024\"",
+                  "t.yaml:5:10: dataplane.mbufs: expected an integer from 1024 to 1048576, found \"1.5\"",
+                  "t.yaml:7:3: interfaces: expected a list of at least one interface, found a mapping",
+                  "t.yaml:8:11: services: expected a list of services, found a mapping",
+                  "t.yaml:10:8: timeouts.tcp: expected an integer from 1 to 31536000, found a quoted string "
+                  "\"900\"",
+                  "t.yaml:11:12: timeouts.tcp_fin: expected an integer from 1 to 31536000, found a list",
+                  "t.yaml:12:3: timeouts.udp: expected an integer from 1 to 31536000, found an empty value",
+              }));
+}
+
+TEST(ConfigErrors, EalArguments)
+{
+    EXPECT_EQ(errors_of(R"(dataplane:
+  eal: ["-m", 512, "", {a: 1}]
+interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+)"),
+              (Lines{
+                  "t.yaml:2:20: dataplane.eal[2]: expected a non-empty string, found \"\"",
+                  "t.yaml:2:24: dataplane.eal[3]: expected a non-empty string, found a mapping",
+              }));
+}
+
+TEST(ConfigErrors, EmptyListEntriesPointAtTheirDash)
+{
+    // yaml-cpp marks an empty entry at the next token (here line 5); the message points at the '-'.
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  -   # nothing here
+  # a comment
+services:
+)"),
+              (Lines{
+                  "t.yaml:3:3: interfaces[1]: expected a mapping (keys: name, device, address, mtu, queues), found an "
+                  "empty value",
+              }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges
+
+TEST(ConfigErrors, ValuesOutOfRange)
+{
+    EXPECT_EQ(errors_of(R"(dataplane: { workers: 65, conn_table_size: 33554432, mbufs: 1023 }
+interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, mtu: 67 }
+services:
+  - { vip: 10.0.0.100, port: 0, protocol: tcp, scheduler: rr, real_servers: [{ address: 10.0.0.11, port: 65536, weight: 65536 }] }
+timeouts: { tcp: 0, tcp_fin: 31536001, udp: 99999999999999999999999 }
+)"),
+              (Lines{
+                  "t.yaml:1:23: dataplane.workers: expected an integer from 1 to 64, found \"65\"",
+                  "t.yaml:1:44: dataplane.conn_table_size: expected a power of two from 1024 to 16777216, found "
+                  "\"33554432\"",
+                  "t.yaml:1:61: dataplane.mbufs: expected an integer from 1024 to 1048576, found \"1023\"",
+                  "t.yaml:3:63: interfaces[0].mtu: expected an integer from 68 to 9000, found \"67\"",
+                  "t.yaml:5:30: services[0].port: expected an integer from 1 to 65535, found \"0\"",
+                  "t.yaml:5:106: services[0].real_servers[0].port: expected an integer from 1 to 65535, found "
+                  "\"65536\"",
+                  "t.yaml:5:121: services[0].real_servers[0].weight: expected an integer from 0 to 65535, found "
+                  "\"65536\"",
+                  "t.yaml:6:18: timeouts.tcp: expected an integer from 1 to 31536000, found \"0\"",
+                  "t.yaml:6:30: timeouts.tcp_fin: expected an integer from 1 to 31536000, found \"31536001\"",
+                  "t.yaml:6:45: timeouts.udp: expected an integer from 1 to 31536000, found "
+                  "\"99999999999999999999999\"",
+              }));
+}
+
+TEST(ConfigErrors, ConnTableSizeMustBeAPowerOfTwo)
+{
+    EXPECT_EQ(errors_of("dataplane: { conn_table_size: 1536 }\n"
+                        "interfaces: [{ name: ext, device: net_tap0, address: 10.0.0.1/24 }]\n"),
+              (Lines{"t.yaml:1:31: dataplane.conn_table_size: expected a power of two from 1024 to 16777216, "
+                     "found \"1536\""}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interfaces
+
+TEST(ConfigErrors, InterfaceAddresses)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - name: ext
+    device: net_tap0
+    address:
+      - 10.0.0.1
+      - 10.0.0.1/0
+      - 10.0.0.1/33
+      - 256.0.0.1/24
+      - 10.0.0.0/24
+      - 10.0.0.255/24
+      - 224.0.0.1/24
+      - 127.0.0.1/8
+      - 0.1.2.3/8
+      - 10.0.1.0/31
+      - 10.0.2.1/32
+      - { ip: 10.0.3.1 }
+      - 10.0.1.0/31
+)"),
+              (Lines{
+                  "t.yaml:5:9: interfaces[0].address[0]: expected an IPv4 address with a prefix length from 1 to "
+                  "32 (like 10.0.0.1/24), found \"10.0.0.1\"",
+                  "t.yaml:6:9: interfaces[0].address[1]: expected an IPv4 address with a prefix length from 1 to "
+                  "32 (like 10.0.0.1/24), found \"10.0.0.1/0\"",
+                  "t.yaml:7:9: interfaces[0].address[2]: expected an IPv4 address with a prefix length from 1 to "
+                  "32 (like 10.0.0.1/24), found \"10.0.0.1/33\"",
+                  "t.yaml:8:9: interfaces[0].address[3]: expected an IPv4 address with a prefix length from 1 to "
+                  "32 (like 10.0.0.1/24), found \"256.0.0.1/24\"",
+                  "t.yaml:9:9: interfaces[0].address[4]: expected a host address in 10.0.0.0/24, found "
+                  "\"10.0.0.0/24\", the network address of that subnet",
+                  "t.yaml:10:9: interfaces[0].address[5]: expected a host address in 10.0.0.0/24, found "
+                  "\"10.0.0.255/24\", the broadcast address of that subnet",
+                  "t.yaml:11:9: interfaces[0].address[6]: expected a unicast IPv4 address, found \"224.0.0.1/24\", "
+                  "a multicast address",
+                  "t.yaml:12:9: interfaces[0].address[7]: expected a unicast IPv4 address, found \"127.0.0.1/8\", "
+                  "a loopback address",
+                  "t.yaml:13:9: interfaces[0].address[8]: expected a unicast IPv4 address, found \"0.1.2.3/8\", an "
+                  "address in 0.0.0.0/8",
+                  "t.yaml:16:9: interfaces[0].address[11]: expected an IPv4 address with a prefix length from 1 "
+                  "to 32 (like 10.0.0.1/24), found a mapping",
+                  "t.yaml:17:9: interfaces[0].address[12]: duplicate address 10.0.1.0 (first defined at line 14)",
+              }));
+}
+
+TEST(ConfigErrors, InterfaceAddressShape)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: a, device: net_tap0, address: { ip: 10.0.0.1 } }
+  - { name: b, device: net_tap1, address: [] }
+  - { name: c, device: net_tap2, address: ~ }
+)"),
+              (Lines{
+                  "t.yaml:2:43: interfaces[0].address: expected an IPv4 address with a prefix length from 1 to 32 "
+                  "(like 10.0.0.1/24), or a list of them, found a mapping",
+                  "t.yaml:3:43: interfaces[1].address: expected at least one address, found an empty list",
+                  "t.yaml:4:34: interfaces[2].address: expected an IPv4 address with a prefix length from 1 to 32 "
+                  "(like 10.0.0.1/24), or a list of them, found an empty value",
+              }));
+}
+
+TEST(ConfigErrors, InterfaceNamesAndDevices)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: "net_af_packet0,iface=veth10", address: 10.0.0.1/24 }
+  - { name: ext, device: "net_af_packet0,iface=veth11", address: 10.0.1.1/24 }
+  - { name: "", device: 0000:03:00.0, address: 10.0.2.1/24 }
+  - { name: a-very-long-name-16, device: 03:00.0, address: 10.0.3.1/24 }
+  - { name: "eth 0", device: "net tap", address: 10.0.4.1/24 }
+  - { name: ok_1, device: 0000:03:20.0, address: 10.0.5.1/24 }
+  - { name: ok-2, device: "net_tap9,", address: 10.0.6.1/24 }
+  - { name: [x], device: {}, address: 10.0.7.1/24 }
+)"),
+              (Lines{
+                  "t.yaml:3:13: interfaces[1].name: duplicate interface name \"ext\" (first defined at line 2)",
+                  "t.yaml:3:26: interfaces[1].device: duplicate device \"net_af_packet0\" (first defined at line 2)",
+                  "t.yaml:4:13: interfaces[2].name: expected a name of 1 to 15 letters, digits, '_' or '-', found "
+                  "\"\"",
+                  "t.yaml:5:13: interfaces[3].name: expected a name of 1 to 15 letters, digits, '_' or '-', found "
+                  "\"a-very-long-name-16\"",
+                  "t.yaml:5:42: interfaces[3].device: duplicate device \"0000:03:00.0\" (first defined at line 4)",
+                  "t.yaml:6:13: interfaces[4].name: expected a name of 1 to 15 letters, digits, '_' or '-', found "
+                  "\"eth 0\"",
+                  "t.yaml:6:30: interfaces[4].device: expected a vdev specification (like "
+                  "\"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\"), found \"net tap\"",
+                  "t.yaml:7:27: interfaces[5].device: expected a vdev specification (like "
+                  "\"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\"), found \"0000:03:20.0\"",
+                  "t.yaml:8:27: interfaces[6].device: expected a vdev specification (like "
+                  "\"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\"), found \"net_tap9,\"",
+                  "t.yaml:9:13: interfaces[7].name: expected a name of 1 to 15 letters, digits, '_' or '-', found a "
+                  "list",
+                  "t.yaml:9:26: interfaces[7].device: expected a vdev specification (like "
+                  "\"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\"), found an empty mapping",
+              }));
+}
+
+TEST(ConfigErrors, NoInterfaces)
+{
+    EXPECT_EQ(errors_of("interfaces: []\n"),
+              (Lines{"t.yaml:1:13: interfaces: expected a list of at least one interface, found an empty list"}));
+    EXPECT_EQ(errors_of("interfaces:\n"),
+              (Lines{"t.yaml:1:1: interfaces: expected a list of at least one interface, found an empty value"}));
+}
+
+TEST(ConfigErrors, FoundValuesAreQuotedAndEscaped)
+{
+    EXPECT_EQ(errors_of("interfaces:\n  - { name: \"a\\\"b\\tc\\\\\", device: net_tap0, address: 10.0.0.1/24 }\n"),
+              (Lines{"t.yaml:2:13: interfaces[0].name: expected a name of 1 to 15 letters, digits, '_' or '-', "
+                     "found \"a\\\"b\\tc\\\\\""}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes and neighbors
+
+TEST(ConfigErrors, Routes)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: [172.16.0.1/24, 172.17.0.1/16] }
+routes:
+  - { dst: 10.0.0.1/24, via: 10.0.0.254 }
+  - { dst: 192.0.2.0, via: 10.0.0.254 }
+  - { dst: 192.0.2.0/24, via: 10.0.0.254, interface: int }
+  - { dst: 198.51.100.0/24, via: 8.8.8.8 }
+  - { dst: 203.0.113.0/24, via: 172.16.0.254, interface: dmz }
+  - { dst: 0.0.0.0/0, via: 10.0.0.1 }
+  - { dst: 0.0.0.0/0, via: 10.0.0.254, interface: ext }
+  - { dst: 198.18.0.0/15, via: 10.0.0.300 }
+  - { dst: 198.18.0.0/16, via: 172.17.200.1, interface: int }
+)"),
+              (Lines{
+                  "t.yaml:5:12: routes[0].dst: expected a network address with no host bits set (10.0.0.0/24), "
+                  "found \"10.0.0.1/24\"",
+                  "t.yaml:6:12: routes[1].dst: expected an IPv4 prefix (like 192.0.2.0/24), found \"192.0.2.0\"",
+                  "t.yaml:7:31: routes[2].via: expected an address in a connected subnet of interface int "
+                  "(172.16.0.0/24, 172.17.0.0/16), found \"10.0.0.254\"",
+                  "t.yaml:8:34: routes[3].via: expected an address in a connected subnet (10.0.0.0/24 on ext, "
+                  "172.16.0.0/24 on int, 172.17.0.0/16 on int), found \"8.8.8.8\"",
+                  "t.yaml:9:58: routes[4].interface: unknown interface \"dmz\" (expected one of: ext, int)",
+                  "t.yaml:10:28: routes[5].via: expected the address of a next-hop router, found \"10.0.0.1\", this "
+                  "director's own address on interface ext",
+                  "t.yaml:11:12: routes[6].dst: duplicate route 0.0.0.0/0 (first defined at line 10)",
+                  "t.yaml:12:32: routes[7].via: expected an IPv4 address (like 10.0.0.1), found \"10.0.0.300\"",
+              }));
+}
+
+TEST(ConfigErrors, CrossChecksWaitForCleanInterfaces)
+{
+    // The interface address lacks its prefix: the route and the neighbor cannot be checked against
+    // subnets, and are not blamed for it. The interface's name is fine, so `interface: ext` is.
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1 }
+routes:
+  - { dst: 0.0.0.0/0, via: 10.0.0.254, interface: ext }
+  - { dst: 192.0.2.0/24, via: 10.0.0.254, interface: int }
+neighbors:
+  - { ip: 10.0.0.2, mac: "02:00:00:00:00:02" }
+)"),
+              (Lines{
+                  "t.yaml:2:45: interfaces[0].address: expected an IPv4 address with a prefix length from 1 to 32 "
+                  "(like 10.0.0.1/24), found \"10.0.0.1\"",
+                  "t.yaml:5:54: routes[1].interface: unknown interface \"int\" (expected one of: ext)",
+              }));
+}
+
+TEST(ConfigErrors, Neighbors)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+neighbors:
+  - { ip: 10.0.0.2, mac: "02:00:00:00:00:02" }
+  - { ip: 10.0.0.2, mac: "02:00:00:00:00:03" }
+  - { ip: 10.0.0.1, mac: "02-00-00-00-00-04" }
+  - { ip: 192.168.0.1, mac: "ff:ff:ff:ff:ff:ff" }
+  - { ip: 10.0.0.5, mac: "00:00:00:00:00:00" }
+  - { ip: 10.0.0.6, mac: "02:00:00:00:00" }
+  - { ip: 10.0.0.7, mac: 12 }
+)"),
+              (Lines{
+                  "t.yaml:5:11: neighbors[1].ip: duplicate neighbor 10.0.0.2 (first defined at line 4)",
+                  "t.yaml:6:11: neighbors[2].ip: expected a neighbor's address, found \"10.0.0.1\", this director's "
+                  "own address on interface ext",
+                  "t.yaml:7:11: neighbors[3].ip: expected an address in a connected subnet (10.0.0.0/24 on ext), "
+                  "found \"192.168.0.1\"",
+                  "t.yaml:7:29: neighbors[3].mac: expected a unicast MAC address, found \"ff:ff:ff:ff:ff:ff\", a "
+                  "multicast address",
+                  "t.yaml:8:26: neighbors[4].mac: expected a unicast MAC address, found \"00:00:00:00:00:00\", the "
+                  "all-zero address",
+                  "t.yaml:9:26: neighbors[5].mac: expected a MAC address (like \"02:00:00:00:00:02\"), found "
+                  "\"02:00:00:00:00\"",
+                  "t.yaml:10:26: neighbors[6].mac: expected a MAC address (like \"02:00:00:00:00:02\"), found \"12\"",
+              }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services and real servers
+
+TEST(ConfigErrors, ServiceNamesAndDuplicates)
+{
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: sctp, scheduler: foo, forward: masq }
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: [rr], forward: {} }
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: rr }
+  - { vip: 10.0.0.100, port: 80, protocol: udp, scheduler: RR }
+  - { vip: 10.0.0.255, port: 80, protocol: udp, scheduler: lc }
+  - { vip: 255.255.255.255, port: 80, protocol: udp, scheduler: wrr }
+)"),
+              (Lines{
+                  "t.yaml:5:44: services[0].protocol: unknown protocol \"sctp\" (expected one of: tcp, udp)",
+                  "t.yaml:5:61: services[0].scheduler: unknown scheduler \"foo\" (expected one of: rr, wrr)",
+                  "t.yaml:5:75: services[0].forward: unknown forwarding method \"masq\" (expected one of: nat, dr, "
+                  "tun)",
+                  "t.yaml:6:60: services[1].scheduler: expected a scheduler (one of: rr, wrr), found a list",
+                  "t.yaml:6:75: services[1].forward: expected a forwarding method (one of: nat, dr, tun), found an "
+                  "empty mapping",
+                  "t.yaml:7:5: services[2]: duplicate service tcp 10.0.0.100:80 (first defined at line 6)",
+                  "t.yaml:8:60: services[3].scheduler: unknown scheduler \"RR\" (expected one of: rr, wrr)",
+                  "t.yaml:9:60: services[4].scheduler: unknown scheduler \"lc\" (expected one of: rr, wrr)",
+                  "t.yaml:10:12: services[5].vip: expected a unicast IPv4 address, found \"255.255.255.255\", the "
+                  "broadcast address",
+              }));
+}
+
+TEST(ConfigErrors, RealServers)
+{
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    forward: dr
+    real_servers:
+      - { address: 172.16.0.2, port: 8080 }
+      - { address: 172.16.0.3 }
+      - { address: 172.16.0.3, port: 80 }
+      - { address: 172.16.0.4, port: 8080, forward: nat }
+      - { address: 172.16.0.5, port: 8081, forward: tun }
+      - { address: 192.0.2.1, port: 80 }
+      - 172.16.0.6
+      -
+      - { address: 172.16.0.1 }
+  - { vip: 10.0.0.101, port: 80, protocol: tcp, scheduler: rr, real_servers: [{ address: 192.0.2.2 }] }
+)"),
+              (Lines{
+                  "t.yaml:11:38: services[0].real_servers[0].port: real server port 8080 differs from the virtual "
+                  "port 80; dr forwarding cannot change the port",
+                  "t.yaml:13:9: services[0].real_servers[2]: duplicate real server 172.16.0.3:80 (first defined at "
+                  "line 12)",
+                  "t.yaml:15:38: services[0].real_servers[4].port: real server port 8081 differs from the virtual "
+                  "port 80; tun forwarding cannot change the port",
+                  "t.yaml:16:20: services[0].real_servers[5].address: expected an address in a connected subnet "
+                  "(10.0.0.0/24 on ext, 172.16.0.0/24 on int) for dr forwarding, found \"192.0.2.1\"",
+                  "t.yaml:17:9: services[0].real_servers[6]: expected a mapping (keys: address, port, weight, "
+                  "forward), found \"172.16.0.6\"",
+                  "t.yaml:18:7: services[0].real_servers[7]: expected a mapping (keys: address, port, weight, "
+                  "forward), found an empty value",
+                  "t.yaml:19:20: services[0].real_servers[8].address: expected a real server's address, found "
+                  "\"172.16.0.1\", this director's own address on interface int",
+                  "t.yaml:20:90: services[1].real_servers[0].address: expected an address in a connected subnet or "
+                  "covered by a route, found \"192.0.2.2\", which no interface or route reaches",
+              }));
+}
+
+TEST(ConfigErrors, RealServerInheritsTheServicesMethodForThePortRule)
+{
+    // The first real server names no method: the service's tun applies, and so does the port rule.
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 443
+    protocol: tcp
+    scheduler: rr
+    forward: tun
+    real_servers:
+      - address: 172.16.0.2
+        port: 8443
+      - address: 172.16.0.3
+        port: 8443
+        forward: nat
+)"),
+              (Lines{"t.yaml:12:15: services[0].real_servers[0].port: real server port 8443 differs from the virtual "
+                     "port 443; tun forwarding cannot change the port"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole files
+
+TEST(ConfigErrors, EveryProblemInFileOrder)
+{
+    // Sections are checked in dependency order (interfaces before services), but reported in the
+    // order they appear.
+    EXPECT_EQ(errors_of(R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: foo }
+timeouts: { udp: 0 }
+interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, mtu: 10000 }
+dataplane:
+  workers: 100
+bogus: 1
+)"),
+              (Lines{
+                  "t.yaml:2:60: services[0].scheduler: unknown scheduler \"foo\" (expected one of: rr, wrr)",
+                  "t.yaml:3:18: timeouts.udp: expected an integer from 1 to 31536000, found \"0\"",
+                  "t.yaml:5:63: interfaces[0].mtu: expected an integer from 68 to 9000, found \"10000\"",
+                  "t.yaml:7:12: dataplane.workers: expected an integer from 1 to 64, found \"100\"",
+                  "t.yaml:8:1: unknown key \"bogus\" at the top level (expected one of: dataplane, interfaces, "
+                  "routes, neighbors, services, timeouts)",
+              }));
+}
+
+TEST(ConfigErrors, SyntaxErrors)
+{
+    EXPECT_EQ(errors_of("interfaces:\n  - { name: ext\nservices: []\n"),
+              (Lines{"t.yaml:3:9: YAML syntax error: end of map flow not found"}));
+    EXPECT_EQ(errors_of("timeouts:\n  tcp: 1\n\tudp: 2\n"),
+              (Lines{"t.yaml:3:1: YAML syntax error: illegal tab when looking for indentation"}));
+    EXPECT_EQ(errors_of("interfaces: *missing\n"),
+              (Lines{"t.yaml:1:13: YAML syntax error: the referenced anchor is not defined"}));
+}
+
+TEST(ConfigErrors, NotAMappingAtTheTop)
+{
+    const std::string expected = "expected a mapping (keys: dataplane, interfaces, routes, neighbors, services, "
+                                 "timeouts), found ";
+    EXPECT_EQ(errors_of(""), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
+    EXPECT_EQ(errors_of("# nothing but a comment\n"), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
+    EXPECT_EQ(errors_of("- interfaces\n"), (Lines{"t.yaml:1:1: " + expected + "a list"}));
+    EXPECT_EQ(errors_of("interfaces\n"), (Lines{"t.yaml:1:1: " + expected + "\"interfaces\""}));
+}
+
+TEST(ConfigErrors, OneDocumentOnly)
+{
+    EXPECT_EQ(errors_of("interfaces: [{ name: ext, device: net_tap0, address: 10.0.0.1/24 }]\n---\nservices: []\n"),
+              (Lines{"t.yaml:2:1: expected a single YAML document, found another one here"}));
+}
+
+TEST(ConfigErrors, StrayCommaIsASyntaxError)
+{
+    // yaml-cpp 0.7 alone would loop forever in LoadAll, or drop the rest of the file in Load.
+    EXPECT_EQ(errors_of("# comment\n,interfaces: []\n"), (Lines{"t.yaml:2:1: YAML syntax error: unexpected \",\""}));
+    EXPECT_EQ(errors_of("- a\n,b\n"), (Lines{"t.yaml:2:1: YAML syntax error: unexpected \",\""}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API around the checker
+
+TEST(ConfigApi, ErrorToString)
+{
+    EXPECT_EQ((ConfigError{"a.yaml", 3, 7, "boom"}).to_string(), "a.yaml:3:7: boom");
+    EXPECT_EQ((ConfigError{"a.yaml", 0, 0, "cannot read: No such file or directory"}).to_string(),
+              "a.yaml: cannot read: No such file or directory");
+}
+
+TEST(ConfigApi, ErrorFieldsAreOneBased)
+{
+    const ConfigResult r = parse_config("interfaces: []\n", "x.yaml");
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].file, "x.yaml");
+    EXPECT_EQ(r.errors[0].line, 1);
+    EXPECT_EQ(r.errors[0].column, 13);
+    EXPECT_EQ(r.errors[0].message, "interfaces: expected a list of at least one interface, found an empty list");
+    EXPECT_FALSE(r.config.has_value());
+}
+
+TEST(ConfigApi, LoadsAFile)
+{
+    const ConfigResult r = load_config_file("configs/good.yaml");
+    ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+    ASSERT_TRUE(r.config.has_value());
+    const Config& c = *r.config;
+    EXPECT_EQ(c.source_file, "configs/good.yaml");
+    ASSERT_EQ(c.interfaces.size(), 1u);
+    EXPECT_EQ(c.interfaces[0].name, "ext");
+    EXPECT_EQ(c.interfaces[0].device, "net_tap0");
+    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<Ipv4Prefix>{prefix("10.0.0.1/24")}));
+    ASSERT_EQ(c.services.size(), 1u);
+    EXPECT_EQ(c.services[0].vip, ip("10.0.0.100"));
+    EXPECT_EQ(c.services[0].port, 80);
+    ASSERT_EQ(c.services[0].real_servers.size(), 1u);
+    EXPECT_EQ(c.services[0].real_servers[0].address, ip("10.0.0.11"));
+    EXPECT_EQ(c.services[0].real_servers[0].port, 80);
+    EXPECT_EQ(c.services[0].real_servers[0].weight, 1u);
+    EXPECT_EQ(c.services[0].real_servers[0].forward, ForwardMethod::nat);
+}
+
+TEST(ConfigApi, FileErrorsNameTheFile)
+{
+    const ConfigResult r = load_config_file("configs/bad.yaml");
+    EXPECT_FALSE(r.config.has_value());
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].to_string(),
+              "configs/bad.yaml:10:16: services[0].scheduler: unknown scheduler \"lc\" (expected one of: rr, wrr)");
+}
+
+TEST(ConfigApi, UnreadableFiles)
+{
+    const ConfigResult missing = load_config_file("configs/no-such-file.yaml");
+    EXPECT_FALSE(missing.config.has_value());
+    ASSERT_EQ(missing.errors.size(), 1u);
+    EXPECT_EQ(missing.errors[0].line, 0);
+    EXPECT_EQ(missing.errors[0].to_string(), "configs/no-such-file.yaml: cannot read: No such file or directory");
+
+    const ConfigResult dir = load_config_file("configs");
+    ASSERT_EQ(dir.errors.size(), 1u);
+    EXPECT_EQ(dir.errors[0].to_string(), "configs: cannot read: Is a directory");
+}
+
+// The shipped configurations must stay valid.
+TEST(ConfigApi, ShippedExamplesValidate)
+{
+    for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-nat.yaml"}) {
+        const ConfigResult r = load_config_file(path);
+        for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+        EXPECT_TRUE(r.config.has_value()) << path;
+    }
+}
+
+TEST(ConfigApi, AnnotatedExampleHasWhatItDescribes)
+{
+    const ConfigResult r = load_config_file("../../conf/fulcrum.yaml");
+    ASSERT_TRUE(r.config.has_value());
+    const Config& c = *r.config;
+    EXPECT_EQ(c.interfaces.size(), 2u);
+    EXPECT_EQ(c.routes.size(), 2u);
+    EXPECT_EQ(c.neighbors.size(), 1u);
+    ASSERT_EQ(c.services.size(), 4u);
+    EXPECT_EQ(c.services[2].forward, ForwardMethod::dr);
+    ASSERT_EQ(c.services[2].real_servers.size(), 3u);
+    EXPECT_EQ(c.services[2].real_servers[2].forward, ForwardMethod::tun);
+}
+
+TEST(ConfigQueues, QueuesDefaultToWorkersAndAfPacketNeedsEnoughQueuePairs)
+{
+    const Config c = good(R"(dataplane: { workers: 2 }
+interfaces:
+  - { name: ext, device: "net_af_packet0,iface=a,qpairs=2", address: 10.0.0.1/24 }
+  - { name: int, device: "net_af_packet1,iface=b,qpairs=4", address: 10.0.1.1/24, queues: 4 }
+)");
+    EXPECT_EQ(c.interfaces[0].queues, 0u);
+    EXPECT_EQ(c.interfaces[1].queues, 4u);
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: "net_af_packet0,iface=a", address: 10.0.0.1/24 }
+  - { name: int, device: "net_af_packet1,iface=b,qpairs=2", address: 10.0.1.1/24, queues: 3 }
+  - { name: tap, device: net_tap0, address: 10.0.2.1/24, queues: 65 }
+dataplane: { workers: 2 }
+)"),
+              (Lines{"t.yaml:2:26: interfaces[0].device: af_packet device has 1 queue pair(s) but 2 are needed (2 "
+                     "worker(s), 2 RX queue(s)): add \",qpairs=2\" to the device string",
+                     "t.yaml:3:26: interfaces[1].device: af_packet device has 2 queue pair(s) but 3 are needed (2 "
+                     "worker(s), 3 RX queue(s)): add \",qpairs=3\" to the device string",
+                     "t.yaml:4:66: interfaces[2].queues: expected an integer from 1 to 64, found \"65\""}));
+}
+
+TEST(ConfigTimeouts, EveryStateByNameAndIpvsadmSetNames)
+{
+    const Config c = good(two_interfaces + R"(timeouts: { tcp: 600, tcp_fin: 30, udp: 20, syn_recv: 5, close: 3, time_wait: 7 }
+)");
+    using fulcrum::dataplane::TcpState;
+    EXPECT_EQ(c.timeouts.of(TcpState::established), 600u);
+    EXPECT_EQ(c.timeouts.of(TcpState::fin_wait), 30u);
+    EXPECT_EQ(c.timeouts.udp, 20u);
+    EXPECT_EQ(c.timeouts.of(TcpState::syn_recv), 5u);
+    EXPECT_EQ(c.timeouts.of(TcpState::close), 3u);
+    EXPECT_EQ(c.timeouts.of(TcpState::time_wait), 7u);
+    EXPECT_EQ(c.timeouts.of(TcpState::close_wait), 60u);  // IPVS's default, untouched
+    EXPECT_EQ(c.timeouts.of(TcpState::none), 2u);
+
+    EXPECT_EQ(errors_of(two_interfaces + R"(timeouts:
+  tcp: 600
+  established: 900
+  fin_wait: 10
+  tcp_fin: 20
+  syn_wait: 1
+)"),
+              (Lines{"t.yaml:6:16: timeouts.established: sets the same timeout as \"tcp\" (line 5); give only one of them",
+                     "t.yaml:8:12: timeouts.tcp_fin: sets the same timeout as \"fin_wait\" (line 7); give only one of them",
+                     "t.yaml:9:3: timeouts: unknown key \"syn_wait\" in timeouts (expected one of: tcp, tcp_fin, udp, none, "
+                     "established, syn_sent, syn_recv, fin_wait, time_wait, close, close_wait, last_ack, listen, synack)"}));
+}
