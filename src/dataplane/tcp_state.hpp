@@ -159,7 +159,7 @@ constexpr TcpConnState tcp_step(TcpConnState conn, TcpDirection packet_direction
 
 // Whether a connection in `state` counts in its real server's ActiveConn (true) or InActConn
 // (false), as `ipvsadm -L -n` shows them: ESTABLISHED and the three handshake states SYN_SENT,
-// SYN_RECV and SYNACK are active (tcp_state_active_table of kernels since 2016; older kernels
+// SYN_RECV and SYNACK are active (current kernels' tcp_state_active_table; the 2.6/3.x sources
 // counted ESTABLISHED only). A new connection starts in NONE, inactive.
 constexpr bool tcp_state_is_active(TcpState state)
 {
@@ -177,9 +177,10 @@ constexpr int tcp_active_delta(TcpState from, TcpState to)
 // The kernel's is_new_conn_expected() for TCP: whether a SYN arriving on an existing connection
 // should expire it and be scheduled afresh (the client reused its port) instead of being fed to
 // the state table on the old real server. `conn_reuse_mode` is the sysctl (default 1; 0 turns
-// the rescheduling off altogether); bit 1 adds FIN_WAIT for DR/TUN connections, whose
-// FIN_WAIT the director cannot tell apart from a finished connection. The kernel also requires
-// the connection not to be controlled (persistence template, FTP data).
+// the rescheduling off altogether); its value-2 bit adds FIN_WAIT for DR/TUN connections, whose
+// FIN_WAIT the director cannot tell apart from a finished connection. The kernel asks this for
+// any packet with SYN set, and also requires the connection not to be controlled (persistence
+// template, FTP data).
 constexpr bool tcp_new_conn_expected(TcpState state, bool no_output, uint32_t conn_reuse_mode = 1)
 {
     if (conn_reuse_mode == 0) return false;
