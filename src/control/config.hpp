@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/tcp_state.hpp"
 #include "dataplane/types.hpp"
 
 namespace fulcrum::control {
@@ -23,6 +24,7 @@ struct InterfaceConfig {
     std::string device;                  // vdev specification ("net_af_packet0,iface=veth10") or PCI address
     std::vector<Ipv4Prefix> addresses;   // the director's own addresses on this link
     uint16_t mtu = 1500;
+    uint16_t queues = 0;                 // RX queues; 0 = one per worker
 };
 
 struct RouteConfig {
@@ -52,13 +54,6 @@ struct ServiceConfig {
     std::vector<RealServerConfig> real_servers;
 };
 
-// ipvsadm --set tcp tcpfin udp, in seconds.
-struct TimeoutConfig {
-    uint32_t tcp = 900;
-    uint32_t tcp_fin = 120;
-    uint32_t udp = 300;
-};
-
 struct Config {
     std::string source_file;
     DataplaneConfig dataplane;
@@ -66,7 +61,9 @@ struct Config {
     std::vector<RouteConfig> routes;
     std::vector<NeighborConfig> neighbors;
     std::vector<ServiceConfig> services;
-    TimeoutConfig timeouts;
+    // Seconds per TCP state and for UDP: IPVS's defaults, changed by `timeouts:` (tcp, tcp_fin
+    // and udp as ipvsadm --set, or a state by name).
+    dataplane::ConnTimeouts timeouts = dataplane::ConnTimeouts::ipvs_defaults();
 };
 
 struct ConfigError {

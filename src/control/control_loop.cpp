@@ -31,6 +31,7 @@ constexpr unsigned mbuf_cache_size = 256;
 constexpr unsigned neighbor_capacity = 4096;
 constexpr unsigned neighbor_ring_size = 1024;
 constexpr unsigned control_ring_size = 512;
+constexpr unsigned handoff_ring_size = 4096;
 constexpr auto control_period = std::chrono::milliseconds(1);
 
 std::string dpdk_failure(const std::string& what) { return what + ": " + rte_strerror(rte_errno); }
@@ -77,6 +78,7 @@ std::string Director::start(const Config& config)
 {
     config_ = config;
     shared_.tsc_hz = rte_get_tsc_hz();
+    shared_.tsc_per_tick = shared_.tsc_hz / ticks_per_second;
     const unsigned workers = config.dataplane.workers;
     const int socket = static_cast<int>(rte_socket_id());
 
@@ -101,9 +103,11 @@ std::string Director::start(const Config& config)
         if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
         if (*port_id >= max_ports)
             return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
-        if (auto e = port_start(*port_id, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
+        const uint16_t rx_queues = iface.queues != 0 ? iface.queues : static_cast<uint16_t>(workers);
+        if (auto e = port_start(*port_id, rx_queues, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
             return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
         interface_ports_[iface.name] = *port_id;
+        rx_queue_counts_[*port_id] = rx_queues;
 
         PortInfo& info = shared_.ports[*port_id];
         info.port_id = *port_id;
@@ -116,8 +120,8 @@ std::string Director::start(const Config& config)
         }
         rte_eth_macaddr_get(*port_id, &info.mac);
         shared_.port_count = std::max<unsigned>(shared_.port_count, *port_id + 1u);
-        log::info("interface {} is port {} ({}), MAC {}, {} queue(s)", iface.name, *port_id,
-                  iface.device, format_mac(from_ether(info.mac)), workers);
+        log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, *port_id,
+                  iface.device, format_mac(from_ether(info.mac)), rx_queues, workers);
     }
     running_ = true;  // ports are up: stop() must now bring them down
     std::sort(shared_.local_ips.begin(), shared_.local_ips.end());
@@ -134,12 +138,27 @@ std::string Director::start(const Config& config)
     if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
         return dpdk_failure("cannot create the RCU state");
 
+    // Packets for a connection another worker owns are passed on through a ring per pair.
+    shared_.worker_count = workers;
+    shared_.handoff_rings.assign(size_t{workers} * workers, nullptr);
+    for (unsigned from = 0; from < workers && workers > 1; ++from)
+        for (unsigned to = 0; to < workers; ++to) {
+            if (from == to) continue;
+            const std::string name = fmt::format("handoff_{}_{}", from, to);
+            rte_ring* ring = rte_ring_create(name.c_str(), handoff_ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (ring == nullptr) return dpdk_failure("cannot create ring " + name);
+            shared_.handoff_rings[from * workers + to] = ring;
+        }
+
     for (unsigned i = 0; i < workers; ++i) {
         auto w = std::make_unique<WorkerContext>();
         w->worker_id = i;
         w->shared = &shared_;
         w->tx_queue = static_cast<uint16_t>(i);
-        for (const auto& [name, port_id] : interface_ports_) w->rx_queues.push_back({port_id, static_cast<uint16_t>(i)});
+        // RX queue q of every port goes to worker q mod workers.
+        for (const auto& [port_id, rx_queues] : rx_queue_counts_)
+            for (uint16_t q = static_cast<uint16_t>(i); q < rx_queues; q = static_cast<uint16_t>(q + workers))
+                w->rx_queues.push_back({port_id, q});
         const std::string ring_name = "from_control_" + std::to_string(i);
         w->from_control = rte_ring_create(ring_name.c_str(), control_ring_size, socket,
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -263,6 +282,13 @@ void Director::stop()
     log_counters();
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
     for (auto& w : workers_) rte_ring_free(w->from_control);
+    for (rte_ring* ring : shared_.handoff_rings) {
+        if (ring == nullptr) continue;
+        // Whatever a stopped worker had not yet taken from its rings goes back to the pool.
+        void* m;
+        while (rte_ring_dequeue(ring, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(ring);
+    }
     workers_.clear();
     delete shared_.snapshot.exchange(nullptr);
     rte_ring_free(shared_.neighbor_updates);
@@ -289,12 +315,12 @@ void Director::log_counters() const
         log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
                   "connections_created={} connections_expired={} connections={} arp_replies={} "
                   "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} "
-                  "tunnel_fragments={} held_for_arp={} idle_polls={}{}",
+                  "tunnel_fragments={} held_for_arp={} handed_off={} handoffs_received={} idle_polls={}{}",
                   w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
                   c.forwarded_replies, c.connections_created, c.connections_expired, w->conns.size(),
                   c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
                   c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.tunnel_fragments,
-                  c.packets_held_for_arp, c.idle_polls, drops);
+                  c.packets_held_for_arp, c.handed_off, c.handoffs_received, c.idle_polls, drops);
     }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ private:
 
     Config config_;
     InterfacePorts interface_ports_;
+    std::map<uint16_t, uint16_t> rx_queue_counts_;  // port id -> RX queues
     StableIds ids_;
     uint64_t generation_ = 0;
     dataplane::DataplaneShared shared_;

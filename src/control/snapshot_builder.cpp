@@ -19,9 +19,6 @@ using dataplane::ServiceSnapshot;
 
 namespace {
 
-// IPVS's SYN_RECV timeout, not yet configurable.
-constexpr uint64_t syn_timeout_seconds = 60;
-
 std::string dpdk_failure(const std::string& what)
 {
     return what + ": " + rte_strerror(rte_errno);
@@ -128,10 +125,10 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
 {
     auto s = std::make_unique<ServiceSnapshot>();
     s->generation = generation;
-    s->tcp_timeout = config.timeouts.tcp * tsc_hz;
-    s->tcp_fin_timeout = config.timeouts.tcp_fin * tsc_hz;
-    s->udp_timeout = config.timeouts.udp * tsc_hz;
-    s->tcp_syn_timeout = std::min<uint64_t>(syn_timeout_seconds, config.timeouts.tcp) * tsc_hz;
+    (void)tsc_hz;
+    for (size_t state = 0; state < dataplane::tcp_state_count; ++state)
+        s->tcp_timeout[state] = config.timeouts.tcp[state] * dataplane::ticks_per_second;
+    s->udp_timeout = config.timeouts.udp * dataplane::ticks_per_second;
     if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
     return {std::move(s), {}};

@@ -1,6 +1,6 @@
 // A worker's connection table. Only its own worker reads and writes it, so it needs no locks.
 // Each connection is found from either direction: the client's packets by the key they arrive
-// with, a NAT real server's replies by theirs.
+// with, a NAT real server's replies by theirs. Idle connections expire through a timer wheel.
 #pragma once
 
 #include <rte_byteorder.h>
@@ -10,27 +10,40 @@
 #include <vector>
 
 #include "dataplane/packet.hpp"
+#include "dataplane/tcp_state.hpp"
 #include "dataplane/types.hpp"
 
 struct rte_hash;
 
 namespace fulcrum::dataplane {
 
-// Just enough TCP state to pick a timeout; issue #4 brings IPVS's full state machine.
-enum class TcpPhase : uint8_t { opening, established, closing };
+// Time as the connection table counts it: ticks of 1/64 s (about 16 ms). 32 bits of ticks last
+// two years, far beyond any timeout.
+using Tick = uint32_t;
+inline constexpr unsigned ticks_per_second = 64;
 
+// 48 bytes. The reply key of a NAT connection is not stored: it is (real server -> client),
+// which the fields below give.
 struct Connection {
     FlowKey client_key;          // client -> VIP, as the client sends it
-    FlowKey reply_key;           // real server -> client, as a NAT real server answers
     rte_be32_t real_ip = 0;
     rte_be16_t real_port = 0;
     ForwardMethod method = ForwardMethod::nat;
-    TcpPhase tcp_phase = TcpPhase::opening;
+    bool in_use = false;
+    TcpConnState tcp;            // TCP only
+    uint16_t wheel_slot = 0;     // the timer wheel list it heads (kept only while it is the head)
     uint32_t service_id = 0;     // stable ids: a connection outlives the snapshot it was made in
     uint32_t real_server_id = 0;
-    uint64_t last_seen = 0;      // TSC
-    bool in_use = false;
+    Tick last_seen = 0;
+    uint32_t wheel_next = 0;     // that slot's doubly-linked list, by connection index
+    uint32_t wheel_prev = 0;
+
+    FlowKey reply_key() const
+    {
+        return {real_ip, client_key.src_ip, real_port, client_key.src_port, client_key.proto, {0, 0, 0}};
+    }
 };
+static_assert(sizeof(Connection) == 48);
 
 class ConnTable {
 public:
@@ -53,38 +66,86 @@ public:
     // Looks up `count` keys (at most 64) at once, which lets rte_hash overlap their cache misses.
     void lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const;
 
-    // Adds a connection for `client_key` (and, for NAT, `reply_key`). On ok, `*out` is the new
-    // connection with its keys set; the caller fills in the rest.
-    InsertResult insert(const FlowKey& client_key, const FlowKey* reply_key, Connection** out);
+    // Adds a connection for `client_key` towards real_ip:real_port (a NAT connection is also
+    // found by its reply key). On ok, `*out` has its keys, method, last_seen = now and its wheel
+    // slot set, for a deadline `timeout` ticks away; the caller fills in the rest.
+    InsertResult insert(const FlowKey& client_key, rte_be32_t real_ip, rte_be16_t real_port,
+                        ForwardMethod method, Tick now, Tick timeout, Connection** out);
 
     void remove(Connection* conn);
 
-    // Visits the next `budget` slots (wrapping) and removes connections for which
-    // is_expired(conn) is true. Returns how many were removed.
-    template <typename IsExpired>
-    uint32_t expire_some(uint32_t budget, IsExpired&& is_expired)
-    {
-        uint32_t removed = 0;
-        for (uint32_t i = 0; i < budget && capacity_ > 0; ++i) {
-            Connection& c = slots_[expiry_cursor_];
-            if (++expiry_cursor_ == capacity_) expiry_cursor_ = 0;
-            if (c.in_use && is_expired(c)) {
-                remove(&c);
-                ++removed;
-            }
-        }
-        return removed;
-    }
+    // Moves a connection to the wheel slot of a new, possibly earlier, deadline (when a state
+    // change shortens its timeout). Packets that only refresh last_seen need not call this.
+    void reschedule(Connection* conn, Tick deadline);
+
+    // Runs the wheel up to `now`, looking at no more than `budget` connections: each one found in
+    // a slot whose time has come is expired if timeout_of(conn) ticks have passed since it was
+    // last seen (on_expire(conn) is called, then it is removed), or moved to the slot of its
+    // real deadline. Returns the number expired. Work left over continues on the next call.
+    template <typename TimeoutOf, typename OnExpire>
+    uint32_t expire(Tick now, uint32_t budget, TimeoutOf&& timeout_of, OnExpire&& on_expire);
 
     uint32_t size() const { return capacity_ - static_cast<uint32_t>(free_.size()); }
     uint32_t capacity() const { return capacity_; }
 
+    // Bytes this table holds per connection it can hold, everything included.
+    double bytes_per_connection() const { return static_cast<double>(memory_bytes_) / capacity_; }
+
 private:
+    static constexpr uint32_t wheel_slots = 8192;  // 128 s of 1/64 s; longer timeouts go round again
+    static constexpr uint32_t due_list = wheel_slots;  // the extra list: a tick's connections being worked
+    static constexpr uint32_t none = UINT32_MAX;
+
+    uint32_t index_of(const Connection* c) const { return static_cast<uint32_t>(c - slots_.get()); }
+    void link(Connection* c, Tick deadline);
+    void unlink(Connection* c);
+
     rte_hash* index_ = nullptr;  // FlowKey -> slot index << 1 | is_reply
     std::unique_ptr<Connection[]> slots_;
     std::vector<uint32_t> free_;  // reserved up front: pushing and popping never allocates
+    // Head of each slot's list, then of the due list. Only a list's head keeps its wheel_slot
+    // up to date (it is all unlink needs).
+    std::vector<uint32_t> wheel_;
     uint32_t capacity_ = 0;
-    uint32_t expiry_cursor_ = 0;
+    Tick wheel_cursor_ = 0;      // the next tick whose slot has not been taken out
+    bool wheel_started_ = false;
+    size_t memory_bytes_ = 0;
 };
+
+template <typename TimeoutOf, typename OnExpire>
+uint32_t ConnTable::expire(Tick now, uint32_t budget, TimeoutOf&& timeout_of, OnExpire&& on_expire)
+{
+    if (!wheel_started_) {
+        wheel_cursor_ = now;
+        wheel_started_ = true;
+    }
+    uint32_t expired = 0;
+    for (uint32_t looked = 0; looked < budget;) {
+        uint32_t& due = wheel_[due_list];
+        if (due == none) {
+            if (static_cast<int32_t>(now - wheel_cursor_) < 0) break;
+            // Take the tick's whole list out of the wheel first, so that a connection relinked
+            // a full turn ahead lands in the emptied slot, not in the list being worked.
+            uint32_t& head = wheel_[wheel_cursor_ % wheel_slots];
+            due = head;
+            head = none;
+            if (due != none) slots_[due].wheel_slot = due_list;
+            ++wheel_cursor_;
+            continue;
+        }
+        Connection* c = &slots_[due];
+        ++looked;
+        const Tick deadline = c->last_seen + timeout_of(*c);
+        if (static_cast<int32_t>(deadline - now) <= 0) {
+            on_expire(*c);
+            remove(c);
+            ++expired;
+        } else {
+            unlink(c);
+            link(c, deadline);
+        }
+    }
+    return expired;
+}
 
 }  // namespace fulcrum::dataplane

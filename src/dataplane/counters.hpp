@@ -33,6 +33,7 @@ namespace fulcrum::dataplane {
     X(too_big_df, "TUN: larger than the egress MTU with DF set; ICMP fragmentation-needed sent")      \
     X(fragmentation_failed, "TUN: the outer packet could not be fragmented")                       \
     X(no_headroom, "no room in front of the packet for the outer header")                          \
+    X(handoff_full, "the owning worker's hand-off ring is full")                                  \
     X(tx_full, "transmit queue full")
 
 enum class DropReason : uint8_t {
@@ -71,6 +72,8 @@ struct WorkerCounters {
     uint64_t icmp_related_forwarded = 0;
     uint64_t tunnel_fragments = 0;
     uint64_t idle_polls = 0;
+    uint64_t handed_off = 0;           // passed to the worker that owns their connection
+    uint64_t handoffs_received = 0;
     std::array<uint64_t, drop_reason_count> drops{};
 
     uint64_t& drop(DropReason r) { return drops[static_cast<size_t>(r)]; }

@@ -5,6 +5,7 @@
 
 #include "dataplane/arp.hpp"
 #include "dataplane/egress.hpp"
+#include "dataplane/handoff.hpp"
 #include "dataplane/icmp.hpp"
 #include "dataplane/icmp_related.hpp"
 #include "dataplane/nat.hpp"
@@ -20,14 +21,30 @@ bool is_syn_only(uint8_t flags)
     return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
 }
 
-void track_tcp(Connection& c, const ParsedPacket& p, bool is_reply)
+ConnCounts& counts_of(WorkerContext& w, const Connection& c) { return w.conn_counts[c.real_server_id]; }
+
+void count_add(std::atomic<uint32_t>& counter, int delta)
+{
+    // Only this worker writes its counts: a plain read-modify-write, published with a relaxed store.
+    counter.store(counter.load(std::memory_order_relaxed) + static_cast<uint32_t>(delta), std::memory_order_relaxed);
+}
+
+bool is_active(const Connection& c) { return c.client_key.proto == IPPROTO_TCP && tcp_state_is_active(c.tcp.state); }
+
+// Feeds a TCP packet to IPVS's state table; moves the connection between ActiveConn and
+// InActConn, and to the wheel slot of its new timeout, when its state changes.
+void track_tcp(WorkerContext& w, Connection& c, const ParsedPacket& p, TcpDirection direction)
 {
     if (p.key.proto != IPPROTO_TCP) return;
-    if (p.tcp_flags & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG)) {
-        c.tcp_phase = TcpPhase::closing;
-    } else if (c.tcp_phase == TcpPhase::opening && !is_reply && (p.tcp_flags & RTE_TCP_ACK_FLAG)) {
-        c.tcp_phase = TcpPhase::established;
+    const TcpConnState before = c.tcp;
+    c.tcp = tcp_step(c.tcp, direction, p.tcp_flags);
+    if (c.tcp.state == before.state) return;
+    if (const int delta = tcp_active_delta(before.state, c.tcp.state); delta != 0) {
+        ConnCounts& counts = counts_of(w, c);
+        count_add(counts.active, delta);
+        count_add(counts.inactive, -delta);
     }
+    w.conns.reschedule(&c, c.last_seen + connection_timeout(c, *w.snapshot));
 }
 
 int32_t schedule(WorkerContext& w, const ServiceEntry& service)
@@ -44,8 +61,8 @@ int32_t schedule(WorkerContext& w, const ServiceEntry& service)
 Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                        Connection& c)
 {
-    c.last_seen = w.now;
-    track_tcp(c, p, false);
+    c.last_seen = w.now_tick;
+    track_tcp(w, c, p, TcpDirection::input);
     ++w.counters.forwarded_to_real_server;
     switch (c.method) {
     case ForwardMethod::nat:
@@ -63,8 +80,8 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
 Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                   Connection& c)
 {
-    c.last_seen = w.now;
-    track_tcp(c, p, true);
+    c.last_seen = w.now_tick;
+    track_tcp(w, c, p, TcpDirection::output);
     // Replies are routed, unlike packets to the VIP, which IPVS treats as local.
     if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
     nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
@@ -82,21 +99,21 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     if (pick == sched::no_destination) return Verdict::drop(DropReason::no_real_server);
     const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
 
-    FlowKey reply_key{};
-    const bool nat = rs.method == ForwardMethod::nat;
-    if (nat) reply_key = {rs.address, p.key.src_ip, rs.port, p.key.src_port, p.key.proto, {0, 0, 0}};
+    const rte_be16_t real_port = rs.method == ForwardMethod::nat ? rs.port : p.key.dst_port;
+    const bool tcp = p.key.proto == IPPROTO_TCP;
+    const Tick first_timeout = tcp ? w.snapshot->tcp_timeout[0] : w.snapshot->udp_timeout;
     Connection* c = nullptr;
-    switch (w.conns.insert(p.key, nat ? &reply_key : nullptr, &c)) {
+    switch (w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c)) {
     case ConnTable::InsertResult::ok: break;
     case ConnTable::InsertResult::full: return Verdict::drop(DropReason::conn_table_full);
     case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);
     }
     w.connection_created_in_burst = true;
-    c->real_ip = rs.address;
-    c->real_port = nat ? rs.port : p.key.dst_port;
-    c->method = rs.method;
     c->service_id = service.id;
     c->real_server_id = rs.id;
+    // DR and TUN replies bypass the director: IPVS's NOOUTPUT, the input-only state rows.
+    c->tcp = {TcpState::none, rs.method != ForwardMethod::nat};
+    count_add(counts_of(w, *c).inactive, 1);
     ++w.counters.connections_created;
     return to_real_server(w, m, frame, p, *c);
 }
@@ -129,12 +146,13 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
     if (has_ports) {
         const bool stale_hit = hit.conn != nullptr &&
-            !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key : hit.conn->client_key) == p.key);
+            !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key() : hit.conn->client_key) == p.key);
         if (stale_hit || (hit.conn == nullptr && w.connection_created_in_burst)) hit = w.conns.lookup(p.key);
-        if (hit.conn != nullptr && !hit.is_reply && hit.conn->tcp_phase == TcpPhase::closing &&
-            p.key.proto == IPPROTO_TCP && is_syn_only(p.tcp_flags)) {
-            // A new SYN on a closing connection starts a new one (IPVS's conn_reuse_mode).
-            w.conns.remove(hit.conn);
+        if (hit.conn != nullptr && !hit.is_reply && p.key.proto == IPPROTO_TCP &&
+            (p.tcp_flags & RTE_TCP_SYN_FLAG) && tcp_new_conn_expected(hit.conn->tcp.state, hit.conn->tcp.no_output)) {
+            // The client reused its port: the old connection is over and the SYN is scheduled
+            // afresh (IPVS's conn_reuse_mode 1).
+            forget_connection(w, *hit.conn);
             hit = {};
         }
         if (hit.conn != nullptr)
@@ -181,8 +199,9 @@ Verdict process_packet(WorkerContext& w, rte_mbuf* m)
     return classify_ipv4(w, m, rte_pktmbuf_mtod(m, uint8_t*), p, hit);
 }
 
-void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count)
+void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us)
 {
+    const bool may_hand_off = !handed_to_us && w.shared->worker_count > 1 && !w.shared->hardware_steering;
     ParsedPacket parsed[rx_burst_size];
     Verdict verdicts[rx_burst_size];
     const FlowKey* keys[rx_burst_size];
@@ -193,6 +212,12 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count)
     for (uint16_t i = 0; i < count; ++i) {
         if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
         verdicts[i] = receive_stage(w, mbufs[i], parsed[i]);
+        if (may_hand_off && !verdicts[i].settled()) {
+            const int owner = packet_owner(w, rte_pktmbuf_mtod(mbufs[i], uint8_t*), parsed[i]);
+            if (owner >= 0 && static_cast<unsigned>(owner) != w.worker_id)
+                verdicts[i] = hand_off(w, static_cast<unsigned>(owner), mbufs[i]) ? Verdict::held()
+                                                                                  : Verdict::drop(DropReason::handoff_full);
+        }
         if (!verdicts[i].settled() && needs_connection_lookup(parsed[i])) {
             key_of[i] = static_cast<uint8_t>(key_count);
             keys[key_count++] = &parsed[i].key;
@@ -224,15 +249,22 @@ void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict)
     }
 }
 
-uint64_t connection_timeout(const Connection& c, const ServiceSnapshot& s)
+Tick connection_timeout(const Connection& c, const ServiceSnapshot& s)
 {
     if (c.client_key.proto == IPPROTO_UDP) return s.udp_timeout;
-    switch (c.tcp_phase) {
-    case TcpPhase::opening: return s.tcp_syn_timeout;
-    case TcpPhase::established: return s.tcp_timeout;
-    case TcpPhase::closing: return s.tcp_fin_timeout;
-    }
-    return s.tcp_timeout;
+    return s.tcp_timeout[static_cast<size_t>(c.tcp.state)];
+}
+
+void uncount_connection(WorkerContext& w, const Connection& c)
+{
+    ConnCounts& counts = w.conn_counts[c.real_server_id];
+    count_add(is_active(c) ? counts.active : counts.inactive, -1);
+}
+
+void forget_connection(WorkerContext& w, Connection& c)
+{
+    uncount_connection(w, c);
+    w.conns.remove(&c);
 }
 
 }  // namespace fulcrum::dataplane

@@ -14,14 +14,21 @@ namespace fulcrum::dataplane {
 // Uses w.snapshot and w.now, which the caller refreshes.
 Verdict process_packet(WorkerContext& w, rte_mbuf* m);
 
-// The same for a burst (at most rx_burst_size): parses every packet first, then looks up all
-// their connections at once, then finishes each in arrival order and settles it.
-void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count);
+// The same for a burst (at most rx_burst_size): parses every packet first, hands those whose
+// connection another worker owns to that worker (unless they were handed to us), then looks up
+// all their connections at once, then finishes each in arrival order and settles it.
+void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us = false);
 
 // Applies a verdict: stages a transmit, counts and frees a drop.
 void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict);
 
-// Idle timeout of a connection under the snapshot's timeouts, in TSC cycles.
-uint64_t connection_timeout(const Connection& c, const ServiceSnapshot& s);
+// Idle timeout of a connection in its current state, under the snapshot's timeouts.
+Tick connection_timeout(const Connection& c, const ServiceSnapshot& s);
+
+// Takes a connection out of its real server's ActiveConn or InActConn (before it goes).
+void uncount_connection(WorkerContext& w, const Connection& c);
+
+// Removes a connection, uncounted.
+void forget_connection(WorkerContext& w, Connection& c);
 
 }  // namespace fulcrum::dataplane

@@ -43,17 +43,17 @@ std::optional<uint16_t> find_port(std::string_view device)
     return port_id;
 }
 
-std::string port_start(uint16_t port_id, uint16_t queues, uint16_t mtu, rte_mempool* pool)
+std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool)
 {
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return failure("device info", rc);
-    if (queues > info.max_rx_queues || queues > info.max_tx_queues)
+    if (rx_queues > info.max_rx_queues || tx_queues > info.max_tx_queues)
         return "the device offers " + std::to_string(info.max_rx_queues) + " RX and " +
-               std::to_string(info.max_tx_queues) + " TX queues, " + std::to_string(queues) +
-               " are needed (for af_packet, raise qpairs=)";
+               std::to_string(info.max_tx_queues) + " TX queues, " + std::to_string(rx_queues) + " and " +
+               std::to_string(tx_queues) + " are needed (for af_packet, raise qpairs=)";
 
     rte_eth_conf conf{};
-    if (int rc = rte_eth_dev_configure(port_id, queues, queues, &conf); rc != 0)
+    if (int rc = rte_eth_dev_configure(port_id, rx_queues, tx_queues, &conf); rc != 0)
         return failure("configure", rc);
     uint16_t rx_desc = rx_descriptors;
     uint16_t tx_desc = tx_descriptors;
@@ -61,12 +61,12 @@ std::string port_start(uint16_t port_id, uint16_t queues, uint16_t mtu, rte_memp
         return failure("descriptor counts", rc);
     const int socket = rte_eth_dev_socket_id(port_id);
     const unsigned socket_id = socket < 0 ? 0u : static_cast<unsigned>(socket);
-    for (uint16_t q = 0; q < queues; ++q) {
+    for (uint16_t q = 0; q < rx_queues; ++q)
         if (int rc = rte_eth_rx_queue_setup(port_id, q, rx_desc, socket_id, nullptr, pool); rc != 0)
             return failure("RX queue setup", rc);
+    for (uint16_t q = 0; q < tx_queues; ++q)
         if (int rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, socket_id, nullptr); rc != 0)
             return failure("TX queue setup", rc);
-    }
     // Not every virtual device lets DPDK set the MTU (af_packet keeps the interface's own); a
     // refusal is not fatal, the configured MTU still bounds what the director sends.
     rte_eth_dev_set_mtu(port_id, mtu);

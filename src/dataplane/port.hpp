@@ -18,9 +18,9 @@ bool is_pci_address(std::string_view device);
 // The port EAL created for `device`, if any.
 std::optional<uint16_t> find_port(std::string_view device);
 
-// Configures `queues` RX and TX queue pairs on the port, sets the MTU when the device allows it,
-// and starts the port. Returns an empty string, or what failed, with DPDK's reason.
-std::string port_start(uint16_t port_id, uint16_t queues, uint16_t mtu, rte_mempool* pool);
+// Configures `rx_queues` RX and `tx_queues` TX queues on the port, sets the MTU when the device
+// allows it, and starts the port. Returns an empty string, or what failed, with DPDK's reason.
+std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool);
 
 void port_stop(uint16_t port_id);
 

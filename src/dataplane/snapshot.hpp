@@ -5,11 +5,14 @@
 
 #include <rte_byteorder.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "dataplane/conn_table.hpp"
+#include "dataplane/tcp_state.hpp"
 #include "dataplane/types.hpp"
 #include "sched/scheduler.hpp"
 
@@ -66,11 +69,9 @@ struct ServiceSnapshot {
     rte_fib* fib = nullptr;                        // next-hop ids index next_hops; 0 = no route
     std::vector<NextHop> next_hops;
 
-    // Idle timeouts in TSC cycles.
-    uint64_t tcp_timeout = 0;
-    uint64_t tcp_syn_timeout = 0;   // IPVS's SYN_RECV: a half-open connection is not kept 900 s
-    uint64_t tcp_fin_timeout = 0;
-    uint64_t udp_timeout = 0;
+    // Idle timeouts in connection-table ticks: one per TCP state, and UDP's.
+    std::array<Tick, tcp_state_count> tcp_timeout{};
+    Tick udp_timeout = 0;
 
     const ServiceEntry* find_service(rte_be32_t vip, rte_be16_t port, uint8_t protocol) const;
     bool is_vip(rte_be32_t address) const;

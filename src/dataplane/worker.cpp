@@ -12,15 +12,17 @@
 #include <string>
 
 #include "dataplane/egress.hpp"
+#include "dataplane/handoff.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace fulcrum::dataplane {
 
 namespace {
 
-// Connection slots looked at per loop iteration. At 100 k iterations a second a table of 1 M
-// slots is swept in about 0.16 s; an idle worker (sleeping) sweeps slower but has nothing new.
-constexpr uint32_t expiry_budget = 64;
+// Connections the timer wheel may look at per loop iteration: expiry never takes a long bite
+// out of one iteration, and a backlog (a million connections timing out in the same tick) is
+// worked off over the following ones.
+constexpr uint32_t expiry_budget = 256;
 
 // Idle back-off: spin for a while (traffic often comes in bursts), then pause, then sleep in
 // growing steps up to max_sleep_us, so an idle director leaves the CPU to others on a small
@@ -80,6 +82,7 @@ std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socke
     if (!w.conns.init(name.c_str(), conn_table_size, socket))
         return "cannot create connection table " + name + ": " + rte_strerror(rte_errno);
     w.cursors.assign(max_services_per_process, sched::SchedCursor{});
+    w.conn_counts = std::make_unique<ConnCounts[]>(max_real_servers_per_process);
     return {};
 }
 
@@ -88,13 +91,18 @@ void worker_process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count)
     process_burst(w, mbufs, count);
 }
 
+void worker_set_clock(WorkerContext& w, uint64_t tsc)
+{
+    w.now = tsc;
+    w.now_tick = static_cast<Tick>(tsc / w.shared->tsc_per_tick);
+}
+
 void worker_expire_some(WorkerContext& w, uint32_t budget)
 {
     const ServiceSnapshot& s = *w.snapshot;
-    const uint64_t now = w.now;
-    w.counters.connections_expired += w.conns.expire_some(budget, [&](const Connection& c) {
-        return now - c.last_seen > connection_timeout(c, s);
-    });
+    w.counters.connections_expired += w.conns.expire(
+        w.now_tick, budget, [&](const Connection& c) { return connection_timeout(c, s); },
+        [&](const Connection& c) { uncount_connection(w, c); });
 }
 
 int worker_main(void* worker_context)
@@ -110,7 +118,7 @@ int worker_main(void* worker_context)
         // Nothing from the previous iteration's snapshot is held past this point.
         rte_rcu_qsbr_quiescent(shared.rcu, w.worker_id);
         w.snapshot = shared.snapshot.load(std::memory_order_acquire);
-        w.now = rte_rdtsc();
+        worker_set_clock(w, rte_rdtsc());
 
         unsigned received = 0;
         for (const RxQueue& q : w.rx_queues) {
@@ -119,6 +127,9 @@ int worker_main(void* worker_context)
             received += n;
             worker_process_burst(w, burst, n);
         }
+        const uint16_t handed = receive_handed_off(w, burst, rx_burst_size);
+        process_burst(w, burst, handed, true);
+        received += handed;
         received += drain_from_control(w);
         egress_retry_pending(w);
         egress_flush(w);

@@ -19,7 +19,11 @@ int worker_main(void* worker_context);
 // same code and can look at the staged frames.
 void worker_process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count);
 
-// One step of expiry: looks at a few connection slots and removes the idle ones.
+// Sets the worker's clock (TSC and connection-table ticks) for the packets that follow.
+void worker_set_clock(WorkerContext& w, uint64_t tsc);
+
+// One step of expiry: runs the connection table's timer wheel up to now, looking at no more
+// than `budget` connections.
 void worker_expire_some(WorkerContext& w, uint32_t budget);
 
 }  // namespace fulcrum::dataplane

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,10 @@ inline constexpr uint16_t rx_burst_size = 32;
 inline constexpr uint16_t tx_stage_size = 64;
 inline constexpr unsigned max_pending_arp = 64;
 inline constexpr unsigned neighbor_cache_size = 256;  // power of two
-// Upper bound on stable service ids handed out in one process: per-worker scheduler cursors
-// are indexed by them.
+// Upper bounds on stable ids handed out in one process: per-worker scheduler cursors and
+// connection counts are indexed by them.
 inline constexpr uint32_t max_services_per_process = 65536;
+inline constexpr uint32_t max_real_servers_per_process = 65536;
 
 // One DPDK port as the dataplane sees it. Interfaces cannot change while running.
 struct PortInfo {
@@ -60,10 +62,26 @@ struct DataplaneShared {
     rte_mempool* pool = nullptr;
     rte_mempool* indirect_pool = nullptr;    // fragments that point into the original (TUN)
     rte_ring* neighbor_updates = nullptr;    // workers -> control core, NeighborUpdate elements
+    unsigned worker_count = 1;
+    // handoff_rings[from * worker_count + to]: packets worker `from` passes to their owner `to`
+    // (nullptr on the diagonal). Single producer, single consumer.
+    std::vector<rte_ring*> handoff_rings;
+    // The NIC already steers both directions of a connection to its owner's queue (rte_flow
+    // RSS on the client's address and port): no packet needs handing off.
+    bool hardware_steering = false;
     uint64_t tsc_hz = 0;
+    uint64_t tsc_per_tick = 0;               // tsc_hz / ticks_per_second
     std::atomic<bool> stop{false};
 
     bool is_local(rte_be32_t ip) const;
+};
+
+// A worker's share of one real server's connections, as ipvsadm's ActiveConn and InActConn.
+// Written only by the worker that owns it; the control core sums them across workers (relaxed
+// loads: a total may be a packet behind, never torn).
+struct ConnCounts {
+    std::atomic<uint32_t> active{0};
+    std::atomic<uint32_t> inactive{0};
 };
 
 struct RxQueue {
@@ -88,11 +106,13 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
 
     // Refreshed once per loop iteration: the snapshot and the clock every stage uses.
     const ServiceSnapshot* snapshot = nullptr;
-    uint64_t now = 0;
+    uint64_t now = 0;   // TSC
+    Tick now_tick = 0;  // the same, in connection-table ticks
 
     ConnTable conns;
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
+    std::unique_ptr<ConnCounts[]> conn_counts;  // indexed by real server id
 
     // Next hops this worker sent to recently, so that most packets skip the shared hash table.
     struct NeighborCacheSlot {

@@ -118,6 +118,7 @@ control::Config bench_config()
 void setup(Bench& b, uint32_t mbufs)
 {
     b.shared.tsc_hz = rte_get_tsc_hz();
+    b.shared.tsc_per_tick = b.shared.tsc_hz / ticks_per_second;
     b.shared.pool = rte_pktmbuf_pool_create("bench_pool", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     b.shared.indirect_pool = rte_pktmbuf_pool_create("bench_indirect", 1024, 32, 0, 0, 0);
     if (b.shared.pool == nullptr || b.shared.indirect_pool == nullptr) rte_exit(1, "mbuf pools: %s\n", rte_strerror(rte_errno));
@@ -126,7 +127,7 @@ void setup(Bench& b, uint32_t mbufs)
     for (int i = 0; i < 2; ++i) {
         auto id = find_port(names[i]);
         if (!id) rte_exit(1, "no port %s: pass --vdev net_null0 --vdev net_null1\n", names[i]);
-        if (auto e = port_start(*id, 1, 1500, b.shared.pool); !e.empty()) rte_exit(1, "%s: %s\n", names[i], e.c_str());
+        if (auto e = port_start(*id, 1, 1, 1500, b.shared.pool); !e.empty()) rte_exit(1, "%s: %s\n", names[i], e.c_str());
         PortInfo& p = b.shared.ports[*id];
         p.port_id = *id;
         p.name = i == 0 ? "ext" : "int";
@@ -177,7 +178,7 @@ Result run_loop(Bench& b, WorkerContext& w, const Template& t, const std::vector
     uint64_t done = 0;
     const uint64_t start = rte_rdtsc_precise();
     while (done < packets) {
-        w.now = rte_rdtsc();
+        worker_set_clock(w, rte_rdtsc());
         if (!receive(b, mbufs, t, order, next)) rte_exit(1, "mbuf pool exhausted\n");
         process(mbufs);
         egress_flush(w);
@@ -212,11 +213,8 @@ std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& 
     w->worker_id = 100 + id++;
     w->shared = &b.shared;
     w->snapshot = b.snapshot.get();
-    rte_malloc_socket_stats before{}, after{};
-    rte_malloc_get_socket_stats(0, &before);
     if (auto e = worker_prepare(*w, capacity, 0); !e.empty()) rte_exit(1, "%s\n", e.c_str());
-    rte_malloc_get_socket_stats(0, &after);
-    conn_bytes = (after.heap_allocsz_bytes - before.heap_allocsz_bytes) + capacity * (sizeof(Connection) + sizeof(uint32_t));
+    conn_bytes = static_cast<size_t>(w->conns.bytes_per_connection() * capacity);
     return w;
 }
 

@@ -16,6 +16,7 @@
 
 #include "control/snapshot_builder.hpp"
 #include "dataplane/egress.hpp"
+#include "dataplane/handoff.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/worker.hpp"
 #include "packet_builder.hpp"
@@ -81,6 +82,7 @@ protected:
         const std::string suffix = std::to_string(++instance);
         shared_ = std::make_unique<DataplaneShared>();
         shared_->tsc_hz = rte_get_tsc_hz();
+        shared_->tsc_per_tick = shared_->tsc_hz / ticks_per_second;
         shared_->pool = rte_pktmbuf_pool_create(("pool" + suffix).c_str(), 1023, 0, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
         ASSERT_NE(shared_->pool, nullptr);
@@ -120,7 +122,7 @@ protected:
         w_->shared = shared_.get();
         ASSERT_EQ(worker_prepare(*w_, conn_capacity, 0), "");
         w_->snapshot = snapshot_.get();
-        w_->now = rte_rdtsc();
+        worker_set_clock(*w_, rte_rdtsc());
     }
 
     void TearDown() override { teardown(); }
@@ -281,7 +283,7 @@ TEST_F(Pipeline, HeldPacketIsDroppedWhenArpGoesUnanswered)
     ASSERT_EQ(run(from_client(42001).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
     ASSERT_EQ(run(from_client(42002).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::held);
     take(int_port);
-    w_->now += 2 * shared_->tsc_hz;
+    worker_set_clock(*w_, w_->now + 2 * shared_->tsc_hz);
     egress_retry_pending(*w_);
     EXPECT_EQ(w_->pending_count, 0u);
     EXPECT_EQ(w_->counters.drop(DropReason::neighbor_unresolved), 1u);
@@ -390,10 +392,10 @@ TEST_F(Pipeline, IdleConnectionsExpire)
     take(int_port);
     ASSERT_EQ(w_->conns.size(), 2u);
     // The SYN-only TCP connection expires after IPVS's 60 s SYN_RECV timeout, UDP after 300 s.
-    w_->now += 61 * shared_->tsc_hz;
+    worker_set_clock(*w_, w_->now + 61 * shared_->tsc_hz);
     worker_expire_some(*w_, 1024);
     EXPECT_EQ(w_->conns.size(), 1u);
-    w_->now += 240 * shared_->tsc_hz;
+    worker_set_clock(*w_, w_->now + 240 * shared_->tsc_hz);
     worker_expire_some(*w_, 1024);
     EXPECT_EQ(w_->conns.size(), 0u);
     EXPECT_EQ(w_->counters.connections_expired, 2u);
@@ -662,10 +664,14 @@ TEST_F(Pipeline, BurstWithSeveralPacketsOfANewFlow)
 
 TEST_F(Pipeline, BurstThatReusesAClosingConnection)
 {
+    // Handshake, then the client resets: the connection is in CLOSE.
     run(from_client(53000).tcp(SYN).bytes(), ext_port);
+    run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 53000).tcp(SYN | ACK).bytes(), int_port);
+    run(from_client(53000).tcp(ACK).bytes(), ext_port);
     run(from_client(53000).tcp(RST).bytes(), ext_port);
     take(int_port);
-    // In one burst: a new SYN replaces the closing connection, then its retransmission follows it.
+    take(ext_port);
+    // In one burst: a new SYN replaces the closed connection, then its retransmission follows it.
     Frame syn = from_client(53000).tcp(SYN);
     rte_mbuf* burst[2] = {mbuf_of(syn.bytes(), ext_port), mbuf_of(syn.bytes(), ext_port)};
     process_burst(*w_, burst, 2);
@@ -675,4 +681,131 @@ TEST_F(Pipeline, BurstThatReusesAClosingConnection)
     EXPECT_EQ(sent[0], expected);
     EXPECT_EQ(sent[1], expected);
     EXPECT_EQ(w_->conns.size(), 1u);
+}
+
+TEST_F(Pipeline, ActiveAndInactiveConnectionsPerRealServer)
+{
+    auto counts = [&](int rs) {
+        const uint32_t id = snapshot_->real_servers[static_cast<size_t>(rs)].id;  // the HTTP service's rs1..3
+        return std::pair<uint32_t, uint32_t>{w_->conn_counts[id].active.load(), w_->conn_counts[id].inactive.load()};
+    };
+    using P = std::pair<uint32_t, uint32_t>;
+    run(from_client(54000).tcp(SYN).bytes(), ext_port);
+    Connection* c = w_->conns.lookup({rte_cpu_to_be_32(client_ip), rte_cpu_to_be_32(vip), rte_cpu_to_be_16(54000),
+                                      rte_cpu_to_be_16(80), IPPROTO_TCP, {0, 0, 0}}).conn;
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->tcp.state, TcpState::syn_recv);
+    EXPECT_FALSE(c->tcp.no_output);
+    EXPECT_EQ(counts(0), (P{1, 0}));  // SYN_RECV counts as active, as in current kernels
+    run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 54000).tcp(SYN | ACK).bytes(), int_port);
+    run(from_client(54000).tcp(ACK).bytes(), ext_port);
+    EXPECT_EQ(c->tcp.state, TcpState::established);
+    EXPECT_EQ(counts(0), (P{1, 0}));
+    run(from_client(54000).tcp(FIN | ACK).bytes(), ext_port);
+    EXPECT_EQ(c->tcp.state, TcpState::close_wait);
+    EXPECT_EQ(counts(0), (P{0, 1}));
+    take(int_port);
+    take(ext_port);
+
+    // UDP is always inactive; expiry takes connections off the counts.
+    run(from_client(54001, 5353).udp().bytes(), ext_port);
+    take(int_port);
+    const uint32_t udp_rs = snapshot_->real_servers[3].id;  // the echo service's rs1
+    EXPECT_EQ(w_->conn_counts[udp_rs].inactive.load(), 1u);
+    worker_set_clock(*w_, w_->now + 400 * shared_->tsc_hz);
+    worker_expire_some(*w_, 1024);
+    EXPECT_EQ(counts(0), (P{0, 0}));
+    EXPECT_EQ(w_->conn_counts[udp_rs].inactive.load(), 0u);
+}
+
+TEST_F(Pipeline, DirectRoutingUsesInputOnlyStates)
+{
+    run(from_client(55000, 8001).tcp(SYN).bytes(), ext_port);
+    ConnTable::Hit hit = w_->conns.lookup({rte_cpu_to_be_32(client_ip), rte_cpu_to_be_32(vip), rte_cpu_to_be_16(55000),
+                                           rte_cpu_to_be_16(8001), IPPROTO_TCP, {0, 0, 0}});
+    ASSERT_NE(hit.conn, nullptr);
+    EXPECT_TRUE(hit.conn->tcp.no_output);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::syn_recv);
+    run(from_client(55000, 8001).tcp(ACK).bytes(), ext_port);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::established);
+    run(from_client(55000, 8001).tcp(FIN | ACK).bytes(), ext_port);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::fin_wait);
+    take(int_port);
+}
+
+TEST(Owner, SpreadsClientsEvenlyAndIsStable)
+{
+    for (unsigned workers : {2u, 3u, 4u, 8u}) {
+        std::vector<unsigned> per_worker(workers);
+        for (uint32_t i = 0; i < 80000; ++i) {
+            const unsigned o = owner_of_client(rte_cpu_to_be_32(0xC6120000u + i / 1000), rte_cpu_to_be_16(static_cast<uint16_t>(30000 + i % 1000)), workers);
+            ASSERT_LT(o, workers);
+            ++per_worker[o];
+        }
+        for (unsigned n : per_worker) EXPECT_NEAR(n, 80000.0 / workers, 80000.0 / workers * 0.05) << workers;
+    }
+    EXPECT_EQ(owner_of_client(rte_cpu_to_be_32(0xC6120002), rte_cpu_to_be_16(40000), 4),
+              owner_of_client(rte_cpu_to_be_32(0xC6120002), rte_cpu_to_be_16(40000), 4));
+}
+
+TEST_F(Pipeline, BothDirectionsAndTheirIcmpErrorsHaveTheSameOwner)
+{
+    shared_->worker_count = 8;
+    auto owner = [&](const Bytes& frame, uint16_t port) {
+        Bytes b = frame;
+        ParsedPacket p;
+        EXPECT_EQ(parse_frame(b.data(), static_cast<uint32_t>(b.size()), shared_->ports[port].mac, p).kind, Verdict::Kind::next);
+        return packet_owner(*w_, b.data(), p);
+    };
+    for (uint16_t client_port = 40000; client_port < 40064; ++client_port) {
+        const Bytes to_vip = from_client(client_port).tcp(SYN).bytes();
+        const int expected = owner(to_vip, ext_port);
+        ASSERT_GE(expected, 0);
+        // The NAT reply from a real server to the client.
+        const Bytes reply = Frame{}.from(rs_mac[1]).to(int_mac).src(rs_ip[1], 8080).dst(client_ip, client_port).tcp(ACK).bytes();
+        EXPECT_EQ(owner(reply, int_port), expected);
+        // ICMP from the real server quoting what the client sent it.
+        const Bytes seen_by_rs = Frame{}.src(client_ip, client_port).dst(rs_ip[1], 8080).tcp(ACK).bytes();
+        Frame from_rs = Frame{}.from(rs_mac[1]).to(int_mac).src(rs_ip[1]).dst(client_ip).icmp(3, 4)
+                            .with_payload(std::string(seen_by_rs.begin() + 14, seen_by_rs.begin() + 42));
+        EXPECT_EQ(owner(from_rs.bytes(), int_port), expected);
+        // ICMP from the client quoting what the director sent it (VIP -> client).
+        const Bytes seen_by_client = Frame{}.src(vip, 80).dst(client_ip, client_port).tcp(ACK).bytes();
+        Frame from_client_side = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(3, 3)
+                                     .with_payload(std::string(seen_by_client.begin() + 14, seen_by_client.begin() + 42));
+        EXPECT_EQ(owner(from_client_side.bytes(), ext_port), expected);
+    }
+    // Echo requests and ARP are anyone's.
+    EXPECT_EQ(owner(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(8).bytes(), ext_port), -1);
+}
+
+TEST_F(Pipeline, PacketForAnotherWorkerIsHandedOffAndProcessedThere)
+{
+    shared_->worker_count = 2;
+    rte_ring* rings[4] = {nullptr, rte_ring_create("ho01", 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ),
+                          rte_ring_create("ho10", 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ), nullptr};
+    shared_->handoff_rings.assign(rings, rings + 4);
+    w_->worker_id = 0;
+    // Find a client port that worker 1 owns.
+    uint16_t port = 40000;
+    while (owner_of_client(rte_cpu_to_be_32(client_ip), rte_cpu_to_be_16(port), 2) != 1) ++port;
+    Frame syn = from_client(port).tcp(SYN);
+    rte_mbuf* m = mbuf_of(syn.bytes(), ext_port);
+    process_burst(*w_, &m, 1);
+    EXPECT_EQ(w_->counters.handed_off, 1u);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    EXPECT_EQ(take(int_port).size(), 0u);
+
+    // Worker 1 (played by the same context) takes it and forwards it.
+    w_->worker_id = 1;
+    rte_mbuf* received[4];
+    ASSERT_EQ(receive_handed_off(*w_, received, 4), 1u);
+    process_burst(*w_, received, 1, true);
+    auto sent = take(int_port);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0], Frame(syn).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    EXPECT_EQ(w_->counters.handoffs_received, 1u);
+    shared_->worker_count = 1;
+    rte_ring_free(rings[1]);
+    rte_ring_free(rings[2]);
 }

@@ -1,0 +1,71 @@
+#include "dataplane/handoff.hpp"
+
+#include <rte_hash_crc.h>
+#include <rte_ring.h>
+
+#include <cstring>
+
+namespace fulcrum::dataplane {
+
+unsigned owner_of_client(rte_be32_t client_ip, rte_be16_t client_port, unsigned workers)
+{
+    const uint32_t hash = rte_hash_crc_4byte(client_port, rte_hash_crc_4byte(client_ip, 0));
+    return static_cast<unsigned>((uint64_t{hash} * workers) >> 32);
+}
+
+int packet_owner(const WorkerContext& w, const uint8_t* frame, const ParsedPacket& p)
+{
+    const unsigned workers = w.shared->worker_count;
+    if (p.is_fragment) return -1;
+    if (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP) {
+        // To a VIP the client is the source; anything else may be a NAT reply to the client.
+        if (w.snapshot->is_vip(p.key.dst_ip)) return static_cast<int>(owner_of_client(p.key.src_ip, p.key.src_port, workers));
+        return static_cast<int>(owner_of_client(p.key.dst_ip, p.key.dst_port, workers));
+    }
+    if (p.key.proto != IPPROTO_ICMP || p.l4_length < sizeof(rte_icmp_hdr) + sizeof(rte_ipv4_hdr) + 8) return -1;
+    const auto* icmp = reinterpret_cast<const rte_icmp_hdr*>(frame + p.l4_offset);
+    if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_type == RTE_IP_ICMP_ECHO_REPLY) return -1;
+    // An ICMP error belongs to the connection of the packet it quotes.
+    const auto* quote = reinterpret_cast<const rte_ipv4_hdr*>(icmp + 1);
+    const unsigned quote_header = rte_ipv4_hdr_len(quote);
+    const unsigned available = p.l4_length - sizeof(rte_icmp_hdr);
+    if (quote->next_proto_id == IPPROTO_IPIP) {
+        // One of our tunnel packets: the client is the inner packet's source.
+        if (available < quote_header + sizeof(rte_ipv4_hdr) + 8) return -1;
+        const auto* inner = reinterpret_cast<const rte_ipv4_hdr*>(reinterpret_cast<const uint8_t*>(quote) + quote_header);
+        rte_be16_t ports[2];
+        std::memcpy(ports, reinterpret_cast<const uint8_t*>(inner) + rte_ipv4_hdr_len(inner), sizeof ports);
+        return static_cast<int>(owner_of_client(inner->src_addr, ports[0], workers));
+    }
+    if (quote_header + 8 > available) return -1;
+    rte_be16_t ports[2];
+    std::memcpy(ports, reinterpret_cast<const uint8_t*>(quote) + quote_header, sizeof ports);
+    // Quoting VIP -> client (from the client's side) or client -> real server (from a NAT
+    // real server's side).
+    if (w.snapshot->is_vip(quote->src_addr)) return static_cast<int>(owner_of_client(quote->dst_addr, ports[1], workers));
+    return static_cast<int>(owner_of_client(quote->src_addr, ports[0], workers));
+}
+
+bool hand_off(WorkerContext& w, unsigned owner, rte_mbuf* m)
+{
+    rte_ring* ring = w.shared->handoff_rings[w.worker_id * w.shared->worker_count + owner];
+    if (rte_ring_sp_enqueue(ring, m) != 0) return false;
+    ++w.counters.handed_off;
+    return true;
+}
+
+uint16_t receive_handed_off(WorkerContext& w, rte_mbuf** mbufs, uint16_t max)
+{
+    const unsigned workers = w.shared->worker_count;
+    uint16_t received = 0;
+    for (unsigned from = 0; from < workers && received < max; ++from) {
+        if (from == w.worker_id) continue;
+        rte_ring* ring = w.shared->handoff_rings[from * workers + w.worker_id];
+        received += static_cast<uint16_t>(rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(mbufs + received),
+                                                                    max - received, nullptr));
+    }
+    w.counters.handoffs_received += received;
+    return received;
+}
+
+}  // namespace fulcrum::dataplane

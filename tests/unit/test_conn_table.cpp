@@ -1,0 +1,164 @@
+// The connection table alone: both directions, capacity, and the timer wheel's expiry.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include "dataplane/conn_table.hpp"
+
+using namespace fulcrum;
+using namespace fulcrum::dataplane;
+
+namespace {
+
+FlowKey client_key(uint32_t i, uint16_t vport = 80)
+{
+    return {rte_cpu_to_be_32(0xC6120000u + (i >> 16)), rte_cpu_to_be_32(0xC6120064u),
+            rte_cpu_to_be_16(static_cast<uint16_t>(i)), rte_cpu_to_be_16(vport), IPPROTO_TCP, {0, 0, 0}};
+}
+
+class ConnTableTest : public ::testing::Test {
+protected:
+    void make(uint32_t capacity)
+    {
+        static int n = 0;
+        table_ = std::make_unique<ConnTable>();
+        ASSERT_TRUE(table_->init(("ct" + std::to_string(++n)).c_str(), capacity, 0));
+    }
+    Connection* add(uint32_t i, Tick now, Tick timeout, ForwardMethod method = ForwardMethod::nat)
+    {
+        Connection* c = nullptr;
+        EXPECT_EQ(table_->insert(client_key(i), rte_cpu_to_be_32(0xC613000B), rte_cpu_to_be_16(8080), method, now,
+                                 timeout, &c),
+                  ConnTable::InsertResult::ok);
+        return c;
+    }
+    // Runs the wheel to `now` with a fixed timeout for every connection; returns the ids expired.
+    std::vector<uint32_t> run_to(Tick now, Tick timeout, uint32_t budget = 1u << 20)
+    {
+        std::vector<uint32_t> gone;
+        table_->expire(now, budget, [&](const Connection&) { return timeout; },
+                       [&](const Connection& c) { gone.push_back(rte_be_to_cpu_16(c.client_key.src_port)); });
+        return gone;
+    }
+    std::unique_ptr<ConnTable> table_;
+};
+
+}  // namespace
+
+TEST_F(ConnTableTest, NatConnectionIsFoundFromBothSidesDrOnlyFromTheClient)
+{
+    make(16);
+    Connection* nat = add(1, 100, 64);
+    Connection* dr = add(2, 100, 64, ForwardMethod::dr);
+    EXPECT_EQ(table_->lookup(client_key(1)).conn, nat);
+    EXPECT_FALSE(table_->lookup(client_key(1)).is_reply);
+    ConnTable::Hit reply = table_->lookup(nat->reply_key());
+    EXPECT_EQ(reply.conn, nat);
+    EXPECT_TRUE(reply.is_reply);
+    EXPECT_EQ(table_->lookup(dr->reply_key()).conn, nullptr);
+    table_->remove(nat);
+    EXPECT_EQ(table_->lookup(client_key(1)).conn, nullptr);
+    EXPECT_EQ(table_->lookup(nat->reply_key()).conn, nullptr);
+    EXPECT_EQ(table_->size(), 1u);
+}
+
+TEST_F(ConnTableTest, FullTableRefusesAndRemovalMakesRoom)
+{
+    make(4);
+    for (uint32_t i = 0; i < 4; ++i) add(i, 0, 64);
+    Connection* c = nullptr;
+    EXPECT_EQ(table_->insert(client_key(9), 1, 1, ForwardMethod::nat, 0, 64, &c), ConnTable::InsertResult::full);
+    EXPECT_EQ(table_->insert(client_key(2), 1, 1, ForwardMethod::nat, 0, 64, &c), ConnTable::InsertResult::full);
+    table_->remove(table_->lookup(client_key(2)).conn);
+    EXPECT_EQ(table_->insert(client_key(9), 7, 7, ForwardMethod::nat, 0, 64, &c), ConnTable::InsertResult::ok);
+    table_->remove(table_->lookup(client_key(0)).conn);
+    // With room again, a key that is already there is a conflict.
+    EXPECT_EQ(table_->insert(client_key(3), 8, 8, ForwardMethod::nat, 0, 64, &c), ConnTable::InsertResult::conflict);
+    EXPECT_EQ(table_->size(), 3u);
+    EXPECT_GT(table_->bytes_per_connection(), sizeof(Connection));
+}
+
+TEST_F(ConnTableTest, ExpiresAtItsDeadlineNotBefore)
+{
+    make(64);
+    add(1, 1000, 10);
+    add(2, 1000, 30);
+    // Timeouts are computed when a slot comes due: connection 2 has 30 ticks, connection 1 10.
+    auto timeout = [](const Connection& c) { return rte_be_to_cpu_16(c.client_key.src_port) == 1 ? Tick{10} : Tick{30}; };
+    std::vector<uint32_t> gone;
+    auto run = [&](Tick now) {
+        table_->expire(now, 1024, timeout, [&](const Connection& c) { gone.push_back(rte_be_to_cpu_16(c.client_key.src_port)); });
+    };
+    run(1009);
+    EXPECT_TRUE(gone.empty());
+    run(1010);
+    EXPECT_EQ(gone, std::vector<uint32_t>{1});
+    run(1029);
+    EXPECT_EQ(gone.size(), 1u);
+    run(1030);
+    EXPECT_EQ(gone, (std::vector<uint32_t>{1, 2}));
+    EXPECT_EQ(table_->size(), 0u);
+}
+
+TEST_F(ConnTableTest, TimeoutsBeyondOneTurnOfTheWheel)
+{
+    make(8);
+    // 900 s is seven turns of the 128 s wheel: the connection goes round until it is due.
+    const Tick established = 900 * ticks_per_second;
+    add(1, 0, established);
+    for (Tick t = 0; t < established; t += 97) EXPECT_TRUE(run_to(t, established).empty()) << t;
+    EXPECT_EQ(run_to(established, established), std::vector<uint32_t>{1});
+}
+
+TEST_F(ConnTableTest, TrafficPostponesExpiry)
+{
+    make(8);
+    Connection* c = add(1, 0, 64);
+    EXPECT_TRUE(run_to(50, 64).empty());
+    c->last_seen = 50;  // a packet at tick 50
+    EXPECT_TRUE(run_to(100, 64).empty());
+    EXPECT_EQ(run_to(114, 64), std::vector<uint32_t>{1});
+}
+
+TEST_F(ConnTableTest, RescheduleToAnEarlierDeadline)
+{
+    make(8);
+    Connection* c = add(1, 0, 900 * ticks_per_second);
+    table_->reschedule(c, 10 * ticks_per_second);
+    // The timeout that now applies (CLOSE: 10 s) is what the wheel asks for.
+    EXPECT_EQ(run_to(10 * ticks_per_second, 10 * ticks_per_second), std::vector<uint32_t>{1});
+}
+
+TEST_F(ConnTableTest, BudgetSpreadsAMassExpiryOverCalls)
+{
+    make(10000);
+    for (uint32_t i = 0; i < 10000; ++i) add(i, 5, 60);
+    size_t calls = 0, total = 0;
+    while (total < 10000 && calls < 100) {
+        total += run_to(65, 60, 256).size();
+        ++calls;
+    }
+    EXPECT_EQ(total, 10000u);
+    EXPECT_EQ(calls, 40u);  // ceil(10000 / 256)
+    EXPECT_EQ(table_->size(), 0u);
+}
+
+TEST_F(ConnTableTest, RemovingConnectionsWhileTheyAreDue)
+{
+    // Connections are removed by the packet path (port reuse) while their slot is being worked.
+    make(64);
+    std::vector<Connection*> cs;
+    for (uint32_t i = 0; i < 20; ++i) cs.push_back(add(i, 0, 10));
+    auto timeout = [](const Connection&) { return Tick{10}; };
+    uint32_t expired = table_->expire(10, 5, timeout, [](const Connection&) {});
+    EXPECT_EQ(expired, 5u);
+    for (Connection* c : cs)
+        if (c->in_use && rte_be_to_cpu_16(c->client_key.src_port) % 2 == 0) table_->remove(c);
+    expired += table_->expire(10, 1000, timeout, [](const Connection&) {});
+    EXPECT_EQ(table_->size(), 0u);
+    EXPECT_LT(expired, 20u);
+    // The table still works: new connections are tracked and expire.
+    add(100, 10, 5);
+    EXPECT_EQ(run_to(15, 5), std::vector<uint32_t>{100});
+}
