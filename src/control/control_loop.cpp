@@ -19,6 +19,7 @@
 #include "control/log.hpp"
 #include "dataplane/arp.hpp"
 #include "dataplane/port.hpp"
+#include "dataplane/steering.hpp"
 #include "dataplane/worker.hpp"
 
 namespace fulcrum::control {
@@ -168,6 +169,7 @@ std::string Director::start(const Config& config)
     }
 
     if (auto e = publish(config); !e.empty()) return e;
+    if (workers > 1) steer_to_owners();
     for (const NeighborConfig& n : config.neighbors)
         neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
 
@@ -201,6 +203,29 @@ std::string Director::publish(const Config& config)
         log::info("{}", std::string_view(table).substr(start, end - start));
     }
     return {};
+}
+
+void Director::steer_to_owners()
+{
+    // Hardware steering replaces the hand-off only when every port can do it: a connection's
+    // two directions usually arrive on different ports.
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    std::string why;
+    steering_.clear();
+    for (const auto& [port_id, rx_queues] : rx_queue_counts_) {
+        auto s = std::make_unique<PortSteering>();
+        why = s->install(port_id, snapshot->vips, rx_queues);
+        if (!why.empty()) break;
+        steering_.push_back(std::move(s));
+    }
+    if (why.empty() && config_.dataplane.workers == rx_queue_counts_.begin()->second) {
+        shared_.hardware_steering = true;
+        log::info("rte_flow steers each client to its worker's queue on every port: no hand-off");
+        return;
+    }
+    steering_.clear();
+    shared_.hardware_steering = false;
+    log::info("software hand-off between workers ({})", why.empty() ? "RX queues differ from workers" : why);
 }
 
 void Director::announce_addresses()
@@ -258,6 +283,8 @@ void Director::reload(const std::string& config_path)
         log::error("reload failed: {}; the running configuration is unchanged", e);
         return;
     }
+    // The rules name the VIPs: a reload may have changed them.
+    if (shared_.hardware_steering) steer_to_owners();
     for (const NeighborConfig& n : result.config->neighbors)
         neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
     config_ = *result.config;
@@ -280,6 +307,7 @@ void Director::stop()
     shared_.stop.store(true);
     rte_eal_mp_wait_lcore();
     log_counters();
+    steering_.clear();
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
     for (auto& w : workers_) rte_ring_free(w->from_control);
     for (rte_ring* ring : shared_.handoff_rings) {

@@ -10,6 +10,7 @@
 
 #include "control/config.hpp"
 #include "control/snapshot_builder.hpp"
+#include "dataplane/steering.hpp"
 #include "dataplane/worker_context.hpp"
 
 namespace fulcrum::control {
@@ -41,6 +42,7 @@ private:
     std::string publish(const Config& config);
     void learn_neighbors();
     void announce_addresses();
+    void steer_to_owners();
     void reload(const std::string& config_path);
     void log_counters() const;
 
@@ -53,6 +55,7 @@ private:
     std::unique_ptr<dataplane::NeighborTable> neighbors_;
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
     std::vector<unsigned> worker_lcores_;
+    std::vector<std::unique_ptr<dataplane::PortSteering>> steering_;
     bool running_ = false;
 };
 
