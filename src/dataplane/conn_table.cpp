@@ -1,67 +1,59 @@
 #include "dataplane/conn_table.hpp"
 
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
-#include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 namespace fulcrum::dataplane {
 
 namespace {
 
-void* encode(uint32_t slot, bool is_reply)
-{
-    return reinterpret_cast<void*>((uintptr_t{slot} << 1) | (is_reply ? 1 : 0));
-}
-
-ConnTable::Hit decode(Connection* slots, void* data)
-{
-    const auto value = reinterpret_cast<uintptr_t>(data);
-    return {&slots[value >> 1], (value & 1) != 0};
-}
+ConnTable::Hit decode(Connection* slots, uint32_t value) { return {&slots[value >> 1], (value & 1) != 0}; }
 
 }  // namespace
 
-ConnTable::~ConnTable() { rte_hash_free(index_); }
-
-bool ConnTable::init(const char* name, uint32_t capacity, int socket)
+bool ConnTable::init(uint32_t capacity, int socket)
 {
-    rte_malloc_socket_stats before{}, after{};
-    rte_malloc_get_socket_stats(socket < 0 ? 0 : socket, &before);
-    rte_hash_parameters params{};
-    params.name = name;
-    // Up to two keys per connection (NAT); a little head-room keeps cuckoo insertions from
-    // failing before the slots run out.
-    params.entries = capacity * 2 + 1024;
-    params.key_len = sizeof(FlowKey);
-    params.hash_func = rte_hash_crc;
-    params.socket_id = socket;
-    index_ = rte_hash_create(&params);
-    if (index_ == nullptr) return false;
-    rte_malloc_get_socket_stats(socket < 0 ? 0 : socket, &after);
+    // Up to two keys per connection (NAT).
+    if (!index_.init(capacity * 2, socket)) return false;
     slots_ = std::make_unique<Connection[]>(capacity);
     free_.reserve(capacity);
     for (uint32_t i = capacity; i > 0; --i) free_.push_back(i - 1);
     wheel_.assign(wheel_slots + 1, none);
     capacity_ = capacity;
-    memory_bytes_ = (after.heap_allocsz_bytes - before.heap_allocsz_bytes) +
-                    capacity * (sizeof(Connection) + sizeof(uint32_t)) + wheel_.size() * sizeof(uint32_t);
+    memory_bytes_ = index_.memory_bytes() + capacity * (sizeof(Connection) + sizeof(uint32_t)) +
+                    wheel_.size() * sizeof(uint32_t);
     return true;
+}
+
+uint32_t ConnTable::find(const FlowKey& key, uint32_t hash) const
+{
+    return index_.find(hash, [&](uint32_t value) { return holds(value, key); });
 }
 
 ConnTable::Hit ConnTable::lookup(const FlowKey& key) const
 {
-    void* data = nullptr;
-    if (rte_hash_lookup_data(index_, &key, &data) < 0) return {};
-    return decode(slots_.get(), data);
+    const uint32_t value = find(key, FlowIndex::hash(key));
+    return value == FlowIndex::none ? Hit{} : decode(slots_.get(), value);
 }
 
 void ConnTable::lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const
 {
-    if (count == 0) return;
-    void* data[RTE_HASH_LOOKUP_BULK_MAX];
-    uint64_t found = 0;
-    rte_hash_lookup_bulk_data(index_, reinterpret_cast<const void**>(const_cast<const FlowKey**>(keys)), count, &found, data);
-    for (unsigned i = 0; i < count; ++i) hits[i] = (found >> i) & 1 ? decode(slots_.get(), data[i]) : Hit{};
+    uint32_t hashes[64];
+    uint32_t candidates[64];
+    for (unsigned i = 0; i < count; ++i) {
+        hashes[i] = FlowIndex::hash(*keys[i]);
+        index_.prefetch(hashes[i]);
+    }
+    for (unsigned i = 0; i < count; ++i) {
+        candidates[i] = index_.first_candidate(hashes[i]);
+        if (candidates[i] != FlowIndex::none) rte_prefetch0(&slots_[candidates[i] >> 1]);
+    }
+    for (unsigned i = 0; i < count; ++i) {
+        uint32_t value = candidates[i];
+        // The first candidate is almost always the one; anything else (a hash collision, a
+        // key in its second bucket, a miss) takes the full search.
+        if (value == FlowIndex::none || !holds(value, *keys[i])) value = find(*keys[i], hashes[i]);
+        hits[i] = value == FlowIndex::none ? Hit{} : decode(slots_.get(), value);
+    }
 }
 
 ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t real_ip, rte_be16_t real_port,
@@ -75,15 +67,17 @@ ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t 
     candidate.method = method;
     const bool nat = method == ForwardMethod::nat;
     const FlowKey reply_key = candidate.reply_key();
+    const uint32_t client_hash = FlowIndex::hash(client_key);
+    const uint32_t reply_hash = nat ? FlowIndex::hash(reply_key) : 0;
     // Two clients may reach one real server port with the same source port through two
     // VIPs; their replies would be indistinguishable, so the second is refused.
-    if (rte_hash_lookup(index_, &client_key) >= 0) return InsertResult::conflict;
-    if (nat && rte_hash_lookup(index_, &reply_key) >= 0) return InsertResult::conflict;
+    if (find(client_key, client_hash) != FlowIndex::none) return InsertResult::conflict;
+    if (nat && find(reply_key, reply_hash) != FlowIndex::none) return InsertResult::conflict;
 
     const uint32_t slot = free_.back();
-    if (rte_hash_add_key_data(index_, &client_key, encode(slot, false)) < 0) return InsertResult::full;
-    if (nat && rte_hash_add_key_data(index_, &reply_key, encode(slot, true)) < 0) {
-        rte_hash_del_key(index_, &client_key);
+    if (!index_.insert(client_hash, slot << 1)) return InsertResult::full;
+    if (nat && !index_.insert(reply_hash, (slot << 1) | 1)) {
+        index_.erase(client_hash, slot << 1);
         return InsertResult::full;
     }
     free_.pop_back();
@@ -102,14 +96,12 @@ ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t 
 
 void ConnTable::remove(Connection* conn)
 {
-    rte_hash_del_key(index_, &conn->client_key);
-    if (conn->method == ForwardMethod::nat) {
-        const FlowKey reply_key = conn->reply_key();
-        rte_hash_del_key(index_, &reply_key);
-    }
+    const uint32_t slot = index_of(conn);
+    index_.erase(FlowIndex::hash(conn->client_key), slot << 1);
+    if (conn->method == ForwardMethod::nat) index_.erase(FlowIndex::hash(conn->reply_key()), (slot << 1) | 1);
     unlink(conn);
     conn->in_use = false;
-    free_.push_back(index_of(conn));
+    free_.push_back(slot);
 }
 
 void ConnTable::reschedule(Connection* conn, Tick deadline)

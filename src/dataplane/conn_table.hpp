@@ -1,6 +1,7 @@
 // A worker's connection table. Only its own worker reads and writes it, so it needs no locks.
 // Each connection is found from either direction: the client's packets by the key they arrive
-// with, a NAT real server's replies by theirs. Idle connections expire through a timer wheel.
+// with, a NAT real server's replies by theirs (FlowIndex). Idle connections expire through a
+// timer wheel.
 #pragma once
 
 #include <rte_byteorder.h>
@@ -9,11 +10,10 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/flow_index.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/tcp_state.hpp"
 #include "dataplane/types.hpp"
-
-struct rte_hash;
 
 namespace fulcrum::dataplane {
 
@@ -56,14 +56,14 @@ public:
     ConnTable() = default;
     ConnTable(const ConnTable&) = delete;
     ConnTable& operator=(const ConnTable&) = delete;
-    ~ConnTable();
 
-    // Allocates room for `capacity` connections. False with rte_errno set on failure.
-    bool init(const char* name, uint32_t capacity, int socket);
+    // Allocates room for `capacity` connections. False when the memory cannot be had.
+    bool init(uint32_t capacity, int socket);
 
     Hit lookup(const FlowKey& key) const;
 
-    // Looks up `count` keys (at most 64) at once, which lets rte_hash overlap their cache misses.
+    // Looks up `count` keys (at most rx_burst_size) at once: every bucket is prefetched, then
+    // every candidate connection, then the keys are compared, so the misses overlap.
     void lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const;
 
     // Adds a connection for `client_key` towards real_ip:real_port (a NAT connection is also
@@ -100,7 +100,14 @@ private:
     void link(Connection* c, Tick deadline);
     void unlink(Connection* c);
 
-    rte_hash* index_ = nullptr;  // FlowKey -> slot index << 1 | is_reply
+    uint32_t find(const FlowKey& key, uint32_t hash) const;
+    bool holds(uint32_t value, const FlowKey& key) const
+    {
+        const Connection& c = slots_[value >> 1];
+        return c.in_use && ((value & 1) ? c.reply_key() : c.client_key) == key;
+    }
+
+    FlowIndex index_;            // flow hash -> slot index << 1 | is_reply
     std::unique_ptr<Connection[]> slots_;
     std::vector<uint32_t> free_;  // reserved up front: pushing and popping never allocates
     // Head of each slot's list, then of the due list. Only a list's head keeps its wheel_slot

@@ -78,9 +78,9 @@ bool DataplaneShared::is_local(rte_be32_t ip) const
 
 std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socket)
 {
-    const std::string name = "conns_w" + std::to_string(w.worker_id);
-    if (!w.conns.init(name.c_str(), conn_table_size, socket))
-        return "cannot create connection table " + name + ": " + rte_strerror(rte_errno);
+    if (!w.conns.init(conn_table_size, socket))
+        return "cannot allocate the connection table of worker " + std::to_string(w.worker_id) + " (" +
+               std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";
     w.cursors.assign(max_services_per_process, sched::SchedCursor{});
     w.conn_counts = std::make_unique<ConnCounts[]>(max_real_servers_per_process);
     return {};

@@ -21,9 +21,8 @@ class ConnTableTest : public ::testing::Test {
 protected:
     void make(uint32_t capacity)
     {
-        static int n = 0;
         table_ = std::make_unique<ConnTable>();
-        ASSERT_TRUE(table_->init(("ct" + std::to_string(++n)).c_str(), capacity, 0));
+        ASSERT_TRUE(table_->init(capacity, 0));
     }
     Connection* add(uint32_t i, Tick now, Tick timeout, ForwardMethod method = ForwardMethod::nat)
     {
