@@ -1,8 +1,13 @@
 #include "dataplane/conn_table.hpp"
 
+#include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#include <new>
+
 namespace fulcrum::dataplane {
+
+void ConnTable::FreeDeleter::operator()(void* p) const { rte_free(p); }
 
 namespace {
 
@@ -14,7 +19,11 @@ bool ConnTable::init(uint32_t capacity, int socket)
 {
     // Up to two keys per connection (NAT).
     if (!index_.init(capacity * 2, socket)) return false;
-    slots_ = std::make_unique<Connection[]>(capacity);
+    auto* slots = static_cast<Connection*>(
+        rte_malloc_socket("connections", size_t{capacity} * sizeof(Connection), RTE_CACHE_LINE_SIZE, socket));
+    if (slots == nullptr) return false;
+    for (uint32_t i = 0; i < capacity; ++i) new (&slots[i]) Connection();
+    slots_.reset(slots);
     free_.reserve(capacity);
     for (uint32_t i = capacity; i > 0; --i) free_.push_back(i - 1);
     wheel_.assign(wheel_slots + 1, none);

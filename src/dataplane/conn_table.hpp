@@ -108,7 +108,10 @@ private:
     }
 
     FlowIndex index_;            // flow hash -> slot index << 1 | is_reply
-    std::unique_ptr<Connection[]> slots_;
+    struct FreeDeleter {
+        void operator()(void* p) const;
+    };
+    std::unique_ptr<Connection[], FreeDeleter> slots_;  // DPDK memory: hugepages where EAL has them
     std::vector<uint32_t> free_;  // reserved up front: pushing and popping never allocates
     // Head of each slot's list, then of the due list. Only a list's head keeps its wheel_slot
     // up to date (it is all unlink needs).

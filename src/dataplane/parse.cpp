@@ -1,10 +1,26 @@
 #include "dataplane/parse.hpp"
 
+#include <cstring>
+
 namespace fulcrum::dataplane {
 
 namespace {
 
 constexpr uint16_t ip_fragment_mask = RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK;
+
+// A correct header sums to 0xffff including its checksum field. The common 20-byte header is
+// summed as five 32-bit words (ones' complement sums fold the same way at any width), which
+// the generic rte_raw_cksum loop is several times slower at.
+bool header_checksum_ok(const rte_ipv4_hdr* ip, unsigned length)
+{
+    if (length != sizeof(rte_ipv4_hdr)) return rte_raw_cksum(ip, length) == 0xffff;
+    uint32_t words[5];
+    std::memcpy(words, ip, sizeof words);
+    uint64_t sum = uint64_t{words[0]} + words[1] + words[2] + words[3] + words[4];
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    return checksum_fold(static_cast<uint32_t>(sum)) == 0xffff;
+}
 
 Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
 {
@@ -70,8 +86,7 @@ Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_
     if ((ip->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) ||
         total_length < header_length || total_length > l3_length)
         return Verdict::drop(DropReason::bad_ip_header);
-    // A correct header sums to 0xffff including its checksum field.
-    if (rte_raw_cksum(ip, header_length) != 0xffff) return Verdict::drop(DropReason::bad_ip_checksum);
+    if (!header_checksum_ok(ip, header_length)) return Verdict::drop(DropReason::bad_ip_checksum);
 
     out.has_ip_options = header_length > sizeof(rte_ipv4_hdr);
     out.is_fragment = (ip->fragment_offset & rte_cpu_to_be_16(ip_fragment_mask)) != 0;

@@ -7,6 +7,9 @@
 // frees the mbufs. Usage: fulcrum-bench [options] [-- EAL arguments]
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -25,6 +28,7 @@
 
 #include "control/snapshot_builder.hpp"
 #include "dataplane/egress.hpp"
+#include "dataplane/flow_index.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/worker.hpp"
@@ -233,6 +237,7 @@ void print_row(const char* what, uint32_t flows, const Result& r, const Result& 
 }
 
 void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods);
+void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat);
 
 }  // namespace
 
@@ -248,7 +253,8 @@ int main(int argc, char** argv)
          "live connections for the established-flow runs")
         ("packets", po::value<uint64_t>(&packets)->default_value(20000000), "packets per measurement")
         ("repeat", po::value<unsigned>(&repeat)->default_value(3), "measurements per figure; the median is printed")
-        ("methods", po::value<std::string>(&methods)->default_value("nat,dr,tun"), "forwarding methods to measure")
+        ("methods", po::value<std::string>(&methods)->default_value("index,nat,dr,tun"),
+         "what to measure: index (rte_hash against FlowIndex), nat, dr, tun")
         ("help,h", "show this help");
     int own_argc = argc;
     std::vector<std::string> eal_args{"fulcrum-bench"};
@@ -277,12 +283,100 @@ int main(int argc, char** argv)
     for (std::string& a : eal_args) eal_argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) rte_exit(1, "EAL: %s\n", rte_strerror(rte_errno));
 
+    if (methods.find("index") != std::string::npos) compare_indexes(flow_counts, repeat);
     run_all(flow_counts, packets, repeat, methods);
     rte_eal_cleanup();
     return 0;
 }
 
 namespace {
+
+// The connection index alone: rte_hash (bulk lookup, as DPDK offers it) against FlowIndex (the
+// same bulk pattern ConnTable uses), same keys, same random order, same core.
+void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat)
+{
+    std::printf("%-26s %10s %12s %12s %10s %12s %12s %10s\n", "index (lookups of 32)", "keys", "rte_hash ns",
+                "FlowIndex ns", "speed-up", "rte_hash ins", "FlowIdx ins", "B/key r/F");
+    for (uint32_t keys : flow_counts) {
+        std::vector<FlowKey> all(keys);
+        for (uint32_t i = 0; i < keys; ++i) {
+            const Flow f = flow_of(i);
+            all[i] = {f.client_ip, rte_cpu_to_be_32(vip), f.client_port, RTE_BE16(80), IPPROTO_TCP, {0, 0, 0}};
+        }
+        std::vector<uint32_t> order(std::min<uint32_t>(keys * 4, 4u << 20));
+        std::mt19937 rng(7);
+        for (auto& x : order) x = rng() % keys;
+        const double hz = static_cast<double>(rte_get_tsc_hz());
+
+        rte_malloc_socket_stats before{}, after{};
+        rte_malloc_get_socket_stats(0, &before);
+        rte_hash_parameters params{};
+        params.name = "bench_rte_hash";
+        params.entries = keys + keys / 8 + 1024;
+        params.key_len = sizeof(FlowKey);
+        params.hash_func = rte_hash_crc;
+        rte_hash* h = rte_hash_create(&params);
+        if (h == nullptr) rte_exit(1, "rte_hash_create: %s\n", rte_strerror(rte_errno));
+        uint64_t t0 = rte_rdtsc_precise();
+        for (uint32_t i = 0; i < keys; ++i) rte_hash_add_key_data(h, &all[i], reinterpret_cast<void*>(uintptr_t{i}));
+        const double rte_insert_ns = static_cast<double>(rte_rdtsc_precise() - t0) / hz * 1e9 / keys;
+        rte_malloc_get_socket_stats(0, &after);
+        const double rte_bytes = static_cast<double>(after.heap_allocsz_bytes - before.heap_allocsz_bytes) / keys;
+
+        FlowIndex index;
+        if (!index.init(keys + keys / 8 + 1024, 0)) rte_exit(1, "FlowIndex: no memory\n");
+        t0 = rte_rdtsc_precise();
+        for (uint32_t i = 0; i < keys; ++i) index.insert(FlowIndex::hash(all[i]), i);
+        const double flow_insert_ns = static_cast<double>(rte_rdtsc_precise() - t0) / hz * 1e9 / keys;
+        // FlowIndex keeps hashes only; the key lives with the value (the connection), as in ConnTable.
+        const double flow_bytes = static_cast<double>(index.memory_bytes()) / keys + sizeof(FlowKey);
+
+        auto measure = [&](auto&& lookup32) {
+            std::vector<double> ns;
+            for (unsigned r = 0; r < repeat; ++r) {
+                uint64_t found = 0;
+                const uint64_t start = rte_rdtsc_precise();
+                for (size_t i = 0; i + 32 <= order.size(); i += 32) found += lookup32(&order[i]);
+                ns.push_back(static_cast<double>(rte_rdtsc_precise() - start) / hz * 1e9 / static_cast<double>(order.size() / 32 * 32));
+                if (found != order.size() / 32 * 32) rte_exit(1, "index lookups missed keys\n");
+            }
+            std::sort(ns.begin(), ns.end());
+            return ns[ns.size() / 2];
+        };
+        const double rte_ns = measure([&](const uint32_t* idx) {
+            const void* k[32];
+            void* data[32];
+            uint64_t hits = 0;
+            for (int j = 0; j < 32; ++j) k[j] = &all[idx[j]];
+            rte_hash_lookup_bulk_data(h, k, 32, &hits, data);
+            return static_cast<uint64_t>(__builtin_popcountll(hits));
+        });
+        const double flow_ns = measure([&](const uint32_t* idx) {
+            uint32_t hashes[32], cand[32];
+            uint64_t hits = 0;
+            for (int j = 0; j < 32; ++j) {
+                hashes[j] = FlowIndex::hash(all[idx[j]]);
+                index.prefetch(hashes[j]);
+            }
+            for (int j = 0; j < 32; ++j) {
+                cand[j] = index.first_candidate(hashes[j]);
+                if (cand[j] != FlowIndex::none) rte_prefetch0(&all[cand[j]]);
+            }
+            for (int j = 0; j < 32; ++j) {
+                const FlowKey& key = all[idx[j]];
+                uint32_t v = cand[j];
+                if (v == FlowIndex::none || !(all[v] == key))
+                    v = index.find(hashes[j], [&](uint32_t value) { return all[value] == key; });
+                hits += v != FlowIndex::none;
+            }
+            return hits;
+        });
+        std::printf("%-26s %10u %12.1f %12.1f %9.2fx %12.1f %12.1f %5.0f/%-4.0f\n", "", keys, rte_ns, flow_ns, rte_ns / flow_ns,
+                    rte_insert_ns, flow_insert_ns, rte_bytes, flow_bytes);
+        std::fflush(stdout);
+        rte_hash_free(h);
+    }
+}
 
 void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods)
 {
