@@ -194,14 +194,7 @@ std::string Director::publish(const Config& config)
         delete old;
     }
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
-    // Connection counts per real server arrive with connection tracking (issue #4); a new
-    // snapshot is logged before any connection can have been counted against it.
-    const std::string table = format_ipvsadm_list(config, config.dataplane.conn_table_size,
-                                                  [](const ServiceConfig&, const RealServerConfig&) { return RealServerCounts{}; });
-    for (size_t start = 0, end; start < table.size(); start = end + 1) {
-        end = table.find('\n', start);
-        log::info("{}", std::string_view(table).substr(start, end - start));
-    }
+    log_service_table(config);
     return {};
 }
 
@@ -226,6 +219,33 @@ void Director::steer_to_owners()
     steering_.clear();
     shared_.hardware_steering = false;
     log::info("software hand-off between workers ({})", why.empty() ? "RX queues differ from workers" : why);
+}
+
+void Director::log_service_table(const Config& config) const
+{
+    const std::string table = format_ipvsadm_list(config, config.dataplane.conn_table_size,
+                                                  [this](const ServiceConfig& s, const RealServerConfig& rs) {
+                                                      return connection_counts(s, rs);
+                                                  });
+    for (size_t start = 0, end; start < table.size(); start = end + 1) {
+        end = table.find('\n', start);
+        log::info("{}", std::string_view(table).substr(start, end - start));
+    }
+}
+
+RealServerCounts Director::connection_counts(const ServiceConfig& s, const RealServerConfig& rs) const
+{
+    // Each worker's counts, summed: a total may be a packet behind, never torn.
+    RealServerCounts total;
+    const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+    if (!service_id) return total;
+    const auto id = ids_.find_real_server(*service_id, rs.address, rs.port);
+    if (!id) return total;
+    for (const auto& w : workers_) {
+        total.active += w->conn_counts[*id].active.load(std::memory_order_relaxed);
+        total.inactive += w->conn_counts[*id].inactive.load(std::memory_order_relaxed);
+    }
+    return total;
 }
 
 void Director::announce_addresses()
@@ -307,6 +327,7 @@ void Director::stop()
     shared_.stop.store(true);
     rte_eal_mp_wait_lcore();
     log_counters();
+    log_service_table(config_);
     steering_.clear();
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
     for (auto& w : workers_) rte_ring_free(w->from_control);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/config.hpp"
+#include "control/ipvsadm_format.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/steering.hpp"
 #include "dataplane/worker_context.hpp"
@@ -45,6 +46,8 @@ private:
     void steer_to_owners();
     void reload(const std::string& config_path);
     void log_counters() const;
+    void log_service_table(const Config& config) const;
+    RealServerCounts connection_counts(const ServiceConfig& s, const RealServerConfig& rs) const;
 
     Config config_;
     InterfacePorts interface_ports_;

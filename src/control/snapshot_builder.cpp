@@ -120,6 +120,18 @@ uint32_t StableIds::real_server(uint32_t service_id, Ipv4 address, uint16_t port
     return it->second;
 }
 
+std::optional<uint32_t> StableIds::find_service(Protocol protocol, Ipv4 vip, uint16_t port) const
+{
+    auto it = services_.find({protocol, vip, port});
+    return it == services_.end() ? std::nullopt : std::optional(it->second);
+}
+
+std::optional<uint32_t> StableIds::find_real_server(uint32_t service_id, Ipv4 address, uint16_t port) const
+{
+    auto it = real_servers_.find({service_id, address, port});
+    return it == real_servers_.end() ? std::nullopt : std::optional(it->second);
+}
+
 SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
                               uint64_t generation, uint64_t tsc_hz)
 {

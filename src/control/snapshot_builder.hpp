@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -18,6 +19,10 @@ class StableIds {
 public:
     uint32_t service(Protocol protocol, Ipv4 vip, uint16_t port);
     uint32_t real_server(uint32_t service_id, Ipv4 address, uint16_t port);
+
+    // The ids already given, without giving new ones.
+    std::optional<uint32_t> find_service(Protocol protocol, Ipv4 vip, uint16_t port) const;
+    std::optional<uint32_t> find_real_server(uint32_t service_id, Ipv4 address, uint16_t port) const;
 
 private:
     std::map<std::tuple<Protocol, Ipv4, uint16_t>, uint32_t> services_;
