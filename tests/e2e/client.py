@@ -11,6 +11,8 @@ makes it fail fast instead of hanging.
   download --size N            GET /bytes/N and compare with the pattern byte for byte
   upload --size N              POST /sha256 N pseudo-random bytes and compare the digest
   client-addr                  GET /client: the client address the real server saw
+  conn --count N               N GET /conn (a new connection each): per answer, the real server, the
+                               client address it saw and the local address the connection was made to
 """
 
 import argparse
@@ -186,6 +188,22 @@ def cmd_client_addr(args):
         return {"ok": False, "error": describe(e)}
 
 
+def cmd_conn(args):
+    answers, errors = [], []
+    for _ in range(args.count):
+        try:
+            status, resp, body = get("/conn", args.timeout)
+            fields = body.decode(errors="replace").split()
+            if status != 200 or len(fields) != 3 or resp.getheader("X-Real-Server") != fields[0]:
+                raise ValueError(f"status {status}, body {body[:60]!r}")
+            answers.append({"server": fields[0], "peer": fields[1], "local": fields[2]})
+        except Exception as e:  # noqa: BLE001
+            errors.append(describe(e))
+            if len(errors) >= 3:
+                break
+    return {"ok": len(answers) == args.count, "answers": answers, "errors": errors}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--timeout", type=float, default=3.0, help="per request, seconds")
@@ -209,9 +227,12 @@ def main():
     p.add_argument("--size", type=int, default=1 << 20)
     p.add_argument("--seed", type=int, default=1)
     sub.add_parser("client-addr")
+    p = sub.add_parser("conn")
+    p.add_argument("--count", type=int, default=1)
     args = ap.parse_args()
     handlers = {"probe": cmd_probe, "wait": cmd_wait, "http": cmd_http, "udp": cmd_udp,
-                "download": cmd_download, "upload": cmd_upload, "client-addr": cmd_client_addr}
+                "download": cmd_download, "upload": cmd_upload, "client-addr": cmd_client_addr,
+                "conn": cmd_conn}
     result = handlers[args.cmd](args)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

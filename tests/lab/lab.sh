@@ -1,38 +1,55 @@
 #!/usr/bin/env bash
-# The Fulcrum veth lab: a client, the director's namespace, a switch and three real servers.
+# The Fulcrum veth lab: a client, the director's namespace, two switches and five real servers.
 #
-#   fl-client  cli-eth 198.18.0.2/24 ── dir-ext ┐
-#                                               fl-dir (DPDK af_packet on both; the kernel has no IPv4)
-#   fl-sw  br0 ── sw-dir ───────────── dir-int ┘
-#           ├──── sw-rs1 ── rs1-eth 198.19.0.11/24  fl-rs1
-#           ├──── sw-rs2 ── rs2-eth 198.19.0.12/24  fl-rs2
-#           └──── sw-rs3 ── rs3-eth 198.19.0.13/24  fl-rs3
+#   fl-swx  brx ── swx-cli ── cli-eth 198.18.0.2/24   fl-client
+#            ├──── swx-dir ── dir-ext ─────────────┐
+#            ├──── swx-rs4 ── rs4-eth 198.18.0.14/24  fl-rs4  DR: the VIP on lo
+#            └──── swx-rs5 ── rs5-eth 198.18.0.15/24  fl-rs5  TUN: decap.py → tunl-dec, the VIP on lo
+#                                                  fl-dir (DPDK af_packet on both; the kernel has no IPv4)
+#   fl-sw   br0 ── sw-dir ─── dir-int ─────────────┘
+#            ├──── sw-rs1 ── rs1-eth 198.19.0.11/24  fl-rs1  NAT
+#            ├──── sw-rs2 ── rs2-eth 198.19.0.12/24  fl-rs2  NAT
+#            └──── sw-rs3 ── rs3-eth 198.19.0.13/24  fl-rs3  NAT
 #
 # The director answers 198.18.0.1 (ext), 198.19.0.1 (int) and the VIP 198.18.0.100 (TCP 80, UDP 5353);
-# see conf/lab-nat.yaml. Each real server runs tests/lab/realserver.py (HTTP :80, UDP echo :5353).
+# see conf/lab-nat.yaml, lab-dr.yaml, lab-tun.yaml, lab-mixed.yaml. Each real server runs
+# tests/lab/realserver.py (HTTP :80, UDP echo :5353).
 #
-# Usage: tests/lab/lab.sh up | down | status | rs-stop N | rs-start N
+# NAT real servers (rs1-rs3) sit behind the director and route their answers through it (198.19.0.1).
+# DR and TUN real servers (rs4, rs5) share the client's link and answer the client directly, from the
+# VIP, so their answers never reach the director. rs4 (DR) receives the client's frames unchanged
+# above Ethernet. rs5 (TUN) receives them in IPIP from 198.18.0.1; this kernel has no ipip module, so
+# tests/lab/decap.py (a raw IPPROTO_IPIP socket) strips the outer header and writes the inner packet
+# to the TUN device tunl-dec. Both hold the VIP on lo with arp_ignore=1/arp_announce=2, so that only
+# the director answers ARP for it, and rp_filter=0.
+#
+# Usage: tests/lab/lab.sh up | down | status | rs-stop N | rs-start N      (N: 1-5)
 #   or:  source tests/lab/lab.sh; lab_up; ...; lab_down      (functions and LAB_* variables)
-# Logs and pidfiles go to $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab).
+# Logs and pidfiles go to $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): rsN.log, decap.log.
 #
 # Not on any default path: `lab.sh standin [W1 W2 W3]` (or FULCRUM_LAB_KERNEL_STANDIN=1 lab.sh up)
 # gives the fl-dir kernel the director's addresses and forwards with nftables DNAT (rr, or wrr with
-# the weights given), so the lab and the tests can be checked without the director. `standin-off`
-# removes it. It needs nftables, which tests/setup.sh does not install.
+# the weights given, over rs1-rs3 only), so the NAT lab and its tests can be checked without the
+# director. `standin-off` removes it. It needs nftables, which tests/setup.sh does not install.
 
 LAB_DIR=${FULCRUM_LAB_DIR:-/tmp/fulcrum-lab}
 LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_PY=/usr/bin/python3
-LAB_NAMESPACES=(fl-client fl-dir fl-sw fl-rs1 fl-rs2 fl-rs3)
-LAB_RS=(1 2 3)
+LAB_NAMESPACES=(fl-client fl-dir fl-sw fl-swx fl-rs1 fl-rs2 fl-rs3 fl-rs4 fl-rs5)
+LAB_RS_NAT=(1 2 3)   # behind the director, on fl-sw
+LAB_RS_DR=(4)        # on the client's link (fl-swx), VIP on lo
+LAB_RS_TUN=(5)       # on the client's link, IPIP decapsulated by decap.py
+LAB_RS=(1 2 3 4 5)
 LAB_CLIENT_IP=198.18.0.2
 LAB_DIR_EXT_IP=198.18.0.1
 LAB_DIR_INT_IP=198.19.0.1
 LAB_VIP=198.18.0.100
 LAB_HTTP_PORT=80
 LAB_UDP_PORT=5353
+LAB_DECAP_DEV=tunl-dec
 
-lab_rs_ip() { echo "198.19.0.1$1"; }
+# rs1-rs3 on the director's internal subnet, rs4 and rs5 on the client's.
+lab_rs_ip() { if (($1 <= 3)); then echo "198.19.0.1$1"; else echo "198.18.0.1$1"; fi; }
 
 _lab_log() { echo "lab: $*" >&2; }
 
@@ -79,9 +96,49 @@ lab_down() {
     for ns in "${LAB_NAMESPACES[@]}"; do
         [[ -e /run/netns/$ns ]] && ip netns del "$ns" 2>/dev/null
     done
-    rm -f "$LAB_DIR"/rs*.pid
+    rm -f "$LAB_DIR"/rs*.pid "$LAB_DIR"/decap.pid
     return 0
 }
+
+# A pid read from decap.pid, only if that process is still the lab's decapsulator.
+_lab_decap_pid() {
+    local pid
+    pid=$(cat "$LAB_DIR/decap.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "decap.py --dev $LAB_DECAP_DEV " || return 1
+    echo "$pid"
+}
+
+# The IPIP decapsulator of the TUN real server (rs5): started before its real server, stopped after.
+lab_decap_start() {
+    local i
+    if _lab_decap_pid >/dev/null; then return 0; fi
+    mkdir -p "$LAB_DIR"
+    rm -f "$LAB_DIR/decap.pid"
+    setsid ip netns exec "fl-rs${LAB_RS_TUN[0]}" "$LAB_PY" "$LAB_SRC/decap.py" --dev "$LAB_DECAP_DEV" \
+        --allow "$LAB_DIR_EXT_IP" --pidfile "$LAB_DIR/decap.pid" >>"$LAB_DIR/decap.log" 2>&1 </dev/null &
+    for i in $(seq 50); do
+        if _lab_decap_pid >/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    _lab_log "decap.py did not start within 5 s; tail of $LAB_DIR/decap.log:"
+    tail -n 5 "$LAB_DIR/decap.log" >&2
+    return 1
+}
+
+lab_decap_stop() {
+    local pid i
+    pid=$(_lab_decap_pid) || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 30); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$LAB_DIR/decap.pid"; return 0; }
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$LAB_DIR/decap.pid"
+}
+
+_lab_is_tun_rs() { [[ " ${LAB_RS_TUN[*]} " == *" $1 "* ]]; }
 
 # A pid read from rsN.pid, only if that process is still the real server rsN.
 _lab_rs_pid() {
@@ -95,6 +152,7 @@ _lab_rs_pid() {
 lab_rs_start() {
     local n=$1 i
     [[ -e /run/netns/fl-rs$n ]] || { _lab_log "fl-rs$n does not exist (lab up first)"; return 1; }
+    if _lab_is_tun_rs "$n"; then lab_decap_start || return 1; fi
     if _lab_rs_pid "$n" >/dev/null; then return 0; fi
     mkdir -p "$LAB_DIR"
     rm -f "$LAB_DIR/rs$n.pid"
@@ -113,27 +171,53 @@ lab_rs_start() {
 
 lab_rs_stop() {
     local n=$1 pid i
-    pid=$(_lab_rs_pid "$n") || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 30); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$LAB_DIR/rs$n.pid"; return 0; }
-        sleep 0.1
+    if pid=$(_lab_rs_pid "$n"); then
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 30); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$LAB_DIR/rs$n.pid"
+    fi
+    if _lab_is_tun_rs "$n"; then lab_decap_stop; fi
+    return 0
+}
+
+# A DR or TUN real server: the VIP on lo, never announced nor answered in ARP on its link (only the
+# director answers ARP for the VIP), and no reverse-path filter (TUN: the client's packets arrive on
+# tunl-dec, while the route back to the client leaves by rsN-eth). The ARP settings come first, so
+# that the VIP is never answered for, not even for a moment.
+_lab_vip_on_lo() {
+    local ns=$1 dev=$2 scope
+    for scope in all "$dev"; do
+        ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$scope.arp_ignore=1" "net.ipv4.conf.$scope.arp_announce=2"
     done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$LAB_DIR/rs$n.pid"
+    for scope in all default "$dev" lo; do
+        ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$scope.rp_filter=0"
+    done
+    ip -n "$ns" addr add "$LAB_VIP/32" dev lo
 }
 
 # The body runs in a subshell with errexit, so a failed step stops it wherever it was called from.
 _lab_up_body() (
     set -euo pipefail
-    local ns n
+    local ns n dev
     for ns in "${LAB_NAMESPACES[@]}"; do _lab_ns_init "$ns"; done
 
-    ip -n fl-client link add cli-eth type veth peer name dir-ext netns fl-dir
-    ip -n fl-sw link add sw-dir type veth peer name dir-int netns fl-dir
+    # The client's link: a bridge (fl-swx) joining the client, the director's ext port and the DR
+    # and TUN real servers, which answer the client directly.
+    ip -n fl-swx link add brx type bridge stp_state 0 forward_delay 0
+    ip -n fl-client link add cli-eth type veth peer name swx-cli netns fl-swx
+    ip -n fl-dir link add dir-ext type veth peer name swx-dir netns fl-swx
+    # The internal link: a bridge (fl-sw) joining the director's int port and the NAT real servers.
     ip -n fl-sw link add br0 type bridge stp_state 0 forward_delay 0
-    for n in "${LAB_RS[@]}"; do
+    ip -n fl-sw link add sw-dir type veth peer name dir-int netns fl-dir
+    for n in "${LAB_RS_NAT[@]}"; do
         ip -n fl-sw link add "sw-rs$n" type veth peer name "rs$n-eth" netns "fl-rs$n"
+    done
+    for n in "${LAB_RS_DR[@]}" "${LAB_RS_TUN[@]}"; do
+        ip -n fl-swx link add "swx-rs$n" type veth peer name "rs$n-eth" netns "fl-rs$n"
     done
 
     # The client.
@@ -149,28 +233,50 @@ _lab_up_body() (
         ip -n fl-dir link set "$dev" up
     done
 
-    # The switch.
-    for dev in sw-dir sw-rs1 sw-rs2 sw-rs3; do
+    # The switches.
+    for dev in sw-dir "${LAB_RS_NAT[@]/#/sw-rs}"; do
         _lab_offloads_off fl-sw "$dev"
         ip -n fl-sw link set "$dev" master br0
         ip -n fl-sw link set "$dev" up
     done
     _lab_offloads_off fl-sw br0
     ip -n fl-sw link set br0 up
+    for dev in swx-cli swx-dir "${LAB_RS_DR[@]/#/swx-rs}" "${LAB_RS_TUN[@]/#/swx-rs}"; do
+        _lab_offloads_off fl-swx "$dev"
+        ip -n fl-swx link set "$dev" master brx
+        ip -n fl-swx link set "$dev" up
+    done
+    _lab_offloads_off fl-swx brx
+    ip -n fl-swx link set brx up
 
-    # The real servers.
+    # The real servers. NAT ones route everything through the director; DR and TUN ones reach the
+    # client on their own link.
     for n in "${LAB_RS[@]}"; do
         _lab_offloads_off "fl-rs$n" "rs$n-eth"
         ip -n "fl-rs$n" addr add "$(lab_rs_ip "$n")/24" dev "rs$n-eth"
         ip -n "fl-rs$n" link set "rs$n-eth" up
+    done
+    for n in "${LAB_RS_NAT[@]}"; do
         ip -n "fl-rs$n" route add default via "$LAB_DIR_INT_IP"
+    done
+    for n in "${LAB_RS_DR[@]}"; do
+        _lab_vip_on_lo "fl-rs$n" "rs$n-eth"
+    done
+    for n in "${LAB_RS_TUN[@]}"; do
+        _lab_vip_on_lo "fl-rs$n" "rs$n-eth"
+        # decap.py attaches to this persistent TUN device and writes the inner packets to it.
+        ip -n "fl-rs$n" tuntap add dev "$LAB_DECAP_DEV" mode tun
+        ip netns exec "fl-rs$n" sysctl -qw "net.ipv6.conf.$LAB_DECAP_DEV.disable_ipv6=1" \
+            "net.ipv4.conf.$LAB_DECAP_DEV.rp_filter=0"
+        _lab_offloads_off "fl-rs$n" "$LAB_DECAP_DEV"
+        ip -n "fl-rs$n" link set "$LAB_DECAP_DEV" up
     done
 )
 
 lab_up() {
     lab_down
     mkdir -p "$LAB_DIR"
-    rm -f "$LAB_DIR"/rs*.log
+    rm -f "$LAB_DIR"/rs*.log "$LAB_DIR"/decap.log
     if ! _lab_up_body; then
         _lab_log "set-up failed; tearing down"
         lab_down
@@ -205,6 +311,12 @@ lab_status() {
             rc=1
         fi
     done
+    if pid=$(_lab_decap_pid); then
+        echo "decap: running in fl-rs${LAB_RS_TUN[0]} (pid $pid, log $LAB_DIR/decap.log)"
+    else
+        echo "decap: not running"
+        rc=1
+    fi
     return $rc
 }
 
@@ -245,7 +357,7 @@ lab_standin_off() {
 }
 
 _lab_usage() {
-    echo "usage: $0 up | down | status | rs-stop N | rs-start N" >&2
+    echo "usage: $0 up | down | status | rs-stop N | rs-start N   (N: 1-5)" >&2
     return 2
 }
 
@@ -256,7 +368,7 @@ lab_main() {
         down) lab_down ;;
         status) lab_status ;;
         rs-start | rs-stop)
-            [[ ${2:-} =~ ^[123]$ ]] || { _lab_usage; return; }
+            [[ ${2:-} =~ ^[1-5]$ ]] || { _lab_usage; return; }
             if [[ $1 == rs-start ]]; then lab_rs_start "$2"; else lab_rs_stop "$2"; fi ;;
         standin) shift; lab_standin "$@" ;;
         standin-off) lab_standin_off ;;

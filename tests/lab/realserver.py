@@ -4,11 +4,15 @@
 HTTP (one thread per connection):
   GET  /            -> "NAME\n"
   GET  /client      -> "NAME IP:PORT\n", the peer as this server sees it (NAT keeps the client's address)
+  GET  /conn        -> "NAME PEER_IP:PORT LOCAL_IP:PORT\n": also the address the connection was made to
+                       (the real server's own under NAT, the VIP under DR and TUN)
   GET  /bytes/N     -> N bytes of the lab pattern: byte i is i % 251
   POST /sha256      -> hex sha256 of the request body, then "\n"
 Every answer carries "X-Real-Server: NAME".
 
-UDP: each datagram is answered with b"NAME:" + the datagram, to the address it came from.
+UDP: each datagram is answered with b"NAME:" + the datagram, to the address it came from, from the
+address it was sent to (IP_PKTINFO): under DR and TUN that is the VIP on lo, which a socket bound to
+0.0.0.0 would not pick by itself for an answer leaving by the real server's own interface.
 """
 
 import argparse
@@ -18,9 +22,11 @@ import http.server
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux; Python 3.11 does not name it
 PATTERN_PERIOD = 251
 MAX_BYTES = 256 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -59,6 +65,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/client":
             host, port = self.client_address[:2]
             return self._send(200, f"{name} {host}:{port}\n".encode())
+        if self.path == "/conn":
+            host, port = self.client_address[:2]
+            local, lport = self.connection.getsockname()[:2]
+            return self._send(200, f"{name} {host}:{port} {local}:{lport}\n".encode())
         if self.path.startswith("/bytes/"):
             try:
                 n = int(self.path[len("/bytes/"):])
@@ -116,13 +126,22 @@ class HTTPServer(http.server.ThreadingHTTPServer):
 def udp_echo(name, sock):
     prefix = f"{name}:".encode()
     while True:
+        local = "?"
         try:
-            data, peer = sock.recvfrom(65535)
-            sock.sendto(prefix + data, peer)
+            data, ancillary, _flags, peer = sock.recvmsg(65535, socket.CMSG_SPACE(12))
+            reply_info = []
+            for level, kind, value in ancillary:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
+                    # struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }: answer
+                    # from the header's destination, on whatever interface the route picks.
+                    header_dst = value[8:12]
+                    local = socket.inet_ntoa(header_dst)
+                    reply_info = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("i4s4s", 0, header_dst, bytes(4)))]
+            sock.sendmsg([prefix + data], reply_info, 0, peer)
         except OSError as e:
             sys.stderr.write(f"{name} udp error: {e}\n")
             continue
-        sys.stderr.write(f"{stamp()} {name} udp {peer[0]}:{peer[1]} {len(data)} bytes\n")
+        sys.stderr.write(f"{stamp()} {name} udp {peer[0]}:{peer[1]} -> {local} {len(data)} bytes\n")
 
 
 def main():
@@ -139,6 +158,7 @@ def main():
     httpd.name = args.name
     usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     usock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    usock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
     usock.bind((args.bind, args.udp_port))
     threading.Thread(target=udp_echo, args=(args.name, usock), daemon=True).start()
 
