@@ -1,22 +1,7 @@
+// ip_vs_rr.c
 #include "sched/scheduler.hpp"
 
 namespace fulcrum::sched {
-
-std::optional<Kind> kind_from_name(std::string_view name)
-{
-    if (name == "rr") return Kind::rr;
-    if (name == "wrr") return Kind::wrr;
-    return std::nullopt;
-}
-
-std::string_view kind_name(Kind kind)
-{
-    switch (kind) {
-    case Kind::rr: return "rr";
-    case Kind::wrr: return "wrr";
-    }
-    return "?";
-}
 
 int32_t pick_rr(std::span<const Destination> dests, SchedCursor& cursor)
 {

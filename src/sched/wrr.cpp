@@ -1,3 +1,4 @@
+// ip_vs_wrr.c
 #include <numeric>
 
 #include "sched/scheduler.hpp"

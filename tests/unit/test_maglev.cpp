@@ -1,0 +1,243 @@
+// The Maglev table's guarantees (docs/scheduling.md): balance, disruption, determinism.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "sched/scheduler.hpp"
+
+using namespace fulcrum::sched;
+
+namespace {
+
+constexpr uint32_t M = default_mh_table_size;
+
+// n servers 10.x.y.z:8080 with the given weights (all 1 when empty).
+std::vector<Destination> backends(size_t n, std::vector<uint32_t> weights = {})
+{
+    std::vector<Destination> d(n);
+    for (size_t i = 0; i < n; ++i) {
+        d[i].address = 0x0a000000u + static_cast<uint32_t>(i) * 3 + 1;
+        d[i].port = static_cast<uint16_t>(8080 + i % 3);
+        d[i].weight = weights.empty() ? 1 : weights[i];
+    }
+    return d;
+}
+
+// Each slot's server as (address, port): comparable between tables of different lists.
+std::vector<uint64_t> owners(const Prepared& p, const std::vector<Destination>& d)
+{
+    std::vector<uint64_t> o(p.mh_table.size());
+    for (size_t s = 0; s < o.size(); ++s) {
+        const Destination& x = d[p.mh_index_of_rank[p.mh_table[s]]];
+        o[s] = endpoint_key(x.address, x.port);
+    }
+    return o;
+}
+
+std::vector<uint32_t> slots_per_destination(const Prepared& p, size_t n)
+{
+    std::vector<uint32_t> count(n, 0);
+    for (uint32_t rank : p.mh_table) ++count[p.mh_index_of_rank[rank]];
+    return count;
+}
+
+uint64_t fnv1a(const std::vector<uint32_t>& table)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (uint32_t v : table)
+        for (int b = 0; b < 4; ++b) {
+            h ^= (v >> (8 * b)) & 0xff;
+            h *= 0x100000001b3ULL;
+        }
+    return h;
+}
+
+}  // namespace
+
+TEST(Maglev, HashesArePinned)
+{
+    // Other directors (and other versions of this one) must compute the same: these values are
+    // part of the behaviour clients see. They were computed with an independent Python
+    // implementation of the documented formulas (docs/scheduling.md).
+    EXPECT_EQ(mix64(0), 0u);
+    EXPECT_EQ(mix64(1), 0x5692161d100b05e5ULL);
+    EXPECT_EQ(endpoint_key(0x0a000001u, 80), 0x0a0000010050ULL);
+    EXPECT_EQ(mh_offset(0x0a000001u, 80, M), 39900u);
+    EXPECT_EQ(mh_skip(0x0a000001u, 80, M), 20143u);
+    EXPECT_EQ(mh_flow_slot(endpoint_key(0xc0a80101u, 0), 0, M), 32430u);
+}
+
+TEST(Maglev, EqualWeightsShareWithinOnePercent)
+{
+    for (size_t n : {10u, 100u, 1000u}) {
+        auto d = backends(n);
+        const Prepared p = prepare(Kind::mh, d);
+        ASSERT_EQ(p.mh_table.size(), M);
+        const double ideal = double(M) / n;
+        for (uint32_t c : slots_per_destination(p, n))
+            EXPECT_LE(std::abs(c - ideal), 0.01 * ideal) << "N=" << n << " count " << c;
+    }
+}
+
+TEST(Maglev, UnequalWeightsShareWithinOnePercentPlusOneSlot)
+{
+    std::mt19937 rng(2024);
+    std::vector<std::vector<uint32_t>> cases{
+        {1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+        {1, 100},
+        {1, 1000, 65535, 7, 300},
+        {65535, 65534, 1},
+    };
+    for (size_t n : {100u, 1000u}) {
+        std::vector<uint32_t> w(n);
+        for (auto& x : w) x = 1 + rng() % 100;
+        cases.push_back(w);
+        for (auto& x : w) x = 1 + rng() % 65535;
+        cases.push_back(w);
+    }
+    for (const auto& weights : cases) {
+        auto d = backends(weights.size(), weights);
+        const Prepared p = prepare(Kind::mh, d);
+        double total = 0;
+        for (uint32_t x : weights) total += x;
+        const auto count = slots_per_destination(p, d.size());
+        for (size_t i = 0; i < d.size(); ++i) {
+            const double share = M * weights[i] / total;
+            EXPECT_LE(std::abs(count[i] - share), 0.01 * share + 1)
+                << "server " << i << " of " << d.size() << " weight " << weights[i];
+        }
+    }
+}
+
+TEST(Maglev, RemovingOneServerMovesAtMostItsShareAndOnePercent)
+{
+    for (size_t n : {10u, 100u, 1000u}) {
+        auto d = backends(n);
+        const Prepared full = prepare(Kind::mh, d);
+        const auto before = owners(full, d);
+        for (size_t victim : {size_t{0}, n / 2, n - 1}) {
+            auto fewer = d;
+            fewer.erase(fewer.begin() + static_cast<std::ptrdiff_t>(victim));
+            const Prepared less = prepare(Kind::mh, fewer);
+            const auto after = owners(less, fewer);
+            size_t changed = 0;
+            for (size_t s = 0; s < M; ++s) changed += before[s] != after[s];
+            const double percent = 100.0 * changed / M;
+            EXPECT_LE(percent, 100.0 / n + 1) << "N=" << n << " removing " << victim;
+            RecordProperty("changed_percent_N" + std::to_string(n) + "_" + std::to_string(victim),
+                           std::to_string(percent));
+        }
+    }
+}
+
+TEST(Maglev, AddingTheServerBackRestoresTheTableExactly)
+{
+    for (size_t n : {10u, 100u, 1000u}) {
+        auto d = backends(n);
+        const Prepared full = prepare(Kind::mh, d);
+        auto fewer = d;
+        const Destination gone = fewer[n / 3];
+        fewer.erase(fewer.begin() + static_cast<std::ptrdiff_t>(n / 3));
+        ASSERT_NE(prepare(Kind::mh, fewer).mh_table, full.mh_table);
+        fewer.push_back(gone);  // back, at the end of the list this time
+        const Prepared again = prepare(Kind::mh, fewer);
+        EXPECT_EQ(again.mh_table, full.mh_table);
+        EXPECT_EQ(owners(again, fewer), owners(full, d));
+    }
+}
+
+TEST(Maglev, AnyOrderGivesTheSameBytesAndTheGoldenDigest)
+{
+    auto d = backends(10, {1, 2, 3, 4, 5, 1, 2, 3, 4, 5});
+    const Prepared reference = prepare(Kind::mh, d);
+    // Computed once by an independent Python implementation of the construction in
+    // docs/scheduling.md (exact fractions for the turn times); a change here changes every
+    // director's flows.
+    EXPECT_EQ(fnv1a(reference.mh_table), 0x39ae93b62eaef6bfULL);
+    std::mt19937 rng(1);
+    for (int i = 0; i < 20; ++i) {
+        std::shuffle(d.begin(), d.end(), rng);
+        const Prepared p = prepare(Kind::mh, d);
+        EXPECT_EQ(p.mh_table, reference.mh_table);
+        EXPECT_EQ(fnv1a(p.mh_table), fnv1a(reference.mh_table));
+        EXPECT_EQ(owners(p, d), owners(reference, backends(10, {1, 2, 3, 4, 5, 1, 2, 3, 4, 5})));
+    }
+}
+
+TEST(Maglev, TableDependsOnlyOnAddressPortAndWeight)
+{
+    auto d = backends(50);
+    const Prepared reference = prepare(Kind::mh, d);
+    auto busy = d;
+    for (size_t i = 0; i < busy.size(); ++i) {
+        busy[i].active = static_cast<uint32_t>(i * 13);
+        busy[i].inactive = static_cast<uint32_t>(i * 7);
+        busy[i].overloaded = i % 5 == 0;
+    }
+    EXPECT_EQ(prepare(Kind::mh, busy).mh_table, reference.mh_table);
+    Flags f;
+    f.mh_port = true;
+    f.mh_fallback = true;
+    EXPECT_EQ(prepare(Kind::mh, d, f).mh_table, reference.mh_table);
+    auto reweighted = d;
+    reweighted[7].weight = 2;
+    EXPECT_NE(prepare(Kind::mh, reweighted).mh_table, reference.mh_table);
+    auto moved = d;
+    moved[7].port = 9999;
+    EXPECT_NE(prepare(Kind::mh, moved).mh_table, reference.mh_table);
+}
+
+TEST(Maglev, DoublingAWeightMovesOnlyTowardsThatServer)
+{
+    auto d = backends(20);
+    const Prepared before = prepare(Kind::mh, d);
+    auto heavier = d;
+    heavier[4].weight = 2;
+    const Prepared after = prepare(Kind::mh, heavier);
+    const auto a = owners(before, d);
+    const auto b = owners(after, heavier);
+    const uint64_t four = endpoint_key(d[4].address, d[4].port);
+    size_t to_four = 0, other = 0;
+    for (size_t s = 0; s < M; ++s) {
+        if (a[s] == b[s]) continue;
+        if (b[s] == four) ++to_four;
+        else ++other;
+    }
+    const auto count = slots_per_destination(after, heavier.size());
+    EXPECT_NEAR(count[4], 2.0 * M / 21, 2);
+    EXPECT_GE(to_four, count[4] - M / 20 - 2);  // it gained about its extra share
+    EXPECT_LE(other, M / 100);                  // and little else moved
+}
+
+TEST(Maglev, FlowsFollowTheSlots)
+{
+    auto d = backends(8, {1, 1, 2, 2, 3, 3, 4, 4});
+    const Prepared p = prepare(Kind::mh, d);
+    std::vector<int> flows(d.size(), 0);
+    std::mt19937 rng(3);
+    const int total = 400000;
+    for (int i = 0; i < total; ++i) {
+        FlowInput f;
+        f.src_ip = static_cast<uint32_t>(rng());
+        ++flows[static_cast<size_t>(pick_mh(p, d, f))];
+    }
+    for (size_t i = 0; i < d.size(); ++i)
+        EXPECT_NEAR(flows[i] / double(total), d[i].weight / 20.0, 0.005) << i;
+}
+
+TEST(Maglev, OtherPrimeSizes)
+{
+    for (uint32_t size : {251u, 4093u, 131071u}) {
+        auto d = backends(7);
+        const Prepared p = prepare(Kind::mh, d, {}, size);
+        ASSERT_EQ(p.mh_table.size(), size);
+        for (uint32_t c : slots_per_destination(p, d.size()))
+            EXPECT_LE(std::abs(c - double(size) / 7), 1.0);
+    }
+    auto as_many = backends(251);
+    const Prepared p = prepare(Kind::mh, as_many, {}, 251);
+    for (uint32_t c : slots_per_destination(p, as_many.size())) EXPECT_EQ(c, 1u);
+}
