@@ -30,7 +30,11 @@ namespace {
 // The schedulers the dataplane implements, by their ipvsadm -s names. The one list the checker
 // and its messages use; it grows with src/sched/.
 // The names sched::kind_from_name knows, in the order error messages list them.
-constexpr std::array<std::string_view, 2> known_schedulers{"rr", "wrr"};
+const std::array<std::string_view, sched::all_kinds.size()> known_schedulers = [] {
+    std::array<std::string_view, sched::all_kinds.size()> names{};
+    for (size_t i = 0; i < names.size(); ++i) names[i] = sched::kind_name(sched::all_kinds[i]);
+    return names;
+}();
 
 constexpr std::array<std::string_view, 2> protocol_names{"tcp", "udp"};
 constexpr std::array<std::string_view, 3> forward_names{"nat", "dr", "tun"};
@@ -58,10 +62,12 @@ constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "interface"};
 constexpr std::array<std::string_view, 2> route_required{"dst", "via"};
 constexpr std::array<std::string_view, 2> neighbor_keys{"ip", "mac"};
 constexpr std::array<std::string_view, 2> neighbor_required{"ip", "mac"};
-constexpr std::array<std::string_view, 6> service_keys{"vip",       "port",    "protocol",
-                                                        "scheduler", "forward", "real_servers"};
-constexpr std::array<std::string_view, 4> service_required{"vip", "port", "protocol", "scheduler"};
-constexpr std::array<std::string_view, 4> real_server_keys{"address", "port", "weight", "forward"};
+constexpr std::array<std::string_view, 8> service_keys{"vip",          "port",    "protocol",
+                                                        "scheduler",    "forward", "real_servers",
+                                                        "scheduler_flags", "mh_table_size"};
+constexpr std::array<std::string_view, 3> service_required{"vip", "port", "protocol"};
+constexpr std::array<std::string_view, 6> real_server_keys{"address", "port", "weight", "forward",
+                                                           "upper_threshold", "lower_threshold"};
 constexpr std::array<std::string_view, 1> real_server_required{"address"};
 // tcp, tcp_fin, udp (ipvsadm --set), then every TCP state by its lower-case name.
 const auto& timeout_keys = dataplane::timeout_key_names();
@@ -354,6 +360,7 @@ private:
                            std::map<std::pair<Ipv4, uint16_t>, int>& seen);
     void check_timeouts(const Item& item);
     void check_queue_pairs();
+    void check_mh_table_sizes();
 
     // --- cross-checks ---
     std::string connected_list(std::string_view only_interface = {}) const;
@@ -371,6 +378,7 @@ private:
     // reachability of real servers only when, in addition, every route's dst was read.
     bool names_complete_ = false;
     std::vector<std::pair<Item, size_t>> interface_devices_;  // each interface's device node and index
+    std::vector<std::pair<Item, size_t>> mh_size_items_;      // each mh_table_size node and its service
     bool subnets_complete_ = false;
     bool routes_complete_ = false;
     std::vector<Connected> connected_;
@@ -869,6 +877,19 @@ bool Checker::check_service(const Item& item)
     }
     if (auto* s = m->find("scheduler"))
         if (auto i = choice(*s, "scheduler", known_schedulers)) svc.scheduler = known_schedulers[*i];
+    if (auto* f = m->find("scheduler_flags")) {
+        const std::string what = fmt::format("a flag name ({})", join(sched::flag_names));
+        if (auto items = list(*f, "a list of scheduler flags", true))
+            for (const Item& fi : *items)
+                if (auto name = string(fi, what); name && !sched::set_flag(svc.scheduler_flags, *name)) expected(fi, what);
+    }
+    if (auto* t = m->find("mh_table_size")) {
+        if (auto v = integer(*t, 1, sched::max_mh_table_size)) {
+            // Checked against the real servers below, once they are known.
+            svc.mh_table_size = static_cast<uint32_t>(*v);
+            mh_size_items_.push_back({*t, config_.services.size()});
+        }
+    }
     bool forward_ok = true;
     if (auto* f = m->find("forward")) {
         auto i = choice(*f, "forwarding method", forward_names);
@@ -913,6 +934,15 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
     }
     if (auto* w = m->find("weight"))
         if (auto v = integer(*w, 0, 65535)) rs.weight = static_cast<uint32_t>(*v);
+    if (auto* u = m->find("upper_threshold"))
+        if (auto v = integer(*u, 0, 1u << 30)) rs.upper_threshold = static_cast<uint32_t>(*v);
+    if (auto* l = m->find("lower_threshold")) {
+        if (auto v = integer(*l, 0, 1u << 30)) {
+            rs.lower_threshold = static_cast<uint32_t>(*v);
+            if (rs.upper_threshold != 0 && rs.lower_threshold >= rs.upper_threshold)
+                expected(*l, fmt::format("a number below upper_threshold ({})", rs.upper_threshold));
+        }
+    }
     if (auto* f = m->find("forward")) {
         auto i = choice(*f, "forwarding method", forward_names);
         forward_ok = i.has_value();
@@ -964,6 +994,16 @@ void Checker::check_queue_pairs()
             report(item, fmt::format("af_packet device has {} queue pair(s) but {} are needed ({} worker(s), {} RX "
                                      "queue(s)): add \",qpairs={}\" to the device string",
                                      qpairs, needed, workers, ic.queues == 0 ? workers : ic.queues, needed));
+    }
+}
+
+// Maglev needs a prime table size, comfortably larger than the number of real servers.
+void Checker::check_mh_table_sizes()
+{
+    for (const auto& [item, index] : mh_size_items_) {
+        const ServiceConfig& s = config_.services[index];
+        const std::string problem = sched::mh_table_size_problem(s.mh_table_size, s.real_servers.size());
+        if (!problem.empty()) report(item, problem);
     }
 }
 
@@ -1035,6 +1075,7 @@ ConfigResult Checker::run()
             if (auto* i = m->find("services")) check_services(*i);
             if (auto* i = m->find("timeouts")) check_timeouts(*i);
             check_queue_pairs();
+            check_mh_table_sizes();
         }
     }
 

@@ -9,6 +9,7 @@
 
 #include "dataplane/tcp_state.hpp"
 #include "dataplane/types.hpp"
+#include "sched/scheduler.hpp"
 
 namespace fulcrum::control {
 
@@ -43,15 +44,19 @@ struct RealServerConfig {
     uint16_t port = 0;
     uint32_t weight = 1;                 // 0 = quiescent: no new connections
     ForwardMethod forward = ForwardMethod::nat;
+    uint32_t upper_threshold = 0;        // ipvsadm -x: overloaded at this many connections; 0 = none
+    uint32_t lower_threshold = 0;        // ipvsadm -y: no longer overloaded below this; 0 = 3/4 of upper
 };
 
 struct ServiceConfig {
     Ipv4 vip = 0;
     uint16_t port = 0;
     Protocol protocol = Protocol::tcp;
-    std::string scheduler;               // ipvsadm -s name: "rr", "wrr"
+    std::string scheduler = "wlc";       // ipvsadm -s name; wlc when left out, as ipvsadm
     ForwardMethod forward = ForwardMethod::nat;  // default for real servers that name none
     std::vector<RealServerConfig> real_servers;
+    sched::Flags scheduler_flags;        // ipvsadm -b: sh-port, sh-fallback, mh-port, mh-fallback
+    uint32_t mh_table_size = sched::default_mh_table_size;
 };
 
 struct Config {

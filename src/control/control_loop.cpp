@@ -34,6 +34,11 @@ constexpr unsigned neighbor_ring_size = 1024;
 constexpr unsigned control_ring_size = 512;
 constexpr unsigned handoff_ring_size = 4096;
 constexpr auto control_period = std::chrono::milliseconds(1);
+constexpr auto overload_period = std::chrono::milliseconds(100);
+// lblc/lblcr: addresses remembered per worker and service, forgotten after a day unused
+// (the kernel's default expiration).
+constexpr uint32_t locality_entries = 16384;
+constexpr uint64_t locality_expiry = 24ull * 3600 * ticks_per_second;
 
 std::string dpdk_failure(const std::string& what) { return what + ": " + rte_strerror(rte_errno); }
 
@@ -134,6 +139,8 @@ std::string Director::start(const Config& config)
                                                     neighbor_ring_size, socket, RING_F_SC_DEQ);
     if (shared_.neighbor_updates == nullptr) return dpdk_failure("cannot create the neighbour ring");
 
+    shared_.overloaded = std::make_unique<std::atomic<bool>[]>(max_real_servers_per_process);
+
     const size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
     shared_.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE));
     if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
@@ -186,6 +193,18 @@ std::string Director::publish(const Config& config)
 {
     SnapshotResult built = build_snapshot(config, interface_ports_, ids_, ++generation_, shared_.tsc_hz);
     if (!built.snapshot) return built.error;
+    // lblc and lblcr remember addresses in a table of each worker's own. A service's cursor is
+    // read by workers only once a snapshot naming the service is published, and the pointer is
+    // a field no worker writes, so it can be set here, before the exchange that publishes it.
+    for (const ServiceEntry& service : built.snapshot->services) {
+        if (service.sched.kind != sched::Kind::lblc && service.sched.kind != sched::Kind::lblcr) continue;
+        for (auto& w : workers_) {
+            sched::SchedCursor& cursor = w->cursors[service.id];
+            if (cursor.locality != nullptr) continue;
+            locality_tables_.push_back(std::make_unique<sched::LocalityTable>(locality_entries, locality_expiry));
+            cursor.locality = locality_tables_.back().get();
+        }
+    }
     const ServiceSnapshot* old = shared_.snapshot.exchange(built.snapshot.release(), std::memory_order_acq_rel);
     if (old != nullptr) {
         // Workers may still be reading `old` in the iteration they are in; once each has
@@ -313,10 +332,45 @@ void Director::reload(const std::string& config_path)
 
 void Director::run(ControlSignals& signals, const std::string& config_path)
 {
+    auto next_overload_check = std::chrono::steady_clock::now();
     while (!signals.stop.load()) {
         learn_neighbors();
         if (signals.reload.exchange(false)) reload(config_path);
+        if (std::chrono::steady_clock::now() >= next_overload_check) {
+            update_overload();
+            next_overload_check += overload_period;
+        }
         std::this_thread::sleep_for(control_period);
+    }
+}
+
+void Director::update_overload()
+{
+    // IPVS marks a real server overloaded when its connections reach the upper threshold and
+    // clears it below the lower one (or 3/4 of the upper); here from the counts summed over
+    // workers, every 100 ms.
+    for (const ServiceConfig& s : config_.services) {
+        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        if (!service_id) continue;
+        for (const RealServerConfig& rs : s.real_servers) {
+            const auto id = ids_.find_real_server(*service_id, rs.address, rs.port);
+            if (!id) continue;
+            std::atomic<bool>& flag = shared_.overloaded[*id];
+            if (rs.upper_threshold == 0) {
+                flag.store(false, std::memory_order_relaxed);
+                continue;
+            }
+            const RealServerCounts c = connection_counts(s, rs);
+            const bool was = flag.load(std::memory_order_relaxed);
+            const bool now = sched::overloaded_after(was, uint64_t{c.active} + c.inactive, rs.upper_threshold, rs.lower_threshold);
+            if (now != was) {
+                flag.store(now, std::memory_order_relaxed);
+                log::info("real server {}:{} of {} {}:{} {} ({} connections, thresholds {}/{})", format_ipv4(rs.address),
+                          rs.port, protocol_name(s.protocol), format_ipv4(s.vip), s.port,
+                          now ? "is overloaded" : "is no longer overloaded", c.active + c.inactive, rs.upper_threshold,
+                          rs.lower_threshold);
+            }
+        }
     }
 }
 

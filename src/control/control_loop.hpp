@@ -44,6 +44,7 @@ private:
     void learn_neighbors();
     void announce_addresses();
     void steer_to_owners();
+    void update_overload();
     void reload(const std::string& config_path);
     void log_counters() const;
     void log_service_table(const Config& config) const;
@@ -59,6 +60,7 @@ private:
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
     std::vector<unsigned> worker_lcores_;
     std::vector<std::unique_ptr<dataplane::PortSteering>> steering_;
+    std::vector<std::unique_ptr<sched::LocalityTable>> locality_tables_;
     bool running_ = false;
 };
 

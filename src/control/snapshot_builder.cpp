@@ -8,6 +8,8 @@
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace fulcrum::control {
@@ -82,16 +84,24 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
         e.vip = rte_cpu_to_be_32(sc.vip);
         e.port = rte_cpu_to_be_16(sc.port);
         e.protocol = static_cast<uint8_t>(sc.protocol);
-        e.scheduler = *sched::kind_from_name(sc.scheduler);
+        const sched::Kind kind = *sched::kind_from_name(sc.scheduler);
         e.first_real_server = static_cast<uint32_t>(s.real_servers.size());
         e.real_server_count = static_cast<uint32_t>(sc.real_servers.size());
+        if (sc.real_servers.size() > dataplane::max_real_servers_per_service)
+            return fmt::format("service {}:{} has {} real servers; the limit is {}", format_ipv4(sc.vip), sc.port,
+                               sc.real_servers.size(), dataplane::max_real_servers_per_service);
+        bool thresholds = false;
         for (const RealServerConfig& rs : sc.real_servers) {
-            s.real_servers.push_back({ids.real_server(e.id, rs.address, rs.port),
-                                      rte_cpu_to_be_32(rs.address), rte_cpu_to_be_16(rs.port),
-                                      rs.forward});
-            s.destinations.push_back({rs.weight, false});
+            s.real_servers.push_back({ids.real_server(e.id, rs.address, rs.port), rte_cpu_to_be_32(rs.address),
+                                      rte_cpu_to_be_16(rs.port), rs.forward, rs.upper_threshold, rs.lower_threshold});
+            if (s.real_servers.back().id >= dataplane::max_real_servers_per_process)
+                return fmt::format("too many distinct real servers since start-up (the limit is {})",
+                                   dataplane::max_real_servers_per_process);
+            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port, 0});
+            thresholds |= rs.upper_threshold != 0;
         }
-        e.wrr = sched::prepare_wrr(s.destinations_of(e));
+        e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size);
+        e.live_view = sched::uses_connection_counts(kind) || thresholds;
         const ServiceKey key{e.vip, e.port, e.protocol, 0};
         const auto index = static_cast<uintptr_t>(s.services.size());
         s.services.push_back(e);

@@ -47,15 +47,26 @@ void track_tcp(WorkerContext& w, Connection& c, const ParsedPacket& p, TcpDirect
     w.conns.reschedule(&c, c.last_seen + connection_timeout(c, *w.snapshot));
 }
 
-int32_t schedule(WorkerContext& w, const ServiceEntry& service)
+int32_t schedule(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p)
 {
-    const auto dests = w.snapshot->destinations_of(service);
-    sched::SchedCursor& cursor = w.cursors[service.id];
-    switch (service.scheduler) {
-    case sched::Kind::rr: return sched::pick_rr(dests, cursor);
-    case sched::Kind::wrr: return sched::pick_wrr(dests, service.wrr, cursor);
+    std::span<const sched::Destination> dests = w.snapshot->destinations_of(service);
+    if (service.live_view) {
+        // lc and its kin compare this worker's own connection counts (docs/scheduling.md says
+        // how exact that is); overload comes from the control core's totals.
+        const auto real_servers = w.snapshot->real_servers_of(service);
+        for (size_t i = 0; i < dests.size(); ++i) {
+            sched::Destination& d = w.sched_view[i];
+            d = dests[i];
+            const uint32_t id = real_servers[i].id;
+            d.active = w.conn_counts[id].active.load(std::memory_order_relaxed);
+            d.inactive = w.conn_counts[id].inactive.load(std::memory_order_relaxed);
+            d.overloaded = w.shared->overloaded[id].load(std::memory_order_relaxed);
+        }
+        dests = {w.sched_view.data(), dests.size()};
     }
-    return sched::no_destination;
+    const sched::FlowInput flow{rte_be_to_cpu_32(p.key.src_ip), rte_be_to_cpu_32(p.key.dst_ip),
+                                rte_be_to_cpu_16(p.key.src_port), rte_be_to_cpu_16(p.key.dst_port), w.now_tick};
+    return sched::pick(service.sched, dests, w.cursors[service.id], flow);
 }
 
 Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
@@ -95,7 +106,7 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     // As IPVS without sloppy_tcp: only a SYN opens a TCP connection.
     if (p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags))
         return Verdict::drop(DropReason::tcp_not_syn);
-    const int32_t pick = schedule(w, service);
+    const int32_t pick = schedule(w, service, p);
     if (pick == sched::no_destination) return Verdict::drop(DropReason::no_real_server);
     const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
 

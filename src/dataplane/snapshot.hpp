@@ -26,6 +26,8 @@ struct RealServerEntry {
     rte_be32_t address = 0;
     rte_be16_t port = 0;
     ForwardMethod method = ForwardMethod::nat;
+    uint32_t upper_threshold = 0;    // 0 = none
+    uint32_t lower_threshold = 0;
 };
 
 struct ServiceEntry {
@@ -33,8 +35,10 @@ struct ServiceEntry {
     rte_be32_t vip = 0;
     rte_be16_t port = 0;
     uint8_t protocol = 0;        // IPPROTO_TCP / IPPROTO_UDP
-    sched::Kind scheduler = sched::Kind::rr;
-    sched::WrrTable wrr;
+    sched::Prepared sched;       // the scheduler and what it precomputed (wrr steps, hash tables)
+    // The scheduler reads live connection counts or overload flags: the worker gives it a copy
+    // of the destinations with them filled in.
+    bool live_view = false;
     uint32_t first_real_server = 0;  // slice of ServiceSnapshot::real_servers / destinations
     uint32_t real_server_count = 0;
 };

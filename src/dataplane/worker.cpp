@@ -82,6 +82,9 @@ std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socke
         return "cannot allocate the connection table of worker " + std::to_string(w.worker_id) + " (" +
                std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";
     w.cursors.assign(max_services_per_process, sched::SchedCursor{});
+    // Each worker's random choices (twos) differ from the others'.
+    for (sched::SchedCursor& cursor : w.cursors) sched::seed_cursor(cursor, w.worker_id + 1);
+    w.sched_view.assign(max_real_servers_per_service, sched::Destination{});
     w.conn_counts = std::make_unique<ConnCounts[]>(max_real_servers_per_process);
     return {};
 }

@@ -35,6 +35,7 @@ inline constexpr unsigned neighbor_cache_size = 256;  // power of two
 // connection counts are indexed by them.
 inline constexpr uint32_t max_services_per_process = 65536;
 inline constexpr uint32_t max_real_servers_per_process = 65536;
+inline constexpr uint32_t max_real_servers_per_service = 4096;
 
 // One DPDK port as the dataplane sees it. Interfaces cannot change while running.
 struct PortInfo {
@@ -69,6 +70,9 @@ struct DataplaneShared {
     // The NIC already steers both directions of a connection to its owner's queue (rte_flow
     // RSS on the client's address and port): no packet needs handing off.
     bool hardware_steering = false;
+    // Real servers above their upper threshold (IPVS's IP_VS_DEST_F_OVERLOAD), by real server id:
+    // the control core sets and clears them from connection counts summed over workers.
+    std::unique_ptr<std::atomic<bool>[]> overloaded;
     uint64_t tsc_hz = 0;
     uint64_t tsc_per_tick = 0;               // tsc_hz / ticks_per_second
     std::atomic<bool> stop{false};
@@ -113,6 +117,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
     std::unique_ptr<ConnCounts[]> conn_counts;  // indexed by real server id
+    // A service's destinations with this worker's live counts and the overload flags, for the
+    // schedulers that read them (max_real_servers_per_service entries, allocated once).
+    std::vector<sched::Destination> sched_view;
 
     // Next hops this worker sent to recently, so that most packets skip the shared hash table.
     struct NeighborCacheSlot {

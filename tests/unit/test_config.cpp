@@ -297,9 +297,9 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
-                  "protocol, scheduler, forward, real_servers)",
+                  "protocol, scheduler, forward, real_servers, scheduler_flags, mh_table_size)",
                   "t.yaml:16:31: services[0].real_servers[0]: unknown key \"wieght\" in real server (expected one "
-                  "of: address, port, weight, forward)",
+                  "of: address, port, weight, forward, upper_threshold, lower_threshold)",
                   "t.yaml:17:13: timeouts: unknown key \"tcpfin\" in timeouts (expected one of: tcp, tcp_fin, udp, none, "
                   "established, syn_sent, syn_recv, fin_wait, time_wait, close, close_wait, last_ack, listen, synack)",
                   "t.yaml:18:3: expected a key name, found a list",
@@ -340,7 +340,6 @@ services:
               (Lines{
                   "t.yaml:1:1: missing required key \"interfaces\" at the top level",
                   "t.yaml:4:5: services[0]: missing required key \"protocol\" in service",
-                  "t.yaml:4:5: services[0]: missing required key \"scheduler\" in service",
                   "t.yaml:7:9: services[0].real_servers[0]: missing required key \"address\" in real server",
               }));
     // The routes' and neighbors' subnet checks are skipped: with no address on the interface they
@@ -668,15 +667,17 @@ TEST(ConfigErrors, ServiceNamesAndDuplicates)
 )"),
               (Lines{
                   "t.yaml:5:44: services[0].protocol: unknown protocol \"sctp\" (expected one of: tcp, udp)",
-                  "t.yaml:5:61: services[0].scheduler: unknown scheduler \"foo\" (expected one of: rr, wrr)",
+                  "t.yaml:5:61: services[0].scheduler: unknown scheduler \"foo\" (expected one of: "
+                  "rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, dh, lblc, lblcr, twos, mh)",
                   "t.yaml:5:75: services[0].forward: unknown forwarding method \"masq\" (expected one of: nat, dr, "
                   "tun)",
-                  "t.yaml:6:60: services[1].scheduler: expected a scheduler (one of: rr, wrr), found a list",
+                  "t.yaml:6:60: services[1].scheduler: expected a scheduler (one of: "
+                  "rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, dh, lblc, lblcr, twos, mh), found a list",
                   "t.yaml:6:75: services[1].forward: expected a forwarding method (one of: nat, dr, tun), found an "
                   "empty mapping",
                   "t.yaml:7:5: services[2]: duplicate service tcp 10.0.0.100:80 (first defined at line 6)",
-                  "t.yaml:8:60: services[3].scheduler: unknown scheduler \"RR\" (expected one of: rr, wrr)",
-                  "t.yaml:9:60: services[4].scheduler: unknown scheduler \"lc\" (expected one of: rr, wrr)",
+                  "t.yaml:8:60: services[3].scheduler: unknown scheduler \"RR\" (expected one of: "
+                  "rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, dh, lblc, lblcr, twos, mh)",
                   "t.yaml:10:12: services[5].vip: expected a unicast IPv4 address, found \"255.255.255.255\", the "
                   "broadcast address",
               }));
@@ -712,9 +713,9 @@ TEST(ConfigErrors, RealServers)
                   "t.yaml:16:20: services[0].real_servers[5].address: expected an address in a connected subnet "
                   "(10.0.0.0/24 on ext, 172.16.0.0/24 on int) for dr forwarding, found \"192.0.2.1\"",
                   "t.yaml:17:9: services[0].real_servers[6]: expected a mapping (keys: address, port, weight, "
-                  "forward), found \"172.16.0.6\"",
+                  "forward, upper_threshold, lower_threshold), found \"172.16.0.6\"",
                   "t.yaml:18:7: services[0].real_servers[7]: expected a mapping (keys: address, port, weight, "
-                  "forward), found an empty value",
+                  "forward, upper_threshold, lower_threshold), found an empty value",
                   "t.yaml:19:20: services[0].real_servers[8].address: expected a real server's address, found "
                   "\"172.16.0.1\", this director's own address on interface int",
                   "t.yaml:20:90: services[1].real_servers[0].address: expected an address in a connected subnet or "
@@ -759,7 +760,8 @@ dataplane:
 bogus: 1
 )"),
               (Lines{
-                  "t.yaml:2:60: services[0].scheduler: unknown scheduler \"foo\" (expected one of: rr, wrr)",
+                  "t.yaml:2:60: services[0].scheduler: unknown scheduler \"foo\" (expected one of: "
+                  "rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, dh, lblc, lblcr, twos, mh)",
                   "t.yaml:3:18: timeouts.udp: expected an integer from 1 to 31536000, found \"0\"",
                   "t.yaml:5:63: interfaces[0].mtu: expected an integer from 68 to 9000, found \"10000\"",
                   "t.yaml:7:12: dataplane.workers: expected an integer from 1 to 64, found \"100\"",
@@ -849,7 +851,8 @@ TEST(ConfigApi, FileErrorsNameTheFile)
     EXPECT_FALSE(r.config.has_value());
     ASSERT_EQ(r.errors.size(), 1u);
     EXPECT_EQ(r.errors[0].to_string(),
-              "configs/bad.yaml:10:16: services[0].scheduler: unknown scheduler \"lc\" (expected one of: rr, wrr)");
+              "configs/bad.yaml:10:16: services[0].scheduler: unknown scheduler \"lcx\" (expected one of: "
+              "rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, dh, lblc, lblcr, twos, mh)");
 }
 
 TEST(ConfigApi, UnreadableFiles)
@@ -936,4 +939,41 @@ TEST(ConfigTimeouts, EveryStateByNameAndIpvsadmSetNames)
                      "t.yaml:8:12: timeouts.tcp_fin: sets the same timeout as \"fin_wait\" (line 7); give only one of them",
                      "t.yaml:9:3: timeouts: unknown key \"syn_wait\" in timeouts (expected one of: tcp, tcp_fin, udp, none, "
                      "established, syn_sent, syn_recv, fin_wait, time_wait, close, close_wait, last_ack, listen, synack)"}));
+}
+
+TEST(ConfigSchedulers, DefaultsFlagsTableSizeAndThresholds)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    real_servers: [{ address: 172.16.0.2, upper_threshold: 100, lower_threshold: 50 }]
+  - vip: 10.0.0.100
+    port: 443
+    protocol: tcp
+    scheduler: mh
+    scheduler_flags: [mh-port, mh-fallback]
+    mh_table_size: 251
+    real_servers: [{ address: 172.16.0.2 }]
+)");
+    ASSERT_EQ(c.services.size(), 2u);
+    EXPECT_EQ(c.services[0].scheduler, "wlc");  // as ipvsadm when -s is left out
+    EXPECT_EQ(c.services[0].real_servers[0].upper_threshold, 100u);
+    EXPECT_EQ(c.services[0].real_servers[0].lower_threshold, 50u);
+    EXPECT_TRUE(c.services[1].scheduler_flags.mh_port);
+    EXPECT_TRUE(c.services[1].scheduler_flags.mh_fallback);
+    EXPECT_FALSE(c.services[1].scheduler_flags.sh_port);
+    EXPECT_EQ(c.services[1].mh_table_size, 251u);
+
+    const Lines errors = errors_of(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: mh, scheduler_flags: [mh-port, sh-sideways], mh_table_size: 1000 }
+  - { vip: 10.0.0.100, port: 81, protocol: tcp, real_servers: [{ address: 172.16.0.2, upper_threshold: 10, lower_threshold: 10 }] }
+)");
+    ASSERT_EQ(errors.size(), 3u);
+    EXPECT_EQ(errors[0], "t.yaml:5:91: services[0].scheduler_flags[1]: expected a flag name (sh-fallback, sh-port, "
+                         "mh-fallback, mh-port), found \"sh-sideways\"");
+    EXPECT_EQ(errors[1], "t.yaml:5:120: services[0].mh_table_size: the Maglev table size must be a prime number, and "
+                         "1000 is not (the next prime is 1009)");
+    EXPECT_EQ(errors[2], "t.yaml:6:125: services[1].real_servers[0].lower_threshold: expected a number below "
+                         "upper_threshold (10), found \"10\"");
 }

@@ -13,6 +13,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 
 #include "control/snapshot_builder.hpp"
 #include "dataplane/egress.hpp"
@@ -83,6 +84,7 @@ protected:
         shared_ = std::make_unique<DataplaneShared>();
         shared_->tsc_hz = rte_get_tsc_hz();
         shared_->tsc_per_tick = shared_->tsc_hz / ticks_per_second;
+        shared_->overloaded = std::make_unique<std::atomic<bool>[]>(max_real_servers_per_process);
         shared_->pool = rte_pktmbuf_pool_create(("pool" + suffix).c_str(), 1023, 0, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
         ASSERT_NE(shared_->pool, nullptr);
@@ -808,4 +810,41 @@ TEST_F(Pipeline, PacketForAnotherWorkerIsHandedOffAndProcessedThere)
     shared_->worker_count = 1;
     rte_ring_free(rings[1]);
     rte_ring_free(rings[2]);
+}
+
+TEST_F(Pipeline, LeastConnectionReadsTheWorkersCountsAndOverload)
+{
+    build("wlc", {1, 1, 1}, 1024);
+    resolve_rs3();
+    auto picked = [&](uint16_t port) {
+        run(from_client(port).tcp(SYN).bytes(), ext_port);
+        auto sent = take(int_port);
+        return sent.size() == 1 ? static_cast<int>(sent[0][33]) - 10 : -1;
+    };
+    // Each new connection is active (SYN_RECV): wlc spreads them one by one.
+    EXPECT_EQ(picked(56000), 1);
+    EXPECT_EQ(picked(56001), 2);
+    EXPECT_EQ(picked(56002), 3);
+    EXPECT_EQ(picked(56003), 1);
+    // rs1 over its threshold (the control core's flag): wlc leaves it out.
+    shared_->overloaded[snapshot_->real_servers[0].id].store(true);
+    EXPECT_EQ(picked(56004), 2);
+    EXPECT_EQ(picked(56005), 3);
+    EXPECT_EQ(picked(56006), 2);
+    shared_->overloaded[snapshot_->real_servers[0].id].store(false);
+}
+
+TEST_F(Pipeline, MaglevKeepsAClientOnOneRealServer)
+{
+    build("mh", {1, 1, 1}, 1024);
+    resolve_rs3();
+    // mh hashes the source address: every port of one client lands on the same real server.
+    std::set<int> servers;
+    for (uint16_t port = 57000; port < 57020; ++port) {
+        run(from_client(port).tcp(SYN).bytes(), ext_port);
+        auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u);
+        servers.insert(sent[0][33]);
+    }
+    EXPECT_EQ(servers.size(), 1u);
 }
