@@ -215,7 +215,7 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool hand
     const bool may_hand_off = !handed_to_us && w.shared->worker_count > 1 && !w.shared->hardware_steering;
     ParsedPacket parsed[rx_burst_size];
     Verdict verdicts[rx_burst_size];
-    const FlowKey* keys[rx_burst_size];
+    const FlowKey* keys[rx_burst_size] = {};
     uint8_t key_of[rx_burst_size];
     ConnTable::Hit hits[rx_burst_size];
     unsigned key_count = 0;
