@@ -7,6 +7,8 @@
 // frees the mbufs. Usage: fulcrum-bench [options] [-- EAL arguments]
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_pause.h>
+#include <rte_timer.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
@@ -238,6 +240,7 @@ void print_row(const char* what, uint32_t flows, const Result& r, const Result& 
 
 void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods);
 void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat);
+void compare_expiry(const std::vector<uint32_t>& flow_counts);
 
 }  // namespace
 
@@ -253,8 +256,8 @@ int main(int argc, char** argv)
          "live connections for the established-flow runs")
         ("packets", po::value<uint64_t>(&packets)->default_value(20000000), "packets per measurement")
         ("repeat", po::value<unsigned>(&repeat)->default_value(3), "measurements per figure; the median is printed")
-        ("methods", po::value<std::string>(&methods)->default_value("index,nat,dr,tun"),
-         "what to measure: index (rte_hash against FlowIndex), nat, dr, tun")
+        ("methods", po::value<std::string>(&methods)->default_value("index,expiry,nat,dr,tun"),
+         "what to measure: index (rte_hash against FlowIndex), expiry (the timer wheel against rte_timer), nat, dr, tun")
         ("help,h", "show this help");
     int own_argc = argc;
     std::vector<std::string> eal_args{"fulcrum-bench"};
@@ -284,6 +287,7 @@ int main(int argc, char** argv)
     if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) rte_exit(1, "EAL: %s\n", rte_strerror(rte_errno));
 
     if (methods.find("index") != std::string::npos) compare_indexes(flow_counts, repeat);
+    if (methods.find("expiry") != std::string::npos) compare_expiry(flow_counts);
     run_all(flow_counts, packets, repeat, methods);
     rte_eal_cleanup();
     return 0;
@@ -375,6 +379,59 @@ void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat)
                     rte_insert_ns, flow_insert_ns, rte_bytes, flow_bytes);
         std::fflush(stdout);
         rte_hash_free(h);
+    }
+}
+
+// Connection expiry: ConnTable's timer wheel against one rte_timer per connection, the same
+// number of timers armed and then all fired. The wheel's expiry includes removing each
+// connection from the index and the table; rte_timer's only calls an empty callback.
+void compare_expiry(const std::vector<uint32_t>& flow_counts)
+{
+    std::printf("%-26s %10s %12s %12s %12s %12s %14s\n", "expiry (ns per timer)", "timers", "wheel arm", "wheel fire",
+                "rte_timer arm", "rte_timer fire", "bytes wheel/rt");
+    static bool timer_init = false;
+    if (!timer_init) {
+        rte_timer_subsystem_init();
+        timer_init = true;
+    }
+    const double hz = static_cast<double>(rte_get_tsc_hz());
+    for (uint32_t n : flow_counts) {
+        ConnTable table;
+        if (!table.init(n, 0)) rte_exit(1, "ConnTable: no memory\n");
+        std::vector<Connection*> conns(n);
+        for (uint32_t i = 0; i < n; ++i) {
+            const Flow f = flow_of(i);
+            const FlowKey key{f.client_ip, rte_cpu_to_be_32(vip), f.client_port, RTE_BE16(80), IPPROTO_TCP, {0, 0, 0}};
+            if (table.insert(key, 1, 1, ForwardMethod::dr, 0, 1000, &conns[i]) != ConnTable::InsertResult::ok)
+                rte_exit(1, "ConnTable insert failed\n");
+        }
+        // Arm: every connection to a deadline spread over 10 s of ticks.
+        uint64_t t0 = rte_rdtsc_precise();
+        for (uint32_t i = 0; i < n; ++i) table.reschedule(conns[i], 64 + i % 640);
+        const double wheel_arm = static_cast<double>(rte_rdtsc_precise() - t0) / hz * 1e9 / n;
+        t0 = rte_rdtsc_precise();
+        const uint32_t fired = table.expire(10000, UINT32_MAX, [](const Connection&) { return Tick{1}; }, [](const Connection&) {});
+        const double wheel_fire = static_cast<double>(rte_rdtsc_precise() - t0) / hz * 1e9 / n;
+        if (fired != n) rte_exit(1, "wheel fired %u of %u\n", fired, n);
+
+        std::vector<rte_timer> timers(n);
+        static uint64_t rte_fired;
+        rte_fired = 0;
+        const uint64_t spread = rte_get_tsc_hz() / 100;  // 10 ms, so the test ends quickly
+        t0 = rte_rdtsc_precise();
+        for (uint32_t i = 0; i < n; ++i) {
+            rte_timer_init(&timers[i]);
+            rte_timer_reset(&timers[i], 1 + spread * (i % 640) / 640, SINGLE, rte_lcore_id(),
+                            [](rte_timer*, void*) { ++rte_fired; }, nullptr);
+        }
+        const double rte_arm = static_cast<double>(rte_rdtsc_precise() - t0) / hz * 1e9 / n;
+        while (rte_rdtsc() < t0 + spread * 2) rte_pause();
+        t0 = rte_rdtsc_precise();
+        while (rte_fired < n) rte_timer_manage();
+        const double rte_fire = static_cast<double>(rte_rdtsc_precise() - t0) / hz * 1e9 / n;
+        std::printf("%-26s %10u %12.1f %12.1f %12.1f %12.1f %8zu/%-5zu\n", "", n, wheel_arm, wheel_fire, rte_arm, rte_fire,
+                    sizeof(uint32_t) * 2 + sizeof(uint16_t), sizeof(rte_timer));
+        std::fflush(stdout);
     }
 }
 
