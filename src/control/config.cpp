@@ -6,7 +6,11 @@
 // sections they depend on were clean, so that one typo does not cascade into a page of errors.
 #include "control/config.hpp"
 
+#include "dataplane/persistence.hpp"
+
 #include <algorithm>
+#include <bit>
+#include <charconv>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -62,9 +66,9 @@ constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "interface"};
 constexpr std::array<std::string_view, 2> route_required{"dst", "via"};
 constexpr std::array<std::string_view, 2> neighbor_keys{"ip", "mac"};
 constexpr std::array<std::string_view, 2> neighbor_required{"ip", "mac"};
-constexpr std::array<std::string_view, 8> service_keys{"vip",          "port",    "protocol",
-                                                        "scheduler",    "forward", "real_servers",
-                                                        "scheduler_flags", "mh_table_size"};
+constexpr std::array<std::string_view, 11> service_keys{
+    "vip",           "port",          "protocol",    "scheduler",           "forward",                  "real_servers",
+    "scheduler_flags", "mh_table_size", "persistence", "persistence_netmask", "expire_quiescent_template"};
 constexpr std::array<std::string_view, 3> service_required{"vip", "port", "protocol"};
 constexpr std::array<std::string_view, 6> real_server_keys{"address", "port", "weight", "forward",
                                                            "upper_threshold", "lower_threshold"};
@@ -882,6 +886,45 @@ bool Checker::check_service(const Item& item)
         if (auto items = list(*f, "a list of scheduler flags", true))
             for (const Item& fi : *items)
                 if (auto name = string(fi, what); name && !sched::set_flag(svc.scheduler_flags, *name)) expected(fi, what);
+    }
+    if (auto* p = m->find("persistence")) {
+        // ipvsadm -p without a value means 360 s; a YAML boolean says the same.
+        const std::string what = fmt::format("a number of seconds from 0 to {}, or true (360) or false",
+                                             dataplane::PersistenceTable::max_timeout_seconds);
+        if (p->node.IsScalar() && (p->node.Scalar() == "true" || p->node.Scalar() == "false") && p->node.Tag() != "!") {
+            svc.persistence = p->node.Scalar() == "true" ? 360 : 0;
+        } else if (auto v = integer(*p, 0, dataplane::PersistenceTable::max_timeout_seconds, what)) {
+            svc.persistence = static_cast<uint32_t>(*v);
+        }
+    }
+    if (auto* n = m->find("persistence_netmask")) {
+        // A prefix length (24) or a dotted mask ("255.255.255.0"), as ipvsadm -M.
+        constexpr std::string_view what = "a prefix length from 0 to 32 or a contiguous netmask like \"255.255.255.0\"";
+        bool ok = false;
+        if (n->node.IsScalar()) {
+            const std::string text = n->node.Scalar();
+            if (auto mask = parse_ipv4(text)) {
+                const uint32_t inverted = ~*mask;
+                if ((inverted & (inverted + 1)) == 0) {
+                    svc.persistence_netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
+                    ok = true;
+                }
+            } else if (n->node.Tag() != "!") {
+                uint64_t len = 0;
+                auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), len);
+                if (ec == std::errc{} && end == text.data() + text.size() && !text.empty() && len <= 32) {
+                    svc.persistence_netmask = static_cast<uint8_t>(len);
+                    ok = true;
+                }
+            }
+        }
+        if (!ok) expected(*n, what);
+    }
+    if (auto* q = m->find("expire_quiescent_template")) {
+        if (q->node.IsScalar() && (q->node.Scalar() == "true" || q->node.Scalar() == "false") && q->node.Tag() != "!")
+            svc.expire_quiescent_template = q->node.Scalar() == "true";
+        else
+            expected(*q, "true or false");
     }
     if (auto* t = m->find("mh_table_size")) {
         if (auto v = integer(*t, 1, sched::max_mh_table_size)) {

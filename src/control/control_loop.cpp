@@ -33,6 +33,7 @@ constexpr unsigned neighbor_capacity = 4096;
 constexpr unsigned neighbor_ring_size = 1024;
 constexpr unsigned control_ring_size = 512;
 constexpr unsigned handoff_ring_size = 4096;
+constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
 constexpr auto control_period = std::chrono::milliseconds(1);
 constexpr auto overload_period = std::chrono::milliseconds(100);
 // lblc/lblcr: addresses remembered per worker and service, forgotten after a day unused
@@ -140,6 +141,9 @@ std::string Director::start(const Config& config)
     if (shared_.neighbor_updates == nullptr) return dpdk_failure("cannot create the neighbour ring");
 
     shared_.overloaded = std::make_unique<std::atomic<bool>[]>(max_real_servers_per_process);
+    templates_ = std::make_unique<PersistenceTable>();
+    if (!templates_->init(persistence_slots, socket)) return "cannot allocate the persistence templates";
+    shared_.templates = templates_.get();
 
     const size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
     shared_.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE));

@@ -57,6 +57,7 @@ private:
     uint64_t generation_ = 0;
     dataplane::DataplaneShared shared_;
     std::unique_ptr<dataplane::NeighborTable> neighbors_;
+    std::unique_ptr<dataplane::PersistenceTable> templates_;
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
     std::vector<unsigned> worker_lcores_;
     std::vector<std::unique_ptr<dataplane::PortSteering>> steering_;

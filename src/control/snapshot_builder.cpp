@@ -101,6 +101,9 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
             thresholds |= rs.upper_threshold != 0;
         }
         e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size);
+        e.persistence_seconds = sc.persistence;
+        e.persistence_mask = sc.persistence_netmask == 0 ? 0 : ~uint32_t{0} << (32 - sc.persistence_netmask);
+        e.expire_quiescent_template = sc.expire_quiescent_template;
         e.live_view = sched::uses_connection_counts(kind) || thresholds;
         const ServiceKey key{e.vip, e.port, e.protocol, 0};
         const auto index = static_cast<uintptr_t>(s.services.size());

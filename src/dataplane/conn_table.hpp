@@ -32,8 +32,9 @@ struct Connection {
     bool in_use = false;
     TcpConnState tcp;            // TCP only
     uint16_t wheel_slot = 0;     // the timer wheel list it heads (kept only while it is the head)
-    uint32_t service_id = 0;     // stable ids: a connection outlives the snapshot it was made in
-    uint32_t real_server_id = 0;
+    uint16_t service_id = 0;     // stable ids (below 65536): a connection outlives its snapshot
+    uint16_t real_server_id = 0;
+    uint32_t template_slot = UINT32_MAX;  // the persistence template it is controlled by, if any
     Tick last_seen = 0;
     uint32_t wheel_next = 0;     // that slot's doubly-linked list, by connection index
     uint32_t wheel_prev = 0;

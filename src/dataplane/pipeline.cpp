@@ -3,6 +3,8 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <optional>
+
 #include "dataplane/arp.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
@@ -69,6 +71,45 @@ int32_t schedule(WorkerContext& w, const ServiceEntry& service, const ParsedPack
     return sched::pick(service.sched, dests, w.cursors[service.id], flow);
 }
 
+uint32_t seconds_of(const WorkerContext& w) { return w.now_tick / ticks_per_second; }
+
+// ip_vs_sched_persist: a client (its address under the service's netmask) that has a live
+// template goes to that template's real server; otherwise it is scheduled and a template made.
+int32_t schedule_persistent(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p,
+                            std::optional<PersistenceTable::Template>& persistent)
+{
+    PersistenceTable& templates = *w.shared->templates;
+    const uint32_t client = rte_be_to_cpu_32(p.key.src_ip) & service.persistence_mask;
+    const uint32_t now_s = seconds_of(w);
+    const auto real_servers = w.snapshot->real_servers_of(service);
+    const auto dests = w.snapshot->destinations_of(service);
+    if (auto found = templates.find(service.id, client, now_s, service.persistence_seconds)) {
+        for (size_t i = 0; i < real_servers.size(); ++i) {
+            if (real_servers[i].id != found->real_server_id) continue;
+            // A quiescent server keeps its persistent clients, unless told otherwise
+            // (IPVS's expire_quiescent_template).
+            if (dests[i].weight == 0 && service.expire_quiescent_template) {
+                templates.expire(found->slot);
+                break;
+            }
+            persistent = found;
+            return static_cast<int32_t>(i);
+        }
+        // Its real server has left the service: the client is scheduled afresh.
+    }
+    const int32_t pick = schedule(w, service, p);
+    if (pick == sched::no_destination) return pick;
+    const auto rs_id = static_cast<uint16_t>(real_servers[static_cast<size_t>(pick)].id);
+    persistent = templates.claim(service.id, client, rs_id, now_s, service.persistence_seconds);
+    if (persistent && persistent->real_server_id != rs_id) {
+        // Another worker made this client's template first: follow it.
+        for (size_t i = 0; i < real_servers.size(); ++i)
+            if (real_servers[i].id == persistent->real_server_id) return static_cast<int32_t>(i);
+        persistent.reset();
+    }
+    return pick;
+}
+
 Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                        Connection& c)
 {
@@ -106,7 +147,9 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     // As IPVS without sloppy_tcp: only a SYN opens a TCP connection.
     if (p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags))
         return Verdict::drop(DropReason::tcp_not_syn);
-    const int32_t pick = schedule(w, service, p);
+    std::optional<PersistenceTable::Template> persistent;
+    const int32_t pick = service.persistence_seconds != 0 ? schedule_persistent(w, service, p, persistent)
+                                                          : schedule(w, service, p);
     if (pick == sched::no_destination) return Verdict::drop(DropReason::no_real_server);
     const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
 
@@ -125,6 +168,10 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     // DR and TUN replies bypass the director: IPVS's NOOUTPUT, the input-only state rows.
     c->tcp = {TcpState::none, rs.method != ForwardMethod::nat};
     count_add(counts_of(w, *c).inactive, 1);
+    if (persistent) {
+        w.shared->templates->attach(persistent->slot, seconds_of(w));
+        c->template_slot = persistent->slot;
+    }
     ++w.counters.connections_created;
     return to_real_server(w, m, frame, p, *c);
 }
@@ -270,6 +317,7 @@ void uncount_connection(WorkerContext& w, const Connection& c)
 {
     ConnCounts& counts = w.conn_counts[c.real_server_id];
     count_add(is_active(c) ? counts.active : counts.inactive, -1);
+    if (c.template_slot != PersistenceTable::none) w.shared->templates->detach(c.template_slot, seconds_of(w));
 }
 
 void forget_connection(WorkerContext& w, Connection& c)

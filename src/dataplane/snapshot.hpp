@@ -40,6 +40,9 @@ struct ServiceEntry {
     // of the destinations with them filled in.
     bool live_view = false;
     uint32_t first_real_server = 0;  // slice of ServiceSnapshot::real_servers / destinations
+    uint32_t persistence_seconds = 0;  // 0 = no persistence
+    uint32_t persistence_mask = 0xffffffff;  // host order: the client address bits a template keeps
+    bool expire_quiescent_template = false;
     uint32_t real_server_count = 0;
 };
 

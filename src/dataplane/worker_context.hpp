@@ -15,6 +15,7 @@
 #include "dataplane/conn_table.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/neighbor.hpp"
+#include "dataplane/persistence.hpp"
 #include "dataplane/snapshot.hpp"
 #include "dataplane/types.hpp"
 #include "sched/scheduler.hpp"
@@ -73,6 +74,7 @@ struct DataplaneShared {
     // Real servers above their upper threshold (IPVS's IP_VS_DEST_F_OVERLOAD), by real server id:
     // the control core sets and clears them from connection counts summed over workers.
     std::unique_ptr<std::atomic<bool>[]> overloaded;
+    PersistenceTable* templates = nullptr;   // shared by all workers (lock-free)
     uint64_t tsc_hz = 0;
     uint64_t tsc_per_tick = 0;               // tsc_hz / ticks_per_second
     std::atomic<bool> stop{false};

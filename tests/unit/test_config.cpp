@@ -297,7 +297,8 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
-                  "protocol, scheduler, forward, real_servers, scheduler_flags, mh_table_size)",
+                  "protocol, scheduler, forward, real_servers, scheduler_flags, mh_table_size, persistence, "
+                  "persistence_netmask, expire_quiescent_template)",
                   "t.yaml:16:31: services[0].real_servers[0]: unknown key \"wieght\" in real server (expected one "
                   "of: address, port, weight, forward, upper_threshold, lower_threshold)",
                   "t.yaml:17:13: timeouts: unknown key \"tcpfin\" in timeouts (expected one of: tcp, tcp_fin, udp, none, "
@@ -976,4 +977,36 @@ TEST(ConfigSchedulers, DefaultsFlagsTableSizeAndThresholds)
                          "1000 is not (the next prime is 1009)");
     EXPECT_EQ(errors[2], "t.yaml:6:125: services[1].real_servers[0].lower_threshold: expected a number below "
                          "upper_threshold (10), found \"10\"");
+}
+
+TEST(ConfigPersistence, SecondsTrueNetmasksAndErrors)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, persistence: 50, persistence_netmask: 24 }
+  - { vip: 10.0.0.100, port: 81, protocol: tcp, persistence: true, persistence_netmask: "255.255.0.0",
+      expire_quiescent_template: true }
+  - { vip: 10.0.0.100, port: 82, protocol: tcp, persistence: false }
+)");
+    EXPECT_EQ(c.services[0].persistence, 50u);
+    EXPECT_EQ(c.services[0].persistence_netmask, 24u);
+    EXPECT_FALSE(c.services[0].expire_quiescent_template);
+    EXPECT_EQ(c.services[1].persistence, 360u);  // ipvsadm -p without a value
+    EXPECT_EQ(c.services[1].persistence_netmask, 16u);
+    EXPECT_TRUE(c.services[1].expire_quiescent_template);
+    EXPECT_EQ(c.services[2].persistence, 0u);
+    EXPECT_EQ(c.services[2].persistence_netmask, 32u);
+
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, persistence: 40000, persistence_netmask: "255.0.255.0" }
+  - { vip: 10.0.0.100, port: 81, protocol: tcp, persistence: "true", persistence_netmask: 33, expire_quiescent_template: 1 }
+)"),
+              (Lines{"t.yaml:5:62: services[0].persistence: expected a number of seconds from 0 to 32767, or true (360) "
+                     "or false, found \"40000\"",
+                     "t.yaml:5:90: services[0].persistence_netmask: expected a prefix length from 0 to 32 or a contiguous "
+                     "netmask like \"255.255.255.0\", found \"255.0.255.0\"",
+                     "t.yaml:6:62: services[1].persistence: expected a number of seconds from 0 to 32767, or true (360) "
+                     "or false, found a quoted string \"true\"",
+                     "t.yaml:6:91: services[1].persistence_netmask: expected a prefix length from 0 to 32 or a contiguous "
+                     "netmask like \"255.255.255.0\", found \"33\"",
+                     "t.yaml:6:122: services[1].expire_quiescent_template: expected true or false, found \"1\""}));
 }

@@ -18,6 +18,7 @@
 #include "control/snapshot_builder.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
+#include "dataplane/persistence.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/worker.hpp"
 #include "packet_builder.hpp"
@@ -76,7 +77,8 @@ class Pipeline : public ::testing::Test {
 protected:
     void SetUp() override { build("rr", {1, 1, 1}, 1024); }
 
-    void build(const std::string& scheduler, std::vector<uint32_t> weights, uint32_t conn_capacity)
+    void build(const std::string& scheduler, std::vector<uint32_t> weights, uint32_t conn_capacity,
+               uint32_t persistence = 0, uint8_t persistence_netmask = 32)
     {
         teardown();
         static int instance = 0;
@@ -112,6 +114,11 @@ protected:
         shared_->neighbor_updates = rte_ring_create_elem(("nbru" + suffix).c_str(), sizeof(NeighborUpdate), 64, 0, 0);
 
         config_ = lab_config(scheduler, std::move(weights));
+        config_.services[0].persistence = persistence;
+        config_.services[0].persistence_netmask = persistence_netmask;
+        templates_ = std::make_unique<PersistenceTable>();
+        ASSERT_TRUE(templates_->init(1024, 0));
+        shared_->templates = templates_.get();
         control::StableIds ids;
         auto built = control::build_snapshot(config_, {{"ext", ext_port}, {"int", int_port}}, ids,
                                              static_cast<uint64_t>(instance), shared_->tsc_hz);
@@ -215,6 +222,7 @@ protected:
     std::unique_ptr<NeighborTable> neighbors_;
     std::unique_ptr<ServiceSnapshot> snapshot_;
     std::unique_ptr<WorkerContext> w_;
+    std::unique_ptr<PersistenceTable> templates_;
     control::Config config_;
 };
 
@@ -847,4 +855,58 @@ TEST_F(Pipeline, MaglevKeepsAClientOnOneRealServer)
         servers.insert(sent[0][33]);
     }
     EXPECT_EQ(servers.size(), 1u);
+}
+
+TEST_F(Pipeline, PersistenceKeepsAClientOnItsRealServerUntilTheTemplateExpires)
+{
+    build("rr", {1, 1, 1}, 1024, 5, 24);
+    resolve_rs3();
+    auto picked = [&](uint32_t client, uint16_t port) {
+        run(Frame{}.from(client_mac).to(ext_mac).src(client, port).dst(vip, 80).tcp(SYN).bytes(), ext_port);
+        auto sent = take(int_port);
+        return sent.size() == 1 ? static_cast<int>(sent[0][33]) - 10 : -1;
+    };
+    for (uint16_t port = 58000; port < 58010; ++port) EXPECT_EQ(picked(client_ip, port), 1) << port;
+    // The same /24: the same template.
+    EXPECT_EQ(picked(ipv4(198, 18, 0, 77), 40000), 1);
+    // Another /24 is scheduled (rr goes on) and gets a template of its own.
+    EXPECT_EQ(picked(ipv4(198, 18, 1, 5), 40000), 2);
+    EXPECT_EQ(picked(ipv4(198, 18, 1, 6), 40001), 2);
+    EXPECT_EQ(templates_->live(static_cast<uint32_t>(w_->now_tick / ticks_per_second), 5), 2u);
+
+    // The connections expire (SYN_RECV: 60 s); the templates outlive them by 5 s, then go.
+    worker_set_clock(*w_, w_->now + 61 * shared_->tsc_hz);
+    worker_expire_some(*w_, 100000);
+    ASSERT_EQ(w_->conns.size(), 0u);
+    EXPECT_EQ(picked(client_ip, 58100), 1);  // within 5 s of the last connection: still rs1
+    worker_set_clock(*w_, w_->now + 61 * shared_->tsc_hz);
+    worker_expire_some(*w_, 100000);
+    ASSERT_EQ(w_->conns.size(), 0u);
+    worker_set_clock(*w_, w_->now + 6 * shared_->tsc_hz);
+    EXPECT_EQ(picked(client_ip, 58200), 3);  // template gone: rr's next
+}
+
+TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
+{
+    PersistenceTable t;
+    ASSERT_TRUE(t.init(64, 0));
+    auto a = t.claim(7, 0xC6120000, 3, 100, 10);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->real_server_id, 3);
+    // A second worker that scheduled rs 5 for the same client follows the first template.
+    auto b = t.claim(7, 0xC6120000, 5, 101, 10);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->real_server_id, 3);
+    EXPECT_EQ(b->slot, a->slot);
+    // Another service, same client: its own template.
+    EXPECT_EQ(t.claim(8, 0xC6120000, 5, 101, 10)->real_server_id, 5);
+    t.attach(a->slot, 102);
+    EXPECT_TRUE(t.find(7, 0xC6120000, 500, 10));  // controlled: alive long after its timeout
+    t.detach(a->slot, 500);
+    EXPECT_TRUE(t.find(7, 0xC6120000, 509, 10));
+    EXPECT_FALSE(t.find(7, 0xC6120000, 510, 10));
+    // Dead: the next claim takes the slot over with its own real server.
+    EXPECT_EQ(t.claim(7, 0xC6120000, 9, 511, 10)->real_server_id, 9);
+    t.expire(t.find(7, 0xC6120000, 511, 10)->slot);
+    EXPECT_FALSE(t.find(7, 0xC6120000, 511, 10));
 }
