@@ -1,0 +1,97 @@
+// What the console (and later the metrics endpoints) may ask of the director. The director
+// implements it; everything runs on the control core, so no call needs a lock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "control/config.hpp"
+
+namespace fulcrum::control {
+
+// Counters as ipvsadm --stats shows them, summed over workers.
+struct TrafficStats {
+    uint64_t conns = 0;       // connections scheduled
+    uint64_t in_packets = 0;  // client -> real server
+    uint64_t out_packets = 0; // real server -> client (NAT only: DR/TUN replies bypass the director)
+    uint64_t in_bytes = 0;
+    uint64_t out_bytes = 0;
+};
+
+// Rates over the estimator's window (per second), as ipvsadm --rate.
+struct TrafficRates {
+    uint64_t cps = 0;
+    uint64_t in_pps = 0;
+    uint64_t out_pps = 0;
+    uint64_t in_bps = 0;      // bytes per second, as IPVS
+    uint64_t out_bps = 0;
+};
+
+struct RealServerStatus {
+    RealServerConfig config;  // with the weight now in force
+    uint32_t active = 0;      // ActiveConn
+    uint32_t inactive = 0;    // InActConn
+    bool overloaded = false;
+    TrafficStats stats;
+    TrafficRates rates;
+};
+
+struct ServiceStatus {
+    ServiceConfig config;     // real_servers left empty: see real_servers below
+    TrafficStats stats;
+    TrafficRates rates;
+    std::vector<RealServerStatus> real_servers;
+};
+
+struct WorkerStatus {
+    unsigned worker = 0;
+    unsigned lcore = 0;
+    uint64_t rx_packets = 0, tx_packets = 0;
+    uint64_t handed_off = 0, handoffs_received = 0;
+    uint64_t idle_polls = 0;
+    uint64_t connections = 0;  // live in its table
+    std::vector<std::pair<std::string, uint64_t>> drops;  // reason name, count (all reasons)
+};
+
+// One connection as ipvsadm -L -n -c shows it.
+struct ConnectionRow {
+    Protocol protocol = Protocol::tcp;
+    uint32_t expires_in_seconds = 0;
+    std::string state;        // "ESTABLISHED", ... ; "UDP" for UDP as ipvsadm
+    Ipv4 client = 0;
+    uint16_t client_port = 0;
+    Ipv4 vip = 0;
+    uint16_t vport = 0;
+    Ipv4 real_server = 0;
+    uint16_t real_port = 0;
+};
+
+class ControlApi {
+public:
+    virtual ~ControlApi() = default;
+
+    // The configuration in force (the file's, with console changes applied since).
+    virtual const Config& running_config() const = 0;
+
+    // Publishes `next` through the one path every change takes (validate, build the snapshot,
+    // swap, wait for the workers). Returns "" or what was refused; on refusal nothing changed.
+    // `what` says where the change came from, for the log.
+    virtual std::string apply(const Config& next, std::string_view what) = 0;
+
+    // As SIGHUP: reads and validates the file, then applies it. Returns "" or every problem,
+    // one per line (FILE:LINE:COLUMN: ...).
+    virtual std::string reload() = 0;
+
+    virtual std::vector<ServiceStatus> services() const = 0;
+    virtual std::vector<WorkerStatus> workers() const = 0;
+    // Up to `limit` connections, gathered from the workers.
+    virtual std::vector<ConnectionRow> connections(size_t limit) = 0;
+    // ipvsadm -Z: traffic counters of every service and real server back to zero.
+    virtual void zero_counters() = 0;
+    // The connection table size per worker, for ipvsadm's title line.
+    virtual uint32_t table_size() const = 0;
+};
+
+}  // namespace fulcrum::control
