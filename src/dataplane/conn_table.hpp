@@ -86,6 +86,14 @@ public:
     template <typename TimeoutOf, typename OnExpire>
     uint32_t expire(Tick now, uint32_t budget, TimeoutOf&& timeout_of, OnExpire&& on_expire);
 
+    // Calls visit(conn) for connections in use until it returns false.
+    template <typename Visit>
+    void for_each(Visit&& visit) const
+    {
+        for (uint32_t i = 0; i < capacity_; ++i)
+            if (slots_[i].in_use && !visit(slots_[i])) return;
+    }
+
     uint32_t size() const { return capacity_ - static_cast<uint32_t>(free_.size()); }
     uint32_t capacity() const { return capacity_; }
 

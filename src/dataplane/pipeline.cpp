@@ -116,6 +116,13 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     c.last_seen = w.now_tick;
     track_tcp(w, c, p, TcpDirection::input);
     ++w.counters.forwarded_to_real_server;
+    const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
+    TrafficCounters& service = w.service_traffic[c.service_id];
+    TrafficCounters& rs = w.real_server_traffic[c.real_server_id];
+    bump(service.in_packets, 1);
+    bump(service.in_bytes, bytes);
+    bump(rs.in_packets, 1);
+    bump(rs.in_bytes, bytes);
     switch (c.method) {
     case ForwardMethod::nat:
         nat_rewrite_destination(frame, p, c.real_ip, c.real_port);
@@ -138,6 +145,13 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
     if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
     nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
     ++w.counters.forwarded_replies;
+    const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
+    TrafficCounters& service = w.service_traffic[c.service_id];
+    TrafficCounters& rs = w.real_server_traffic[c.real_server_id];
+    bump(service.out_packets, 1);
+    bump(service.out_bytes, bytes);
+    bump(rs.out_packets, 1);
+    bump(rs.out_bytes, bytes);
     return egress_ipv4(w, m, c.client_key.src_ip);
 }
 
@@ -163,8 +177,10 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);
     }
     w.connection_created_in_burst = true;
-    c->service_id = service.id;
-    c->real_server_id = rs.id;
+    c->service_id = static_cast<uint16_t>(service.id);
+    c->real_server_id = static_cast<uint16_t>(rs.id);
+    bump(w.service_traffic[service.id].conns, 1);
+    bump(w.real_server_traffic[rs.id].conns, 1);
     // DR and TUN replies bypass the director: IPVS's NOOUTPUT, the input-only state rows.
     c->tcp = {TcpState::none, rs.method != ForwardMethod::nat};
     count_add(counts_of(w, *c).inactive, 1);

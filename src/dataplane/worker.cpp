@@ -86,6 +86,8 @@ std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socke
     for (sched::SchedCursor& cursor : w.cursors) sched::seed_cursor(cursor, w.worker_id + 1);
     w.sched_view.assign(max_real_servers_per_service, sched::Destination{});
     w.conn_counts = std::make_unique<ConnCounts[]>(max_real_servers_per_process);
+    w.service_traffic = std::make_unique<TrafficCounters[]>(max_services_per_process);
+    w.real_server_traffic = std::make_unique<TrafficCounters[]>(max_real_servers_per_process);
     return {};
 }
 
@@ -106,6 +108,23 @@ void worker_expire_some(WorkerContext& w, uint32_t budget)
     w.counters.connections_expired += w.conns.expire(
         w.now_tick, budget, [&](const Connection& c) { return connection_timeout(c, s); },
         [&](const Connection& c) { uncount_connection(w, c); });
+}
+
+void worker_dump_connections(WorkerContext& w)
+{
+    ConnectionDump& dump = w.dump;
+    dump.rows.clear();
+    w.conns.for_each([&](const Connection& c) {
+        if (dump.rows.size() >= dump.limit) return false;
+        const Tick timeout = connection_timeout(c, *w.snapshot);
+        const Tick idle = w.now_tick - c.last_seen;
+        dump.rows.push_back({c.client_key, c.real_ip, c.real_port,
+                             c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::count,
+                             idle < timeout ? timeout - idle : 0});
+        return true;
+    });
+    dump.requested.store(false, std::memory_order_relaxed);
+    dump.done.store(true, std::memory_order_release);
 }
 
 int worker_main(void* worker_context)
@@ -137,6 +156,7 @@ int worker_main(void* worker_context)
         egress_retry_pending(w);
         egress_flush(w);
         worker_expire_some(w, expiry_budget);
+        if (w.dump.requested.load(std::memory_order_acquire)) worker_dump_connections(w);
 
         if (received > 0) {
             idle_polls = 0;

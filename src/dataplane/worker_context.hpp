@@ -90,6 +90,38 @@ struct ConnCounts {
     std::atomic<uint32_t> inactive{0};
 };
 
+// A worker's share of one service's or real server's traffic, as ipvsadm --stats counts it.
+// Written only by its worker (relaxed stores); the control core sums and subtracts.
+struct TrafficCounters {
+    std::atomic<uint64_t> conns{0};
+    std::atomic<uint64_t> in_packets{0};
+    std::atomic<uint64_t> out_packets{0};
+    std::atomic<uint64_t> in_bytes{0};
+    std::atomic<uint64_t> out_bytes{0};
+};
+
+inline void bump(std::atomic<uint64_t>& counter, uint64_t by)
+{
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+// A request from the control core for a copy of some of a worker's connections (the console's
+// "show conns"): the worker fills `rows` up to `limit` at a point in its loop where it holds
+// nothing, then sets `done`.
+struct ConnectionDump {
+    struct Row {
+        FlowKey client_key;
+        rte_be32_t real_ip;
+        rte_be16_t real_port;
+        TcpState state;
+        Tick expires_in;
+    };
+    std::atomic<bool> requested{false};
+    std::atomic<bool> done{false};
+    size_t limit = 0;
+    std::vector<Row> rows;  // reserved by the control core before it asks
+};
+
 struct RxQueue {
     uint16_t port_id;
     uint16_t queue_id;
@@ -119,6 +151,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
     std::unique_ptr<ConnCounts[]> conn_counts;  // indexed by real server id
+    std::unique_ptr<TrafficCounters[]> service_traffic;      // indexed by service id
+    std::unique_ptr<TrafficCounters[]> real_server_traffic;  // indexed by real server id
+    ConnectionDump dump;
     // A service's destinations with this worker's live counts and the overload flags, for the
     // schedulers that read them (max_real_servers_per_service entries, allocated once).
     std::vector<sched::Destination> sched_view;
