@@ -15,6 +15,7 @@
 #include <chrono>
 #include <thread>
 
+#include "control/config_yaml.hpp"
 #include "control/ipvsadm_format.hpp"
 #include "control/log.hpp"
 #include "dataplane/arp.hpp"
@@ -36,6 +37,7 @@ constexpr unsigned handoff_ring_size = 4096;
 constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
 constexpr auto control_period = std::chrono::milliseconds(1);
 constexpr auto overload_period = std::chrono::milliseconds(100);
+constexpr auto estimator_period = std::chrono::seconds(2);
 // lblc/lblcr: addresses remembered per worker and service, forgotten after a day unused
 // (the kernel's default expiration).
 constexpr uint32_t locality_entries = 16384;
@@ -81,9 +83,10 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
 
 Director::~Director() { stop(); }
 
-std::string Director::start(const Config& config)
+std::string Director::start(const Config& config, const std::string& config_path)
 {
     config_ = config;
+    config_path_ = config_path;
     shared_.tsc_hz = rte_get_tsc_hz();
     shared_.tsc_per_tick = shared_.tsc_hz / ticks_per_second;
     const unsigned workers = config.dataplane.workers;
@@ -307,42 +310,218 @@ void Director::learn_neighbors()
     }
 }
 
-void Director::reload(const std::string& config_path)
+std::string Director::apply(const Config& next, std::string_view what)
 {
-    log::info("reloading {}", config_path);
-    ConfigResult result = load_config_file(config_path);
-    if (!result.config) {
-        for (const ConfigError& e : result.errors) log::error("{}", e.to_string());
-        log::error("reload refused: {} problem(s) in {}; the running configuration is unchanged",
-                   result.errors.size(), config_path);
-        return;
+    if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
+        return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
+    // The same validator as files, through a round trip: a console edit is held to every rule.
+    if (const auto problems = check_config(next, std::string(what)); !problems.empty()) {
+        std::vector<std::string> messages;
+        for (const ConfigError& e : problems) messages.push_back(e.message);
+        return fmt::format("{}", fmt::join(messages, "; "));
     }
-    if (auto changed = fixed_settings_changed(config_, *result.config); !changed.empty()) {
-        log::error("reload refused: {} cannot change while running (restart to change them); "
-                   "the running configuration is unchanged", fmt::join(changed, ", "));
-        return;
-    }
-    if (auto e = publish(*result.config); !e.empty()) {
-        log::error("reload failed: {}; the running configuration is unchanged", e);
-        return;
-    }
-    // The rules name the VIPs: a reload may have changed them.
+    if (auto e = publish(next); !e.empty()) return e;
+    // The rules name the VIPs: a change may have changed them.
     if (shared_.hardware_steering) steer_to_owners();
-    for (const NeighborConfig& n : result.config->neighbors)
-        neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
-    config_ = *result.config;
+    for (const NeighborConfig& n : next.neighbors) neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
+    config_ = next;
     announce_addresses();
+    log::info("applied configuration from {}", what);
+    return {};
 }
 
-void Director::run(ControlSignals& signals, const std::string& config_path)
+std::string Director::reload()
+{
+    log::info("reloading {}", config_path_);
+    ConfigResult result = load_config_file(config_path_);
+    if (!result.config) {
+        std::vector<std::string> lines;
+        for (const ConfigError& e : result.errors) {
+            log::error("{}", e.to_string());
+            lines.push_back(e.to_string());
+        }
+        log::error("reload refused: {} problem(s) in {}; the running configuration is unchanged",
+                   result.errors.size(), config_path_);
+        return fmt::format("{}", fmt::join(lines, "\n"));
+    }
+    if (auto e = apply(*result.config, config_path_); !e.empty()) {
+        log::error("reload refused: {}; the running configuration is unchanged", e);
+        return e;
+    }
+    return {};
+}
+
+uint32_t Director::table_size() const { return config_.dataplane.conn_table_size; }
+
+TrafficStats Director::traffic_of(bool service, uint32_t id) const
+{
+    TrafficStats total;
+    for (const auto& w : workers_) {
+        const TrafficCounters& c = service ? w->service_traffic[id] : w->real_server_traffic[id];
+        total.conns += c.conns.load(std::memory_order_relaxed);
+        total.in_packets += c.in_packets.load(std::memory_order_relaxed);
+        total.out_packets += c.out_packets.load(std::memory_order_relaxed);
+        total.in_bytes += c.in_bytes.load(std::memory_order_relaxed);
+        total.out_bytes += c.out_bytes.load(std::memory_order_relaxed);
+    }
+    // ipvsadm -Z moves the zero, not the workers' counters (only their workers write those).
+    const auto& zero = (service ? service_zero_ : real_server_zero_);
+    if (auto it = zero.find(id); it != zero.end()) {
+        total.conns -= it->second.conns;
+        total.in_packets -= it->second.in_packets;
+        total.out_packets -= it->second.out_packets;
+        total.in_bytes -= it->second.in_bytes;
+        total.out_bytes -= it->second.out_bytes;
+    }
+    return total;
+}
+
+std::vector<ServiceStatus> Director::services() const
+{
+    std::vector<ServiceStatus> out;
+    for (const ServiceConfig& s : config_.services) {
+        ServiceStatus status;
+        status.config = s;
+        status.config.real_servers.clear();
+        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        if (service_id) {
+            status.stats = traffic_of(true, *service_id);
+            if (auto r = service_rates_.find(*service_id); r != service_rates_.end()) status.rates = r->second.rates;
+        }
+        for (const RealServerConfig& rs : s.real_servers) {
+            RealServerStatus r;
+            r.config = rs;
+            const RealServerCounts counts = connection_counts(s, rs);
+            r.active = counts.active;
+            r.inactive = counts.inactive;
+            if (service_id) {
+                if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port)) {
+                    r.overloaded = shared_.overloaded[*id].load(std::memory_order_relaxed);
+                    r.stats = traffic_of(false, *id);
+                    if (auto e = real_server_rates_.find(*id); e != real_server_rates_.end()) r.rates = e->second.rates;
+                }
+            }
+            status.real_servers.push_back(r);
+        }
+        out.push_back(std::move(status));
+    }
+    return out;
+}
+
+std::vector<WorkerStatus> Director::workers() const
+{
+    std::vector<WorkerStatus> out;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        const WorkerContext& w = *workers_[i];
+        const WorkerCounters& c = w.counters;
+        WorkerStatus s;
+        s.worker = w.worker_id;
+        s.lcore = worker_lcores_[i];
+        s.rx_packets = c.rx_packets;
+        s.tx_packets = c.tx_packets;
+        s.handed_off = c.handed_off;
+        s.handoffs_received = c.handoffs_received;
+        s.idle_polls = c.idle_polls;
+        s.connections = w.conns.size();
+        for (size_t r = 0; r < drop_reason_count; ++r) s.drops.emplace_back(std::string(drop_reason_names[r]), c.drops[r]);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<ConnectionRow> Director::connections(size_t limit)
+{
+    std::vector<ConnectionRow> out;
+    for (auto& w : workers_) {
+        if (out.size() >= limit) break;
+        ConnectionDump& dump = w->dump;
+        dump.limit = limit - out.size();
+        dump.rows.reserve(dump.limit);
+        dump.done.store(false, std::memory_order_relaxed);
+        dump.requested.store(true, std::memory_order_release);
+        // A worker answers within one loop iteration (at most a 200 us sleep when idle).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        while (!dump.done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        if (!dump.done.load(std::memory_order_acquire)) {
+            dump.requested.store(false, std::memory_order_relaxed);
+            continue;
+        }
+        for (const ConnectionDump::Row& row : dump.rows) {
+            ConnectionRow c;
+            c.protocol = row.client_key.proto == IPPROTO_TCP ? Protocol::tcp : Protocol::udp;
+            c.expires_in_seconds = row.expires_in / ticks_per_second;
+            c.state = row.state == TcpState::count ? "UDP" : std::string(tcp_state_name(row.state));
+            c.client = rte_be_to_cpu_32(row.client_key.src_ip);
+            c.client_port = rte_be_to_cpu_16(row.client_key.src_port);
+            c.vip = rte_be_to_cpu_32(row.client_key.dst_ip);
+            c.vport = rte_be_to_cpu_16(row.client_key.dst_port);
+            c.real_server = rte_be_to_cpu_32(row.real_ip);
+            c.real_port = rte_be_to_cpu_16(row.real_port);
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+void Director::zero_counters()
+{
+    service_zero_.clear();
+    real_server_zero_.clear();
+    for (const ServiceConfig& s : config_.services) {
+        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        if (!service_id) continue;
+        service_zero_[*service_id] = traffic_of(true, *service_id);
+        for (const RealServerConfig& rs : s.real_servers)
+            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
+                real_server_zero_[*id] = traffic_of(false, *id);
+    }
+    log::info("traffic counters zeroed");
+}
+
+void Director::estimate_rates()
+{
+    // IPVS's estimator: every 2 s the difference over the period, smoothed with weight 1/4.
+    auto step = [](RateEstimate& e, const TrafficStats& now) {
+        auto rate = [](uint64_t later, uint64_t earlier) { return later >= earlier ? (later - earlier) / 2 : 0; };
+        auto smooth = [](uint64_t& avg, uint64_t sample) {
+            avg = sample >= avg ? avg + (sample - avg + 3) / 4 : avg - (avg - sample) / 4;
+        };
+        if (e.primed) {
+            smooth(e.rates.cps, rate(now.conns, e.last.conns));
+            smooth(e.rates.in_pps, rate(now.in_packets, e.last.in_packets));
+            smooth(e.rates.out_pps, rate(now.out_packets, e.last.out_packets));
+            smooth(e.rates.in_bps, rate(now.in_bytes, e.last.in_bytes));
+            smooth(e.rates.out_bps, rate(now.out_bytes, e.last.out_bytes));
+        }
+        e.last = now;
+        e.primed = true;
+    };
+    for (const ServiceConfig& s : config_.services) {
+        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        if (!service_id) continue;
+        step(service_rates_[*service_id], traffic_of(true, *service_id));
+        for (const RealServerConfig& rs : s.real_servers)
+            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
+                step(real_server_rates_[*id], traffic_of(false, *id));
+    }
+}
+
+void Director::run(ControlSignals& signals)
 {
     auto next_overload_check = std::chrono::steady_clock::now();
+    auto next_estimate = next_overload_check + estimator_period;
     while (!signals.stop.load()) {
         learn_neighbors();
-        if (signals.reload.exchange(false)) reload(config_path);
-        if (std::chrono::steady_clock::now() >= next_overload_check) {
+        if (signals.reload.exchange(false)) reload();
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_overload_check) {
             update_overload();
             next_overload_check += overload_period;
+        }
+        if (now >= next_estimate) {
+            estimate_rates();
+            next_estimate += estimator_period;
         }
         std::this_thread::sleep_for(control_period);
     }

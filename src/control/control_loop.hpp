@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/config.hpp"
+#include "control/control_api.hpp"
 #include "control/ipvsadm_format.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/steering.hpp"
@@ -22,7 +23,7 @@ struct ControlSignals {
     std::atomic<bool> reload{false};
 };
 
-class Director {
+class Director : public ControlApi {
 public:
     Director() = default;
     Director(const Director&) = delete;
@@ -31,26 +32,46 @@ public:
 
     // After rte_eal_init: creates the pool, starts the ports, builds and publishes the first
     // snapshot and launches the workers. Returns an empty string, or what failed.
-    std::string start(const Config& config);
+    std::string start(const Config& config, const std::string& config_path);
 
-    // Runs until signals.stop; reloads `config_path` when signals.reload is set.
-    void run(ControlSignals& signals, const std::string& config_path);
+    // Runs until signals.stop; reloads the file when signals.reload is set.
+    void run(ControlSignals& signals);
 
     // Stops the workers and the ports, and logs the counters. Safe to call twice.
     void stop();
 
+    // ControlApi
+    const Config& running_config() const override { return config_; }
+    std::string apply(const Config& next, std::string_view what) override;
+    std::string reload() override;
+    std::vector<ServiceStatus> services() const override;
+    std::vector<WorkerStatus> workers() const override;
+    std::vector<ConnectionRow> connections(size_t limit) override;
+    void zero_counters() override;
+    uint32_t table_size() const override;
+
 private:
+    struct RateEstimate {
+        TrafficStats last;
+        TrafficRates rates;
+        bool primed = false;
+    };
+
     std::string publish(const Config& config);
+    TrafficStats traffic_of(bool service, uint32_t id) const;
+    void estimate_rates();
     void learn_neighbors();
     void announce_addresses();
     void steer_to_owners();
     void update_overload();
-    void reload(const std::string& config_path);
     void log_counters() const;
     void log_service_table(const Config& config) const;
     RealServerCounts connection_counts(const ServiceConfig& s, const RealServerConfig& rs) const;
 
     Config config_;
+    std::string config_path_;
+    std::map<uint32_t, TrafficStats> service_zero_, real_server_zero_;  // ipvsadm -Z
+    std::map<uint32_t, RateEstimate> service_rates_, real_server_rates_;
     InterfacePorts interface_ports_;
     std::map<uint16_t, uint16_t> rx_queue_counts_;  // port id -> RX queues
     StableIds ids_;

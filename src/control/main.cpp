@@ -180,12 +180,12 @@ int main(int argc, char** argv)
     int status = 0;
     {
         control::Director director;
-        if (auto e = director.start(config); !e.empty()) {
+        if (auto e = director.start(config, config_path); !e.empty()) {
             log::error("start-up failed: {}", e);
             status = 1;
         } else {
             log::info("fulcrum {} running with {} from {}", version, fmt::format("{} worker(s)", config.dataplane.workers), config_path);
-            director.run(signals_seen, config_path);
+            director.run(signals_seen);
             log::info("stopping");
         }
         director.stop();
