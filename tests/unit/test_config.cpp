@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "control/config.hpp"
+#include "control/config_yaml.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;
@@ -1009,4 +1010,50 @@ TEST(ConfigPersistence, SecondsTrueNetmasksAndErrors)
                      "t.yaml:6:91: services[1].persistence_netmask: expected a prefix length from 0 to 32 or a contiguous "
                      "netmask like \"255.255.255.0\", found \"33\"",
                      "t.yaml:6:122: services[1].expire_quiescent_template: expected true or false, found \"1\""}));
+}
+
+TEST(ConfigYaml, WrittenConfigReadsBackTheSame)
+{
+    for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-mixed.yaml"}) {
+        const ConfigResult first = load_config_file(path);
+        ASSERT_TRUE(first.config) << path;
+        const std::string text = fulcrum::control::config_to_yaml(*first.config);
+        const ConfigResult second = parse_config(text, "written.yaml");
+        for (const auto& e : second.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+        ASSERT_TRUE(second.config);
+        // A fixed point: writing what was read back gives the same text.
+        EXPECT_EQ(fulcrum::control::config_to_yaml(*second.config), text) << path;
+        const Config& a = *first.config;
+        const Config& b = *second.config;
+        ASSERT_EQ(a.services.size(), b.services.size());
+        for (size_t i = 0; i < a.services.size(); ++i) {
+            EXPECT_EQ(a.services[i].vip, b.services[i].vip);
+            EXPECT_EQ(a.services[i].port, b.services[i].port);
+            EXPECT_EQ(a.services[i].scheduler, b.services[i].scheduler);
+            EXPECT_EQ(a.services[i].persistence, b.services[i].persistence);
+            ASSERT_EQ(a.services[i].real_servers.size(), b.services[i].real_servers.size());
+            for (size_t j = 0; j < a.services[i].real_servers.size(); ++j) {
+                EXPECT_EQ(a.services[i].real_servers[j].address, b.services[i].real_servers[j].address);
+                EXPECT_EQ(a.services[i].real_servers[j].weight, b.services[i].real_servers[j].weight);
+                EXPECT_EQ(a.services[i].real_servers[j].forward, b.services[i].real_servers[j].forward);
+            }
+        }
+        EXPECT_EQ(a.timeouts, b.timeouts);
+        EXPECT_EQ(a.interfaces.size(), b.interfaces.size());
+        EXPECT_EQ(a.dataplane.eal, b.dataplane.eal);
+    }
+}
+
+TEST(ConfigYaml, CheckConfigHoldsAnEditToTheFilesRules)
+{
+    ConfigResult r = load_config_file("../../conf/lab-mixed.yaml");
+    ASSERT_TRUE(r.config);
+    Config edited = *r.config;
+    EXPECT_TRUE(fulcrum::control::check_config(edited, "console").empty());
+    // A DR real server on another port than the service's: refused, as in a file.
+    for (auto& rs : edited.services[0].real_servers)
+        if (rs.forward == ForwardMethod::dr) rs.port = static_cast<uint16_t>(rs.port + 1);
+    const auto errors = fulcrum::control::check_config(edited, "console");
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].message.find("dr forwarding cannot change the port"), std::string::npos) << errors[0].message;
 }
