@@ -55,11 +55,12 @@ constexpr uint64_t max_timeout = 31536000;          // one year, in seconds
 constexpr size_t max_interface_name = 15;           // IFNAMSIZ - 1, so names fit kernel-style fields
 
 // The keys each kind of mapping accepts, in the order the docs list them.
-constexpr std::array<std::string_view, 6> top_keys{"dataplane", "interfaces", "routes",
-                                                    "neighbors", "services",   "timeouts"};
+constexpr std::array<std::string_view, 8> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
+                                                    "services",  "timeouts",   "console", "metrics"};
 constexpr std::array<std::string_view, 1> top_required{"interfaces"};
-constexpr std::array<std::string_view, 4> dataplane_keys{"workers", "eal", "conn_table_size",
-                                                          "mbufs"};
+constexpr std::array<std::string_view, 5> dataplane_keys{"workers", "eal", "conn_table_size", "mbufs",
+                                                          "expire_nodest_conn"};
+constexpr std::array<std::string_view, 1> listen_keys{"listen"};
 constexpr std::array<std::string_view, 5> interface_keys{"name", "device", "address", "mtu", "queues"};
 constexpr std::array<std::string_view, 3> interface_required{"name", "device", "address"};
 constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "interface"};
@@ -84,6 +85,8 @@ struct MapSpec {
 
 constexpr MapSpec top_spec{"at the top level", top_keys, top_required};
 constexpr MapSpec dataplane_spec{"in dataplane", dataplane_keys, {}};
+constexpr MapSpec console_spec{"in console", listen_keys, {}};
+constexpr MapSpec metrics_spec{"in metrics", listen_keys, {}};
 constexpr MapSpec interface_spec{"in interface", interface_keys, interface_required};
 constexpr MapSpec route_spec{"in route", route_keys, route_required};
 constexpr MapSpec neighbor_spec{"in neighbor", neighbor_keys, neighbor_required};
@@ -354,6 +357,7 @@ private:
 
     // --- sections ---
     void check_dataplane(const Item& item);
+    void check_listener(const Item& item, const MapSpec& spec, std::string& listen);
     void check_interfaces(const Item& item);
     void check_interface(const Item& item);
     void check_routes(const Item& item);
@@ -590,11 +594,44 @@ bool Checker::reachable(Ipv4 ip) const
 
 // --- sections ---
 
+// `listen: "ADDRESS:PORT"`, or `listen: ""` for off.
+void Checker::check_listener(const Item& item, const MapSpec& spec, std::string& listen)
+{
+    auto m = mapping(item, spec, true);
+    if (!m) return;
+    auto* l = m->find("listen");
+    if (l == nullptr) return;
+    constexpr std::string_view what = "an IPv4 address and port like \"127.0.0.1:9023\", or \"\" for off";
+    auto s = string(*l, what);
+    if (!s) return;
+    if (s->empty()) {
+        listen.clear();
+        return;
+    }
+    const size_t colon = s->rfind(':');
+    uint64_t port = 0;
+    const char* first = s->data() + (colon == std::string::npos ? 0 : colon + 1);
+    const char* last = s->data() + s->size();
+    auto [end, ec] = std::from_chars(first, last, port);
+    if (colon == std::string::npos || !parse_ipv4(std::string_view(*s).substr(0, colon)) || ec != std::errc{} ||
+        end != last || port == 0 || port > 65535) {
+        expected(*l, what);
+        return;
+    }
+    listen = *s;
+}
+
 void Checker::check_dataplane(const Item& item)
 {
     auto m = mapping(item, dataplane_spec, true);
     if (!m) return;
     DataplaneConfig& dp = config_.dataplane;
+    if (auto* x = m->find("expire_nodest_conn")) {
+        if (x->node.IsScalar() && (x->node.Scalar() == "true" || x->node.Scalar() == "false") && x->node.Tag() != "!")
+            dp.expire_nodest_conn = x->node.Scalar() == "true";
+        else
+            expected(*x, "true or false");
+    }
     if (auto* w = m->find("workers"))
         if (auto v = integer(*w, 1, max_workers)) dp.workers = static_cast<unsigned>(*v);
     if (auto* e = m->find("eal")) {
@@ -1117,6 +1154,8 @@ ConfigResult Checker::run()
             if (auto* i = m->find("neighbors")) check_neighbors(*i);
             if (auto* i = m->find("services")) check_services(*i);
             if (auto* i = m->find("timeouts")) check_timeouts(*i);
+            if (auto* i = m->find("console")) check_listener(*i, console_spec, config_.console_listen);
+            if (auto* i = m->find("metrics")) check_listener(*i, metrics_spec, config_.metrics_listen);
             check_queue_pairs();
             check_mh_table_sizes();
         }

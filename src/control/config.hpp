@@ -18,6 +18,9 @@ struct DataplaneConfig {
     std::vector<std::string> eal;        // extra EAL arguments, after the generated ones
     uint32_t conn_table_size = 65536;    // connections per worker
     uint32_t mbufs = 16384;              // packet buffers in the pool shared by all ports
+    // IPVS's sysctl: a packet of a connection whose real server has left its service ends the
+    // connection (dropped) instead of still reaching the old server.
+    bool expire_nodest_conn = false;
 };
 
 struct InterfaceConfig {
@@ -72,6 +75,8 @@ struct Config {
     // Seconds per TCP state and for UDP: IPVS's defaults, changed by `timeouts:` (tcp, tcp_fin
     // and udp as ipvsadm --set, or a state by name).
     dataplane::ConnTimeouts timeouts = dataplane::ConnTimeouts::ipvs_defaults();
+    std::string console_listen = "127.0.0.1:9023";  // the telnet-style console; "" = off
+    std::string metrics_listen;                     // Prometheus text over HTTP; "" = off
 };
 
 struct ConfigError {

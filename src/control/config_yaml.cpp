@@ -23,7 +23,13 @@ std::string config_to_yaml(const Config& c)
     out << YAML::EndSeq;
     out << YAML::Key << "conn_table_size" << YAML::Value << c.dataplane.conn_table_size;
     out << YAML::Key << "mbufs" << YAML::Value << c.dataplane.mbufs;
+    if (c.dataplane.expire_nodest_conn) out << YAML::Key << "expire_nodest_conn" << YAML::Value << true;
     out << YAML::EndMap;
+    out << YAML::Key << "console" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
+        << YAML::DoubleQuoted << c.console_listen << YAML::EndMap;
+    if (!c.metrics_listen.empty())
+        out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
+            << YAML::DoubleQuoted << c.metrics_listen << YAML::EndMap;
 
     out << YAML::Key << "interfaces" << YAML::Value << YAML::BeginSeq;
     for (const InterfaceConfig& i : c.interfaces) {

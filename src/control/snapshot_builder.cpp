@@ -156,6 +156,11 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     s->udp_timeout = config.timeouts.udp * dataplane::ticks_per_second;
     if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
+    s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
+    for (const dataplane::RealServerEntry& rs : s->real_servers) {
+        if (rs.id >= s->real_server_present.size()) s->real_server_present.resize(rs.id + 1, 0);
+        s->real_server_present[rs.id] = 1;
+    }
     return {std::move(s), {}};
 }
 

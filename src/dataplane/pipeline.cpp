@@ -229,6 +229,13 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
             forget_connection(w, *hit.conn);
             hit = {};
         }
+        if (hit.conn != nullptr && !hit.is_reply && snapshot.expire_nodest_conn &&
+            !snapshot.has_real_server(hit.conn->real_server_id)) {
+            // As IPVS with expire_nodest_conn: the client learns at once (its retransmission
+            // finds no connection) instead of talking to a server that has left.
+            forget_connection(w, *hit.conn);
+            return Verdict::drop(DropReason::real_server_gone);
+        }
         if (hit.conn != nullptr)
             return hit.is_reply ? to_client(w, m, frame, p, *hit.conn)
                                 : to_real_server(w, m, frame, p, *hit.conn);

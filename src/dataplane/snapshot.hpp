@@ -76,6 +76,11 @@ struct ServiceSnapshot {
     rte_fib* fib = nullptr;                        // next-hop ids index next_hops; 0 = no route
     std::vector<NextHop> next_hops;
 
+    // IPVS's expire_nodest_conn, and which real server ids the snapshot still has.
+    bool expire_nodest_conn = false;
+    std::vector<uint8_t> real_server_present;  // indexed by id
+    bool has_real_server(uint32_t id) const { return id < real_server_present.size() && real_server_present[id]; }
+
     // Idle timeouts in connection-table ticks: one per TCP state, and UDP's.
     std::array<Tick, tcp_state_count> tcp_timeout{};
     Tick udp_timeout = 0;

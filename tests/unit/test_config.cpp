@@ -292,9 +292,9 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:2:58: interfaces[0]: unknown key \"speed\" in interface (expected one of: name, device, "
                   "address, mtu, queues)",
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
-                  "routes, neighbors, services, timeouts)",
+                  "routes, neighbors, services, timeouts, console, metrics)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
-                  "conn_table_size, mbufs)",
+                  "conn_table_size, mbufs, expire_nodest_conn)",
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
@@ -768,7 +768,7 @@ bogus: 1
                   "t.yaml:5:63: interfaces[0].mtu: expected an integer from 68 to 9000, found \"10000\"",
                   "t.yaml:7:12: dataplane.workers: expected an integer from 1 to 64, found \"100\"",
                   "t.yaml:8:1: unknown key \"bogus\" at the top level (expected one of: dataplane, interfaces, "
-                  "routes, neighbors, services, timeouts)",
+                  "routes, neighbors, services, timeouts, console, metrics)",
               }));
 }
 
@@ -785,7 +785,7 @@ TEST(ConfigErrors, SyntaxErrors)
 TEST(ConfigErrors, NotAMappingAtTheTop)
 {
     const std::string expected = "expected a mapping (keys: dataplane, interfaces, routes, neighbors, services, "
-                                 "timeouts), found ";
+                                 "timeouts, console, metrics), found ";
     EXPECT_EQ(errors_of(""), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
     EXPECT_EQ(errors_of("# nothing but a comment\n"), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
     EXPECT_EQ(errors_of("- interfaces\n"), (Lines{"t.yaml:1:1: " + expected + "a list"}));

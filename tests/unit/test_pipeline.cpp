@@ -119,9 +119,9 @@ protected:
         templates_ = std::make_unique<PersistenceTable>();
         ASSERT_TRUE(templates_->init(1024, 0));
         shared_->templates = templates_.get();
-        control::StableIds ids;
-        auto built = control::build_snapshot(config_, {{"ext", ext_port}, {"int", int_port}}, ids,
-                                             static_cast<uint64_t>(instance), shared_->tsc_hz);
+        ids_ = control::StableIds{};
+        auto built = control::build_snapshot(config_, {{"ext", ext_port}, {"int", int_port}}, ids_,
+                                             static_cast<uint64_t>(instance) * 1000, shared_->tsc_hz);
         ASSERT_NE(built.snapshot, nullptr) << built.error;
         snapshot_ = std::move(built.snapshot);
         shared_->snapshot.store(snapshot_.get());
@@ -211,6 +211,19 @@ protected:
         EXPECT_EQ(take(in_port).size() + take(ext_port).size() + take(int_port).size(), 0u);
     }
 
+    // A new snapshot of `c`, with the ids given so far (as a reload).
+    void republish(const control::Config& c)
+    {
+        static uint64_t generation = 1;
+        auto built = control::build_snapshot(c, {{"ext", ext_port}, {"int", int_port}}, ids_, ++generation,
+                                             shared_->tsc_hz);
+        ASSERT_NE(built.snapshot, nullptr) << built.error;
+        config_ = c;
+        shared_->snapshot.store(built.snapshot.get());
+        w_->snapshot = built.snapshot.get();
+        snapshot_ = std::move(built.snapshot);
+    }
+
     void resolve_rs3() { neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false); }
 
     static Frame from_client(uint16_t client_port, uint16_t dport = 80)
@@ -224,6 +237,7 @@ protected:
     std::unique_ptr<WorkerContext> w_;
     std::unique_ptr<PersistenceTable> templates_;
     control::Config config_;
+    control::StableIds ids_;
 };
 
 }  // namespace
@@ -909,4 +923,25 @@ TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
     EXPECT_EQ(t.claim(7, 0xC6120000, 9, 511, 10)->real_server_id, 9);
     t.expire(t.find(7, 0xC6120000, 511, 10)->slot);
     EXPECT_FALSE(t.find(7, 0xC6120000, 511, 10));
+}
+
+TEST_F(Pipeline, RemovedRealServerKeepsItsConnectionsUnlessExpireNodestConn)
+{
+    run(from_client(59000).tcp(SYN).bytes(), ext_port);  // to rs1
+    take(int_port);
+    control::Config without_rs1 = config_;
+    without_rs1.services[0].real_servers.erase(without_rs1.services[0].real_servers.begin());
+    republish(without_rs1);
+    // IPVS's default (expire_nodest_conn 0): the connection goes on to the server that left.
+    Frame ack = from_client(59000).tcp(ACK);
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    without_rs1.dataplane.expire_nodest_conn = true;
+    republish(without_rs1);
+    expect_dropped(ack.bytes(), ext_port, DropReason::real_server_gone);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    // The retransmitted SYN is scheduled among the servers that remain (rr's cursor moves on
+    // from position 0 of the new list: rs3).
+    resolve_rs3();
+    Frame syn = from_client(59000).tcp(SYN);
+    expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[2]).dst(rs_ip[2], 8080).bytes());
 }
