@@ -193,6 +193,13 @@ std::string Director::start(const Config& config, const std::string& config_path
         log::info("worker {} runs on lcore {}", i, worker_lcores_[i]);
     }
     announce_addresses();
+    metrics_.register_telemetry();
+    metrics_.update(services(), this->workers());
+    if (!config.metrics_listen.empty()) {
+        if (auto e = metrics_server_.listen(config.metrics_listen); !e.empty())
+            return fmt::format("metrics.listen {}: {}", config.metrics_listen, e);
+        log::info("Prometheus metrics on http://{}/metrics", config.metrics_listen);
+    }
     return {};
 }
 
@@ -521,8 +528,10 @@ void Director::run(ControlSignals& signals)
         }
         if (now >= next_estimate) {
             estimate_rates();
+            metrics_.update(services(), workers());
             next_estimate += estimator_period;
         }
+        metrics_server_.poll_once(metrics_);
         std::this_thread::sleep_for(control_period);
     }
 }

@@ -11,6 +11,7 @@
 #include "control/config.hpp"
 #include "control/control_api.hpp"
 #include "control/ipvsadm_format.hpp"
+#include "control/metrics.hpp"
 #include "control/snapshot_builder.hpp"
 #include "dataplane/steering.hpp"
 #include "dataplane/worker_context.hpp"
@@ -72,6 +73,8 @@ private:
     std::string config_path_;
     std::map<uint32_t, TrafficStats> service_zero_, real_server_zero_;  // ipvsadm -Z
     std::map<uint32_t, RateEstimate> service_rates_, real_server_rates_;
+    Metrics metrics_;
+    MetricsServer metrics_server_;
     InterfacePorts interface_ports_;
     std::map<uint16_t, uint16_t> rx_queue_counts_;  // port id -> RX queues
     StableIds ids_;

@@ -1,0 +1,216 @@
+#include "control/metrics.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_telemetry.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace fulcrum::control {
+
+namespace {
+
+constexpr size_t max_clients = 8;
+constexpr size_t max_request = 8192;
+
+std::string service_label(const ServiceConfig& s)
+{
+    return fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\"", protocol_name(s.protocol), format_ipv4(s.vip), s.port);
+}
+
+void add_stats(std::string& out, const char* metric, const std::string& labels, uint64_t value)
+{
+    out += fmt::format("{}{{{}}} {}\n", metric, labels, value);
+}
+
+Metrics* telemetry_target = nullptr;
+
+}  // namespace
+
+void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers)
+{
+    std::lock_guard lock(mutex_);
+    services_ = services;
+    workers_ = workers;
+}
+
+std::string Metrics::prometheus_text() const
+{
+    std::lock_guard lock(mutex_);
+    std::string out;
+    struct Family {
+        const char* name;
+        const char* type;
+        const char* help;
+    };
+    const Family families[] = {
+        {"fulcrum_connections_total", "counter", "Connections scheduled."},
+        {"fulcrum_packets_in_total", "counter", "Packets from clients to real servers."},
+        {"fulcrum_packets_out_total", "counter", "Packets from real servers to clients (NAT)."},
+        {"fulcrum_bytes_in_total", "counter", "Bytes from clients to real servers."},
+        {"fulcrum_bytes_out_total", "counter", "Bytes from real servers to clients (NAT)."},
+    };
+    for (size_t f = 0; f < std::size(families); ++f) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", families[f].name, families[f].help, families[f].name, families[f].type);
+        for (const ServiceStatus& s : services_) {
+            const uint64_t values[] = {s.stats.conns, s.stats.in_packets, s.stats.out_packets, s.stats.in_bytes, s.stats.out_bytes};
+            add_stats(out, families[f].name, service_label(s.config), values[f]);
+            for (const RealServerStatus& r : s.real_servers) {
+                const uint64_t rv[] = {r.stats.conns, r.stats.in_packets, r.stats.out_packets, r.stats.in_bytes, r.stats.out_bytes};
+                add_stats(out, families[f].name,
+                          fmt::format("{},real_server=\"{}:{}\"", service_label(s.config), format_ipv4(r.config.address), r.config.port),
+                          rv[f]);
+            }
+        }
+    }
+    out += "# HELP fulcrum_active_connections ActiveConn, as ipvsadm.\n# TYPE fulcrum_active_connections gauge\n";
+    out += "# HELP fulcrum_inactive_connections InActConn, as ipvsadm.\n# TYPE fulcrum_inactive_connections gauge\n";
+    out += "# HELP fulcrum_weight The weight in force.\n# TYPE fulcrum_weight gauge\n";
+    for (const ServiceStatus& s : services_)
+        for (const RealServerStatus& r : s.real_servers) {
+            const std::string labels =
+                fmt::format("{},real_server=\"{}:{}\"", service_label(s.config), format_ipv4(r.config.address), r.config.port);
+            add_stats(out, "fulcrum_active_connections", labels, r.active);
+            add_stats(out, "fulcrum_inactive_connections", labels, r.inactive);
+            add_stats(out, "fulcrum_weight", labels, r.config.weight);
+        }
+    out += "# HELP fulcrum_worker_packets_total Packets per worker.\n# TYPE fulcrum_worker_packets_total counter\n";
+    out += "# HELP fulcrum_worker_drops_total Packets dropped, by reason.\n# TYPE fulcrum_worker_drops_total counter\n";
+    for (const WorkerStatus& w : workers_) {
+        add_stats(out, "fulcrum_worker_packets_total", fmt::format("worker=\"{}\",direction=\"rx\"", w.worker), w.rx_packets);
+        add_stats(out, "fulcrum_worker_packets_total", fmt::format("worker=\"{}\",direction=\"tx\"", w.worker), w.tx_packets);
+        for (const auto& [reason, count] : w.drops)
+            add_stats(out, "fulcrum_worker_drops_total", fmt::format("worker=\"{}\",reason=\"{}\"", w.worker, reason), count);
+    }
+    return out;
+}
+
+struct TelemetryAccess {
+    static int services(const char*, const char*, rte_tel_data* d)
+    {
+        if (telemetry_target == nullptr) return -1;
+        std::lock_guard lock(telemetry_target->mutex_);
+        rte_tel_data_start_dict(d);
+        for (const ServiceStatus& s : telemetry_target->services_) {
+            rte_tel_data* c = rte_tel_data_alloc();
+            rte_tel_data_start_dict(c);
+            rte_tel_data_add_dict_u64(c, "conns", s.stats.conns);
+            rte_tel_data_add_dict_u64(c, "in_packets", s.stats.in_packets);
+            rte_tel_data_add_dict_u64(c, "out_packets", s.stats.out_packets);
+            rte_tel_data_add_dict_u64(c, "in_bytes", s.stats.in_bytes);
+            rte_tel_data_add_dict_u64(c, "out_bytes", s.stats.out_bytes);
+            rte_tel_data_add_dict_u64(c, "cps", s.rates.cps);
+            uint64_t active = 0, inactive = 0;
+            for (const RealServerStatus& r : s.real_servers) {
+                active += r.active;
+                inactive += r.inactive;
+            }
+            rte_tel_data_add_dict_u64(c, "active_conns", active);
+            rte_tel_data_add_dict_u64(c, "inactive_conns", inactive);
+            const std::string name = fmt::format("{}:{}:{}", protocol_name(s.config.protocol), format_ipv4(s.config.vip), s.config.port);
+            rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
+        }
+        return 0;
+    }
+    static int workers(const char*, const char*, rte_tel_data* d)
+    {
+        if (telemetry_target == nullptr) return -1;
+        std::lock_guard lock(telemetry_target->mutex_);
+        rte_tel_data_start_dict(d);
+        for (const WorkerStatus& w : telemetry_target->workers_) {
+            rte_tel_data* c = rte_tel_data_alloc();
+            rte_tel_data_start_dict(c);
+            rte_tel_data_add_dict_u64(c, "rx_packets", w.rx_packets);
+            rte_tel_data_add_dict_u64(c, "tx_packets", w.tx_packets);
+            rte_tel_data_add_dict_u64(c, "handed_off", w.handed_off);
+            rte_tel_data_add_dict_u64(c, "connections", w.connections);
+            uint64_t drops = 0;
+            for (const auto& [reason, count] : w.drops) drops += count;
+            rte_tel_data_add_dict_u64(c, "drops", drops);
+            rte_tel_data_add_dict_container(d, fmt::format("worker{}", w.worker).c_str(), c, 0);
+        }
+        return 0;
+    }
+};
+
+void Metrics::register_telemetry()
+{
+    telemetry_target = this;
+    rte_telemetry_register_cmd("/fulcrum/services", TelemetryAccess::services,
+                               "Per service: connections, packets and bytes each way, cps, ActiveConn, InActConn.");
+    rte_telemetry_register_cmd("/fulcrum/workers", TelemetryAccess::workers,
+                               "Per worker: packets, hand-offs, connections, drops.");
+}
+
+MetricsServer::~MetricsServer()
+{
+    for (Client& c : clients_) ::close(c.fd);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+std::string MetricsServer::listen(const std::string& address_port)
+{
+    const size_t colon = address_port.rfind(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address_port.substr(colon + 1))));
+    if (inet_pton(AF_INET, address_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) return "not an IPv4 address";
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int on = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listen_fd_, 16) != 0) {
+        const std::string why = std::strerror(errno);
+        if (listen_fd_ >= 0) ::close(listen_fd_);
+        listen_fd_ = -1;
+        return why;
+    }
+    return {};
+}
+
+void MetricsServer::poll_once(const Metrics& metrics)
+{
+    if (listen_fd_ < 0) return;
+    while (clients_.size() < max_clients) {
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        clients_.push_back({fd, {}, {}, 0});
+    }
+    for (size_t i = 0; i < clients_.size();) {
+        Client& c = clients_[i];
+        bool done = false;
+        if (c.response.empty()) {
+            char buf[2048];
+            const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+            if (n > 0) c.request.append(buf, static_cast<size_t>(n));
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || c.request.size() > max_request) done = true;
+            if (c.request.find("\r\n\r\n") != std::string::npos || c.request.find("\n\n") != std::string::npos) {
+                const bool wanted = c.request.rfind("GET /metrics ", 0) == 0 || c.request.rfind("GET / ", 0) == 0;
+                const std::string body = wanted ? metrics.prometheus_text() : "not found: try GET /metrics\n";
+                c.response = fmt::format("HTTP/1.0 {}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n"
+                                         "Connection: close\r\n\r\n{}",
+                                         wanted ? "200 OK" : "404 Not Found", body.size(), body);
+            }
+        }
+        if (!c.response.empty()) {
+            const ssize_t n = ::send(c.fd, c.response.data() + c.sent, c.response.size() - c.sent, MSG_NOSIGNAL);
+            if (n > 0) c.sent += static_cast<size_t>(n);
+            if (c.sent == c.response.size() || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) done = true;
+        }
+        if (done) {
+            ::close(c.fd);
+            clients_[i] = clients_.back();
+            clients_.pop_back();
+        } else {
+            ++i;
+        }
+    }
+}
+
+}  // namespace fulcrum::control
