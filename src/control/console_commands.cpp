@@ -8,7 +8,7 @@
 #include <map>
 #include <optional>
 
-#include "control/console_config.hpp"
+#include "control/config_yaml.hpp"
 #include "control/ipvsadm_format.hpp"
 #include "dataplane/persistence.hpp"
 
@@ -277,7 +277,12 @@ CommandOutput show(const Words& w, ControlApi& api)
     CommandOutput out;
     if (what == "workers") return show_workers(api);
     if (what == "config") {
-        add_text(out, format_config_yaml(api.running_config()));
+        const Config& c = api.running_config();
+        out.lines.push_back(c.source_file.empty()
+                                ? "# Fulcrum's running configuration"
+                                : fmt::format("# Fulcrum's running configuration: {} with the console's changes",
+                                              c.source_file));
+        add_text(out, config_to_yaml(c));
         return out;
     }
     IpvsadmOptions o;

@@ -12,6 +12,7 @@
 #include <rte_ring_elem.h>
 
 #include <algorithm>
+#include <numeric>
 #include <chrono>
 #include <thread>
 
@@ -256,6 +257,14 @@ void Director::steer_to_owners()
 
 void Director::log_service_table(const Config& config) const
 {
+    // A big table is the console's to show ("show services"), not the log's.
+    constexpr size_t max_logged_services = 50;
+    if (config.services.size() > max_logged_services) {
+        log::info("{} services, {} real servers (the table is in the console: show services)", config.services.size(),
+                  std::accumulate(config.services.begin(), config.services.end(), size_t{0},
+                                  [](size_t n, const ServiceConfig& s) { return n + s.real_servers.size(); }));
+        return;
+    }
     const std::string table = format_ipvsadm_list(config, config.dataplane.conn_table_size,
                                                   [this](const ServiceConfig& s, const RealServerConfig& rs) {
                                                       return connection_counts(s, rs);
@@ -319,14 +328,19 @@ void Director::learn_neighbors()
 
 std::string Director::apply(const Config& next, std::string_view what)
 {
-    if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
-        return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
     // The same validator as files, through a round trip: a console edit is held to every rule.
     if (const auto problems = check_config(next, std::string(what)); !problems.empty()) {
         std::vector<std::string> messages;
         for (const ConfigError& e : problems) messages.push_back(e.message);
         return fmt::format("{}", fmt::join(messages, "; "));
     }
+    return apply_checked(next, what);
+}
+
+std::string Director::apply_checked(const Config& next, std::string_view what)
+{
+    if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
+        return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
     if (auto e = publish(next); !e.empty()) return e;
     // The rules name the VIPs: a change may have changed them.
     if (shared_.hardware_steering) steer_to_owners();
@@ -340,7 +354,9 @@ std::string Director::apply(const Config& next, std::string_view what)
 std::string Director::reload()
 {
     log::info("reloading {}", config_path_);
+    const auto started = std::chrono::steady_clock::now();
     ConfigResult result = load_config_file(config_path_);
+    const auto validated = std::chrono::steady_clock::now();
     if (!result.config) {
         std::vector<std::string> lines;
         for (const ConfigError& e : result.errors) {
@@ -351,10 +367,15 @@ std::string Director::reload()
                    result.errors.size(), config_path_);
         return fmt::format("{}", fmt::join(lines, "\n"));
     }
-    if (auto e = apply(*result.config, config_path_); !e.empty()) {
+    if (auto e = apply_checked(*result.config, config_path_); !e.empty()) {
         log::error("reload refused: {}; the running configuration is unchanged", e);
         return e;
     }
+    using ms = std::chrono::duration<double, std::milli>;
+    const auto done = std::chrono::steady_clock::now();
+    log::info("reload of {} published in {:.1f} ms ({:.1f} ms reading and validating the file, {:.1f} ms "
+              "building and publishing the snapshot)",
+              config_path_, ms(done - started).count(), ms(validated - started).count(), ms(done - validated).count());
     return {};
 }
 

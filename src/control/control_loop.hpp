@@ -59,6 +59,8 @@ private:
     };
 
     std::string publish(const Config& config);
+    // apply() for a configuration the validator has passed already (a file just read).
+    std::string apply_checked(const Config& next, std::string_view what);
     TrafficStats traffic_of(bool service, uint32_t id) const;
     void estimate_rates();
     void learn_neighbors();

@@ -1,0 +1,351 @@
+#include "control/console.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <deque>
+
+#include "control/console_commands.hpp"
+
+namespace fulcrum::control {
+
+namespace {
+
+// Telnet (RFC 854): IAC introduces a command; WILL/WONT/DO/DONT carry one option byte; SB ... IAC SE
+// is a subnegotiation. A real telnet client may send any of them; none of them is input.
+constexpr uint8_t telnet_iac = 255;
+constexpr uint8_t telnet_sb = 250;
+constexpr uint8_t telnet_se = 240;
+constexpr uint8_t telnet_will = 251;
+constexpr uint8_t telnet_dont = 254;
+constexpr uint8_t telnet_ip = 244;  // interrupt process: what telnet sends for ^C
+
+// Input held per session before the socket is no longer read (the peer then waits in TCP).
+constexpr size_t max_queued_lines = 64;
+// Output a session may owe before its next command waits.
+constexpr size_t output_high_water = 64 * 1024;
+constexpr size_t read_chunk = 4096;
+constexpr size_t max_read_per_poll = 16 * 1024;
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+std::string peer_name(const sockaddr_in& a)
+{
+    return fmt::format("{}:{}", format_ipv4(ntohl(a.sin_addr.s_addr)), ntohs(a.sin_port));
+}
+
+}  // namespace
+
+struct ConsoleServer::Session {
+    enum class Telnet : uint8_t { data, iac, option, sub, sub_iac };
+    struct Line {
+        std::string text;
+        bool too_long = false;
+    };
+
+    int fd = -1;
+    std::string peer;
+    Telnet telnet = Telnet::data;
+    std::string partial;           // the line being received
+    bool discarding = false;       // the line being received is already too long
+    std::deque<Line> lines;        // complete lines, not yet run
+    std::string output;            // owed to the peer from output_sent on
+    size_t output_sent = 0;
+    bool needs_prompt = true;      // a command may come next: prompt, unless the input has ended
+    bool end_of_input = false;     // the peer shut its side down
+    bool quit = false;             // quit/exit: close once the output is out
+    bool failed = false;           // a socket error: close now
+
+    size_t pending() const { return output.size() - output_sent; }
+    bool finished() const
+    {
+        if (failed) return true;
+        if (pending() != 0) return false;
+        return quit || (end_of_input && lines.empty());
+    }
+
+    void end_line()
+    {
+        lines.push_back(Line{discarding ? std::string() : std::move(partial), discarding});
+        partial.clear();
+        discarding = false;
+    }
+
+    void take(const uint8_t* data, size_t n, size_t max_line)
+    {
+        for (size_t i = 0; i < n; ++i) {
+            const uint8_t b = data[i];
+            switch (telnet) {
+            case Telnet::data:
+                if (b == telnet_iac) {
+                    telnet = Telnet::iac;
+                } else if (b == '\n') {
+                    end_line();
+                } else if (b == '\r' || b == '\0') {
+                    // CR LF and CR NUL are telnet's line ends; a bare CR is dropped as well.
+                } else if (!discarding) {
+                    if (partial.size() >= max_line) {
+                        discarding = true;
+                        partial.clear();
+                    } else {
+                        partial += static_cast<char>(b);
+                    }
+                }
+                break;
+            case Telnet::iac:
+                if (b == telnet_iac) {
+                    // An escaped 255 is a data byte; no command has one, so it only makes the
+                    // line fail to parse, which is what it should do.
+                    if (!discarding && partial.size() < max_line) partial += static_cast<char>(b);
+                    telnet = Telnet::data;
+                } else if (b >= telnet_will && b <= telnet_dont) {
+                    telnet = Telnet::option;
+                } else if (b == telnet_sb) {
+                    telnet = Telnet::sub;
+                } else {
+                    if (b == telnet_ip) {  // ^C: forget the line typed so far
+                        partial.clear();
+                        discarding = false;
+                    }
+                    telnet = Telnet::data;
+                }
+                break;
+            case Telnet::option: telnet = Telnet::data; break;
+            case Telnet::sub:
+                if (b == telnet_iac) telnet = Telnet::sub_iac;
+                break;
+            case Telnet::sub_iac: telnet = b == telnet_se ? Telnet::data : Telnet::sub; break;
+            }
+        }
+    }
+};
+
+std::optional<std::pair<Ipv4, uint16_t>> parse_listen_address(std::string_view text)
+{
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    auto ip = parse_ipv4(text.substr(0, colon));
+    const std::string_view port_text = text.substr(colon + 1);
+    if (!ip || port_text.empty() || port_text.size() > 5 ||
+        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    unsigned port = 0;
+    std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port > 65535) return std::nullopt;
+    return std::pair{*ip, static_cast<uint16_t>(port)};
+}
+
+ConsoleServer::ConsoleServer(ControlApi& api, ConsoleOptions options) : api_(api), options_(std::move(options)) {}
+
+ConsoleServer::~ConsoleServer() { stop(); }
+
+void ConsoleServer::report(std::string_view message) const
+{
+    if (options_.log) options_.log(message);
+}
+
+std::string ConsoleServer::start()
+{
+    if (listen_fd_ >= 0) return fmt::format("console: already listening on port {}", port_);
+    auto address = parse_listen_address(options_.listen);
+    if (!address)
+        return fmt::format("console.listen: expected IPV4:PORT (like 127.0.0.1:9023), found \"{}\"", options_.listen);
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fmt::format("console: cannot create a socket: {}", errno_text(errno));
+    // A restart must not wait for the previous process's connections in TIME_WAIT.
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(address->first);
+    sa.sin_port = htons(address->second);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return fmt::format("console: cannot listen on {}: {}", options_.listen, errno_text(e));
+    }
+    socklen_t len = sizeof sa;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+    listen_fd_ = fd;
+    port_ = ntohs(sa.sin_port);
+    report(fmt::format("console: listening on {}:{}", format_ipv4(address->first), port_));
+    return "";
+}
+
+void ConsoleServer::stop()
+{
+    for (auto& s : sessions_) ::close(s->fd);
+    sessions_.clear();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    listen_fd_ = -1;
+    port_ = 0;
+}
+
+void ConsoleServer::accept_sessions()
+{
+    for (;;) {
+        sockaddr_in sa{};
+        socklen_t len = sizeof sa;
+        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            // EAGAIN: nobody else waiting. ECONNABORTED and the like concern one peer only; the
+            // next poll_once tries again. EMFILE leaves the peer in the backlog until a session ends.
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                report(fmt::format("console: accept failed: {}", errno_text(errno)));
+            return;
+        }
+        const std::string peer = peer_name(sa);
+        if (sessions_.size() >= options_.max_sessions) {
+            const std::string refusal = fmt::format(
+                "error: too many console sessions ({} open); try again later\n", sessions_.size());
+            // Best effort: a fresh socket's buffer takes one short line.
+            (void)::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            ::close(fd);
+            report(fmt::format("console: refused {}: {} sessions open", peer, sessions_.size()));
+            continue;
+        }
+        auto s = std::make_unique<Session>();
+        s->fd = fd;
+        s->peer = peer;
+        sessions_.push_back(std::move(s));
+        report(fmt::format("console: session from {} opened ({} open)", peer, sessions_.size()));
+    }
+}
+
+void ConsoleServer::read_input(Session& s)
+{
+    uint8_t buf[read_chunk];
+    size_t total = 0;
+    while (!s.end_of_input && !s.failed && s.lines.size() < max_queued_lines && total < max_read_per_poll) {
+        const ssize_t n = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            s.take(buf, static_cast<size_t>(n), options_.max_line);
+            total += static_cast<size_t>(n);
+        } else if (n == 0) {
+            // End of input: a last line without its line end is still a command (a script's
+            // printf 'show services' | nc ...), as a shell would take it.
+            s.end_of_input = true;
+            if (!s.partial.empty() || s.discarding) s.end_line();
+        } else {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EINTR) continue;
+            s.failed = true;
+            report(fmt::format("console: session from {}: {}", s.peer, errno_text(errno)));
+        }
+    }
+}
+
+void ConsoleServer::run_commands(Session& s)
+{
+    for (size_t done = 0; !s.quit && !s.failed; ) {
+        if (s.needs_prompt) {
+            // No prompt after the last command of a script: nothing can follow it.
+            if (s.end_of_input && s.lines.empty()) {
+                s.needs_prompt = false;
+                return;
+            }
+            s.output += options_.prompt;
+            s.needs_prompt = false;
+        }
+        if (s.lines.empty() || done == options_.commands_per_poll || s.pending() > output_high_water) return;
+        Session::Line line = std::move(s.lines.front());
+        s.lines.pop_front();
+        ++done;
+        if (line.too_long) {
+            s.output += fmt::format("error: line longer than {} bytes; ignored\n", options_.max_line);
+        } else {
+            CommandOutput out = run_console_command(line.text, api_);
+            for (const std::string& l : out.lines) {
+                s.output += l;
+                s.output += '\n';
+            }
+            s.quit = out.close;
+        }
+        // The prompt for the next command waits for the next poll, after its read: if the input
+        // has ended by then, a script's output ends with the last command's output.
+        s.needs_prompt = true;
+        if (s.pending() > options_.max_pending_output) {
+            report(fmt::format("console: session from {} closed: {} bytes of output not read", s.peer, s.pending()));
+            s.failed = true;
+        }
+        if (!s.lines.empty() && !s.quit) continue;
+        return;
+    }
+}
+
+void ConsoleServer::write_output(Session& s)
+{
+    while (s.pending() != 0 && !s.failed) {
+        const ssize_t n = ::send(s.fd, s.output.data() + s.output_sent, s.pending(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            s.output_sent += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        } else {
+            // EPIPE, ECONNRESET: the peer is gone (nc -q has quit, say); its output goes nowhere.
+            s.failed = true;
+        }
+    }
+    if (s.output_sent == s.output.size()) {
+        s.output.clear();
+        s.output_sent = 0;
+    } else if (s.output_sent > output_high_water) {
+        s.output.erase(0, s.output_sent);
+        s.output_sent = 0;
+    }
+}
+
+void ConsoleServer::poll_once(int timeout_ms)
+{
+    if (listen_fd_ < 0) return;
+    std::vector<pollfd> fds;
+    fds.reserve(sessions_.size() + 1);
+    fds.push_back(pollfd{listen_fd_, POLLIN, 0});
+    bool work_waiting = false;
+    for (const auto& s : sessions_) {
+        short events = 0;
+        if (!s->end_of_input && s->lines.size() < max_queued_lines) events |= POLLIN;
+        if (s->pending() != 0) events |= POLLOUT;
+        fds.push_back(pollfd{s->fd, events, 0});
+        if ((!s->lines.empty() && s->pending() <= output_high_water) || s->needs_prompt) work_waiting = true;
+    }
+    // Lines already read are work: do not sleep on the sockets while they wait.
+    const int ready = ::poll(fds.data(), fds.size(), work_waiting ? 0 : timeout_ms);
+    if (ready < 0 && errno != EINTR) report(fmt::format("console: poll failed: {}", errno_text(errno)));
+
+    // Sessions accepted below were not in this poll; they are read from the next one on.
+    const size_t polled = sessions_.size();
+    for (size_t i = 0; i < polled; ++i) {
+        Session& s = *sessions_[i];
+        const short revents = ready > 0 ? fds[i + 1].revents : 0;
+        if (revents & (POLLIN | POLLHUP | POLLERR)) read_input(s);
+        run_commands(s);
+        write_output(s);
+    }
+    if (ready > 0 && (fds[0].revents & POLLIN)) accept_sessions();
+
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        Session& s = **it;
+        if (!s.finished()) {
+            ++it;
+            continue;
+        }
+        ::close(s.fd);
+        const std::string peer = s.peer;
+        it = sessions_.erase(it);
+        report(fmt::format("console: session from {} closed ({} open)", peer, sessions_.size()));
+    }
+}
+
+}  // namespace fulcrum::control
