@@ -688,9 +688,9 @@ std::string check_rules(const Ipvsadm& c)
     }
     if (c.cmd == Cmd::set_timeouts) {
         if (c.arguments.size() != 3)
-            return fmt::format("--set: expected three timeouts, TCP TCPFIN UDP, in seconds (0 leaves one as it is)");
+            return "--set: expected three timeouts, TCP TCPFIN UDP, in seconds (0 leaves one as it is)";
     } else if (!c.arguments.empty()) {
-        return fmt::format("unexpected argument {}", quoted(c.arguments.front()));
+        return fmt::format("{}: unexpected argument {}", cmd, quoted(c.arguments.front()));
     }
     return "";
 }
@@ -713,7 +713,8 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
             return !(s.config.protocol == c.protocol && s.config.vip == c.service.ip && s.config.port == *c.service.port);
         });
         if (services.empty())
-            return error(fmt::format("-L: no service {}", service_name(c.protocol, c.service.ip, *c.service.port)));
+            return error(
+                fmt::format("ipvsadm -L: no service {}", service_name(c.protocol, c.service.ip, *c.service.port)));
         o.version_line = false;  // as ipvsadm's list_service
     }
     add_text(out, format_ipvsadm_table(services, api.table_size(), o));
@@ -784,6 +785,10 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
 
     const uint16_t vport = *c.service.port;
     const std::string name = service_name(c.protocol, c.service.ip, vport);
+    // The netmask only groups the clients of a persistent service (ipvsadm prints it only then).
+    if ((c.options & opt::netmask) && !(c.options & opt::persistent))
+        return error(fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
+                                 cmd));
     ServiceConfig* service = find_service(next, c.protocol, c.service.ip, vport);
     switch (c.cmd) {
     case Cmd::add_service: {

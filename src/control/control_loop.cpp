@@ -194,6 +194,16 @@ std::string Director::start(const Config& config, const std::string& config_path
         log::info("worker {} runs on lcore {}", i, worker_lcores_[i]);
     }
     announce_addresses();
+    if (!config.console_listen.empty()) {
+        ConsoleOptions options;
+        options.listen = config.console_listen;
+        options.log = [](std::string_view message) { log::info("{}", message); };
+        console_ = std::make_unique<ConsoleServer>(*this, options);
+        if (auto e = console_->start(); !e.empty()) return e;
+        log::info("console on {} (try: printf 'show services\\n' | nc -q1 {} {})", config.console_listen,
+                  config.console_listen.substr(0, config.console_listen.rfind(':')),
+                  config.console_listen.substr(config.console_listen.rfind(':') + 1));
+    }
     metrics_.register_telemetry();
     metrics_.update(services(), this->workers());
     if (!config.metrics_listen.empty()) {
@@ -553,6 +563,7 @@ void Director::run(ControlSignals& signals)
             next_estimate += estimator_period;
         }
         metrics_server_.poll_once(metrics_);
+        if (console_) console_->poll_once();
         std::this_thread::sleep_for(control_period);
     }
 }
@@ -593,6 +604,7 @@ void Director::stop()
     running_ = false;
     shared_.stop.store(true);
     rte_eal_mp_wait_lcore();
+    console_.reset();
     log_counters();
     log_service_table(config_);
     steering_.clear();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/config.hpp"
+#include "control/console.hpp"
 #include "control/control_api.hpp"
 #include "control/ipvsadm_format.hpp"
 #include "control/metrics.hpp"
@@ -76,6 +77,7 @@ private:
     std::map<uint32_t, TrafficStats> service_zero_, real_server_zero_;  // ipvsadm -Z
     std::map<uint32_t, RateEstimate> service_rates_, real_server_rates_;
     Metrics metrics_;
+    std::unique_ptr<ConsoleServer> console_;
     MetricsServer metrics_server_;
     InterfacePorts interface_ports_;
     std::map<uint16_t, uint16_t> rx_queue_counts_;  // port id -> RX queues

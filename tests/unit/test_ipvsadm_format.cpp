@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "control/ipvsadm_format.hpp"
 
 using namespace fulcrum;
@@ -29,4 +35,229 @@ TEST(IpvsadmFormat, ListLooksLikeIpvsadmLn)
               "  -> 198.19.0.13:80               Tunnel  1      0          0         \n"
               "UDP  198.18.0.100:53 rr\n"
               "  -> 198.19.0.11:53               Masq    1      0          0         \n");
+}
+
+// --- ipvsadm's other tables, checked against its own printf formats (ipvsadm.c: print_title,
+// print_service_entry, print_largenum, print_conn, list_timeout) run through snprintf here.
+
+namespace {
+
+template <typename... Args>
+std::string c_format(const char* format, Args... args)
+{
+    char buf[512];
+    std::snprintf(buf, sizeof buf, format, args...);
+    return buf;
+}
+
+// print_largenum, as ipvsadm.c writes it.
+std::string largenum(unsigned long long i, bool exact = false)
+{
+    if (exact) {
+        const size_t len = c_format("%llu", i).size();
+        return c_format("%*llu", static_cast<int>(len <= 8 ? 9 : len + 1), i);
+    }
+    if (i < 100000000) return c_format("%9llu", i);
+    if (i < 1000000000) return c_format("%8lluK", i / 1000);
+    if (i < 100000000000ULL) return c_format("%8lluM", i / 1000000);
+    if (i < 100000000000000ULL) return c_format("%8lluG", i / 1000000000ULL);
+    return c_format("%8lluT", i / 1000000000000ULL);
+}
+
+std::vector<ServiceStatus> traffic_statuses()
+{
+    ServiceStatus web;
+    web.config = ServiceConfig{0xCB00710A, 80, Protocol::tcp, "wrr", ForwardMethod::nat, {}};
+    web.stats = {123, 100000000, 99999999, 123456789012ULL, 1000000000000000ULL};
+    web.rates = {7, 1500, 1400, 2000000000ULL, 999999999};
+    RealServerStatus a;
+    a.config = {0xAC100003, 8080, 1, ForwardMethod::nat};
+    a.stats = {23, 1000, 900, 64000, 1200000};
+    a.rates = {1, 123456789, 10, 100000000, 0};
+    RealServerStatus b;
+    b.config = {0xAC100002, 8080, 3, ForwardMethod::nat};
+    b.stats = {100, 99999001, 99999099, 123456724012ULL, 999999998800000ULL};
+    b.rates = {6, 1400, 1390, 1900000000ULL, 999999999};
+    web.real_servers = {a, b};
+    ServiceStatus dns;
+    dns.config = ServiceConfig{0xCB00710A, 53, Protocol::udp, "rr", ForwardMethod::nat, {}};
+    return {dns, web};
+}
+
+}  // namespace
+
+TEST(IpvsadmFormat, LargeNumbersAbbreviateAsPrintLargenum)
+{
+    const std::pair<uint64_t, const char*> cases[] = {
+        {0, "        0"},
+        {99999999, " 99999999"},
+        {100000000, "  100000K"},
+        {999999999, "  999999K"},
+        {1000000000, "    1000M"},  // eight columns for 1000, then the unit
+        {99999999999ULL, "   99999M"},
+        {100000000000ULL, "     100G"},
+        {99999999999999ULL, "   99999G"},
+        {100000000000000ULL, "     100T"},
+        {UINT64_MAX, "18446744T"},
+    };
+    for (const auto& [n, expected] : cases) {
+        EXPECT_EQ(format_ipvsadm_number(n), largenum(n)) << n;
+        EXPECT_EQ(format_ipvsadm_number(n), expected) << n;
+    }
+    EXPECT_EQ(format_ipvsadm_number(5, true), "        5");
+    EXPECT_EQ(format_ipvsadm_number(12345678, true), " 12345678");
+    EXPECT_EQ(format_ipvsadm_number(123456789, true), " 123456789");
+    EXPECT_EQ(format_ipvsadm_number(UINT64_MAX, true), " 18446744073709551615");
+    for (uint64_t n : {uint64_t{0}, uint64_t{7}, uint64_t{123456789}, uint64_t{1} << 40, UINT64_MAX})
+        EXPECT_EQ(format_ipvsadm_number(n, true), largenum(n, true)) << n;
+}
+
+TEST(IpvsadmFormat, StatsLookLikeIpvsadmLnStats)
+{
+    const auto services = traffic_statuses();
+    IpvsadmOptions o;
+    o.table = IpvsadmTable::stats;
+    const ServiceStatus& web = services[1];
+    const RealServerStatus& a = web.real_servers[0];
+    const RealServerStatus& b = web.real_servers[1];
+    auto service_line = [](const char* name, const TrafficStats& s) {
+        return c_format("%-33s", name) + largenum(s.conns) + largenum(s.in_packets) + largenum(s.out_packets) +
+               largenum(s.in_bytes) + largenum(s.out_bytes) + "\n";
+    };
+    auto dest_line = [](const char* name, const TrafficStats& s) {
+        return c_format("  -> %-28s", name) + largenum(s.conns) + largenum(s.in_packets) + largenum(s.out_packets) +
+               largenum(s.in_bytes) + largenum(s.out_bytes) + "\n";
+    };
+    const std::string expected =
+        "IP Virtual Server version 1.2.1 (size=65536)\n" +
+        c_format("%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port", "Conns", "InPkts",
+                 "OutPkts", "InBytes", "OutBytes") +
+        service_line("TCP  203.0.113.10:80", web.stats) + dest_line("172.16.0.2:8080", b.stats) +
+        dest_line("172.16.0.3:8080", a.stats) + service_line("UDP  203.0.113.10:53", TrafficStats{});
+    EXPECT_EQ(format_ipvsadm_table(services, 65536, o), expected);
+    // The same, spelled out once.
+    EXPECT_EQ(expected,
+              "IP Virtual Server version 1.2.1 (size=65536)\n"
+              "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
+              "  -> RemoteAddress:Port\n"
+              "TCP  203.0.113.10:80                   123  100000K 99999999     123G    1000T\n"
+              "  -> 172.16.0.2:8080                   100 99999001 99999099     123G     999T\n"
+              "  -> 172.16.0.3:8080                    23     1000      900    64000  1200000\n"
+              "UDP  203.0.113.10:53                     0        0        0        0        0\n");
+    o.exact = true;
+    EXPECT_NE(format_ipvsadm_table(services, 65536, o).find(
+                  "TCP  203.0.113.10:80                   123 100000000 99999999 123456789012 1000000000000000\n"),
+              std::string::npos);
+}
+
+TEST(IpvsadmFormat, RatesLookLikeIpvsadmLnRate)
+{
+    const auto services = traffic_statuses();
+    IpvsadmOptions o;
+    o.table = IpvsadmTable::rate;
+    const ServiceStatus& web = services[1];
+    auto service_line = [](const char* name, const TrafficRates& r) {
+        return c_format("%-33s", name) + largenum(r.cps) + largenum(r.in_pps) + largenum(r.out_pps) +
+               largenum(r.in_bps) + largenum(r.out_bps) + "\n";
+    };
+    // A real server's connection and packet rates are "%8u", only its byte rates print_largenum.
+    auto dest_line = [](const char* name, const TrafficRates& r) {
+        return c_format("  -> %-28s %8u %8u %8u", name, static_cast<unsigned>(r.cps), static_cast<unsigned>(r.in_pps),
+                        static_cast<unsigned>(r.out_pps)) +
+               largenum(r.in_bps) + largenum(r.out_bps) + "\n";
+    };
+    const std::string expected =
+        "IP Virtual Server version 1.2.1 (size=4096)\n" +
+        c_format("%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port", "CPS", "InPPS",
+                 "OutPPS", "InBPS", "OutBPS") +
+        service_line("TCP  203.0.113.10:80", web.rates) + dest_line("172.16.0.2:8080", web.real_servers[1].rates) +
+        dest_line("172.16.0.3:8080", web.real_servers[0].rates) + service_line("UDP  203.0.113.10:53", TrafficRates{});
+    EXPECT_EQ(format_ipvsadm_table(services, 4096, o), expected);
+    EXPECT_NE(expected.find("  -> 172.16.0.3:8080                     1 123456789       10  100000K        0\n"),
+              std::string::npos);
+}
+
+TEST(IpvsadmFormat, ServiceLineShowsFlagsPersistenceAndMask)
+{
+    ServiceStatus s;
+    s.config = ServiceConfig{0xCB00710A, 443, Protocol::tcp, "sh", ForwardMethod::dr, {}};
+    s.config.scheduler_flags.sh_port = true;
+    s.config.scheduler_flags.sh_fallback = true;
+    s.config.persistence = 300;
+    s.config.persistence_netmask = 24;
+    IpvsadmOptions o;
+    o.version_line = false;  // as ipvsadm -L -n -t VIP:PORT
+    EXPECT_EQ(format_ipvsadm_table({s}, 4096, o),
+              "Prot LocalAddress:Port Scheduler Flags\n"
+              "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+              "TCP  203.0.113.10:443 sh (sh-fallback,sh-port) persistent 300 mask 255.255.255.0\n");
+    // The service line: what follows the two header lines.
+    auto service_part = [&](const ServiceStatus& status) {
+        const std::string text = format_ipvsadm_table({status}, 4096, o);
+        return text.substr(text.find('\n', text.find('\n') + 1) + 1);
+    };
+    s.config.persistence_netmask = 32;
+    s.config.scheduler_flags = {};
+    EXPECT_EQ(service_part(s), "TCP  203.0.113.10:443 sh persistent 300\n");
+    // A netmask without persistence is not shown, as ipvsadm prints it inside the persistent part.
+    s.config.persistence = 0;
+    s.config.persistence_netmask = 16;
+    EXPECT_EQ(service_part(s), "TCP  203.0.113.10:443 sh\n");
+}
+
+TEST(IpvsadmFormat, ConnectionsLookLikeIpvsadmLnc)
+{
+    std::vector<ConnectionRow> rows = {
+        {Protocol::tcp, 899, "ESTABLISHED", 0xC6336407, 40000, 0xCB00710A, 80, 0xAC100002, 8080},
+        {Protocol::udp, 3725, "UDP", 0xC6336408, 5353, 0xCB00710A, 53, 0xAC100002, 53},
+        {Protocol::tcp, 6000, "FIN_WAIT", 0x01020304, 1, 0xCB00710A, 80, 0xAC100003, 8080},
+    };
+    const std::string text = format_ipvsadm_connections(rows);
+    std::string expected = "IPVS connection entries\n" +
+                           c_format("pro expire %-11s %-18s %-18s %s\n", "state", "source", "virtual", "destination");
+    expected += c_format("%-3s %-6s %-11s %-18s %-18s %s\n", "TCP", "14:59", "ESTABLISHED", "198.51.100.7:40000",
+                         "203.0.113.10:80", "172.16.0.2:8080");
+    expected += c_format("%-3s %-6s %-11s %-18s %-18s %s\n", "UDP", "62:05", "UDP", "198.51.100.8:5353",
+                         "203.0.113.10:53", "172.16.0.2:53");
+    expected += c_format("%-3s %-6s %-11s %-18s %-18s %s\n", "TCP", "100:00", "FIN_WAIT", "1.2.3.4:1",
+                         "203.0.113.10:80", "172.16.0.3:8080");
+    EXPECT_EQ(text, expected);
+    EXPECT_EQ(text,
+              "IPVS connection entries\n"
+              "pro expire state       source             virtual            destination\n"
+              "TCP 14:59  ESTABLISHED 198.51.100.7:40000 203.0.113.10:80    172.16.0.2:8080\n"
+              "UDP 62:05  UDP         198.51.100.8:5353  203.0.113.10:53    172.16.0.2:53\n"
+              "TCP 100:00 FIN_WAIT    1.2.3.4:1          203.0.113.10:80    172.16.0.3:8080\n");
+    EXPECT_EQ(format_ipvsadm_connections({}),
+              "IPVS connection entries\n"
+              "pro expire state       source             virtual            destination\n");
+}
+
+TEST(IpvsadmFormat, TimeoutsAndSavedRules)
+{
+    auto t = dataplane::ConnTimeouts::ipvs_defaults();
+    EXPECT_EQ(format_ipvsadm_timeouts(t), "Timeout (tcp tcpfin udp): 900 120 300\n");
+    t.set_like_ipvsadm(3600, 0, 60);
+    EXPECT_EQ(format_ipvsadm_timeouts(t), "Timeout (tcp tcpfin udp): 3600 120 60\n");
+
+    auto services = traffic_statuses();
+    services[1].config.persistence = 600;
+    services[1].config.persistence_netmask = 24;
+    services[1].real_servers[0].config.forward = ForwardMethod::tun;
+    services[1].real_servers[0].config.port = 80;
+    services[1].real_servers[0].config.upper_threshold = 100;
+    services[1].real_servers[0].config.lower_threshold = 50;
+    EXPECT_EQ(format_ipvsadm_rules(services),
+              "-A -t 203.0.113.10:80 -s wrr -p 600 -M 255.255.255.0\n"
+              "-a -t 203.0.113.10:80 -r 172.16.0.2:8080 -m -w 3\n"
+              "-a -t 203.0.113.10:80 -r 172.16.0.3:80 -i -w 1 -x 100 -y 50\n"
+              "-A -u 203.0.113.10:53 -s rr\n");
+}
+
+TEST(IpvsadmFormat, NetmaskText)
+{
+    EXPECT_EQ(format_netmask(32), "255.255.255.255");
+    EXPECT_EQ(format_netmask(24), "255.255.255.0");
+    EXPECT_EQ(format_netmask(17), "255.255.128.0");
+    EXPECT_EQ(format_netmask(0), "0.0.0.0");
 }

@@ -1,0 +1,1027 @@
+// The operator console: the command interpreter against a fake director (every command's output
+// exactly, ipvsadm edits as the Config handed to apply()), and the line server over real loopback
+// sockets (several sessions, a script ending in EOF, long lines, telnet IAC bytes, limits).
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "control/config_yaml.hpp"
+#include "control/console.hpp"
+#include "control/console_commands.hpp"
+#include "control/ipvsadm_format.hpp"
+
+using namespace fulcrum;
+using namespace fulcrum::control;
+using namespace std::string_literals;
+
+namespace {
+
+constexpr Ipv4 vip = 0xCB00710A;       // 203.0.113.10
+constexpr Ipv4 rs2 = 0xAC100002;       // 172.16.0.2
+constexpr Ipv4 rs3 = 0xAC100003;       // 172.16.0.3
+constexpr Ipv4 dr_vip = 0x0A000064;    // 10.0.0.100
+constexpr Ipv4 dr_rs = 0x0A000005;     // 10.0.0.5
+
+// Two links, a default route, and four services: tcp and udp on :53 (so that "set weight" without
+// a protocol is ambiguous there), a persistent wrr web service and a DR service with flags.
+Config base_config()
+{
+    Config c;
+    c.source_file = "conf/test.yaml";
+    c.interfaces = {
+        InterfaceConfig{"ext", "net_af_packet0,iface=veth10", {{0x0A000001, 24}}},
+        InterfaceConfig{"int", "net_af_packet1,iface=veth12", {{0xAC100001, 24}}},
+    };
+    c.routes = {RouteConfig{{0, 0}, 0x0A0000FE, ""}};
+    ServiceConfig web{vip, 80, Protocol::tcp, "wrr", ForwardMethod::nat,
+                      {{rs3, 8080, 1, ForwardMethod::nat}, {rs2, 8080, 3, ForwardMethod::nat}}};
+    web.persistence = 300;
+    web.persistence_netmask = 24;
+    ServiceConfig dns_udp{vip, 53, Protocol::udp, "rr", ForwardMethod::nat, {{rs2, 53, 1, ForwardMethod::nat}}};
+    ServiceConfig dns_tcp{vip, 53, Protocol::tcp, "rr", ForwardMethod::nat, {{rs2, 53, 1, ForwardMethod::nat}}};
+    ServiceConfig dr{dr_vip, 443, Protocol::tcp, "sh", ForwardMethod::dr, {{dr_rs, 443, 2, ForwardMethod::dr}}};
+    dr.scheduler_flags.sh_port = true;
+    c.services = {web, dns_udp, dns_tcp, dr};
+    return c;
+}
+
+// A director that keeps a Config, validates edits as Director::apply does (the file's checker
+// through check_config) and records what it was asked.
+class FakeDirector : public ControlApi {
+public:
+    Config config = base_config();
+    std::vector<std::pair<Config, std::string>> applied;  // every apply(), accepted or not
+    std::string refusal;        // when set, apply() refuses with it
+    std::string reload_result;
+    int reloads = 0;
+    int zeroed = 0;
+    size_t last_limit = 0;
+    std::vector<ConnectionRow> rows;
+    std::vector<WorkerStatus> worker_list;
+    std::function<void(ServiceStatus&)> decorate;  // counts and traffic for services()
+
+    const Config& running_config() const override { return config; }
+
+    std::string apply(const Config& next, std::string_view what) override
+    {
+        applied.emplace_back(next, std::string(what));
+        if (!refusal.empty()) return refusal;
+        std::string problems;
+        for (const ConfigError& e : check_config(next, std::string(what)))
+            problems += (problems.empty() ? "" : "; ") + e.message;
+        if (!problems.empty()) return problems;
+        config = next;
+        return "";
+    }
+
+    std::string reload() override
+    {
+        ++reloads;
+        return reload_result;
+    }
+
+    std::vector<ServiceStatus> services() const override
+    {
+        std::vector<ServiceStatus> out;
+        for (const ServiceConfig& s : config.services) {
+            ServiceStatus st;
+            st.config = s;
+            st.config.real_servers.clear();
+            for (const RealServerConfig& rs : s.real_servers) {
+                RealServerStatus r;
+                r.config = rs;
+                st.real_servers.push_back(r);
+            }
+            if (decorate) decorate(st);
+            out.push_back(std::move(st));
+        }
+        return out;
+    }
+
+    std::vector<WorkerStatus> workers() const override { return worker_list; }
+
+    std::vector<ConnectionRow> connections(size_t limit) override
+    {
+        last_limit = limit;
+        return std::vector<ConnectionRow>(rows.begin(), rows.begin() + static_cast<long>(std::min(limit, rows.size())));
+    }
+
+    void zero_counters() override { ++zeroed; }
+    uint32_t table_size() const override { return 4096; }
+};
+
+std::string run(FakeDirector& d, std::string_view line)
+{
+    std::string text;
+    for (const std::string& l : run_console_command(line, d).lines) text += l + "\n";
+    return text;
+}
+
+template <typename... Args>
+std::string c_format(const char* format, Args... args)
+{
+    char buf[512];
+    std::snprintf(buf, sizeof buf, format, args...);
+    return buf;
+}
+
+// Field by field what the real servers and services of a Config compare on.
+void expect_same_config(const Config& a, const Config& b)
+{
+    EXPECT_EQ(a.dataplane.workers, b.dataplane.workers);
+    EXPECT_EQ(a.dataplane.eal, b.dataplane.eal);
+    EXPECT_EQ(a.dataplane.conn_table_size, b.dataplane.conn_table_size);
+    EXPECT_EQ(a.dataplane.mbufs, b.dataplane.mbufs);
+    EXPECT_EQ(a.dataplane.expire_nodest_conn, b.dataplane.expire_nodest_conn);
+    EXPECT_EQ(a.console_listen, b.console_listen);
+    EXPECT_EQ(a.metrics_listen, b.metrics_listen);
+    ASSERT_EQ(a.interfaces.size(), b.interfaces.size());
+    for (size_t i = 0; i < a.interfaces.size(); ++i) {
+        EXPECT_EQ(a.interfaces[i].name, b.interfaces[i].name);
+        EXPECT_EQ(a.interfaces[i].device, b.interfaces[i].device);
+        EXPECT_EQ(a.interfaces[i].addresses, b.interfaces[i].addresses);
+        EXPECT_EQ(a.interfaces[i].mtu, b.interfaces[i].mtu);
+        EXPECT_EQ(a.interfaces[i].queues, b.interfaces[i].queues);
+    }
+    ASSERT_EQ(a.routes.size(), b.routes.size());
+    for (size_t i = 0; i < a.routes.size(); ++i) {
+        EXPECT_EQ(a.routes[i].dst, b.routes[i].dst);
+        EXPECT_EQ(a.routes[i].via, b.routes[i].via);
+        EXPECT_EQ(a.routes[i].interface, b.routes[i].interface);
+    }
+    ASSERT_EQ(a.neighbors.size(), b.neighbors.size());
+    for (size_t i = 0; i < a.neighbors.size(); ++i) {
+        EXPECT_EQ(a.neighbors[i].ip, b.neighbors[i].ip);
+        EXPECT_EQ(a.neighbors[i].mac, b.neighbors[i].mac);
+    }
+    ASSERT_EQ(a.services.size(), b.services.size());
+    for (size_t i = 0; i < a.services.size(); ++i) {
+        const ServiceConfig& s = a.services[i];
+        const ServiceConfig& t = b.services[i];
+        EXPECT_EQ(s.vip, t.vip);
+        EXPECT_EQ(s.port, t.port);
+        EXPECT_EQ(s.protocol, t.protocol);
+        EXPECT_EQ(s.scheduler, t.scheduler);
+        EXPECT_EQ(s.forward, t.forward);
+        EXPECT_EQ(sched::flags_text(s.scheduler_flags), sched::flags_text(t.scheduler_flags));
+        EXPECT_EQ(s.mh_table_size, t.mh_table_size);
+        EXPECT_EQ(s.persistence, t.persistence);
+        EXPECT_EQ(s.persistence_netmask, t.persistence_netmask);
+        EXPECT_EQ(s.expire_quiescent_template, t.expire_quiescent_template);
+        ASSERT_EQ(s.real_servers.size(), t.real_servers.size());
+        for (size_t j = 0; j < s.real_servers.size(); ++j) {
+            const RealServerConfig& r = s.real_servers[j];
+            const RealServerConfig& q = t.real_servers[j];
+            EXPECT_EQ(r.address, q.address);
+            EXPECT_EQ(r.port, q.port);
+            EXPECT_EQ(r.weight, q.weight);
+            EXPECT_EQ(r.forward, q.forward);
+            EXPECT_EQ(r.upper_threshold, q.upper_threshold);
+            EXPECT_EQ(r.lower_threshold, q.lower_threshold);
+        }
+    }
+    EXPECT_EQ(a.timeouts, b.timeouts);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The interpreter
+
+TEST(ConsoleCommands, BlankLinesAndCommentsDoNothing)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, ""), "");
+    EXPECT_EQ(run(d, "   \t "), "");
+    EXPECT_EQ(run(d, "# show services"), "");
+    EXPECT_TRUE(d.applied.empty());
+}
+
+TEST(ConsoleCommands, HelpListsEveryCommand)
+{
+    FakeDirector d;
+    const std::string help = run(d, "help");
+    EXPECT_TRUE(help.starts_with("commands:\n"));
+    for (const char* command : {"help", "quit | exit", "show services", "show stats", "show rate", "show conns [LIMIT]",
+                                "show workers", "show config", "set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT",
+                                "ipvsadm -A|-E", "ipvsadm -D", "ipvsadm -a|-e", "ipvsadm -d", "ipvsadm -C | -Z",
+                                "ipvsadm -L|-l", "ipvsadm -S", "reload"})
+        EXPECT_NE(help.find(std::string("  ") + command), std::string::npos) << command;
+    EXPECT_EQ(run(d, "?"), help);
+    EXPECT_EQ(run(d, "help me"), "error: help: expected nothing after it, found \"me\"\n");
+}
+
+TEST(ConsoleCommands, QuitAndExitClose)
+{
+    FakeDirector d;
+    for (const char* word : {"quit", "exit", "  quit  "}) {
+        const CommandOutput out = run_console_command(word, d);
+        EXPECT_TRUE(out.close) << word;
+        EXPECT_TRUE(out.lines.empty()) << word;
+    }
+    EXPECT_FALSE(run_console_command("help", d).close);
+}
+
+TEST(ConsoleCommands, ShowServicesIsIpvsadmLn)
+{
+    FakeDirector d;
+    d.decorate = [](ServiceStatus& s) {
+        if (s.config.port != 80) return;
+        for (RealServerStatus& r : s.real_servers)
+            if (r.config.address == rs2) {
+                r.active = 12;
+                r.inactive = 345;
+            } else {
+                r.inactive = 7;
+            }
+    };
+    const std::string text = run(d, "show services");
+    EXPECT_EQ(text,
+              "IP Virtual Server version 1.2.1 (size=4096)\n"
+              "Prot LocalAddress:Port Scheduler Flags\n"
+              "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+              "TCP  10.0.0.100:443 sh (sh-port)\n"
+              "  -> 10.0.0.5:443                 Route   2      0          0         \n"
+              "TCP  203.0.113.10:53 rr\n"
+              "  -> 172.16.0.2:53                Masq    1      0          0         \n"
+              "TCP  203.0.113.10:80 wrr persistent 300 mask 255.255.255.0\n"
+              "  -> 172.16.0.2:8080              Masq    3      12         345       \n"
+              "  -> 172.16.0.3:8080              Masq    1      0          7         \n"
+              "UDP  203.0.113.10:53 rr\n"
+              "  -> 172.16.0.2:53                Masq    1      0          0         \n");
+
+    // The same lines from ipvsadm's own format strings (print_service_entry).
+    std::vector<std::string> lines;
+    for (size_t start = 0; start < text.size(); start = text.find('\n', start) + 1)
+        lines.push_back(text.substr(start, text.find('\n', start) - start));
+    ASSERT_EQ(lines.size(), 12u);
+    EXPECT_EQ(lines[0], c_format("IP Virtual Server version %d.%d.%d (size=%d)", 1, 2, 1, 4096));
+    EXPECT_EQ(lines[3], c_format("%s %s", "TCP  10.0.0.100:443", "sh") + c_format(" (%s)", "sh-port"));
+    EXPECT_EQ(lines[4], c_format("  -> %-28s %-7s %-6d %-10u %-10u", "10.0.0.5:443", "Route", 2, 0u, 0u));
+    EXPECT_EQ(lines[5], c_format("%s %s", "TCP  203.0.113.10:53", "rr"));
+    EXPECT_EQ(lines[7], c_format("%s %s", "TCP  203.0.113.10:80", "wrr") + c_format(" persistent %u", 300u) +
+                            c_format(" mask %s", "255.255.255.0"));
+    EXPECT_EQ(lines[8], c_format("  -> %-28s %-7s %-6d %-10u %-10u", "172.16.0.2:8080", "Masq", 3, 12u, 345u));
+    EXPECT_EQ(lines[9], c_format("  -> %-28s %-7s %-6d %-10u %-10u", "172.16.0.3:8080", "Masq", 1, 0u, 7u));
+    EXPECT_EQ(lines[10], c_format("%s %s", "UDP  203.0.113.10:53", "rr"));
+    EXPECT_EQ(run(d, "show services now"), "error: show services: expected nothing after it, found \"now\"\n");
+}
+
+TEST(ConsoleCommands, ShowStatsAndRate)
+{
+    FakeDirector d;
+    d.config.services.resize(1);  // the web service
+    d.decorate = [](ServiceStatus& s) {
+        s.stats = {123, 100000000, 99999999, 123456789012ULL, 1000000000000000ULL};
+        s.rates = {7, 1500, 1400, 2000000000ULL, 999};
+        for (RealServerStatus& r : s.real_servers) {
+            r.stats = {r.config.weight, 1000, 900, 64000, 1200000};
+            r.rates = {1, 123456789, 10, 100000000, 0};
+        }
+    };
+    EXPECT_EQ(run(d, "show stats"),
+              "IP Virtual Server version 1.2.1 (size=4096)\n"
+              "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
+              "  -> RemoteAddress:Port\n"
+              "TCP  203.0.113.10:80                   123  100000K 99999999     123G    1000T\n"
+              "  -> 172.16.0.2:8080                     3     1000      900    64000  1200000\n"
+              "  -> 172.16.0.3:8080                     1     1000      900    64000  1200000\n");
+    EXPECT_EQ(run(d, "show rate"),
+              "IP Virtual Server version 1.2.1 (size=4096)\n"
+              "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n"
+              "  -> RemoteAddress:Port\n"
+              "TCP  203.0.113.10:80                     7     1500     1400    2000M      999\n"
+              "  -> 172.16.0.2:8080                     1 123456789       10  100000K        0\n"
+              "  -> 172.16.0.3:8080                     1 123456789       10  100000K        0\n");
+    EXPECT_EQ(run(d, "ipvsadm -L -n --stats"), run(d, "show stats"));
+    EXPECT_EQ(run(d, "ipvsadm -Ln --rate"), run(d, "show rate"));
+    EXPECT_NE(run(d, "ipvsadm -L --stats --exact").find(" 100000000 99999999 123456789012 1000000000000000\n"),
+              std::string::npos);
+}
+
+TEST(ConsoleCommands, ShowConnsIsIpvsadmLncWithALimit)
+{
+    FakeDirector d;
+    d.rows = {
+        {Protocol::tcp, 899, "ESTABLISHED", 0xC6336407, 40000, vip, 80, rs2, 8080},
+        {Protocol::udp, 3725, "UDP", 0xC6336408, 5353, vip, 53, rs2, 53},
+    };
+    const std::string all =
+        "IPVS connection entries\n"
+        "pro expire state       source             virtual            destination\n"
+        "TCP 14:59  ESTABLISHED 198.51.100.7:40000 203.0.113.10:80    172.16.0.2:8080\n"
+        "UDP 62:05  UDP         198.51.100.8:5353  203.0.113.10:53    172.16.0.2:53\n";
+    EXPECT_EQ(run(d, "show conns"), all);
+    EXPECT_EQ(d.last_limit, default_connection_limit);
+    EXPECT_EQ(run(d, "show conns 1"),
+              "IPVS connection entries\n"
+              "pro expire state       source             virtual            destination\n"
+              "TCP 14:59  ESTABLISHED 198.51.100.7:40000 203.0.113.10:80    172.16.0.2:8080\n"
+              "(the first 1 connections; \"show conns LIMIT\" shows up to 100000)\n");
+    EXPECT_EQ(d.last_limit, 1u);
+    EXPECT_EQ(run(d, "show conns 100000"), all);
+    EXPECT_EQ(d.last_limit, 100000u);
+    EXPECT_EQ(run(d, "ipvsadm -L -n -c"), all);
+    EXPECT_EQ(run(d, "ipvsadm -lnc"), all);
+    EXPECT_EQ(run(d, "show conns 0"),
+              "error: show conns: expected a number of connections from 1 to 100000, found \"0\"\n");
+    EXPECT_EQ(run(d, "show conns 100001"),
+              "error: show conns: expected a number of connections from 1 to 100000, found \"100001\"\n");
+    EXPECT_EQ(run(d, "show conns many"),
+              "error: show conns: expected a number of connections from 1 to 100000, found \"many\"\n");
+    EXPECT_EQ(run(d, "show conns 1 2"), "error: show conns: expected at most one LIMIT, found \"1 2\"\n");
+}
+
+TEST(ConsoleCommands, ShowWorkers)
+{
+    FakeDirector d;
+    WorkerStatus w0;
+    w0.worker = 0;
+    w0.lcore = 1;
+    w0.rx_packets = 100;
+    w0.tx_packets = 90;
+    w0.handed_off = 5;
+    w0.handoffs_received = 6;
+    w0.idle_polls = 123456789;
+    w0.connections = 42;
+    w0.drops = {{"too_short", 0}, {"no_service", 3}, {"ttl_exceeded", 0}};
+    WorkerStatus w1 = w0;
+    w1.worker = 1;
+    w1.lcore = 2;
+    w1.rx_packets = 200;
+    w1.drops = {{"too_short", 0}, {"no_service", 1}, {"ttl_exceeded", 2}};
+    d.worker_list = {w0, w1};
+    EXPECT_EQ(run(d, "show workers"),
+              "                            worker 0      worker 1         total\n"
+              "lcore                              1             2\n"
+              "rx_packets                       100           200           300\n"
+              "tx_packets                        90            90           180\n"
+              "handed_off                         5             5            10\n"
+              "handoffs_received                  6             6            12\n"
+              "idle_polls                 123456789     123456789     246913578\n"
+              "connections                       42            42            84\n"
+              "drops                              3             3             6\n"
+              "  no_service                       3             1             4\n"
+              "  ttl_exceeded                     0             2             2\n");
+    // Every row follows one format: a 22-column label, then 14 columns a number.
+    const std::string text = run(d, "show workers");
+    EXPECT_NE(text.find(c_format("%-22s%14u%14u%14u\n", "rx_packets", 100u, 200u, 300u)), std::string::npos);
+}
+
+TEST(ConsoleCommands, ShowConfigReadsBackToTheRunningConfig)
+{
+    FakeDirector d;
+    d.config.dataplane.eal = {"--no-huge", "-m", "512"};
+    d.config.neighbors = {NeighborConfig{rs2, {0x02, 0, 0, 0, 0, 0x02}}};
+    d.config.services[0].real_servers[0].upper_threshold = 100;
+    d.config.services[0].real_servers[0].lower_threshold = 50;
+    d.config.timeouts.set_like_ipvsadm(3600, 60, 30);
+    ASSERT_TRUE(check_config(d.config, "test").empty());
+    const std::string text = run(d, "show config");
+    EXPECT_TRUE(text.starts_with("# Fulcrum's running configuration: conf/test.yaml with the console's changes\n"));
+    const ConfigResult back = parse_config(text, "shown");
+    ASSERT_TRUE(back.config) << (back.errors.empty() ? "" : back.errors[0].to_string());
+    expect_same_config(*back.config, d.config);
+
+    // And after an edit, the edit is in it.
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.4:8080 -w 7"), "ok\n");
+    const ConfigResult edited = parse_config(run(d, "show config"), "shown");
+    ASSERT_TRUE(edited.config);
+    expect_same_config(*edited.config, d.config);
+    EXPECT_EQ(edited.config->services[0].real_servers.back().weight, 7u);
+}
+
+TEST(ConsoleCommands, SetWeight)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:80 172.16.0.3:8080 5"), "ok\n");
+    ASSERT_EQ(d.applied.size(), 1u);
+    EXPECT_EQ(d.applied[0].second, "console: set weight tcp 203.0.113.10:80 172.16.0.3:8080 5");
+    Config expected = base_config();
+    expected.services[0].real_servers[0].weight = 5;
+    expect_same_config(d.applied[0].first, expected);
+
+    // The protocol may be left out where only one service has the address and port.
+    EXPECT_EQ(run(d, "set   weight 203.0.113.10:80  172.16.0.2:8080\t0"), "ok\n");
+    EXPECT_EQ(d.applied.back().second, "console: set weight 203.0.113.10:80 172.16.0.2:8080 0");
+    EXPECT_EQ(d.config.services[0].real_servers[1].weight, 0u);
+    // Without a port, the real server's port is the virtual port.
+    EXPECT_EQ(run(d, "set weight udp 203.0.113.10:53 172.16.0.2 9"), "ok\n");
+    EXPECT_EQ(d.config.services[1].real_servers[0].weight, 9u);
+    EXPECT_EQ(d.config.services[2].real_servers[0].weight, 1u);
+
+    const size_t applies = d.applied.size();
+    EXPECT_EQ(run(d, "set weight 203.0.113.10:53 172.16.0.2:53 2"),
+              "error: set weight: both a tcp and a udp service listen on 203.0.113.10:53; say which: set weight "
+              "tcp|udp 203.0.113.10:53 172.16.0.2:53 2\n");
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:81 172.16.0.2:53 2"),
+              "error: set weight: no service tcp 203.0.113.10:81\n");
+    EXPECT_EQ(run(d, "set weight 203.0.113.11:80 172.16.0.2:53 2"),
+              "error: set weight: no service on 203.0.113.11:80\n");
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:80 172.16.0.9:8080 2"),
+              "error: set weight: tcp 203.0.113.10:80 has no real server 172.16.0.9:8080\n");
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:80 172.16.0.2:8080 65536"),
+              "error: set weight: expected a weight from 0 to 65535, found \"65536\"\n");
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:80 172.16.0.2:8080 -1"),
+              "error: set weight: expected a weight from 0 to 65535, found \"-1\"\n");
+    EXPECT_EQ(run(d, "set weight sctp 203.0.113.10:80 172.16.0.2:8080 1"),
+              "error: set weight: expected tcp or udp, found \"sctp\"\n");
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10 172.16.0.2:8080 1"),
+              "error: set weight: expected VIP:PORT (like 203.0.113.10:80), found \"203.0.113.10\"\n");
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:80 host:8080 1"),
+              "error: set weight: expected RIP[:PORT] (like 172.16.0.2:8080), found \"host:8080\"\n");
+    EXPECT_EQ(run(d, "set weight 203.0.113.10:80"), "error: set weight: expected [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT\n");
+    EXPECT_EQ(run(d, "set"), "error: set: expected \"set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT\"\n");
+    EXPECT_EQ(run(d, "set mtu 9000"),
+              "error: set: expected \"set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT\", found \"mtu 9000\"\n");
+    EXPECT_EQ(d.applied.size(), applies);
+}
+
+TEST(ConsoleCommands, ApplyRefusalIsOneErrorLine)
+{
+    FakeDirector d;
+    d.refusal = "workers cannot change while running (restart to change them)";
+    EXPECT_EQ(run(d, "set weight tcp 203.0.113.10:80 172.16.0.3:8080 5"),
+              "error: workers cannot change while running (restart to change them)\n");
+    d.refusal = "first problem\nsecond problem\n";
+    EXPECT_EQ(run(d, "ipvsadm -D -t 203.0.113.10:80"), "error: first problem; second problem\n");
+    EXPECT_EQ(d.config.services.size(), 4u);  // refused: nothing changed
+}
+
+TEST(ConsoleCommands, IpvsadmAddEditDeleteService)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "ipvsadm -A -t 203.0.113.20:443 -s rr -p 600 -M 255.255.0.0"), "ok\n");
+    EXPECT_EQ(d.applied.back().second, "console: ipvsadm -A -t 203.0.113.20:443 -s rr -p 600 -M 255.255.0.0");
+    Config expected = base_config();
+    ServiceConfig added{0xCB007114, 443, Protocol::tcp, "rr", ForwardMethod::nat, {}};
+    added.persistence = 600;
+    added.persistence_netmask = 16;
+    expected.services.push_back(added);
+    expect_same_config(d.applied.back().first, expected);
+
+    // Defaults as ipvsadm's: wlc; -p alone is 360 s; long options and bundled short ones.
+    EXPECT_EQ(run(d, "ipvsadm --add-service --udp-service=203.0.113.20:53 --persistent"), "ok\n");
+    const ServiceConfig& udp = d.config.services.back();
+    EXPECT_EQ(udp.protocol, Protocol::udp);
+    EXPECT_EQ(udp.scheduler, "wlc");
+    EXPECT_EQ(udp.persistence, 360u);
+    EXPECT_EQ(run(d, "ipvsadm -At 203.0.113.20:8443 -s mh -b mh-port,mh-fallback -p"), "ok\n");
+    EXPECT_TRUE(d.config.services.back().scheduler_flags.mh_port);
+    EXPECT_TRUE(d.config.services.back().scheduler_flags.mh_fallback);
+    EXPECT_EQ(d.config.services.back().persistence, 360u);
+
+    EXPECT_EQ(run(d, "ipvsadm -A -t 203.0.113.20:443"),
+              "error: ipvsadm -A (--add-service): service tcp 203.0.113.20:443 already exists\n");
+
+    // -E sets the whole service, as ipvsadm does: what is left out goes back to its default.
+    EXPECT_EQ(run(d, "ipvsadm -E -t 203.0.113.10:80 -s lc"), "ok\n");
+    const ServiceConfig& web = d.config.services[0];
+    EXPECT_EQ(web.scheduler, "lc");
+    EXPECT_EQ(web.persistence, 0u);
+    EXPECT_EQ(web.persistence_netmask, 32);
+    EXPECT_EQ(web.real_servers.size(), 2u);  // real servers stay
+    EXPECT_EQ(run(d, "ipvsadm -E -t 203.0.113.10:80 -p 120 -M 24"), "ok\n");
+    EXPECT_EQ(d.config.services[0].scheduler, "wlc");
+    EXPECT_EQ(d.config.services[0].persistence, 120u);
+    EXPECT_EQ(d.config.services[0].persistence_netmask, 24);
+    EXPECT_EQ(run(d, "ipvsadm -E -t 203.0.113.99:80 -s rr"), "error: ipvsadm -E (--edit-service): no service tcp 203.0.113.99:80\n");
+
+    EXPECT_EQ(run(d, "ipvsadm -D -u 203.0.113.10:53"), "ok\n");
+    EXPECT_EQ(d.config.services.size(), 6u);
+    EXPECT_EQ(d.config.services[1].protocol, Protocol::tcp);  // the tcp :53 stays
+    EXPECT_EQ(run(d, "ipvsadm -D -u 203.0.113.10:53"), "error: ipvsadm -D (--delete-service): no service udp 203.0.113.10:53\n");
+    EXPECT_EQ(run(d, "ipvsadm -C"), "ok\n");
+    EXPECT_TRUE(d.config.services.empty());
+}
+
+TEST(ConsoleCommands, IpvsadmAddEditDeleteRealServer)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.4:8080 -m -w 2 -x 100 -y 50"), "ok\n");
+    Config expected = base_config();
+    expected.services[0].real_servers.push_back(RealServerConfig{0xAC100004, 8080, 2, ForwardMethod::nat, 100, 50});
+    expect_same_config(d.applied.back().first, expected);
+
+    // No port: the virtual port; no -g|-i|-m: the service's method; no -w: weight 1.
+    EXPECT_EQ(run(d, "ipvsadm -a -t 10.0.0.100:443 -r 10.0.0.6"), "ok\n");
+    const RealServerConfig& dr = d.config.services[3].real_servers.back();
+    EXPECT_EQ(dr.address, 0x0A000006u);
+    EXPECT_EQ(dr.port, 443);
+    EXPECT_EQ(dr.forward, ForwardMethod::dr);
+    EXPECT_EQ(dr.weight, 1u);
+
+    // The file's rules hold: a DR real server must listen on the virtual port.
+    EXPECT_EQ(run(d, "ipvsadm -a -t 10.0.0.100:443 -r 10.0.0.7:8443 -g"),
+              "error: services[3].real_servers[2].port: real server port 8443 differs from the virtual port 443; dr "
+              "forwarding cannot change the port\n");
+    EXPECT_EQ(d.config.services[3].real_servers.size(), 2u);
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.4:8080"),
+              "error: ipvsadm -a (--add-server): tcp 203.0.113.10:80 already has real server 172.16.0.4:8080\n");
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:81 -r 172.16.0.4:8080"),
+              "error: ipvsadm -a (--add-server): no service tcp 203.0.113.10:81\n");
+
+    // -e sets the whole real server, as ipvsadm: weight 1 and no thresholds unless given.
+    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.4:8080 -w 5"), "ok\n");
+    const RealServerConfig& edited = d.config.services[0].real_servers.back();
+    EXPECT_EQ(edited.weight, 5u);
+    EXPECT_EQ(edited.upper_threshold, 0u);
+    EXPECT_EQ(edited.forward, ForwardMethod::nat);
+    EXPECT_EQ(run(d, "ipvsadm --edit-server --tcp-service 203.0.113.10:80 --real-server 172.16.0.4:8080 --ipip"),
+              "error: services[0].real_servers[2].port: real server port 8080 differs from the virtual port 80; tun "
+              "forwarding cannot change the port\n");
+    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.9:8080"),
+              "error: ipvsadm -e (--edit-server): tcp 203.0.113.10:80 has no real server 172.16.0.9:8080\n");
+
+    EXPECT_EQ(run(d, "ipvsadm -d -t 203.0.113.10:80 -r 172.16.0.4:8080"), "ok\n");
+    EXPECT_EQ(d.config.services[0].real_servers.size(), 2u);
+    EXPECT_EQ(run(d, "ipvsadm -d -t 203.0.113.10:80 -r 172.16.0.4:8080"),
+              "error: ipvsadm -d (--delete-server): tcp 203.0.113.10:80 has no real server 172.16.0.4:8080\n");
+}
+
+TEST(ConsoleCommands, IpvsadmZeroSetListSave)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "ipvsadm -Z"), "ok\n");
+    EXPECT_EQ(d.zeroed, 1);
+    EXPECT_EQ(run(d, "ipvsadm --zero -t 203.0.113.10:80"),
+              "error: ipvsadm -Z: zeroing one service is not supported yet; \"ipvsadm -Z\" zeroes every service\n");
+    EXPECT_EQ(run(d, "ipvsadm -Z -t 203.0.113.10:81"), "error: ipvsadm -Z: no service tcp 203.0.113.10:81\n");
+    EXPECT_EQ(d.zeroed, 1);
+
+    EXPECT_EQ(run(d, "ipvsadm --set 3600 0 60"), "ok\n");
+    EXPECT_EQ(d.config.timeouts.of(dataplane::TcpState::established), 3600u);
+    EXPECT_EQ(d.config.timeouts.of(dataplane::TcpState::fin_wait), 120u);
+    EXPECT_EQ(d.config.timeouts.udp, 60u);
+    EXPECT_EQ(run(d, "ipvsadm -L --timeout"), "Timeout (tcp tcpfin udp): 3600 120 60\n");
+    EXPECT_EQ(run(d, "ipvsadm --set 1 2"),
+              "error: ipvsadm --set: expected three timeouts, TCP TCPFIN UDP, in seconds (0 leaves one as it is)\n");
+
+    EXPECT_EQ(run(d, "ipvsadm"), run(d, "show services"));
+    EXPECT_EQ(run(d, "ipvsadm -L -n"), run(d, "show services"));
+    EXPECT_EQ(run(d, "ipvsadm -l -n -u 203.0.113.10:53"),
+              "Prot LocalAddress:Port Scheduler Flags\n"
+              "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+              "UDP  203.0.113.10:53 rr\n"
+              "  -> 172.16.0.2:53                Masq    1      0          0         \n");
+    EXPECT_EQ(run(d, "ipvsadm -L -u 203.0.113.10:54"), "error: ipvsadm -L: no service udp 203.0.113.10:54\n");
+    EXPECT_EQ(run(d, "ipvsadm -S -n"),
+              "-A -t 10.0.0.100:443 -s sh -b sh-port\n"
+              "-a -t 10.0.0.100:443 -r 10.0.0.5:443 -g -w 2\n"
+              "-A -t 203.0.113.10:53 -s rr\n"
+              "-a -t 203.0.113.10:53 -r 172.16.0.2:53 -m -w 1\n"
+              "-A -t 203.0.113.10:80 -s wrr -p 300 -M 255.255.255.0\n"
+              "-a -t 203.0.113.10:80 -r 172.16.0.2:8080 -m -w 3\n"
+              "-a -t 203.0.113.10:80 -r 172.16.0.3:8080 -m -w 1\n"
+              "-A -u 203.0.113.10:53 -s rr\n"
+              "-a -u 203.0.113.10:53 -r 172.16.0.2:53 -m -w 1\n");
+    EXPECT_TRUE(run(d, "ipvsadm -h").starts_with("  ipvsadm -A|-E -t|-u VIP:PORT"));
+}
+
+TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
+{
+    FakeDirector d;
+    const std::pair<const char*, const char*> cases[] = {
+        {"ipvsadm -A", "error: ipvsadm -A (--add-service): expected -t|-u VIP:PORT\n"},
+        {"ipvsadm -a -t 203.0.113.10:80", "error: ipvsadm -a (--add-server): expected -r RIP[:PORT]\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -w 3",
+         "error: ipvsadm -A (--add-service): -w (--weight) does not apply to this command\n"},
+        {"ipvsadm -D -t 203.0.113.10:80 -s rr",
+         "error: ipvsadm -D (--delete-service): -s (--scheduler) does not apply to this command\n"},
+        {"ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.5 -g -m", "error: ipvsadm: -g|-i|-m (--gatewaying) given twice\n"},
+        {"ipvsadm -A -a -t 203.0.113.10:80", "error: ipvsadm: more than one command given (-A (--add-service) and -a "
+                                             "(--add-server))\n"},
+        {"ipvsadm -t 203.0.113.10:80", "error: ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S or "
+                                       "--set; try \"help\"\n"},
+        {"ipvsadm -A -t 203.0.113.10", "error: ipvsadm: -t: expected VIP:PORT with a port from 1 to 65535 (like "
+                                       "203.0.113.10:80), found \"203.0.113.10\"\n"},
+        {"ipvsadm -A -t www.example.com:80",
+         "error: ipvsadm: -t: expected VIP:PORT with a port from 1 to 65535 (like 203.0.113.10:80), found "
+         "\"www.example.com:80\"\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -s fastest",
+         "error: ipvsadm: -s: unknown scheduler \"fastest\" (expected one of: rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, "
+         "dh, lblc, lblcr, twos, mh)\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -p 40000",
+         "error: ipvsadm: -p: expected a timeout from 1 to 32767 seconds, found \"40000\"\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -M 255.0.255.0",
+         "error: ipvsadm: -M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found "
+         "\"255.0.255.0\"\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -M 24",
+         "error: ipvsadm -A (--add-service): -M (--netmask) needs -p: it groups the clients of a persistent service\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -b sh-port,fast",
+         "error: ipvsadm: -b: unknown scheduler flag \"fast\" (expected a comma-separated list of: sh-fallback, sh-port, "
+         "mh-fallback, mh-port)\n"},
+        {"ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.5 -w heavy",
+         "error: ipvsadm: -w: expected a weight from 0 to 65535, found \"heavy\"\n"},
+        {"ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.5 -x 2000000000",
+         "error: ipvsadm: -x: expected a number of connections from 0 to 1073741824, found \"2000000000\"\n"},
+        {"ipvsadm -a -t 203.0.113.10:80 -r", "error: ipvsadm: -r needs a value\n"},
+        {"ipvsadm -A -f 1", "error: ipvsadm: -f is not supported: firewall-mark services do not exist here (no "
+                            "netfilter)\n"},
+        {"ipvsadm --start-daemon master",
+         "error: ipvsadm: --start-daemon is not supported: there is no connection synchronisation daemon\n"},
+        {"ipvsadm -Q", "error: ipvsadm: unknown option \"-Q\"\n"},
+        {"ipvsadm --frobnicate", "error: ipvsadm: unknown option \"--frobnicate\"\n"},
+        {"ipvsadm -L extra", "error: ipvsadm -L (--list): unexpected argument \"extra\"\n"},
+        {"ipvsadm -L -c --stats",
+         "error: ipvsadm -L (--list): --stats and --rate list services, not connections or timeouts\n"},
+        {"ipvsadm -L --stats --rate", "error: ipvsadm -L (--list): give --stats or --rate, not both\n"},
+        {"ipvsadm --set 900 120 x",
+         "error: ipvsadm --set: expected a timeout from 0 to 31536000 seconds, found \"x\"\n"},
+    };
+    for (const auto& [line, expected] : cases) EXPECT_EQ(run(d, line), expected) << line;
+    EXPECT_TRUE(d.applied.empty());
+}
+
+TEST(ConsoleCommands, BadCommandsGetOneErrorLine)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "shwo services"), "error: unknown command \"shwo\"; try \"help\"\n");
+    EXPECT_EQ(run(d, "SHOW services"), "error: unknown command \"SHOW\"; try \"help\"\n");
+    EXPECT_EQ(run(d, "show"),
+              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, config\n");
+    EXPECT_EQ(run(d, "show servics"),
+              "error: show: unknown \"servics\" (expected one of: services, stats, rate, conns [LIMIT], workers, "
+              "config)\n");
+    EXPECT_EQ(run(d, "reload now"), "error: reload: expected nothing after it, found \"now\"\n");
+    EXPECT_EQ(run(d, "\x01\x7f"), "error: unknown command \"\\x01\\x7f\"; try \"help\"\n");
+    EXPECT_EQ(run(d, std::string(100, 'x')),
+              "error: unknown command \"" + std::string(60, 'x') + "...\"; try \"help\"\n");
+}
+
+TEST(ConsoleCommands, Reload)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "reload"), "ok\n");
+    EXPECT_EQ(d.reloads, 1);
+    d.reload_result = "conf/test.yaml:5:30: services[0].port: expected an integer from 1 to 65535, found \"70000\"\n"
+                      "conf/test.yaml:9:12: services[1].scheduler: unknown scheduler \"foo\"";
+    EXPECT_EQ(run(d, "reload"),
+              "error: reload refused, the running configuration stays:\n"
+              "  conf/test.yaml:5:30: services[0].port: expected an integer from 1 to 65535, found \"70000\"\n"
+              "  conf/test.yaml:9:12: services[1].scheduler: unknown scheduler \"foo\"\n");
+    EXPECT_EQ(d.reloads, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server, over loopback
+
+namespace {
+
+class TestClient {
+public:
+    explicit TestClient(uint16_t port)
+    {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_port = htons(port);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+        ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    }
+    ~TestClient() { close(); }
+    TestClient(const TestClient&) = delete;
+    TestClient& operator=(const TestClient&) = delete;
+
+    bool connected() const { return connected_; }
+
+    void send(std::string_view data)
+    {
+        while (!data.empty()) {
+            const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n > 0) data.remove_prefix(static_cast<size_t>(n));
+            else if (n < 0 && errno != EAGAIN) return;
+        }
+    }
+    void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+    void close()
+    {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+    // Reads whatever has arrived; notes the end of the stream.
+    void pump()
+    {
+        char buf[65536];
+        for (;;) {
+            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n > 0) {
+                received.append(buf, static_cast<size_t>(n));
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+            return;
+        }
+    }
+
+    std::string received;
+    bool closed = false;
+
+private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+// Polls the server and reads the clients until `done` holds; false after five seconds.
+bool drive(ConsoleServer& server, std::vector<TestClient*> clients, const std::function<bool()>& done)
+{
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+        server.poll_once(1);
+        for (TestClient* c : clients) c->pump();
+        if (done()) return true;
+    }
+    return false;
+}
+
+std::string help_text()
+{
+    std::string out;
+    for (const std::string& line : console_help()) out += line + "\n";
+    return out;
+}
+
+ConsoleOptions loopback_options()
+{
+    ConsoleOptions o;
+    o.listen = "127.0.0.1:0";
+    return o;
+}
+
+}  // namespace
+
+TEST(ConsoleServer, ParsesListenAddresses)
+{
+    EXPECT_EQ(parse_listen_address("127.0.0.1:9023"), (std::pair<Ipv4, uint16_t>{0x7F000001, 9023}));
+    EXPECT_EQ(parse_listen_address("0.0.0.0:0"), (std::pair<Ipv4, uint16_t>{0, 0}));
+    for (const char* bad : {"", "127.0.0.1", ":9023", "127.0.0.1:", "127.0.0.1:65536", "localhost:9023",
+                            "127.0.0.1:90a", "127.0.0.1:-1", "[::1]:9023"})
+        EXPECT_FALSE(parse_listen_address(bad)) << bad;
+}
+
+TEST(ConsoleServer, ListenProblemsAreReported)
+{
+    FakeDirector d;
+    ConsoleOptions o;
+    o.listen = "localhost:9023";
+    ConsoleServer bad(d, o);
+    EXPECT_EQ(bad.start(), "console.listen: expected IPV4:PORT (like 127.0.0.1:9023), found \"localhost:9023\"");
+    bad.poll_once();  // not listening: nothing happens
+    EXPECT_EQ(bad.port(), 0);
+
+    ConsoleServer first(d, loopback_options());
+    ASSERT_EQ(first.start(), "");
+    ASSERT_NE(first.port(), 0);
+    o.listen = fmt::format("127.0.0.1:{}", first.port());
+    ConsoleServer second(d, o);
+    EXPECT_EQ(second.start(), fmt::format("console: cannot listen on 127.0.0.1:{}: Address already in use", first.port()));
+    EXPECT_EQ(first.start(), fmt::format("console: already listening on port {}", first.port()));
+}
+
+TEST(ConsoleServer, PromptsRunsCommandsAndAcceptsCrLf)
+{
+    FakeDirector d;
+    std::vector<std::string> log;
+    ConsoleOptions o = loopback_options();
+    o.log = [&](std::string_view m) { log.emplace_back(m); };
+    ConsoleServer server(d, o);
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.received == "fulcrum> "; })) << c.received;
+    EXPECT_EQ(server.sessions(), 1u);
+
+    c.send("help\r\n");
+    const std::string expected = "fulcrum> " + help_text() + "fulcrum> ";
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.received == expected; })) << c.received;
+
+    c.send("quit\r\n");
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received, expected);
+    EXPECT_EQ(server.sessions(), 0u);
+    ASSERT_GE(log.size(), 3u);
+    EXPECT_TRUE(log[0].starts_with("console: listening on 127.0.0.1:"));
+    EXPECT_TRUE(log[1].starts_with("console: session from 127.0.0.1:")) << log[1];
+    EXPECT_TRUE(log[1].ends_with(" opened (1 open)")) << log[1];
+    EXPECT_TRUE(log.back().ends_with(" closed (0 open)")) << log.back();
+}
+
+TEST(ConsoleServer, ScriptedSessionEndsAfterItsLastCommand)
+{
+    // printf 'show services\nset weight ...\nshow services' | nc -q1 127.0.0.1 9023: every
+    // command runs, the output is complete, and the session closes without a last prompt. The
+    // last line has no line end and is still a command.
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    c.send("show services\nset weight tcp 203.0.113.10:80 172.16.0.3:8080 5\nshow services");
+    c.shutdown_write();
+    FakeDirector before;
+    const std::string first = run(before, "show services");
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
+    const std::string second = run(d, "show services");
+    EXPECT_NE(first, second);
+    EXPECT_EQ(c.received, "fulcrum> " + first + "fulcrum> ok\nfulcrum> " + second);
+    EXPECT_EQ(server.sessions(), 0u);
+}
+
+TEST(ConsoleServer, ScriptOfManyCommandsRunsInOrder)
+{
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    std::string script;
+    std::string expected;
+    for (int w = 0; w < 20; ++w) {
+        script += fmt::format("set weight tcp 203.0.113.10:80 172.16.0.3:8080 {}\n", w);
+        expected += "fulcrum> ok\n";
+    }
+    script += "ipvsadm -S\n";
+    c.send(script);
+    c.shutdown_write();
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_TRUE(c.received.starts_with(expected)) << c.received;
+    EXPECT_NE(c.received.find("-a -t 203.0.113.10:80 -r 172.16.0.3:8080 -m -w 19\n"), std::string::npos);
+    ASSERT_EQ(d.applied.size(), 20u);
+    EXPECT_EQ(d.applied.back().second, "console: set weight tcp 203.0.113.10:80 172.16.0.3:8080 19");
+}
+
+TEST(ConsoleServer, TwoSessionsAtOnce)
+{
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient a(server.port());
+    TestClient b(server.port());
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] { return a.received == "fulcrum> " && b.received == "fulcrum> "; }));
+    EXPECT_EQ(server.sessions(), 2u);
+
+    // b's command first, then a's while b is mid-line.
+    b.send("show ");
+    a.send("ipvsadm -L --timeout\n");
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] {
+        return a.received == "fulcrum> Timeout (tcp tcpfin udp): 900 120 300\nfulcrum> ";
+    })) << a.received;
+    EXPECT_EQ(b.received, "fulcrum> ");
+    b.send("conns\n");
+    const std::string conns = run(d, "show conns");
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] { return b.received == "fulcrum> " + conns + "fulcrum> "; })) << b.received;
+
+    // An edit in one session shows in the other.
+    a.send("set weight tcp 203.0.113.10:80 172.16.0.2:8080 9\n");
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] { return a.received.ends_with("fulcrum> ok\nfulcrum> "); }));
+    b.send("ipvsadm -S\n");
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] {
+        return b.received.find("-r 172.16.0.2:8080 -m -w 9\n") != std::string::npos && b.received.ends_with("fulcrum> ");
+    })) << b.received;
+
+    a.close();
+    ASSERT_TRUE(drive(server, {&b}, [&] { return server.sessions() == 1; }));
+    b.send("exit\n");
+    ASSERT_TRUE(drive(server, {&b}, [&] { return b.closed; }));
+    EXPECT_EQ(server.sessions(), 0u);
+}
+
+TEST(ConsoleServer, TooLongLineIsAnsweredAndDropped)
+{
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    // 4096 bytes is the limit: a line of exactly that is a command (an unknown one), one more is not.
+    c.send(std::string(4096, 'x') + "\n" + std::string(4097, 'y') + "\n" + std::string(20000, 'z') + "\nhelp\n");
+    c.shutdown_write();
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received, "fulcrum> error: unknown command \"" + std::string(60, 'x') + "...\"; try \"help\"\n" +
+                              "fulcrum> error: line longer than 4096 bytes; ignored\n" +
+                              "fulcrum> error: line longer than 4096 bytes; ignored\n" + "fulcrum> " + help_text());
+}
+
+TEST(ConsoleServer, TelnetNegotiationIsIgnored)
+{
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    // What a telnet client sends: WILL TERMINAL-TYPE, DO SUPPRESS-GO-AHEAD, a subnegotiation
+    // (terminal type "XTERM"), a NOP in the middle of a word, and CR LF.
+    const std::string iac =
+        "\xff\xfb\x18"
+        "\xff\xfd\x03"
+        "\xff\xfa\x18\x00XTERM\xff\xf0"s;
+    c.send(iac + "ipvsadm -L --ti" + "\xff\xf1" + "meout\r\n");
+    // ^C (IAC IP) forgets what was typed on the line so far.
+    c.send(std::string("show nonsense") + "\xff\xf4" + "ipvsadm -L --timeout\r\n");
+    c.shutdown_write();
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received,
+              "fulcrum> Timeout (tcp tcpfin udp): 900 120 300\n"
+              "fulcrum> Timeout (tcp tcpfin udp): 900 120 300\n");
+}
+
+TEST(ConsoleServer, SessionsBeyondTheLimitAreRefused)
+{
+    FakeDirector d;
+    ConsoleOptions o = loopback_options();
+    o.max_sessions = 2;
+    ConsoleServer server(d, o);
+    ASSERT_EQ(server.start(), "");
+    TestClient a(server.port());
+    TestClient b(server.port());
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] { return server.sessions() == 2; }));
+    TestClient c(server.port());
+    ASSERT_TRUE(drive(server, {&a, &b, &c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received, "error: too many console sessions (2 open); try again later\n");
+    EXPECT_EQ(server.sessions(), 2u);
+
+    // Once one leaves, a new session is taken.
+    a.send("quit\n");
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] { return a.closed; }));
+    TestClient e(server.port());
+    ASSERT_TRUE(drive(server, {&b, &e}, [&] { return e.received == "fulcrum> "; }));
+    EXPECT_EQ(server.sessions(), 2u);
+}
+
+TEST(ConsoleServer, QuitStopsTheSessionBeforeLaterLines)
+{
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    c.send("ipvsadm -L --timeout\nquit\nipvsadm -C\n");
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received, "fulcrum> Timeout (tcp tcpfin udp): 900 120 300\nfulcrum> ");
+    EXPECT_TRUE(d.applied.empty());  // the -C after quit never ran
+}
+
+TEST(ConsoleServer, PeerThatVanishesDoesNotHurt)
+{
+    // A client that sends a command and closes at once: the answer meets a closed socket
+    // (EPIPE or ECONNRESET, never SIGPIPE) and the session ends.
+    FakeDirector d;
+    d.rows.assign(5000, ConnectionRow{Protocol::tcp, 60, "ESTABLISHED", 0xC6336407, 40000, vip, 80, rs2, 8080});
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    {
+        TestClient c(server.port());
+        c.send("show conns 5000\nshow conns 5000\n");
+        ASSERT_TRUE(drive(server, {}, [&] { return server.sessions() == 1; }));
+    }
+    ASSERT_TRUE(drive(server, {}, [&] { return server.sessions() == 0; }));
+    // The server still serves.
+    TestClient e(server.port());
+    ASSERT_TRUE(drive(server, {&e}, [&] { return e.received == "fulcrum> "; }));
+}
+
+TEST(ConsoleServer, LargeOutputReachesASlowReader)
+{
+    // 5000 connection lines (~440 kB) are more than the socket buffers hold: the server writes
+    // as the client reads, without blocking, and the output arrives whole.
+    FakeDirector d;
+    d.rows.assign(5000, ConnectionRow{Protocol::tcp, 60, "ESTABLISHED", 0xC6336407, 40000, vip, 80, rs2, 8080});
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    c.send("show conns 5000\n");
+    c.shutdown_write();
+    // Let the server run ahead while the client does not read.
+    for (int i = 0; i < 50; ++i) server.poll_once(0);
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received, "fulcrum> " + run(d, "show conns 5000"));
+}
+
+TEST(ConsoleServer, StopClosesEverything)
+{
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    ASSERT_TRUE(drive(server, {&c}, [&] { return server.sessions() == 1; }));
+    server.stop();
+    EXPECT_EQ(server.sessions(), 0u);
+    EXPECT_EQ(server.port(), 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!c.closed && std::chrono::steady_clock::now() < deadline) c.pump();
+    EXPECT_TRUE(c.closed);
+    // And it can listen again.
+    EXPECT_EQ(server.start(), "");
+    EXPECT_NE(server.port(), 0);
+}
