@@ -752,10 +752,12 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
     case Cmd::zero: {
         if (c.options & opt::service) {
             Config current = api.running_config();
-            if (!find_service(current, c.protocol, c.service.ip, *c.service.port))
+            const ServiceConfig* service = find_service(current, c.protocol, c.service.ip, *c.service.port);
+            if (!service)
                 return error(fmt::format("ipvsadm -Z: no service {}",
                                          service_name(c.protocol, c.service.ip, *c.service.port)));
-            return error("ipvsadm -Z: zeroing one service is not supported yet; \"ipvsadm -Z\" zeroes every service");
+            api.zero_counters(service);
+            return ok();
         }
         api.zero_counters();
         return ok();

@@ -88,8 +88,9 @@ public:
     virtual std::vector<WorkerStatus> workers() const = 0;
     // Up to `limit` connections, gathered from the workers.
     virtual std::vector<ConnectionRow> connections(size_t limit) = 0;
-    // ipvsadm -Z: traffic counters of every service and real server back to zero.
-    virtual void zero_counters() = 0;
+    // ipvsadm -Z: traffic counters back to zero, of every service and real server, or of one
+    // service (`only`) and its real servers.
+    virtual void zero_counters(const ServiceConfig* only = nullptr) = 0;
     // The connection table size per worker, for ipvsadm's title line.
     virtual uint32_t table_size() const = 0;
 };

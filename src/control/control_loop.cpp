@@ -502,19 +502,34 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
     return out;
 }
 
-void Director::zero_counters()
+void Director::zero_counters(const ServiceConfig* only)
 {
-    service_zero_.clear();
-    real_server_zero_.clear();
+    if (only == nullptr) {
+        service_zero_.clear();
+        real_server_zero_.clear();
+    }
     for (const ServiceConfig& s : config_.services) {
+        if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
-        service_zero_[*service_id] = traffic_of(true, *service_id);
+        // traffic_of subtracts the old zero: add it back to get the workers' totals.
+        auto total = [&](bool service, uint32_t id, std::map<uint32_t, TrafficStats>& zeros) {
+            TrafficStats t = traffic_of(service, id);
+            if (auto it = zeros.find(id); it != zeros.end()) {
+                t.conns += it->second.conns;
+                t.in_packets += it->second.in_packets;
+                t.out_packets += it->second.out_packets;
+                t.in_bytes += it->second.in_bytes;
+                t.out_bytes += it->second.out_bytes;
+            }
+            zeros[id] = t;
+        };
+        total(true, *service_id, service_zero_);
         for (const RealServerConfig& rs : s.real_servers)
-            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
-                real_server_zero_[*id] = traffic_of(false, *id);
+            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port)) total(false, *id, real_server_zero_);
     }
-    log::info("traffic counters zeroed");
+    log::info("traffic counters zeroed{}", only == nullptr ? "" : fmt::format(" for {} {}:{}", protocol_name(only->protocol),
+                                                                            format_ipv4(only->vip), only->port));
 }
 
 void Director::estimate_rates()

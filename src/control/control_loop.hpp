@@ -49,7 +49,7 @@ public:
     std::vector<ServiceStatus> services() const override;
     std::vector<WorkerStatus> workers() const override;
     std::vector<ConnectionRow> connections(size_t limit) override;
-    void zero_counters() override;
+    void zero_counters(const ServiceConfig* only = nullptr) override;
     uint32_t table_size() const override;
 
 private:

@@ -120,7 +120,12 @@ public:
         return std::vector<ConnectionRow>(rows.begin(), rows.begin() + static_cast<long>(std::min(limit, rows.size())));
     }
 
-    void zero_counters() override { ++zeroed; }
+    void zero_counters(const ServiceConfig* only) override
+    {
+        ++zeroed;
+        zeroed_port = only != nullptr ? only->port : 0;
+    }
+    uint16_t zeroed_port = 0;
     uint32_t table_size() const override { return 4096; }
 };
 
@@ -558,10 +563,12 @@ TEST(ConsoleCommands, IpvsadmZeroSetListSave)
     FakeDirector d;
     EXPECT_EQ(run(d, "ipvsadm -Z"), "ok\n");
     EXPECT_EQ(d.zeroed, 1);
-    EXPECT_EQ(run(d, "ipvsadm --zero -t 203.0.113.10:80"),
-              "error: ipvsadm -Z: zeroing one service is not supported yet; \"ipvsadm -Z\" zeroes every service\n");
+    EXPECT_EQ(d.zeroed_port, 0);
+    EXPECT_EQ(run(d, "ipvsadm --zero -t 203.0.113.10:80"), "ok\n");
+    EXPECT_EQ(d.zeroed, 2);
+    EXPECT_EQ(d.zeroed_port, 80);
     EXPECT_EQ(run(d, "ipvsadm -Z -t 203.0.113.10:81"), "error: ipvsadm -Z: no service tcp 203.0.113.10:81\n");
-    EXPECT_EQ(d.zeroed, 1);
+    EXPECT_EQ(d.zeroed, 2);
 
     EXPECT_EQ(run(d, "ipvsadm --set 3600 0 60"), "ok\n");
     EXPECT_EQ(d.config.timeouts.of(dataplane::TcpState::established), 3600u);
