@@ -71,6 +71,17 @@ int32_t schedule(WorkerContext& w, const ServiceEntry& service, const ParsedPack
     return sched::pick(service.sched, dests, w.cursors[service.id], flow);
 }
 
+// ipvsadm --stats: packets and IP bytes, to the real server (in) or back to the client (out),
+// for the connection's service and real server.
+void count_traffic(WorkerContext& w, const Connection& c, const rte_mbuf* m, bool inbound)
+{
+    const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
+    for (TrafficCounters* t : {&w.service_traffic[c.service_id], &w.real_server_traffic[c.real_server_id]}) {
+        bump(inbound ? t->in_packets : t->out_packets, 1);
+        bump(inbound ? t->in_bytes : t->out_bytes, bytes);
+    }
+}
+
 uint32_t seconds_of(const WorkerContext& w) { return w.now_tick / ticks_per_second; }
 
 // ip_vs_sched_persist: a client (its address under the service's netmask) that has a live
@@ -116,13 +127,7 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     c.last_seen = w.now_tick;
     track_tcp(w, c, p, TcpDirection::input);
     ++w.counters.forwarded_to_real_server;
-    const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
-    TrafficCounters& service = w.service_traffic[c.service_id];
-    TrafficCounters& rs = w.real_server_traffic[c.real_server_id];
-    bump(service.in_packets, 1);
-    bump(service.in_bytes, bytes);
-    bump(rs.in_packets, 1);
-    bump(rs.in_bytes, bytes);
+    count_traffic(w, c, m, true);
     switch (c.method) {
     case ForwardMethod::nat:
         nat_rewrite_destination(frame, p, c.real_ip, c.real_port);
@@ -145,13 +150,7 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
     if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
     nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
     ++w.counters.forwarded_replies;
-    const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
-    TrafficCounters& service = w.service_traffic[c.service_id];
-    TrafficCounters& rs = w.real_server_traffic[c.real_server_id];
-    bump(service.out_packets, 1);
-    bump(service.out_bytes, bytes);
-    bump(rs.out_packets, 1);
-    bump(rs.out_bytes, bytes);
+    count_traffic(w, c, m, false);
     return egress_ipv4(w, m, c.client_key.src_ip);
 }
 
