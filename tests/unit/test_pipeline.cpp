@@ -945,3 +945,25 @@ TEST_F(Pipeline, RemovedRealServerKeepsItsConnectionsUnlessExpireNodestConn)
     Frame syn = from_client(59000).tcp(SYN);
     expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[2]).dst(rs_ip[2], 8080).bytes());
 }
+
+TEST_F(Pipeline, TrafficCountersPerServiceAndRealServer)
+{
+    const Bytes syn = from_client(60000).tcp(SYN).bytes();
+    run(syn, ext_port);
+    const Bytes reply = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 60000).tcp(SYN | ACK)
+                            .with_payload("12345").bytes();
+    run(reply, int_port);
+    run(from_client(60000).tcp(ACK).bytes(), ext_port);
+    take(int_port);
+    take(ext_port);
+    const uint32_t service = snapshot_->services[0].id;
+    const uint32_t rs = snapshot_->real_servers[0].id;
+    for (const TrafficCounters* t : {&w_->service_traffic[service], &w_->real_server_traffic[rs]}) {
+        EXPECT_EQ(t->conns.load(), 1u);
+        EXPECT_EQ(t->in_packets.load(), 2u);
+        EXPECT_EQ(t->out_packets.load(), 1u);
+        EXPECT_EQ(t->in_bytes.load(), 2 * (syn.size() - 14));
+        EXPECT_EQ(t->out_bytes.load(), reply.size() - 14);
+    }
+    EXPECT_EQ(w_->real_server_traffic[snapshot_->real_servers[1].id].conns.load(), 0u);
+}
