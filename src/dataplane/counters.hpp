@@ -71,6 +71,7 @@ struct WorkerCounters {
     uint64_t packets_held_for_arp = 0;
     uint64_t icmp_frag_needed_sent = 0;
     uint64_t icmp_related_forwarded = 0;
+    uint64_t icmp_port_unreachable_sent = 0;  // no real server available (ip_vs_leave)
     uint64_t tunnel_fragments = 0;
     uint64_t idle_polls = 0;
     uint64_t handed_off = 0;           // passed to the worker that owns their connection

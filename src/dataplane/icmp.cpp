@@ -45,6 +45,12 @@ constexpr uint16_t icmp_error_max_length = 576;  // RFC 1812 4.3.2.3: what every
 rte_mbuf* icmp_build_frag_needed(rte_mempool* pool, const uint8_t* ip_packet, uint16_t ip_length,
                                  rte_be32_t source, uint16_t mtu)
 {
+    return icmp_build_unreachable(pool, ip_packet, ip_length, source, icmp_code_frag_needed, mtu);
+}
+
+rte_mbuf* icmp_build_unreachable(rte_mempool* pool, const uint8_t* ip_packet, uint16_t ip_length,
+                                 rte_be32_t source, uint8_t code, uint16_t mtu)
+{
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (m == nullptr) return nullptr;
     const uint16_t quoted = std::min<uint16_t>(
@@ -67,8 +73,8 @@ rte_mbuf* icmp_build_frag_needed(rte_mempool* pool, const uint8_t* ip_packet, ui
     ip->dst_addr = original->src_addr;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     icmp->icmp_type = icmp_dest_unreachable;
-    icmp->icmp_code = icmp_code_frag_needed;
-    // RFC 1191: the next-hop MTU sits in the low 16 bits of the second word.
+    icmp->icmp_code = code;
+    // RFC 1191: the next-hop MTU sits in the low 16 bits of the second word (0 for other codes).
     icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
     std::memcpy(icmp + 1, ip_packet, quoted);
     icmp->icmp_cksum = static_cast<rte_be16_t>(~rte_raw_cksum(icmp, sizeof *icmp + quoted));

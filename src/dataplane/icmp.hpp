@@ -20,4 +20,8 @@ Verdict icmp_answer_echo(uint8_t* frame, const ParsedPacket& p);
 rte_mbuf* icmp_build_frag_needed(rte_mempool* pool, const uint8_t* ip_packet, uint16_t ip_length,
                                  rte_be32_t source, uint16_t mtu);
 
+// The same for any destination-unreachable `code` (port unreachable: 3).
+rte_mbuf* icmp_build_unreachable(rte_mempool* pool, const uint8_t* ip_packet, uint16_t ip_length,
+                                 rte_be32_t source, uint8_t code, uint16_t mtu = 0);
+
 }  // namespace fulcrum::dataplane

@@ -21,6 +21,7 @@ inline constexpr uint8_t icmp_dest_unreachable = 3;
 inline constexpr uint8_t icmp_source_quench = 4;
 inline constexpr uint8_t icmp_time_exceeded = 11;
 inline constexpr uint8_t icmp_code_frag_needed = 4;
+inline constexpr uint8_t icmp_code_port_unreachable = 3;
 
 // One-direction identity of a packet, with addresses and ports as on the wire (network order).
 struct FlowKey {

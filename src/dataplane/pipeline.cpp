@@ -163,7 +163,18 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     std::optional<PersistenceTable::Template> persistent;
     const int32_t pick = service.persistence_seconds != 0 ? schedule_persistent(w, service, p, persistent)
                                                           : schedule(w, service, p);
-    if (pick == sched::no_destination) return Verdict::drop(DropReason::no_real_server);
+    if (pick == sched::no_destination) {
+        // As IPVS's ip_vs_leave: the client hears at once that nobody serves this port, from
+        // the VIP, instead of retransmitting into silence.
+        const rte_ipv4_hdr* ip = p.ip(frame);
+        rte_mbuf* refusal = icmp_build_unreachable(w.shared->pool, reinterpret_cast<const uint8_t*>(ip),
+                                                   rte_be_to_cpu_16(ip->total_length), p.key.dst_ip, icmp_code_port_unreachable);
+        if (refusal != nullptr) {
+            ++w.counters.icmp_port_unreachable_sent;
+            settle_packet(w, refusal, egress_ipv4(w, refusal, p.key.src_ip));
+        }
+        return Verdict::drop(DropReason::no_real_server);
+    }
     const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
 
     const rte_be16_t real_port = rs.method == ForwardMethod::nat ? rs.port : p.key.dst_port;

@@ -967,3 +967,24 @@ TEST_F(Pipeline, TrafficCountersPerServiceAndRealServer)
     }
     EXPECT_EQ(w_->real_server_traffic[snapshot_->real_servers[1].id].conns.load(), 0u);
 }
+
+TEST_F(Pipeline, NoRealServerAnswersPortUnreachableFromTheVip)
+{
+    build("rr", {0, 0, 0}, 64);
+    Frame syn = from_client(61000).tcp(SYN);
+    const Bytes in = syn.bytes();
+    Verdict v = run(in, ext_port);
+    EXPECT_EQ(v.kind, Verdict::Kind::drop);
+    EXPECT_EQ(v.reason, DropReason::no_real_server);
+    auto sent = take(ext_port);
+    ASSERT_EQ(sent.size(), 1u);
+    Frame expected = Frame{}.from(ext_mac).to(client_mac).src(vip).dst(client_ip).icmp(3, 3).with_ttl(64)
+                         .with_payload(std::string(in.begin() + 14, in.end()));
+    expected.frag = 0;
+    expected.ip_id = 0;
+    expected.icmp_id = 0;
+    expected.icmp_seq = 0;
+    EXPECT_EQ(sent[0], expected.bytes());
+    EXPECT_TRUE(l4_checksum_ok(sent[0]));
+    EXPECT_EQ(w_->counters.icmp_port_unreachable_sent, 1u);
+}
