@@ -8,6 +8,9 @@ HTTP (one thread per connection):
                        (the real server's own under NAT, the VIP under DR and TUN)
   GET  /bytes/N     -> N bytes of the lab pattern: byte i is i % 251
   POST /sha256      -> hex sha256 of the request body, then "\n"
+  GET  /hold?seconds=S -> "NAME PEER_IP:PORT LOCAL_IP:PORT\n" at once (as /conn), then the connection
+                       stays open, idle, for S seconds (0 < S <= 600), or until the client closes it or
+                       sends anything, and the server closes it: a long-lived connection on demand
 Every answer carries "X-Real-Server: NAME".
 
 UDP: each datagram is answered with b"NAME:" + the datagram, to the address it came from, from the
@@ -20,15 +23,18 @@ import datetime
 import hashlib
 import http.server
 import os
+import select
 import signal
 import socket
 import struct
 import sys
 import threading
+import time
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux; Python 3.11 does not name it
 PATTERN_PERIOD = 251
 MAX_BYTES = 256 * 1024 * 1024
+MAX_HOLD_SECONDS = 600
 CHUNK = 64 * 1024
 # One period-aligned block, so any chunk of the pattern is a slice of it.
 _BLOCK = bytes(i % PATTERN_PERIOD for i in range(PATTERN_PERIOD * (CHUNK // PATTERN_PERIOD + 2)))
@@ -69,6 +75,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             host, port = self.client_address[:2]
             local, lport = self.connection.getsockname()[:2]
             return self._send(200, f"{name} {host}:{port} {local}:{lport}\n".encode())
+        if self.path.startswith("/hold?seconds="):
+            return self._hold(self.path[len("/hold?seconds="):])
         if self.path.startswith("/bytes/"):
             try:
                 n = int(self.path[len("/bytes/"):])
@@ -88,6 +96,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sent += len(chunk)
             return None
         return self._send(404, b"not found\n")
+
+    def _hold(self, seconds):
+        try:
+            seconds = float(seconds)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= MAX_HOLD_SECONDS:
+            return self._send(400, f"expected /hold?seconds=S with 0 < S <= {MAX_HOLD_SECONDS}\n".encode())
+        host, port = self.client_address[:2]
+        local, lport = self.connection.getsockname()[:2]
+        body = f"{self.server.name} {host}:{port} {local}:{lport}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Real-Server", self.server.name)
+        self.send_header("Connection", "close")  # after the hold
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+        # Idle until the time is up, or the client closes (EOF) or sends anything: then close.
+        self.close_connection = True
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            readable, _, _ = select.select([self.connection], [], [], min(left, 1.0))
+            if readable:
+                break
+        return None
 
     do_HEAD = do_GET
 
