@@ -194,20 +194,31 @@ std::string Director::start(const Config& config, const std::string& config_path
         log::info("worker {} runs on lcore {}", i, worker_lcores_[i]);
     }
     announce_addresses();
+    metrics_.register_telemetry();
+    metrics_.update(services(), this->workers());
+    if (auto e = open_listeners(config); !e.empty()) return e;
+    return {};
+}
+
+std::string Director::open_listeners(const Config& config)
+{
+    console_.reset();
     if (!config.console_listen.empty()) {
         ConsoleOptions options;
         options.listen = config.console_listen;
         options.log = [](std::string_view message) { log::info("{}", message); };
         console_ = std::make_unique<ConsoleServer>(*this, options);
-        if (auto e = console_->start(); !e.empty()) return e;
+        if (auto e = console_->start(); !e.empty()) {
+            console_.reset();
+            return e;
+        }
         log::info("console on {} (try: printf 'show services\\n' | nc -q1 {} {})", config.console_listen,
                   config.console_listen.substr(0, config.console_listen.rfind(':')),
                   config.console_listen.substr(config.console_listen.rfind(':') + 1));
     }
-    metrics_.register_telemetry();
-    metrics_.update(services(), this->workers());
+    metrics_server_ = std::make_unique<MetricsServer>();
     if (!config.metrics_listen.empty()) {
-        if (auto e = metrics_server_.listen(config.metrics_listen); !e.empty())
+        if (auto e = metrics_server_->listen(config.metrics_listen); !e.empty())
             return fmt::format("metrics.listen {}: {}", config.metrics_listen, e);
         log::info("Prometheus metrics on http://{}/metrics", config.metrics_listen);
     }
@@ -352,6 +363,9 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
         return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
     if (auto e = publish(next); !e.empty()) return e;
+    // New listen addresses take effect once the current console command has finished: the
+    // console may be the one asking.
+    listeners_changed_ = next.console_listen != config_.console_listen || next.metrics_listen != config_.metrics_listen;
     // The rules name the VIPs: a change may have changed them.
     if (shared_.hardware_steering) steer_to_owners();
     for (const NeighborConfig& n : next.neighbors) neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
@@ -577,8 +591,12 @@ void Director::run(ControlSignals& signals)
             metrics_.update(services(), workers());
             next_estimate += estimator_period;
         }
-        metrics_server_.poll_once(metrics_);
+        metrics_server_->poll_once(metrics_);
         if (console_) console_->poll_once();
+        if (listeners_changed_) {
+            listeners_changed_ = false;
+            if (auto e = open_listeners(config_); !e.empty()) log::error("{}", e);
+        }
         std::this_thread::sleep_for(control_period);
     }
 }

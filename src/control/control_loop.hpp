@@ -60,6 +60,8 @@ private:
     };
 
     std::string publish(const Config& config);
+    // (Re)opens the console and metrics listeners for `config`. Returns "" or what failed.
+    std::string open_listeners(const Config& config);
     // apply() for a configuration the validator has passed already (a file just read).
     std::string apply_checked(const Config& next, std::string_view what);
     TrafficStats traffic_of(bool service, uint32_t id) const;
@@ -78,7 +80,8 @@ private:
     std::map<uint32_t, RateEstimate> service_rates_, real_server_rates_;
     Metrics metrics_;
     std::unique_ptr<ConsoleServer> console_;
-    MetricsServer metrics_server_;
+    std::unique_ptr<MetricsServer> metrics_server_ = std::make_unique<MetricsServer>();
+    bool listeners_changed_ = false;
     InterfacePorts interface_ports_;
     std::map<uint16_t, uint16_t> rx_queue_counts_;  // port id -> RX queues
     StableIds ids_;
