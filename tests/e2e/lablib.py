@@ -464,6 +464,18 @@ def describe(r, keys=("error", "errors", "counts", "server", "status", "last")):
     return ", ".join(f"{k}={r[k]}" for k in keys if r.get(k) not in (None, [], {}))
 
 
+def can_run_beyond_nat(checks):
+    """False (with the reason reported) when a DR/TUN test cannot run here: not root, or the
+    kernel stand-in, which does only NAT."""
+    if os.geteuid() != 0:
+        checks.report("root", False, "the lab needs root")
+        return False
+    if STANDIN:
+        checks.skip("all", "the kernel stand-in does only NAT")
+        return False
+    return True
+
+
 def main_guard(fn):
     """Runs a test's main; Ctrl-C/SIGTERM or an unexpected error count as a failure, never a hang."""
     try:

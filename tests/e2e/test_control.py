@@ -505,17 +505,19 @@ def check_refused_reloads(checks, director, console, conf_path, final_text):
     m_status, _ = L.http_get_in_ns("fl-dir", "127.0.0.1", 9101, "/metrics", limit=2)
     try:
         c2 = L.Console(addr=("127.0.0.1", 9024), timeout=2)
-        c2.close()
         new_console = True
     except OSError:
-        new_console = False
+        c2, new_console = None, False
     try:
         c3 = L.Console(timeout=2)
         c3.close()
         old_console = True
     except OSError:
         old_console = False
-    cfg = "\n".join(console.cmd("show config"))
+    # Moving the console closes the sessions it had: ask the new one.
+    cfg = "\n".join((c2 or console).cmd("show config"))
+    if c2 is not None:
+        c2.close()
     says_new = '"127.0.0.1:9024"' in cfg and '"127.0.0.1:9101"' in cfg
     in_force = applied_log and says_new and m_status == 200 and new_console
     refused_whole = not applied_log and "reload refused" in new and not says_new
@@ -523,7 +525,19 @@ def check_refused_reloads(checks, director, console, conf_path, final_text):
                   f"reload {'applied' if applied_log else 'not applied'}; show config names the new addresses: "
                   f"{says_new}; GET /metrics on 127.0.0.1:9101 -> {m_status}; console on 127.0.0.1:9024 answers: "
                   f"{new_console}; a new session on the old 127.0.0.1:9023 opens: {old_console}")
+    # Back to the file's addresses, and a fresh session on them for what follows.
     write(conf_path, final_text)
+    L.reload_director(director)
+    console.sock.close()
+    # The listeners reopen right after the configuration is applied: retry for a moment.
+    for attempt in range(20):
+        try:
+            console.__init__()
+            break
+        except OSError:
+            if attempt == 19:
+                raise
+            time.sleep(0.1)
 
 
 # ---- 3. the console, and 4. metrics -----------------------------------------------------------

@@ -20,11 +20,7 @@ RS_DEV = "rs4-eth"
 
 def main():
     checks = L.Checks("dr")
-    if os.geteuid() != 0:
-        checks.report("root", False, "the lab needs root")
-        return checks.summary()
-    if L.STANDIN:
-        checks.skip("all", "the kernel stand-in does only NAT")
+    if not L.can_run_beyond_nat(checks):
         return checks.summary()
     checks.report("check_config", *L.check_config(L.LAB_DR_CONF))
     # The packet reaches a DR real server unchanged: it must listen on the virtual port, on the link.

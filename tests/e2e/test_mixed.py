@@ -64,11 +64,7 @@ def traffic_checks(checks):
 
 def main():
     checks = L.Checks("mixed")
-    if os.geteuid() != 0:
-        checks.report("root", False, "the lab needs root")
-        return checks.summary()
-    if L.STANDIN:
-        checks.skip("all", "the kernel stand-in does only NAT")
+    if not L.can_run_beyond_nat(checks):
         return checks.summary()
     checks.report("check_config", *L.check_config(L.LAB_MIXED_CONF))
 

@@ -102,11 +102,7 @@ def decap_counters():
 
 def main():
     checks = L.Checks("tun")
-    if os.geteuid() != 0:
-        checks.report("root", False, "the lab needs root")
-        return checks.summary()
-    if L.STANDIN:
-        checks.skip("all", "the kernel stand-in does only NAT")
+    if not L.can_run_beyond_nat(checks):
         return checks.summary()
     checks.report("check_config", *L.check_config(L.LAB_TUN_CONF))
     checks.report("check_port_change_refused", *L.check_config_refused(
