@@ -227,7 +227,7 @@ std::string Director::open_listeners(const Config& config)
 
 std::string Director::publish(const Config& config)
 {
-    SnapshotResult built = build_snapshot(config, interface_ports_, ids_, ++generation_, shared_.tsc_hz);
+    SnapshotResult built = build_snapshot(config, interface_ports_, ids_, ++generation_);
     if (!built.snapshot) return built.error;
     // lblc and lblcr remember addresses in a table of each worker's own. A service's cursor is
     // read by workers only once a snapshot naming the service is published, and the pointer is
@@ -405,7 +405,7 @@ std::string Director::reload()
 
 uint32_t Director::table_size() const { return config_.dataplane.conn_table_size; }
 
-TrafficStats Director::traffic_of(bool service, uint32_t id) const
+TrafficStats Director::worker_totals(bool service, uint32_t id) const
 {
     TrafficStats total;
     for (const auto& w : workers_) {
@@ -416,6 +416,12 @@ TrafficStats Director::traffic_of(bool service, uint32_t id) const
         total.in_bytes += c.in_bytes.load(std::memory_order_relaxed);
         total.out_bytes += c.out_bytes.load(std::memory_order_relaxed);
     }
+    return total;
+}
+
+TrafficStats Director::traffic_of(bool service, uint32_t id) const
+{
+    TrafficStats total = worker_totals(service, id);
     // ipvsadm -Z moves the zero, not the workers' counters (only their workers write those).
     const auto& zero = (service ? service_zero_ : real_server_zero_);
     if (auto it = zero.find(id); it != zero.end()) {
@@ -526,21 +532,10 @@ void Director::zero_counters(const ServiceConfig* only)
         if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
-        // traffic_of subtracts the old zero: add it back to get the workers' totals.
-        auto total = [&](bool service, uint32_t id, std::map<uint32_t, TrafficStats>& zeros) {
-            TrafficStats t = traffic_of(service, id);
-            if (auto it = zeros.find(id); it != zeros.end()) {
-                t.conns += it->second.conns;
-                t.in_packets += it->second.in_packets;
-                t.out_packets += it->second.out_packets;
-                t.in_bytes += it->second.in_bytes;
-                t.out_bytes += it->second.out_bytes;
-            }
-            zeros[id] = t;
-        };
-        total(true, *service_id, service_zero_);
+        service_zero_[*service_id] = worker_totals(true, *service_id);
         for (const RealServerConfig& rs : s.real_servers)
-            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port)) total(false, *id, real_server_zero_);
+            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
+                real_server_zero_[*id] = worker_totals(false, *id);
     }
     log::info("traffic counters zeroed{}", only == nullptr ? "" : fmt::format(" for {} {}:{}", protocol_name(only->protocol),
                                                                             format_ipv4(only->vip), only->port));
@@ -567,10 +562,10 @@ void Director::estimate_rates()
     for (const ServiceConfig& s : config_.services) {
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
-        step(service_rates_[*service_id], traffic_of(true, *service_id));
+        step(service_rates_[*service_id], worker_totals(true, *service_id));
         for (const RealServerConfig& rs : s.real_servers)
             if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
-                step(real_server_rates_[*id], traffic_of(false, *id));
+                step(real_server_rates_[*id], worker_totals(false, *id));
     }
 }
 

@@ -64,6 +64,8 @@ private:
     std::string open_listeners(const Config& config);
     // apply() for a configuration the validator has passed already (a file just read).
     std::string apply_checked(const Config& next, std::string_view what);
+    // A service's (or real server's) counters summed over workers, and the same since ipvsadm -Z.
+    TrafficStats worker_totals(bool service, uint32_t id) const;
     TrafficStats traffic_of(bool service, uint32_t id) const;
     void estimate_rates();
     void learn_neighbors();

@@ -146,11 +146,10 @@ std::optional<uint32_t> StableIds::find_real_server(uint32_t service_id, Ipv4 ad
 }
 
 SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
-                              uint64_t generation, uint64_t tsc_hz)
+                              uint64_t generation)
 {
     auto s = std::make_unique<ServiceSnapshot>();
     s->generation = generation;
-    (void)tsc_hz;
     for (size_t state = 0; state < dataplane::tcp_state_count; ++state)
         s->tcp_timeout[state] = config.timeouts.tcp[state] * dataplane::ticks_per_second;
     s->udp_timeout = config.timeouts.udp * dataplane::ticks_per_second;

@@ -40,6 +40,6 @@ struct SnapshotResult {
 };
 
 SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
-                              uint64_t generation, uint64_t tsc_hz);
+                              uint64_t generation);
 
 }  // namespace fulcrum::control

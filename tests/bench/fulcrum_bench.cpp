@@ -151,7 +151,7 @@ void setup(Bench& b, uint32_t mbufs)
     b.shared.neighbors = b.neighbors.get();
     b.shared.neighbor_updates = rte_ring_create_elem("bench_nbr", sizeof(NeighborUpdate), 1024, 0, 0);
     control::StableIds ids;
-    auto built = control::build_snapshot(bench_config(), {{"ext", b.ext_port_id}, {"int", b.int_port_id}}, ids, 1, b.shared.tsc_hz);
+    auto built = control::build_snapshot(bench_config(), {{"ext", b.ext_port_id}, {"int", b.int_port_id}}, ids, 1);
     if (!built.snapshot) rte_exit(1, "snapshot: %s\n", built.error.c_str());
     b.snapshot = std::move(built.snapshot);
     b.shared.snapshot.store(b.snapshot.get());

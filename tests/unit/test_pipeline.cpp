@@ -121,7 +121,7 @@ protected:
         shared_->templates = templates_.get();
         ids_ = control::StableIds{};
         auto built = control::build_snapshot(config_, {{"ext", ext_port}, {"int", int_port}}, ids_,
-                                             static_cast<uint64_t>(instance) * 1000, shared_->tsc_hz);
+                                             static_cast<uint64_t>(instance) * 1000);
         ASSERT_NE(built.snapshot, nullptr) << built.error;
         snapshot_ = std::move(built.snapshot);
         shared_->snapshot.store(snapshot_.get());
@@ -215,8 +215,7 @@ protected:
     void republish(const control::Config& c)
     {
         static uint64_t generation = 1;
-        auto built = control::build_snapshot(c, {{"ext", ext_port}, {"int", int_port}}, ids_, ++generation,
-                                             shared_->tsc_hz);
+        auto built = control::build_snapshot(c, {{"ext", ext_port}, {"int", int_port}}, ids_, ++generation);
         ASSERT_NE(built.snapshot, nullptr) << built.error;
         config_ = c;
         shared_->snapshot.store(built.snapshot.get());
