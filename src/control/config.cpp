@@ -17,6 +17,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <regex>
 #include <span>
 #include <sstream>
 #include <string_view>
@@ -61,18 +62,30 @@ constexpr std::array<std::string_view, 1> top_required{"interfaces"};
 constexpr std::array<std::string_view, 5> dataplane_keys{"workers", "eal", "conn_table_size", "mbufs",
                                                           "expire_nodest_conn"};
 constexpr std::array<std::string_view, 1> listen_keys{"listen"};
-constexpr std::array<std::string_view, 5> interface_keys{"name", "device", "address", "mtu", "queues"};
+constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",
+                                                          "kernel_interface"};
 constexpr std::array<std::string_view, 3> interface_required{"name", "device", "address"};
 constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "interface"};
 constexpr std::array<std::string_view, 2> route_required{"dst", "via"};
 constexpr std::array<std::string_view, 2> neighbor_keys{"ip", "mac"};
 constexpr std::array<std::string_view, 2> neighbor_required{"ip", "mac"};
-constexpr std::array<std::string_view, 11> service_keys{
+constexpr std::array<std::string_view, 13> service_keys{
     "vip",           "port",          "protocol",    "scheduler",           "forward",                  "real_servers",
-    "scheduler_flags", "mh_table_size", "persistence", "persistence_netmask", "expire_quiescent_template"};
+    "scheduler_flags", "mh_table_size", "persistence", "persistence_netmask", "expire_quiescent_template",
+    "health_check",  "sorry_server"};
 constexpr std::array<std::string_view, 3> service_required{"vip", "port", "protocol"};
-constexpr std::array<std::string_view, 6> real_server_keys{"address", "port", "weight", "forward",
-                                                           "upper_threshold", "lower_threshold"};
+constexpr std::array<std::string_view, 7> real_server_keys{"address", "port", "weight", "forward",
+                                                           "upper_threshold", "lower_threshold", "health_check"};
+constexpr std::array<std::string_view, 8> health_check_keys{"type", "port", "interval", "timeout",
+                                                            "rise", "fall", "on_failure", "http"};
+constexpr std::array<std::string_view, 4> http_check_keys{"path", "host", "expect_status", "expect_body"};
+constexpr std::array<std::string_view, 2> sorry_server_keys{"address", "port"};
+constexpr std::array<std::string_view, 1> sorry_server_required{"address"};
+constexpr std::array<std::string_view, 3> health_check_type_names{"none", "tcp", "http"};
+constexpr std::array<std::string_view, 2> on_failure_names{"remove", "quiesce"};
+constexpr uint64_t min_check_ms = 10;
+constexpr uint64_t max_check_ms = 3600 * 1000;
+constexpr uint64_t max_rise_fall = 1000;
 constexpr std::array<std::string_view, 1> real_server_required{"address"};
 // tcp, tcp_fin, udp (ipvsadm --set), then every TCP state by its lower-case name.
 const auto& timeout_keys = dataplane::timeout_key_names();
@@ -93,6 +106,9 @@ constexpr MapSpec neighbor_spec{"in neighbor", neighbor_keys, neighbor_required}
 constexpr MapSpec service_spec{"in service", service_keys, service_required};
 constexpr MapSpec real_server_spec{"in real server", real_server_keys, real_server_required};
 const MapSpec timeouts_spec{"in timeouts", timeout_keys, {}};
+constexpr MapSpec health_check_spec{"in health_check", health_check_keys, {}};
+constexpr MapSpec http_check_spec{"in health_check.http", http_check_keys, {}};
+constexpr MapSpec sorry_server_spec{"in sorry_server", sorry_server_keys, sorry_server_required};
 
 std::string join(std::span<const std::string_view> names)
 {
@@ -367,6 +383,13 @@ private:
     void check_real_server(const Item& item, ServiceConfig& svc, bool svc_forward_ok,
                            std::map<std::pair<Ipv4, uint16_t>, int>& seen);
     void check_timeouts(const Item& item);
+    // `base` with the keys `item` gives applied over it (a real server's override of its service's).
+    // `timeout_given`: whether a timeout was given (here or, for a real server, by its service).
+    HealthCheckConfig check_health_check(const Item& item, const HealthCheckConfig& base, bool& timeout_given);
+    void check_http_check(const Item& item, HttpCheckConfig& http);
+    std::optional<std::vector<StatusRange>> status_ranges(const Item& item);
+    std::optional<uint32_t> milliseconds(const Item& item, uint64_t lo, uint64_t hi);
+    void check_sorry_servers();
     void check_queue_pairs();
     void check_mh_table_sizes();
 
@@ -387,6 +410,8 @@ private:
     bool names_complete_ = false;
     std::vector<std::pair<Item, size_t>> interface_devices_;  // each interface's device node and index
     std::vector<std::pair<Item, size_t>> mh_size_items_;      // each mh_table_size node and its service
+    std::vector<std::pair<Item, size_t>> sorry_items_;        // each sorry_server address node and its service
+    bool service_timeout_given_ = false;                      // the service being checked gave a check timeout
     bool subnets_complete_ = false;
     bool routes_complete_ = false;
     std::vector<Connected> connected_;
@@ -691,7 +716,8 @@ void Checker::check_interface(const Item& item)
             ic.name = *s;
         }
     }
-    if (ic.name.empty() || errors_.size() != errors_before) names_complete_ = false;
+    const bool name_ok = !ic.name.empty() && errors_.size() == errors_before;
+    if (!name_ok) names_complete_ = false;
     if (auto* d = m->find("device")) {
         constexpr std::string_view what =
             "a vdev specification (like \"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\")";
@@ -755,6 +781,32 @@ void Checker::check_interface(const Item& item)
         if (auto v = integer(*u, min_mtu, max_mtu)) ic.mtu = static_cast<uint16_t>(*v);
     if (auto* q = m->find("queues"))
         if (auto v = integer(*q, 1, max_workers)) ic.queues = static_cast<uint16_t>(*v);
+    if (auto* k = m->find("kernel_interface")) {
+        constexpr std::string_view what = "a kernel interface name of 1 to 15 letters, digits, '_' or '-', or false";
+        const bool plain = k->node.IsScalar() && k->node.Tag() != "!";
+        if (plain && k->node.Scalar() == "false") {
+            ic.kernel_interface.clear();
+        } else if (plain && k->node.Scalar() == "true") {
+            expected(*k, what, "true (the interface is named fl-NAME unless another name is given)");
+        } else if (auto s = string(*k, what); s && valid_interface_name(*s)) {
+            ic.kernel_interface = *s;
+        } else if (s) {
+            expected(*k, what);
+        }
+    } else if (name_ok) {
+        ic.kernel_interface = "fl-" + ic.name;
+        if (!valid_interface_name(ic.kernel_interface)) {
+            report(item, fmt::format("the default kernel interface name {} is longer than 15 characters: set "
+                                     "kernel_interface (or kernel_interface: false)", quote(ic.kernel_interface)));
+            ic.kernel_interface.clear();
+        }
+    }
+    if (!ic.kernel_interface.empty()) {
+        for (const InterfaceConfig& other : config_.interfaces)
+            if (other.kernel_interface == ic.kernel_interface)
+                report(m->find("kernel_interface") ? *m->find("kernel_interface") : item,
+                       fmt::format("kernel interface {} is also interface {}'s", quote(ic.kernel_interface), other.name));
+    }
     if (auto* d = m->find("device")) interface_devices_.push_back({*d, config_.interfaces.size()});
     config_.interfaces.push_back(std::move(ic));
 }
@@ -978,6 +1030,21 @@ bool Checker::check_service(const Item& item)
         else
             forward_ok = false;
     }
+    service_timeout_given_ = false;
+    if (auto* h = m->find("health_check")) svc.health_check = check_health_check(*h, HealthCheckConfig{}, service_timeout_given_);
+    if (auto* ss = m->find("sorry_server")) {
+        if (auto sm = mapping(*ss, sorry_server_spec, false)) {
+            SorryServerConfig sorry;
+            if (auto* a = sm->find("address"))
+                if (auto ip = unicast_address(*a)) {
+                    sorry.address = *ip;
+                    sorry_items_.push_back({*a, config_.services.size()});
+                }
+            if (auto* p = sm->find("port"))
+                if (auto v = integer(*p, 1, 65535)) sorry.port = static_cast<uint16_t>(*v);
+            svc.sorry_server = sorry;
+        }
+    }
     if (auto* r = m->find("real_servers")) {
         if (auto items = list(*r, "a list of real servers", true)) {
             std::map<std::pair<Ipv4, uint16_t>, int> seen;
@@ -1028,6 +1095,12 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
         forward_ok = i.has_value();
         if (i) rs.forward = static_cast<ForwardMethod>(*i);
     }
+    rs.health_check = svc.health_check;
+    if (auto* h = m->find("health_check")) {
+        bool timeout_given = service_timeout_given_;
+        rs.health_check = check_health_check(*h, svc.health_check, timeout_given);
+        rs.health_check_overridden = true;
+    }
 
     if (address_ok && port_ok) {
         if (auto [it, fresh] = seen.emplace(std::pair{rs.address, rs.port}, line_of(item.mark)); !fresh)
@@ -1056,6 +1129,193 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
         }
     }
     svc.real_servers.push_back(rs);
+}
+
+// Seconds as written ("1", "0.5", "2.25"), to whole milliseconds.
+std::optional<uint32_t> Checker::milliseconds(const Item& item, uint64_t lo, uint64_t hi)
+{
+    const std::string what = fmt::format("a number of seconds from {:g} to {:g} (like 1 or 0.5)", lo / 1000.0, hi / 1000.0);
+    if (item.node.IsScalar() && item.node.Tag() == "!") {
+        expected(item, what, "a quoted string " + quote(item.node.Scalar()));
+        return std::nullopt;
+    }
+    if (!item.node.IsScalar()) {
+        expected(item, what);
+        return std::nullopt;
+    }
+    const std::string& text = item.node.Scalar();
+    const size_t dot = text.find('.');
+    // ".5" is half a second too.
+    auto whole = dot == 0 && text.size() > 1 ? std::optional<uint64_t>(0) : parse_decimal(std::string_view(text).substr(0, dot));
+    std::string fraction = dot == std::string::npos ? "" : text.substr(dot + 1);
+    const bool fraction_ok = fraction.size() <= 3 && std::all_of(fraction.begin(), fraction.end(), [](char c) {
+                                 return c >= '0' && c <= '9';
+                             }) && (dot == std::string::npos || !fraction.empty());
+    if (!whole || !fraction_ok || *whole > hi / 1000) {
+        expected(item, what);
+        return std::nullopt;
+    }
+    fraction.resize(3, '0');
+    const uint64_t ms = *whole * 1000 + *parse_decimal(fraction);
+    if (ms < lo || ms > hi) {
+        expected(item, what);
+        return std::nullopt;
+    }
+    return static_cast<uint32_t>(ms);
+}
+
+// 200, "200-299", "200,301-302", or a list of such.
+std::optional<std::vector<StatusRange>> Checker::status_ranges(const Item& item)
+{
+    constexpr std::string_view what =
+        "an HTTP status (100 to 599), a range like \"200-299\", or a list of them";
+    std::vector<Item> parts;
+    if (item.node.IsSequence() && item.node.size() > 0)
+        parts = *list(item, what, false);
+    else
+        parts.push_back(item);
+    std::vector<StatusRange> ranges;
+    for (const Item& part : parts) {
+        if (!part.node.IsScalar()) {
+            expected(part, what);
+            return std::nullopt;
+        }
+        std::string_view text = part.node.Scalar();
+        if (text.empty() || text.back() == ',') {
+            expected(part, what);
+            return std::nullopt;
+        }
+        while (!text.empty()) {
+            const size_t comma = text.find(',');
+            std::string_view one = text.substr(0, comma);
+            text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+            while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+            while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+            const size_t dash = one.find('-');
+            auto low = parse_decimal(one.substr(0, dash));
+            auto high = dash == std::string_view::npos ? low : parse_decimal(one.substr(dash + 1));
+            if (!low || !high || *low < 100 || *high > 599 || *low > *high) {
+                expected(part, what);
+                return std::nullopt;
+            }
+            ranges.push_back({static_cast<uint16_t>(*low), static_cast<uint16_t>(*high)});
+        }
+    }
+    if (ranges.empty()) {
+        expected(item, what);
+        return std::nullopt;
+    }
+    return ranges;
+}
+
+void Checker::check_http_check(const Item& item, HttpCheckConfig& http)
+{
+    auto m = mapping(item, http_check_spec, true);
+    if (!m) return;
+    if (auto* p = m->find("path")) {
+        constexpr std::string_view what = "a path starting with '/' without spaces (like /health)";
+        if (auto s = string(*p, what)) {
+            if (s->empty() || s->front() != '/' ||
+                std::any_of(s->begin(), s->end(), [](char c) { return c <= ' ' || c == 0x7f; }))
+                expected(*p, what);
+            else
+                http.path = *s;
+        }
+    }
+    if (auto* h = m->find("host")) {
+        constexpr std::string_view what = "a host name for the Host header (no spaces)";
+        if (auto s = string(*h, what)) {
+            if (std::any_of(s->begin(), s->end(), [](char c) { return c <= ' ' || c == 0x7f; }))
+                expected(*h, what);
+            else
+                http.host = *s;
+        }
+    }
+    if (auto* e = m->find("expect_status"))
+        if (auto ranges = status_ranges(*e)) http.expect_status = *ranges;
+    if (auto* b = m->find("expect_body")) {
+        if (auto s = string(*b, "a regular expression (ECMAScript)")) {
+            try {
+                // As the checker runs it (health.cpp): the linear-time engine, which has no
+                // back-references, so that a file with one is refused here, not at its first check.
+                std::regex compiled(*s, std::regex::ECMAScript | std::regex::nosubs | std::regex_constants::__polynomial);
+                http.expect_body = *s;
+            } catch (const std::regex_error& error) {
+                expected(*b, "a regular expression (ECMAScript)", fmt::format("{}: {}", describe(b->node), error.what()));
+            }
+        }
+    }
+}
+
+HealthCheckConfig Checker::check_health_check(const Item& item, const HealthCheckConfig& base, bool& timeout_given)
+{
+    HealthCheckConfig hc = base;
+    auto m = mapping(item, health_check_spec, true);
+    if (!m) return hc;
+    // Asking for a check without naming its kind means a TCP connect, as ldirectord's default.
+    if (hc.type == HealthCheckType::none && !m->fields.empty()) hc.type = HealthCheckType::tcp;
+    if (auto* t = m->find("type"))
+        if (auto i = choice(*t, "health check type", health_check_type_names)) hc.type = static_cast<HealthCheckType>(*i);
+    if (auto* p = m->find("port"))
+        if (auto v = integer(*p, 1, 65535)) hc.port = static_cast<uint16_t>(*v);
+    const Item* interval = m->find("interval");
+    bool times_readable = true;
+    if (interval) {
+        if (auto v = milliseconds(*interval, min_check_ms, max_check_ms))
+            hc.interval_ms = *v;
+        else
+            times_readable = false;
+    }
+    const Item* timeout = m->find("timeout");
+    if (timeout) {
+        timeout_given = true;
+        if (auto v = milliseconds(*timeout, min_check_ms, max_check_ms))
+            hc.timeout_ms = *v;
+        else
+            times_readable = false;
+    } else if (!timeout_given) {
+        // The default timeout never outlasts a short interval.
+        hc.timeout_ms = std::min(HealthCheckConfig{}.timeout_ms, hc.interval_ms);
+    }
+    if (auto* r = m->find("rise"))
+        if (auto v = integer(*r, 1, max_rise_fall)) hc.rise = static_cast<uint32_t>(*v);
+    if (auto* f = m->find("fall"))
+        if (auto v = integer(*f, 1, max_rise_fall)) hc.fall = static_cast<uint32_t>(*v);
+    if (auto* o = m->find("on_failure"))
+        if (auto i = choice(*o, "on_failure action", on_failure_names)) hc.on_failure = static_cast<OnFailure>(*i);
+    if (auto* h = m->find("http")) {
+        check_http_check(*h, hc.http);
+        if (hc.type != HealthCheckType::http)
+            report(*h, fmt::format("http settings for a health check of type {}; say type: http",
+                                   health_check_type_names[static_cast<size_t>(hc.type)]));
+    }
+    // A check still running when the next is due would overlap it. Said once, where the times are.
+    if (hc.type != HealthCheckType::none && (interval || timeout) && times_readable && hc.timeout_ms > hc.interval_ms)
+        report(timeout ? *timeout : item, fmt::format("health check timeout {:g} s is longer than its interval {:g} s",
+                                                      hc.timeout_ms / 1000.0, hc.interval_ms / 1000.0));
+    return hc;
+}
+
+// A sorry server takes the service's connections by NAT: it needs a path from the director, and
+// must not be one of the real servers it stands in for.
+void Checker::check_sorry_servers()
+{
+    for (const auto& [item, index] : sorry_items_) {
+        ServiceConfig& s = config_.services[index];
+        SorryServerConfig& sorry = *s.sorry_server;
+        if (sorry.port == 0) sorry.port = s.port;
+        if (auto owner = own_address(sorry.address)) {
+            expected(item, "a sorry server's address",
+                     fmt::format("{}, this director's own address on interface {}", describe(item.node), *owner));
+        } else if (subnets_complete_ && routes_complete_ && !reachable(sorry.address)) {
+            expected(item, "an address in a connected subnet or covered by a route",
+                     describe(item.node) + ", which no interface or route reaches");
+        }
+        for (const RealServerConfig& rs : s.real_servers)
+            if (rs.address == sorry.address && rs.port == sorry.port)
+                report(item, fmt::format("sorry server {}:{} is also a real server of this service",
+                                         format_ipv4(sorry.address), sorry.port));
+    }
 }
 
 // af_packet offers `qpairs` RX/TX queue pairs (1 unless the device string says more); the
@@ -1158,6 +1418,7 @@ ConfigResult Checker::run()
             if (auto* i = m->find("metrics")) check_listener(*i, metrics_spec, config_.metrics_listen);
             check_queue_pairs();
             check_mh_table_sizes();
+            check_sorry_servers();
         }
     }
 

@@ -29,6 +29,8 @@ struct InterfaceConfig {
     std::vector<Ipv4Prefix> addresses;   // the director's own addresses on this link
     uint16_t mtu = 1500;
     uint16_t queues = 0;                 // RX queues; 0 = one per worker
+    // The kernel TAP interface of the exception path ("fl-" + name unless set); "" = none.
+    std::string kernel_interface;
 };
 
 struct RouteConfig {
@@ -42,6 +44,46 @@ struct NeighborConfig {
     MacAddress mac{};
 };
 
+enum class HealthCheckType : uint8_t { none, tcp, http };
+enum class OnFailure : uint8_t { remove, quiesce };
+
+// An inclusive range of HTTP status codes a check accepts.
+struct StatusRange {
+    uint16_t low = 200;
+    uint16_t high = 299;
+    bool operator==(const StatusRange&) const = default;
+};
+
+struct HttpCheckConfig {
+    std::string path = "/";
+    std::string host;                            // Host header; "" = the real server's address
+    // Any of these; empty means 200-299 (an initialiser list here trips a GCC 12 false warning).
+    std::vector<StatusRange> expect_status;
+    std::string expect_body;                     // ECMAScript regex searched in the body; "" = any
+    bool operator==(const HttpCheckConfig&) const = default;
+};
+
+// ldirectord's and keepalived's checkers: a real server is taken out after `fall` failed checks
+// in a row and put back after `rise` good ones.
+struct HealthCheckConfig {
+    HealthCheckType type = HealthCheckType::none;
+    uint16_t port = 0;                   // 0 = the real server's port
+    uint32_t interval_ms = 5000;         // from the start of one check to the start of the next
+    uint32_t timeout_ms = 3000;          // a check not finished by then has failed
+    uint32_t rise = 2;
+    uint32_t fall = 3;
+    OnFailure on_failure = OnFailure::remove;  // quiesce: weight 0, connections kept (ldirectord's quiescent)
+    HttpCheckConfig http;
+    bool operator==(const HealthCheckConfig&) const = default;
+};
+
+// Takes new connections (NAT) while none of the service's real servers is up.
+struct SorryServerConfig {
+    Ipv4 address = 0;
+    uint16_t port = 0;                   // 0 = the virtual port
+    bool operator==(const SorryServerConfig&) const = default;
+};
+
 struct RealServerConfig {
     Ipv4 address = 0;
     uint16_t port = 0;
@@ -49,6 +91,9 @@ struct RealServerConfig {
     ForwardMethod forward = ForwardMethod::nat;
     uint32_t upper_threshold = 0;        // ipvsadm -x: overloaded at this many connections; 0 = none
     uint32_t lower_threshold = 0;        // ipvsadm -y: no longer overloaded below this; 0 = 3/4 of upper
+    // The service's check with this real server's own settings over it (what is run).
+    HealthCheckConfig health_check;
+    bool health_check_overridden = false;  // the file gave this real server settings of its own
 };
 
 struct ServiceConfig {
@@ -63,6 +108,8 @@ struct ServiceConfig {
     uint32_t persistence = 0;            // ipvsadm -p, seconds; 0 = off
     uint8_t persistence_netmask = 32;    // ipvsadm -M, as a prefix length
     bool expire_quiescent_template = false;  // IPVS's sysctl, per service here
+    HealthCheckConfig health_check;      // the default for its real servers
+    std::optional<SorryServerConfig> sorry_server;
 };
 
 struct Config {

@@ -10,6 +10,52 @@ namespace {
 
 std::string prefix_text(const Ipv4Prefix& p) { return format_ipv4(p.address) + "/" + std::to_string(p.length); }
 
+// Milliseconds as the seconds the file says: 1000 -> "1", 500 -> "0.5", 1250 -> "1.25".
+std::string seconds_text(uint32_t ms)
+{
+    std::string text = std::to_string(ms / 1000);
+    if (ms % 1000 == 0) return text;
+    std::string fraction = std::to_string(1000 + ms % 1000).substr(1);
+    while (fraction.back() == '0') fraction.pop_back();
+    return text + "." + fraction;
+}
+
+std::string status_text(const std::vector<StatusRange>& ranges)
+{
+    std::string text;
+    for (const StatusRange& r : ranges) {
+        if (!text.empty()) text += ",";
+        text += std::to_string(r.low);
+        if (r.high != r.low) text += "-" + std::to_string(r.high);
+    }
+    return text;
+}
+
+// Every key, so that a real server's full check read back over its service's gives itself.
+void emit_health_check(YAML::Emitter& out, const HealthCheckConfig& hc)
+{
+    constexpr std::string_view types[] = {"none", "tcp", "http"};
+    out << YAML::Key << "health_check" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "type" << YAML::Value << std::string(types[static_cast<size_t>(hc.type)]);
+    if (hc.port != 0) out << YAML::Key << "port" << YAML::Value << hc.port;
+    out << YAML::Key << "interval" << YAML::Value << seconds_text(hc.interval_ms);
+    out << YAML::Key << "timeout" << YAML::Value << seconds_text(hc.timeout_ms);
+    out << YAML::Key << "rise" << YAML::Value << hc.rise;
+    out << YAML::Key << "fall" << YAML::Value << hc.fall;
+    out << YAML::Key << "on_failure" << YAML::Value << (hc.on_failure == OnFailure::remove ? "remove" : "quiesce");
+    if (hc.type == HealthCheckType::http) {
+        out << YAML::Key << "http" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << hc.http.path;
+        if (!hc.http.host.empty()) out << YAML::Key << "host" << YAML::Value << YAML::DoubleQuoted << hc.http.host;
+        if (!hc.http.expect_status.empty())
+            out << YAML::Key << "expect_status" << YAML::Value << YAML::DoubleQuoted << status_text(hc.http.expect_status);
+        if (!hc.http.expect_body.empty())
+            out << YAML::Key << "expect_body" << YAML::Value << YAML::DoubleQuoted << hc.http.expect_body;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string config_to_yaml(const Config& c)
@@ -40,6 +86,11 @@ std::string config_to_yaml(const Config& c)
         out << YAML::EndSeq;
         out << YAML::Key << "mtu" << YAML::Value << i.mtu;
         if (i.queues != 0) out << YAML::Key << "queues" << YAML::Value << i.queues;
+        out << YAML::Key << "kernel_interface" << YAML::Value;
+        if (i.kernel_interface.empty())
+            out << false;
+        else
+            out << YAML::DoubleQuoted << i.kernel_interface;
         out << YAML::EndMap;
     }
     out << YAML::EndSeq;
@@ -85,6 +136,11 @@ std::string config_to_yaml(const Config& c)
             out << YAML::Key << "persistence_netmask" << YAML::Value << static_cast<unsigned>(s.persistence_netmask);
         }
         if (s.expire_quiescent_template) out << YAML::Key << "expire_quiescent_template" << YAML::Value << true;
+        if (s.health_check != HealthCheckConfig{}) emit_health_check(out, s.health_check);
+        if (s.sorry_server)
+            out << YAML::Key << "sorry_server" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "address"
+                << YAML::Value << format_ipv4(s.sorry_server->address) << YAML::Key << "port" << YAML::Value
+                << s.sorry_server->port << YAML::EndMap;
         out << YAML::Key << "real_servers" << YAML::Value << YAML::BeginSeq;
         for (const RealServerConfig& rs : s.real_servers) {
             out << YAML::Flow << YAML::BeginMap;
@@ -94,6 +150,7 @@ std::string config_to_yaml(const Config& c)
             out << YAML::Key << "forward" << YAML::Value << std::string(forward_method_name(rs.forward));
             if (rs.upper_threshold != 0) out << YAML::Key << "upper_threshold" << YAML::Value << rs.upper_threshold;
             if (rs.lower_threshold != 0) out << YAML::Key << "lower_threshold" << YAML::Value << rs.lower_threshold;
+            if (rs.health_check_overridden) emit_health_check(out, rs.health_check);
             out << YAML::EndMap;
         }
         out << YAML::EndSeq << YAML::EndMap;

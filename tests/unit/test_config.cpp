@@ -11,6 +11,23 @@
 using namespace fulcrum;
 using namespace fulcrum::control;
 
+namespace fulcrum::control {
+
+// Readable failures: what a check is, field by field.
+void PrintTo(const HealthCheckConfig& h, std::ostream* os)
+{
+    *os << "{type " << static_cast<int>(h.type) << ", port " << h.port << ", interval " << h.interval_ms
+        << " ms, timeout " << h.timeout_ms << " ms, rise " << h.rise << ", fall " << h.fall << ", on_failure "
+        << static_cast<int>(h.on_failure) << ", http {path \"" << h.http.path << "\", host \"" << h.http.host
+        << "\", " << h.http.expect_status.size() << " status range(s), body \"" << h.http.expect_body << "\"}}";
+}
+
+void PrintTo(const StatusRange& r, std::ostream* os) { *os << r.low << "-" << r.high; }
+
+void PrintTo(const SorryServerConfig& s, std::ostream* os) { *os << format_ipv4(s.address) << ":" << s.port; }
+
+}  // namespace fulcrum::control
+
 namespace {
 
 using Lines = std::vector<std::string>;
@@ -181,6 +198,7 @@ TEST(ConfigGood, DefaultsForEverythingOptional)
     EXPECT_EQ(c.dataplane.mbufs, 16384u);
     ASSERT_EQ(c.interfaces.size(), 1u);
     EXPECT_EQ(c.interfaces[0].mtu, 1500);
+    EXPECT_EQ(c.interfaces[0].kernel_interface, "fl-ext");
     EXPECT_TRUE(c.routes.empty());
     EXPECT_TRUE(c.neighbors.empty());
     EXPECT_TRUE(c.services.empty());
@@ -214,7 +232,8 @@ TEST(ConfigGood, BoundariesAreAccepted)
     const Config lo = good(R"(dataplane: { workers: 1, conn_table_size: 1024, mbufs: 1024 }
 interfaces:
   - { name: a, device: net_tap0, address: 10.0.0.1/24, mtu: 68 }
-  - { name: abcdefghij_-345, device: 03:00.7, address: [10.0.1.0/31, 10.0.2.1/32, 11.0.0.1/1] }
+  - { name: abcdefghij_-345, device: 03:00.7, address: [10.0.1.0/31, 10.0.2.1/32, 11.0.0.1/1],
+      kernel_interface: k_-345 }
 services:
   - { vip: 10.0.0.100, port: 1, protocol: udp, scheduler: rr,
       real_servers: [{ address: 10.0.0.11, port: 1, weight: 0 }] }
@@ -225,6 +244,8 @@ timeouts: { tcp: 1, tcp_fin: 1, udp: 1 }
     EXPECT_EQ(lo.dataplane.mbufs, 1024u);
     EXPECT_EQ(lo.interfaces[0].mtu, 68);
     EXPECT_EQ(lo.interfaces[1].name, "abcdefghij_-345");
+    EXPECT_EQ(lo.interfaces[0].kernel_interface, "fl-a");
+    EXPECT_EQ(lo.interfaces[1].kernel_interface, "k_-345");
     EXPECT_EQ(lo.interfaces[1].addresses,
               (std::vector<Ipv4Prefix>{prefix("10.0.1.0/31"), prefix("10.0.2.1/32"), prefix("11.0.0.1/1")}));
     EXPECT_EQ(lo.services[0].real_servers[0].port, 1);
@@ -290,7 +311,7 @@ timeouts: { tcpfin: 10 }
 )"),
               (Lines{
                   "t.yaml:2:58: interfaces[0]: unknown key \"speed\" in interface (expected one of: name, device, "
-                  "address, mtu, queues)",
+                  "address, mtu, queues, kernel_interface)",
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
                   "routes, neighbors, services, timeouts, console, metrics)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
@@ -299,9 +320,9 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
                   "protocol, scheduler, forward, real_servers, scheduler_flags, mh_table_size, persistence, "
-                  "persistence_netmask, expire_quiescent_template)",
+                  "persistence_netmask, expire_quiescent_template, health_check, sorry_server)",
                   "t.yaml:16:31: services[0].real_servers[0]: unknown key \"wieght\" in real server (expected one "
-                  "of: address, port, weight, forward, upper_threshold, lower_threshold)",
+                  "of: address, port, weight, forward, upper_threshold, lower_threshold, health_check)",
                   "t.yaml:17:13: timeouts: unknown key \"tcpfin\" in timeouts (expected one of: tcp, tcp_fin, udp, none, "
                   "established, syn_sent, syn_recv, fin_wait, time_wait, close, close_wait, last_ack, listen, synack)",
                   "t.yaml:18:3: expected a key name, found a list",
@@ -414,8 +435,8 @@ TEST(ConfigErrors, EmptyListEntriesPointAtTheirDash)
 services:
 )"),
               (Lines{
-                  "t.yaml:3:3: interfaces[1]: expected a mapping (keys: name, device, address, mtu, queues), found an "
-                  "empty value",
+                  "t.yaml:3:3: interfaces[1]: expected a mapping (keys: name, device, address, mtu, queues, "
+                  "kernel_interface), found an empty value",
               }));
 }
 
@@ -715,9 +736,9 @@ TEST(ConfigErrors, RealServers)
                   "t.yaml:16:20: services[0].real_servers[5].address: expected an address in a connected subnet "
                   "(10.0.0.0/24 on ext, 172.16.0.0/24 on int) for dr forwarding, found \"192.0.2.1\"",
                   "t.yaml:17:9: services[0].real_servers[6]: expected a mapping (keys: address, port, weight, "
-                  "forward, upper_threshold, lower_threshold), found \"172.16.0.6\"",
+                  "forward, upper_threshold, lower_threshold, health_check), found \"172.16.0.6\"",
                   "t.yaml:18:7: services[0].real_servers[7]: expected a mapping (keys: address, port, weight, "
-                  "forward, upper_threshold, lower_threshold), found an empty value",
+                  "forward, upper_threshold, lower_threshold, health_check), found an empty value",
                   "t.yaml:19:20: services[0].real_servers[8].address: expected a real server's address, found "
                   "\"172.16.0.1\", this director's own address on interface int",
                   "t.yaml:20:90: services[1].real_servers[0].address: expected an address in a connected subnet or "
@@ -873,7 +894,7 @@ TEST(ConfigApi, UnreadableFiles)
 // The shipped configurations must stay valid.
 TEST(ConfigApi, ShippedExamplesValidate)
 {
-    for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-nat.yaml"}) {
+    for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-nat.yaml", "../../conf/lab-health.yaml"}) {
         const ConfigResult r = load_config_file(path);
         for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
         EXPECT_TRUE(r.config.has_value()) << path;
@@ -1014,7 +1035,7 @@ TEST(ConfigPersistence, SecondsTrueNetmasksAndErrors)
 
 TEST(ConfigYaml, WrittenConfigReadsBackTheSame)
 {
-    for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-mixed.yaml"}) {
+    for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-mixed.yaml", "../../conf/lab-health.yaml"}) {
         const ConfigResult first = load_config_file(path);
         ASSERT_TRUE(first.config) << path;
         const std::string text = fulcrum::control::config_to_yaml(*first.config);
@@ -1056,4 +1077,726 @@ TEST(ConfigYaml, CheckConfigHoldsAnEditToTheFilesRules)
     const auto errors = fulcrum::control::check_config(edited, "console");
     ASSERT_EQ(errors.size(), 1u);
     EXPECT_NE(errors[0].message.find("dr forwarding cannot change the port"), std::string::npos) << errors[0].message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exception path's kernel interfaces
+
+TEST(ConfigKernelInterface, DefaultNameExplicitNameAndFalse)
+{
+    const Config c = good(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 172.16.0.1/24, kernel_interface: tap_int-0 }
+  - { name: mgmt, device: net_tap2, address: 192.168.0.1/24, kernel_interface: false }
+  - { name: abcdefghijkl, device: net_tap3, address: 192.168.1.1/24 }
+  - { name: long_name_13x, device: net_tap4, address: 192.168.2.1/24, kernel_interface: abcdefghijklmno }
+)");
+    ASSERT_EQ(c.interfaces.size(), 5u);
+    EXPECT_EQ(c.interfaces[0].kernel_interface, "fl-ext");
+    EXPECT_EQ(c.interfaces[1].kernel_interface, "tap_int-0");
+    EXPECT_EQ(c.interfaces[2].kernel_interface, "");  // none
+    EXPECT_EQ(c.interfaces[3].kernel_interface, "fl-abcdefghijkl");  // 15 characters: the longest default
+    EXPECT_EQ(c.interfaces[4].kernel_interface, "abcdefghijklmno");
+}
+
+TEST(ConfigKernelInterface, Errors)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24, kernel_interface: fl-ext }
+  - { name: abcdefghijklm, device: net_tap2, address: 10.0.2.1/24 }
+  - { name: d, device: net_tap3, address: 10.0.3.1/24, kernel_interface: a-very-long-name-16 }
+  - { name: e, device: net_tap4, address: 10.0.4.1/24, kernel_interface: "tap 0" }
+  - { name: f, device: net_tap5, address: 10.0.5.1/24, kernel_interface: [x] }
+  - { name: g, device: net_tap6, address: 10.0.6.1/24, kernel_interface: "" }
+  - { name: h, device: net_tap7, address: 10.0.7.1/24, kernel_interface: fl-i }
+  - { name: i, device: net_tap8, address: 10.0.8.1/24 }
+)"),
+              (Lines{
+                  "t.yaml:3:76: interfaces[1].kernel_interface: kernel interface \"fl-ext\" is also interface ext's",
+                  "t.yaml:4:5: interfaces[2]: the default kernel interface name \"fl-abcdefghijklm\" is longer than "
+                  "15 characters: set kernel_interface (or kernel_interface: false)",
+                  "t.yaml:5:74: interfaces[3].kernel_interface: expected a kernel interface name of 1 to 15 "
+                  "letters, digits, '_' or '-', or false, found \"a-very-long-name-16\"",
+                  "t.yaml:6:74: interfaces[4].kernel_interface: expected a kernel interface name of 1 to 15 "
+                  "letters, digits, '_' or '-', or false, found \"tap 0\"",
+                  "t.yaml:7:74: interfaces[5].kernel_interface: expected a kernel interface name of 1 to 15 "
+                  "letters, digits, '_' or '-', or false, found a list",
+                  "t.yaml:8:74: interfaces[6].kernel_interface: expected a kernel interface name of 1 to 15 "
+                  "letters, digits, '_' or '-', or false, found \"\"",
+                  "t.yaml:10:5: interfaces[8]: kernel interface \"fl-i\" is also interface h's",
+              }));
+}
+
+TEST(ConfigKernelInterface, AProblemWithTheNameIsReportedOnce)
+{
+    // The name's own error says what is wrong; a default kernel name made from it adds nothing
+    // (and "fl-eth 0" is not longer than 15 characters).
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: ext, device: net_tap1, address: 10.0.1.1/24 }
+  - { name: "eth 0", device: net_tap2, address: 10.0.2.1/24 }
+)"),
+              (Lines{
+                  "t.yaml:3:13: interfaces[1].name: duplicate interface name \"ext\" (first defined at line 2)",
+                  "t.yaml:4:13: interfaces[2].name: expected a name of 1 to 15 letters, digits, '_' or '-', found "
+                  "\"eth 0\"",
+              }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health checks
+
+TEST(ConfigHealthCheck, DefaultsWithoutHealthCheck)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, real_servers: [{ address: 172.16.0.2 }] }
+)");
+    ASSERT_EQ(c.services.size(), 1u);
+    const HealthCheckConfig& hc = c.services[0].health_check;
+    EXPECT_EQ(hc.type, HealthCheckType::none);
+    EXPECT_EQ(hc.port, 0);
+    EXPECT_EQ(hc.interval_ms, 5000u);
+    EXPECT_EQ(hc.timeout_ms, 3000u);
+    EXPECT_EQ(hc.rise, 2u);
+    EXPECT_EQ(hc.fall, 3u);
+    EXPECT_EQ(hc.on_failure, OnFailure::remove);
+    EXPECT_EQ(hc.http.path, "/");
+    EXPECT_EQ(hc.http.host, "");
+    EXPECT_TRUE(hc.http.expect_status.empty());  // 200-299
+    EXPECT_EQ(hc.http.expect_body, "");
+    EXPECT_FALSE(c.services[0].sorry_server.has_value());
+    ASSERT_EQ(c.services[0].real_servers.size(), 1u);
+    EXPECT_EQ(c.services[0].real_servers[0].health_check, hc);
+    EXPECT_FALSE(c.services[0].real_servers[0].health_check_overridden);
+}
+
+TEST(ConfigHealthCheck, AnyKeyMeansTcpAndNoneOrEmptyMeansNone)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, health_check: { port: 8080 } }
+  - { vip: 10.0.0.100, port: 81, protocol: tcp, health_check: {} }
+  - { vip: 10.0.0.100, port: 82, protocol: tcp, health_check: { type: none } }
+  - { vip: 10.0.0.100, port: 83, protocol: tcp, health_check: }
+)");
+    ASSERT_EQ(c.services.size(), 4u);
+    HealthCheckConfig tcp;
+    tcp.type = HealthCheckType::tcp;
+    tcp.port = 8080;
+    EXPECT_EQ(c.services[0].health_check, tcp);
+    EXPECT_EQ(c.services[1].health_check, HealthCheckConfig{});
+    EXPECT_EQ(c.services[2].health_check, HealthCheckConfig{});
+    EXPECT_EQ(c.services[3].health_check, HealthCheckConfig{});
+}
+
+TEST(ConfigHealthCheck, EveryKeyWithFractionsOfSeconds)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check:
+      type: http
+      port: 8080
+      interval: 1.25
+      timeout: 0.5
+      rise: 4
+      fall: 1
+      on_failure: quiesce
+      http: { path: "/health?full=1", host: www.example.org, expect_status: "200,301-302", expect_body: "^ok( [0-9]+)?$" }
+    real_servers: [{ address: 172.16.0.2, port: 80 }]
+  - vip: 10.0.0.100
+    port: 81
+    protocol: udp
+    health_check: { type: tcp, interval: 3600, timeout: 0.01, rise: 1000, fall: 1000, on_failure: remove }
+  - vip: 10.0.0.100
+    port: 82
+    protocol: tcp
+    health_check: { interval: 2.125, timeout: 2.1, port: 65535 }
+  - vip: 10.0.0.100
+    port: 83
+    protocol: tcp
+    health_check: { interval: 0.010, timeout: 0.01 }
+)");
+    ASSERT_EQ(c.services.size(), 4u);
+    const HealthCheckConfig& hc = c.services[0].health_check;
+    EXPECT_EQ(hc.type, HealthCheckType::http);
+    EXPECT_EQ(hc.port, 8080);
+    EXPECT_EQ(hc.interval_ms, 1250u);
+    EXPECT_EQ(hc.timeout_ms, 500u);
+    EXPECT_EQ(hc.rise, 4u);
+    EXPECT_EQ(hc.fall, 1u);
+    EXPECT_EQ(hc.on_failure, OnFailure::quiesce);
+    EXPECT_EQ(hc.http.path, "/health?full=1");
+    EXPECT_EQ(hc.http.host, "www.example.org");
+    EXPECT_EQ(hc.http.expect_status, (std::vector<StatusRange>{{200, 200}, {301, 302}}));
+    EXPECT_EQ(hc.http.expect_body, "^ok( [0-9]+)?$");
+    // Not overridden: the real server runs the service's check.
+    EXPECT_EQ(c.services[0].real_servers[0].health_check, hc);
+    EXPECT_FALSE(c.services[0].real_servers[0].health_check_overridden);
+
+    const HealthCheckConfig& wide = c.services[1].health_check;
+    EXPECT_EQ(wide.type, HealthCheckType::tcp);
+    EXPECT_EQ(wide.interval_ms, 3600000u);
+    EXPECT_EQ(wide.timeout_ms, 10u);
+    EXPECT_EQ(wide.rise, 1000u);
+    EXPECT_EQ(wide.fall, 1000u);
+    EXPECT_EQ(wide.on_failure, OnFailure::remove);
+
+    EXPECT_EQ(c.services[2].health_check.type, HealthCheckType::tcp);
+    EXPECT_EQ(c.services[2].health_check.interval_ms, 2125u);
+    EXPECT_EQ(c.services[2].health_check.timeout_ms, 2100u);
+    EXPECT_EQ(c.services[2].health_check.port, 65535);
+    EXPECT_EQ(c.services[3].health_check.interval_ms, 10u);
+    EXPECT_EQ(c.services[3].health_check.timeout_ms, 10u);  // equal to the interval is allowed
+}
+
+TEST(ConfigHealthCheck, ExpectStatusForms)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check: { type: http, interval: 1, timeout: 1 }
+    real_servers:
+      - { address: 172.16.0.2, health_check: { http: { expect_status: 204 } } }
+      - { address: 172.16.0.3, health_check: { http: { expect_status: "200-299" } } }
+      - { address: 172.16.0.4, health_check: { http: { expect_status: "200, 301-302,404" } } }
+      - { address: 172.16.0.5, health_check: { http: { expect_status: [200, "301-302", "401,403"] } } }
+      - { address: 172.16.0.6, health_check: { http: { expect_status: "100-599" } } }
+      - { address: 172.16.0.7 }
+)");
+    ASSERT_EQ(c.services.size(), 1u);
+    const auto& rs = c.services[0].real_servers;
+    ASSERT_EQ(rs.size(), 6u);
+    using Ranges = std::vector<StatusRange>;
+    EXPECT_EQ(rs[0].health_check.http.expect_status, (Ranges{{204, 204}}));
+    EXPECT_EQ(rs[1].health_check.http.expect_status, (Ranges{{200, 299}}));
+    EXPECT_EQ(rs[2].health_check.http.expect_status, (Ranges{{200, 200}, {301, 302}, {404, 404}}));
+    EXPECT_EQ(rs[3].health_check.http.expect_status, (Ranges{{200, 200}, {301, 302}, {401, 401}, {403, 403}}));
+    EXPECT_EQ(rs[4].health_check.http.expect_status, (Ranges{{100, 599}}));
+    EXPECT_TRUE(rs[5].health_check.http.expect_status.empty());
+}
+
+TEST(ConfigHealthCheck, RealServerOverridesOnlyTheKeysItGives)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check:
+      type: http
+      port: 8080
+      interval: 2
+      timeout: 1
+      rise: 3
+      fall: 4
+      on_failure: quiesce
+      http: { path: /health, host: h.example, expect_status: 200, expect_body: "^ok" }
+    real_servers:
+      - { address: 172.16.0.2 }
+      - { address: 172.16.0.3, health_check: { fall: 5 } }
+      - { address: 172.16.0.4, health_check: { http: { path: /other } } }
+      - { address: 172.16.0.5, health_check: { type: tcp, port: 9000, timeout: 2 } }
+      - { address: 172.16.0.6, health_check: { interval: 0.5, timeout: 0.25, on_failure: remove } }
+      - { address: 172.16.0.7, health_check: { type: none } }
+      - { address: 172.16.0.8, health_check: {} }
+  - vip: 10.0.0.100
+    port: 81
+    protocol: tcp
+    real_servers:
+      - { address: 172.16.0.2 }
+      - { address: 172.16.0.3, health_check: { on_failure: quiesce } }
+)");
+    ASSERT_EQ(c.services.size(), 2u);
+    const ServiceConfig& web = c.services[0];
+    const HealthCheckConfig& base = web.health_check;
+    ASSERT_EQ(base.type, HealthCheckType::http);
+    ASSERT_EQ(web.real_servers.size(), 7u);
+
+    EXPECT_EQ(web.real_servers[0].health_check, base);
+    EXPECT_FALSE(web.real_servers[0].health_check_overridden);
+
+    HealthCheckConfig fall5 = base;
+    fall5.fall = 5;
+    EXPECT_EQ(web.real_servers[1].health_check, fall5);
+    EXPECT_TRUE(web.real_servers[1].health_check_overridden);
+
+    HealthCheckConfig other_path = base;
+    other_path.http.path = "/other";  // host, statuses and body stay the service's
+    EXPECT_EQ(web.real_servers[2].health_check, other_path);
+    EXPECT_EQ(web.real_servers[2].health_check.http.host, "h.example");
+    EXPECT_EQ(web.real_servers[2].health_check.http.expect_status, (std::vector<StatusRange>{{200, 200}}));
+    EXPECT_EQ(web.real_servers[2].health_check.http.expect_body, "^ok");
+
+    HealthCheckConfig tcp = base;
+    tcp.type = HealthCheckType::tcp;
+    tcp.port = 9000;
+    tcp.timeout_ms = 2000;
+    EXPECT_EQ(web.real_servers[3].health_check, tcp);
+
+    HealthCheckConfig fast = base;
+    fast.interval_ms = 500;
+    fast.timeout_ms = 250;
+    fast.on_failure = OnFailure::remove;
+    EXPECT_EQ(web.real_servers[4].health_check, fast);
+
+    EXPECT_EQ(web.real_servers[5].health_check.type, HealthCheckType::none);
+    EXPECT_TRUE(web.real_servers[5].health_check_overridden);
+    EXPECT_EQ(web.real_servers[6].health_check, base);  // an empty override changes nothing
+    EXPECT_TRUE(web.real_servers[6].health_check_overridden);
+
+    // A service without a check: a real server's own settings start from the defaults, as tcp.
+    const ServiceConfig& plain = c.services[1];
+    EXPECT_EQ(plain.health_check.type, HealthCheckType::none);
+    EXPECT_EQ(plain.real_servers[0].health_check.type, HealthCheckType::none);
+    HealthCheckConfig quiesce;
+    quiesce.type = HealthCheckType::tcp;
+    quiesce.on_failure = OnFailure::quiesce;
+    EXPECT_EQ(plain.real_servers[1].health_check, quiesce);
+    EXPECT_TRUE(plain.real_servers[1].health_check_overridden);
+}
+
+TEST(ConfigHealthCheck, Errors)
+{
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check: { type: tcp, interval: 1, timeout: 1.5 }
+  - vip: 10.0.0.100
+    port: 81
+    protocol: tcp
+    health_check: { type: udp, on_failure: drain, rise: 0, fall: 1001, port: 0 }
+  - vip: 10.0.0.100
+    port: 82
+    protocol: tcp
+    health_check: { type: tcp, interval: 1 }
+  - vip: 10.0.0.100
+    port: 83
+    protocol: tcp
+    health_check: { type: tcp, http: { path: /x } }
+  - vip: 10.0.0.100
+    port: 84
+    protocol: tcp
+    health_check: { type: none, http: {} }
+  - vip: 10.0.0.100
+    port: 85
+    protocol: tcp
+    health_check: { type: http, interval: 2, timeout: 1, http: { path: health, host: "a b", method: GET } }
+  - vip: 10.0.0.100
+    port: 86
+    protocol: tcp
+    health_check: { type: http, interval: 2, timeout: 1 }
+    real_servers:
+      - { address: 172.16.0.2, health_check: { timeout: 3 } }
+      - { address: 172.16.0.3, health_check: { type: tcp, http: { path: /x } } }
+      - { address: 172.16.0.4, health_check: [tcp] }
+  - { vip: 10.0.0.100, port: 87, protocol: tcp, health_check: tcp }
+)"),
+              (Lines{
+                  "t.yaml:8:54: services[0].health_check.timeout: health check timeout 1.5 s is longer than its "
+                  "interval 1 s",
+                  "t.yaml:12:27: services[1].health_check.type: unknown health check type \"udp\" (expected one of: "
+                  "none, tcp, http)",
+                  "t.yaml:12:44: services[1].health_check.on_failure: unknown on_failure action \"drain\" (expected "
+                  "one of: remove, quiesce)",
+                  "t.yaml:12:57: services[1].health_check.rise: expected an integer from 1 to 1000, found \"0\"",
+                  "t.yaml:12:66: services[1].health_check.fall: expected an integer from 1 to 1000, found \"1001\"",
+                  "t.yaml:12:78: services[1].health_check.port: expected an integer from 1 to 65535, found \"0\"",
+                  "t.yaml:20:38: services[3].health_check.http: http settings for a health check of type tcp; say "
+                  "type: http",
+                  "t.yaml:24:39: services[4].health_check.http: http settings for a health check of type none; say "
+                  "type: http",
+                  "t.yaml:28:72: services[5].health_check.http.path: expected a path starting with '/' without "
+                  "spaces (like /health), found \"health\"",
+                  "t.yaml:28:86: services[5].health_check.http.host: expected a host name for the Host header (no "
+                  "spaces), found \"a b\"",
+                  "t.yaml:28:93: services[5].health_check.http: unknown key \"method\" in health_check.http "
+                  "(expected one of: path, host, expect_status, expect_body)",
+                  "t.yaml:34:57: services[6].real_servers[0].health_check.timeout: health check timeout 3 s is "
+                  "longer than its interval 2 s",
+                  "t.yaml:35:65: services[6].real_servers[1].health_check.http: http settings for a health check of "
+                  "type tcp; say type: http",
+                  "t.yaml:36:46: services[6].real_servers[2].health_check: expected a mapping (keys: type, port, "
+                  "interval, timeout, rise, fall, on_failure, http), found a list",
+                  "t.yaml:37:63: services[7].health_check: expected a mapping (keys: type, port, interval, timeout, "
+                  "rise, fall, on_failure, http), found \"tcp\"",
+              }));
+}
+
+TEST(ConfigHealthCheck, SecondsAreBoundedAndHaveAtMostThreeDecimals)
+{
+    const std::string what = "expected a number of seconds from 0.01 to 3600 (like 1 or 0.5), found ";
+    for (const char* bad : {"0", "0.009", "3600.001", "3601", "1.2345", ".", ".5.", "1.", "-1", "1e3", "1.5.0", "0x10",
+                            "99999999999999999999"}) {
+        EXPECT_EQ(errors_of(two_interfaces + "services:\n  - { vip: 10.0.0.100, port: 80, protocol: tcp, "
+                                             "health_check: { interval: " + bad + ", timeout: 0.01 } }\n"),
+                  (Lines{"t.yaml:5:75: services[0].health_check.interval: " + what + "\"" + bad + "\""}))
+            << bad;
+    }
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, health_check: { interval: [1], timeout: {} } }
+)"),
+              (Lines{"t.yaml:5:75: services[0].health_check.interval: " + what + "a list",
+                     "t.yaml:5:89: services[0].health_check.timeout: " + what + "an empty mapping"}));
+}
+
+TEST(ConfigHealthCheck, ALeadingPointIsAFractionOfASecond)
+{
+    const ConfigResult r = parse_config(two_interfaces + "services:\n  - { vip: 10.0.0.100, port: 80, protocol: tcp, "
+                                                         "health_check: { interval: .5, timeout: .25 } }\n",
+                                        "t.yaml");
+    ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    EXPECT_EQ(r.config->services[0].health_check.interval_ms, 500u);
+    EXPECT_EQ(r.config->services[0].health_check.timeout_ms, 250u);
+}
+
+TEST(ConfigHealthCheck, TheDefaultTimeoutIsNeverLongerThanTheInterval)
+{
+    const ConfigResult r = parse_config(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check: { interval: 1 }
+    real_servers:
+      - { address: 10.0.0.2, health_check: { interval: 0.2 } }
+      - { address: 10.0.0.3 }
+  - vip: 10.0.0.100
+    port: 81
+    protocol: tcp
+    health_check: { interval: 10, timeout: 4 }
+    real_servers:
+      - { address: 10.0.0.2, health_check: { interval: 6 } }
+)",
+                                        "t.yaml");
+    ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    const auto& s = r.config->services;
+    EXPECT_EQ(s[0].health_check.timeout_ms, 1000u);
+    EXPECT_EQ(s[0].real_servers[0].health_check.timeout_ms, 200u);
+    EXPECT_EQ(s[0].real_servers[1].health_check.timeout_ms, 1000u);
+    // A timeout the file gave is kept, and checked against the real server's own interval.
+    EXPECT_EQ(s[1].real_servers[0].health_check.timeout_ms, 4000u);
+    EXPECT_EQ(s[1].real_servers[0].health_check.interval_ms, 6000u);
+}
+
+TEST(ConfigHealthCheck, QuotedSecondsAreAStringAndNothingElseIsBlamed)
+{
+    // As for every integer in the file: "2.1" in quotes is a string in YAML, and the message says
+    // so (or it would read "expected a number ..., found 2.1"). The timeout that could not be read
+    // is not then compared with the interval as if it were the 3 s default.
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, health_check: { interval: 2.125, timeout: "2.1" } }
+)"),
+              (Lines{"t.yaml:5:91: services[0].health_check.timeout: expected a number of seconds from 0.01 to "
+                     "3600 (like 1 or 0.5), found a quoted string \"2.1\""}));
+}
+
+TEST(ConfigHealthCheck, ExpectStatusErrors)
+{
+    const std::string what =
+        "expected an HTTP status (100 to 599), a range like \"200-299\", or a list of them, found ";
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check: { type: http, interval: 1, timeout: 1 }
+    real_servers:
+      - { address: 172.16.0.2, health_check: { http: { expect_status: 600 } } }
+      - { address: 172.16.0.3, health_check: { http: { expect_status: "299-200" } } }
+      - { address: 172.16.0.4, health_check: { http: { expect_status: 99 } } }
+      - { address: 172.16.0.5, health_check: { http: { expect_status: "2xx" } } }
+      - { address: 172.16.0.6, health_check: { http: { expect_status: "200-" } } }
+      - { address: 172.16.0.7, health_check: { http: { expect_status: [200, "600"] } } }
+      - { address: 172.16.0.8, health_check: { http: { expect_status: [] } } }
+      - { address: 172.16.0.9, health_check: { http: { expect_status: { ok: 200 } } } }
+      - { address: 172.16.0.10, health_check: { http: { expect_status: "200,,201" } } }
+)"),
+              (Lines{
+                  "t.yaml:10:71: services[0].real_servers[0].health_check.http.expect_status: " + what + "\"600\"",
+                  "t.yaml:11:71: services[0].real_servers[1].health_check.http.expect_status: " + what + "\"299-200\"",
+                  "t.yaml:12:71: services[0].real_servers[2].health_check.http.expect_status: " + what + "\"99\"",
+                  "t.yaml:13:71: services[0].real_servers[3].health_check.http.expect_status: " + what + "\"2xx\"",
+                  "t.yaml:14:71: services[0].real_servers[4].health_check.http.expect_status: " + what + "\"200-\"",
+                  "t.yaml:15:77: services[0].real_servers[5].health_check.http.expect_status[1]: " + what + "\"600\"",
+                  "t.yaml:16:71: services[0].real_servers[6].health_check.http.expect_status: " + what +
+                      "an empty list",
+                  "t.yaml:17:71: services[0].real_servers[7].health_check.http.expect_status: " + what +
+                      "a mapping",
+                  "t.yaml:18:72: services[0].real_servers[8].health_check.http.expect_status: " + what +
+                      "\"200,,201\"",
+              }));
+}
+
+TEST(ConfigHealthCheck, BadRegexInExpectBody)
+{
+    const Lines errors = errors_of(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check: { type: http, interval: 1, timeout: 1, http: { expect_body: "(ok" } }
+)");
+    ASSERT_EQ(errors.size(), 1u);
+    // The rest is what std::regex says is wrong.
+    const std::string start = "t.yaml:8:79: services[0].health_check.http.expect_body: expected a regular expression "
+                              "(ECMAScript), found \"(ok\": ";
+    EXPECT_TRUE(errors[0].starts_with(start)) << errors[0];
+    EXPECT_GT(errors[0].size(), start.size()) << errors[0];
+    for (const char* bad : {"[a-", "a{2,1}", "*x", "x)"}) {
+        const Lines e = errors_of(two_interfaces + "services:\n  - { vip: 10.0.0.100, port: 80, protocol: tcp, "
+                                                   "health_check: { type: http, interval: 1, timeout: 1, http: { "
+                                                   "expect_body: \"" + bad + "\" } } }\n");
+        ASSERT_EQ(e.size(), 1u) << bad;
+        EXPECT_TRUE(e[0].starts_with("t.yaml:5:123: services[0].health_check.http.expect_body: expected a regular "
+                                     "expression (ECMAScript), found \"" + std::string(bad) + "\": "))
+            << e[0];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sorry servers
+
+TEST(ConfigSorryServer, AddressAndPortDefaultingToTheVirtualPort)
+{
+    const Config c = good(two_interfaces + R"(routes:
+  - { dst: 198.51.100.0/24, via: 10.0.0.254 }
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    sorry_server: { address: 172.16.0.9 }
+    real_servers: [{ address: 172.16.0.2, port: 8080 }]
+  - vip: 10.0.0.100
+    port: 443
+    protocol: tcp
+    sorry_server: { address: 198.51.100.7, port: 8443 }
+  - vip: 10.0.0.100
+    port: 53
+    protocol: udp
+    sorry_server: { address: 172.16.0.2 }
+    real_servers: [{ address: 172.16.0.2, port: 5353 }]
+  - { vip: 10.0.0.100, port: 8080, protocol: tcp }
+)");
+    ASSERT_EQ(c.services.size(), 4u);
+    ASSERT_TRUE(c.services[0].sorry_server.has_value());
+    EXPECT_EQ(c.services[0].sorry_server->address, ip("172.16.0.9"));
+    EXPECT_EQ(c.services[0].sorry_server->port, 80);
+    ASSERT_TRUE(c.services[1].sorry_server.has_value());
+    EXPECT_EQ(c.services[1].sorry_server->address, ip("198.51.100.7"));  // through the route
+    EXPECT_EQ(c.services[1].sorry_server->port, 8443);
+    // The address of a real server, on another port: a different server.
+    ASSERT_TRUE(c.services[2].sorry_server.has_value());
+    EXPECT_EQ(c.services[2].sorry_server->address, ip("172.16.0.2"));
+    EXPECT_EQ(c.services[2].sorry_server->port, 53);
+    EXPECT_FALSE(c.services[3].sorry_server.has_value());
+}
+
+TEST(ConfigSorryServer, Errors)
+{
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    sorry_server: { address: 172.16.0.2 }
+    real_servers: [{ address: 172.16.0.2 }]
+  - vip: 10.0.0.100
+    port: 81
+    protocol: tcp
+    sorry_server: { address: 172.16.0.3, port: 8081 }
+    real_servers: [{ address: 172.16.0.3, port: 8081 }]
+  - { vip: 10.0.0.100, port: 82, protocol: tcp, sorry_server: { address: 192.0.2.1 } }
+  - { vip: 10.0.0.100, port: 83, protocol: tcp, sorry_server: { address: 172.16.0.1 } }
+  - { vip: 10.0.0.100, port: 84, protocol: tcp, sorry_server: { address: 10.0.0.1, port: 8080 } }
+  - { vip: 10.0.0.100, port: 85, protocol: tcp, sorry_server: { port: 8080 } }
+  - { vip: 10.0.0.100, port: 86, protocol: tcp, sorry_server: { address: 172.16.0.4, port: 0, weight: 1 } }
+  - { vip: 10.0.0.100, port: 87, protocol: tcp, sorry_server: 172.16.0.4 }
+  - { vip: 10.0.0.100, port: 88, protocol: tcp, sorry_server: { address: 224.0.0.1 } }
+)"),
+              (Lines{
+                  "t.yaml:8:30: services[0].sorry_server.address: sorry server 172.16.0.2:80 is also a real server "
+                  "of this service",
+                  "t.yaml:13:30: services[1].sorry_server.address: sorry server 172.16.0.3:8081 is also a real "
+                  "server of this service",
+                  "t.yaml:15:74: services[2].sorry_server.address: expected an address in a connected subnet or "
+                  "covered by a route, found \"192.0.2.1\", which no interface or route reaches",
+                  "t.yaml:16:74: services[3].sorry_server.address: expected a sorry server's address, found "
+                  "\"172.16.0.1\", this director's own address on interface int",
+                  "t.yaml:17:74: services[4].sorry_server.address: expected a sorry server's address, found "
+                  "\"10.0.0.1\", this director's own address on interface ext",
+                  "t.yaml:18:63: services[5].sorry_server: missing required key \"address\" in sorry_server",
+                  "t.yaml:19:92: services[6].sorry_server.port: expected an integer from 1 to 65535, found \"0\"",
+                  "t.yaml:19:95: services[6].sorry_server: unknown key \"weight\" in sorry_server (expected one of: "
+                  "address, port)",
+                  "t.yaml:20:63: services[7].sorry_server: expected a mapping (keys: address, port), found "
+                  "\"172.16.0.4\"",
+                  "t.yaml:21:74: services[8].sorry_server.address: expected a unicast IPv4 address, found "
+                  "\"224.0.0.1\", a multicast address",
+              }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Written back as YAML
+
+namespace {
+
+// Everything issue 7 added, in one file: kernel interfaces (default, named, none), checks of
+// every kind with per-real-server overrides, and sorry servers.
+const std::string health_file = R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 172.16.0.1/24, kernel_interface: tap-int }
+  - { name: mgmt, device: net_tap2, address: 192.168.0.1/24, kernel_interface: false }
+routes:
+  - { dst: 198.51.100.0/24, via: 10.0.0.254 }
+services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check:
+      type: http
+      port: 8080
+      interval: 1.25
+      timeout: 0.075
+      rise: 3
+      fall: 4
+      on_failure: quiesce
+      http: { path: "/health?x=1", host: www.example.org, expect_status: [200, "301-302"],
+              expect_body: "^ok\\s+\"[a-z]+\"$" }
+    sorry_server: { address: 198.51.100.7 }
+    real_servers:
+      - { address: 172.16.0.2, weight: 3 }
+      - { address: 172.16.0.3, health_check: { fall: 1, http: { path: /other } } }
+      - { address: 172.16.0.4, health_check: { type: tcp, interval: 0.5, timeout: 0.125 } }
+  - vip: 10.0.0.100
+    port: 53
+    protocol: udp
+    health_check: { type: tcp, port: 53, interval: 2, timeout: 1, on_failure: remove }
+    sorry_server: { address: 172.16.0.9, port: 5353 }
+    real_servers:
+      - { address: 172.16.0.2 }
+      - { address: 172.16.0.3, health_check: { on_failure: quiesce } }
+  - vip: 10.0.0.101
+    port: 80
+    protocol: tcp
+    real_servers:
+      - { address: 172.16.0.2 }
+      - { address: 172.16.0.3, health_check: { type: http, interval: 3, timeout: 2.5, http: { expect_status: 204 } } }
+)";
+
+void expect_same_health(const Config& a, const Config& b)
+{
+    ASSERT_EQ(a.interfaces.size(), b.interfaces.size());
+    for (size_t i = 0; i < a.interfaces.size(); ++i) {
+        EXPECT_EQ(a.interfaces[i].name, b.interfaces[i].name);
+        EXPECT_EQ(a.interfaces[i].kernel_interface, b.interfaces[i].kernel_interface) << a.interfaces[i].name;
+    }
+    ASSERT_EQ(a.services.size(), b.services.size());
+    for (size_t i = 0; i < a.services.size(); ++i) {
+        const ServiceConfig& s = a.services[i];
+        const ServiceConfig& t = b.services[i];
+        EXPECT_EQ(s.vip, t.vip);
+        EXPECT_EQ(s.port, t.port);
+        EXPECT_EQ(s.health_check, t.health_check) << "service " << i;
+        EXPECT_EQ(s.sorry_server, t.sorry_server) << "service " << i;
+        ASSERT_EQ(s.real_servers.size(), t.real_servers.size());
+        for (size_t j = 0; j < s.real_servers.size(); ++j) {
+            EXPECT_EQ(s.real_servers[j].address, t.real_servers[j].address);
+            EXPECT_EQ(s.real_servers[j].weight, t.real_servers[j].weight);
+            EXPECT_EQ(s.real_servers[j].health_check, t.real_servers[j].health_check)
+                << "service " << i << " real server " << j;
+            EXPECT_EQ(s.real_servers[j].health_check_overridden, t.real_servers[j].health_check_overridden)
+                << "service " << i << " real server " << j;
+        }
+    }
+}
+
+}  // namespace
+
+TEST(ConfigYaml, HealthChecksKernelInterfacesAndSorryServersReadBackTheSame)
+{
+    const Config first = good(health_file);
+    ASSERT_EQ(first.services.size(), 3u);
+    // What the file says, before comparing it with itself.
+    EXPECT_EQ(first.interfaces[0].kernel_interface, "fl-ext");
+    EXPECT_EQ(first.interfaces[1].kernel_interface, "tap-int");
+    EXPECT_EQ(first.interfaces[2].kernel_interface, "");
+    EXPECT_EQ(first.services[0].health_check.timeout_ms, 75u);
+    EXPECT_EQ(first.services[0].health_check.http.expect_body, "^ok\\s+\"[a-z]+\"$");
+    EXPECT_EQ(first.services[0].sorry_server, (SorryServerConfig{ip("198.51.100.7"), 80}));
+    EXPECT_EQ(first.services[0].real_servers[1].health_check.http.path, "/other");
+    EXPECT_EQ(first.services[0].real_servers[1].health_check.http.host, "www.example.org");
+    EXPECT_EQ(first.services[0].real_servers[2].health_check.timeout_ms, 125u);
+    EXPECT_EQ(first.services[1].real_servers[1].health_check.on_failure, OnFailure::quiesce);
+    EXPECT_EQ(first.services[1].real_servers[1].health_check.port, 53);
+    EXPECT_EQ(first.services[2].real_servers[1].health_check.timeout_ms, 2500u);
+
+    const std::string text = config_to_yaml(first);
+    const ConfigResult second = parse_config(text, "written.yaml");
+    for (const auto& e : second.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+    ASSERT_TRUE(second.config);
+    expect_same_health(first, *second.config);
+    EXPECT_EQ(config_to_yaml(*second.config), text);  // a fixed point
+    EXPECT_TRUE(check_config(first, "console").empty());
+}
+
+TEST(ConfigYaml, HttpCheckWithTheDefaultStatusesReadsBack)
+{
+    // No expect_status: the default 200-299 (an empty list in HttpCheckConfig).
+    const Config first = good(two_interfaces + R"(services:
+  - vip: 10.0.0.100
+    port: 80
+    protocol: tcp
+    health_check: { type: http, interval: 1, timeout: 0.5, http: { path: /health } }
+    real_servers: [{ address: 172.16.0.2 }, { address: 172.16.0.3, health_check: { type: http } }]
+)");
+    ASSERT_EQ(first.services.size(), 1u);
+    EXPECT_TRUE(first.services[0].health_check.http.expect_status.empty());
+    const std::string text = config_to_yaml(first);
+    const ConfigResult second = parse_config(text, "written.yaml");
+    for (const auto& e : second.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+    ASSERT_TRUE(second.config);
+    expect_same_health(first, *second.config);
+    // A console edit of a running configuration is checked through this same round trip.
+    EXPECT_TRUE(check_config(first, "console").empty());
+}
+
+TEST(ConfigYaml, KernelInterfaceNamedLikeABooleanReadsBack)
+{
+    // Quoted, "false" is a name (the checker says so: only a plain false means none).
+    const Config first = good(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, kernel_interface: "false" }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24, kernel_interface: "true" }
+)");
+    ASSERT_EQ(first.interfaces.size(), 2u);
+    EXPECT_EQ(first.interfaces[0].kernel_interface, "false");
+    const ConfigResult second = parse_config(config_to_yaml(first), "written.yaml");
+    ASSERT_TRUE(second.config);
+    expect_same_health(first, *second.config);
+}
+
+TEST(ConfigApi, LabHealthExampleHasWhatItsCommentsSay)
+{
+    const ConfigResult r = load_config_file("../../conf/lab-health.yaml");
+    ASSERT_TRUE(r.config.has_value());
+    const Config& c = *r.config;
+    ASSERT_EQ(c.interfaces.size(), 2u);
+    EXPECT_EQ(c.interfaces[0].kernel_interface, "fl-ext");
+    EXPECT_EQ(c.interfaces[1].kernel_interface, "fl-int");
+    ASSERT_EQ(c.services.size(), 2u);
+    const HealthCheckConfig& web = c.services[0].health_check;
+    EXPECT_EQ(web.type, HealthCheckType::http);
+    EXPECT_EQ(web.interval_ms, 1000u);
+    EXPECT_EQ(web.timeout_ms, 500u);
+    EXPECT_EQ(web.fall, 2u);
+    EXPECT_EQ(web.rise, 2u);
+    EXPECT_EQ(web.http.path, "/health");
+    EXPECT_EQ(web.http.expect_status, (std::vector<StatusRange>{{200, 299}}));
+    EXPECT_EQ(web.http.expect_body, "^ok");
+    EXPECT_EQ(c.services[0].sorry_server, (SorryServerConfig{ip("198.19.0.13"), 8080}));
+    ASSERT_EQ(c.services[0].real_servers.size(), 3u);
+    EXPECT_EQ(c.services[0].real_servers[0].health_check.on_failure, OnFailure::remove);
+    EXPECT_EQ(c.services[0].real_servers[2].health_check.on_failure, OnFailure::quiesce);
+    EXPECT_EQ(c.services[0].real_servers[2].health_check.http.expect_body, "^ok");
+    EXPECT_EQ(c.services[1].health_check.type, HealthCheckType::tcp);
+    EXPECT_EQ(c.services[1].health_check.port, 80);
+    EXPECT_EQ(c.services[1].real_servers[0].health_check.port, 80);
 }
