@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <optional>
 
@@ -231,6 +233,8 @@ CommandOutput show_workers(ControlApi& api)
     row("tx_packets", [](const WorkerStatus& w) { return w.tx_packets; }, true);
     row("handed_off", [](const WorkerStatus& w) { return w.handed_off; }, true);
     row("handoffs_received", [](const WorkerStatus& w) { return w.handoffs_received; }, true);
+    row("to_kernel", [](const WorkerStatus& w) { return w.to_kernel; }, true);
+    row("from_kernel", [](const WorkerStatus& w) { return w.from_kernel; }, true);
     row("idle_polls", [](const WorkerStatus& w) { return w.idle_polls; }, true);
     row("connections", [](const WorkerStatus& w) { return w.connections; }, true);
 
@@ -259,9 +263,41 @@ CommandOutput show_workers(ControlApi& api)
     return out;
 }
 
+// One line per real server (and sorry server): its check, state, weight in force, the time of the
+// last change and the last check's result. Whitespace-separated columns up to the reason, which
+// is free text.
+CommandOutput show_health(ControlApi& api)
+{
+    CommandOutput out;
+    out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", "Prot",
+                                    "LocalAddress:Port", "RemoteAddress:Port", "Check", "State", "Weight", "Changed",
+                                    "Last", "Reason"));
+    for (const HealthRow& row : api.health()) {
+        std::string changed = "-";
+        if (row.changed.time_since_epoch().count() != 0) {
+            const std::time_t t = std::chrono::system_clock::to_time_t(row.changed);
+            std::tm local{};
+            localtime_r(&t, &local);
+            char text[32];
+            std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
+            changed = text;
+        }
+        std::string protocol(protocol_name(row.protocol));
+        std::transform(protocol.begin(), protocol.end(), protocol.begin(), [](char c) { return static_cast<char>(c - 'a' + 'A'); });
+        out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", protocol,
+                                        fmt::format("{}:{}", format_ipv4(row.vip), row.vport),
+                                        fmt::format("{}:{}", format_ipv4(row.address), row.port), row.check, row.state,
+                                        row.weight ? std::to_string(*row.weight) : "-", changed,
+                                        row.last_result.empty() ? "-" : row.last_result,
+                                        row.reason.empty() ? "-" : row.reason));
+    }
+    return out;
+}
+
 CommandOutput show(const Words& w, ControlApi& api)
 {
-    constexpr std::string_view expected = "expected one of: services, stats, rate, conns [LIMIT], workers, config";
+    constexpr std::string_view expected =
+        "expected one of: services, stats, rate, conns [LIMIT], workers, health, config";
     if (w.size() < 2) return error(fmt::format("show: {}", expected));
     const std::string_view what = w[1];
     if (what == "conns") {
@@ -270,12 +306,14 @@ CommandOutput show(const Words& w, ControlApi& api)
         if (!limit) return error(problem);
         return show_connections(api, *limit);
     }
-    const bool known = what == "services" || what == "stats" || what == "rate" || what == "workers" || what == "config";
+    const bool known = what == "services" || what == "stats" || what == "rate" || what == "workers" ||
+                       what == "health" || what == "config";
     if (!known) return error(fmt::format("show: unknown {} ({})", quoted(what), expected));
     if (w.size() > 2) return error(fmt::format("show {}: expected nothing after it, found {}", what, quoted(join(w, 2))));
 
     CommandOutput out;
     if (what == "workers") return show_workers(api);
+    if (what == "health") return show_health(api);
     if (what == "config") {
         const Config& c = api.running_config();
         out.lines.push_back(c.source_file.empty()
@@ -840,6 +878,7 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
         r.forward = forward;
         r.upper_threshold = c.upper;
         r.lower_threshold = c.lower;
+        r.health_check = service->health_check;  // checked as the service's others
         service->real_servers.push_back(r);
         return apply_change(api, next, w);
     }
@@ -894,6 +933,7 @@ const std::vector<std::string>& console_help()
         fmt::format("  show conns [LIMIT]          connections, as ipvsadm -L -n -c (the first {}, at most {})",
                     default_connection_limit, max_connection_limit),
         "  show workers                packets, drops by reason, hand-offs, idle polls, connections per worker",
+        "  show health                 each real server's check, state, weight in force and last result",
         "  show config                 the running configuration as YAML",
         "  set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT",
         "  ipvsadm -A|-E -t|-u VIP:PORT [-s SCHED] [-p [TIMEOUT]] [-M NETMASK] [-b FLAGS]",

@@ -2,7 +2,9 @@
 // implements it; everything runs on the control core, so no call needs a lock.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +52,7 @@ struct WorkerStatus {
     unsigned lcore = 0;
     uint64_t rx_packets = 0, tx_packets = 0;
     uint64_t handed_off = 0, handoffs_received = 0;
+    uint64_t to_kernel = 0, from_kernel = 0;  // the exception path
     uint64_t idle_polls = 0;
     uint64_t connections = 0;  // live in its table
     std::vector<std::pair<std::string, uint64_t>> drops;  // reason name, count (all reasons)
@@ -66,6 +69,21 @@ struct ConnectionRow {
     uint16_t vport = 0;
     Ipv4 real_server = 0;
     uint16_t real_port = 0;
+};
+
+// One line of "show health": a real server's check, or a service's sorry server.
+struct HealthRow {
+    Protocol protocol = Protocol::tcp;
+    Ipv4 vip = 0;
+    uint16_t vport = 0;
+    Ipv4 address = 0;
+    uint16_t port = 0;
+    std::string check;               // "none", "tcp", "http"; "sorry" for a sorry server
+    std::string state;               // up, down (removed), quiesced; a sorry server: active, standby
+    std::optional<uint32_t> weight;  // in force; none when the server is not in the table
+    std::chrono::system_clock::time_point changed;  // the last change of state
+    std::string last_result;         // "ok", "failed", or "" before the first check
+    std::string reason;              // of the last check
 };
 
 class ControlApi {
@@ -93,6 +111,8 @@ public:
     virtual void zero_counters(const ServiceConfig* only = nullptr) = 0;
     // The connection table size per worker, for ipvsadm's title line.
     virtual uint32_t table_size() const = 0;
+    // Every real server's health, service by service, each followed by its sorry server if any.
+    virtual std::vector<HealthRow> health() const = 0;
 };
 
 }  // namespace fulcrum::control

@@ -10,6 +10,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <rte_timer.h>
 
 #include <algorithm>
 #include <numeric>
@@ -74,10 +75,31 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
         const InterfaceConfig& a = running.interfaces[i];
         const InterfaceConfig& b = next.interfaces[i];
         interfaces_same = a.name == b.name && a.device == b.device && a.addresses == b.addresses &&
-                          a.mtu == b.mtu;
+                          a.mtu == b.mtu && a.queues == b.queues && a.kernel_interface == b.kernel_interface;
     }
     if (!interfaces_same) changed.push_back("interfaces");
     return changed;
+}
+
+HealthTarget target_of(const ServiceConfig& s, const RealServerConfig& rs)
+{
+    return {s.protocol, s.vip, s.port, rs.address, rs.port};
+}
+
+std::string_view check_type_name(HealthCheckType type)
+{
+    switch (type) {
+    case HealthCheckType::none: return "none";
+    case HealthCheckType::tcp: return "tcp";
+    case HealthCheckType::http: return "http";
+    }
+    return "none";
+}
+
+std::string describe_target(const HealthTarget& t)
+{
+    return fmt::format("{} {}:{} real server {}:{}", t.protocol == Protocol::tcp ? "TCP" : "UDP", format_ipv4(t.vip),
+                       t.vport, format_ipv4(t.address), t.port);
 }
 
 }  // namespace
@@ -92,6 +114,9 @@ std::string Director::start(const Config& config, const std::string& config_path
     shared_.tsc_per_tick = shared_.tsc_hz / ticks_per_second;
     const unsigned workers = config.dataplane.workers;
     const int socket = static_cast<int>(rte_socket_id());
+    // Health checks are started by timers the control loop manages.
+    if (int rc = rte_timer_subsystem_init(); rc != 0 && rc != -EALREADY)
+        return fmt::format("cannot start the timer subsystem: {}", rte_strerror(-rc));
 
     for (unsigned lcore = rte_get_next_lcore(-1, 1, 0); lcore < RTE_MAX_LCORE;
          lcore = rte_get_next_lcore(lcore, 1, 0))
@@ -133,7 +158,11 @@ std::string Director::start(const Config& config, const std::string& config_path
         shared_.port_count = std::max<unsigned>(shared_.port_count, *port_id + 1u);
         log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, *port_id,
                   iface.device, format_mac(from_ether(info.mac)), rx_queues, workers);
+        if (!iface.kernel_interface.empty())
+            if (auto e = start_kernel_interface(iface, *port_id); !e.empty())
+                return fmt::format("interface {}: kernel interface {}: {}", iface.name, iface.kernel_interface, e);
     }
+    sync_kernel_routes(config);
     running_ = true;  // ports are up: stop() must now bring them down
     std::sort(shared_.local_ips.begin(), shared_.local_ips.end());
 
@@ -175,6 +204,10 @@ std::string Director::start(const Config& config, const std::string& config_path
         for (const auto& [port_id, rx_queues] : rx_queue_counts_)
             for (uint16_t q = static_cast<uint16_t>(i); q < rx_queues; q = static_cast<uint16_t>(q + workers))
                 w->rx_queues.push_back({port_id, q});
+        // A multi-queue TAP spreads the kernel's frames over all its queues: each worker takes one.
+        for (const auto& [name, port_id] : interface_ports_)
+            if (const uint16_t tap = shared_.ports[port_id].kernel_port; tap != no_port)
+                w->kernel_queues.push_back({tap, static_cast<uint16_t>(i), port_id});
         const std::string ring_name = "from_control_" + std::to_string(i);
         w->from_control = rte_ring_create(ring_name.c_str(), control_ring_size, socket,
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -184,6 +217,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     }
 
     if (auto e = publish(config); !e.empty()) return e;
+    configure_health(config);
     if (workers > 1) steer_to_owners();
     for (const NeighborConfig& n : config.neighbors)
         neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
@@ -195,7 +229,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     }
     announce_addresses();
     metrics_.register_telemetry();
-    metrics_.update(services(), this->workers());
+    metrics_.update(services(), this->workers(), health());
     if (auto e = open_listeners(config); !e.empty()) return e;
     return {};
 }
@@ -227,7 +261,8 @@ std::string Director::open_listeners(const Config& config)
 
 std::string Director::publish(const Config& config)
 {
-    SnapshotResult built = build_snapshot(config, interface_ports_, ids_, ++generation_);
+    const Config effective = effective_config(config);
+    SnapshotResult built = build_snapshot(effective, interface_ports_, ids_, ++generation_);
     if (!built.snapshot) return built.error;
     // lblc and lblcr remember addresses in a table of each worker's own. A service's cursor is
     // read by workers only once a snapshot naming the service is published, and the pointer is
@@ -249,8 +284,203 @@ std::string Director::publish(const Config& config)
         delete old;
     }
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
-    log_service_table(config);
+    log_service_table(effective);
+    for (const ServiceConfig& s : config.services) {
+        if (!s.sorry_server) continue;
+        SorryState& sorry = sorry_[{s.protocol, s.vip, s.port}];
+        const bool active = sorry_server_active(s);
+        if (active == sorry.active) continue;
+        sorry = {active, std::chrono::system_clock::now()};
+        log::info("health: {} {}:{} sorry server {}:{} is {}", s.protocol == Protocol::tcp ? "TCP" : "UDP",
+                  format_ipv4(s.vip), s.port,
+                  format_ipv4(s.sorry_server->address), s.sorry_server->port,
+                  active ? "active: none of the real servers is up" : "standing by: a real server is up");
+    }
     return {};
+}
+
+bool Director::sorry_server_active(const ServiceConfig& s) const
+{
+    return s.sorry_server && std::none_of(s.real_servers.begin(), s.real_servers.end(), [&](const RealServerConfig& rs) {
+               return health_.is_up(target_of(s, rs));
+           });
+}
+
+Config Director::effective_config(const Config& config) const
+{
+    Config effective = config;
+    for (ServiceConfig& s : effective.services) {
+        const bool sorry = sorry_server_active(s);
+        std::erase_if(s.real_servers, [&](RealServerConfig& rs) {
+            if (health_.is_up(target_of(s, rs))) return false;
+            // ldirectord's quiescent: the server stays, with its connections, at weight 0.
+            if (rs.health_check.on_failure == OnFailure::quiesce) {
+                rs.weight = 0;
+                return false;
+            }
+            return true;
+        });
+        if (sorry) {
+            RealServerConfig stand_in;
+            stand_in.address = s.sorry_server->address;
+            stand_in.port = s.sorry_server->port;
+            stand_in.weight = 1;
+            stand_in.forward = ForwardMethod::nat;
+            s.real_servers.push_back(stand_in);
+        }
+    }
+    return effective;
+}
+
+void Director::configure_health(const Config& config)
+{
+    health_.configure(config);
+    const uint64_t timer_hz = rte_get_timer_hz();
+    std::map<HealthTarget, std::unique_ptr<HealthTimer>> kept;
+    for (const auto& [target, status] : health_.statuses()) {
+        if (status.check.type == HealthCheckType::none) continue;
+        auto it = health_timers_.find(target);
+        if (it != health_timers_.end() && it->second->interval_ms == status.check.interval_ms) {
+            kept.emplace(target, std::move(it->second));
+            continue;
+        }
+        auto timer = std::make_unique<HealthTimer>();
+        if (it != health_timers_.end()) rte_timer_stop_sync(&it->second->timer);
+        rte_timer_init(&timer->timer);
+        timer->monitor = &health_;
+        timer->target = target;
+        timer->interval_ms = status.check.interval_ms;
+        // The first check comes after a tenth of the interval, the next ones every interval.
+        auto first_check = [](rte_timer* t, void* arg) {
+            auto* h = static_cast<HealthTimer*>(arg);
+            h->monitor->start_check(h->target, HealthMonitor::Clock::now());
+            rte_timer_reset(t, h->interval_ms * rte_get_timer_hz() / 1000, PERIODICAL, rte_lcore_id(),
+                            [](rte_timer*, void* a) {
+                                auto* ht = static_cast<HealthTimer*>(a);
+                                ht->monitor->start_check(ht->target, HealthMonitor::Clock::now());
+                            },
+                            arg);
+        };
+        rte_timer_reset(&timer->timer, std::max<uint64_t>(1, timer->interval_ms * timer_hz / 10000), SINGLE,
+                        rte_lcore_id(), first_check, timer.get());
+        kept.emplace(target, std::move(timer));
+    }
+    for (auto& [target, timer] : health_timers_)
+        if (timer) rte_timer_stop_sync(&timer->timer);
+    health_timers_ = std::move(kept);
+}
+
+void Director::poll_health()
+{
+    const std::vector<HealthChange> changes = health_.poll(HealthMonitor::Clock::now());
+    if (changes.empty()) return;
+    for (const HealthChange& c : changes) {
+        std::string action = "back in the table";
+        if (!c.up) {
+            action = "removed";
+            for (const ServiceConfig& s : config_.services)
+                for (const RealServerConfig& rs : s.real_servers)
+                    if (target_of(s, rs) == c.target && rs.health_check.on_failure == OnFailure::quiesce)
+                        action = "quiesced: weight 0";
+        }
+        log::info("health: {} is {} ({}): {}", describe_target(c.target), c.up ? "up" : "down", action, c.reason);
+    }
+    // The same path as every other change: a new snapshot, published through RCU.
+    if (auto e = publish(config_); !e.empty()) log::error("health: cannot publish the change: {}", e);
+    metrics_.update(services(), workers(), health());
+}
+
+std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint16_t port_id)
+{
+    PortInfo& info = shared_.ports[port_id];
+    const std::string vdev = fmt::format("net_tap_fulcrum{}", kernel_ports_.size());
+    uint16_t tap = 0;
+    if (auto e = port_create_tap(vdev, iface.kernel_interface, info.mac.addr_bytes, tap); !e.empty()) return e;
+    kernel_ports_.push_back(tap);
+    if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
+    const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
+    if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool); !e.empty()) return e;
+    if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
+    if (const size_t at = iface.device.find(",iface="); iface.device.starts_with("net_af_packet") && at != std::string::npos) {
+        const std::string shared = iface.device.substr(at + 7, iface.device.find(',', at + 7) - (at + 7));
+        if (auto e = kernel_interface_silence(shared); !e.empty()) return e;
+        log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "
+                  "its addresses are on {} now", iface.name, shared, iface.kernel_interface);
+    }
+    PortInfo& kernel = shared_.ports[tap];
+    kernel.port_id = tap;
+    kernel.name = iface.kernel_interface;
+    kernel.mac = info.mac;
+    kernel.mtu = iface.mtu;
+    info.kernel_port = tap;
+    shared_.port_count = std::max<unsigned>(shared_.port_count, tap + 1u);
+    kernel_names_[iface.name] = iface.kernel_interface;
+    log::info("interface {}: kernel interface {} (port {}) has its MAC and addresses: the exception path", iface.name,
+              iface.kernel_interface, tap);
+    return {};
+}
+
+void Director::sync_kernel_routes(const Config& config)
+{
+    std::vector<KernelRoute> wanted;
+    for (const RouteConfig& route : config.routes) {
+        for (const InterfaceConfig& iface : config.interfaces) {
+            if (!route.interface.empty() && iface.name != route.interface) continue;
+            const bool holds = std::any_of(iface.addresses.begin(), iface.addresses.end(),
+                                           [&](const Ipv4Prefix& p) { return p.contains(route.via); });
+            auto name = kernel_names_.find(iface.name);
+            if (!holds || name == kernel_names_.end()) continue;
+            wanted.push_back({route.dst, route.via, name->second});
+            break;
+        }
+    }
+    for (const KernelRoute& r : kernel_routes_)
+        if (std::find(wanted.begin(), wanted.end(), r) == wanted.end())
+            if (auto e = kernel_route_delete(r); !e.empty()) log::warning("exception path: {}", e);
+    for (const KernelRoute& r : wanted)
+        if (std::find(kernel_routes_.begin(), kernel_routes_.end(), r) == kernel_routes_.end())
+            if (auto e = kernel_route_add(r); !e.empty()) log::warning("exception path: {}", e);
+    kernel_routes_ = std::move(wanted);
+}
+
+std::vector<HealthRow> Director::health() const
+{
+    std::vector<HealthRow> rows;
+    for (const ServiceConfig& s : config_.services) {
+        for (const RealServerConfig& rs : s.real_servers) {
+            HealthRow row{s.protocol, s.vip, s.port, rs.address, rs.port};
+            const auto it = health_.statuses().find(target_of(s, rs));
+            const bool checked = it != health_.statuses().end() && it->second.check.type != HealthCheckType::none;
+            row.check = checked ? std::string(check_type_name(it->second.check.type)) : "none";
+            const bool up = !checked || it->second.up;
+            if (up) {
+                row.state = "up";
+                row.weight = rs.weight;
+            } else if (rs.health_check.on_failure == OnFailure::quiesce) {
+                row.state = "quiesced";
+                row.weight = 0;
+            } else {
+                row.state = "down";
+            }
+            if (it != health_.statuses().end()) {
+                row.changed = it->second.changed;
+                row.last_result = it->second.last_result;
+                row.reason = it->second.reason;
+            }
+            rows.push_back(std::move(row));
+        }
+        if (s.sorry_server) {
+            HealthRow row{s.protocol, s.vip, s.port, s.sorry_server->address, s.sorry_server->port};
+            row.check = "sorry";
+            const bool active = sorry_server_active(s);
+            row.state = active ? "active" : "standby";
+            if (active) row.weight = 1;
+            if (auto it = sorry_.find({s.protocol, s.vip, s.port}); it != sorry_.end()) row.changed = it->second.changed;
+            row.reason = active ? "none of the real servers is up" : "a real server is up";
+            rows.push_back(std::move(row));
+        }
+    }
+    return rows;
 }
 
 void Director::steer_to_owners()
@@ -318,7 +548,9 @@ void Director::announce_addresses()
     const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
     for (unsigned port_id = 0; port_id < shared_.port_count; ++port_id) {
         const PortInfo& port = shared_.ports[port_id];
-        if (port.name.empty()) continue;
+        // The kernel behind a TAP port needs no announcement of the addresses the port answers for.
+        if (port.name.empty() || std::find(kernel_ports_.begin(), kernel_ports_.end(), port_id) != kernel_ports_.end())
+            continue;
         std::vector<rte_be32_t> addresses = port.local_ips;
         addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
         for (rte_be32_t ip : addresses) {
@@ -363,6 +595,9 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
         return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
     if (auto e = publish(next); !e.empty()) return e;
+    // Real servers that remain keep their health; new ones start up and are checked from now.
+    configure_health(next);
+    sync_kernel_routes(next);
     // New listen addresses take effect once the current console command has finished: the
     // console may be the one asking.
     listeners_changed_ = next.console_listen != config_.console_listen || next.metrics_listen != config_.metrics_listen;
@@ -436,8 +671,10 @@ TrafficStats Director::traffic_of(bool service, uint32_t id) const
 
 std::vector<ServiceStatus> Director::services() const
 {
+    // As ipvsadm shows the table ldirectord keeps: failed servers out or at weight 0, sorry
+    // servers in while they stand in.
     std::vector<ServiceStatus> out;
-    for (const ServiceConfig& s : config_.services) {
+    for (const ServiceConfig& s : effective_config(config_).services) {
         ServiceStatus status;
         status.config = s;
         status.config.real_servers.clear();
@@ -479,6 +716,8 @@ std::vector<WorkerStatus> Director::workers() const
         s.tx_packets = c.tx_packets;
         s.handed_off = c.handed_off;
         s.handoffs_received = c.handoffs_received;
+        s.to_kernel = c.to_kernel;
+        s.from_kernel = c.from_kernel;
         s.idle_polls = c.idle_polls;
         s.connections = w.conns.size();
         for (size_t r = 0; r < drop_reason_count; ++r) s.drops.emplace_back(std::string(drop_reason_names[r]), c.drops[r]);
@@ -528,7 +767,7 @@ void Director::zero_counters(const ServiceConfig* only)
         service_zero_.clear();
         real_server_zero_.clear();
     }
-    for (const ServiceConfig& s : config_.services) {
+    for (const ServiceConfig& s : effective_config(config_).services) {
         if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
@@ -559,7 +798,7 @@ void Director::estimate_rates()
         e.last = now;
         e.primed = true;
     };
-    for (const ServiceConfig& s : config_.services) {
+    for (const ServiceConfig& s : effective_config(config_).services) {
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
         step(service_rates_[*service_id], worker_totals(true, *service_id));
@@ -576,6 +815,8 @@ void Director::run(ControlSignals& signals)
     while (!signals.stop.load()) {
         learn_neighbors();
         if (signals.reload.exchange(false)) reload();
+        rte_timer_manage();
+        poll_health();
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_overload_check) {
             update_overload();
@@ -583,7 +824,7 @@ void Director::run(ControlSignals& signals)
         }
         if (now >= next_estimate) {
             estimate_rates();
-            metrics_.update(services(), workers());
+            metrics_.update(services(), workers(), health());
             next_estimate += estimator_period;
         }
         metrics_server_->poll_once(metrics_);
@@ -636,7 +877,11 @@ void Director::stop()
     log_counters();
     log_service_table(config_);
     steering_.clear();
+    for (auto& [target, timer] : health_timers_) rte_timer_stop_sync(&timer->timer);
+    health_timers_.clear();
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
+    // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
+    for (uint16_t port_id : kernel_ports_) port_stop(port_id);
     for (auto& w : workers_) rte_ring_free(w->from_control);
     for (rte_ring* ring : shared_.handoff_rings) {
         if (ring == nullptr) continue;
@@ -656,7 +901,9 @@ void Director::stop()
 
 void Director::log_counters() const
 {
-    for (const auto& [name, port_id] : interface_ports_) {
+    std::vector<std::pair<std::string, uint16_t>> ports(interface_ports_.begin(), interface_ports_.end());
+    for (uint16_t tap : kernel_ports_) ports.emplace_back(shared_.ports[tap].name, tap);
+    for (const auto& [name, port_id] : ports) {
         rte_eth_stats st{};
         rte_eth_stats_get(port_id, &st);
         log::info("stats port={} rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} rx_missed={} "
@@ -671,12 +918,14 @@ void Director::log_counters() const
         log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
                   "connections_created={} connections_expired={} connections={} arp_replies={} "
                   "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} icmp_port_unreachable={} "
-                  "tunnel_fragments={} held_for_arp={} handed_off={} handoffs_received={} idle_polls={}{}",
+                  "tunnel_fragments={} held_for_arp={} handed_off={} handoffs_received={} to_kernel={} from_kernel={} "
+                  "idle_polls={}{}",
                   w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
                   c.forwarded_replies, c.connections_created, c.connections_expired, w->conns.size(),
                   c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
                   c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.icmp_port_unreachable_sent, c.tunnel_fragments,
-                  c.packets_held_for_arp, c.handed_off, c.handoffs_received, c.idle_polls, drops);
+                  c.packets_held_for_arp, c.handed_off, c.handoffs_received, c.to_kernel, c.from_kernel, c.idle_polls,
+                  drops);
     }
 }
 

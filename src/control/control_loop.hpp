@@ -2,6 +2,8 @@
 // control loop on the main lcore (neighbour learning, reloads, shutdown).
 #pragma once
 
+#include <rte_timer.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -11,6 +13,8 @@
 #include "control/config.hpp"
 #include "control/console.hpp"
 #include "control/control_api.hpp"
+#include "control/health.hpp"
+#include "control/kernel_interface.hpp"
 #include "control/ipvsadm_format.hpp"
 #include "control/metrics.hpp"
 #include "control/snapshot_builder.hpp"
@@ -51,8 +55,22 @@ public:
     std::vector<ConnectionRow> connections(size_t limit) override;
     void zero_counters(const ServiceConfig* only = nullptr) override;
     uint32_t table_size() const override;
+    std::vector<HealthRow> health() const override;
 
 private:
+    // A periodic rte_timer that starts one real server's check every interval.
+    struct HealthTimer {
+        rte_timer timer;
+        HealthMonitor* monitor = nullptr;
+        HealthTarget target;
+        uint32_t interval_ms = 0;
+    };
+    struct SorryState {
+        bool active = false;
+        std::chrono::system_clock::time_point changed = std::chrono::system_clock::now();
+    };
+    using ServiceIdentity = std::tuple<Protocol, Ipv4, uint16_t>;
+
     struct RateEstimate {
         TrafficStats last;
         TrafficRates rates;
@@ -60,6 +78,17 @@ private:
     };
 
     std::string publish(const Config& config);
+    // `config` as the workers schedule it: failed real servers taken out (or at weight 0), and a
+    // service's sorry server in while none of its real servers is up.
+    Config effective_config(const Config& config) const;
+    bool sorry_server_active(const ServiceConfig& s) const;
+    // Makes the checks and their timers follow `config`.
+    void configure_health(const Config& config);
+    // Advances the checks; publishes when a real server went down or came back.
+    void poll_health();
+    std::string start_kernel_interface(const InterfaceConfig& iface, uint16_t port_id);
+    // The kernel's routes follow the configuration's (only the ones this process added).
+    void sync_kernel_routes(const Config& config);
     // (Re)opens the console and metrics listeners for `config`. Returns "" or what failed.
     std::string open_listeners(const Config& config);
     // apply() for a configuration the validator has passed already (a file just read).
@@ -95,6 +124,12 @@ private:
     std::vector<unsigned> worker_lcores_;
     std::vector<std::unique_ptr<dataplane::PortSteering>> steering_;
     std::vector<std::unique_ptr<sched::LocalityTable>> locality_tables_;
+    std::vector<uint16_t> kernel_ports_;              // TAP ports of the exception path
+    std::map<std::string, std::string> kernel_names_; // interface name -> its kernel interface
+    std::vector<KernelRoute> kernel_routes_;
+    HealthMonitor health_;
+    std::map<HealthTarget, std::unique_ptr<HealthTimer>> health_timers_;
+    std::map<ServiceIdentity, SorryState> sorry_;
     bool running_ = false;
 };
 

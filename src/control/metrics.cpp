@@ -33,11 +33,13 @@ Metrics* telemetry_target = nullptr;
 
 }  // namespace
 
-void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers)
+void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
+                     const std::vector<HealthRow>& health)
 {
     std::lock_guard lock(mutex_);
     services_ = services;
     workers_ = workers;
+    health_ = health;
 }
 
 std::string Metrics::prometheus_text() const
@@ -80,6 +82,15 @@ std::string Metrics::prometheus_text() const
             add_stats(out, "fulcrum_inactive_connections", labels, r.inactive);
             add_stats(out, "fulcrum_weight", labels, r.config.weight);
         }
+    // Every checked real server, in the table or not, so that an alert can fire on 0.
+    out += "# HELP fulcrum_real_server_up 1 while the health check finds the real server up (sorry servers: while "
+           "active).\n# TYPE fulcrum_real_server_up gauge\n";
+    for (const HealthRow& h : health_) {
+        const std::string labels = fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\",real_server=\"{}:{}\",check=\"{}\"",
+                                               protocol_name(h.protocol), format_ipv4(h.vip), h.vport,
+                                               format_ipv4(h.address), h.port, h.check);
+        add_stats(out, "fulcrum_real_server_up", labels, h.state == "up" || h.state == "active" ? 1 : 0);
+    }
     out += "# HELP fulcrum_worker_packets_total Packets per worker.\n# TYPE fulcrum_worker_packets_total counter\n";
     out += "# HELP fulcrum_worker_drops_total Packets dropped, by reason.\n# TYPE fulcrum_worker_drops_total counter\n";
     for (const WorkerStatus& w : workers_) {

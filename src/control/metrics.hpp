@@ -16,7 +16,8 @@ namespace fulcrum::control {
 class Metrics {
 public:
     // Control core.
-    void update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers);
+    void update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
+                const std::vector<HealthRow>& health);
 
     // Any thread.
     std::string prometheus_text() const;
@@ -30,6 +31,7 @@ private:
     mutable std::mutex mutex_;
     std::vector<ServiceStatus> services_;
     std::vector<WorkerStatus> workers_;
+    std::vector<HealthRow> health_;
 };
 
 // The Prometheus endpoint: a small non-blocking HTTP server the control loop polls.

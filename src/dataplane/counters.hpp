@@ -24,7 +24,7 @@ namespace fulcrum::dataplane {
     X(conn_table_full, "connection table full")                                                    \
     X(conn_conflict, "a NAT reply key already belongs to another connection")                      \
     X(not_for_us, "to an address that is neither ours, a VIP nor a connection's")                  \
-    X(local_unhandled, "to the director's own address, not ICMP echo")                             \
+    X(local_unhandled, "to the director's own address, not ICMP echo, and no kernel interface")     \
     X(icmp_unhandled, "ICMP that is not echo request and belongs to no connection")                \
     X(arp_invalid, "ARP that is not Ethernet/IPv4")                                                \
     X(arp_not_for_us, "ARP request for an address we do not own")                                  \
@@ -76,6 +76,8 @@ struct WorkerCounters {
     uint64_t idle_polls = 0;
     uint64_t handed_off = 0;           // passed to the worker that owns their connection
     uint64_t handoffs_received = 0;
+    uint64_t to_kernel = 0;            // passed to the kernel through the exception path
+    uint64_t from_kernel = 0;          // sent by the kernel out of a port
     std::array<uint64_t, drop_reason_count> drops{};
 
     uint64_t& drop(DropReason r) { return drops[static_cast<size_t>(r)]; }

@@ -11,12 +11,17 @@ namespace {
 constexpr uint8_t reply_ttl = 64;
 }
 
+bool icmp_is_echo_request(const uint8_t* frame, const ParsedPacket& p)
+{
+    if (p.key.proto != IPPROTO_ICMP || p.is_fragment) return false;
+    const auto* icmp = reinterpret_cast<const rte_icmp_hdr*>(frame + p.l4_offset);
+    return icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0;
+}
+
 Verdict icmp_answer_echo(uint8_t* frame, const ParsedPacket& p)
 {
-    if (p.key.proto != IPPROTO_ICMP || p.is_fragment) return Verdict::drop(DropReason::icmp_unhandled);
+    if (!icmp_is_echo_request(frame, p)) return Verdict::drop(DropReason::icmp_unhandled);
     auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
-    if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0)
-        return Verdict::drop(DropReason::icmp_unhandled);
 
     // Type and code share one 16-bit word of the ICMP checksum.
     const rte_be16_t request_word = rte_cpu_to_be_16(RTE_IP_ICMP_ECHO_REQUEST << 8);

@@ -13,6 +13,9 @@ namespace fulcrum::dataplane {
 // drop(icmp_unhandled) for any other ICMP message.
 Verdict icmp_answer_echo(uint8_t* frame, const ParsedPacket& p);
 
+// An unfragmented ICMP echo request (the message icmp_answer_echo answers).
+bool icmp_is_echo_request(const uint8_t* frame, const ParsedPacket& p);
+
 // A new frame (Ethernet header left for egress to fill): ICMP destination unreachable,
 // fragmentation needed, from `source` to the sender of `ip_packet`, with next-hop MTU `mtu`,
 // quoting the packet's IP header and as much of the rest as keeps the reply within 576 bytes

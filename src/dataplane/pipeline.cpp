@@ -225,7 +225,11 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     const ServiceSnapshot& snapshot = *w.snapshot;
     if (p.key.proto == IPPROTO_ICMP && !p.is_fragment) {
         Verdict related = icmp_forward_related(w, m, frame, p);
-        if (related.settled()) return related;
+        // An error about no connection of ours, sent to the director, may be about the kernel's
+        // own traffic (a health check's): the local branch below passes it on.
+        const bool maybe_kernels = related.kind == Verdict::Kind::drop && related.reason == DropReason::icmp_unhandled &&
+                                   w.shared->ports[m->port].kernel_port != no_port && w.shared->is_local(p.key.dst_ip);
+        if (related.settled() && !maybe_kernels) return related;
     }
     const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
     if (has_ports) {
@@ -258,8 +262,16 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
         return Verdict::drop(DropReason::no_service);
     }
     if (w.shared->is_local(p.key.dst_ip)) {
-        if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
-        return Verdict::drop(DropReason::local_unhandled);
+        if (icmp_is_echo_request(frame, p)) return answer_echo(w, m, frame, p);
+        // Everything else for the director itself is the kernel's: its sockets (health checks,
+        // ping's replies, BGP) are the only ones here.
+        const uint16_t kernel_port = w.shared->ports[m->port].kernel_port;
+        if (kernel_port == no_port) {
+            if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
+            return Verdict::drop(DropReason::local_unhandled);
+        }
+        ++w.counters.to_kernel;
+        return Verdict::transmit(kernel_port);
     }
     return Verdict::drop(DropReason::not_for_us);
 }

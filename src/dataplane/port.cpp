@@ -1,9 +1,11 @@
 #include "dataplane/port.hpp"
 
+#include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
 #include <cctype>
+#include <cstdio>
 #include <string>
 
 namespace fulcrum::dataplane {
@@ -71,6 +73,19 @@ std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues,
     // refusal is not fatal, the configured MTU still bounds what the director sends.
     rte_eth_dev_set_mtu(port_id, mtu);
     if (int rc = rte_eth_dev_start(port_id); rc != 0) return failure("start", rc);
+    return {};
+}
+
+std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const uint8_t (&mac)[6],
+                            uint16_t& port_id)
+{
+    char mac_text[18];
+    std::snprintf(mac_text, sizeof mac_text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                  mac[5]);
+    const std::string devargs = vdev_name + ",iface=" + kernel_name + ",mac=" + mac_text;
+    if (int rc = rte_dev_probe(devargs.c_str()); rc != 0) return failure(("creating " + devargs).c_str(), rc);
+    if (rte_eth_dev_get_port_by_name(vdev_name.c_str(), &port_id) != 0)
+        return "EAL made no port of " + vdev_name;
     return {};
 }
 

@@ -24,4 +24,10 @@ std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues,
 
 void port_stop(uint16_t port_id);
 
+// Creates a net_tap port after EAL start-up (the MAC it must carry is known only then): the
+// kernel interface `kernel_name`, with `mac`, in the caller's network namespace. EAL knows it as
+// `vdev_name`, which must start with "net_tap". Sets `port_id`; returns "" or what failed.
+std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const uint8_t (&mac)[6],
+                            uint16_t& port_id);
+
 }  // namespace fulcrum::dataplane

@@ -149,6 +149,13 @@ int worker_main(void* worker_context)
             received += n;
             worker_process_burst(w, burst, n);
         }
+        // What the kernel sends leaves as it is: it resolved its own next hop.
+        for (const KernelQueue& k : w.kernel_queues) {
+            const uint16_t n = rte_eth_rx_burst(k.kernel_port, k.queue_id, burst, rx_burst_size);
+            for (uint16_t i = 0; i < n; ++i) egress_stage(w, k.port_id, burst[i]);
+            w.counters.from_kernel += n;
+            received += n;
+        }
         const uint16_t handed = receive_handed_off(w, burst, rx_burst_size);
         process_burst(w, burst, handed, true);
         received += handed;

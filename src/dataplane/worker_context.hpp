@@ -28,6 +28,7 @@ struct rte_rcu_qsbr;
 namespace fulcrum::dataplane {
 
 inline constexpr unsigned max_ports = 8;
+inline constexpr uint16_t no_port = UINT16_MAX;
 inline constexpr uint16_t rx_burst_size = 32;
 inline constexpr uint16_t tx_stage_size = 64;
 inline constexpr unsigned max_pending_arp = 64;
@@ -46,6 +47,9 @@ struct PortInfo {
     std::vector<Ipv4Prefix> addresses;   // host order, as configured
     std::vector<rte_be32_t> local_ips;   // the same addresses, as on the wire
     uint16_t mtu = 1500;
+    // The TAP port of the exception path: the kernel gets what is addressed to the director and
+    // not handled here, and what it sends there goes out of this port. no_port = none.
+    uint16_t kernel_port = no_port;
 
     // The address to send ARP requests for `target` from: ours in the subnet holding it.
     rte_be32_t source_for(rte_be32_t target) const;
@@ -127,6 +131,13 @@ struct RxQueue {
     uint16_t queue_id;
 };
 
+// A queue of frames the kernel sent out of a TAP interface, and the port they leave by.
+struct KernelQueue {
+    uint16_t kernel_port;
+    uint16_t queue_id;
+    uint16_t port_id;
+};
+
 // A packet waiting for its next hop to answer ARP.
 struct PendingPacket {
     rte_mbuf* mbuf;
@@ -139,6 +150,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     unsigned worker_id = 0;
     DataplaneShared* shared = nullptr;
     std::vector<RxQueue> rx_queues;
+    std::vector<KernelQueue> kernel_queues;
     uint16_t tx_queue = 0;                    // this worker's TX queue on every port
     rte_ring* from_control = nullptr;         // frames the control core wants sent (GARP)
 

@@ -244,3 +244,38 @@ TEST(Icmp, OtherMessagesAreNotAnswered)
     EXPECT_EQ(v.kind, Verdict::Kind::drop);
     EXPECT_EQ(v.reason, DropReason::icmp_unhandled);
 }
+
+TEST(Icmp, OnlyAnUnfragmentedEchoRequestIsOne)
+{
+    struct Case {
+        const char* what;
+        Frame frame;
+        bool echo_request;
+    };
+    const Frame ping = Frame{}.src(client).dst(vip).icmp(8).with_payload("abc");
+    const std::vector<Case> cases = {
+        {"echo request", ping, true},
+        {"echo request without DF", Frame(ping).with_frag(0), true},
+        {"echo reply", Frame(ping).icmp(0), false},
+        {"echo request with code 1", Frame(ping).icmp(8, 1), false},
+        {"timestamp request", Frame(ping).icmp(13), false},
+        {"port unreachable", Frame(ping).icmp(3, 3), false},
+        {"first fragment of an echo request", Frame(ping).with_frag(0x2000), false},
+        {"TCP", Frame{}.src(client, 1).dst(vip, 80).tcp(SYN), false},
+        {"UDP", Frame{}.src(client, 1).dst(vip, 53).udp(), false},
+    };
+    for (const Case& c : cases) {
+        Bytes b = c.frame.bytes();
+        ParsedPacket p;
+        ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next) << c.what;
+        EXPECT_EQ(icmp_is_echo_request(b.data(), p), c.echo_request) << c.what;
+        // What icmp_answer_echo answers is exactly what icmp_is_echo_request says is a request.
+        const Bytes before = b;
+        const Verdict v = icmp_answer_echo(b.data(), p);
+        EXPECT_EQ(v.kind == Verdict::Kind::next, c.echo_request) << c.what;
+        if (!c.echo_request) {
+            EXPECT_EQ(v.reason, DropReason::icmp_unhandled) << c.what;
+            EXPECT_EQ(b, before) << c.what << ": a message not answered is left as it was";
+        }
+    }
+}

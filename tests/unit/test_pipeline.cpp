@@ -987,3 +987,287 @@ TEST_F(Pipeline, NoRealServerAnswersPortUnreachableFromTheVip)
     EXPECT_TRUE(l4_checksum_ok(sent[0]));
     EXPECT_EQ(w_->counters.icmp_port_unreachable_sent, 1u);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The exception path: the kernel's TAP ports (2 behind ext, 3 behind int), never started either:
+// what goes to the kernel is read from their stages.
+
+namespace {
+
+constexpr uint16_t ext_kernel = 2, int_kernel = 3;
+
+class KernelPath : public Pipeline {
+protected:
+    void SetUp() override
+    {
+        Pipeline::SetUp();
+        give_kernel_port(ext_port, ext_kernel);
+        give_kernel_port(int_port, int_kernel);
+    }
+
+    // As Director::start_kernel_interface: the TAP carries the port's MAC.
+    void give_kernel_port(uint16_t port, uint16_t kernel)
+    {
+        PortInfo& tap = shared_->ports[kernel];
+        tap.port_id = kernel;
+        tap.name = "fl-" + shared_->ports[port].name;
+        tap.mac = shared_->ports[port].mac;
+        shared_->ports[port].kernel_port = kernel;
+        shared_->port_count = std::max<unsigned>(shared_->port_count, kernel + 1u);
+    }
+
+    // Expects `frame` to reach the kernel port `kernel` exactly as it arrived, and nothing else
+    // to be sent.
+    void expect_to_kernel(const Bytes& frame, uint16_t in_port, uint16_t kernel)
+    {
+        const uint64_t before = w_->counters.to_kernel;
+        const Verdict v = run(frame, in_port);
+        ASSERT_EQ(v.kind, Verdict::Kind::transmit) << drop_reason_names[static_cast<size_t>(v.reason)];
+        EXPECT_EQ(v.port, kernel);
+        EXPECT_EQ(w_->counters.to_kernel, before + 1);
+        const auto sent = take(kernel);
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0], frame);
+        EXPECT_EQ(take(ext_port).size() + take(int_port).size() + take(ext_kernel).size() + take(int_kernel).size(), 0u);
+    }
+
+    uint64_t drops() const
+    {
+        uint64_t n = 0;
+        for (uint64_t d : w_->counters.drops) n += d;
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_F(KernelPath, TcpAndUdpToTheDirectorGoToTheKernelUnchanged)
+{
+    // A client's SSH connection to the director, on ext.
+    expect_to_kernel(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 40000).dst(ext_ip, 22).tcp(SYN).bytes(),
+                     ext_port, ext_kernel);
+    // A real server answering a health check the kernel opened from the director's address, on int.
+    expect_to_kernel(
+        Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(int_ip, 45678).tcp(SYN | ACK).with_ttl(64).bytes(),
+        int_port, int_kernel);
+    expect_to_kernel(Frame{}.from(rs_mac[1]).to(int_mac).src(rs_ip[1], 53).dst(int_ip, 33000).udp()
+                         .with_payload("answer").with_ttl(1).bytes(),
+                     int_port, int_kernel);
+    // A fragment: the kernel reassembles it.
+    expect_to_kernel(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 5000).dst(ext_ip, 53).udp()
+                         .with_frag(0x2000).with_payload("12345678").bytes(),
+                     ext_port, ext_kernel);
+    EXPECT_EQ(w_->counters.to_kernel, 4u);
+    EXPECT_EQ(drops(), 0u);
+    EXPECT_EQ(w_->counters.drop(DropReason::local_unhandled), 0u);
+    EXPECT_EQ(w_->conns.size(), 0u);  // the kernel's connections are not the director's
+    EXPECT_EQ(w_->counters.connections_created, 0u);
+}
+
+TEST_F(KernelPath, EchoRequestsToTheDirectorAreStillAnsweredHere)
+{
+    Frame ping = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(ext_ip).icmp(8).with_payload("abc").with_ttl(50);
+    Bytes expected = Frame(ping).from(ext_mac).to(client_mac).src(ext_ip).dst(client_ip).icmp(0).with_ttl(64).bytes();
+    expect_forwarded(ping.bytes(), ext_port, ext_port, expected);
+    // From a real server, to the director's address on int.
+    Frame from_rs = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(int_ip).icmp(8).with_payload("xyz");
+    expect_forwarded(from_rs.bytes(), int_port, int_port,
+                     Frame(from_rs).from(int_mac).to(rs_mac[0]).src(int_ip).dst(rs_ip[0]).icmp(0).with_ttl(64).bytes());
+    EXPECT_EQ(w_->counters.icmp_echo_replies, 2u);
+    EXPECT_EQ(w_->counters.to_kernel, 0u);
+    EXPECT_EQ(take(ext_kernel).size() + take(int_kernel).size(), 0u);
+}
+
+TEST_F(KernelPath, EchoRepliesAndOtherIcmpToTheDirectorGoToTheKernel)
+{
+    // The answer to the kernel's own ping of a real server.
+    expect_to_kernel(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(int_ip).icmp(0).with_payload("ping").bytes(),
+                     int_port, int_kernel);
+    // ICMP the dataplane does not answer: a timestamp request, an echo request with a code.
+    expect_to_kernel(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(ext_ip).icmp(13).bytes(), ext_port,
+                     ext_kernel);
+    expect_to_kernel(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(ext_ip).icmp(8, 1).bytes(), ext_port,
+                     ext_kernel);
+    EXPECT_EQ(w_->counters.icmp_echo_replies, 0u);
+    EXPECT_EQ(w_->counters.to_kernel, 3u);
+    EXPECT_EQ(drops(), 0u);
+}
+
+TEST_F(KernelPath, IcmpErrorAboutTheKernelsOwnTrafficGoesToTheKernel)
+{
+    // rs1 says a UDP probe the kernel sent it from the director's address hit a closed port: no
+    // connection of the director's is quoted, so it is the kernel's.
+    const Bytes probe = Frame{}.src(int_ip, 33434).dst(rs_ip[0], 33434).udp().with_ttl(64).bytes();
+    Frame unreachable = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(int_ip).icmp(3, 3)
+                            .with_payload(as_string(probe, 14, 28));
+    unreachable.icmp_id = 0;
+    unreachable.icmp_seq = 0;
+    expect_to_kernel(unreachable.bytes(), int_port, int_kernel);
+    // A router on the way says the kernel's packet was too big for the next hop.
+    const Bytes check = Frame{}.src(int_ip, 45678).dst(rs_ip[1], 80).tcp(ACK).with_payload("GET /health").bytes();
+    Frame too_big = Frame{}.from(rs_mac[1]).to(int_mac).src(rs_ip[1]).dst(int_ip).icmp(3, 4)
+                        .with_payload(as_string(check, 14, 28));
+    too_big.icmp_id = 0;
+    too_big.icmp_seq = 1400;
+    expect_to_kernel(too_big.bytes(), int_port, int_kernel);
+    EXPECT_EQ(w_->counters.drop(DropReason::icmp_unhandled), 0u);
+}
+
+TEST_F(KernelPath, IcmpErrorAboutAConnectionIsStillForwarded)
+{
+    // The exception path must not take what belongs to a connection (as IcmpFromRealServerIsNatted...).
+    Frame syn = from_client(40000).tcp(SYN);
+    run(syn.bytes(), ext_port);
+    const Bytes to_rs = take(int_port).at(0);
+    Frame icmp = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(client_ip).icmp(3, 4)
+                     .with_payload(as_string(to_rs, 14, 28));
+    icmp.icmp_id = 0;
+    icmp.icmp_seq = 1400;
+    const Verdict v = run(icmp.bytes(), int_port);
+    ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+    EXPECT_EQ(v.port, ext_port);
+    EXPECT_EQ(take(ext_port).size(), 1u);
+    EXPECT_EQ(w_->counters.icmp_related_forwarded, 1u);
+    EXPECT_EQ(w_->counters.to_kernel, 0u);
+}
+
+TEST_F(KernelPath, VipTrafficIsNotTheKernels)
+{
+    // NAT as before.
+    Frame syn = from_client(40000).tcp(SYN);
+    expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    // A VIP port without a service, and ICMP to the VIP, are the dataplane's as before.
+    expect_dropped(from_client(40001, 81).tcp(SYN).bytes(), ext_port, DropReason::no_service);
+    Frame ping = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(8).with_payload("abc").with_ttl(50);
+    expect_forwarded(ping.bytes(), ext_port, ext_port,
+                     Frame(ping).from(ext_mac).to(client_mac).src(vip).dst(client_ip).icmp(0).with_ttl(64).bytes());
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(13).bytes(), ext_port,
+                   DropReason::icmp_unhandled);
+    // Neither the address of no one.
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 1).dst(ipv4(198, 18, 0, 77), 22).tcp(SYN).bytes(),
+                   ext_port, DropReason::not_for_us);
+    EXPECT_EQ(w_->counters.to_kernel, 0u);
+    EXPECT_EQ(take(ext_kernel).size() + take(int_kernel).size(), 0u);
+}
+
+TEST_F(KernelPath, ArpRepliesGoToTheKernelAfterTheNeighbourIsLearned)
+{
+    // rs3 is not yet known: its answer teaches the control core, and reaches the kernel too.
+    Arp reply;
+    reply.src_mac = rs_mac[2];
+    reply.eth_dst = int_mac;
+    reply.op = 2;
+    reply.sender_mac = rs_mac[2];
+    reply.sender_ip = rs_ip[2];
+    reply.target_mac = int_mac;
+    reply.target_ip = int_ip;
+    expect_to_kernel(reply.bytes(), int_port, int_kernel);
+    NeighborUpdate update{};
+    ASSERT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), 0);
+    EXPECT_EQ(update.ip, rte_cpu_to_be_32(rs_ip[2]));
+    EXPECT_EQ(update.port, int_port);
+    const rte_ether_addr rs3_ether = ether(rs_mac[2]);
+    EXPECT_TRUE(rte_is_same_ether_addr(&update.mac, &rs3_ether));
+    EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
+
+    // A gratuitous reply (broadcast) from a known neighbour: nothing new to learn, still the kernel's.
+    Arp gratuitous = reply;
+    gratuitous.src_mac = rs_mac[0];
+    gratuitous.sender_mac = rs_mac[0];
+    gratuitous.sender_ip = rs_ip[0];
+    gratuitous.eth_dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    gratuitous.target_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    gratuitous.target_ip = rs_ip[0];
+    expect_to_kernel(gratuitous.bytes(), int_port, int_kernel);
+    EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
+    EXPECT_EQ(w_->counters.to_kernel, 2u);
+    EXPECT_EQ(w_->counters.arp_replies_sent, 0u);
+}
+
+TEST_F(KernelPath, ArpRequestsForOurAddressesAreStillAnsweredHere)
+{
+    for (uint32_t target : {ext_ip, vip}) {
+        Arp request;
+        request.src_mac = client_mac;
+        request.sender_mac = client_mac;
+        request.sender_ip = client_ip;
+        request.target_ip = target;
+        Arp reply;
+        reply.src_mac = ext_mac;
+        reply.eth_dst = client_mac;
+        reply.op = 2;
+        reply.sender_mac = ext_mac;
+        reply.sender_ip = target;
+        reply.target_mac = client_mac;
+        reply.target_ip = client_ip;
+        const Verdict v = run(request.bytes(), ext_port);
+        ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+        EXPECT_EQ(v.port, ext_port);
+        const auto sent = take(ext_port);
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0], reply.bytes());
+    }
+    EXPECT_EQ(w_->counters.arp_replies_sent, 2u);
+    // A request for an address that is not ours is nobody's here, kernel port or not.
+    Arp other;
+    other.src_mac = client_mac;
+    other.sender_mac = client_mac;
+    other.sender_ip = client_ip;
+    other.target_ip = ipv4(198, 18, 0, 50);
+    expect_dropped(other.bytes(), ext_port, DropReason::arp_not_for_us);
+    EXPECT_EQ(w_->counters.to_kernel, 0u);
+    EXPECT_EQ(take(ext_kernel).size() + take(int_kernel).size(), 0u);
+}
+
+TEST_F(KernelPath, OnlyTheReceivingPortsKernelPortCounts)
+{
+    shared_->ports[int_port].kernel_port = no_port;
+    // For int's address, on int: int has no kernel interface.
+    expect_dropped(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(int_ip, 45678).tcp(SYN | ACK).bytes(),
+                   int_port, DropReason::local_unhandled);
+    Arp reply;
+    reply.src_mac = rs_mac[2];
+    reply.eth_dst = int_mac;
+    reply.op = 2;
+    reply.sender_mac = rs_mac[2];
+    reply.sender_ip = rs_ip[2];
+    reply.target_mac = int_mac;
+    reply.target_ip = int_ip;
+    expect_dropped(reply.bytes(), int_port, DropReason::arp_not_for_us);
+    // ext's kernel interface still has what arrives on ext.
+    expect_to_kernel(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 40000).dst(ext_ip, 22).tcp(SYN).bytes(),
+                     ext_port, ext_kernel);
+    EXPECT_EQ(w_->counters.to_kernel, 1u);
+}
+
+TEST_F(Pipeline, WithoutAKernelPortTheDirectorsOwnTrafficIsDroppedAsBefore)
+{
+    ASSERT_EQ(shared_->ports[ext_port].kernel_port, no_port);  // the default
+    ASSERT_EQ(shared_->ports[int_port].kernel_port, no_port);
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip, 40000).dst(ext_ip, 22).tcp(SYN).bytes(),
+                   ext_port, DropReason::local_unhandled);
+    expect_dropped(Frame{}.from(rs_mac[1]).to(int_mac).src(rs_ip[1], 53).dst(int_ip, 33000).udp().bytes(), int_port,
+                   DropReason::local_unhandled);
+    expect_dropped(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(int_ip).icmp(0).bytes(), int_port,
+                   DropReason::icmp_unhandled);
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(ext_ip).icmp(13).bytes(), ext_port,
+                   DropReason::icmp_unhandled);
+    Arp reply;
+    reply.src_mac = rs_mac[2];
+    reply.eth_dst = int_mac;
+    reply.op = 2;
+    reply.sender_mac = rs_mac[2];
+    reply.sender_ip = rs_ip[2];
+    reply.target_mac = int_mac;
+    reply.target_ip = int_ip;
+    expect_dropped(reply.bytes(), int_port, DropReason::arp_not_for_us);
+    // The reply still taught the control core where rs3 is.
+    NeighborUpdate update{};
+    ASSERT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), 0);
+    EXPECT_EQ(update.ip, rte_cpu_to_be_32(rs_ip[2]));
+    // Echo requests are answered.
+    Frame ping = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(ext_ip).icmp(8).with_payload("abc").with_ttl(50);
+    expect_forwarded(ping.bytes(), ext_port, ext_port,
+                     Frame(ping).from(ext_mac).to(client_mac).src(ext_ip).dst(client_ip).icmp(0).with_ttl(64).bytes());
+    EXPECT_EQ(w_->counters.to_kernel, 0u);
+}
