@@ -94,6 +94,12 @@ in_client ping -n -c 3 -i 0.2 -W 1 -w 5 "$LAB_DIR_EXT_IP" | sed 's/^/  /' || tru
 in_client ping -n -c 3 -i 0.2 -W 1 -w 5 "$LAB_VIP" | sed 's/^/  /' || true
 
 if [[ -n $director_pid ]]; then
+    bold "The exception path: the director's kernel reaches real server rs1 ($(lab_rs_ip 1)) through fl-int"
+    ip -n fl-dir -br addr show | sed 's/^/  /' || true
+    ip netns exec fl-dir ping -n -c 3 -i 0.2 -W 1 -w 5 "$(lab_rs_ip 1)" | sed 's/^/  /' || true
+fi
+
+if [[ -n $director_pid ]]; then
     bold "Stopping the director (SIGTERM)"
     kill -TERM "$director_pid"
     for _ in $(seq 150); do alive "$director_pid" || break; sleep 0.1; done

@@ -1030,3 +1030,82 @@ class ExtraRealServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+# ---- Added for tests/e2e/test_health.py (new helpers only; nothing above changed) ----
+
+LAB_HEALTH_CONF = os.path.join(REPO, "conf", "lab-health.yaml")
+
+
+def rs_http(n, path, port=80, limit=3.0):
+    """GET path from realserver.py rsN over its own loopback (inside fl-rsN): (status, body)."""
+    return http_get_in_ns(f"fl-rs{n}", "127.0.0.1", port, path, limit=limit)
+
+
+def set_health(n, status=None, body=None, delay=None, port=80):
+    """What rsN's GET /health answers from now on (realserver.py /set-health); no arguments restore
+    200 "ok". Returns (ok, the server's state as a dict or the error text)."""
+    from urllib.parse import urlencode
+    query = {k: v for k, v in (("status", status), ("body", body), ("delay", delay)) if v is not None}
+    code, text = rs_http(n, "/set-health" + (f"?{urlencode(query)}" if query else ""), port=port)
+    try:
+        return code == 200, json.loads(text)
+    except (ValueError, TypeError):
+        return False, f"status {code}: {text!r}"
+
+
+def health_state(n, port=80):
+    """rsN's /health-state: {"status", "body", "delay", "checks", "last_peer", "last_host"} or {}."""
+    code, text = rs_http(n, "/health-state", port=port)
+    try:
+        return json.loads(text) if code == 200 else {}
+    except (ValueError, TypeError):
+        return {}
+
+
+SHOW_HEALTH_HEAD = ["Prot", "LocalAddress:Port", "RemoteAddress:Port", "Check", "State", "Weight", "Changed",
+                    "Last", "Reason"]
+_HEALTH_ROW_RE = re.compile(r"^(TCP|UDP)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+"
+                            r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?|-)\s*(\S*)\s*(.*?)\s*$")
+
+
+def parse_show_health(lines):
+    """The console's `show health`: (header ok, rows). Each row: {"proto", "service", "rs", "check",
+    "state", "weight", "changed", "last", "reason", "line"}; keyed lookups with health_row()."""
+    head_ok = bool(lines) and lines[0].split() == SHOW_HEALTH_HEAD
+    rows = []
+    for line in lines[1:] if head_ok else lines:
+        m = _HEALTH_ROW_RE.match(line)
+        if m:
+            rows.append(dict(zip(("proto", "service", "rs", "check", "state", "weight", "changed", "last",
+                                  "reason"), m.groups()), line=line))
+    return head_ok, rows
+
+
+def health_row(rows, rs, service=f"{VIP}:80", proto="TCP"):
+    """The row of real server `rs` ("IP:PORT") in `service`, or None."""
+    for r in rows:
+        if r["proto"] == proto and r["service"] == service and r["rs"] == rs:
+            return r
+    return None
+
+
+def ping_from(ns, addr, count=3):
+    """ping -c count -W 1 addr inside `ns`: (received, summary), the summary being ping's
+    "N packets transmitted, ..." line or its error."""
+    r = run(["ip", "netns", "exec", ns, "ping", "-n", "-c", str(count), "-i", "0.2", "-W", "1", "-w", "5", addr], 10)
+    m = re.search(r"(\d+) received", r.stdout or "")
+    lines = ((r.stdout or "") + "\n" + (r.stderr or "")).strip().splitlines()
+    summary = next((x for x in lines if "packets transmitted" in x), lines[-1] if lines else "(no output)")
+    return (int(m.group(1)) if m else 0), summary.strip()
+
+
+def link_json(ns, dev):
+    """`ip -j addr show dev` in ns: {"mac", "addresses" ["A/P", ...], "up"} or None when it is absent."""
+    r = run(["ip", "-n", ns, "-j", "addr", "show", "dev", dev], 10)
+    try:
+        info = json.loads(r.stdout)[0]
+    except (ValueError, LookupError, TypeError):
+        return None
+    return {"mac": info.get("address"), "up": "UP" in info.get("flags", []),
+            "addresses": [f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", []) if a.get("family") == "inet"]}

@@ -11,6 +11,15 @@ HTTP (one thread per connection):
   GET  /hold?seconds=S -> "NAME PEER_IP:PORT LOCAL_IP:PORT\n" at once (as /conn), then the connection
                        stays open, idle, for S seconds (0 < S <= 600), or until the client closes it or
                        sends anything, and the server closes it: a long-lived connection on demand
+  GET  /health       -> the health answer, by default 200 "ok\n" (what a director's HTTP check asks);
+                       each one is counted, with the asker's address and Host header
+  GET  /set-health?status=N&body=TEXT&delay=S
+                    -> changes what /health answers from now on: status N (100-599), body TEXT (a
+                       line end added), after S seconds (0 <= S <= 30); keys left out take their
+                       defaults (200, "ok", 0), so /set-health alone restores them. Loopback only
+                       (a client through the VIP gets 403): ask from the server's own namespace
+  GET  /health-state -> JSON: {"name", "status", "body", "delay", "checks" (how many /health so far),
+                       "last_peer", "last_host"}; loopback only
 Every answer carries "X-Real-Server: NAME".
 
 UDP: each datagram is answered with b"NAME:" + the datagram, to the address it came from, from the
@@ -28,8 +37,10 @@ import signal
 import socket
 import struct
 import sys
+import json
 import threading
 import time
+import urllib.parse
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux; Python 3.11 does not name it
 PATTERN_PERIOD = 251
@@ -42,6 +53,24 @@ _BLOCK = bytes(i % PATTERN_PERIOD for i in range(PATTERN_PERIOD * (CHUNK // PATT
 
 def stamp():
     return datetime.datetime.now().strftime("%H:%M:%S.%f")
+
+
+class HealthState:
+    """What /health answers, changed at run time by /set-health (for the director's health checks)."""
+
+    DEFAULT = {"status": 200, "body": "ok", "delay": 0.0}
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.answer = dict(self.DEFAULT)
+        self.checks = 0
+        self.last_peer = None
+        self.last_host = None
+
+    def view(self, name):
+        with self.lock:
+            return {"name": name, **self.answer, "checks": self.checks, "last_peer": self.last_peer,
+                    "last_host": self.last_host}
 
 
 def pattern(offset, length):
@@ -77,6 +106,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, f"{name} {host}:{port} {local}:{lport}\n".encode())
         if self.path.startswith("/hold?seconds="):
             return self._hold(self.path[len("/hold?seconds="):])
+        if self.path == "/health" or self.path.startswith("/health?"):
+            return self._health()
+        if self.path == "/set-health" or self.path.startswith("/set-health?"):
+            return self._set_health()
+        if self.path == "/health-state":
+            if not self._from_loopback():
+                return self._send(403, b"loopback only\n")
+            return self._send(200, (json.dumps(self.server.health.view(name)) + "\n").encode(),
+                              "application/json")
         if self.path.startswith("/bytes/"):
             try:
                 n = int(self.path[len("/bytes/"):])
@@ -96,6 +134,47 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 sent += len(chunk)
             return None
         return self._send(404, b"not found\n")
+
+    def _from_loopback(self):
+        return self.client_address[0].startswith("127.")
+
+    def _health(self):
+        state = self.server.health
+        with state.lock:
+            state.checks += 1
+            state.last_peer = self.client_address[0]
+            state.last_host = self.headers.get("Host")
+            answer = dict(state.answer)
+        if answer["delay"] > 0:
+            time.sleep(answer["delay"])
+        return self._send(answer["status"], (answer["body"] + "\n").encode())
+
+    def _set_health(self):
+        if not self._from_loopback():
+            return self._send(403, b"loopback only\n")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query, keep_blank_values=True)
+        answer = dict(HealthState.DEFAULT)
+        try:
+            for key, values in query.items():
+                if key == "status":
+                    answer["status"] = int(values[-1])
+                    if not 100 <= answer["status"] <= 599:
+                        raise ValueError("status out of 100-599")
+                elif key == "body":
+                    answer["body"] = values[-1]
+                elif key == "delay":
+                    answer["delay"] = float(values[-1])
+                    if not 0 <= answer["delay"] <= 30:
+                        raise ValueError("delay out of 0-30")
+                else:
+                    raise ValueError(f"unknown key {key}")
+        except ValueError as e:
+            return self._send(400, f"expected /set-health?status=N&body=TEXT&delay=S: {e}\n".encode())
+        state = self.server.health
+        with state.lock:
+            state.answer = answer
+        sys.stderr.write(f"{stamp()} {self.server.name} health answer now {answer}\n")
+        return self._send(200, (json.dumps(state.view(self.server.name)) + "\n").encode(), "application/json")
 
     def _hold(self, seconds):
         try:
@@ -195,6 +274,7 @@ def main():
     sys.stderr.reconfigure(line_buffering=True)
     httpd = HTTPServer((args.bind, args.http_port), Handler)
     httpd.name = args.name
+    httpd.health = HealthState()
     usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     usock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     usock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
