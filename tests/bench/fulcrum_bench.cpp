@@ -241,6 +241,7 @@ void print_row(const char* what, uint32_t flows, const Result& r, const Result& 
 void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods);
 void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat);
 void compare_expiry(const std::vector<uint32_t>& flow_counts);
+void measure_kernel_poll(unsigned repeat);
 
 }  // namespace
 
@@ -257,7 +258,8 @@ int main(int argc, char** argv)
         ("packets", po::value<uint64_t>(&packets)->default_value(20000000), "packets per measurement")
         ("repeat", po::value<unsigned>(&repeat)->default_value(3), "measurements per figure; the median is printed")
         ("methods", po::value<std::string>(&methods)->default_value("index,expiry,nat,dr,tun"),
-         "what to measure: index (rte_hash against FlowIndex), expiry (the timer wheel against rte_timer), nat, dr, tun")
+         "what to measure: index (rte_hash against FlowIndex), expiry (the timer wheel against rte_timer), nat, dr, tun, "
+         "tap (an empty poll of an exception-path TAP queue; creates a kernel interface)")
         ("help,h", "show this help");
     int own_argc = argc;
     std::vector<std::string> eal_args{"fulcrum-bench"};
@@ -288,6 +290,7 @@ int main(int argc, char** argv)
 
     if (methods.find("index") != std::string::npos) compare_indexes(flow_counts, repeat);
     if (methods.find("expiry") != std::string::npos) compare_expiry(flow_counts);
+    if (methods.find("tap") != std::string::npos) measure_kernel_poll(repeat);
     run_all(flow_counts, packets, repeat, methods);
     rte_eal_cleanup();
     return 0;
@@ -433,6 +436,48 @@ void compare_expiry(const std::vector<uint32_t>& flow_counts)
                     sizeof(uint32_t) * 2 + sizeof(uint16_t), sizeof(rte_timer));
         std::fflush(stdout);
     }
+}
+
+// What the worker pays, every loop iteration, to look at an exception-path TAP queue with
+// nothing in it, against an empty poll of a hand-off ring (which it also does every iteration).
+void measure_kernel_poll(unsigned repeat)
+{
+    rte_mempool* pool = rte_pktmbuf_pool_create("tap_bench_pool", 4096, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x42};
+    uint16_t tap = 0;
+    if (auto e = port_create_tap("net_tap_bench0", "flbench0", mac, tap); !e.empty()) {
+        std::printf("tap: cannot create a TAP port: %s\n", e.c_str());
+        return;
+    }
+    if (auto e = port_start(tap, 1, 1, 1500, pool); !e.empty()) {
+        std::printf("tap: cannot start the TAP port: %s\n", e.c_str());
+        return;
+    }
+    rte_ring* ring = rte_ring_create("tap_bench_ring", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    constexpr unsigned polls = 200000;
+    auto ns_per_poll = [&](auto&& poll) {
+        std::vector<double> runs;
+        for (unsigned r = 0; r < std::max(1u, repeat); ++r) {
+            const uint64_t start = rte_rdtsc();
+            for (unsigned i = 0; i < polls; ++i) poll();
+            runs.push_back(static_cast<double>(rte_rdtsc() - start) * 1e9 / static_cast<double>(rte_get_tsc_hz()) / polls);
+        }
+        std::sort(runs.begin(), runs.end());
+        return runs[runs.size() / 2];
+    };
+    rte_mbuf* frames[32];
+    const double tap_ns = ns_per_poll([&] {
+        if (uint16_t n = rte_eth_rx_burst(tap, 0, frames, 32); n != 0) rte_pktmbuf_free_bulk(frames, n);
+    });
+    const double ring_ns = ns_per_poll([&] {
+        if (unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(frames), 32, nullptr); n != 0)
+            rte_pktmbuf_free_bulk(frames, n);
+    });
+    std::printf("%-26s %12s %12s %10s\n", "kernel poll (empty)", "TAP ns", "ring ns", "ratio");
+    std::printf("%-26s %12.1f %12.1f %9.1fx\n", "", tap_ns, ring_ns, tap_ns / ring_ns);
+    port_stop(tap);
+    rte_ring_free(ring);
+    rte_mempool_free(pool);
 }
 
 void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigned repeat, const std::string& methods)
