@@ -84,9 +84,11 @@ public:
     // forgotten, their checks in flight closed. Body regexes are compiled here, once.
     void configure(const Config& config);
 
-    // Starts a check of `target` now, unless one is in flight, the target is unknown or its type
-    // is none. Never blocks: the connect is non-blocking, and a result known at once (a refused
-    // connect) is reported by the next poll().
+    // Starts a check of `target` now, unless the target is unknown, its type is none, or a check
+    // is in flight that has used less than 90% of its timeout (one that has used more has timed
+    // out: it is counted as failed, its change reported by the next poll()). Never blocks: the
+    // connect is non-blocking, and a result known at once (a refused connect) is reported by the
+    // next poll().
     void start_check(const HealthTarget& target, Clock::time_point now);
 
     // Advances the checks in flight without blocking, fails those started more than timeout_ms
@@ -101,6 +103,7 @@ private:
     std::map<HealthTarget, HealthStatus> statuses_;
     std::map<HealthTarget, std::shared_ptr<const health_detail::BodyPattern>> body_patterns_;
     std::map<HealthTarget, std::unique_ptr<health_detail::Probe>> probes_;
+    std::vector<HealthChange> pending_changes_;  // made by start_check, reported by the next poll()
 };
 
 // The status code of an HTTP status line: "HTTP/1.1 200 OK\r\n..." -> 200. nullopt when the

@@ -519,20 +519,26 @@ TEST(HttpCheck, BodyIsSearchedAfterTheHeadersOnly)
 // minutes to fail a search over 64 KB; the checker's must do both in well under a second.
 TEST(HttpCheck, LongBodyIsSearchedQuickly)
 {
-    const std::string body(60000, 'x');
-    HttpStub server("HTTP/1.1 200 OK\r\n\r\n" + body + "ready");
+    // The first 8 KB of the body are searched: "ready" within them is found, beyond them not.
+    const std::string body(8000, 'x');
+    HttpStub server("HTTP/1.1 200 OK\r\n\r\n" + body + "ready" + std::string(50000, 'x'));
     HttpStub failing("HTTP/1.1 200 OK\r\n\r\n" + body);
+    HttpStub too_far("HTTP/1.1 200 OK\r\n\r\n" + std::string(8192, 'x') + "ready");
+    HttpStub literal("HTTP/1.1 200 OK\r\n\r\n" + body + "ready");
     HealthMonitor monitor;
     monitor.configure(service_with({{server.port(), http_check("/", "x.*ready")},
-                                    {failing.port(), http_check("/", "(x|y)*ready")}}));
+                                    {failing.port(), http_check("/", "(x|y)*ready")},
+                                    {too_far.port(), http_check("/", "x.*ready")},
+                                    {literal.port(), http_check("/", "ready")}}));
 
     const auto started = Clock::now();
-    run_check(monitor, target_on(server.port()));
-    run_check(monitor, target_on(failing.port()));
+    for (const HttpStub* s : {&server, &failing, &too_far, &literal}) run_check(monitor, target_on(s->port()));
     EXPECT_LT(Clock::now() - started, 1500ms);
     EXPECT_EQ(status_of(monitor, target_on(server.port())).last_result, "ok")
         << status_of(monitor, target_on(server.port())).reason;
     EXPECT_EQ(status_of(monitor, target_on(failing.port())).reason, "body does not match \"(x|y)*ready\"");
+    EXPECT_EQ(status_of(monitor, target_on(too_far.port())).reason, "body does not match \"x.*ready\"");
+    EXPECT_EQ(status_of(monitor, target_on(literal.port())).last_result, "ok");
 }
 
 TEST(HttpCheck, UnusableRegexFailsTheCheck)
@@ -694,4 +700,29 @@ TEST(Configure, SameRealServerInTwoServicesIsTwoTargets)
     ASSERT_EQ(run_check(monitor, web).size(), 1u);
     EXPECT_FALSE(monitor.is_up(web));
     EXPECT_TRUE(monitor.is_up(tls));
+}
+
+// The timer that starts checks fires every interval; with a timeout as long as the interval, a
+// server that never answers must still be checked (and fail) once per interval.
+TEST(TcpCheck, ACheckStillRunningWhenTheNextIsDueHasTimedOut)
+{
+    LoopbackPort server;  // never answers: the http check stays in flight
+    server.listen();
+    HealthCheckConfig check = http_check("/", "", 1000);
+    check.interval_ms = 1000;
+    HealthMonitor monitor;
+    monitor.configure(service_with({{server.port(), check}}));
+    const HealthTarget target = target_on(server.port());
+    const auto t0 = Clock::now();
+    monitor.start_check(target, t0);
+    monitor.start_check(target, t0 + std::chrono::milliseconds(100));  // 10% used: ignored
+    EXPECT_TRUE(status_of(monitor, target).in_flight);
+    EXPECT_EQ(status_of(monitor, target).failures, 0u);
+    monitor.start_check(target, t0 + std::chrono::milliseconds(995));  // the next interval, 5 ms early
+    EXPECT_EQ(status_of(monitor, target).failures, 1u);
+    EXPECT_TRUE(status_of(monitor, target).in_flight);  // the new check
+    EXPECT_NE(status_of(monitor, target).reason.find("timed out after 1.0 s"), std::string::npos)
+        << status_of(monitor, target).reason;
+    EXPECT_TRUE(monitor.poll(t0 + std::chrono::milliseconds(996)).empty());  // fall 2: still up
+    EXPECT_TRUE(monitor.is_up(target));
 }
