@@ -50,6 +50,8 @@ constexpr uint64_t min_conn_table_size = 1024;
 constexpr uint64_t max_conn_table_size = 16777216;  // 2^24 per worker
 constexpr uint64_t min_mbufs = 1024;
 constexpr uint64_t max_mbufs = 1048576;
+constexpr uint64_t min_kernel_rate = 100;           // frames per second and worker
+constexpr uint64_t max_kernel_rate = 10000000;
 constexpr uint64_t min_mtu = 68;                    // RFC 791's minimum
 constexpr uint64_t max_mtu = 9000;
 constexpr uint64_t max_timeout = 31536000;          // one year, in seconds
@@ -59,8 +61,8 @@ constexpr size_t max_interface_name = 15;           // IFNAMSIZ - 1, so names fi
 constexpr std::array<std::string_view, 8> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
                                                     "services",  "timeouts",   "console", "metrics"};
 constexpr std::array<std::string_view, 1> top_required{"interfaces"};
-constexpr std::array<std::string_view, 5> dataplane_keys{"workers", "eal", "conn_table_size", "mbufs",
-                                                          "expire_nodest_conn"};
+constexpr std::array<std::string_view, 6> dataplane_keys{"workers", "eal", "conn_table_size", "mbufs",
+                                                          "expire_nodest_conn", "kernel_rate_limit"};
 constexpr std::array<std::string_view, 1> listen_keys{"listen"};
 constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",
                                                           "kernel_interface"};
@@ -86,6 +88,47 @@ constexpr std::array<std::string_view, 2> on_failure_names{"remove", "quiesce"};
 constexpr uint64_t min_check_ms = 10;
 constexpr uint64_t max_check_ms = 3600 * 1000;
 constexpr uint64_t max_rise_fall = 1000;
+constexpr size_t max_body_regex_length = 64;
+constexpr uint64_t max_body_regex_repeat = 32;
+
+// The product of the bounds (n, or m when given) of the counted repeats {n}, {n,} and {n,m} in
+// an ECMAScript regex (1 for none): nested repeats multiply the automaton's states, and counting
+// every repeat as if nested is the safe side. Escaped braces and braces inside [...] are literal.
+uint64_t repeat_bound_product(std::string_view regex)
+{
+    uint64_t product = 1;
+    bool in_class = false;
+    for (size_t i = 0; i < regex.size(); ++i) {
+        const char c = regex[i];
+        if (c == '\\') {
+            ++i;
+            continue;
+        }
+        if (in_class) {
+            in_class = c != ']';
+            continue;
+        }
+        if (c == '[') {
+            in_class = true;
+            continue;
+        }
+        if (c != '{') continue;
+        uint64_t bound = 0;
+        for (size_t j = i + 1; j < regex.size() && regex[j] != '}'; ++j) {
+            uint64_t n = 0;
+            bool digits = false;
+            while (j < regex.size() && regex[j] >= '0' && regex[j] <= '9') {
+                n = std::min<uint64_t>(n * 10 + static_cast<uint64_t>(regex[j] - '0'), 1u << 30);
+                digits = true;
+                ++j;
+            }
+            if (digits) bound = std::max(bound, n);
+            if (j >= regex.size() || regex[j] != ',') break;
+        }
+        product = std::min<uint64_t>(product * std::max<uint64_t>(bound, 1), 1u << 30);
+    }
+    return product;
+}
 constexpr std::array<std::string_view, 1> real_server_required{"address"};
 // tcp, tcp_fin, udp (ipvsadm --set), then every TCP state by its lower-case name.
 const auto& timeout_keys = dataplane::timeout_key_names();
@@ -390,6 +433,9 @@ private:
     std::optional<std::vector<StatusRange>> status_ranges(const Item& item);
     std::optional<uint32_t> milliseconds(const Item& item, uint64_t lo, uint64_t hi);
     void check_sorry_servers();
+    void check_kernel_interfaces();
+    void check_health_paths();
+    std::optional<size_t> interface_reaching(Ipv4 ip) const;
     void check_queue_pairs();
     void check_mh_table_sizes();
 
@@ -412,6 +458,9 @@ private:
     std::vector<std::pair<Item, size_t>> mh_size_items_;      // each mh_table_size node and its service
     std::vector<std::pair<Item, size_t>> sorry_items_;        // each sorry_server address node and its service
     bool service_timeout_given_ = false;                      // the service being checked gave a check timeout
+    std::vector<Item> interface_items_;                       // each interface's mapping
+    bool interfaces_clean_ = false;                           // `interfaces` had no problem at all
+    std::vector<std::pair<Item, Ipv4>> checked_real_servers_; // each health-checked real server
     bool subnets_complete_ = false;
     bool routes_complete_ = false;
     std::vector<Connected> connected_;
@@ -682,6 +731,8 @@ void Checker::check_dataplane(const Item& item)
     }
     if (auto* b = m->find("mbufs"))
         if (auto v = integer(*b, min_mbufs, max_mbufs)) dp.mbufs = static_cast<uint32_t>(*v);
+    if (auto* k = m->find("kernel_rate_limit"))
+        if (auto v = integer(*k, min_kernel_rate, max_kernel_rate)) dp.kernel_rate_limit = static_cast<uint32_t>(*v);
 }
 
 void Checker::check_interfaces(const Item& item)
@@ -693,7 +744,9 @@ void Checker::check_interfaces(const Item& item)
     auto items = list(item, "a list of at least one interface", false);
     if (!items) return;
     names_complete_ = subnets_complete_ = true;
+    const size_t errors_before = errors_.size();
     for (const Item& i : *items) check_interface(i);
+    interfaces_clean_ = errors_.size() == errors_before;
 }
 
 void Checker::check_interface(const Item& item)
@@ -808,6 +861,7 @@ void Checker::check_interface(const Item& item)
                        fmt::format("kernel interface {} is also interface {}'s", quote(ic.kernel_interface), other.name));
     }
     if (auto* d = m->find("device")) interface_devices_.push_back({*d, config_.interfaces.size()});
+    interface_items_.push_back(item);
     config_.interfaces.push_back(std::move(ic));
 }
 
@@ -1031,7 +1085,12 @@ bool Checker::check_service(const Item& item)
             forward_ok = false;
     }
     service_timeout_given_ = false;
-    if (auto* h = m->find("health_check")) svc.health_check = check_health_check(*h, HealthCheckConfig{}, service_timeout_given_);
+    if (auto* h = m->find("health_check")) {
+        svc.health_check = check_health_check(*h, HealthCheckConfig{}, service_timeout_given_);
+        if (protocol_ok && svc.protocol == Protocol::udp && svc.health_check.type != HealthCheckType::none &&
+            svc.health_check.port == 0)
+            report(*h, "the checks are made over TCP: a UDP service's health_check needs a port");
+    }
     if (auto* ss = m->find("sorry_server")) {
         if (auto sm = mapping(*ss, sorry_server_spec, false)) {
             SorryServerConfig sorry;
@@ -1098,9 +1157,14 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
     rs.health_check = svc.health_check;
     if (auto* h = m->find("health_check")) {
         bool timeout_given = service_timeout_given_;
+        const size_t errors_before = errors_.size();
         rs.health_check = check_health_check(*h, svc.health_check, timeout_given);
         rs.health_check_overridden = true;
+        if (svc.protocol == Protocol::udp && rs.health_check.type != HealthCheckType::none &&
+            rs.health_check.port == 0 && svc.health_check.type == HealthCheckType::none && errors_.size() == errors_before)
+            report(*h, "the checks are made over TCP: a UDP service's health_check needs a port");
     }
+    if (rs.health_check.type != HealthCheckType::none && address_ok) checked_real_servers_.push_back({item, rs.address});
 
     if (address_ok && port_ok) {
         if (auto [it, fresh] = seen.emplace(std::pair{rs.address, rs.port}, line_of(item.mark)); !fresh)
@@ -1235,6 +1299,19 @@ void Checker::check_http_check(const Item& item, HttpCheckConfig& http)
         if (auto ranges = status_ranges(*e)) http.expect_status = *ranges;
     if (auto* b = m->find("expect_body")) {
         if (auto s = string(*b, "a regular expression (ECMAScript)")) {
+            // The check's cost grows with the pattern's states: these bounds keep one check of
+            // the 8 KB it searches within tens of milliseconds on the control core.
+            if (s->size() > max_body_regex_length) {
+                expected(*b, fmt::format("a regular expression of at most {} characters", max_body_regex_length),
+                         fmt::format("{} characters", s->size()));
+                return;
+            }
+            if (auto bound = repeat_bound_product(*s); bound > max_body_regex_repeat) {
+                expected(*b, fmt::format("a regular expression whose counted repeats ({{n,m}}) multiply to at most {}",
+                                         max_body_regex_repeat),
+                         fmt::format("{}, whose repeats multiply to {}", describe(b->node), bound));
+                return;
+            }
             try {
                 // As the checker runs it (health.cpp): the linear-time engine, which has no
                 // back-references, so that a file with one is refused here, not at its first check.
@@ -1315,6 +1392,63 @@ void Checker::check_sorry_servers()
             if (rs.address == sorry.address && rs.port == sorry.port)
                 report(item, fmt::format("sorry server {}:{} is also a real server of this service",
                                          format_ipv4(sorry.address), sorry.port));
+    }
+}
+
+// A TAP port offers at most 16 queue pairs (one per worker), and EAL's ports here are counted
+// with the kernel interfaces among them.
+void Checker::check_kernel_interfaces()
+{
+    constexpr unsigned max_tap_queues = 16;
+    constexpr size_t max_ports = 8;  // dataplane::max_ports
+    if (!interfaces_clean_) return;  // the interfaces' own problems come first
+    size_t ports = 0;
+    for (size_t i = 0; i < config_.interfaces.size() && i < interface_items_.size(); ++i) {
+        const InterfaceConfig& ic = config_.interfaces[i];
+        ports += ic.kernel_interface.empty() ? 1 : 2;
+        if (ports > max_ports) {
+            report(interface_items_[i], fmt::format("the interfaces and their kernel interfaces need {} or more ports; "
+                                                    "at most {} are supported (kernel_interface: false saves one)",
+                                                    ports, max_ports));
+            break;
+        }
+        if (!ic.kernel_interface.empty() && config_.dataplane.workers > max_tap_queues)
+            report(interface_items_[i], fmt::format("kernel interface {} would need a queue per worker ({}); a TAP "
+                                                    "interface has at most {}",
+                                                    ic.kernel_interface, config_.dataplane.workers, max_tap_queues));
+    }
+}
+
+// The interface packets to `ip` leave by: a connected subnet's, else the most specific route's.
+std::optional<size_t> Checker::interface_reaching(Ipv4 ip) const
+{
+    auto interface_holding = [&](Ipv4 address, std::string_view only) -> std::optional<size_t> {
+        for (size_t i = 0; i < config_.interfaces.size(); ++i) {
+            if (!only.empty() && config_.interfaces[i].name != only) continue;
+            for (const Ipv4Prefix& p : config_.interfaces[i].addresses)
+                if (p.contains(address)) return i;
+        }
+        return std::nullopt;
+    };
+    if (auto i = interface_holding(ip, {})) return i;
+    const RouteConfig* best = nullptr;
+    for (const RouteConfig& r : config_.routes)
+        if (r.dst.contains(ip) && (best == nullptr || r.dst.length > best->dst.length)) best = &r;
+    if (best == nullptr) return std::nullopt;
+    return interface_holding(best->via, best->interface);
+}
+
+// Checks are the kernel's own connections: they leave through the exception path, so a checked
+// real server must lie behind an interface that has a kernel interface.
+void Checker::check_health_paths()
+{
+    if (!subnets_complete_ || !routes_complete_) return;
+    for (const auto& [item, address] : checked_real_servers_) {
+        const auto i = interface_reaching(address);
+        if (!i || !config_.interfaces[*i].kernel_interface.empty()) continue;
+        report(item, fmt::format("real server {} is health-checked, but interface {}, which reaches it, has "
+                                 "kernel_interface: false: the checks could not reach it",
+                                 format_ipv4(address), config_.interfaces[*i].name));
     }
 }
 
@@ -1419,6 +1553,8 @@ ConfigResult Checker::run()
             check_queue_pairs();
             check_mh_table_sizes();
             check_sorry_servers();
+            check_kernel_interfaces();
+            check_health_paths();
         }
     }
 

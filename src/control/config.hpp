@@ -21,6 +21,9 @@ struct DataplaneConfig {
     // IPVS's sysctl: a packet of a connection whose real server has left its service ends the
     // connection (dropped) instead of still reaching the old server.
     bool expire_nodest_conn = false;
+    // Frames each worker may pass to the kernel's exception path per second (and in a burst of a
+    // tenth of that): a flood at the director's own address costs a system call per frame there.
+    uint32_t kernel_rate_limit = 20000;
 };
 
 struct InterfaceConfig {

@@ -36,6 +36,9 @@ constexpr unsigned neighbor_capacity = 4096;
 constexpr unsigned neighbor_ring_size = 1024;
 constexpr unsigned control_ring_size = 512;
 constexpr unsigned handoff_ring_size = 4096;
+// Per TAP queue: the kernel's traffic is light, and net_tap takes an mbuf for every RX
+// descriptor from the shared pool at start.
+constexpr uint16_t kernel_queue_descriptors = 128;
 constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
 constexpr auto control_period = std::chrono::milliseconds(1);
 constexpr auto overload_period = std::chrono::milliseconds(100);
@@ -70,6 +73,8 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
     if (running.dataplane.conn_table_size != next.dataplane.conn_table_size)
         changed.push_back("dataplane.conn_table_size");
     if (running.dataplane.mbufs != next.dataplane.mbufs) changed.push_back("dataplane.mbufs");
+    if (running.dataplane.kernel_rate_limit != next.dataplane.kernel_rate_limit)
+        changed.push_back("dataplane.kernel_rate_limit");
     bool interfaces_same = running.interfaces.size() == next.interfaces.size();
     for (size_t i = 0; interfaces_same && i < running.interfaces.size(); ++i) {
         const InterfaceConfig& a = running.interfaces[i];
@@ -100,6 +105,24 @@ std::string describe_target(const HealthTarget& t)
 {
     return fmt::format("{} {}:{} real server {}:{}", t.protocol == Protocol::tcp ? "TCP" : "UDP", format_ipv4(t.vip),
                        t.vport, format_ipv4(t.address), t.port);
+}
+
+RealServerConfig sorry_server_entry(const SorryServerConfig& sorry)
+{
+    RealServerConfig stand_in;
+    stand_in.address = sorry.address;
+    stand_in.port = sorry.port;
+    stand_in.weight = 1;
+    stand_in.forward = ForwardMethod::nat;
+    return stand_in;
+}
+
+Config with_sorry_servers(const Config& config)
+{
+    Config all = config;
+    for (ServiceConfig& s : all.services)
+        if (s.sorry_server) s.real_servers.push_back(sorry_server_entry(*s.sorry_server));
+    return all;
 }
 
 }  // namespace
@@ -134,15 +157,18 @@ std::string Director::start(const Config& config, const std::string& config_path
         "indirect", std::max(1024u, config.dataplane.mbufs / 4), mbuf_cache_size / 4, 0, 0, socket);
     if (shared_.indirect_pool == nullptr) return dpdk_failure("cannot create the indirect mbuf pool");
 
+    // From here on stop() has something to undo (ports, TAP interfaces, sysctls), even when
+    // start-up fails half-way.
+    running_ = true;
     for (const InterfaceConfig& iface : config.interfaces) {
         auto port_id = find_port(iface.device);
         if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
         if (*port_id >= max_ports)
             return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
         const uint16_t rx_queues = iface.queues != 0 ? iface.queues : static_cast<uint16_t>(workers);
+        interface_ports_[iface.name] = *port_id;
         if (auto e = port_start(*port_id, rx_queues, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
             return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
-        interface_ports_[iface.name] = *port_id;
         rx_queue_counts_[*port_id] = rx_queues;
 
         PortInfo& info = shared_.ports[*port_id];
@@ -163,7 +189,6 @@ std::string Director::start(const Config& config, const std::string& config_path
                 return fmt::format("interface {}: kernel interface {}: {}", iface.name, iface.kernel_interface, e);
     }
     sync_kernel_routes(config);
-    running_ = true;  // ports are up: stop() must now bring them down
     std::sort(shared_.local_ips.begin(), shared_.local_ips.end());
 
     neighbors_ = NeighborTable::create("neighbors", neighbor_capacity, socket);
@@ -182,6 +207,13 @@ std::string Director::start(const Config& config, const std::string& config_path
     shared_.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE));
     if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
         return dpdk_failure("cannot create the RCU state");
+
+    rte_meter_srtcm_params kernel_rate{};
+    kernel_rate.cir = config.dataplane.kernel_rate_limit;
+    kernel_rate.cbs = std::max<uint64_t>(64, config.dataplane.kernel_rate_limit / 10);
+    kernel_rate.ebs = 0;
+    if (int rc = rte_meter_srtcm_profile_config(&shared_.kernel_meter_profile, &kernel_rate); rc != 0)
+        return fmt::format("dataplane.kernel_rate_limit: the meter refused it: {}", rte_strerror(-rc));
 
     // Packets for a connection another worker owns are passed on through a ring per pair.
     shared_.worker_count = workers;
@@ -213,6 +245,7 @@ std::string Director::start(const Config& config, const std::string& config_path
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (w->from_control == nullptr) return dpdk_failure("cannot create ring " + ring_name);
         if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, socket); !e.empty()) return e;
+        rte_meter_srtcm_config(&w->kernel_meter, &shared_.kernel_meter_profile);
         workers_.push_back(std::move(w));
     }
 
@@ -285,6 +318,11 @@ std::string Director::publish(const Config& config)
     }
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
     log_service_table(effective);
+    std::erase_if(sorry_, [&](const auto& entry) {
+        return std::none_of(config.services.begin(), config.services.end(), [&](const ServiceConfig& s) {
+            return s.sorry_server && ServiceIdentity{s.protocol, s.vip, s.port} == entry.first;
+        });
+    });
     for (const ServiceConfig& s : config.services) {
         if (!s.sorry_server) continue;
         SorryState& sorry = sorry_[{s.protocol, s.vip, s.port}];
@@ -320,14 +358,7 @@ Config Director::effective_config(const Config& config) const
             }
             return true;
         });
-        if (sorry) {
-            RealServerConfig stand_in;
-            stand_in.address = s.sorry_server->address;
-            stand_in.port = s.sorry_server->port;
-            stand_in.weight = 1;
-            stand_in.forward = ForwardMethod::nat;
-            s.real_servers.push_back(stand_in);
-        }
+        if (sorry) s.real_servers.push_back(sorry_server_entry(*s.sorry_server));
     }
     return effective;
 }
@@ -396,14 +427,16 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     const std::string vdev = fmt::format("net_tap_fulcrum{}", kernel_ports_.size());
     uint16_t tap = 0;
     if (auto e = port_create_tap(vdev, iface.kernel_interface, info.mac.addr_bytes, tap); !e.empty()) return e;
-    kernel_ports_.push_back(tap);
     if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
+    kernel_ports_.push_back(tap);
+    // Before the interface comes up: no router solicitation or MLD report may leave first.
+    kernel_interface_disable_ipv6(iface.kernel_interface);
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
-    if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool); !e.empty()) return e;
+    if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
     if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
     if (const size_t at = iface.device.find(",iface="); iface.device.starts_with("net_af_packet") && at != std::string::npos) {
         const std::string shared = iface.device.substr(at + 7, iface.device.find(',', at + 7) - (at + 7));
-        if (auto e = kernel_interface_silence(shared); !e.empty()) return e;
+        if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
         log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "
                   "its addresses are on {} now", iface.name, shared, iface.kernel_interface);
     }
@@ -434,13 +467,26 @@ void Director::sync_kernel_routes(const Config& config)
             break;
         }
     }
-    for (const KernelRoute& r : kernel_routes_)
-        if (std::find(wanted.begin(), wanted.end(), r) == wanted.end())
-            if (auto e = kernel_route_delete(r); !e.empty()) log::warning("exception path: {}", e);
-    for (const KernelRoute& r : wanted)
-        if (std::find(kernel_routes_.begin(), kernel_routes_.end(), r) == kernel_routes_.end())
-            if (auto e = kernel_route_add(r); !e.empty()) log::warning("exception path: {}", e);
-    kernel_routes_ = std::move(wanted);
+    // Only routes this process added are ever deleted: the host's own are not ours to touch.
+    std::vector<KernelRoute> kept;
+    for (const KernelRoute& r : kernel_routes_) {
+        if (std::find(wanted.begin(), wanted.end(), r) != wanted.end()) {
+            kept.push_back(r);
+        } else if (auto e = kernel_route_delete(r); !e.empty()) {
+            log::warning("exception path: {}", e);
+        }
+    }
+    for (const KernelRoute& r : wanted) {
+        if (std::find(kept.begin(), kept.end(), r) != kept.end()) continue;
+        bool added = false;
+        if (auto e = kernel_route_add(r, added); !e.empty())
+            log::warning("exception path: {}", e);
+        else if (!added)
+            log::warning("exception path: the kernel has a route to {}/{} already; it is left as it is",
+                         format_ipv4(r.dst.network()), r.dst.length);
+        if (added) kept.push_back(r);
+    }
+    kernel_routes_ = std::move(kept);
 }
 
 std::vector<HealthRow> Director::health() const
@@ -594,9 +640,13 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
 {
     if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
         return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
-    if (auto e = publish(next); !e.empty()) return e;
     // Real servers that remain keep their health; new ones start up and are checked from now.
+    // Before the snapshot is built: a server whose check the change removes is up in it.
     configure_health(next);
+    if (auto e = publish(next); !e.empty()) {
+        configure_health(config_);
+        return e;
+    }
     sync_kernel_routes(next);
     // New listen addresses take effect once the current console command has finished: the
     // console may be the one asking.
@@ -767,7 +817,9 @@ void Director::zero_counters(const ServiceConfig* only)
         service_zero_.clear();
         real_server_zero_.clear();
     }
-    for (const ServiceConfig& s : effective_config(config_).services) {
+    // Every real server and sorry server, in the table now or not: one that comes back shows
+    // what it did since the zeroing.
+    for (const ServiceConfig& s : with_sorry_servers(config_).services) {
         if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
@@ -798,7 +850,7 @@ void Director::estimate_rates()
         e.last = now;
         e.primed = true;
     };
-    for (const ServiceConfig& s : effective_config(config_).services) {
+    for (const ServiceConfig& s : with_sorry_servers(config_).services) {
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
         step(service_rates_[*service_id], worker_totals(true, *service_id));
@@ -882,6 +934,7 @@ void Director::stop()
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
     // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
     for (uint16_t port_id : kernel_ports_) port_stop(port_id);
+    kernel_settings_restore(kernel_settings_);
     for (auto& w : workers_) rte_ring_free(w->from_control);
     for (rte_ring* ring : shared_.handoff_rings) {
         if (ring == nullptr) continue;

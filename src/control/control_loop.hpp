@@ -126,7 +126,8 @@ private:
     std::vector<std::unique_ptr<sched::LocalityTable>> locality_tables_;
     std::vector<uint16_t> kernel_ports_;              // TAP ports of the exception path
     std::map<std::string, std::string> kernel_names_; // interface name -> its kernel interface
-    std::vector<KernelRoute> kernel_routes_;
+    std::vector<KernelRoute> kernel_routes_;       // the ones this process added
+    std::vector<SavedSetting> kernel_settings_;    // sysctls changed, to put back at stop
     HealthMonitor health_;
     std::map<HealthTarget, std::unique_ptr<HealthTimer>> health_timers_;
     std::map<ServiceIdentity, SorryState> sorry_;

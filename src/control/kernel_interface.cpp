@@ -51,6 +51,9 @@ public:
     {
         const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (fd < 0) return fmt::format("netlink socket: {}", std::strerror(errno));
+        // The kernel answers at once; a second is ample and keeps the control core from hanging.
+        const timeval wait{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
         sockaddr_nl kernel{};
         kernel.nl_family = AF_NETLINK;
         std::string problem;
@@ -62,7 +65,8 @@ public:
             const auto* reply = reinterpret_cast<const nlmsghdr*>(answer);
             if (n < 0)
                 problem = fmt::format("netlink receive: {}", std::strerror(errno));
-            else if (n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))) && reply->nlmsg_type == NLMSG_ERROR) {
+            else if (n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))) && reply->nlmsg_type == NLMSG_ERROR &&
+                     reply->nlmsg_seq == header()->nlmsg_seq) {
                 const int error = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(reply))->error;
                 if (error != 0) problem = std::strerror(-error);
             }
@@ -106,12 +110,15 @@ std::string describe_route(const KernelRoute& r)
 
 }  // namespace
 
+void kernel_interface_disable_ipv6(const std::string& interface)
+{
+    std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", interface)) << "1\n";
+}
+
 std::string kernel_interface_setup(const std::string& interface, const std::vector<Ipv4Prefix>& addresses)
 {
     const unsigned index = if_nametoindex(interface.c_str());
     if (index == 0) return fmt::format("no kernel interface {}", interface);
-    // Best effort: a kernel without IPv6 has no such file, and then nothing to turn off.
-    std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", interface)) << "1\n";
     for (const Ipv4Prefix& prefix : addresses) {
         NetlinkRequest request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
         auto* ifa = request.body<ifaddrmsg>();
@@ -139,10 +146,13 @@ std::string kernel_interface_setup(const std::string& interface, const std::vect
     return {};
 }
 
-std::string kernel_interface_silence(const std::string& interface)
+std::string kernel_interface_silence(const std::string& interface, std::vector<SavedSetting>& saved)
 {
     for (const auto& [setting, value] : {std::pair{"rp_filter", "1"}, std::pair{"arp_ignore", "8"}}) {
         const std::string path = fmt::format("/proc/sys/net/ipv4/conf/{}/{}", interface, setting);
+        std::string old;
+        std::getline(std::ifstream(path), old);
+        if (!old.empty()) saved.push_back({path, old});
         std::ofstream file(path);
         file << value << "\n";
         file.close();
@@ -151,10 +161,18 @@ std::string kernel_interface_silence(const std::string& interface)
     return {};
 }
 
-std::string kernel_route_add(const KernelRoute& route)
+void kernel_settings_restore(const std::vector<SavedSetting>& saved)
 {
-    if (auto e = route_request(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE); !e.empty())
-        return fmt::format("adding route {}: {}", describe_route(route), e);
+    for (const SavedSetting& s : saved) std::ofstream(s.path) << s.value << "\n";
+}
+
+std::string kernel_route_add(const KernelRoute& route, bool& added)
+{
+    added = false;
+    const std::string e = route_request(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    if (e == std::strerror(EEXIST)) return {};
+    if (!e.empty()) return fmt::format("adding route {}: {}", describe_route(route), e);
+    added = true;
     return {};
 }
 

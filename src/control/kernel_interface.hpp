@@ -17,19 +17,30 @@ struct KernelRoute {
     bool operator==(const KernelRoute&) const = default;
 };
 
-// Gives `interface` the addresses (replacing none of the kernel's others), turns IPv6 off on
-// it (the director forwards IPv4 only, and the kernel's router solicitations would go out on
-// the wire), and brings it up. Returns "" or what the kernel refused.
+// Turns IPv6 off on `interface`: the director forwards IPv4 only, and the kernel's router
+// solicitations and MLD reports would go out on the wire. Best effort (a kernel without IPv6
+// has nothing to turn off).
+void kernel_interface_disable_ipv6(const std::string& interface);
+
+// Gives `interface` the addresses (replacing none of the kernel's others) and brings it up.
+// Returns "" or what the kernel refused.
 std::string kernel_interface_setup(const std::string& interface, const std::vector<Ipv4Prefix>& addresses);
 
 // For a kernel interface a PMD reads beside the kernel (af_packet): once the kernel holds the
 // director's addresses on the TAP, it would also take packets arriving on this interface as its
 // own (Linux's weak host model) and answer them and their ARP a second time. Strict reverse-path
 // filtering (no route back through it) and arp_ignore=8 keep it out. Returns "" or what failed.
-std::string kernel_interface_silence(const std::string& interface);
+// What it changed is appended to `saved`, for kernel_settings_restore at shutdown.
+struct SavedSetting {
+    std::string path;
+    std::string value;
+};
+std::string kernel_interface_silence(const std::string& interface, std::vector<SavedSetting>& saved);
+void kernel_settings_restore(const std::vector<SavedSetting>& saved);
 
-// Adds (or replaces) and deletes routes in the main table. Returns "" or what failed first.
-std::string kernel_route_add(const KernelRoute& route);
+// Adds a route to the main table, unless the kernel has one to the same destination already
+// (the host's own, which is left alone: `added` false). Deletes one. Returns "" or what failed.
+std::string kernel_route_add(const KernelRoute& route, bool& added);
 std::string kernel_route_delete(const KernelRoute& route);
 
 }  // namespace fulcrum::control

@@ -4,6 +4,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring_elem.h>
 
+#include "dataplane/egress.hpp"
 #include "dataplane/packet.hpp"
 
 namespace fulcrum::dataplane {
@@ -42,10 +43,8 @@ Verdict arp_receive(WorkerContext& w, uint8_t* frame, const PortInfo& port)
 
     tell_control(w, arp->arp_data, port);
     // The kernel behind the exception path asks for its neighbours itself: it hears the answers.
-    if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) && port.kernel_port != no_port) {
-        ++w.counters.to_kernel;
-        return Verdict::transmit(port.kernel_port);
-    }
+    if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) && port.kernel_port != no_port)
+        return egress_to_kernel(w, port.kernel_port);
     if (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || !answers_for(w, port, arp->arp_data.arp_tip))
         return Verdict::drop(DropReason::arp_not_for_us);
 

@@ -35,6 +35,7 @@ namespace fulcrum::dataplane {
     X(no_headroom, "no room in front of the packet for the outer header")                          \
     X(real_server_gone, "its real server left the service (expire_nodest_conn)")                   \
     X(handoff_full, "the owning worker's hand-off ring is full")                                  \
+    X(kernel_rate_limited, "for the kernel, beyond dataplane.kernel_rate_limit")                  \
     X(tx_full, "transmit queue full")
 
 enum class DropReason : uint8_t {

@@ -105,6 +105,15 @@ void egress_retry_pending(WorkerContext& w)
     w.pending_count = kept;
 }
 
+Verdict egress_to_kernel(WorkerContext& w, uint16_t kernel_port)
+{
+    // One "byte" per frame: the meter counts frames.
+    if (rte_meter_srtcm_color_blind_check(&w.kernel_meter, &w.shared->kernel_meter_profile, w.now, 1) != RTE_COLOR_GREEN)
+        return Verdict::drop(DropReason::kernel_rate_limited);
+    ++w.counters.to_kernel;
+    return Verdict::transmit(kernel_port);
+}
+
 void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m)
 {
     if (w.tx_count[port_id] == tx_stage_size) egress_flush(w);

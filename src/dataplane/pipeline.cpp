@@ -270,8 +270,7 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
             if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
             return Verdict::drop(DropReason::local_unhandled);
         }
-        ++w.counters.to_kernel;
-        return Verdict::transmit(kernel_port);
+        return egress_to_kernel(w, kernel_port);
     }
     return Verdict::drop(DropReason::not_for_us);
 }

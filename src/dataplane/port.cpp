@@ -12,9 +12,6 @@ namespace fulcrum::dataplane {
 
 namespace {
 
-constexpr uint16_t rx_descriptors = 1024;
-constexpr uint16_t tx_descriptors = 1024;
-
 std::string failure(const char* what, int error)
 {
     return std::string(what) + ": " + rte_strerror(error < 0 ? -error : error);
@@ -45,7 +42,8 @@ std::optional<uint16_t> find_port(std::string_view device)
     return port_id;
 }
 
-std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool)
+std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool,
+                       uint16_t descriptors)
 {
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return failure("device info", rc);
@@ -57,8 +55,8 @@ std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues,
     rte_eth_conf conf{};
     if (int rc = rte_eth_dev_configure(port_id, rx_queues, tx_queues, &conf); rc != 0)
         return failure("configure", rc);
-    uint16_t rx_desc = rx_descriptors;
-    uint16_t tx_desc = tx_descriptors;
+    uint16_t rx_desc = descriptors;
+    uint16_t tx_desc = descriptors;
     if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc); rc != 0)
         return failure("descriptor counts", rc);
     const int socket = rte_eth_dev_socket_id(port_id);

@@ -20,7 +20,10 @@ std::optional<uint16_t> find_port(std::string_view device);
 
 // Configures `rx_queues` RX and `tx_queues` TX queues on the port, sets the MTU when the device
 // allows it, and starts the port. Returns an empty string, or what failed, with DPDK's reason.
-std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool);
+// `descriptors` per queue, as the device adjusts them (net_tap fills every RX descriptor with an
+// mbuf from `pool` at once).
+std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool,
+                       uint16_t descriptors = 1024);
 
 void port_stop(uint16_t port_id);
 

@@ -4,6 +4,7 @@
 
 #include <rte_common.h>
 #include <rte_ether.h>
+#include <rte_meter.h>
 
 #include <array>
 #include <atomic>
@@ -81,6 +82,8 @@ struct DataplaneShared {
     PersistenceTable* templates = nullptr;   // shared by all workers (lock-free)
     uint64_t tsc_hz = 0;
     uint64_t tsc_per_tick = 0;               // tsc_hz / ticks_per_second
+    // Frames to the kernel: a token bucket per worker, in frames (rte_meter counts "bytes").
+    rte_meter_srtcm_profile kernel_meter_profile{};
     std::atomic<bool> stop{false};
 
     bool is_local(rte_be32_t ip) const;
@@ -151,6 +154,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     DataplaneShared* shared = nullptr;
     std::vector<RxQueue> rx_queues;
     std::vector<KernelQueue> kernel_queues;
+    rte_meter_srtcm kernel_meter{};
     uint16_t tx_queue = 0;                    // this worker's TX queue on every port
     rte_ring* from_control = nullptr;         // frames the control core wants sent (GARP)
 

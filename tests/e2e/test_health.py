@@ -172,12 +172,22 @@ def check_config(checks):
         line = line_of(CONF, old)
         ok, detail = L.check_config_refused(CONF, f"health-bad-{name}", old, new, f".yaml:{line}:")
         checks.report(f"config_refuses_{name}", ok, f"{detail} (want exit 1 and a problem at line {line})")
-    text = open(CONF).read()
+    # Checks are the kernel's connections: without a kernel interface on int they could not reach
+    # rs1-rs3, and the checker says so instead of letting every server fail.
     old = 'address: 198.19.0.1/24 }'
+    new = 'address: 198.19.0.1/24, kernel_interface: false }'
+    line = line_of(CONF, "- { address: 198.19.0.11, port: 80")
+    ok, detail = L.check_config_refused(CONF, "health-checks-without-kernel-interface", old, new,
+                                        f".yaml:{line}:9: services[0].real_servers[0]: real server 198.19.0.11 is "
+                                        "health-checked, but interface int, which reaches it, has kernel_interface: false")
+    checks.report("config_refuses_checks_without_kernel_interface", ok, f"{detail} (want exit 1, line {line})")
+    # Without checks, kernel_interface: false is a valid choice: the NAT lab's file with it.
+    nat_conf = os.path.join(L.REPO, "conf", "lab-nat.yaml")
+    text = open(nat_conf).read()
     assert old in text
-    path = os.path.join(L.RUN_DIR, "health-no-kernel-interface.yaml")
+    path = os.path.join(L.RUN_DIR, "nat-no-kernel-interface.yaml")
     with open(path, "w") as f:
-        f.write(text.replace(old, 'address: 198.19.0.1/24, kernel_interface: false }', 1))
+        f.write(text.replace(old, new, 1))
     ok, detail = L.check_config(path)
     checks.report("config_kernel_interface_false", ok, detail)
     return path

@@ -254,7 +254,7 @@ timeouts: { tcp: 1, tcp_fin: 1, udp: 1 }
 
     const Config hi = good(R"(dataplane: { workers: 64, conn_table_size: 16777216, mbufs: 1048576 }
 interfaces:
-  - { name: a, device: net_tap0, address: 10.0.0.1/24, mtu: 9000 }
+  - { name: a, device: net_tap0, address: 10.0.0.1/24, mtu: 9000, kernel_interface: false }
 services:
   - { vip: 10.0.0.100, port: 65535, protocol: tcp, scheduler: wrr,
       real_servers: [{ address: 10.0.0.11, port: 65535, weight: 65535 }] }
@@ -315,7 +315,7 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
                   "routes, neighbors, services, timeouts, console, metrics)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
-                  "conn_table_size, mbufs, expire_nodest_conn)",
+                  "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit)",
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
@@ -1089,14 +1089,17 @@ TEST(ConfigKernelInterface, DefaultNameExplicitNameAndFalse)
   - { name: int, device: net_tap1, address: 172.16.0.1/24, kernel_interface: tap_int-0 }
   - { name: mgmt, device: net_tap2, address: 192.168.0.1/24, kernel_interface: false }
   - { name: abcdefghijkl, device: net_tap3, address: 192.168.1.1/24 }
-  - { name: long_name_13x, device: net_tap4, address: 192.168.2.1/24, kernel_interface: abcdefghijklmno }
 )");
-    ASSERT_EQ(c.interfaces.size(), 5u);
+    ASSERT_EQ(c.interfaces.size(), 4u);
     EXPECT_EQ(c.interfaces[0].kernel_interface, "fl-ext");
     EXPECT_EQ(c.interfaces[1].kernel_interface, "tap_int-0");
     EXPECT_EQ(c.interfaces[2].kernel_interface, "");  // none
     EXPECT_EQ(c.interfaces[3].kernel_interface, "fl-abcdefghijkl");  // 15 characters: the longest default
-    EXPECT_EQ(c.interfaces[4].kernel_interface, "abcdefghijklmno");
+    // An interface name too long for the default may name its kernel interface itself.
+    const Config named = good(R"(interfaces:
+  - { name: long_name_13x, device: net_tap4, address: 192.168.2.1/24, kernel_interface: abcdefghijklmno }
+)");
+    EXPECT_EQ(named.interfaces[0].kernel_interface, "abcdefghijklmno");
 }
 
 TEST(ConfigKernelInterface, Errors)
@@ -1208,7 +1211,7 @@ TEST(ConfigHealthCheck, EveryKeyWithFractionsOfSeconds)
   - vip: 10.0.0.100
     port: 81
     protocol: udp
-    health_check: { type: tcp, interval: 3600, timeout: 0.01, rise: 1000, fall: 1000, on_failure: remove }
+    health_check: { type: tcp, port: 22, interval: 3600, timeout: 0.01, rise: 1000, fall: 1000, on_failure: remove }
   - vip: 10.0.0.100
     port: 82
     protocol: tcp
@@ -1799,4 +1802,88 @@ TEST(ConfigApi, LabHealthExampleHasWhatItsCommentsSay)
     EXPECT_EQ(c.services[1].health_check.type, HealthCheckType::tcp);
     EXPECT_EQ(c.services[1].health_check.port, 80);
     EXPECT_EQ(c.services[1].real_servers[0].health_check.port, 80);
+}
+
+TEST(ConfigKernelInterface, PortsAndTapQueuesAreBounded)
+{
+    EXPECT_EQ(errors_of(R"(dataplane: { workers: 17 }
+interfaces:
+  - { name: a, device: net_null0, address: 10.0.0.1/24 }
+  - { name: b, device: net_null1, address: 10.0.1.1/24, kernel_interface: false }
+)"),
+              (Lines{"t.yaml:3:5: interfaces[0]: kernel interface fl-a would need a queue per worker (17); a TAP "
+                     "interface has at most 16"}));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: a, device: net_null0, address: 10.0.0.1/24 }
+  - { name: b, device: net_null1, address: 10.0.1.1/24 }
+  - { name: c, device: net_null2, address: 10.0.2.1/24 }
+  - { name: d, device: net_null3, address: 10.0.3.1/24, kernel_interface: false }
+  - { name: e, device: net_null4, address: 10.0.4.1/24 }
+)"),
+              (Lines{"t.yaml:6:5: interfaces[4]: the interfaces and their kernel interfaces need 9 or more ports; at "
+                     "most 8 are supported (kernel_interface: false saves one)"}));
+}
+
+TEST(ConfigHealthCheck, ChecksNeedAPathAndUdpServicesAPort)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_null0, address: 10.0.0.1/24 }
+  - { name: int, device: net_null1, address: 10.0.1.1/24, kernel_interface: false }
+routes:
+  - { dst: 192.0.2.0/24, via: 10.0.1.254 }
+services:
+  - vip: 10.0.0.100
+    port: 53
+    protocol: udp
+    health_check: { type: tcp }
+    real_servers:
+      - { address: 10.0.0.2 }
+      - { address: 10.0.1.2, health_check: { port: 53 } }
+      - { address: 192.0.2.9, health_check: { port: 53 } }
+  - vip: 10.0.0.100
+    port: 54
+    protocol: udp
+    real_servers:
+      - { address: 10.0.0.2, health_check: { type: http } }
+      - { address: 10.0.0.3, health_check: { port: 54 } }
+)"),
+              (Lines{"t.yaml:10:19: services[0].health_check: the checks are made over TCP: a UDP service's "
+                     "health_check needs a port",
+                     "t.yaml:13:9: services[0].real_servers[1]: real server 10.0.1.2 is health-checked, but interface "
+                     "int, which reaches it, has kernel_interface: false: the checks could not reach it",
+                     "t.yaml:14:9: services[0].real_servers[2]: real server 192.0.2.9 is health-checked, but interface "
+                     "int, which reaches it, has kernel_interface: false: the checks could not reach it",
+                     "t.yaml:19:44: services[1].real_servers[0].health_check: the checks are made over TCP: a UDP "
+                     "service's health_check needs a port"}));
+}
+
+TEST(ConfigHealthCheck, BodyRegexesAreBoundedForTheControlCore)
+{
+    auto with_body = [](const std::string& regex) {
+        return errors_of(two_interfaces + "services:\n  - { vip: 10.0.0.100, port: 80, protocol: tcp, health_check: "
+                                          "{ type: http, http: { expect_body: '" + regex + "' } } }\n");
+    };
+    EXPECT_EQ(with_body("a{2,5}b{3}"), Lines{});           // 5 x 3 = 15
+    EXPECT_EQ(with_body("\\{999}[{999}]x"), Lines{});      // literal braces
+    EXPECT_EQ(with_body(std::string(64, 'o')), Lines{});
+    EXPECT_EQ(with_body("a{0,200}b"),
+              (Lines{"t.yaml:5:98: services[0].health_check.http.expect_body: expected a regular expression whose "
+                     "counted repeats ({n,m}) multiply to at most 32, found \"a{0,200}b\", whose repeats multiply to "
+                     "200"}));
+    EXPECT_EQ(with_body("((a{0,8}){0,8})b"),
+              (Lines{"t.yaml:5:98: services[0].health_check.http.expect_body: expected a regular expression whose "
+                     "counted repeats ({n,m}) multiply to at most 32, found \"((a{0,8}){0,8})b\", whose repeats "
+                     "multiply to 64"}));
+    EXPECT_EQ(with_body(std::string(65, 'o')),
+              (Lines{"t.yaml:5:98: services[0].health_check.http.expect_body: expected a regular expression of at "
+                     "most 64 characters, found 65 characters"}));
+}
+
+TEST(ConfigDataplane, KernelRateLimit)
+{
+    EXPECT_EQ(good("dataplane: { kernel_rate_limit: 100 }\n" + two_interfaces).dataplane.kernel_rate_limit, 100u);
+    EXPECT_EQ(good(two_interfaces).dataplane.kernel_rate_limit, 20000u);
+    EXPECT_EQ(errors_of("dataplane: { kernel_rate_limit: 99 }\n" + two_interfaces),
+              (Lines{"t.yaml:1:33: dataplane.kernel_rate_limit: expected an integer from 100 to 10000000, found "
+                     "\"99\""}));
 }

@@ -62,6 +62,9 @@ Config base_config()
         InterfaceConfig{"ext", "net_af_packet0,iface=veth10", {{0x0A000001, 24}}},
         InterfaceConfig{"int", "net_af_packet1,iface=veth12", {{0xAC100001, 24}}},
     };
+    // As a file that does not say otherwise: each interface has its exception path.
+    c.interfaces[0].kernel_interface = "fl-ext";
+    c.interfaces[1].kernel_interface = "fl-int";
     c.routes = {RouteConfig{{0, 0}, 0x0A0000FE, ""}};
     ServiceConfig web{vip, 80, Protocol::tcp, "wrr", ForwardMethod::nat,
                       {{rs3, 8080, 1, ForwardMethod::nat}, {rs2, 8080, 3, ForwardMethod::nat}}};
@@ -830,6 +833,7 @@ TEST(ConsoleCommands, ShowConfigKeepsHealthChecksSorryServersAndKernelInterfaces
 {
     FakeDirector d;
     add_http_check(d.config, {{200, 299}, {301, 301}});
+    d.config.interfaces[0].kernel_interface = "";  // none on ext, which reaches no checked server
     d.config.interfaces[1].kernel_interface = "fl-int";
     d.config.services[0].sorry_server = SorryServerConfig{0xAC100009, 8080};
     RealServerConfig& own = d.config.services[0].real_servers[1];

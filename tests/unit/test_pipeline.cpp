@@ -1003,6 +1003,15 @@ protected:
         Pipeline::SetUp();
         give_kernel_port(ext_port, ext_kernel);
         give_kernel_port(int_port, int_kernel);
+        limit_kernel_rate(1000, 100);
+    }
+
+    // As Director::start: `rate` frames a second, `burst` at once.
+    void limit_kernel_rate(uint64_t rate, uint64_t burst)
+    {
+        rte_meter_srtcm_params params{rate, burst, 0};
+        ASSERT_EQ(rte_meter_srtcm_profile_config(&shared_->kernel_meter_profile, &params), 0);
+        ASSERT_EQ(rte_meter_srtcm_config(&w_->kernel_meter, &shared_->kernel_meter_profile), 0);
     }
 
     // As Director::start_kernel_interface: the TAP carries the port's MAC.
@@ -1040,6 +1049,28 @@ protected:
 };
 
 }  // namespace
+
+TEST_F(KernelPath, AFloodAtTheDirectorIsCutToTheRateLimit)
+{
+    // A burst of 100 passes at once, then one frame per millisecond (1000 a second).
+    const Bytes syn = Frame{}.from(client_mac).to(ext_mac).src(client_ip, 40000).dst(ext_ip, 22).tcp(SYN).bytes();
+    unsigned passed = 0;
+    for (int i = 0; i < 150; ++i) passed += run(syn, ext_port).kind == Verdict::Kind::transmit;
+    EXPECT_EQ(passed, 100u);
+    EXPECT_EQ(w_->counters.drop(DropReason::kernel_rate_limited), 50u);
+    EXPECT_EQ(w_->counters.to_kernel, 100u);
+    take(ext_kernel);
+    // 10 ms later, 10 more tokens: ten pass, the eleventh does not. ARP replies share the budget.
+    worker_set_clock(*w_, w_->now + shared_->tsc_hz / 100);
+    passed = 0;
+    for (int i = 0; i < 11; ++i) passed += run(syn, ext_port).kind == Verdict::Kind::transmit;
+    EXPECT_EQ(passed, 10u);
+    EXPECT_EQ(w_->counters.drop(DropReason::kernel_rate_limited), 51u);
+    take(ext_kernel);
+    // The VIP's traffic is not the kernel's and never limited by it.
+    expect_forwarded(from_client(40002, 80).tcp(SYN).bytes(), ext_port, int_port,
+                     Frame(from_client(40002, 80).tcp(SYN)).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+}
 
 TEST_F(KernelPath, TcpAndUdpToTheDirectorGoToTheKernelUnchanged)
 {
