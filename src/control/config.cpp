@@ -1590,6 +1590,10 @@ ConfigResult parse_config(const std::string& yaml_text, const std::string& file_
     }
 }
 
+std::string_view health_check_type_name(HealthCheckType type) { return health_check_type_names[static_cast<size_t>(type)]; }
+
+std::string_view on_failure_name(OnFailure action) { return on_failure_names[static_cast<size_t>(action)]; }
+
 ConfigResult load_config_file(const std::string& path)
 {
     ConfigResult r;

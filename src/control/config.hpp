@@ -49,6 +49,8 @@ struct NeighborConfig {
 
 enum class HealthCheckType : uint8_t { none, tcp, http };
 enum class OnFailure : uint8_t { remove, quiesce };
+std::string_view health_check_type_name(HealthCheckType type);  // as the file writes it: "none", "tcp", "http"
+std::string_view on_failure_name(OnFailure action);              // "remove", "quiesce"
 
 // An inclusive range of HTTP status codes a check accepts.
 struct StatusRange {

@@ -34,15 +34,14 @@ std::string status_text(const std::vector<StatusRange>& ranges)
 // Every key, so that a real server's full check read back over its service's gives itself.
 void emit_health_check(YAML::Emitter& out, const HealthCheckConfig& hc)
 {
-    constexpr std::string_view types[] = {"none", "tcp", "http"};
     out << YAML::Key << "health_check" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "type" << YAML::Value << std::string(types[static_cast<size_t>(hc.type)]);
+    out << YAML::Key << "type" << YAML::Value << std::string(health_check_type_name(hc.type));
     if (hc.port != 0) out << YAML::Key << "port" << YAML::Value << hc.port;
     out << YAML::Key << "interval" << YAML::Value << seconds_text(hc.interval_ms);
     out << YAML::Key << "timeout" << YAML::Value << seconds_text(hc.timeout_ms);
     out << YAML::Key << "rise" << YAML::Value << hc.rise;
     out << YAML::Key << "fall" << YAML::Value << hc.fall;
-    out << YAML::Key << "on_failure" << YAML::Value << (hc.on_failure == OnFailure::remove ? "remove" : "quiesce");
+    out << YAML::Key << "on_failure" << YAML::Value << std::string(on_failure_name(hc.on_failure));
     if (hc.type == HealthCheckType::http) {
         out << YAML::Key << "http" << YAML::Value << YAML::BeginMap;
         out << YAML::Key << "path" << YAML::Value << YAML::DoubleQuoted << hc.http.path;

@@ -282,11 +282,9 @@ CommandOutput show_health(ControlApi& api)
             std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
             changed = text;
         }
-        std::string protocol(protocol_name(row.protocol));
-        std::transform(protocol.begin(), protocol.end(), protocol.begin(), [](char c) { return static_cast<char>(c - 'a' + 'A'); });
-        out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", protocol,
+        out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", protocol_label(row.protocol),
                                         fmt::format("{}:{}", format_ipv4(row.vip), row.vport),
-                                        fmt::format("{}:{}", format_ipv4(row.address), row.port), row.check, row.state,
+                                        fmt::format("{}:{}", format_ipv4(row.address), row.port), row.check, health_state_name(row.state),
                                         row.weight ? std::to_string(*row.weight) : "-", changed,
                                         row.last_result.empty() ? "-" : row.last_result,
                                         row.reason.empty() ? "-" : row.reason));

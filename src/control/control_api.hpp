@@ -71,6 +71,26 @@ struct ConnectionRow {
     uint16_t real_port = 0;
 };
 
+enum class HealthState : uint8_t {
+    up,
+    down,            // out of the table (on_failure: remove)
+    quiesced,        // at weight 0 (on_failure: quiesce)
+    sorry_active,    // a sorry server standing in: none of the real servers is up
+    sorry_standby,
+};
+
+constexpr std::string_view health_state_name(HealthState s)
+{
+    switch (s) {
+    case HealthState::up: return "up";
+    case HealthState::down: return "down";
+    case HealthState::quiesced: return "quiesced";
+    case HealthState::sorry_active: return "active";
+    case HealthState::sorry_standby: return "standby";
+    }
+    return "up";
+}
+
 // One line of "show health": a real server's check, or a service's sorry server.
 struct HealthRow {
     Protocol protocol = Protocol::tcp;
@@ -79,7 +99,7 @@ struct HealthRow {
     Ipv4 address = 0;
     uint16_t port = 0;
     std::string check;               // "none", "tcp", "http"; "sorry" for a sorry server
-    std::string state;               // up, down (removed), quiesced; a sorry server: active, standby
+    HealthState state = HealthState::up;
     std::optional<uint32_t> weight;  // in force; none when the server is not in the table
     std::chrono::system_clock::time_point changed;  // the last change of state
     std::string last_result;         // "ok", "failed", or "" before the first check

@@ -91,19 +91,9 @@ HealthTarget target_of(const ServiceConfig& s, const RealServerConfig& rs)
     return {s.protocol, s.vip, s.port, rs.address, rs.port};
 }
 
-std::string_view check_type_name(HealthCheckType type)
-{
-    switch (type) {
-    case HealthCheckType::none: return "none";
-    case HealthCheckType::tcp: return "tcp";
-    case HealthCheckType::http: return "http";
-    }
-    return "none";
-}
-
 std::string describe_target(const HealthTarget& t)
 {
-    return fmt::format("{} {}:{} real server {}:{}", t.protocol == Protocol::tcp ? "TCP" : "UDP", format_ipv4(t.vip),
+    return fmt::format("{} {}:{} real server {}:{}", protocol_label(t.protocol), format_ipv4(t.vip),
                        t.vport, format_ipv4(t.address), t.port);
 }
 
@@ -123,6 +113,21 @@ Config with_sorry_servers(const Config& config)
     for (ServiceConfig& s : all.services)
         if (s.sorry_server) s.real_servers.push_back(sorry_server_entry(*s.sorry_server));
     return all;
+}
+
+void next_health_check(rte_timer*, void* arg)
+{
+    auto* h = static_cast<HealthCheckTimer*>(arg);
+    h->monitor->start_check(h->target, HealthMonitor::Clock::now());
+}
+
+void first_health_check(rte_timer* timer, void* arg)
+{
+    next_health_check(timer, arg);
+    auto* h = static_cast<HealthCheckTimer*>(arg);
+    if (rte_timer_reset(timer, h->interval_ms * rte_get_timer_hz() / 1000, PERIODICAL, rte_lcore_id(), next_health_check,
+                        arg) != 0)
+        log::error("health: cannot arm the check timer of {}", describe_target(h->target));
 }
 
 }  // namespace
@@ -329,7 +334,7 @@ std::string Director::publish(const Config& config)
         const bool active = sorry_server_active(s);
         if (active == sorry.active) continue;
         sorry = {active, std::chrono::system_clock::now()};
-        log::info("health: {} {}:{} sorry server {}:{} is {}", s.protocol == Protocol::tcp ? "TCP" : "UDP",
+        log::info("health: {} {}:{} sorry server {}:{} is {}", protocol_label(s.protocol),
                   format_ipv4(s.vip), s.port,
                   format_ipv4(s.sorry_server->address), s.sorry_server->port,
                   active ? "active: none of the real servers is up" : "standing by: a real server is up");
@@ -366,8 +371,7 @@ Config Director::effective_config(const Config& config) const
 void Director::configure_health(const Config& config)
 {
     health_.configure(config);
-    const uint64_t timer_hz = rte_get_timer_hz();
-    std::map<HealthTarget, std::unique_ptr<HealthTimer>> kept;
+    std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> kept;
     for (const auto& [target, status] : health_.statuses()) {
         if (status.check.type == HealthCheckType::none) continue;
         auto it = health_timers_.find(target);
@@ -375,27 +379,18 @@ void Director::configure_health(const Config& config)
             kept.emplace(target, std::move(it->second));
             continue;
         }
-        auto timer = std::make_unique<HealthTimer>();
-        if (it != health_timers_.end()) rte_timer_stop_sync(&it->second->timer);
+        auto timer = std::make_unique<HealthCheckTimer>();
         rte_timer_init(&timer->timer);
         timer->monitor = &health_;
         timer->target = target;
         timer->interval_ms = status.check.interval_ms;
         // The first check comes after a tenth of the interval, the next ones every interval.
-        auto first_check = [](rte_timer* t, void* arg) {
-            auto* h = static_cast<HealthTimer*>(arg);
-            h->monitor->start_check(h->target, HealthMonitor::Clock::now());
-            rte_timer_reset(t, h->interval_ms * rte_get_timer_hz() / 1000, PERIODICAL, rte_lcore_id(),
-                            [](rte_timer*, void* a) {
-                                auto* ht = static_cast<HealthTimer*>(a);
-                                ht->monitor->start_check(ht->target, HealthMonitor::Clock::now());
-                            },
-                            arg);
-        };
-        rte_timer_reset(&timer->timer, std::max<uint64_t>(1, timer->interval_ms * timer_hz / 10000), SINGLE,
-                        rte_lcore_id(), first_check, timer.get());
+        const uint64_t first = std::max<uint64_t>(1, timer->interval_ms * rte_get_timer_hz() / 10000);
+        if (rte_timer_reset(&timer->timer, first, SINGLE, rte_lcore_id(), first_health_check, timer.get()) != 0)
+            log::error("health: cannot arm the check timer of {}", describe_target(target));
         kept.emplace(target, std::move(timer));
     }
+    // Those not kept (gone, or with a new interval); moved-from entries are null.
     for (auto& [target, timer] : health_timers_)
         if (timer) rte_timer_stop_sync(&timer->timer);
     health_timers_ = std::move(kept);
@@ -434,8 +429,7 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
     if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
     if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
-    if (const size_t at = iface.device.find(",iface="); iface.device.starts_with("net_af_packet") && at != std::string::npos) {
-        const std::string shared = iface.device.substr(at + 7, iface.device.find(',', at + 7) - (at + 7));
+    if (const std::string shared = af_packet_interface(iface.device); !shared.empty()) {
         if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
         log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "
                   "its addresses are on {} now", iface.name, shared, iface.kernel_interface);
@@ -497,16 +491,16 @@ std::vector<HealthRow> Director::health() const
             HealthRow row{s.protocol, s.vip, s.port, rs.address, rs.port};
             const auto it = health_.statuses().find(target_of(s, rs));
             const bool checked = it != health_.statuses().end() && it->second.check.type != HealthCheckType::none;
-            row.check = checked ? std::string(check_type_name(it->second.check.type)) : "none";
+            row.check = checked ? std::string(health_check_type_name(it->second.check.type)) : "none";
             const bool up = !checked || it->second.up;
             if (up) {
-                row.state = "up";
+                row.state = HealthState::up;
                 row.weight = rs.weight;
             } else if (rs.health_check.on_failure == OnFailure::quiesce) {
-                row.state = "quiesced";
+                row.state = HealthState::quiesced;
                 row.weight = 0;
             } else {
-                row.state = "down";
+                row.state = HealthState::down;
             }
             if (it != health_.statuses().end()) {
                 row.changed = it->second.changed;
@@ -519,7 +513,7 @@ std::vector<HealthRow> Director::health() const
             HealthRow row{s.protocol, s.vip, s.port, s.sorry_server->address, s.sorry_server->port};
             row.check = "sorry";
             const bool active = sorry_server_active(s);
-            row.state = active ? "active" : "standby";
+            row.state = active ? HealthState::sorry_active : HealthState::sorry_standby;
             if (active) row.weight = 1;
             if (auto it = sorry_.find({s.protocol, s.vip, s.port}); it != sorry_.end()) row.changed = it->second.changed;
             row.reason = active ? "none of the real servers is up" : "a real server is up";

@@ -23,6 +23,14 @@
 
 namespace fulcrum::control {
 
+// The rte_timer that starts one real server's check every interval (on the control core).
+struct HealthCheckTimer {
+    rte_timer timer;
+    HealthMonitor* monitor = nullptr;
+    HealthTarget target;
+    uint32_t interval_ms = 0;
+};
+
 // Set from signal handlers; the control loop acts on them.
 struct ControlSignals {
     std::atomic<bool> stop{false};
@@ -58,13 +66,6 @@ public:
     std::vector<HealthRow> health() const override;
 
 private:
-    // A periodic rte_timer that starts one real server's check every interval.
-    struct HealthTimer {
-        rte_timer timer;
-        HealthMonitor* monitor = nullptr;
-        HealthTarget target;
-        uint32_t interval_ms = 0;
-    };
     struct SorryState {
         bool active = false;
         std::chrono::system_clock::time_point changed = std::chrono::system_clock::now();
@@ -129,7 +130,7 @@ private:
     std::vector<KernelRoute> kernel_routes_;       // the ones this process added
     std::vector<SavedSetting> kernel_settings_;    // sysctls changed, to put back at stop
     HealthMonitor health_;
-    std::map<HealthTarget, std::unique_ptr<HealthTimer>> health_timers_;
+    std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;
     std::map<ServiceIdentity, SorryState> sorry_;
     bool running_ = false;
 };

@@ -162,6 +162,34 @@ void judge_response(Probe& p, Clock::time_point now)
     p.finish(true, fmt::format("HTTP {}", *status), now);
 }
 
+// Whether the response is whole before the server closes: its headers ended and as much body
+// arrived as Content-Length says (or all the body a check searches). A server that keeps the
+// connection open despite "Connection: close" is then judged at once, not at the timeout.
+bool response_complete(std::string_view response)
+{
+    const size_t end = response.find("\r\n\r\n");
+    if (end == std::string_view::npos) return false;
+    const size_t body = response.size() - (end + 4);
+    if (body >= max_searched_body) return true;
+    const std::string_view headers = response.substr(0, end);
+    for (size_t start = headers.find("\r\n"); start != std::string_view::npos; start = headers.find("\r\n", start + 2)) {
+        constexpr std::string_view name = "content-length:";
+        const std::string_view line = headers.substr(start + 2, headers.find("\r\n", start + 2) - (start + 2));
+        if (line.size() < name.size() ||
+            !std::equal(name.begin(), name.end(), line.begin(),
+                        [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? b - 'A' + 'a' : b); }))
+            continue;
+        size_t i = name.size();
+        while (i < line.size() && line[i] == ' ') ++i;
+        uint64_t length = 0;
+        bool digits = false;
+        for (; i < line.size() && is_digit(line[i]) && length < max_response; ++i, digits = true)
+            length = length * 10 + static_cast<uint64_t>(line[i] - '0');
+        return digits && body >= length;
+    }
+    return false;
+}
+
 void read_response(Probe& p, Clock::time_point now)
 {
     char buf[read_chunk];
@@ -170,7 +198,7 @@ void read_response(Probe& p, Clock::time_point now)
         const ssize_t n = ::recv(p.fd, buf, room, MSG_DONTWAIT);
         if (n > 0) {
             p.response.append(buf, static_cast<size_t>(n));
-            if (p.response.size() == max_response) return judge_response(p, now);
+            if (p.response.size() == max_response || response_complete(p.response)) return judge_response(p, now);
         } else if (n == 0) {
             return judge_response(p, now);
         } else if (errno == EINTR) {

@@ -9,7 +9,6 @@ namespace fulcrum::control {
 
 namespace {
 
-std::string_view protocol_upper(Protocol p) { return p == Protocol::tcp ? "TCP" : "UDP"; }
 std::string_view protocol_switch(Protocol p) { return p == Protocol::tcp ? "-t" : "-u"; }
 
 std::string_view forward_switch(ForwardMethod m)
@@ -83,7 +82,7 @@ std::string flags_suffix(const sched::Flags& flags)
 void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions& o, const TrafficStats& st,
                   const TrafficRates& r)
 {
-    const std::string name = cut(fmt::format("{}  {}", protocol_upper(s.protocol), address_port(s.vip, s.port)), 33);
+    const std::string name = cut(fmt::format("{}  {}", protocol_label(s.protocol), address_port(s.vip, s.port)), 33);
     switch (o.table) {
     case IpvsadmTable::list:
         out += fmt::format("{} {}{}", name, s.scheduler, flags_suffix(s.scheduler_flags));
@@ -194,7 +193,7 @@ std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows)
     for (const ConnectionRow& c : rows) {
         const std::string expire =
             fmt::format("{:02}:{:02}", c.expires_in_seconds / 60, c.expires_in_seconds % 60);
-        out += fmt::format("{:<3} {:<6} {:<11} {:<18} {:<18} {}\n", protocol_upper(c.protocol), expire, c.state,
+        out += fmt::format("{:<3} {:<6} {:<11} {:<18} {:<18} {}\n", protocol_label(c.protocol), expire, c.state,
                            address_port(c.client, c.client_port), address_port(c.vip, c.vport),
                            address_port(c.real_server, c.real_port));
     }

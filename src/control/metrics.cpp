@@ -89,7 +89,7 @@ std::string Metrics::prometheus_text() const
         const std::string labels = fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\",real_server=\"{}:{}\",check=\"{}\"",
                                                protocol_name(h.protocol), format_ipv4(h.vip), h.vport,
                                                format_ipv4(h.address), h.port, h.check);
-        add_stats(out, "fulcrum_real_server_up", labels, h.state == "up" || h.state == "active" ? 1 : 0);
+        add_stats(out, "fulcrum_real_server_up", labels, h.state == HealthState::up || h.state == HealthState::sorry_active ? 1 : 0);
     }
     out += "# HELP fulcrum_worker_packets_total Packets per worker.\n# TYPE fulcrum_worker_packets_total counter\n";
     out += "# HELP fulcrum_worker_drops_total Packets dropped, by reason.\n# TYPE fulcrum_worker_drops_total counter\n";

@@ -61,7 +61,7 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_des
 
 struct WorkerCounters {
     uint64_t rx_packets = 0;
-    uint64_t tx_packets = 0;
+    uint64_t tx_packets = 0;                // every frame sent, to the kernel's TAP ports too
     uint64_t forwarded_to_real_server = 0;  // client -> real server packets
     uint64_t forwarded_replies = 0;         // real server -> client packets (NAT)
     uint64_t connections_created = 0;

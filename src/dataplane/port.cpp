@@ -34,6 +34,15 @@ bool is_pci_address(std::string_view device)
     return true;
 }
 
+std::string af_packet_interface(std::string_view device)
+{
+    if (!device.starts_with("net_af_packet")) return {};
+    const size_t at = device.find(",iface=");
+    if (at == std::string_view::npos) return {};
+    const std::string_view rest = device.substr(at + 7);
+    return std::string(rest.substr(0, rest.find(',')));
+}
+
 std::optional<uint16_t> find_port(std::string_view device)
 {
     const std::string name(device_name(device));

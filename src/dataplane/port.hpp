@@ -15,6 +15,10 @@ namespace fulcrum::dataplane {
 std::string_view device_name(std::string_view device);
 bool is_pci_address(std::string_view device);
 
+// The kernel interface an af_packet device reads ("veth10" of "net_af_packet0,iface=veth10"),
+// or "" for any other device.
+std::string af_packet_interface(std::string_view device);
+
 // The port EAL created for `device`, if any.
 std::optional<uint16_t> find_port(std::string_view device);
 

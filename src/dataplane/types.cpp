@@ -78,6 +78,8 @@ std::optional<MacAddress> parse_mac(std::string_view text)
 
 std::string_view protocol_name(Protocol p) { return p == Protocol::tcp ? "tcp" : "udp"; }
 
+std::string_view protocol_label(Protocol p) { return p == Protocol::tcp ? "TCP" : "UDP"; }
+
 std::string_view forward_method_name(ForwardMethod m)
 {
     switch (m) {

@@ -41,6 +41,7 @@ std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text, bool allow_ba
 std::optional<MacAddress> parse_mac(std::string_view text);
 
 std::string_view protocol_name(Protocol p);        // "tcp" / "udp"
+std::string_view protocol_label(Protocol p);       // "TCP" / "UDP", as ipvsadm prints them
 std::string_view forward_method_name(ForwardMethod m);  // "nat" / "dr" / "tun"
 std::string_view ipvsadm_forward_name(ForwardMethod m); // "Masq" / "Route" / "Tunnel"
 

@@ -712,7 +712,7 @@ TEST(ConsoleCommands, HelpDescribesShowHealth)
 namespace {
 
 HealthRow health_row(Protocol protocol, Ipv4 virtual_ip, uint16_t vport, Ipv4 address, uint16_t port,
-                     std::string check, std::string state, std::optional<uint32_t> weight,
+                     std::string check, HealthState state, std::optional<uint32_t> weight,
                      std::chrono::system_clock::time_point changed, std::string last, std::string reason)
 {
     HealthRow row;
@@ -722,7 +722,7 @@ HealthRow health_row(Protocol protocol, Ipv4 virtual_ip, uint16_t vport, Ipv4 ad
     row.address = address;
     row.port = port;
     row.check = std::move(check);
-    row.state = std::move(state);
+    row.state = state;
     row.weight = weight;
     row.changed = changed;
     row.last_result = std::move(last);
@@ -762,13 +762,13 @@ TEST(ConsoleCommands, ShowHealthListsEveryCheck)
     const auto at = std::chrono::system_clock::from_time_t(1709647629);  // 2024-03-05 14:07:09 UTC
     const Ipv4 sorry = 0xAC100009;                                      // 172.16.0.9
     d.health_rows = {
-        health_row(Protocol::tcp, vip, 80, rs2, 8080, "http", "up", 3, never, "ok", "HTTP 200"),
-        health_row(Protocol::tcp, vip, 80, rs3, 8080, "http", "down", std::nullopt, at, "failed",
+        health_row(Protocol::tcp, vip, 80, rs2, 8080, "http", HealthState::up, 3, never, "ok", "HTTP 200"),
+        health_row(Protocol::tcp, vip, 80, rs3, 8080, "http", HealthState::down, std::nullopt, at, "failed",
                    "2 failed checks in a row (fall 2): connect: Connection refused"),
-        health_row(Protocol::tcp, vip, 80, sorry, 80, "sorry", "standby", std::nullopt, at, "", "a real server is up"),
-        health_row(Protocol::udp, vip, 53, rs2, 53, "tcp", "quiesced", 0, at + std::chrono::seconds(61), "failed",
+        health_row(Protocol::tcp, vip, 80, sorry, 80, "sorry", HealthState::sorry_standby, std::nullopt, at, "", "a real server is up"),
+        health_row(Protocol::udp, vip, 53, rs2, 53, "tcp", HealthState::quiesced, 0, at + std::chrono::seconds(61), "failed",
                    "connect: timed out after 0.5 s"),
-        health_row(Protocol::tcp, dr_vip, 443, dr_rs, 443, "none", "up", 65535, never, "", ""),
+        health_row(Protocol::tcp, dr_vip, 443, dr_rs, 443, "none", HealthState::up, 65535, never, "", ""),
     };
     const std::string text = run(d, "show health");
     EXPECT_EQ(text,

@@ -726,3 +726,23 @@ TEST(TcpCheck, ACheckStillRunningWhenTheNextIsDueHasTimedOut)
     EXPECT_TRUE(monitor.poll(t0 + std::chrono::milliseconds(996)).empty());  // fall 2: still up
     EXPECT_TRUE(monitor.is_up(target));
 }
+
+// A server that ignores "Connection: close" and keeps the connection: a response whose body is
+// as long as its Content-Length says is judged at once, not failed at the timeout.
+TEST(HttpCheck, ACompleteResponseIsJudgedWithoutWaitingForTheClose)
+{
+    HttpStub whole("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 3\r\n\r\nok\n", true);
+    HttpStub short_of_it("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok\n", true);
+    HealthMonitor monitor;
+    monitor.configure(service_with({{whole.port(), http_check("/", "ok", 800)},
+                                    {short_of_it.port(), http_check("/", "ok", 300)}}));
+    const auto started = Clock::now();
+    run_check(monitor, target_on(whole.port()));
+    EXPECT_LT(Clock::now() - started, 200ms);
+    EXPECT_EQ(status_of(monitor, target_on(whole.port())).last_result, "ok")
+        << status_of(monitor, target_on(whole.port())).reason;
+    run_check(monitor, target_on(short_of_it.port()));
+    EXPECT_NE(status_of(monitor, target_on(short_of_it.port())).reason.find("timed out after 0.3 s while reading"),
+              std::string::npos)
+        << status_of(monitor, target_on(short_of_it.port())).reason;
+}
