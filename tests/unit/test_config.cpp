@@ -913,6 +913,15 @@ TEST(ConfigApi, AnnotatedExampleHasWhatItDescribes)
     EXPECT_EQ(c.services[2].forward, ForwardMethod::dr);
     ASSERT_EQ(c.services[2].real_servers.size(), 3u);
     EXPECT_EQ(c.services[2].real_servers[2].forward, ForwardMethod::tun);
+    EXPECT_EQ(c.dataplane.kernel_rate_limit, 20000u);
+    EXPECT_EQ(c.interfaces[0].kernel_interface, "fl-ext");
+    EXPECT_EQ(c.interfaces[1].kernel_interface, "fl-int");
+    EXPECT_EQ(c.services[0].health_check.type, HealthCheckType::http);
+    EXPECT_EQ(c.services[0].health_check.interval_ms, 2000u);
+    ASSERT_TRUE(c.services[0].sorry_server.has_value());
+    EXPECT_EQ(c.services[0].sorry_server->port, 8080);
+    EXPECT_EQ(c.services[0].real_servers[1].health_check.on_failure, OnFailure::quiesce);
+    EXPECT_EQ(c.services[0].real_servers[1].health_check.http.path, "/health");
 }
 
 TEST(ConfigQueues, QueuesDefaultToWorkersAndAfPacketNeedsEnoughQueuePairs)
