@@ -31,6 +31,11 @@ void add_stats(std::string& out, const char* metric, const std::string& labels, 
 
 Metrics* telemetry_target = nullptr;
 
+// DPDK 22.11's telemetry refuses dictionary names with anything but letters, digits, '_' and
+// '/', and arrays of dictionaries: entries are named by position ("service_0", as "worker0"),
+// and the addresses are values.
+std::string endpoint_text(Ipv4 address, uint16_t port) { return fmt::format("{}:{}", format_ipv4(address), port); }
+
 }  // namespace
 
 void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
@@ -108,9 +113,12 @@ struct TelemetryAccess {
         if (telemetry_target == nullptr) return -1;
         std::lock_guard lock(telemetry_target->mutex_);
         rte_tel_data_start_dict(d);
+        size_t index = 0;
         for (const ServiceStatus& s : telemetry_target->services_) {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
+            rte_tel_data_add_dict_string(c, "protocol", std::string(protocol_name(s.config.protocol)).c_str());
+            rte_tel_data_add_dict_string(c, "service", endpoint_text(s.config.vip, s.config.port).c_str());
             rte_tel_data_add_dict_u64(c, "conns", s.stats.conns);
             rte_tel_data_add_dict_u64(c, "in_packets", s.stats.in_packets);
             rte_tel_data_add_dict_u64(c, "out_packets", s.stats.out_packets);
@@ -124,8 +132,7 @@ struct TelemetryAccess {
             }
             rte_tel_data_add_dict_u64(c, "active_conns", active);
             rte_tel_data_add_dict_u64(c, "inactive_conns", inactive);
-            const std::string name = fmt::format("{}:{}:{}", protocol_name(s.config.protocol), format_ipv4(s.config.vip), s.config.port);
-            rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
+            rte_tel_data_add_dict_container(d, fmt::format("service_{}", index++).c_str(), c, 0);
         }
         return 0;
     }
@@ -144,7 +151,33 @@ struct TelemetryAccess {
             uint64_t drops = 0;
             for (const auto& [reason, count] : w.drops) drops += count;
             rte_tel_data_add_dict_u64(c, "drops", drops);
+            rte_tel_data_add_dict_u64(c, "to_kernel", w.to_kernel);
+            rte_tel_data_add_dict_u64(c, "from_kernel", w.from_kernel);
             rte_tel_data_add_dict_container(d, fmt::format("worker{}", w.worker).c_str(), c, 0);
+        }
+        return 0;
+    }
+
+    // One dictionary per real server (and sorry server): protocol, service, real_server, check,
+    // state, weight (-1: not in the table), last, reason.
+    static int health(const char*, const char*, rte_tel_data* d)
+    {
+        if (telemetry_target == nullptr) return -1;
+        std::lock_guard lock(telemetry_target->mutex_);
+        rte_tel_data_start_dict(d);
+        size_t index = 0;
+        for (const HealthRow& h : telemetry_target->health_) {
+            rte_tel_data* c = rte_tel_data_alloc();
+            rte_tel_data_start_dict(c);
+            rte_tel_data_add_dict_string(c, "protocol", std::string(protocol_name(h.protocol)).c_str());
+            rte_tel_data_add_dict_string(c, "service", endpoint_text(h.vip, h.vport).c_str());
+            rte_tel_data_add_dict_string(c, "real_server", endpoint_text(h.address, h.port).c_str());
+            rte_tel_data_add_dict_string(c, "check", h.check.c_str());
+            rte_tel_data_add_dict_string(c, "state", std::string(health_state_name(h.state)).c_str());
+            rte_tel_data_add_dict_int(c, "weight", h.weight ? static_cast<int>(*h.weight) : -1);
+            rte_tel_data_add_dict_string(c, "last", h.last_result.c_str());
+            rte_tel_data_add_dict_string(c, "reason", h.reason.substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
+            rte_tel_data_add_dict_container(d, fmt::format("real_server_{}", index++).c_str(), c, 0);
         }
         return 0;
     }
@@ -156,7 +189,9 @@ void Metrics::register_telemetry()
     rte_telemetry_register_cmd("/fulcrum/services", TelemetryAccess::services,
                                "Per service: connections, packets and bytes each way, cps, ActiveConn, InActConn.");
     rte_telemetry_register_cmd("/fulcrum/workers", TelemetryAccess::workers,
-                               "Per worker: packets, hand-offs, connections, drops.");
+                               "Per worker: packets, hand-offs, connections, drops, frames to and from the kernel.");
+    rte_telemetry_register_cmd("/fulcrum/health", TelemetryAccess::health,
+                               "Per real server and sorry server: check, state, weight in force, last result, reason.");
 }
 
 MetricsServer::~MetricsServer()

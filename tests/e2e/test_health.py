@@ -35,8 +35,10 @@ Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-health.log, rs*.log,
 health-rs1-syn.pcap, health-*.yaml.
 """
 
+import json
 import os
 import re
+import socket
 import sys
 import time
 
@@ -469,6 +471,33 @@ def check_quiesce(checks, h):
 
 # ---- 4. the sorry server ------------------------------------------------------------------------
 
+def telemetry(command, prefix="fulcrum-lab"):
+    """One DPDK telemetry command on the director's socket (conf/lab-health.yaml's file prefix)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(3)
+        s.connect(f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2")
+        s.recv(1024)
+        s.send(command.encode())
+        return json.loads(s.recv(1 << 16).decode()).get(command)
+
+
+def check_telemetry_health(checks):
+    """/fulcrum/health says what show health says: the sorry server active, rs1 down, rs3 quiesced."""
+    want = {(SORRY, "active", 1), (RS80[1], "down", -1), (RS80[3], "quiesced", 0)}
+    seen, deadline = set(), time.time() + 4
+    while time.time() < deadline:
+        try:
+            rows = (telemetry("/fulcrum/health") or {}).values()
+        except (OSError, ValueError) as e:
+            rows, seen = [], {("error", str(e), 0)}
+        seen = {(r.get("real_server"), r.get("state"), r.get("weight")) for r in rows
+                if r.get("service") == f"{L.VIP}:80" and r.get("protocol") == "tcp"}
+        if want <= seen:
+            break
+        time.sleep(0.25)
+    checks.report("telemetry_health", want <= seen, f"/fulcrum/health (tcp {L.VIP}:80): {sorted(map(str, seen))}")
+
+
 def check_sorry(checks, h):
     for n in (1, 2, 3):
         if not set_health(checks, n, "sorry", status=500):
@@ -484,6 +513,7 @@ def check_sorry(checks, h):
     entry = listed(h.services(), SORRY)
     checks.report("sorry_in_show_services", entry is not None and entry["forward"] == "Masq" and entry["weight"] >= 1,
                   f"{SORRY}: {entry}")
+    check_telemetry_health(checks)
     r = http(6)
     checks.report("sorry_takes_new_connections", r.get("ok", False) and r.get("counts") == {SORRY_NAME: 6},
                   f"6 connections: {counts_of(r)}")
