@@ -847,18 +847,18 @@ void Checker::check_interface(const Item& item)
             expected(*k, what);
         }
     } else if (name_ok) {
-        ic.kernel_interface = "fl-" + ic.name;
-        if (!valid_interface_name(ic.kernel_interface)) {
-            report(item, fmt::format("the default kernel interface name {} is longer than 15 characters: set "
-                                     "kernel_interface (or kernel_interface: false)", quote(ic.kernel_interface)));
-            ic.kernel_interface.clear();
-        }
+        // A kernel name has at most 15 characters: a long interface name is cut, so that a file
+        // written before the exception path existed still loads.
+        ic.kernel_interface = "fl-" + ic.name.substr(0, max_interface_name - 3);
     }
     if (!ic.kernel_interface.empty()) {
+        const bool named = m->find("kernel_interface") != nullptr;
         for (const InterfaceConfig& other : config_.interfaces)
             if (other.kernel_interface == ic.kernel_interface)
-                report(m->find("kernel_interface") ? *m->find("kernel_interface") : item,
-                       fmt::format("kernel interface {} is also interface {}'s", quote(ic.kernel_interface), other.name));
+                report(named ? *m->find("kernel_interface") : item,
+                       fmt::format("kernel interface {} is also interface {}'s{}", quote(ic.kernel_interface), other.name,
+                                   named ? "" : " (the default, from the first 12 characters of the name): set "
+                                                "kernel_interface"));
     }
     if (auto* d = m->find("device")) interface_devices_.push_back({*d, config_.interfaces.size()});
     interface_items_.push_back(item);

@@ -1117,6 +1117,7 @@ TEST(ConfigKernelInterface, Errors)
   - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
   - { name: int, device: net_tap1, address: 10.0.1.1/24, kernel_interface: fl-ext }
   - { name: abcdefghijklm, device: net_tap2, address: 10.0.2.1/24 }
+  - { name: abcdefghijklx, device: net_tap9, address: 10.0.9.1/24 }
   - { name: d, device: net_tap3, address: 10.0.3.1/24, kernel_interface: a-very-long-name-16 }
   - { name: e, device: net_tap4, address: 10.0.4.1/24, kernel_interface: "tap 0" }
   - { name: f, device: net_tap5, address: 10.0.5.1/24, kernel_interface: [x] }
@@ -1126,17 +1127,19 @@ TEST(ConfigKernelInterface, Errors)
 )"),
               (Lines{
                   "t.yaml:3:76: interfaces[1].kernel_interface: kernel interface \"fl-ext\" is also interface ext's",
-                  "t.yaml:4:5: interfaces[2]: the default kernel interface name \"fl-abcdefghijklm\" is longer than "
-                  "15 characters: set kernel_interface (or kernel_interface: false)",
-                  "t.yaml:5:74: interfaces[3].kernel_interface: expected a kernel interface name of 1 to 15 "
-                  "letters, digits, '_' or '-', or false, found \"a-very-long-name-16\"",
+                  // Both defaults are cut to "fl-abcdefghijkl": the second says what to do.
+                  "t.yaml:5:5: interfaces[3]: kernel interface \"fl-abcdefghijkl\" is also interface "
+                  "abcdefghijklm's (the default, from the first 12 characters of the name): set kernel_interface",
                   "t.yaml:6:74: interfaces[4].kernel_interface: expected a kernel interface name of 1 to 15 "
-                  "letters, digits, '_' or '-', or false, found \"tap 0\"",
+                  "letters, digits, '_' or '-', or false, found \"a-very-long-name-16\"",
                   "t.yaml:7:74: interfaces[5].kernel_interface: expected a kernel interface name of 1 to 15 "
-                  "letters, digits, '_' or '-', or false, found a list",
+                  "letters, digits, '_' or '-', or false, found \"tap 0\"",
                   "t.yaml:8:74: interfaces[6].kernel_interface: expected a kernel interface name of 1 to 15 "
+                  "letters, digits, '_' or '-', or false, found a list",
+                  "t.yaml:9:74: interfaces[7].kernel_interface: expected a kernel interface name of 1 to 15 "
                   "letters, digits, '_' or '-', or false, found \"\"",
-                  "t.yaml:10:5: interfaces[8]: kernel interface \"fl-i\" is also interface h's",
+                  "t.yaml:11:5: interfaces[9]: kernel interface \"fl-i\" is also interface h's (the default, from "
+                  "the first 12 characters of the name): set kernel_interface",
               }));
 }
 
