@@ -1400,7 +1400,6 @@ void Checker::check_sorry_servers()
 void Checker::check_kernel_interfaces()
 {
     constexpr unsigned max_tap_queues = 16;
-    constexpr size_t max_ports = 8;  // dataplane::max_ports
     if (!interfaces_clean_) return;  // the interfaces' own problems come first
     size_t ports = 0;
     for (size_t i = 0; i < config_.interfaces.size() && i < interface_items_.size(); ++i) {

@@ -283,8 +283,8 @@ CommandOutput show_health(ControlApi& api)
             changed = text;
         }
         out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", protocol_label(row.protocol),
-                                        fmt::format("{}:{}", format_ipv4(row.vip), row.vport),
-                                        fmt::format("{}:{}", format_ipv4(row.address), row.port), row.check, health_state_name(row.state),
+                                        format_ipv4_port(row.vip, row.vport), format_ipv4_port(row.address, row.port),
+                                        row.check, health_state_name(row.state),
                                         row.weight ? std::to_string(*row.weight) : "-", changed,
                                         row.last_result.empty() ? "-" : row.last_result,
                                         row.reason.empty() ? "-" : row.reason));
@@ -860,7 +860,7 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
 
     if (!service) return error(fmt::format("ipvsadm {}: no service {}", cmd, name));
     const uint16_t rport = c.server.port.value_or(vport);
-    const std::string rs_name = fmt::format("{}:{}", format_ipv4(c.server.ip), rport);
+    const std::string rs_name = format_ipv4_port(c.server.ip, rport);
     auto rs = find_real_server(*service, c.server.ip, rport);
     // A real server without -g|-i|-m takes the service's forwarding method, as in the
     // configuration file (ipvsadm's default would be -g).

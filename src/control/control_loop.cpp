@@ -93,8 +93,8 @@ HealthTarget target_of(const ServiceConfig& s, const RealServerConfig& rs)
 
 std::string describe_target(const HealthTarget& t)
 {
-    return fmt::format("{} {}:{} real server {}:{}", protocol_label(t.protocol), format_ipv4(t.vip),
-                       t.vport, format_ipv4(t.address), t.port);
+    return fmt::format("{} {} real server {}", protocol_label(t.protocol), format_ipv4_port(t.vip, t.vport),
+                       format_ipv4_port(t.address, t.port));
 }
 
 RealServerConfig sorry_server_entry(const SorryServerConfig& sorry)
@@ -421,7 +421,7 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     PortInfo& info = shared_.ports[port_id];
     const std::string vdev = fmt::format("net_tap_fulcrum{}", kernel_ports_.size());
     uint16_t tap = 0;
-    if (auto e = port_create_tap(vdev, iface.kernel_interface, info.mac.addr_bytes, tap); !e.empty()) return e;
+    if (auto e = port_create_tap(vdev, iface.kernel_interface, from_ether(info.mac), tap); !e.empty()) return e;
     if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
     kernel_ports_.push_back(tap);
     // Before the interface comes up: no router solicitation or MLD report may leave first.

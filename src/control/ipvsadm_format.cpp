@@ -21,7 +21,6 @@ std::string_view forward_switch(ForwardMethod m)
     return "-g";
 }
 
-std::string address_port(Ipv4 ip, uint16_t port) { return fmt::format("{}:{}", format_ipv4(ip), port); }
 
 // ipvsadm cuts the service name ("TCP  a.b.c.d:p") at 33 characters and a real server's at 28;
 // IPv4 names never reach either, the cuts are kept for the record.
@@ -82,7 +81,7 @@ std::string flags_suffix(const sched::Flags& flags)
 void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions& o, const TrafficStats& st,
                   const TrafficRates& r)
 {
-    const std::string name = cut(fmt::format("{}  {}", protocol_label(s.protocol), address_port(s.vip, s.port)), 33);
+    const std::string name = cut(fmt::format("{}  {}", protocol_label(s.protocol), format_ipv4_port(s.vip, s.port)), 33);
     switch (o.table) {
     case IpvsadmTable::list:
         out += fmt::format("{} {}{}", name, s.scheduler, flags_suffix(s.scheduler_flags));
@@ -107,7 +106,7 @@ void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions
 
 void real_server_line(std::string& out, const RealServerStatus& rs, const IpvsadmOptions& o)
 {
-    const std::string name = cut(address_port(rs.config.address, rs.config.port), 28);
+    const std::string name = cut(format_ipv4_port(rs.config.address, rs.config.port), 28);
     switch (o.table) {
     case IpvsadmTable::list:
         // "  -> %-28s %-7s %-6d %-10u %-10u\n"
@@ -194,8 +193,8 @@ std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows)
         const std::string expire =
             fmt::format("{:02}:{:02}", c.expires_in_seconds / 60, c.expires_in_seconds % 60);
         out += fmt::format("{:<3} {:<6} {:<11} {:<18} {:<18} {}\n", protocol_label(c.protocol), expire, c.state,
-                           address_port(c.client, c.client_port), address_port(c.vip, c.vport),
-                           address_port(c.real_server, c.real_port));
+                           format_ipv4_port(c.client, c.client_port), format_ipv4_port(c.vip, c.vport),
+                           format_ipv4_port(c.real_server, c.real_port));
     }
     return out;
 }
@@ -211,7 +210,7 @@ std::string format_ipvsadm_rules(const std::vector<ServiceStatus>& services)
     std::string out;
     for (const ServiceStatus* s : sorted_services(services)) {
         const ServiceConfig& c = s->config;
-        const std::string name = fmt::format("{} {}", protocol_switch(c.protocol), address_port(c.vip, c.port));
+        const std::string name = fmt::format("{} {}", protocol_switch(c.protocol), format_ipv4_port(c.vip, c.port));
         out += fmt::format("-A {} -s {}", name, c.scheduler);
         if (const std::string flags = sched::flags_text(c.scheduler_flags); !flags.empty())
             out += fmt::format(" -b {}", flags);
@@ -221,7 +220,7 @@ std::string format_ipvsadm_rules(const std::vector<ServiceStatus>& services)
         }
         out += '\n';
         for (const RealServerStatus* rs : sorted_real_servers(*s)) {
-            out += fmt::format("-a {} -r {} {} -w {}", name, address_port(rs->config.address, rs->config.port),
+            out += fmt::format("-a {} -r {} {} -w {}", name, format_ipv4_port(rs->config.address, rs->config.port),
                                forward_switch(rs->config.forward), rs->config.weight);
             if (rs->config.upper_threshold != 0) out += fmt::format(" -x {}", rs->config.upper_threshold);
             if (rs->config.lower_threshold != 0) out += fmt::format(" -y {}", rs->config.lower_threshold);

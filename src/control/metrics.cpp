@@ -19,9 +19,16 @@ namespace {
 constexpr size_t max_clients = 8;
 constexpr size_t max_request = 8192;
 
-std::string service_label(const ServiceConfig& s)
+std::string service_label(Protocol protocol, Ipv4 vip, uint16_t port)
 {
-    return fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\"", protocol_name(s.protocol), format_ipv4(s.vip), s.port);
+    return fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\"", protocol_name(protocol), format_ipv4(vip), port);
+}
+
+std::string service_label(const ServiceConfig& s) { return service_label(s.protocol, s.vip, s.port); }
+
+std::string real_server_label(const std::string& service, Ipv4 address, uint16_t port)
+{
+    return fmt::format("{},real_server=\"{}\"", service, format_ipv4_port(address, port));
 }
 
 void add_stats(std::string& out, const char* metric, const std::string& labels, uint64_t value)
@@ -30,11 +37,6 @@ void add_stats(std::string& out, const char* metric, const std::string& labels, 
 }
 
 Metrics* telemetry_target = nullptr;
-
-// DPDK 22.11's telemetry refuses dictionary names with anything but letters, digits, '_' and
-// '/', and arrays of dictionaries: entries are named by position ("service_0", as "worker0"),
-// and the addresses are values.
-std::string endpoint_text(Ipv4 address, uint16_t port) { return fmt::format("{}:{}", format_ipv4(address), port); }
 
 }  // namespace
 
@@ -71,7 +73,7 @@ std::string Metrics::prometheus_text() const
             for (const RealServerStatus& r : s.real_servers) {
                 const uint64_t rv[] = {r.stats.conns, r.stats.in_packets, r.stats.out_packets, r.stats.in_bytes, r.stats.out_bytes};
                 add_stats(out, families[f].name,
-                          fmt::format("{},real_server=\"{}:{}\"", service_label(s.config), format_ipv4(r.config.address), r.config.port),
+                          real_server_label(service_label(s.config), r.config.address, r.config.port),
                           rv[f]);
             }
         }
@@ -81,8 +83,7 @@ std::string Metrics::prometheus_text() const
     out += "# HELP fulcrum_weight The weight in force.\n# TYPE fulcrum_weight gauge\n";
     for (const ServiceStatus& s : services_)
         for (const RealServerStatus& r : s.real_servers) {
-            const std::string labels =
-                fmt::format("{},real_server=\"{}:{}\"", service_label(s.config), format_ipv4(r.config.address), r.config.port);
+            const std::string labels = real_server_label(service_label(s.config), r.config.address, r.config.port);
             add_stats(out, "fulcrum_active_connections", labels, r.active);
             add_stats(out, "fulcrum_inactive_connections", labels, r.inactive);
             add_stats(out, "fulcrum_weight", labels, r.config.weight);
@@ -91,9 +92,8 @@ std::string Metrics::prometheus_text() const
     out += "# HELP fulcrum_real_server_up 1 while the health check finds the real server up (sorry servers: while "
            "active).\n# TYPE fulcrum_real_server_up gauge\n";
     for (const HealthRow& h : health_) {
-        const std::string labels = fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\",real_server=\"{}:{}\",check=\"{}\"",
-                                               protocol_name(h.protocol), format_ipv4(h.vip), h.vport,
-                                               format_ipv4(h.address), h.port, h.check);
+        const std::string labels = fmt::format(
+            "{},check=\"{}\"", real_server_label(service_label(h.protocol, h.vip, h.vport), h.address, h.port), h.check);
         add_stats(out, "fulcrum_real_server_up", labels, h.state == HealthState::up || h.state == HealthState::sorry_active ? 1 : 0);
     }
     out += "# HELP fulcrum_worker_packets_total Packets per worker.\n# TYPE fulcrum_worker_packets_total counter\n";
@@ -118,7 +118,7 @@ struct TelemetryAccess {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
             rte_tel_data_add_dict_string(c, "protocol", std::string(protocol_name(s.config.protocol)).c_str());
-            rte_tel_data_add_dict_string(c, "service", endpoint_text(s.config.vip, s.config.port).c_str());
+            rte_tel_data_add_dict_string(c, "service", format_ipv4_port(s.config.vip, s.config.port).c_str());
             rte_tel_data_add_dict_u64(c, "conns", s.stats.conns);
             rte_tel_data_add_dict_u64(c, "in_packets", s.stats.in_packets);
             rte_tel_data_add_dict_u64(c, "out_packets", s.stats.out_packets);
@@ -159,7 +159,10 @@ struct TelemetryAccess {
     }
 
     // One dictionary per real server (and sorry server): protocol, service, real_server, check,
-    // state, weight (-1: not in the table), last, reason.
+    // state, weight (-1: not in the table), last, reason. DPDK 22.11's telemetry refuses
+    // dictionary names with anything but letters, digits, '_' and '/', and arrays of
+    // dictionaries: entries are named by position ("real_server_0", as "worker0"), and the
+    // addresses are values.
     static int health(const char*, const char*, rte_tel_data* d)
     {
         if (telemetry_target == nullptr) return -1;
@@ -170,8 +173,8 @@ struct TelemetryAccess {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
             rte_tel_data_add_dict_string(c, "protocol", std::string(protocol_name(h.protocol)).c_str());
-            rte_tel_data_add_dict_string(c, "service", endpoint_text(h.vip, h.vport).c_str());
-            rte_tel_data_add_dict_string(c, "real_server", endpoint_text(h.address, h.port).c_str());
+            rte_tel_data_add_dict_string(c, "service", format_ipv4_port(h.vip, h.vport).c_str());
+            rte_tel_data_add_dict_string(c, "real_server", format_ipv4_port(h.address, h.port).c_str());
             rte_tel_data_add_dict_string(c, "check", h.check.c_str());
             rte_tel_data_add_dict_string(c, "state", std::string(health_state_name(h.state)).c_str());
             rte_tel_data_add_dict_int(c, "weight", h.weight ? static_cast<int>(*h.weight) : -1);

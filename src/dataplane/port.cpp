@@ -5,7 +5,6 @@
 #include <rte_ethdev.h>
 
 #include <cctype>
-#include <cstdio>
 #include <string>
 
 namespace fulcrum::dataplane {
@@ -83,13 +82,10 @@ std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues,
     return {};
 }
 
-std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const uint8_t (&mac)[6],
+std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const MacAddress& mac,
                             uint16_t& port_id)
 {
-    char mac_text[18];
-    std::snprintf(mac_text, sizeof mac_text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-                  mac[5]);
-    const std::string devargs = vdev_name + ",iface=" + kernel_name + ",mac=" + mac_text;
+    const std::string devargs = vdev_name + ",iface=" + kernel_name + ",mac=" + format_mac(mac);
     if (int rc = rte_dev_probe(devargs.c_str()); rc != 0) return failure(("creating " + devargs).c_str(), rc);
     if (rte_eth_dev_get_port_by_name(vdev_name.c_str(), &port_id) != 0)
         return "EAL made no port of " + vdev_name;

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "dataplane/types.hpp"
+
 struct rte_mempool;
 
 namespace fulcrum::dataplane {
@@ -34,7 +36,7 @@ void port_stop(uint16_t port_id);
 // Creates a net_tap port after EAL start-up (the MAC it must carry is known only then): the
 // kernel interface `kernel_name`, with `mac`, in the caller's network namespace. EAL knows it as
 // `vdev_name`, which must start with "net_tap". Sets `port_id`; returns "" or what failed.
-std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const uint8_t (&mac)[6],
+std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const MacAddress& mac,
                             uint16_t& port_id);
 
 }  // namespace fulcrum::dataplane

@@ -13,6 +13,8 @@ std::string format_ipv4(Ipv4 ip)
     return buf;
 }
 
+std::string format_ipv4_port(Ipv4 ip, uint16_t port) { return format_ipv4(ip) + ":" + std::to_string(port); }
+
 std::string format_mac(const MacAddress& mac)
 {
     char buf[18];

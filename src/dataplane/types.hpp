@@ -10,6 +10,10 @@
 
 namespace fulcrum {
 
+// DPDK ports one process drives, the interfaces' and their kernel TAPs': the workers' arrays
+// are indexed by port id, and the configuration checker counts against it.
+inline constexpr unsigned max_ports = 8;
+
 // IPv4 addresses are kept in host byte order everywhere outside the packet bytes themselves.
 using Ipv4 = uint32_t;
 
@@ -32,6 +36,7 @@ enum class Protocol : uint8_t { tcp = 6, udp = 17 };
 enum class ForwardMethod : uint8_t { nat, dr, tun };
 
 std::string format_ipv4(Ipv4 ip);
+std::string format_ipv4_port(Ipv4 ip, uint16_t port);  // "198.18.0.100:80"
 std::string format_mac(const MacAddress& mac);
 // Strict dotted-quad parser: four decimal octets, no leading '+', no trailing text.
 std::optional<Ipv4> parse_ipv4(std::string_view text);

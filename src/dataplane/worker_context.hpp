@@ -28,7 +28,6 @@ struct rte_rcu_qsbr;
 
 namespace fulcrum::dataplane {
 
-inline constexpr unsigned max_ports = 8;
 inline constexpr uint16_t no_port = UINT16_MAX;
 inline constexpr uint16_t rx_burst_size = 32;
 inline constexpr uint16_t tx_stage_size = 64;

@@ -443,7 +443,7 @@ void compare_expiry(const std::vector<uint32_t>& flow_counts)
 void measure_kernel_poll(unsigned repeat)
 {
     rte_mempool* pool = rte_pktmbuf_pool_create("tap_bench_pool", 4096, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-    const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x42};
+    const MacAddress mac{0x02, 0, 0, 0, 0, 0x42};
     uint16_t tap = 0;
     if (auto e = port_create_tap("net_tap_bench0", "flbench0", mac, tap); !e.empty()) {
         std::printf("tap: cannot create a TAP port: %s\n", e.c_str());
