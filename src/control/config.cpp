@@ -435,7 +435,7 @@ private:
     void check_sorry_servers();
     void check_kernel_interfaces();
     void check_health_paths();
-    std::optional<size_t> interface_reaching(Ipv4 ip) const;
+    const InterfaceConfig* interface_reaching(Ipv4 ip) const;
     void check_queue_pairs();
     void check_mh_table_sizes();
 
@@ -1419,22 +1419,13 @@ void Checker::check_kernel_interfaces()
 }
 
 // The interface packets to `ip` leave by: a connected subnet's, else the most specific route's.
-std::optional<size_t> Checker::interface_reaching(Ipv4 ip) const
+const InterfaceConfig* Checker::interface_reaching(Ipv4 ip) const
 {
-    auto interface_holding = [&](Ipv4 address, std::string_view only) -> std::optional<size_t> {
-        for (size_t i = 0; i < config_.interfaces.size(); ++i) {
-            if (!only.empty() && config_.interfaces[i].name != only) continue;
-            for (const Ipv4Prefix& p : config_.interfaces[i].addresses)
-                if (p.contains(address)) return i;
-        }
-        return std::nullopt;
-    };
-    if (auto i = interface_holding(ip, {})) return i;
+    if (const InterfaceConfig* i = interface_holding(config_, ip)) return i;
     const RouteConfig* best = nullptr;
     for (const RouteConfig& r : config_.routes)
         if (r.dst.contains(ip) && (best == nullptr || r.dst.length > best->dst.length)) best = &r;
-    if (best == nullptr) return std::nullopt;
-    return interface_holding(best->via, best->interface);
+    return best == nullptr ? nullptr : interface_holding(config_, best->via, best->interface);
 }
 
 // Checks are the kernel's own connections: they leave through the exception path, so a checked
@@ -1443,11 +1434,11 @@ void Checker::check_health_paths()
 {
     if (!subnets_complete_ || !routes_complete_) return;
     for (const auto& [item, address] : checked_real_servers_) {
-        const auto i = interface_reaching(address);
-        if (!i || !config_.interfaces[*i].kernel_interface.empty()) continue;
+        const InterfaceConfig* i = interface_reaching(address);
+        if (i == nullptr || !i->kernel_interface.empty()) continue;
         report(item, fmt::format("real server {} is health-checked, but interface {}, which reaches it, has "
                                  "kernel_interface: false: the checks could not reach it",
-                                 format_ipv4(address), config_.interfaces[*i].name));
+                                 format_ipv4(address), i->name));
     }
 }
 
@@ -1587,6 +1578,17 @@ ConfigResult parse_config(const std::string& yaml_text, const std::string& file_
         r.errors.push_back(ConfigError{file_name, 0, 0, fmt::format("internal error while checking: {}", e.what())});
         return r;
     }
+}
+
+const InterfaceConfig* interface_holding(const Config& config, Ipv4 ip, std::string_view only)
+{
+    const InterfaceConfig* holder = nullptr;
+    for (const InterfaceConfig& iface : config.interfaces) {
+        if (!only.empty() && iface.name != only) continue;
+        for (const Ipv4Prefix& prefix : iface.addresses)
+            if (prefix.contains(ip)) holder = &iface;
+    }
+    return holder;
 }
 
 std::string_view health_check_type_name(HealthCheckType type) { return health_check_type_names[static_cast<size_t>(type)]; }

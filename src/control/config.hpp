@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/tcp_state.hpp"
@@ -145,6 +146,11 @@ struct ConfigResult {
     std::optional<Config> config;        // set only when errors is empty
     std::vector<ConfigError> errors;     // every problem found, in file order
 };
+
+// The interface whose connected subnet holds `ip` (among those named `only`, when given): the
+// last such, as the FIB, built in interface order, resolves overlapping subnets. nullptr if none.
+// A route's next hop `via` leaves through interface_holding(config, via, route.interface).
+const InterfaceConfig* interface_holding(const Config& config, Ipv4 ip, std::string_view only = {});
 
 // Reads and validates a file. Errors name `path` as the file.
 ConfigResult load_config_file(const std::string& path);

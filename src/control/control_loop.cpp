@@ -349,19 +349,22 @@ bool Director::sorry_server_active(const ServiceConfig& s) const
            });
 }
 
+HealthState Director::health_state(const ServiceConfig& s, const RealServerConfig& rs) const
+{
+    if (health_.is_up(target_of(s, rs))) return HealthState::up;
+    // ldirectord's quiescent: the server stays, with its connections, at weight 0.
+    return rs.health_check.on_failure == OnFailure::quiesce ? HealthState::quiesced : HealthState::down;
+}
+
 Config Director::effective_config(const Config& config) const
 {
     Config effective = config;
     for (ServiceConfig& s : effective.services) {
         const bool sorry = sorry_server_active(s);
         std::erase_if(s.real_servers, [&](RealServerConfig& rs) {
-            if (health_.is_up(target_of(s, rs))) return false;
-            // ldirectord's quiescent: the server stays, with its connections, at weight 0.
-            if (rs.health_check.on_failure == OnFailure::quiesce) {
-                rs.weight = 0;
-                return false;
-            }
-            return true;
+            const HealthState state = health_state(s, rs);
+            if (state == HealthState::quiesced) rs.weight = 0;
+            return state == HealthState::down;
         });
         if (sorry) s.real_servers.push_back(sorry_server_entry(*s.sorry_server));
     }
@@ -401,14 +404,9 @@ void Director::poll_health()
     const std::vector<HealthChange> changes = health_.poll(HealthMonitor::Clock::now());
     if (changes.empty()) return;
     for (const HealthChange& c : changes) {
-        std::string action = "back in the table";
-        if (!c.up) {
-            action = "removed";
-            for (const ServiceConfig& s : config_.services)
-                for (const RealServerConfig& rs : s.real_servers)
-                    if (target_of(s, rs) == c.target && rs.health_check.on_failure == OnFailure::quiesce)
-                        action = "quiesced: weight 0";
-        }
+        const auto status = health_.statuses().find(c.target);
+        const bool quiesce = status != health_.statuses().end() && status->second.check.on_failure == OnFailure::quiesce;
+        const std::string_view action = c.up ? "back in the table" : quiesce ? "quiesced: weight 0" : "removed";
         log::info("health: {} is {} ({}): {}", describe_target(c.target), c.up ? "up" : "down", action, c.reason);
     }
     // The same path as every other change: a new snapshot, published through RCU.
@@ -441,7 +439,6 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     kernel.mtu = iface.mtu;
     info.kernel_port = tap;
     shared_.port_count = std::max<unsigned>(shared_.port_count, tap + 1u);
-    kernel_names_[iface.name] = iface.kernel_interface;
     log::info("interface {}: kernel interface {} (port {}) has its MAC and addresses: the exception path", iface.name,
               iface.kernel_interface, tap);
     return {};
@@ -449,17 +446,12 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
 
 void Director::sync_kernel_routes(const Config& config)
 {
+    // Through the interface the dataplane's FIB uses for the same route.
     std::vector<KernelRoute> wanted;
     for (const RouteConfig& route : config.routes) {
-        for (const InterfaceConfig& iface : config.interfaces) {
-            if (!route.interface.empty() && iface.name != route.interface) continue;
-            const bool holds = std::any_of(iface.addresses.begin(), iface.addresses.end(),
-                                           [&](const Ipv4Prefix& p) { return p.contains(route.via); });
-            auto name = kernel_names_.find(iface.name);
-            if (!holds || name == kernel_names_.end()) continue;
-            wanted.push_back({route.dst, route.via, name->second});
-            break;
-        }
+        const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
+        if (out != nullptr && !out->kernel_interface.empty())
+            wanted.push_back({route.dst, route.via, out->kernel_interface});
     }
     // Only routes this process added are ever deleted: the host's own are not ours to touch.
     std::vector<KernelRoute> kept;
@@ -490,18 +482,10 @@ std::vector<HealthRow> Director::health() const
         for (const RealServerConfig& rs : s.real_servers) {
             HealthRow row{s.protocol, s.vip, s.port, rs.address, rs.port};
             const auto it = health_.statuses().find(target_of(s, rs));
-            const bool checked = it != health_.statuses().end() && it->second.check.type != HealthCheckType::none;
-            row.check = checked ? std::string(health_check_type_name(it->second.check.type)) : "none";
-            const bool up = !checked || it->second.up;
-            if (up) {
-                row.state = HealthState::up;
-                row.weight = rs.weight;
-            } else if (rs.health_check.on_failure == OnFailure::quiesce) {
-                row.state = HealthState::quiesced;
-                row.weight = 0;
-            } else {
-                row.state = HealthState::down;
-            }
+            row.check = health_check_type_name(it != health_.statuses().end() ? it->second.check.type : HealthCheckType::none);
+            row.state = health_state(s, rs);
+            if (row.state == HealthState::up) row.weight = rs.weight;
+            if (row.state == HealthState::quiesced) row.weight = 0;
             if (it != health_.statuses().end()) {
                 row.changed = it->second.changed;
                 row.last_result = it->second.last_result;

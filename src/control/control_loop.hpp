@@ -82,6 +82,8 @@ private:
     // `config` as the workers schedule it: failed real servers taken out (or at weight 0), and a
     // service's sorry server in while none of its real servers is up.
     Config effective_config(const Config& config) const;
+    // What health makes of a real server: up, or down and then out of the table or quiesced.
+    HealthState health_state(const ServiceConfig& s, const RealServerConfig& rs) const;
     bool sorry_server_active(const ServiceConfig& s) const;
     // Makes the checks and their timers follow `config`.
     void configure_health(const Config& config);
@@ -126,7 +128,6 @@ private:
     std::vector<std::unique_ptr<dataplane::PortSteering>> steering_;
     std::vector<std::unique_ptr<sched::LocalityTable>> locality_tables_;
     std::vector<uint16_t> kernel_ports_;              // TAP ports of the exception path
-    std::map<std::string, std::string> kernel_names_; // interface name -> its kernel interface
     std::vector<KernelRoute> kernel_routes_;       // the ones this process added
     std::vector<SavedSetting> kernel_settings_;    // sysctls changed, to put back at stop
     HealthMonitor health_;

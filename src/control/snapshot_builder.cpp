@@ -52,12 +52,8 @@ std::string build_routes(const Config& config, const InterfacePorts& ports, Serv
             if (auto e = add(prefix, {ports.at(iface.name), 0}); !e.empty()) return e;
     for (const RouteConfig& route : config.routes) {
         // The validator made sure `via` lies in a connected subnet (of `interface`, if named).
-        uint16_t port = 0;
-        for (const InterfaceConfig& iface : config.interfaces) {
-            if (!route.interface.empty() && iface.name != route.interface) continue;
-            for (const Ipv4Prefix& prefix : iface.addresses)
-                if (prefix.contains(route.via)) port = ports.at(iface.name);
-        }
+        const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
+        const uint16_t port = out == nullptr ? 0 : ports.at(out->name);
         if (auto e = add(route.dst, {port, rte_cpu_to_be_32(route.via)}); !e.empty()) return e;
     }
     return {};
