@@ -1,5 +1,7 @@
 #include "control/console.hpp"
 
+#include "control/socket_io.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -284,19 +286,8 @@ void ConsoleServer::run_commands(Session& s)
 
 void ConsoleServer::write_output(Session& s)
 {
-    while (s.pending() != 0 && !s.failed) {
-        const ssize_t n = ::send(s.fd, s.output.data() + s.output_sent, s.pending(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            s.output_sent += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            break;
-        } else {
-            // EPIPE, ECONNRESET: the peer is gone (nc -q has quit, say); its output goes nowhere.
-            s.failed = true;
-        }
-    }
+    // EPIPE, ECONNRESET: the peer is gone (nc -q has quit, say); its output goes nowhere.
+    if (!s.failed && send_pending(s.fd, s.output, s.output_sent) != 0) s.failed = true;
     if (s.output_sent == s.output.size()) {
         s.output.clear();
         s.output_sent = 0;

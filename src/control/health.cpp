@@ -1,5 +1,7 @@
 #include "control/health.hpp"
 
+#include "control/socket_io.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -213,18 +215,9 @@ void read_response(Probe& p, Clock::time_point now)
 
 void send_request(Probe& p, Clock::time_point now)
 {
-    while (p.sent < p.request.size()) {
-        const ssize_t n = ::send(p.fd, p.request.data() + p.sent, p.request.size() - p.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            p.sent += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;
-        } else {
-            return p.finish(false, "send: " + errno_text(n < 0 ? errno : EPIPE), now);
-        }
-    }
+    if (const int error = send_pending(p.fd, p.request, p.sent); error != 0)
+        return p.finish(false, "send: " + errno_text(error), now);
+    if (p.sent < p.request.size()) return;  // the rest when the socket takes it
     p.phase = Probe::Phase::receiving;
     // A fast server may have answered already; otherwise this costs one EAGAIN.
     read_response(p, now);

@@ -1,5 +1,7 @@
 #include "control/metrics.hpp"
 
+#include "control/socket_io.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -248,9 +250,7 @@ void MetricsServer::poll_once(const Metrics& metrics)
             }
         }
         if (!c.response.empty()) {
-            const ssize_t n = ::send(c.fd, c.response.data() + c.sent, c.response.size() - c.sent, MSG_NOSIGNAL);
-            if (n > 0) c.sent += static_cast<size_t>(n);
-            if (c.sent == c.response.size() || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) done = true;
+            if (send_pending(c.fd, c.response, c.sent) != 0 || c.sent == c.response.size()) done = true;
         }
         if (done) {
             ::close(c.fd);
