@@ -161,3 +161,66 @@ TEST_F(ConnTableTest, RemovingConnectionsWhileTheyAreDue)
     add(100, 10, 5);
     EXPECT_EQ(run_to(15, 5), std::vector<uint32_t>{100});
 }
+
+TEST(FlowIndexTest, MoreThanABucketOfOneHashSpillsToTheSecondBucketAndIsFound)
+{
+    // Sixteen values under one hash fill its primary bucket (8) and its secondary (8).
+    FlowIndex index;
+    ASSERT_TRUE(index.init(64, 0));
+    const uint32_t hash = 0x2545f491;
+    auto find = [&](uint32_t wanted) { return index.find(hash, [&](uint32_t v) { return v == wanted; }); };
+    for (uint32_t v = 0; v < 16; ++v) ASSERT_TRUE(index.insert(hash, v)) << v;
+    for (uint32_t v = 0; v < 16; ++v) EXPECT_EQ(find(v), v) << v;
+    EXPECT_FALSE(index.insert(hash, 16));  // both buckets full
+    EXPECT_EQ(find(16), FlowIndex::none);
+    // Erasing from either bucket frees exactly that entry.
+    EXPECT_TRUE(index.erase(hash, 12));
+    EXPECT_TRUE(index.erase(hash, 3));
+    EXPECT_FALSE(index.erase(hash, 12));
+    EXPECT_EQ(find(12), FlowIndex::none);
+    EXPECT_EQ(find(3), FlowIndex::none);
+    for (uint32_t v : {0u, 7u, 8u, 11u, 13u, 15u}) EXPECT_EQ(find(v), v) << v;
+    EXPECT_TRUE(index.insert(hash, 20));
+    EXPECT_TRUE(index.insert(hash, 21));
+    EXPECT_FALSE(index.insert(hash, 22));
+    EXPECT_EQ(find(20), 20u);
+    EXPECT_EQ(find(21), 21u);
+}
+
+TEST_F(ConnTableTest, KeysCrowdedIntoOneBucketAreFoundRefusedAgainAndRemoved)
+{
+    // 64 connections: up to 128 keys, at most half full, so 256 entries in 32 buckets. Twelve
+    // client keys whose primary bucket is the same one: eight live there, the rest in their
+    // secondary buckets.
+    make(64);
+    const uint32_t bucket_mask = 31;
+    std::vector<FlowKey> crowded;
+    for (uint32_t i = 0; crowded.size() < 12; ++i)
+        if ((FlowIndex::hash(client_key(i)) & bucket_mask) == 5) crowded.push_back(client_key(i));
+    Connection* c = nullptr;
+    for (const FlowKey& k : crowded)
+        ASSERT_EQ(table_->insert(k, rte_cpu_to_be_32(0xC613000B), rte_cpu_to_be_16(8080), ForwardMethod::dr, 0, 64, &c),
+                  ConnTable::InsertResult::ok);
+    const FlowKey* keys[12];
+    ConnTable::Hit hits[12];
+    for (size_t i = 0; i < crowded.size(); ++i) {
+        keys[i] = &crowded[i];
+        ASSERT_NE(table_->lookup(crowded[i]).conn, nullptr) << i;
+        EXPECT_EQ(table_->lookup(crowded[i]).conn->client_key, crowded[i]) << i;
+    }
+    table_->lookup_bulk(keys, 12, hits);
+    for (size_t i = 0; i < crowded.size(); ++i) {
+        ASSERT_NE(hits[i].conn, nullptr) << i;
+        EXPECT_EQ(hits[i].conn->client_key, crowded[i]) << i;
+    }
+    // Each one again is a conflict, wherever it lives.
+    for (const FlowKey& k : crowded)
+        EXPECT_EQ(table_->insert(k, 1, 1, ForwardMethod::dr, 0, 64, &c), ConnTable::InsertResult::conflict);
+    // Removed: the last four (in secondary buckets) and two of the first eight.
+    for (size_t i : {11u, 10u, 9u, 8u, 0u, 3u}) table_->remove(table_->lookup(crowded[i]).conn);
+    for (size_t i = 0; i < crowded.size(); ++i) {
+        const bool removed = i >= 8 || i == 0 || i == 3;
+        EXPECT_EQ(table_->lookup(crowded[i]).conn == nullptr, removed) << i;
+    }
+    EXPECT_EQ(table_->size(), 6u);
+}

@@ -2,8 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "sched/scheduler.hpp"
@@ -55,13 +60,62 @@ uint64_t fnv1a(const std::vector<uint32_t>& table)
     return h;
 }
 
+std::string dotted(uint32_t a)
+{
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." + std::to_string((a >> 8) & 0xff) +
+           "." + std::to_string(a & 0xff);
+}
+
+// Runs tests/unit/maglev_reference.py (an independent implementation of docs/scheduling.md's
+// construction) on the same servers and flows; returns its output lines. The script's path
+// comes from meson (MAGLEV_REFERENCE): without it the test fails rather than passing unchecked.
+std::vector<std::string> reference(uint32_t size, const std::vector<Destination>& d, const std::vector<FlowInput>& flows)
+{
+    const char* script = std::getenv("MAGLEV_REFERENCE");
+    if (script == nullptr) {
+        ADD_FAILURE() << "MAGLEV_REFERENCE is not set (meson test sets it)";
+        return {};
+    }
+    std::string command = std::string("/usr/bin/python3 ") + script + " " + std::to_string(size);
+    for (const Destination& x : d)
+        command += " " + dotted(x.address) + ":" + std::to_string(x.port) + ":" + std::to_string(x.weight);
+    if (!flows.empty()) {
+        command += " --flows ";
+        for (const FlowInput& f : flows) command += dotted(f.src_ip) + ":" + std::to_string(f.src_port) + ",";
+    }
+    std::vector<std::string> lines;
+    FILE* out = popen(command.c_str(), "r");
+    if (out == nullptr) {
+        ADD_FAILURE() << "cannot run " << command;
+        return {};
+    }
+    std::array<char, 256> line;
+    while (std::fgets(line.data(), line.size(), out) != nullptr) {
+        std::string text = line.data();
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        lines.push_back(text);
+    }
+    EXPECT_EQ(pclose(out), 0) << command;
+    return lines;
+}
+
+std::string hex_digest(uint64_t digest)
+{
+    std::ostringstream text;
+    text << "digest 0x" << std::hex;
+    text.width(16);
+    text.fill('0');
+    text << digest;
+    return text.str();
+}
+
 }  // namespace
 
 TEST(Maglev, HashesArePinned)
 {
     // Other directors (and other versions of this one) must compute the same: these values are
-    // part of the behaviour clients see. They were computed with an independent Python
-    // implementation of the documented formulas (docs/scheduling.md).
+    // part of the behaviour clients see. They are the documented formulas (docs/scheduling.md)
+    // as tests/unit/maglev_reference.py computes them.
     EXPECT_EQ(mix64(0), 0u);
     EXPECT_EQ(mix64(1), 0x5692161d100b05e5ULL);
     EXPECT_EQ(endpoint_key(0x0a000001u, 80), 0x0a0000010050ULL);
@@ -153,9 +207,9 @@ TEST(Maglev, AnyOrderGivesTheSameBytesAndTheGoldenDigest)
 {
     auto d = backends(10, {1, 2, 3, 4, 5, 1, 2, 3, 4, 5});
     const Prepared reference = prepare(Kind::mh, d);
-    // Computed once by an independent Python implementation of the construction in
-    // docs/scheduling.md (exact fractions for the turn times); a change here changes every
-    // director's flows.
+    // Computed by tests/unit/maglev_reference.py, an independent implementation of the
+    // construction in docs/scheduling.md (exact fractions for the turn times), which the next
+    // test runs again; a change here changes every director's flows.
     EXPECT_EQ(fnv1a(reference.mh_table), 0x39ae93b62eaef6bfULL);
     std::mt19937 rng(1);
     for (int i = 0; i < 20; ++i) {
@@ -164,6 +218,41 @@ TEST(Maglev, AnyOrderGivesTheSameBytesAndTheGoldenDigest)
         EXPECT_EQ(p.mh_table, reference.mh_table);
         EXPECT_EQ(fnv1a(p.mh_table), fnv1a(reference.mh_table));
         EXPECT_EQ(owners(p, d), owners(reference, backends(10, {1, 2, 3, 4, 5, 1, 2, 3, 4, 5})));
+    }
+}
+
+TEST(Maglev, TablesAndFlowsAgreeWithTheIndependentReference)
+{
+    // The golden digest above, recomputed by the reference, and more tables with flows on them:
+    // unequal weights, extreme weights, a small prime.
+    std::mt19937 rng(7);
+    std::vector<FlowInput> flows(12);
+    for (FlowInput& f : flows) {
+        f.src_ip = static_cast<uint32_t>(rng());
+        f.src_port = static_cast<uint16_t>(rng());
+    }
+    struct Case {
+        uint32_t size;
+        std::vector<Destination> servers;
+    };
+    const std::vector<Case> cases{
+        {M, backends(10, {1, 2, 3, 4, 5, 1, 2, 3, 4, 5})},
+        {M, backends(5, {1, 1000, 65535, 7, 300})},
+        {M, backends(37)},
+        {251, backends(9, {9, 8, 7, 6, 5, 4, 3, 2, 1})},
+    };
+    for (const Case& c : cases) {
+        Flags port_flag;
+        port_flag.mh_port = true;
+        const Prepared p = prepare(Kind::mh, c.servers, port_flag, c.size);
+        const auto lines = reference(c.size, c.servers, flows);
+        ASSERT_EQ(lines.size(), 1 + flows.size());
+        EXPECT_EQ(lines[0], hex_digest(fnv1a(p.mh_table))) << "servers " << c.servers.size();
+        for (size_t i = 0; i < flows.size(); ++i) {
+            const Destination& chosen = c.servers[static_cast<size_t>(pick_mh(p, c.servers, flows[i]))];
+            EXPECT_EQ(lines[1 + i], "flow " + dotted(flows[i].src_ip) + ":" + std::to_string(flows[i].src_port) + " " +
+                                        dotted(chosen.address) + ":" + std::to_string(chosen.port));
+        }
     }
 }
 

@@ -211,6 +211,89 @@ TEST(Nat, IncrementalChecksumsMatchRecomputationOverRandomRewrites)
     }
 }
 
+TEST(Checksum, SecondCarryIsFolded)
+{
+    // ~0 + ~0 + 1 = 0x1ffff: the first fold gives 0x10000, the second 0x0001, so 0xfffe.
+    EXPECT_EQ(checksum_adjust16(0x0000, 0x0000, 0x0001), 0xfffe);
+    // ~0 + ~0x0000 + ~0xffff + 0x0001 + 0x0000 = 0x1ffff likewise.
+    EXPECT_EQ(checksum_adjust32(0x0000, 0xffff0000u, 0x00000001u), 0xfffe);
+}
+
+TEST(Checksum, UdpResultOfZeroIsSentAsAllOnes)
+{
+    // ~0x0f0f + ~0x1000 + 0x1f0f = 0xffff: the adjusted checksum is 0, which UDP reserves for
+    // "no checksum" and sends as 0xffff instead.
+    EXPECT_EQ(checksum_adjust16(0x0f0f, 0x1000, 0x1f0f), 0x0000);
+    EXPECT_EQ(udp_checksum_adjust16(0x0f0f, 0x1000, 0x1f0f), 0xffff);
+    EXPECT_EQ(checksum_adjust32(0x0f0f, 0x00001000u, 0x00001f0fu), 0x0000);
+    EXPECT_EQ(udp_checksum_adjust32(0x0f0f, 0x00001000u, 0x00001f0fu), 0xffff);
+    // And "no checksum" stays none.
+    EXPECT_EQ(udp_checksum_adjust16(0x0000, 0x1000, 0x1f0f), 0x0000);
+    EXPECT_EQ(udp_checksum_adjust32(0x0000, 0x00001000u, 0x00001f0fu), 0x0000);
+}
+
+namespace {
+
+// The first two-byte payload for which `wanted(in, expected output)` holds: forces a checksum
+// edge case through the real rewrite instead of hoping random inputs reach it.
+template <typename Change, typename Wanted>
+std::pair<Frame, Frame> frames_where(Frame in, Change&& change, Wanted&& wanted)
+{
+    for (uint32_t word = 0; word < 0x10000; ++word) {
+        in.with_payload(std::string{static_cast<char>(word >> 8), static_cast<char>(word)});
+        Frame out = in;
+        change(out);
+        if (wanted(in.bytes(), out.bytes())) return {in, out};
+    }
+    ADD_FAILURE() << "no payload gives the edge case";
+    return {in, in};
+}
+
+}  // namespace
+
+TEST(Nat, UdpRewritesWhoseChecksumComesToZero)
+{
+    // The rewritten datagram's checksum computes to 0 and must go out as 0xffff: once when only
+    // the address changes (the first, 32-bit step reaches zero), once when only the port does.
+    const size_t udp_checksum_at = 34 + 6;
+    auto zero_after = [&](const Bytes&, const Bytes& out) { return get16(out, udp_checksum_at) == 0xffff; };
+    for (bool address_only : {true, false}) {
+        auto [in, out] = frames_where(
+            Frame{}.src(client, 40000).dst(vip, 53).udp(),
+            [&](Frame& f) { address_only ? f.dst(real, 53) : f.dst(vip, 5353); }, zero_after);
+        Bytes b = in.bytes();
+        ParsedPacket p;
+        ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+        nat_rewrite_destination(b.data(), p, rte_cpu_to_be_32(out.dst_ip), rte_cpu_to_be_16(out.dst_port));
+        EXPECT_EQ(b, out.bytes()) << (address_only ? "address" : "port");
+        EXPECT_EQ(get16(b, udp_checksum_at), 0xffff);
+    }
+    // The same through the source rewrite of a reply.
+    auto [in, out] = frames_where(
+        Frame{}.src(real, 53).dst(client, 40000).udp(), [&](Frame& f) { f.src(vip, 53); }, zero_after);
+    Bytes b = in.bytes();
+    ParsedPacket p;
+    ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+    nat_rewrite_source(b.data(), p, rte_cpu_to_be_32(vip), rte_cpu_to_be_16(53));
+    EXPECT_EQ(b, out.bytes());
+}
+
+TEST(Nat, TcpRewriteWithADoubleCarry)
+{
+    // A TCP checksum of 0x0000 and a destination whose wire words go from (0x0000, 0xffff) to
+    // (0x0000, 0x0100): the incremental sum is 0x1ffff as a little-endian host adds the words,
+    // which needs the second fold.
+    auto [in, out] = frames_where(
+        Frame{}.src(client, 40000).dst(ipv4(0, 0, 255, 255), 80).tcp(ACK), [&](Frame& f) { f.dst(ipv4(0, 0, 1, 0), 80); },
+        [](const Bytes& in_bytes, const Bytes&) { return get16(in_bytes, 34 + 16) == 0x0000; });
+    Bytes b = in.bytes();
+    ParsedPacket p;
+    ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+    nat_rewrite_destination(b.data(), p, rte_cpu_to_be_32(ipv4(0, 0, 1, 0)), rte_cpu_to_be_16(80));
+    EXPECT_EQ(b, out.bytes());
+    EXPECT_TRUE(l4_checksum_ok(b));
+}
+
 TEST(Nat, TtlOfOneIsNotRouted)
 {
     Bytes b = Frame{}.src(real, 80).dst(client, 40000).tcp(ACK).with_ttl(1).bytes();

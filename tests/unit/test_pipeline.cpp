@@ -47,6 +47,13 @@ rte_ether_addr ether(const Mac& m)
     return e;
 }
 
+// The connection table's key of a frame as the client sends it.
+FlowKey key_of(const Frame& f)
+{
+    return {rte_cpu_to_be_32(f.src_ip), rte_cpu_to_be_32(f.dst_ip), rte_cpu_to_be_16(f.src_port),
+            rte_cpu_to_be_16(f.dst_port), static_cast<uint8_t>(f.proto), {0, 0, 0}};
+}
+
 control::Config lab_config(const std::string& scheduler, std::vector<uint32_t> weights)
 {
     control::Config c;
@@ -398,6 +405,27 @@ TEST_F(Pipeline, ArpRequestForVipIsAnsweredByteExact)
     EXPECT_EQ(update.mac.addr_bytes[5], 0x09);
 }
 
+TEST_F(Pipeline, NoNeighbourIsLearnedFromAnOffLinkSender)
+{
+    // A sender outside the port's subnets is not a neighbour: learning it would let anyone on
+    // the link fill the table with addresses we route elsewhere.
+    Arp request;
+    request.src_mac = {0x02, 0xcc, 0, 0, 0, 0x44};
+    request.sender_mac = request.src_mac;
+    request.sender_ip = ipv4(10, 9, 9, 9);
+    request.target_ip = vip;
+    run(request.bytes(), ext_port);
+    take(ext_port);
+    NeighborUpdate update{};
+    EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
+    // The same from an on-link address is learned.
+    request.sender_ip = ipv4(198, 18, 0, 44);
+    run(request.bytes(), ext_port);
+    take(ext_port);
+    ASSERT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), 0);
+    EXPECT_EQ(update.ip, rte_cpu_to_be_32(ipv4(198, 18, 0, 44)));
+}
+
 TEST_F(Pipeline, PingToDirectorAndVip)
 {
     for (uint32_t target : {ext_ip, vip}) {
@@ -418,12 +446,51 @@ TEST_F(Pipeline, IdleConnectionsExpire)
     worker_set_clock(*w_, w_->now + 61 * shared_->tsc_hz);
     worker_expire_some(*w_, 1024);
     EXPECT_EQ(w_->conns.size(), 1u);
+    // The one left is the UDP connection.
+    EXPECT_NE(w_->conns.lookup(key_of(from_client(40000, 5353).udp())).conn, nullptr);
+    EXPECT_EQ(w_->conns.lookup(key_of(from_client(40001).tcp(SYN))).conn, nullptr);
     worker_set_clock(*w_, w_->now + 240 * shared_->tsc_hz);
     worker_expire_some(*w_, 1024);
     EXPECT_EQ(w_->conns.size(), 0u);
     EXPECT_EQ(w_->counters.connections_expired, 2u);
     expect_dropped(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 5353).dst(client_ip, 40000).udp().bytes(),
                    int_port, DropReason::not_for_us);
+}
+
+TEST_F(Pipeline, AConnectionExpiresOnTheTimeoutOfTheStateItMovedTo)
+{
+    // Established connections (900 s) closed by the client's RST (CLOSE: 10 s) or FIN
+    // (CLOSE_WAIT: 60 s, IPVS's input row) go when the new state's timeout has passed, not when
+    // the old one would have.
+    for (const uint8_t closing : {RST, uint8_t(FIN | ACK)}) {
+        SCOPED_TRACE(closing == RST ? "RST" : "FIN");
+        SetUp();
+        const Frame client = from_client(40100);
+        run(Frame(client).tcp(SYN).bytes(), ext_port);
+        run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40100).tcp(SYN | ACK).bytes(), int_port);
+        run(Frame(client).tcp(ACK).bytes(), ext_port);
+        take(int_port);
+        take(ext_port);
+        ConnTable::Hit hit = w_->conns.lookup(key_of(client));
+        ASSERT_NE(hit.conn, nullptr);
+        ASSERT_EQ(hit.conn->tcp.state, TcpState::established);
+        // Let the wheel pass the connection's first deadline, so that it sits at the
+        // established one.
+        worker_set_clock(*w_, w_->now + 5 * shared_->tsc_hz);
+        worker_expire_some(*w_, 1024);
+        ASSERT_EQ(w_->conns.size(), 1u);
+
+        run(Frame(client).tcp(closing).bytes(), ext_port);
+        take(int_port);
+        const int timeout = closing == RST ? 10 : 60;
+        ASSERT_EQ(hit.conn->tcp.state, closing == RST ? TcpState::close : TcpState::close_wait);
+        worker_set_clock(*w_, w_->now + (timeout - 1) * shared_->tsc_hz);
+        worker_expire_some(*w_, 1024);
+        EXPECT_EQ(w_->conns.size(), 1u);
+        worker_set_clock(*w_, w_->now + 2 * shared_->tsc_hz);
+        worker_expire_some(*w_, 1024);
+        EXPECT_EQ(w_->conns.size(), 0u);
+    }
 }
 
 TEST_F(Pipeline, FullTableDropsNewConnectionsAndKeepsOldOnes)
@@ -756,6 +823,45 @@ TEST_F(Pipeline, DirectRoutingUsesInputOnlyStates)
     take(int_port);
 }
 
+namespace {
+
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of a 32-bit word, least significant
+// byte first, without pre- or post-inversion: what the SSE4.2 crc32 instruction computes.
+uint32_t crc32c_word(uint32_t data, uint32_t crc)
+{
+    crc ^= data;
+    for (int bit = 0; bit < 32; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    return crc;
+}
+
+}  // namespace
+
+TEST(Owner, IsTheCrcOfAddressThenPortScaledToTheWorkers)
+{
+    std::mt19937 rng(11);
+    for (int i = 0; i < 2000; ++i) {
+        const uint32_t ip = static_cast<uint32_t>(rng());
+        const uint16_t port = static_cast<uint16_t>(rng());
+        const unsigned workers = 1 + static_cast<unsigned>(rng() % 16);
+        const uint32_t hash = crc32c_word(port, crc32c_word(ip, 0));
+        ASSERT_EQ(owner_of_client(ip, port, workers), static_cast<unsigned>((uint64_t{hash} * workers) >> 32))
+            << std::hex << ip << " " << port << " " << workers;
+    }
+}
+
+TEST(Owner, OneClientsPortsSpreadOverTheWorkers)
+{
+    // A single client address (one NAT gateway in front of many users) must not land on one
+    // worker: its connections differ only in the source port.
+    for (unsigned workers : {2u, 3u, 4u}) {
+        std::vector<unsigned> per_worker(workers);
+        for (uint32_t port = 1024; port < 65536; ++port)
+            ++per_worker[owner_of_client(rte_cpu_to_be_32(client_ip), rte_cpu_to_be_16(static_cast<uint16_t>(port)), workers)];
+        const double ideal = (65536.0 - 1024) / workers;
+        for (unsigned n : per_worker) EXPECT_NEAR(n, ideal, ideal * 0.03) << workers;
+    }
+}
+
 TEST(Owner, SpreadsClientsEvenlyAndIsStable)
 {
     for (unsigned workers : {2u, 3u, 4u, 8u}) {
@@ -897,6 +1003,22 @@ TEST_F(Pipeline, PersistenceKeepsAClientOnItsRealServerUntilTheTemplateExpires)
     ASSERT_EQ(w_->conns.size(), 0u);
     worker_set_clock(*w_, w_->now + 6 * shared_->tsc_hz);
     EXPECT_EQ(picked(client_ip, 58200), 3);  // template gone: rr's next
+}
+
+TEST_F(Pipeline, PersistenceNetmaskZeroSharesOneTemplateAmongAllClients)
+{
+    build("rr", {1, 1, 1}, 1024, 60, 0);
+    resolve_rs3();
+    std::set<uint8_t> servers;
+    for (uint32_t client : {client_ip, ipv4(198, 18, 0, 3), ipv4(203, 0, 113, 9), ipv4(1, 2, 3, 4)}) {
+        ASSERT_EQ(run(Frame{}.from(client_mac).to(ext_mac).src(client, 41000).dst(vip, 80).tcp(SYN).bytes(), ext_port).kind,
+                  Verdict::Kind::transmit);
+        auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u);
+        servers.insert(sent[0][33]);
+    }
+    EXPECT_EQ(servers, std::set<uint8_t>{11});
+    EXPECT_EQ(templates_->live(static_cast<uint32_t>(w_->now_tick / ticks_per_second), 60), 1u);
 }
 
 TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)

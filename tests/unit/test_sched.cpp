@@ -131,6 +131,15 @@ TEST(RoundRobin, CursorBeyondShortenedListStartsOver)
     EXPECT_EQ(rr_sequence(d, c, 3), "ABA");
 }
 
+TEST(RoundRobin, CursorAtTheEndOrJustPastItStartsAtTheFirst)
+{
+    auto d = with_weights({1, 1, 1});
+    SchedCursor last{2, 0};  // the last pick was the last server
+    EXPECT_EQ(rr_sequence(d, last, 4), "ABCA");
+    SchedCursor shortened{3, 0};  // the list lost its fourth server under the cursor
+    EXPECT_EQ(rr_sequence(d, shortened, 4), "ABCA");
+}
+
 TEST(WeightedRoundRobin, KernelSequenceFor321)
 {
     // Worked by hand from ip_vs_wrr_schedule: cw = 3: A; cw = 2: A B; cw = 1: A B C.
@@ -172,6 +181,17 @@ TEST(WeightedRoundRobin, QuiescentAndOverloadedAreSkipped)
     EXPECT_EQ(wrr_sequence(d, c, 4), "AAAA");
     d[0].overloaded = true;
     EXPECT_EQ(wrr_sequence(d, c, 2), "--");
+}
+
+TEST(WeightedRoundRobin, QuiescentFirstServerGetsNothing)
+{
+    // cw 2: B; cw 1: B C; then cw is back at 2 (never 0, where weight 0 would qualify).
+    auto d = with_weights({0, 2, 1});
+    SchedCursor c;
+    EXPECT_EQ(wrr_sequence(d, c, 9), "BBCBBCBBC");
+    auto one = with_weights({0, 1});
+    SchedCursor c1;
+    EXPECT_EQ(wrr_sequence(one, c1, 4), "BBBB");
 }
 
 TEST(WeightedRoundRobin, EmptyAndAllZero)
@@ -237,34 +257,42 @@ TEST(SchedFlags, ParseAndPrint)
     }
 }
 
-TEST(SchedDispatch, PickMatchesTheSchedulerFunctions)
+TEST(SchedDispatch, EveryKindPicksWhatItsRuleSays)
 {
+    // Four servers A-D at 10.0.0.1-4:80, as (weight, active, inactive): overheads (active*256 +
+    // inactive) 522, 0, 1281, 556. Five picks of each kind through pick(), one cursor, the same
+    // flow from 198.51.100.1:1234 to 10.10.10.10. The expected letters are worked out from each
+    // rule, not taken from the code under test.
     auto d = numbered({server(3, 2, 10), server(1, 0, 0), server(2, 5, 1), server(4, 1, 300)});
     const FlowInput flow = from(0xc6336401u, 1234, 0x0a0a0a0au);
+    const std::map<Kind, std::string> expected{
+        {Kind::rr, "ABCDA"},     // list order, weights only matter as 0
+        {Kind::wrr, "DADAC"},    // cw 4: D; cw 3: A D; cw 2: A C ...
+        {Kind::lc, "BBBBB"},     // least overhead: B (0)
+        {Kind::wlc, "BBBBB"},    // least overhead / weight: B (0/1)
+        {Kind::sed, "DDDDD"},    // (active + 1) / weight: A 1, B 1, C 3, D 0.5
+        {Kind::nq, "BBBBB"},     // the first server with no active connection
+        {Kind::fo, "DDDDD"},     // the highest weight
+        {Kind::ovf, "DDDDD"},    // the highest weight whose active count is below its weight
+        // hash_32(0xc6336401, 8) = 96; buckets AAABCCDDDD repeated: 96 % 10 = 6 -> D.
+        {Kind::sh, "DDDDD"},
+        // hash_32(0x0a0a0a0a, 8) = 171; dh buckets ABCD repeated: 171 % 4 = 3 -> D.
+        {Kind::dh, "DDDDD"},
+        {Kind::lblc, "BBBBB"},   // no locality table: wlc
+        {Kind::lblcr, "BBBBB"},  // likewise
+        // splitmix64 from the cursor's seed, draws mod 11 over weights 3,1,2,4: the pairs
+        // (D,A) (A,D) (B,A) (C,D) (D,B) keep the less loaded per weight (D 139, A 174, B 0).
+        {Kind::twos, "DDBDB"},
+        // tests/unit/maglev_reference.py puts 198.51.100.1 (without mh-port) on 10.0.0.4.
+        {Kind::mh, "DDDDD"},
+    };
+    ASSERT_EQ(expected.size(), all_kinds.size());
     for (Kind k : all_kinds) {
         const Prepared p = prepare(k, d);
-        SchedCursor a, b;
-        for (int i = 0; i < 5; ++i) {
-            int32_t direct = no_destination;
-            switch (k) {
-            case Kind::rr: direct = pick_rr(d, b); break;
-            case Kind::wrr: direct = pick_wrr(d, p.wrr, b); break;
-            case Kind::lc: direct = pick_lc(d); break;
-            case Kind::wlc: direct = pick_wlc(d); break;
-            case Kind::sed: direct = pick_sed(d); break;
-            case Kind::nq: direct = pick_nq(d); break;
-            case Kind::fo: direct = pick_fo(d); break;
-            case Kind::ovf: direct = pick_ovf(d); break;
-            case Kind::sh: direct = pick_sh(p, d, flow); break;
-            case Kind::dh: direct = pick_dh(p, d, flow); break;
-            case Kind::lblc: direct = pick_lblc(d, nullptr, flow); break;
-            case Kind::lblcr: direct = pick_lblcr(d, nullptr, flow); break;
-            case Kind::twos: direct = pick_twos(d, b.rng); break;
-            case Kind::mh: direct = pick_mh(p, d, flow); break;
-            }
-            EXPECT_EQ(pick(p, d, a, flow), direct) << kind_name(k);
-            EXPECT_NE(direct, no_destination) << kind_name(k);
-        }
+        SchedCursor cursor;
+        std::string got;
+        for (int i = 0; i < 5; ++i) got += letter(pick(p, d, cursor, flow));
+        EXPECT_EQ(got, expected.at(k)) << kind_name(k);
     }
 }
 
@@ -309,6 +337,26 @@ TEST(SchedDispatch, QuiescentServerIsNeverPickedByAnyKind)
         for (uint32_t i = 0; i < 2000; ++i)
             EXPECT_NE(pick(p, d, c, from(i * 2654435761u, static_cast<uint16_t>(i), i * 40503u)), 1)
                 << kind_name(k);
+    }
+}
+
+TEST(SchedDispatch, QuiescentFirstServerIsNeverPickedByAnyKind)
+{
+    // The first server in list order wins every tie and has the fewest connections; with weight
+    // 0 no kind may pick it. (sh, dh and mh give it buckets or slots where flows find no server.)
+    auto d = numbered({server(0, 0, 0), server(1, 1, 0), server(1, 1, 0), server(2, 3, 3)});
+    for (Kind k : all_kinds) {
+        const Prepared p = prepare(k, d);
+        SchedCursor c;
+        LocalityTable t(1024, 1000);
+        c.locality = &t;
+        std::map<int32_t, int> picks;
+        for (uint32_t i = 0; i < 600; ++i)
+            ++picks[pick(p, d, c, from(i * 2654435761u, static_cast<uint16_t>(i), i * 40503u))];
+        EXPECT_EQ(picks.count(0), 0u) << kind_name(k);
+        if (k != Kind::sh && k != Kind::dh && k != Kind::mh) {
+            EXPECT_EQ(picks.count(no_destination), 0u) << kind_name(k);
+        }
     }
 }
 
