@@ -224,3 +224,27 @@ TEST_F(ConnTableTest, KeysCrowdedIntoOneBucketAreFoundRefusedAgainAndRemoved)
     }
     EXPECT_EQ(table_->size(), 6u);
 }
+
+TEST_F(ConnTableTest, TwoNatConnectionsWithOneReplyKeyAreRefused)
+{
+    // One client address and port through two VIPs to the same real server port: the server's
+    // replies to both would carry the same key, so the second connection is refused.
+    make(16);
+    FlowKey first = client_key(7, 80);
+    FlowKey second = first;
+    second.dst_ip = rte_cpu_to_be_32(0xC6120065u);
+    Connection* c = nullptr;
+    ASSERT_EQ(table_->insert(first, rte_cpu_to_be_32(0xC613000B), rte_cpu_to_be_16(8080), ForwardMethod::nat, 0, 64, &c),
+              ConnTable::InsertResult::ok);
+    EXPECT_EQ(table_->insert(second, rte_cpu_to_be_32(0xC613000B), rte_cpu_to_be_16(8080), ForwardMethod::nat, 0, 64, &c),
+              ConnTable::InsertResult::conflict);
+    EXPECT_EQ(table_->lookup(second).conn, nullptr);
+    // To another real server port it is a connection of its own; by DR there is no reply key.
+    EXPECT_EQ(table_->insert(second, rte_cpu_to_be_32(0xC613000B), rte_cpu_to_be_16(8081), ForwardMethod::nat, 0, 64, &c),
+              ConnTable::InsertResult::ok);
+    FlowKey third = first;
+    third.dst_ip = rte_cpu_to_be_32(0xC6120066u);
+    EXPECT_EQ(table_->insert(third, rte_cpu_to_be_32(0xC613000B), rte_cpu_to_be_16(8080), ForwardMethod::dr, 0, 64, &c),
+              ConnTable::InsertResult::ok);
+    EXPECT_EQ(table_->size(), 3u);
+}

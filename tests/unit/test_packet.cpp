@@ -96,6 +96,9 @@ TEST(Parse, MalformedFramesAreDroppedByReason)
     Bytes tcp_short = Frame{}.src(client, 1).dst(vip, 80).tcp(SYN).bytes();
     tcp_short[34 + 12] = 0x40;  // data offset 16 bytes < 20
     cases.push_back({"TCP data offset", tcp_short, DropReason::bad_l4_header});
+    Bytes tcp_long = Frame{}.src(client, 1).dst(vip, 80).tcp(SYN).with_payload("0123").bytes();
+    tcp_long[34 + 12] = 0x70;  // a 28-byte TCP header in a 24-byte segment
+    cases.push_back({"TCP data offset beyond the segment", tcp_long, DropReason::bad_l4_header});
     Bytes udp_len = Frame{}.src(client, 1).dst(vip, 53).udp().with_payload("abc").bytes();
     put16(udp_len, 34 + 4, 100);
     cases.push_back({"UDP length", udp_len, DropReason::bad_l4_header});
