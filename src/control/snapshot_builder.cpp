@@ -153,8 +153,10 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
     for (const dataplane::RealServerEntry& rs : s->real_servers) {
-        if (rs.id >= s->real_server_present.size()) s->real_server_present.resize(rs.id + 1, 0);
-        s->real_server_present[rs.id] = 1;
+        if (rs.id >= s->real_server_port.size()) s->real_server_port.resize(rs.id + 1, 0);
+        // The checker refuses real servers without a route; a port id is below max_ports.
+        if (const dataplane::NextHop* hop = s->route(rs.address))
+            s->real_server_port[rs.id] = static_cast<uint8_t>(hop->port + 1);
     }
     return {std::move(s), {}};
 }

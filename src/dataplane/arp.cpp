@@ -11,23 +11,30 @@ namespace fulcrum::dataplane {
 
 namespace {
 
-void tell_control(WorkerContext& w, const rte_arp_ipv4& sender, const PortInfo& port)
-{
-    if (sender.arp_sip == 0 || !port.on_link(sender.arp_sip)) return;
-    rte_ether_addr known;
-    if (w.shared->neighbors->lookup(sender.arp_sip, known) &&
-        rte_is_same_ether_addr(&known, &sender.arp_sha))
-        return;
-    NeighborUpdate update{sender.arp_sip, sender.arp_sha, port.port_id};
-    // A full ring loses a learning opportunity, not a packet: the neighbour will ARP again.
-    rte_ring_mp_enqueue_elem(w.shared->neighbor_updates, &update, sizeof update);
-}
-
 bool answers_for(const WorkerContext& w, const PortInfo& port, rte_be32_t ip)
 {
     for (rte_be32_t own : port.local_ips)
         if (own == ip) return true;
     return w.snapshot != nullptr && w.snapshot->is_vip(ip);
+}
+
+// As the kernel's arp_process: a neighbour is learned from ARP addressed to us (a request for
+// one of our addresses, or a reply to one), and an entry that exists is updated from any ARP
+// its owner sends (gratuitous ARP after a failover). ARP between other hosts teaches nothing
+// new, so it cannot fill the table; nor can a sender that is off-link or claims our addresses.
+void tell_control(WorkerContext& w, const rte_arp_ipv4& data, const PortInfo& port)
+{
+    const rte_be32_t sender = data.arp_sip;
+    if (sender == 0 || !port.on_link(sender) || answers_for(w, port, sender)) return;
+    if (const NeighborTable::Entry* entry = w.shared->neighbors->find(sender)) {
+        rte_ether_addr known;
+        if (NeighborTable::mac_of(*entry, known) && rte_is_same_ether_addr(&known, &data.arp_sha)) return;
+    } else if (!answers_for(w, port, data.arp_tip)) {
+        return;
+    }
+    NeighborUpdate update{sender, data.arp_sha, port.port_id};
+    // A full ring loses a learning opportunity, not a packet: the neighbour will ARP again.
+    rte_ring_mp_enqueue_elem(w.shared->neighbor_updates, &update, sizeof update);
 }
 
 }  // namespace

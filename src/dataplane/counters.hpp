@@ -26,6 +26,10 @@ namespace fulcrum::dataplane {
     X(not_for_us, "to an address that is neither ours, a VIP nor a connection's")                  \
     X(local_unhandled, "to the director's own address, not ICMP echo, and no kernel interface")     \
     X(icmp_unhandled, "ICMP that is not echo request and belongs to no connection")                \
+    X(icmp_bad_checksum, "ICMP error whose checksum is wrong")                                     \
+    X(icmp_forged, "ICMP error that quotes a connection but cannot be about it")                   \
+    X(martian_source, "source never a client's: 0/8, 127/8, 224/3, broadcast, ours or a VIP")      \
+    X(reply_wrong_port, "NAT reply that arrived on a port its real server is not reached by")     \
     X(arp_invalid, "ARP that is not Ethernet/IPv4")                                                \
     X(arp_not_for_us, "ARP request for an address we do not own")                                  \
     X(no_route, "no route to the destination")                                                     \

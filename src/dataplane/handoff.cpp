@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "dataplane/icmp_related.hpp"
+
 namespace fulcrum::dataplane {
 
 unsigned owner_of_client(rte_be32_t client_ip, rte_be16_t client_port, unsigned workers)
@@ -22,22 +24,23 @@ int packet_owner(const WorkerContext& w, const uint8_t* frame, const ParsedPacke
         if (w.snapshot->is_vip(p.key.dst_ip)) return static_cast<int>(owner_of_client(p.key.src_ip, p.key.src_port, workers));
         return static_cast<int>(owner_of_client(p.key.dst_ip, p.key.dst_port, workers));
     }
-    if (p.key.proto != IPPROTO_ICMP || p.l4_length < sizeof(rte_icmp_hdr) + sizeof(rte_ipv4_hdr) + 8) return -1;
+    if (p.key.proto != IPPROTO_ICMP || p.l4_length < sizeof(rte_icmp_hdr)) return -1;
     const auto* icmp = reinterpret_cast<const rte_icmp_hdr*>(frame + p.l4_offset);
     if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_type == RTE_IP_ICMP_ECHO_REPLY) return -1;
     // An ICMP error belongs to the connection of the packet it quotes.
-    const auto* quote = reinterpret_cast<const rte_ipv4_hdr*>(icmp + 1);
+    const uint32_t quote_offset = p.l4_offset + sizeof(rte_icmp_hdr);
+    const uint32_t available = p.l4_length - sizeof(rte_icmp_hdr);
+    const rte_ipv4_hdr* quote = icmp_quoted_header(frame, quote_offset, available);
+    if (quote == nullptr) return -1;
     const unsigned quote_header = rte_ipv4_hdr_len(quote);
-    const unsigned available = p.l4_length - sizeof(rte_icmp_hdr);
     if (quote->next_proto_id == IPPROTO_IPIP) {
         // One of our tunnel packets: the client is the inner packet's source.
-        if (available < quote_header + sizeof(rte_ipv4_hdr) + 8) return -1;
-        const auto* inner = reinterpret_cast<const rte_ipv4_hdr*>(reinterpret_cast<const uint8_t*>(quote) + quote_header);
+        const rte_ipv4_hdr* inner = icmp_quoted_header(frame, quote_offset + quote_header, available - quote_header);
+        if (inner == nullptr) return -1;
         rte_be16_t ports[2];
         std::memcpy(ports, reinterpret_cast<const uint8_t*>(inner) + rte_ipv4_hdr_len(inner), sizeof ports);
         return static_cast<int>(owner_of_client(inner->src_addr, ports[0], workers));
     }
-    if (quote_header + 8 > available) return -1;
     rte_be16_t ports[2];
     std::memcpy(ports, reinterpret_cast<const uint8_t*>(quote) + quote_header, sizeof ports);
     // Quoting VIP -> client (from the client's side) or client -> real server (from a NAT

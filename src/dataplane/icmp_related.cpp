@@ -15,21 +15,22 @@ namespace fulcrum::dataplane {
 
 namespace {
 
+// Linux's net.ipv4.route.min_pmtu: a smaller path MTU is not believed.
+constexpr uint16_t min_path_mtu = 552;
+
+bool tunnels_to(const Connection& c, rte_be32_t real_server)
+{
+    return c.method == ForwardMethod::tun && c.real_ip == real_server;
+}
+
 bool is_error(uint8_t type)
 {
     return type == icmp_dest_unreachable || type == icmp_source_quench || type == icmp_time_exceeded;
 }
 
-// The quoted packet's IP header and the first 8 bytes after it (the ports), if the quote holds
-// them whole.
 rte_ipv4_hdr* quoted_header(uint8_t* frame, uint16_t offset, uint16_t available)
 {
-    if (available < sizeof(rte_ipv4_hdr) + 8) return nullptr;
-    auto* q = header_at<rte_ipv4_hdr>(frame, offset);
-    const unsigned header_length = rte_ipv4_hdr_len(q);
-    if ((q->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) || header_length + 8 > available)
-        return nullptr;
-    return q;
+    return const_cast<rte_ipv4_hdr*>(icmp_quoted_header(frame, offset, available));
 }
 
 std::pair<rte_be16_t, rte_be16_t> quoted_ports(const rte_ipv4_hdr* q)
@@ -77,8 +78,15 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
     ConnTable::Hit hit = w.conns.lookup(client_key);
     if (hit.conn == nullptr || hit.is_reply) return Verdict::drop(DropReason::icmp_unhandled);
 
+    // Believed only when it can be about what we sent: our tunnel packet of this connection,
+    // to its real server, from our address it is sent back to, with DF (without DF we fragment
+    // ourselves and no router sends this), and an MTU the kernel would not ignore (min_pmtu,
+    // 552): otherwise anyone could shrink a client's segments to nothing.
+    if (!tunnels_to(*hit.conn, outer_quote->dst_addr) || p.ip(frame)->dst_addr != outer_quote->src_addr ||
+        (outer_quote->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) == 0)
+        return Verdict::drop(DropReason::icmp_forged);
     const uint16_t path_mtu = rte_be_to_cpu_16(icmp->icmp_seq_nb);
-    if (path_mtu <= tunnel_overhead + 68) return Verdict::drop(DropReason::icmp_unhandled);
+    if (path_mtu < tunnel_overhead + min_path_mtu) return Verdict::drop(DropReason::icmp_forged);
     const uint16_t quoted_length = static_cast<uint16_t>(available - outer_length);
     rte_mbuf* reply = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
                                              quoted_length, inner->dst_addr,
@@ -93,10 +101,23 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
 
 }  // namespace
 
+const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available)
+{
+    if (available < sizeof(rte_ipv4_hdr) + 8) return nullptr;
+    const auto* q = reinterpret_cast<const rte_ipv4_hdr*>(frame + offset);
+    const unsigned header_length = rte_ipv4_hdr_len(q);
+    if ((q->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) || header_length + 8 > available)
+        return nullptr;
+    return q;
+}
+
 Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
 {
     const auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
     if (!is_error(icmp->icmp_type)) return Verdict::next();
+    // The message is about to be believed (and its checksum recomputed for NAT): a corrupt one
+    // must not come out valid. Errors are rare, so summing them costs nothing that matters.
+    if (rte_raw_cksum(icmp, p.l4_length) != 0xffff) return Verdict::drop(DropReason::icmp_bad_checksum);
     const uint16_t quote_offset = static_cast<uint16_t>(p.l4_offset + sizeof(rte_icmp_hdr));
     const uint16_t available = static_cast<uint16_t>(p.l4_length - sizeof(rte_icmp_hdr));
     rte_ipv4_hdr* quote = quoted_header(frame, quote_offset, available);
@@ -114,6 +135,11 @@ Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, cons
     if (hit.conn == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
     Connection& c = *hit.conn;
     rte_ipv4_hdr* ip = p.ip(frame);
+    // An error goes to the source of the packet it quotes: the VIP for what the director sent
+    // the client, the client for what a NAT real server was sent. Any other destination is made
+    // up, and forwarding it would let anyone have the VIP send packets anywhere.
+    if (ip->dst_addr != (hit.is_reply ? c.client_key.src_ip : c.client_key.dst_ip))
+        return Verdict::drop(DropReason::icmp_forged);
     ++w.counters.icmp_related_forwarded;
 
     if (!hit.is_reply) {

@@ -20,7 +20,15 @@ namespace fulcrum::dataplane {
 //   outer source and the quoted destination back to the VIP;
 // - fragmentation-needed quoting one of the director's own IPIP packets: a fragmentation-needed
 //   to the client, for the inner packet, with the MTU less the tunnel overhead;
-// - quoting nothing known: drop(icmp_unhandled).
+// - quoting nothing known: drop(icmp_unhandled);
+// - a wrong ICMP checksum: drop(icmp_bad_checksum); an error that cannot be about the connection
+//   it quotes (sent to another address than the quoted packet's source; a fragmentation-needed
+//   for a packet that was not our DF tunnel packet to that connection's real server, or with an
+//   MTU below 552 + the tunnel header): drop(icmp_forged).
 Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p);
+
+// The IPv4 header that an ICMP error quotes at `offset`, when the `available` bytes there hold
+// all of it and the 8 bytes after it (the ports); nullptr otherwise.
+const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available);
 
 }  // namespace fulcrum::dataplane

@@ -10,6 +10,7 @@
 #include "dataplane/handoff.hpp"
 #include "dataplane/icmp.hpp"
 #include "dataplane/icmp_related.hpp"
+#include "dataplane/martian.hpp"
 #include "dataplane/nat.hpp"
 #include "dataplane/parse.hpp"
 #include "dataplane/tun.hpp"
@@ -144,6 +145,10 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
 Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                   Connection& c)
 {
+    // The reply key already says it comes from the real server's address and port; it must
+    // also come in where that server is, not from a client's side of the director.
+    if (!w.snapshot->reaches_real_server_by(c.real_server_id, c.real_ip, m->port))
+        return Verdict::drop(DropReason::reply_wrong_port);
     c.last_seen = w.now_tick;
     track_tcp(w, c, p, TcpDirection::output);
     // Replies are routed, unlike packets to the VIP, which IPVS treats as local.
@@ -223,7 +228,12 @@ bool needs_connection_lookup(const ParsedPacket& p)
 Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, ConnTable::Hit hit)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
+    // Packets of a connection are not checked again: their addresses are the connection's.
+    // Everything else, ICMP errors included, is.
+    bool source_checked = false;
     if (p.key.proto == IPPROTO_ICMP && !p.is_fragment) {
+        if (martian_source(w, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
+        source_checked = true;
         Verdict related = icmp_forward_related(w, m, frame, p);
         // An error about no connection of ours, sent to the director, may be about the kernel's
         // own traffic (a health check's): the local branch below passes it on.
@@ -253,6 +263,9 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
         if (hit.conn != nullptr)
             return hit.is_reply ? to_client(w, m, frame, p, *hit.conn)
                                 : to_real_server(w, m, frame, p, *hit.conn);
+    }
+    if (!source_checked && martian_source(w, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
+    if (has_ports) {
         if (const ServiceEntry* service = snapshot.find_service(p.key.dst_ip, p.key.dst_port, p.key.proto))
             return new_connection(w, m, frame, p, *service);
     }

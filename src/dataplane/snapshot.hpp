@@ -78,8 +78,18 @@ struct ServiceSnapshot {
 
     // IPVS's expire_nodest_conn, and which real server ids the snapshot still has.
     bool expire_nodest_conn = false;
-    std::vector<uint8_t> real_server_present;  // indexed by id
-    bool has_real_server(uint32_t id) const { return id < real_server_present.size() && real_server_present[id]; }
+    // Indexed by real server id: the port its route leaves by, plus one; 0 when the snapshot
+    // does not have it (or has no route to it).
+    std::vector<uint8_t> real_server_port;
+    bool has_real_server(uint32_t id) const { return id < real_server_port.size() && real_server_port[id] != 0; }
+    // Whether `port` is where real server `id` at `address` is reached: the one place its
+    // replies can come from. A server that left the snapshot is routed afresh.
+    bool reaches_real_server_by(uint32_t id, rte_be32_t address, uint16_t port) const
+    {
+        if (has_real_server(id)) return real_server_port[id] == port + 1;
+        const NextHop* hop = route(address);
+        return hop != nullptr && hop->port == port;
+    }
 
     // Idle timeouts in connection-table ticks: one per TCP state, and UDP's.
     std::array<Tick, tcp_state_count> tcp_timeout{};

@@ -344,6 +344,9 @@ TEST_F(Pipeline, UdpNatBothWays)
 TEST_F(Pipeline, DropsByReason)
 {
     expect_dropped(from_client(40000).tcp(ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+    // Only a SYN alone opens a connection: not SYN with ACK or RST.
+    expect_dropped(from_client(40000).tcp(SYN | ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+    expect_dropped(from_client(40000).tcp(SYN | RST).bytes(), ext_port, DropReason::tcp_not_syn);
     expect_dropped(from_client(40000, 81).tcp(SYN).bytes(), ext_port, DropReason::no_service);
     expect_dropped(from_client(40000, 5353).tcp(SYN).bytes(), ext_port, DropReason::no_service);
     expect_dropped(from_client(40000).udp().with_frag(0x2000).bytes(), ext_port, DropReason::ip_fragment);
@@ -394,15 +397,53 @@ TEST_F(Pipeline, ArpRequestForVipIsAnsweredByteExact)
     // The client is a static neighbour with the same MAC: nothing new to learn.
     EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
 
-    Arp other = request;
-    other.target_ip = ipv4(198, 18, 0, 50);
-    other.sender_ip = ipv4(198, 18, 0, 9);
-    other.sender_mac = {0x02, 0xcc, 0, 0, 0, 0x09};
-    expect_dropped(other.bytes(), ext_port, DropReason::arp_not_for_us);
+    // A request for our address from a new neighbour teaches its address.
+    Arp asking = request;
+    asking.sender_ip = ipv4(198, 18, 0, 9);
+    asking.sender_mac = {0x02, 0xcc, 0, 0, 0, 0x09};
+    asking.target_ip = ext_ip;
+    run(asking.bytes(), ext_port);
+    take(ext_port);
     ASSERT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), 0);
     EXPECT_EQ(update.ip, rte_cpu_to_be_32(ipv4(198, 18, 0, 9)));
     EXPECT_EQ(update.port, ext_port);
     EXPECT_EQ(update.mac.addr_bytes[5], 0x09);
+}
+
+TEST_F(Pipeline, ArpBetweenOtherHostsTeachesNothingNewButUpdatesWhatIsKnown)
+{
+    // As the kernel: a request between two other hosts (or a gratuitous ARP) creates no entry,
+    // so a flood of them cannot fill the table...
+    NeighborUpdate update{};
+    for (uint8_t host = 10; host < 60; ++host) {
+        Arp other;
+        other.src_mac = {0x02, 0xcc, 0, 0, 0, host};
+        other.sender_mac = other.src_mac;
+        other.sender_ip = ipv4(198, 18, 0, host);
+        other.target_ip = host % 2 ? ipv4(198, 18, 0, 250) : other.sender_ip;
+        expect_dropped(other.bytes(), ext_port, DropReason::arp_not_for_us);
+    }
+    EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
+    // ...nor does one that claims our own address or a VIP.
+    for (uint32_t ours : {ext_ip, vip}) {
+        Arp claim;
+        claim.sender_ip = ours;
+        claim.target_ip = ext_ip;
+        run(claim.bytes(), ext_port);
+        take(ext_port);
+    }
+    EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
+    // A known neighbour that moves to another MAC is followed, whoever it talks to.
+    neighbors_->update(rte_cpu_to_be_32(ipv4(198, 18, 0, 20)), ether({0x02, 0xcc, 0, 0, 0, 0x20}), ext_port, false);
+    Arp moved;
+    moved.src_mac = {0x02, 0xdd, 0, 0, 0, 0x20};
+    moved.sender_mac = moved.src_mac;
+    moved.sender_ip = ipv4(198, 18, 0, 20);
+    moved.target_ip = moved.sender_ip;
+    expect_dropped(moved.bytes(), ext_port, DropReason::arp_not_for_us);
+    ASSERT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), 0);
+    EXPECT_EQ(update.ip, rte_cpu_to_be_32(ipv4(198, 18, 0, 20)));
+    EXPECT_EQ(update.mac.addr_bytes[1], 0xdd);
 }
 
 TEST_F(Pipeline, NoNeighbourIsLearnedFromAnOffLinkSender)
@@ -677,6 +718,117 @@ TEST_F(Pipeline, IcmpFromRealServerIsNattedBackToTheClient)
     EXPECT_EQ(w_->counters.icmp_related_forwarded, 1u);
 }
 
+TEST_F(Pipeline, SpoofedSourcesOpenNoConnectionAndGetNoAnswer)
+{
+    // The kernel's martian sources, the director's own addresses, a subnet broadcast and the VIP.
+    const uint32_t spoofed[] = {int_ip, ext_ip, vip, ipv4(127, 0, 0, 1), ipv4(0, 1, 2, 3), ipv4(224, 0, 0, 5),
+                                ipv4(239, 1, 1, 1), ipv4(240, 0, 0, 1), ipv4(255, 255, 255, 255), ipv4(198, 18, 0, 255),
+                                ipv4(198, 19, 0, 255)};
+    for (uint32_t source : spoofed) {
+        SCOPED_TRACE(source);
+        expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(source, 40000).dst(vip, 80).tcp(SYN).bytes(), ext_port,
+                       DropReason::martian_source);
+        expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(source, 40000).dst(vip, 5353).udp().bytes(), ext_port,
+                       DropReason::martian_source);
+        // Not even an echo reply, which would go to the spoofed address.
+        expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(source).dst(vip).icmp(8).bytes(), ext_port,
+                       DropReason::martian_source);
+    }
+    EXPECT_EQ(w_->conns.size(), 0u);
+    // Addresses next to them are clients like any other.
+    resolve_rs3();
+    for (uint32_t source : {ipv4(198, 18, 0, 254), ipv4(223, 255, 255, 254), ipv4(1, 0, 0, 1), ipv4(126, 255, 255, 255)}) {
+        EXPECT_EQ(run(Frame{}.from(client_mac).to(ext_mac).src(source, 40000).dst(vip, 80).tcp(SYN).bytes(), ext_port).kind,
+                  Verdict::Kind::transmit);
+        take(int_port);
+    }
+    EXPECT_EQ(w_->conns.size(), 4u);
+}
+
+TEST_F(Pipeline, ReplyOnAPortItsRealServerIsNotReachedByIsDropped)
+{
+    run(from_client(40000).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    // rs1's address and port, to the client, but from the client's side of the director: the
+    // reply key matches, the port does not. It must neither be translated nor move the state.
+    Frame forged = Frame{}.from(client_mac).to(ext_mac).src(rs_ip[0], 8080).dst(client_ip, 40000).tcp(RST);
+    expect_dropped(forged.bytes(), ext_port, DropReason::reply_wrong_port);
+    ConnTable::Hit hit = w_->conns.lookup(key_of(from_client(40000)));
+    ASSERT_NE(hit.conn, nullptr);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::syn_recv);
+    // The real reply, on the port rs1 is reached by, goes through.
+    Frame reply = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40000).tcp(SYN | ACK);
+    expect_forwarded(reply.bytes(), int_port, ext_port, Frame(reply).from(ext_mac).to(client_mac).src(vip, 80).with_ttl(63).bytes());
+}
+
+TEST_F(Pipeline, IcmpErrorsThatCannotBeAboutTheirConnectionAreDropped)
+{
+    Frame syn = from_client(40000).tcp(SYN);
+    run(syn.bytes(), ext_port);
+    const std::string quote = as_string(take(int_port).at(0), 14, 28);
+    auto from_rs1 = [&](uint32_t outer_destination) {
+        Frame icmp = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(outer_destination).icmp(3, 1).with_payload(quote);
+        icmp.icmp_id = 0;
+        icmp.icmp_seq = 0;
+        return icmp;
+    };
+    // A corrupt checksum is never made valid by the NAT's recomputation.
+    Bytes corrupt = from_rs1(client_ip).bytes();
+    corrupt[34 + 2] ^= 0x40;
+    expect_dropped(corrupt, int_port, DropReason::icmp_bad_checksum);
+    // From the real server's side, it must go to the client the quoted packet came from: with
+    // another destination, the VIP would send it anywhere.
+    expect_dropped(from_rs1(ipv4(203, 0, 113, 7)).bytes(), int_port, DropReason::icmp_forged);
+    // From the client's side, to the VIP the quoted reply came from.
+    Frame answer = Frame{}.src(vip, 80).dst(client_ip, 40000).tcp(SYN | ACK);
+    Frame from_client_side = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(ext_ip).icmp(3, 3)
+                                 .with_payload(as_string(answer.bytes(), 14, 28));
+    expect_dropped(from_client_side.bytes(), ext_port, DropReason::icmp_forged);
+    EXPECT_EQ(w_->counters.icmp_related_forwarded, 0u);
+    // The genuine one still goes through.
+    expect_forwarded(from_rs1(client_ip).bytes(), int_port, ext_port,
+                     Frame(from_rs1(client_ip)).from(ext_mac).to(client_mac).src(vip).with_ttl(63)
+                         .with_payload(as_string(syn.bytes(), 14, 28)).bytes());
+}
+
+TEST_F(Pipeline, ForgedFragmentationNeededForATunnelIsNotBelieved)
+{
+    resolve_rs3();
+    Frame syn = from_client(51000, 8002).tcp(SYN);
+    run(syn.bytes(), ext_port);
+    Bytes tunnel_packet = take(int_port).at(0);
+    auto frag_needed = [&](const Bytes& quoted, uint16_t mtu, uint32_t to = int_ip) {
+        Frame icmp = Frame{}.from(rs_mac[2]).to(int_mac).src(rs_ip[2]).dst(to).icmp(3, 4).with_payload(as_string(quoted, 14, 48));
+        icmp.icmp_id = 0;
+        icmp.icmp_seq = mtu;
+        return icmp.bytes();
+    };
+    // An MTU the kernel would ignore (below 552 once the tunnel header is taken off).
+    expect_dropped(frag_needed(tunnel_packet, 571), int_port, DropReason::icmp_forged);
+    // Sent to another address than the tunnel packet's source.
+    expect_dropped(frag_needed(tunnel_packet, 1000, ipv4(198, 19, 0, 99)), int_port, DropReason::icmp_forged);
+    // Quoting a tunnel packet without DF: we would have fragmented it ourselves.
+    Bytes without_df = tunnel_packet;
+    without_df[20] &= ~0x40;
+    expect_dropped(frag_needed(without_df, 1000), int_port, DropReason::icmp_forged);
+    // Quoting a tunnel to another real server than the connection's.
+    Bytes elsewhere = tunnel_packet;
+    put32(elsewhere, 30, rs_ip[1]);
+    expect_dropped(frag_needed(elsewhere, 1000), int_port, DropReason::icmp_forged);
+    EXPECT_EQ(w_->counters.icmp_frag_needed_sent, 0u);
+    // For a NAT connection there was no tunnel packet to be too big.
+    const Bytes nat_syn = from_client(51001, 80).tcp(SYN).bytes();
+    run(nat_syn, ext_port);
+    take(int_port);
+    Bytes pretend = tunnel_packet;
+    std::copy(nat_syn.begin() + 14, nat_syn.begin() + 42, pretend.begin() + 34);
+    expect_dropped(frag_needed(pretend, 1000), int_port, DropReason::icmp_forged);
+    // The real one, at the smallest MTU believed, is.
+    EXPECT_EQ(run(frag_needed(tunnel_packet, 572), int_port).kind, Verdict::Kind::held);
+    EXPECT_EQ(w_->counters.icmp_frag_needed_sent, 1u);
+    take(ext_port);
+}
+
 TEST_F(Pipeline, IcmpFromClientIsNattedToTheRealServer)
 {
     Frame query = from_client(50000, 5353).udp().with_payload("q");
@@ -908,6 +1060,35 @@ TEST_F(Pipeline, BothDirectionsAndTheirIcmpErrorsHaveTheSameOwner)
     EXPECT_EQ(owner(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(8).bytes(), ext_port), -1);
 }
 
+TEST_F(Pipeline, TheOwnerOfAnIcmpErrorIsReadOnlyFromAQuoteThatHoldsIt)
+{
+    shared_->worker_count = 8;
+    auto owner = [&](const Bytes& frame) {
+        Bytes b = frame;
+        ParsedPacket p;
+        EXPECT_EQ(parse_frame(b.data(), static_cast<uint32_t>(b.size()), shared_->ports[int_port].mac, p).kind, Verdict::Kind::next);
+        return packet_owner(*w_, b.data(), p);
+    };
+    // A fragmentation-needed quoting one of our tunnel packets: outer header, inner header, 8 bytes.
+    resolve_rs3();
+    run(from_client(40000, 8002).tcp(SYN).bytes(), ext_port);
+    const std::string whole = as_string(take(int_port).at(0), 14, 20 + 28);
+    auto error_quoting = [&](std::string quote) {
+        return Frame{}.from(rs_mac[2]).to(int_mac).src(rs_ip[2]).dst(int_ip).icmp(3, 4).with_payload(std::move(quote)).bytes();
+    };
+    EXPECT_EQ(owner(error_quoting(whole)), static_cast<int>(owner_of_client(rte_cpu_to_be_32(client_ip), rte_cpu_to_be_16(40000), 8)));
+    // The inner header claims 60 bytes (IHL 15): its ports would lie beyond the quote.
+    std::string long_inner = whole;
+    long_inner[20] = 0x4f;
+    EXPECT_EQ(owner(error_quoting(long_inner)), -1);
+    // The outer header claims 60 bytes: the inner header is not there at all.
+    std::string long_outer = whole;
+    long_outer[0] = 0x4f;
+    EXPECT_EQ(owner(error_quoting(long_outer)), -1);
+    // Cut short of the inner ports.
+    EXPECT_EQ(owner(error_quoting(whole.substr(0, 20 + 24))), -1);
+}
+
 TEST_F(Pipeline, PacketForAnotherWorkerIsHandedOffAndProcessedThere)
 {
     shared_->worker_count = 2;
@@ -1019,6 +1200,28 @@ TEST_F(Pipeline, PersistenceNetmaskZeroSharesOneTemplateAmongAllClients)
     }
     EXPECT_EQ(servers, std::set<uint8_t>{11});
     EXPECT_EQ(templates_->live(static_cast<uint32_t>(w_->now_tick / ticks_per_second), 60), 1u);
+}
+
+TEST_F(Pipeline, AQuiescedServerKeepsItsPersistentClientsUnlessExpireQuiescentTemplate)
+{
+    for (const bool expire_quiescent : {false, true}) {
+        SCOPED_TRACE(expire_quiescent ? "expire_quiescent_template" : "default");
+        build("rr", {1, 1, 1}, 1024, 300, 32);
+        resolve_rs3();
+        auto picked = [&](uint16_t port) {
+            run(from_client(port).tcp(SYN).bytes(), ext_port);
+            auto sent = take(int_port);
+            return sent.size() == 1 ? static_cast<int>(sent[0][33]) - 10 : -1;
+        };
+        ASSERT_EQ(picked(44000), 1);
+        control::Config quiesced = config_;
+        quiesced.services[0].real_servers[0].weight = 0;
+        quiesced.services[0].expire_quiescent_template = expire_quiescent;
+        republish(quiesced);
+        // IPVS keeps sending a persistent client to its quiesced server; with
+        // expire_quiescent_template the template goes and the client is scheduled afresh.
+        EXPECT_EQ(picked(44001), expire_quiescent ? 2 : 1);
+    }
 }
 
 TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
@@ -1171,6 +1374,21 @@ protected:
 };
 
 }  // namespace
+
+TEST_F(KernelPath, ASynSpoofedFromTheDirectorCannotTakeAHealthChecksReply)
+{
+    // The kernel checks rs1 from int_ip:45000. A SYN to the VIP "from" int_ip:45000 would make a
+    // NAT connection whose reply key is rs1:8080 -> int_ip:45000: the check's SYN-ACK would be
+    // translated towards the VIP instead of reaching the kernel.
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(int_ip, 45000).dst(vip, 80).tcp(SYN).bytes(), ext_port,
+                   DropReason::martian_source);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    expect_to_kernel(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(int_ip, 45000).tcp(SYN | ACK).bytes(),
+                     int_port, int_kernel);
+    // Nor can a spoofed source reach the kernel's sockets.
+    expect_dropped(Frame{}.from(client_mac).to(ext_mac).src(ipv4(127, 0, 0, 1), 1).dst(ext_ip, 22).tcp(SYN).bytes(),
+                   ext_port, DropReason::martian_source);
+}
 
 TEST_F(KernelPath, AFloodAtTheDirectorIsCutToTheRateLimit)
 {
