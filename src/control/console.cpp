@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -40,6 +41,26 @@ constexpr size_t max_read_per_poll = 16 * 1024;
 
 std::string errno_text(int e) { return std::strerror(e); }
 
+using Clock = std::chrono::steady_clock;
+
+// What a browser sends first: "METHOD TARGET HTTP/x.y", then "Name: value" headers. No console
+// command starts with a method in capitals followed by a target and a protocol, and none with
+// these header names.
+bool is_http(std::string_view line)
+{
+    static constexpr std::string_view methods[] = {"GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+    const size_t space = line.find(' ');
+    const std::string_view first = line.substr(0, space);
+    if (space != std::string_view::npos && std::find(std::begin(methods), std::end(methods), first) != std::end(methods) &&
+        line.find(" HTTP/", space) != std::string_view::npos)
+        return true;
+    auto starts_with_nocase = [&](std::string_view prefix) {
+        return line.size() >= prefix.size() &&
+               std::equal(prefix.begin(), prefix.end(), line.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    };
+    return starts_with_nocase("host:") || starts_with_nocase("origin:") || starts_with_nocase("user-agent:");
+}
+
 std::string peer_name(const sockaddr_in& a)
 {
     return fmt::format("{}:{}", format_ipv4(ntohl(a.sin_addr.s_addr)), ntohs(a.sin_port));
@@ -66,6 +87,7 @@ struct ConsoleServer::Session {
     bool end_of_input = false;     // the peer shut its side down
     bool quit = false;             // quit/exit: close once the output is out
     bool failed = false;           // a socket error: close now
+    Clock::time_point last_activity = Clock::now();  // bytes read or written
 
     size_t pending() const { return output.size() - output_sent; }
     bool finished() const
@@ -206,7 +228,7 @@ void ConsoleServer::accept_sessions()
             return;
         }
         const std::string peer = peer_name(sa);
-        if (sessions_.size() >= options_.max_sessions) {
+        if (sessions_.size() >= options_.max_sessions && !make_room(peer)) {
             const std::string refusal = fmt::format(
                 "error: too many console sessions ({} open); try again later\n", sessions_.size());
             // Best effort: a fresh socket's buffer takes one short line.
@@ -223,6 +245,20 @@ void ConsoleServer::accept_sessions()
     }
 }
 
+bool ConsoleServer::make_room(const std::string& peer)
+{
+    auto idlest = std::min_element(sessions_.begin(), sessions_.end(),
+                                   [](const auto& a, const auto& b) { return a->last_activity < b->last_activity; });
+    if (idlest == sessions_.end() || Clock::now() - (*idlest)->last_activity < options_.evict_idle_after) return false;
+    Session& s = **idlest;
+    const std::string notice = "error: closed after being idle: another session needed the room\n";
+    (void)::send(s.fd, notice.data(), notice.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(s.fd);
+    report(fmt::format("console: session from {} closed to make room for {}: idle", s.peer, peer));
+    sessions_.erase(idlest);
+    return true;
+}
+
 void ConsoleServer::read_input(Session& s)
 {
     uint8_t buf[read_chunk];
@@ -232,6 +268,7 @@ void ConsoleServer::read_input(Session& s)
         if (n > 0) {
             s.take(buf, static_cast<size_t>(n), options_.max_line);
             total += static_cast<size_t>(n);
+            s.last_activity = Clock::now();
         } else if (n == 0) {
             // End of input: a last line without its line end is still a command (a script's
             // printf 'show services' | nc ...), as a shell would take it.
@@ -264,6 +301,13 @@ void ConsoleServer::run_commands(Session& s)
         ++done;
         if (line.too_long) {
             s.output += fmt::format("error: line longer than {} bytes; ignored\n", options_.max_line);
+        } else if (is_http(line.text)) {
+            // Whatever follows (a request body of commands) is never run.
+            report(fmt::format("console: session from {} closed: it sent HTTP (\"{}\"), as a web page can make a browser do",
+                               s.peer, line.text.substr(0, 64)));
+            s.lines.clear();
+            s.failed = true;
+            return;
         } else {
             CommandOutput out = run_console_command(line.text, api_);
             for (const std::string& l : out.lines) {
@@ -287,7 +331,9 @@ void ConsoleServer::run_commands(Session& s)
 void ConsoleServer::write_output(Session& s)
 {
     // EPIPE, ECONNRESET: the peer is gone (nc -q has quit, say); its output goes nowhere.
+    const size_t sent_before = s.output_sent;
     if (!s.failed && send_pending(s.fd, s.output, s.output_sent) != 0) s.failed = true;
+    if (s.output_sent != sent_before) s.last_activity = Clock::now();
     if (s.output_sent == s.output.size()) {
         s.output.clear();
         s.output_sent = 0;
@@ -326,8 +372,13 @@ void ConsoleServer::poll_once(int timeout_ms)
     }
     if (ready > 0 && (fds[0].revents & POLLIN)) accept_sessions();
 
+    const Clock::time_point now = Clock::now();
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         Session& s = **it;
+        if (!s.failed && now - s.last_activity >= options_.idle_timeout) {
+            report(fmt::format("console: session from {} closed: idle for {} ms", s.peer, options_.idle_timeout.count()));
+            s.failed = true;
+        }
         if (!s.finished()) {
             ++it;
             continue;

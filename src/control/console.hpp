@@ -2,12 +2,17 @@
 // 127.0.0.1:9023). Each line is one command for run_console_command (console_commands.hpp); the
 // answer is whole lines, and a prompt is written before each command. Several sessions at once.
 //
+// A browser can be made to POST to 127.0.0.1:9023 by any web page it shows. A line that is an
+// HTTP request line or header (as Redis decides: "GET ... HTTP/1.1", "Host: ...") closes the
+// session at once, before anything after it in the request (its body) is run.
+//
 // No threads and nothing blocks: the control loop calls poll_once() (every millisecond), which
 // polls the non-blocking sockets once, reads what arrived, runs the complete lines and writes
 // what the sockets take. Commands therefore run on the control core, where ControlApi expects
 // them. docs/console.md describes the protocol and the commands.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -28,6 +33,11 @@ struct ConsoleOptions {
     size_t max_line = 4096;                 // bytes; a longer line is answered with an error and dropped
     size_t max_pending_output = 16u << 20;  // bytes a session may owe; beyond it the session is closed
     size_t commands_per_poll = 4;           // per session and poll_once(), so that no session starves another
+    // A session that neither sends nor receives for this long is closed. When all max_sessions
+    // are taken, the one idle longest gives way to a newcomer if it has been idle for
+    // evict_idle_after: idle connections cannot lock the operators out.
+    std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+    std::chrono::milliseconds evict_idle_after{std::chrono::seconds(30)};
     std::string prompt = "fulcrum> ";
     // Where the console reports sessions opened, closed and refused, and socket failures; nothing
     // when empty. The director passes log::info (log.cpp needs DPDK, the console does not).
@@ -69,6 +79,7 @@ private:
     struct Session;
 
     void accept_sessions();
+    bool make_room(const std::string& peer);
     void read_input(Session& s);
     void run_commands(Session& s);
     void write_output(Session& s);

@@ -231,12 +231,13 @@ void MetricsServer::poll_once(const Metrics& metrics)
     while (clients_.size() < max_clients) {
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
-        clients_.push_back({fd, {}, {}, 0});
+        clients_.push_back({fd, std::chrono::steady_clock::now() + client_timeout_, {}, {}, 0});
     }
+    const auto now = std::chrono::steady_clock::now();
     for (size_t i = 0; i < clients_.size();) {
         Client& c = clients_[i];
-        bool done = false;
-        if (c.response.empty()) {
+        bool done = now >= c.deadline;
+        if (!done && c.response.empty()) {
             char buf[2048];
             const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
             if (n > 0) c.request.append(buf, static_cast<size_t>(n));
@@ -249,7 +250,7 @@ void MetricsServer::poll_once(const Metrics& metrics)
                                          wanted ? "200 OK" : "404 Not Found", body.size(), body);
             }
         }
-        if (!c.response.empty()) {
+        if (!done && !c.response.empty()) {
             if (send_pending(c.fd, c.response, c.sent) != 0 || c.sent == c.response.size()) done = true;
         }
         if (done) {

@@ -5,6 +5,7 @@
 // is anywhere near the packet path).
 #pragma once
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -34,10 +35,14 @@ private:
     std::vector<HealthRow> health_;
 };
 
-// The Prometheus endpoint: a small non-blocking HTTP server the control loop polls.
+// The Prometheus endpoint: a small non-blocking HTTP server the control loop polls. It serves
+// at most 8 clients at once, and each gets `client_timeout` from its accept to have sent its
+// request and read the answer (a scrape takes milliseconds): idle connections cannot hold the
+// slots, and the clients waiting in the backlog are accepted in turn.
 class MetricsServer {
 public:
-    MetricsServer() = default;
+    explicit MetricsServer(std::chrono::milliseconds client_timeout = std::chrono::seconds(5))
+        : client_timeout_(client_timeout) {}
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
     ~MetricsServer();
@@ -50,10 +55,12 @@ public:
 private:
     struct Client {
         int fd;
+        std::chrono::steady_clock::time_point deadline;
         std::string request;
         std::string response;
         size_t sent = 0;
     };
+    std::chrono::milliseconds client_timeout_;
     int listen_fd_ = -1;
     std::vector<Client> clients_;
 };

@@ -3,6 +3,8 @@
 // sockets (several sessions, a script ending in EOF, long lines, telnet IAC bytes, limits).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1196,6 +1198,94 @@ TEST(ConsoleServer, SessionsBeyondTheLimitAreRefused)
     ASSERT_TRUE(drive(server, {&a, &b}, [&] { return a.closed; }));
     TestClient e(server.port());
     ASSERT_TRUE(drive(server, {&b, &e}, [&] { return e.received == "fulcrum> "; }));
+    EXPECT_EQ(server.sessions(), 2u);
+}
+
+TEST(ConsoleServer, AnHttpRequestClosesTheSessionBeforeItsBodyRuns)
+{
+    // What a web page can make a browser send to 127.0.0.1:9023: every line of the body would
+    // otherwise be a command.
+    const std::string requests[] = {
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:9023\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nipvsadm -C\r\n",
+        "GET /?ipvsadm%20-C HTTP/1.0\r\n\r\nipvsadm -C\n",
+        // A request line cut off in front of its headers is caught by them.
+        "host: 127.0.0.1:9023\nipvsadm -C\n",
+        "User-Agent: Mozilla/5.0\nipvsadm -C\n",
+    };
+    for (const std::string& request : requests) {
+        SCOPED_TRACE(request);
+        FakeDirector d;
+        ConsoleServer server(d, loopback_options());
+        ASSERT_EQ(server.start(), "");
+        TestClient c(server.port());
+        c.send(request);
+        ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+        EXPECT_TRUE(d.applied.empty());
+        EXPECT_EQ(c.received.find("error"), std::string::npos) << c.received;
+        EXPECT_EQ(server.sessions(), 0u);
+    }
+    // Commands that merely contain such words still run.
+    FakeDirector d;
+    ConsoleServer server(d, loopback_options());
+    ASSERT_EQ(server.start(), "");
+    TestClient c(server.port());
+    c.send("show HTTP/1.1\nquit\n");
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    EXPECT_NE(c.received.find("error: "), std::string::npos) << c.received;
+}
+
+TEST(ConsoleServer, IdleSessionsAreClosed)
+{
+    FakeDirector d;
+    ConsoleOptions o = loopback_options();
+    o.idle_timeout = std::chrono::milliseconds(300);
+    ConsoleServer server(d, o);
+    ASSERT_EQ(server.start(), "");
+    TestClient idle(server.port());
+    TestClient busy(server.port());
+    const auto start = std::chrono::steady_clock::now();
+    // `busy` sends a blank line every 100 ms; `idle` sends nothing after connecting.
+    auto next_line = start;
+    ASSERT_TRUE(drive(server, {&idle, &busy}, [&] {
+        if (std::chrono::steady_clock::now() >= next_line) {
+            busy.send("\n");
+            next_line += std::chrono::milliseconds(100);
+        }
+        return idle.closed;
+    }));
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, std::chrono::milliseconds(300));
+    EXPECT_LT(waited, std::chrono::milliseconds(2000));
+    EXPECT_FALSE(busy.closed);
+    EXPECT_EQ(server.sessions(), 1u);
+}
+
+TEST(ConsoleServer, WhenAllSessionsAreTakenTheIdlestGivesWay)
+{
+    FakeDirector d;
+    ConsoleOptions o = loopback_options();
+    o.max_sessions = 2;
+    o.evict_idle_after = std::chrono::milliseconds(200);
+    ConsoleServer server(d, o);
+    ASSERT_EQ(server.start(), "");
+    TestClient a(server.port());
+    TestClient b(server.port());
+    ASSERT_TRUE(drive(server, {&a, &b}, [&] { return server.sessions() == 2; }));
+    // Nobody has been idle long enough yet: a newcomer is refused, as before.
+    TestClient early(server.port());
+    ASSERT_TRUE(drive(server, {&a, &b, &early}, [&] { return early.closed; }));
+    EXPECT_EQ(early.received, "error: too many console sessions (2 open); try again later\n");
+    // b keeps talking, a does not.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (std::chrono::steady_clock::now() < until) {
+        b.send("\n");
+        drive(server, {&a, &b}, [&] { return true; });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    TestClient late(server.port());
+    ASSERT_TRUE(drive(server, {&a, &b, &late}, [&] { return a.closed && late.received == "fulcrum> "; }));
+    EXPECT_NE(a.received.find("error: closed after being idle"), std::string::npos) << a.received;
+    EXPECT_FALSE(b.closed);
     EXPECT_EQ(server.sessions(), 2u);
 }
 

@@ -1,0 +1,88 @@
+// The Prometheus listener under idle connections: they cannot hold its slots.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/metrics.hpp"
+
+using namespace fulcrum::control;
+
+namespace {
+
+// A non-blocking loopback connection to `port`.
+int connect_to(uint16_t port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(port);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+// A free loopback port: bound, read back, released.
+uint16_t free_port()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    socklen_t len = sizeof sa;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+    ::close(fd);
+    return ntohs(sa.sin_port);
+}
+
+}  // namespace
+
+TEST(MetricsServer, IdleConnectionsTimeOutAndTheNextScrapeIsAnswered)
+{
+    Metrics metrics;
+    MetricsServer server(std::chrono::milliseconds(300));
+    const uint16_t port = free_port();
+    ASSERT_EQ(server.listen("127.0.0.1:" + std::to_string(port)), "");
+    // Eight connections that never send a request take every slot.
+    std::vector<int> idle;
+    for (int i = 0; i < 8; ++i) idle.push_back(connect_to(port));
+    for (int i = 0; i < 20; ++i) server.poll_once(metrics);
+    const int scraper = connect_to(port);
+    const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
+    ASSERT_EQ(::send(scraper, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+
+    const auto start = std::chrono::steady_clock::now();
+    std::string answer;
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+        server.poll_once(metrics);
+        char buf[4096];
+        const ssize_t n = ::recv(scraper, buf, sizeof buf, 0);
+        if (n > 0) answer.append(buf, static_cast<size_t>(n));
+        if (n == 0) closed = true;
+        usleep(1000);
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << answer;
+    // It waited for the idle ones' time to run out, and not much longer.
+    EXPECT_GE(waited, std::chrono::milliseconds(250));
+    EXPECT_LT(waited, std::chrono::milliseconds(2000));
+    // The idle connections were closed by the server.
+    for (int fd : idle) {
+        char c;
+        EXPECT_EQ(::recv(fd, &c, 1, 0), 0);
+        ::close(fd);
+    }
+    ::close(scraper);
+}
