@@ -338,7 +338,13 @@ public:
     void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    // A configuration has no use for aliases, and a few of them nested expand a small file
+    // into millions of nodes ("billion laughs"): the first one is refused.
+    std::optional<YAML::Mark> first_alias;
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override
+    {
+        if (!first_alias) first_alias = mark;
+    }
     void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
     void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
     void OnSequenceEnd() override {}
@@ -349,6 +355,7 @@ public:
 struct DocumentScan {
     std::vector<YAML::Mark> starts;
     std::optional<YAML::Mark> stuck_at;
+    std::optional<YAML::Mark> first_alias;
 };
 
 // Throws YAML::Exception (with a mark) on a syntax error.
@@ -367,6 +374,7 @@ DocumentScan scan_documents(std::string_view text)
         }
     }
     scan.starts = std::move(events.starts);
+    scan.first_alias = events.first_alias;
     return scan;
 }
 
@@ -1012,6 +1020,12 @@ bool Checker::check_service(const Item& item)
         if (auto ip = unicast_address(*v)) {
             svc.vip = *ip;
             vip_ok = true;
+            // The director's own address answers for its kernel (health checks, BGP): as a VIP
+            // its traffic would be the service's, and the kernel's replies taken for clients'.
+            if (subnets_complete_)
+                if (auto owner = own_address(*ip))
+                    expected(*v, "a virtual address",
+                             fmt::format("{}, this director's own address on interface {}", describe(v->node), *owner));
         }
     }
     if (auto* p = m->find("port"))
@@ -1499,7 +1513,7 @@ ConfigResult Checker::run()
     YAML::Node doc;
     try {
         scan = scan_documents(text_);
-        if (!scan.stuck_at && !scan.starts.empty()) doc = YAML::Load(std::string(text_));
+        if (!scan.stuck_at && !scan.first_alias && !scan.starts.empty()) doc = YAML::Load(std::string(text_));
     } catch (const YAML::Exception& e) {
         report(e.mark, "YAML syntax error: " + e.msg);
         result.errors = std::move(errors_);
@@ -1509,6 +1523,11 @@ ConfigResult Checker::run()
         const auto pos = static_cast<size_t>(scan.stuck_at->pos);
         const std::string what = pos < text_.size() ? quote(text_.substr(pos, 1)) : "end of file";
         report(*scan.stuck_at, fmt::format("YAML syntax error: unexpected {}", what));
+        result.errors = std::move(errors_);
+        return result;
+    }
+    if (scan.first_alias) {
+        report(*scan.first_alias, "YAML aliases (*name) are not accepted: write the value out where it is used");
         result.errors = std::move(errors_);
         return result;
     }

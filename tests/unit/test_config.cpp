@@ -2,6 +2,8 @@
 // Runs with tests/unit as its working directory (configs/ and ../../conf/ are read from there).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -1898,4 +1900,32 @@ TEST(ConfigDataplane, KernelRateLimit)
     EXPECT_EQ(errors_of("dataplane: { kernel_rate_limit: 99 }\n" + two_interfaces),
               (Lines{"t.yaml:1:33: dataplane.kernel_rate_limit: expected an integer from 100 to 10000000, found "
                      "\"99\""}));
+}
+
+TEST(ConfigErrors, AVipThatIsTheDirectorsOwnAddressIsRefused)
+{
+    EXPECT_EQ(errors_of(two_interfaces + R"(services:
+  - { vip: 172.16.0.1, port: 80, protocol: tcp, real_servers: [{ address: 172.16.0.2 }] }
+  - { vip: 10.0.0.2, port: 80, protocol: tcp, real_servers: [{ address: 172.16.0.2 }] }
+)"),
+              (Lines{"t.yaml:5:12: services[0].vip: expected a virtual address, found \"172.16.0.1\", this director's "
+                     "own address on interface int"}));
+}
+
+TEST(ConfigErrors, YamlAliasesAreRefusedBeforeTheyExpand)
+{
+    // Nine levels of nine aliases would be 387 million real servers from a few hundred bytes.
+    std::string bomb = two_interfaces + "a0: &a0 { address: 172.16.0.2 }\n";
+    for (int level = 1; level <= 9; ++level) {
+        bomb += fmt::format("a{}: &a{} [", level, level);
+        for (int i = 0; i < 9; ++i) bomb += fmt::format("{}*a{}", i ? ", " : "", level - 1);
+        bomb += "]\n";
+    }
+    const Lines errors = errors_of(bomb);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0], "t.yaml:5:10: YAML aliases (*name) are not accepted: write the value out where it is used");
+    // An anchor that nothing refers to is harmless; an undefined alias stays a syntax error.
+    EXPECT_EQ(errors_of(two_interfaces + "services: &s []\n"), Lines{});
+    EXPECT_EQ(errors_of("interfaces: *missing\n"),
+              (Lines{"t.yaml:1:13: YAML syntax error: the referenced anchor is not defined"}));
 }
