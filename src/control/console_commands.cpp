@@ -237,6 +237,7 @@ CommandOutput show_workers(ControlApi& api)
     row("from_kernel", [](const WorkerStatus& w) { return w.from_kernel; }, true);
     row("idle_polls", [](const WorkerStatus& w) { return w.idle_polls; }, true);
     row("connections", [](const WorkerStatus& w) { return w.connections; }, true);
+    row("connections_evicted", [](const WorkerStatus& w) { return w.connections_evicted; }, true);
 
     // Reasons in the order the workers list them; only those some worker has counted.
     std::vector<std::string> reasons;

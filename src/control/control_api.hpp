@@ -55,6 +55,7 @@ struct WorkerStatus {
     uint64_t to_kernel = 0, from_kernel = 0;  // the exception path
     uint64_t idle_polls = 0;
     uint64_t connections = 0;  // live in its table
+    uint64_t connections_evicted = 0;  // half-open or idle ones that gave way in a full table
     std::vector<std::pair<std::string, uint64_t>> drops;  // reason name, count (all reasons)
 };
 

@@ -748,6 +748,7 @@ std::vector<WorkerStatus> Director::workers() const
         s.from_kernel = c.from_kernel;
         s.idle_polls = c.idle_polls;
         s.connections = w.conns.size();
+        s.connections_evicted = c.connections_evicted;
         for (size_t r = 0; r < drop_reason_count; ++r) s.drops.emplace_back(std::string(drop_reason_names[r]), c.drops[r]);
         out.push_back(std::move(s));
     }
@@ -947,12 +948,12 @@ void Director::log_counters() const
         for (size_t r = 0; r < drop_reason_count; ++r)
             drops += fmt::format(" drop_{}={}", drop_reason_names[r], c.drops[r]);
         log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
-                  "connections_created={} connections_expired={} connections={} arp_replies={} "
+                  "connections_created={} connections_expired={} connections_evicted={} connections={} arp_replies={} "
                   "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} icmp_port_unreachable={} "
                   "tunnel_fragments={} held_for_arp={} handed_off={} handoffs_received={} to_kernel={} from_kernel={} "
                   "idle_polls={}{}",
                   w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
-                  c.forwarded_replies, c.connections_created, c.connections_expired, w->conns.size(),
+                  c.forwarded_replies, c.connections_created, c.connections_expired, c.connections_evicted, w->conns.size(),
                   c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
                   c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.icmp_port_unreachable_sent, c.tunnel_fragments,
                   c.packets_held_for_arp, c.handed_off, c.handoffs_received, c.to_kernel, c.from_kernel, c.idle_polls,

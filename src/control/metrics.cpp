@@ -80,16 +80,21 @@ std::string Metrics::prometheus_text() const
             }
         }
     }
-    out += "# HELP fulcrum_active_connections ActiveConn, as ipvsadm.\n# TYPE fulcrum_active_connections gauge\n";
-    out += "# HELP fulcrum_inactive_connections InActConn, as ipvsadm.\n# TYPE fulcrum_inactive_connections gauge\n";
-    out += "# HELP fulcrum_weight The weight in force.\n# TYPE fulcrum_weight gauge\n";
-    for (const ServiceStatus& s : services_)
-        for (const RealServerStatus& r : s.real_servers) {
-            const std::string labels = real_server_label(service_label(s.config), r.config.address, r.config.port);
-            add_stats(out, "fulcrum_active_connections", labels, r.active);
-            add_stats(out, "fulcrum_inactive_connections", labels, r.inactive);
-            add_stats(out, "fulcrum_weight", labels, r.config.weight);
-        }
+    const Family gauges[] = {
+        {"fulcrum_active_connections", "gauge", "ActiveConn, as ipvsadm."},
+        {"fulcrum_inactive_connections", "gauge", "InActConn, as ipvsadm."},
+        {"fulcrum_weight", "gauge", "The weight in force."},
+    };
+    for (size_t f = 0; f < std::size(gauges); ++f) {
+        // The exposition format wants each metric's samples together, after its HELP and TYPE.
+        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", gauges[f].name, gauges[f].help, gauges[f].name, gauges[f].type);
+        for (const ServiceStatus& s : services_)
+            for (const RealServerStatus& r : s.real_servers) {
+                const uint64_t values[] = {r.active, r.inactive, r.config.weight};
+                add_stats(out, gauges[f].name, real_server_label(service_label(s.config), r.config.address, r.config.port),
+                          values[f]);
+            }
+    }
     // Every checked real server, in the table or not, so that an alert can fire on 0.
     out += "# HELP fulcrum_real_server_up 1 while the health check finds the real server up (sorry servers: while "
            "active).\n# TYPE fulcrum_real_server_up gauge\n";
@@ -99,13 +104,18 @@ std::string Metrics::prometheus_text() const
         add_stats(out, "fulcrum_real_server_up", labels, h.state == HealthState::up || h.state == HealthState::sorry_active ? 1 : 0);
     }
     out += "# HELP fulcrum_worker_packets_total Packets per worker.\n# TYPE fulcrum_worker_packets_total counter\n";
-    out += "# HELP fulcrum_worker_drops_total Packets dropped, by reason.\n# TYPE fulcrum_worker_drops_total counter\n";
     for (const WorkerStatus& w : workers_) {
         add_stats(out, "fulcrum_worker_packets_total", fmt::format("worker=\"{}\",direction=\"rx\"", w.worker), w.rx_packets);
         add_stats(out, "fulcrum_worker_packets_total", fmt::format("worker=\"{}\",direction=\"tx\"", w.worker), w.tx_packets);
+    }
+    out += "# HELP fulcrum_worker_drops_total Packets dropped, by reason.\n# TYPE fulcrum_worker_drops_total counter\n";
+    for (const WorkerStatus& w : workers_)
         for (const auto& [reason, count] : w.drops)
             add_stats(out, "fulcrum_worker_drops_total", fmt::format("worker=\"{}\",reason=\"{}\"", w.worker, reason), count);
-    }
+    out += "# HELP fulcrum_worker_connections_evicted_total Half-open or idle connections that gave way in a full table.\n"
+           "# TYPE fulcrum_worker_connections_evicted_total counter\n";
+    for (const WorkerStatus& w : workers_)
+        add_stats(out, "fulcrum_worker_connections_evicted_total", fmt::format("worker=\"{}\"", w.worker), w.connections_evicted);
     return out;
 }
 
@@ -150,6 +160,7 @@ struct TelemetryAccess {
             rte_tel_data_add_dict_u64(c, "tx_packets", w.tx_packets);
             rte_tel_data_add_dict_u64(c, "handed_off", w.handed_off);
             rte_tel_data_add_dict_u64(c, "connections", w.connections);
+            rte_tel_data_add_dict_u64(c, "connections_evicted", w.connections_evicted);
             uint64_t drops = 0;
             for (const auto& [reason, count] : w.drops) drops += count;
             rte_tel_data_add_dict_u64(c, "drops", drops);

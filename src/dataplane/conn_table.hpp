@@ -94,6 +94,10 @@ public:
             if (slots_[i].in_use && !visit(slots_[i])) return;
     }
 
+    // The connection in slot `i` (below capacity()), in use or not: for scans that look at a
+    // window of the table instead of all of it.
+    Connection& slot(uint32_t i) { return slots_[i]; }
+
     uint32_t size() const { return capacity_ - static_cast<uint32_t>(free_.size()); }
     uint32_t capacity() const { return capacity_; }
 

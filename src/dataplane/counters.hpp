@@ -70,6 +70,7 @@ struct WorkerCounters {
     uint64_t forwarded_replies = 0;         // real server -> client packets (NAT)
     uint64_t connections_created = 0;
     uint64_t connections_expired = 0;
+    uint64_t connections_evicted = 0;       // gave way to a new one in a full table
     uint64_t arp_replies_sent = 0;
     uint64_t arp_requests_sent = 0;
     uint64_t icmp_echo_replies = 0;

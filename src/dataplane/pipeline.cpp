@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "dataplane/arp.hpp"
+#include "dataplane/conn_pressure.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/icmp.hpp"
@@ -186,7 +187,10 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     const bool tcp = p.key.proto == IPPROTO_TCP;
     const Tick first_timeout = tcp ? w.snapshot->tcp_timeout[0] : w.snapshot->udp_timeout;
     Connection* c = nullptr;
-    switch (w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c)) {
+    ConnTable::InsertResult inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
+    if (inserted == ConnTable::InsertResult::full && evict_for_new_connection(w))
+        inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
+    switch (inserted) {
     case ConnTable::InsertResult::ok: break;
     case ConnTable::InsertResult::full: return Verdict::drop(DropReason::conn_table_full);
     case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);

@@ -164,6 +164,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
 
     ConnTable conns;
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
+    // Where the next search for a connection to evict starts, and the tick before which a full
+    // table is not searched again after a search found nothing (conn_pressure.hpp).
+    uint32_t eviction_cursor = 0;
+    Tick no_eviction_until = 0;
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
     std::unique_ptr<ConnCounts[]> conn_counts;  // indexed by real server id
     std::unique_ptr<TrafficCounters[]> service_traffic;      // indexed by service id

@@ -389,6 +389,7 @@ TEST(ConsoleCommands, ShowWorkers)
     w0.to_kernel = 7;
     w0.from_kernel = 8;
     w0.connections = 42;
+    w0.connections_evicted = 9;
     w0.drops = {{"too_short", 0}, {"no_service", 3}, {"ttl_exceeded", 0}};
     WorkerStatus w1 = w0;
     w1.worker = 1;
@@ -407,6 +408,7 @@ TEST(ConsoleCommands, ShowWorkers)
               "from_kernel                        8             8            16\n"
               "idle_polls                 123456789     123456789     246913578\n"
               "connections                       42            42            84\n"
+              "connections_evicted                9             9            18\n"
               "drops                              3             3             6\n"
               "  no_service                       3             1             4\n"
               "  ttl_exceeded                     0             2             2\n");

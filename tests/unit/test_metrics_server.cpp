@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -85,4 +86,53 @@ TEST(MetricsServer, IdleConnectionsTimeOutAndTheNextScrapeIsAnswered)
         ::close(fd);
     }
     ::close(scraper);
+}
+
+TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
+{
+    // Two real servers and two workers: the samples of a family would interleave if they were
+    // written per server or per worker, which the exposition format does not allow.
+    ServiceStatus service;
+    service.config.vip = 0xC6120064;
+    service.config.port = 80;
+    for (uint32_t i = 0; i < 2; ++i) {
+        RealServerStatus r;
+        r.config.address = 0xC613000B + i;
+        r.config.port = 8080;
+        r.config.weight = 1 + i;
+        r.active = 10 + i;
+        service.real_servers.push_back(r);
+    }
+    std::vector<WorkerStatus> workers(2);
+    workers[1].worker = 1;
+    for (WorkerStatus& w : workers) {
+        w.drops = {{"no_service", 1}, {"martian_source", 2}};
+        w.connections_evicted = 5 + w.worker;
+    }
+    Metrics metrics;
+    metrics.update({service}, workers, {});
+    const std::string text = metrics.prometheus_text();
+
+    std::vector<std::string> order;  // families in the order their samples appear
+    std::string typed;               // the family of the last TYPE line
+    size_t start = 0;
+    while (start < text.size()) {
+        const size_t end = text.find('\n', start);
+        const std::string line = text.substr(start, end - start);
+        start = end + 1;
+        if (line.rfind("# TYPE ", 0) == 0) {
+            typed = line.substr(7, line.find(' ', 7) - 7);
+            continue;
+        }
+        if (line.empty() || line[0] == '#') continue;
+        const std::string family = line.substr(0, line.find_first_of("{ "));
+        EXPECT_EQ(family, typed) << line;
+        if (order.empty() || order.back() != family) order.push_back(family);
+    }
+    std::vector<std::string> unique = order;
+    std::sort(unique.begin(), unique.end());
+    EXPECT_EQ(std::unique(unique.begin(), unique.end()), unique.end()) << "a family's samples are split";
+    EXPECT_NE(text.find("fulcrum_worker_connections_evicted_total{worker=\"1\"} 6\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("fulcrum_worker_drops_total{worker=\"0\",reason=\"martian_source\"} 2\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_weight{"), std::string::npos);
 }

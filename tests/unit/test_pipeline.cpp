@@ -534,15 +534,54 @@ TEST_F(Pipeline, AConnectionExpiresOnTheTimeoutOfTheStateItMovedTo)
     }
 }
 
-TEST_F(Pipeline, FullTableDropsNewConnectionsAndKeepsOldOnes)
+TEST_F(Pipeline, FullTableOfEstablishedConnectionsDropsNewOnesAndKeepsTheOld)
 {
     build("rr", {1, 1, 0}, 2);
-    run(from_client(40000).tcp(SYN).bytes(), ext_port);
-    run(from_client(40001).tcp(SYN).bytes(), ext_port);
+    // DR: the client's ACK establishes the connection (input-only states).
+    for (uint16_t port : {40000, 40001}) {
+        run(from_client(port, 8001).tcp(SYN).bytes(), ext_port);
+        run(from_client(port, 8001).tcp(ACK).bytes(), ext_port);
+    }
     take(int_port);
-    expect_dropped(from_client(40002).tcp(SYN).bytes(), ext_port, DropReason::conn_table_full);
-    Frame ack = from_client(40000).tcp(ACK);
-    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    expect_dropped(from_client(40002, 8001).tcp(SYN).bytes(), ext_port, DropReason::conn_table_full);
+    expect_dropped(from_client(40003, 5353).udp().bytes(), ext_port, DropReason::conn_table_full);
+    EXPECT_EQ(w_->counters.connections_evicted, 0u);
+    Frame data = from_client(40000, 8001).tcp(ACK).with_payload("GET");
+    expect_forwarded(data.bytes(), ext_port, int_port, Frame(data).from(int_mac).to(rs_mac[1]).bytes());
+}
+
+TEST_F(Pipeline, HalfOpenAndIdleConnectionsGiveWayInAFullTable)
+{
+    // A table of 64 filled by a flood: 32 spoofed SYNs that never complete and 31 spoofed UDP
+    // datagrams, and one real client whose connection is established.
+    build("rr", {1, 1, 0}, 64);
+    run(from_client(30000, 8001).tcp(SYN).bytes(), ext_port);
+    run(from_client(30000, 8001).tcp(ACK).bytes(), ext_port);
+    for (uint16_t i = 0; i < 32; ++i)
+        run(Frame{}.from(client_mac).to(ext_mac).src(ipv4(203, 0, 113, static_cast<uint8_t>(i)), 1000).dst(vip, 8001).tcp(SYN).bytes(),
+            ext_port);
+    for (uint16_t i = 0; i < 31; ++i)
+        run(Frame{}.from(client_mac).to(ext_mac).src(ipv4(203, 0, 114, static_cast<uint8_t>(i)), 1000).dst(vip, 5353).udp().bytes(),
+            ext_port);
+    take(int_port);
+    ASSERT_EQ(w_->conns.size(), 64u);
+
+    // Half-open TCP gives way at once; new clients of either protocol get in.
+    for (uint16_t port = 41000; port < 41010; ++port)
+        EXPECT_EQ(run(from_client(port, 8001).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit) << port;
+    // The UDP entries are idle after a second; then they give way too, once the half-open ones
+    // are gone.
+    worker_set_clock(*w_, w_->now + 2 * shared_->tsc_hz);
+    for (uint16_t port = 42000; port < 42050; ++port) {
+        EXPECT_EQ(run(from_client(port, 5353).udp().bytes(), ext_port).kind, Verdict::Kind::transmit) << port;
+    }
+    take(int_port);
+    EXPECT_EQ(w_->counters.connections_evicted, 60u);
+    // The established connection was never a candidate.
+    ConnTable::Hit kept = w_->conns.lookup(key_of(from_client(30000, 8001)));
+    ASSERT_NE(kept.conn, nullptr);
+    EXPECT_EQ(kept.conn->tcp.state, TcpState::established);
+    EXPECT_EQ(w_->conns.size(), 64u);
 }
 
 TEST_F(Pipeline, NewSynOnClosingConnectionIsScheduledAgain)
