@@ -100,9 +100,11 @@ def main():
             continue
         target = os.path.join(tree, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        # Only changed files are copied, so that a second run rebuilds little.
+        # Only changed files are copied, so that a second run rebuilds little; a copy gets a new
+        # modification time, so that ninja never takes an older object for it.
         if not os.path.exists(target) or open(source, "rb").read() != open(target, "rb").read():
-            shutil.copy2(source, target)
+            shutil.copyfile(source, target)
+            shutil.copymode(source, target)
     if not os.path.exists(os.path.join(tree, "build", "build.ninja")):
         subprocess.run(["meson", "setup", "build"], cwd=tree, check=True, stdout=subprocess.DEVNULL)
 
