@@ -62,14 +62,10 @@ public:
         } else {
             alignas(nlmsghdr) char answer[1024];
             const ssize_t n = recv(fd, answer, sizeof answer, 0);
-            const auto* reply = reinterpret_cast<const nlmsghdr*>(answer);
             if (n < 0)
                 problem = fmt::format("netlink receive: {}", std::strerror(errno));
-            else if (n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))) && reply->nlmsg_type == NLMSG_ERROR &&
-                     reply->nlmsg_seq == header()->nlmsg_seq) {
-                const int error = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(reply))->error;
-                if (error != 0) problem = std::strerror(-error);
-            }
+            else
+                problem = netlink_ack_problem(answer, static_cast<size_t>(n), header()->nlmsg_seq);
         }
         close(fd);
         return problem;
@@ -81,6 +77,28 @@ private:
 
     alignas(nlmsghdr) char buffer_[512] = {};
 };
+
+}  // namespace
+
+std::string netlink_ack_problem(const void* reply, size_t length, uint32_t seq)
+{
+    // Only an acknowledgement says the request was done: an NLMSG_ERROR of our sequence number
+    // carrying error 0. Anything else (a short read, another message, another request's
+    // answer) is not a success.
+    nlmsghdr header;
+    if (length < NLMSG_LENGTH(sizeof(nlmsgerr))) return fmt::format("netlink: a reply of {} bytes, too short for an acknowledgement", length);
+    std::memcpy(&header, reply, sizeof header);
+    if (header.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)) || header.nlmsg_len > length)
+        return fmt::format("netlink: a reply whose length says {} bytes of {}", header.nlmsg_len, length);
+    if (header.nlmsg_type != NLMSG_ERROR) return fmt::format("netlink: a reply of type {}, not an acknowledgement", header.nlmsg_type);
+    if (header.nlmsg_seq != seq) return fmt::format("netlink: an acknowledgement of request {}, not {}", header.nlmsg_seq, seq);
+    nlmsgerr error;
+    std::memcpy(&error, static_cast<const char*>(reply) + NLMSG_HDRLEN, sizeof error);
+    if (error.error > 0 || error.error < -4095) return fmt::format("netlink: an error code {} out of range", error.error);
+    return error.error == 0 ? "" : std::strerror(-error.error);
+}
+
+namespace {
 
 std::string route_request(const KernelRoute& route, uint16_t type, uint16_t flags)
 {

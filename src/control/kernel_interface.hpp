@@ -17,6 +17,11 @@ struct KernelRoute {
     bool operator==(const KernelRoute&) const = default;
 };
 
+// What an rtnetlink answer of `length` bytes to request `seq` (sent with NLM_F_ACK) says: "" for
+// an acknowledgement (NLMSG_ERROR with error 0), else what went wrong: the kernel's error, or a
+// reply that is not an acknowledgement of that request at all.
+std::string netlink_ack_problem(const void* reply, size_t length, uint32_t seq);
+
 // Turns IPv6 off on `interface`: the director forwards IPv4 only, and the kernel's router
 // solicitations and MLD reports would go out on the wire. Best effort (a kernel without IPv6
 // has nothing to turn off).
