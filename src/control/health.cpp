@@ -164,34 +164,6 @@ void judge_response(Probe& p, Clock::time_point now)
     p.finish(true, fmt::format("HTTP {}", *status), now);
 }
 
-// Whether the response is whole before the server closes: its headers ended and as much body
-// arrived as Content-Length says (or all the body a check searches). A server that keeps the
-// connection open despite "Connection: close" is then judged at once, not at the timeout.
-bool response_complete(std::string_view response)
-{
-    const size_t end = response.find("\r\n\r\n");
-    if (end == std::string_view::npos) return false;
-    const size_t body = response.size() - (end + 4);
-    if (body >= max_searched_body) return true;
-    const std::string_view headers = response.substr(0, end);
-    for (size_t start = headers.find("\r\n"); start != std::string_view::npos; start = headers.find("\r\n", start + 2)) {
-        constexpr std::string_view name = "content-length:";
-        const std::string_view line = headers.substr(start + 2, headers.find("\r\n", start + 2) - (start + 2));
-        if (line.size() < name.size() ||
-            !std::equal(name.begin(), name.end(), line.begin(),
-                        [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? b - 'A' + 'a' : b); }))
-            continue;
-        size_t i = name.size();
-        while (i < line.size() && line[i] == ' ') ++i;
-        uint64_t length = 0;
-        bool digits = false;
-        for (; i < line.size() && is_digit(line[i]) && length < max_response; ++i, digits = true)
-            length = length * 10 + static_cast<uint64_t>(line[i] - '0');
-        return digits && body >= length;
-    }
-    return false;
-}
-
 void read_response(Probe& p, Clock::time_point now)
 {
     char buf[read_chunk];
@@ -200,7 +172,7 @@ void read_response(Probe& p, Clock::time_point now)
         const ssize_t n = ::recv(p.fd, buf, room, MSG_DONTWAIT);
         if (n > 0) {
             p.response.append(buf, static_cast<size_t>(n));
-            if (p.response.size() == max_response || response_complete(p.response)) return judge_response(p, now);
+            if (p.response.size() == max_response || http_response_complete(p.response)) return judge_response(p, now);
         } else if (n == 0) {
             return judge_response(p, now);
         } else if (errno == EINTR) {
@@ -339,6 +311,31 @@ std::shared_ptr<const BodyPattern> compile_body_pattern(const std::string& text)
 
 }  // namespace
 
+bool http_response_complete(std::string_view response)
+{
+    const size_t end = response.find("\r\n\r\n");
+    if (end == std::string_view::npos) return false;
+    const size_t body = response.size() - (end + 4);
+    if (body >= max_searched_body) return true;
+    const std::string_view headers = response.substr(0, end);
+    for (size_t start = headers.find("\r\n"); start != std::string_view::npos; start = headers.find("\r\n", start + 2)) {
+        constexpr std::string_view name = "content-length:";
+        const std::string_view line = headers.substr(start + 2, headers.find("\r\n", start + 2) - (start + 2));
+        if (line.size() < name.size() ||
+            !std::equal(name.begin(), name.end(), line.begin(),
+                        [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? b - 'A' + 'a' : b); }))
+            continue;
+        size_t i = name.size();
+        while (i < line.size() && line[i] == ' ') ++i;
+        uint64_t length = 0;
+        bool digits = false;
+        for (; i < line.size() && is_digit(line[i]) && length < max_response; ++i, digits = true)
+            length = length * 10 + static_cast<uint64_t>(line[i] - '0');
+        return digits && body >= length;
+    }
+    return false;
+}
+
 HealthMonitor::HealthMonitor() = default;
 HealthMonitor::~HealthMonitor() = default;
 
@@ -472,7 +469,8 @@ std::optional<uint16_t> parse_http_status(std::string_view response)
     }
     if (i + 4 > response.size() || response[i] != ' ') return std::nullopt;
     const std::string_view code = response.substr(i + 1, 3);
-    if (!std::all_of(code.begin(), code.end(), is_digit)) return std::nullopt;
+    // A status is 100 to 999 (RFC 9110 §15 defines 1xx to 5xx): "002" is no HTTP answer.
+    if (!std::all_of(code.begin(), code.end(), is_digit) || code[0] == '0') return std::nullopt;
     i += 4;
     if (i < response.size() && response[i] != ' ' && response[i] != '\r' && response[i] != '\n') return std::nullopt;
     return static_cast<uint16_t>((code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0'));

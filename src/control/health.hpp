@@ -107,9 +107,14 @@ private:
 };
 
 // The status code of an HTTP status line: "HTTP/1.1 200 OK\r\n..." -> 200. nullopt when the
-// response does not start with "HTTP/<digits>[.<digits>] <three digits>" followed by a space, a
-// line end or the end of what was received.
+// response does not start with "HTTP/<digits>[.<digits>] <three digits, not starting with 0>"
+// followed by a space, a line end or the end of what was received.
 std::optional<uint16_t> parse_http_status(std::string_view response);
+
+// Whether an HTTP response is whole before the server closes: its headers ended and as much body
+// arrived as Content-Length says (or all the body a check searches). A server that keeps the
+// connection open despite "Connection: close" is then judged at once, not at the timeout.
+bool http_response_complete(std::string_view response);
 
 // Whether `status` lies in one of `ranges`; no ranges means the default, 200-299.
 bool status_accepted(uint16_t status, const std::vector<StatusRange>& ranges);

@@ -240,6 +240,11 @@ TEST(HttpParsing, StatusLine)
     EXPECT_EQ(parse_http_status("http/1.1 200 OK"), std::nullopt);
     EXPECT_EQ(parse_http_status("SSH-2.0-OpenSSH_9.2p1\r\n"), std::nullopt);
     EXPECT_EQ(parse_http_status(" HTTP/1.1 200 OK"), std::nullopt);
+    // Found by fuzz_http: a status below 100 is no status at all.
+    EXPECT_EQ(parse_http_status("HTTP/1.1 002 OK\r\nTran\xff\xff\xff\xffTP/1.0 ng: \n5\r\n"), std::nullopt);
+    EXPECT_EQ(parse_http_status("HTTP/1.1 099 OK\r\n"), std::nullopt);
+    EXPECT_EQ(parse_http_status("HTTP/1.1 100 Continue\r\n"), 100);
+    EXPECT_EQ(parse_http_status("HTTP/1.1 999 Odd\r\n"), 999);
 }
 
 TEST(HttpParsing, StatusRanges)
