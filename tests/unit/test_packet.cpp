@@ -13,7 +13,6 @@ using namespace fixture;
 
 namespace {
 
-const Mac port_mac{0x02, 0, 0, 0, 0, 0x01};
 const rte_ether_addr port_ether{{0x02, 0, 0, 0, 0, 0x01}};
 const uint32_t client = ipv4(198, 18, 0, 2);
 const uint32_t vip = ipv4(198, 18, 0, 100);
