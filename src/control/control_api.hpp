@@ -47,6 +47,14 @@ struct ServiceStatus {
     std::vector<RealServerStatus> real_servers;
 };
 
+// A pool of packet buffers: how many it has and how many are taken (by the ports' queues, the
+// workers' staging, packets held for ARP or handed off). Growth at rest is a leak.
+struct PoolStatus {
+    std::string name;
+    uint32_t size = 0;
+    uint32_t in_use = 0;
+};
+
 struct WorkerStatus {
     unsigned worker = 0;
     unsigned lcore = 0;

@@ -267,7 +267,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     }
     announce_addresses();
     metrics_.register_telemetry();
-    metrics_.update(services(), this->workers(), health());
+    metrics_.update(services(), this->workers(), health(), pools());
     if (auto e = open_listeners(config); !e.empty()) return e;
     return {};
 }
@@ -411,7 +411,7 @@ void Director::poll_health()
     }
     // The same path as every other change: a new snapshot, published through RCU.
     if (auto e = publish(config_); !e.empty()) log::error("health: cannot publish the change: {}", e);
-    metrics_.update(services(), workers(), health());
+    metrics_.update(services(), workers(), health(), pools());
 }
 
 std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint16_t port_id)
@@ -473,6 +473,14 @@ void Director::sync_kernel_routes(const Config& config)
         if (added) kept.push_back(r);
     }
     kernel_routes_ = std::move(kept);
+}
+
+std::vector<PoolStatus> Director::pools() const
+{
+    std::vector<PoolStatus> out;
+    for (const rte_mempool* pool : {shared_.pool, shared_.indirect_pool})
+        if (pool != nullptr) out.push_back({pool->name, pool->size, rte_mempool_in_use_count(pool)});
+    return out;
 }
 
 std::vector<HealthRow> Director::health() const
@@ -855,7 +863,7 @@ void Director::run(ControlSignals& signals)
         }
         if (now >= next_estimate) {
             estimate_rates();
-            metrics_.update(services(), workers(), health());
+            metrics_.update(services(), workers(), health(), pools());
             next_estimate += estimator_period;
         }
         metrics_server_->poll_once(metrics_);

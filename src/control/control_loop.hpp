@@ -64,6 +64,8 @@ public:
     void zero_counters(const ServiceConfig* only = nullptr) override;
     uint32_t table_size() const override;
     std::vector<HealthRow> health() const override;
+    // The packet buffer pools, for metrics and telemetry.
+    std::vector<PoolStatus> pools() const;
 
 private:
     struct SorryState {

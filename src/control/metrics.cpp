@@ -43,12 +43,13 @@ Metrics* telemetry_target = nullptr;
 }  // namespace
 
 void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
-                     const std::vector<HealthRow>& health)
+                     const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools)
 {
     std::lock_guard lock(mutex_);
     services_ = services;
     workers_ = workers;
     health_ = health;
+    pools_ = pools;
 }
 
 std::string Metrics::prometheus_text() const
@@ -112,6 +113,10 @@ std::string Metrics::prometheus_text() const
     for (const WorkerStatus& w : workers_)
         for (const auto& [reason, count] : w.drops)
             add_stats(out, "fulcrum_worker_drops_total", fmt::format("worker=\"{}\",reason=\"{}\"", w.worker, reason), count);
+    out += "# HELP fulcrum_mbufs Packet buffers in the pool.\n# TYPE fulcrum_mbufs gauge\n";
+    for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs", fmt::format("pool=\"{}\"", p.name), p.size);
+    out += "# HELP fulcrum_mbufs_in_use Packet buffers taken.\n# TYPE fulcrum_mbufs_in_use gauge\n";
+    for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs_in_use", fmt::format("pool=\"{}\"", p.name), p.in_use);
     out += "# HELP fulcrum_worker_connections_evicted_total Half-open or idle connections that gave way in a full table.\n"
            "# TYPE fulcrum_worker_connections_evicted_total counter\n";
     for (const WorkerStatus& w : workers_)
@@ -120,6 +125,33 @@ std::string Metrics::prometheus_text() const
 }
 
 struct TelemetryAccess {
+    // Adds `entry` as the dictionary `d`'s entry number `position` (from 0) of `total`, under
+    // `name`. DPDK 22.11 takes at most RTE_TEL_MAX_DICT_ENTRIES: when more are to come, the last
+    // place says how many did not fit ("truncated"), and false stops the caller. `entry` is
+    // freed when it is not added (DPDK frees only what it holds).
+    static bool add_entry(rte_tel_data* d, const std::string& name, rte_tel_data* entry, size_t position, size_t total)
+    {
+        const bool cut = total > RTE_TEL_MAX_DICT_ENTRIES && position == RTE_TEL_MAX_DICT_ENTRIES - 1;
+        if (cut || rte_tel_data_add_dict_container(d, name.c_str(), entry, 0) != 0) {
+            rte_tel_data_free(entry);
+            rte_tel_data_add_dict_u64(d, "truncated", total - position);
+            return false;
+        }
+        return true;
+    }
+
+    static int memory(const char*, const char*, rte_tel_data* d)
+    {
+        if (telemetry_target == nullptr) return -1;
+        std::lock_guard lock(telemetry_target->mutex_);
+        rte_tel_data_start_dict(d);
+        for (const PoolStatus& p : telemetry_target->pools_) {
+            rte_tel_data_add_dict_u64(d, (p.name + "_size").c_str(), p.size);
+            rte_tel_data_add_dict_u64(d, (p.name + "_in_use").c_str(), p.in_use);
+        }
+        return 0;
+    }
+
     static int services(const char*, const char*, rte_tel_data* d)
     {
         if (telemetry_target == nullptr) return -1;
@@ -144,7 +176,8 @@ struct TelemetryAccess {
             }
             rte_tel_data_add_dict_u64(c, "active_conns", active);
             rte_tel_data_add_dict_u64(c, "inactive_conns", inactive);
-            rte_tel_data_add_dict_container(d, fmt::format("service_{}", index++).c_str(), c, 0);
+            if (!add_entry(d, fmt::format("service_{}", index), c, index, telemetry_target->services_.size())) break;
+            ++index;
         }
         return 0;
     }
@@ -166,7 +199,7 @@ struct TelemetryAccess {
             rte_tel_data_add_dict_u64(c, "drops", drops);
             rte_tel_data_add_dict_u64(c, "to_kernel", w.to_kernel);
             rte_tel_data_add_dict_u64(c, "from_kernel", w.from_kernel);
-            rte_tel_data_add_dict_container(d, fmt::format("worker{}", w.worker).c_str(), c, 0);
+            if (!add_entry(d, fmt::format("worker{}", w.worker), c, w.worker, telemetry_target->workers_.size())) break;
         }
         return 0;
     }
@@ -193,7 +226,8 @@ struct TelemetryAccess {
             rte_tel_data_add_dict_int(c, "weight", h.weight ? static_cast<int>(*h.weight) : -1);
             rte_tel_data_add_dict_string(c, "last", h.last_result.c_str());
             rte_tel_data_add_dict_string(c, "reason", h.reason.substr(0, RTE_TEL_MAX_STRING_LEN - 1).c_str());
-            rte_tel_data_add_dict_container(d, fmt::format("real_server_{}", index++).c_str(), c, 0);
+            if (!add_entry(d, fmt::format("real_server_{}", index), c, index, telemetry_target->health_.size())) break;
+            ++index;
         }
         return 0;
     }
@@ -206,6 +240,8 @@ void Metrics::register_telemetry()
                                "Per service: connections, packets and bytes each way, cps, ActiveConn, InActConn.");
     rte_telemetry_register_cmd("/fulcrum/workers", TelemetryAccess::workers,
                                "Per worker: packets, hand-offs, connections, drops, frames to and from the kernel.");
+    rte_telemetry_register_cmd("/fulcrum/memory", TelemetryAccess::memory,
+                               "Packet buffers: each pool's size and how many are in use.");
     rte_telemetry_register_cmd("/fulcrum/health", TelemetryAccess::health,
                                "Per real server and sorry server: check, state, weight in force, last result, reason.");
 }

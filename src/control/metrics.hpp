@@ -18,7 +18,7 @@ class Metrics {
 public:
     // Control core.
     void update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
-                const std::vector<HealthRow>& health);
+                const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools = {});
 
     // Any thread.
     std::string prometheus_text() const;
@@ -33,6 +33,7 @@ private:
     std::vector<ServiceStatus> services_;
     std::vector<WorkerStatus> workers_;
     std::vector<HealthRow> health_;
+    std::vector<PoolStatus> pools_;
 };
 
 // The Prometheus endpoint: a small non-blocking HTTP server the control loop polls. It serves

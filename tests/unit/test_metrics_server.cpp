@@ -110,7 +110,7 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
         w.connections_evicted = 5 + w.worker;
     }
     Metrics metrics;
-    metrics.update({service}, workers, {});
+    metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}});
     const std::string text = metrics.prometheus_text();
 
     std::vector<std::string> order;  // families in the order their samples appear
@@ -135,4 +135,6 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     EXPECT_NE(text.find("fulcrum_worker_connections_evicted_total{worker=\"1\"} 6\n"), std::string::npos) << text;
     EXPECT_NE(text.find("fulcrum_worker_drops_total{worker=\"0\",reason=\"martian_source\"} 2\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_weight{"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_mbufs_in_use{pool=\"mbufs\"} 1200\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_mbufs{pool=\"indirect\"} 4096\n"), std::string::npos);
 }
