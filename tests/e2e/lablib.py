@@ -1109,3 +1109,56 @@ def link_json(ns, dev):
         return None
     return {"mac": info.get("address"), "up": "UP" in info.get("flags", []),
             "addresses": [f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", []) if a.get("family") == "inet"]}
+
+
+class Health:
+    """One console session, reopened when it breaks; `show health` and `show services` parsed."""
+
+    def __init__(self):
+        self.con = None
+
+    def cmd(self, line):
+        for attempt in (1, 2):
+            try:
+                if self.con is None:
+                    self.con = Console(timeout=5)
+                return self.con.cmd(line)
+            except (OSError, TimeoutError, ConnectionError):
+                self.close()
+                if attempt == 2:
+                    return []
+                time.sleep(0.2)
+        return []
+
+    def rows(self):
+        return parse_show_health(self.cmd("show health"))[1]
+
+    def services(self):
+        tables = ipvsadm_tables("\n".join(self.cmd("show services")))
+        return tables[-1] if tables else {}
+
+    def wait(self, pred, limit, every=0.1):
+        """Polls `show health` until pred(rows): (ok, rows, seconds since the call)."""
+        t0 = time.monotonic()
+        while True:
+            rows = self.rows()
+            if rows and pred(rows):
+                return True, rows, time.monotonic() - t0
+            if time.monotonic() - t0 > limit:
+                return False, rows, time.monotonic() - t0
+            time.sleep(every)
+
+    def close(self):
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+
+def telemetry(command, prefix="fulcrum-lab"):
+    """One DPDK telemetry command on the director's socket (the lab files' --file-prefix)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(3)
+        s.connect(f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2")
+        s.recv(1024)
+        s.send(command.encode())
+        return json.loads(s.recv(1 << 16).decode()).get(command)

@@ -45,6 +45,10 @@ import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+from frames import checksum  # noqa: E402
+
 # Linux values that Python 3.11's socket module does not name.
 IP_MTU_DISCOVER = 10
 IP_RECVERR = 11
@@ -63,15 +67,6 @@ ICMP_FRAG_NEEDED = 4
 def emit(obj):
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def ip4(b):

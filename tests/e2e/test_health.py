@@ -35,10 +35,8 @@ Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-health.log, rs*.log,
 health-rs1-syn.pcap, health-*.yaml.
 """
 
-import json
 import os
 import re
-import socket
 import sys
 import time
 
@@ -70,47 +68,7 @@ PAUSE, CONNECT_TIMEOUT = 0.046, 0.3
 
 # ---- helpers ------------------------------------------------------------------------------------
 
-class Health:
-    """One console session, reopened when it breaks; `show health` and `show services` parsed."""
-
-    def __init__(self):
-        self.con = None
-
-    def cmd(self, line):
-        for attempt in (1, 2):
-            try:
-                if self.con is None:
-                    self.con = L.Console(timeout=5)
-                return self.con.cmd(line)
-            except (OSError, TimeoutError, ConnectionError):
-                self.close()
-                if attempt == 2:
-                    return []
-                time.sleep(0.2)
-        return []
-
-    def rows(self):
-        return L.parse_show_health(self.cmd("show health"))[1]
-
-    def services(self):
-        tables = L.ipvsadm_tables("\n".join(self.cmd("show services")))
-        return tables[-1] if tables else {}
-
-    def wait(self, pred, limit, every=0.1):
-        """Polls `show health` until pred(rows): (ok, rows, seconds since the call)."""
-        t0 = time.monotonic()
-        while True:
-            rows = self.rows()
-            if rows and pred(rows):
-                return True, rows, time.monotonic() - t0
-            if time.monotonic() - t0 > limit:
-                return False, rows, time.monotonic() - t0
-            time.sleep(every)
-
-    def close(self):
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+Health = L.Health
 
 
 def state(rows, rs, service=TCP_SVC, proto="TCP"):
@@ -471,14 +429,7 @@ def check_quiesce(checks, h):
 
 # ---- 4. the sorry server ------------------------------------------------------------------------
 
-def telemetry(command, prefix="fulcrum-lab"):
-    """One DPDK telemetry command on the director's socket (conf/lab-health.yaml's file prefix)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        s.settimeout(3)
-        s.connect(f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2")
-        s.recv(1024)
-        s.send(command.encode())
-        return json.loads(s.recv(1 << 16).decode()).get(command)
+telemetry = L.telemetry
 
 
 def check_telemetry_health(checks):

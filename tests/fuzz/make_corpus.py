@@ -9,53 +9,13 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from packet_tool import checksum  # noqa: E402  (RFC 1071, as the lab's packet tool computes it)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+from frames import arp, ether, icmp, ipv4, tcp, udp  # noqa: E402
 EXT_MAC = bytes([2, 0x55, 0, 0, 0, 1])
 INT_MAC = bytes([2, 0x55, 0, 0, 0, 2])
 CLIENT_MAC = bytes([2, 0x55, 0, 0, 0, 0x20])
 RS_MAC = bytes([2, 0x55, 0, 0, 0, 0x11])
-
-
-def ip(text):
-    return bytes(int(x) for x in text.split("."))
-
-
-def ipv4(src, dst, proto, payload, ttl=64, flags=0x4000):
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0x1234, flags, ttl, proto, 0, ip(src), ip(dst))
-    header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
-    return header + payload
-
-
-def l4(src, dst, proto, segment, checksum_at):
-    pseudo = ip(src) + ip(dst) + struct.pack("!BBH", 0, proto, len(segment))
-    value = checksum(pseudo + segment) or 0xFFFF
-    return segment[:checksum_at] + struct.pack("!H", value) + segment[checksum_at + 2:]
-
-
-def tcp(src, sport, dst, dport, flags, payload=b""):
-    segment = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, flags, 65535, 0, 0) + payload
-    return ipv4(src, dst, 6, l4(src, dst, 6, segment, 16))
-
-
-def udp(src, sport, dst, dport, payload=b""):
-    segment = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    return ipv4(src, dst, 17, l4(src, dst, 17, segment, 6))
-
-
-def icmp(src, dst, type_, code, rest, body):
-    message = struct.pack("!BBHI", type_, code, 0, rest) + body
-    message = message[:2] + struct.pack("!H", checksum(message)) + message[4:]
-    return ipv4(src, dst, 1, message)
-
-
-def ether(dst_mac, src_mac, packet, ethertype=0x0800):
-    return dst_mac + src_mac + struct.pack("!H", ethertype) + packet
-
-
-def arp(op, sender_mac, sender_ip, target_ip):
-    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sender_mac, ip(sender_ip), b"\0" * 6, ip(target_ip))
-    return ether(b"\xff" * 6, sender_mac, body, 0x0806)
 
 
 def record(port, frame):

@@ -212,6 +212,14 @@ _lab_up_body() (
     ip -n fl-dir link add dir-ext type veth peer name swx-dir netns fl-swx
     # The internal link: a bridge (fl-sw) joining the director's int port and the NAT real servers.
     ip -n fl-sw link add br0 type bridge stp_state 0 forward_delay 0
+    # Where br_netfilter is loaded, a bridge passes IPv4 through the kernel's checks and
+    # defragmentation: malformed frames and fragments would never reach the director, which the
+    # soak test sends them to. A switch does not look inside.
+    for ns in fl-swx fl-sw; do
+        ip netns exec "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
+    done
+    ip -n fl-swx link set brx type bridge nf_call_iptables 0
+    ip -n fl-sw link set br0 type bridge nf_call_iptables 0
     ip -n fl-sw link add sw-dir type veth peer name dir-int netns fl-dir
     for n in "${LAB_RS_NAT[@]}"; do
         ip -n fl-sw link add "sw-rs$n" type veth peer name "rs$n-eth" netns "fl-rs$n"
