@@ -152,6 +152,15 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
+    s->never_sources = s->vips;
+    for (const InterfaceConfig& iface : config.interfaces)
+        for (const Ipv4Prefix& prefix : iface.addresses) {
+            s->never_sources.push_back(rte_cpu_to_be_32(prefix.address));
+            // /31 and /32 have no broadcast address (RFC 3021).
+            if (prefix.length > 0 && prefix.length < 31)
+                s->never_sources.push_back(rte_cpu_to_be_32(prefix.network() | ~(~uint32_t{0} << (32 - prefix.length))));
+        }
+    std::sort(s->never_sources.begin(), s->never_sources.end());
     for (const dataplane::RealServerEntry& rs : s->real_servers) {
         if (rs.id >= s->real_server_port.size()) s->real_server_port.resize(rs.id + 1, 0);
         // The checker refuses real servers without a route; a port id is below max_ports.

@@ -236,7 +236,7 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     // Everything else, ICMP errors included, is.
     bool source_checked = false;
     if (p.key.proto == IPPROTO_ICMP && !p.is_fragment) {
-        if (martian_source(w, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
+        if (martian_source(snapshot, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
         source_checked = true;
         Verdict related = icmp_forward_related(w, m, frame, p);
         // An error about no connection of ours, sent to the director, may be about the kernel's
@@ -268,7 +268,7 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
             return hit.is_reply ? to_client(w, m, frame, p, *hit.conn)
                                 : to_real_server(w, m, frame, p, *hit.conn);
     }
-    if (!source_checked && martian_source(w, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
+    if (!source_checked && martian_source(snapshot, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
     if (has_ports) {
         if (const ServiceEntry* service = snapshot.find_service(p.key.dst_ip, p.key.dst_port, p.key.proto))
             return new_connection(w, m, frame, p, *service);

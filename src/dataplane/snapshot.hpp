@@ -91,6 +91,10 @@ struct ServiceSnapshot {
         return hop != nullptr && hop->port == port;
     }
 
+    // Addresses no client has, sorted: the director's own, the broadcast address of each subnet
+    // it is on, and the VIPs (martian.hpp).
+    std::vector<rte_be32_t> never_sources;
+
     // Idle timeouts in connection-table ticks: one per TCP state, and UDP's.
     std::array<Tick, tcp_state_count> tcp_timeout{};
     Tick udp_timeout = 0;
