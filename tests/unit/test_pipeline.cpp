@@ -546,6 +546,17 @@ TEST_F(Pipeline, FullTableOfEstablishedConnectionsDropsNewOnesAndKeepsTheOld)
     expect_dropped(from_client(40002, 8001).tcp(SYN).bytes(), ext_port, DropReason::conn_table_full);
     expect_dropped(from_client(40003, 5353).udp().bytes(), ext_port, DropReason::conn_table_full);
     EXPECT_EQ(w_->counters.connections_evicted, 0u);
+    // Nor does a UDP flow in use give way: one established connection and one UDP flow that has
+    // sent within the last second.
+    build("rr", {1, 1, 0}, 2);
+    run(from_client(40000, 8001).tcp(SYN).bytes(), ext_port);
+    run(from_client(40000, 8001).tcp(ACK).bytes(), ext_port);
+    run(from_client(40001, 5353).udp().bytes(), ext_port);
+    worker_set_clock(*w_, w_->now + 5 * shared_->tsc_hz);
+    run(from_client(40001, 5353).udp().bytes(), ext_port);  // still talking
+    take(int_port);
+    expect_dropped(from_client(40004, 5353).udp().bytes(), ext_port, DropReason::conn_table_full);
+    EXPECT_EQ(w_->counters.connections_evicted, 0u);
     Frame data = from_client(40000, 8001).tcp(ACK).with_payload("GET");
     expect_forwarded(data.bytes(), ext_port, int_port, Frame(data).from(int_mac).to(rs_mac[1]).bytes());
 }
@@ -855,12 +866,16 @@ TEST_F(Pipeline, ForgedFragmentationNeededForATunnelIsNotBelieved)
     put32(elsewhere, 30, rs_ip[1]);
     expect_dropped(frag_needed(elsewhere, 1000), int_port, DropReason::icmp_forged);
     EXPECT_EQ(w_->counters.icmp_frag_needed_sent, 0u);
-    // For a NAT connection there was no tunnel packet to be too big.
+    // For a NAT connection there was no tunnel packet to be too big, even when the quote names
+    // its real server as the tunnel's end.
     const Bytes nat_syn = from_client(51001, 80).tcp(SYN).bytes();
     run(nat_syn, ext_port);
     take(int_port);
+    ConnTable::Hit nat = w_->conns.lookup(key_of(from_client(51001, 80).tcp(SYN)));
+    ASSERT_NE(nat.conn, nullptr);
     Bytes pretend = tunnel_packet;
     std::copy(nat_syn.begin() + 14, nat_syn.begin() + 42, pretend.begin() + 34);
+    put32(pretend, 30, rte_be_to_cpu_32(nat.conn->real_ip));
     expect_dropped(frag_needed(pretend, 1000), int_port, DropReason::icmp_forged);
     // The real one, at the smallest MTU believed, is.
     EXPECT_EQ(run(frag_needed(tunnel_packet, 572), int_port).kind, Verdict::Kind::held);
