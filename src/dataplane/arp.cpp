@@ -5,6 +5,7 @@
 #include <rte_ring_elem.h>
 
 #include "dataplane/egress.hpp"
+#include "dataplane/martian.hpp"
 #include "dataplane/packet.hpp"
 
 namespace fulcrum::dataplane {
@@ -21,11 +22,13 @@ bool answers_for(const WorkerContext& w, const PortInfo& port, rte_be32_t ip)
 // As the kernel's arp_process: a neighbour is learned from ARP addressed to us (a request for
 // one of our addresses, or a reply to one), and an entry that exists is updated from any ARP
 // its owner sends (gratuitous ARP after a failover). ARP between other hosts teaches nothing
-// new, so it cannot fill the table; nor can a sender that is off-link or claims our addresses.
+// new, so it cannot fill the table; nor can a sender that is off-link or claims an address no
+// host has: ours on any port, a subnet's broadcast, a VIP (the snapshot's never_sources, which
+// the workers have from before they start).
 void tell_control(WorkerContext& w, const rte_arp_ipv4& data, const PortInfo& port)
 {
     const rte_be32_t sender = data.arp_sip;
-    if (sender == 0 || !port.on_link(sender) || answers_for(w, port, sender)) return;
+    if (!port.on_link(sender) || martian_source(*w.snapshot, sender)) return;
     if (const NeighborTable::Entry* entry = w.shared->neighbors->find(sender)) {
         rte_ether_addr known;
         if (NeighborTable::mac_of(*entry, known) && rte_is_same_ether_addr(&known, &data.arp_sha)) return;

@@ -424,8 +424,8 @@ TEST_F(Pipeline, ArpBetweenOtherHostsTeachesNothingNewButUpdatesWhatIsKnown)
         expect_dropped(other.bytes(), ext_port, DropReason::arp_not_for_us);
     }
     EXPECT_EQ(rte_ring_dequeue_elem(shared_->neighbor_updates, &update, sizeof update), -ENOENT);
-    // ...nor does one that claims our own address or a VIP.
-    for (uint32_t ours : {ext_ip, vip}) {
+    // ...nor does one that claims our own address, a VIP or the subnet's broadcast address.
+    for (uint32_t ours : {ext_ip, vip, ipv4(198, 18, 0, 255)}) {
         Arp claim;
         claim.sender_ip = ours;
         claim.target_ip = ext_ip;
