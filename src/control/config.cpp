@@ -54,15 +54,17 @@ constexpr uint64_t min_kernel_rate = 100;           // frames per second and wor
 constexpr uint64_t max_kernel_rate = 10000000;
 constexpr uint64_t min_mtu = 68;                    // RFC 791's minimum
 constexpr uint64_t max_mtu = 9000;
-constexpr uint64_t max_timeout = 31536000;          // one year, in seconds
+constexpr uint64_t max_timeout = 31536000;
+constexpr uint64_t max_am_droprate = 1000000;          // one year, in seconds
 constexpr size_t max_interface_name = 15;           // IFNAMSIZ - 1, so names fit kernel-style fields
 
 // The keys each kind of mapping accepts, in the order the docs list them.
 constexpr std::array<std::string_view, 8> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
                                                     "services",  "timeouts",   "console", "metrics"};
 constexpr std::array<std::string_view, 1> top_required{"interfaces"};
-constexpr std::array<std::string_view, 6> dataplane_keys{"workers", "eal", "conn_table_size", "mbufs",
-                                                          "expire_nodest_conn", "kernel_rate_limit"};
+constexpr std::array<std::string_view, 12> dataplane_keys{
+    "workers",    "eal",         "conn_table_size", "mbufs",      "expire_nodest_conn", "kernel_rate_limit",
+    "drop_entry", "drop_packet", "secure_tcp",      "flood_mode", "amemthresh",         "am_droprate"};
 constexpr std::array<std::string_view, 1> listen_keys{"listen"};
 constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",
                                                           "kernel_interface"};
@@ -741,6 +743,19 @@ void Checker::check_dataplane(const Item& item)
         if (auto v = integer(*b, min_mbufs, max_mbufs)) dp.mbufs = static_cast<uint32_t>(*v);
     if (auto* k = m->find("kernel_rate_limit"))
         if (auto v = integer(*k, min_kernel_rate, max_kernel_rate)) dp.kernel_rate_limit = static_cast<uint32_t>(*v);
+    // IPVS's levels: 0 never, 1 and 2 automatic, 3 always.
+    for (auto [key, level] : {std::pair{"drop_entry", &dp.defense.drop_entry}, std::pair{"drop_packet", &dp.defense.drop_packet},
+                              std::pair{"secure_tcp", &dp.defense.secure_tcp}, std::pair{"flood_mode", &dp.defense.flood_mode}})
+        if (auto* x = m->find(key))
+            if (auto v = integer(*x, 0, 3)) *level = static_cast<uint8_t>(*v);
+    if (auto* a = m->find("amemthresh")) {
+        // Free slots of a worker's table: below the table's size, or the defences are always on.
+        const uint64_t most = dp.conn_table_size - 1;
+        if (auto v = integer(*a, 1, most, fmt::format("free connection slots, from 1 to {} (conn_table_size - 1)", most)))
+            dp.defense.amemthresh = static_cast<uint32_t>(*v);
+    }
+    if (auto* r = m->find("am_droprate"))
+        if (auto v = integer(*r, 1, max_am_droprate)) dp.defense.am_droprate = static_cast<uint32_t>(*v);
 }
 
 void Checker::check_interfaces(const Item& item)

@@ -25,6 +25,9 @@ struct DataplaneConfig {
     // Frames each worker may pass to the kernel's exception path per second (and in a burst of a
     // tenth of that): a flood at the director's own address costs a system call per frame there.
     uint32_t kernel_rate_limit = 20000;
+    // IPVS's drop_entry, drop_packet, secure_tcp, amemthresh and am_droprate, and flood_mode
+    // (docs/security.md). May change on reload.
+    DefenseSettings defense;
 };
 
 struct InterfaceConfig {

@@ -238,6 +238,13 @@ CommandOutput show_workers(ControlApi& api)
     row("idle_polls", [](const WorkerStatus& w) { return w.idle_polls; }, true);
     row("connections", [](const WorkerStatus& w) { return w.connections; }, true);
     row("connections_evicted", [](const WorkerStatus& w) { return w.connections_evicted; }, true);
+    row("drop_entry_removed", [](const WorkerStatus& w) { return w.drop_entry_removed; }, true);
+    row("stateless_forwarded", [](const WorkerStatus& w) { return w.stateless_forwarded; }, true);
+    // The defences' levels as IPVS shows its sysctls (2: automatic and on now).
+    row("drop_entry", [](const WorkerStatus& w) -> uint64_t { return w.drop_entry; }, false);
+    row("drop_packet", [](const WorkerStatus& w) -> uint64_t { return w.drop_packet; }, false);
+    row("secure_tcp", [](const WorkerStatus& w) -> uint64_t { return w.secure_tcp; }, false);
+    row("flood_mode", [](const WorkerStatus& w) -> uint64_t { return w.flood_mode; }, false);
 
     // Reasons in the order the workers list them; only those some worker has counted.
     std::vector<std::string> reasons;

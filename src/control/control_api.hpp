@@ -64,6 +64,11 @@ struct WorkerStatus {
     uint64_t idle_polls = 0;
     uint64_t connections = 0;  // live in its table
     uint64_t connections_evicted = 0;  // half-open or idle ones that gave way in a full table
+    uint64_t drop_entry_removed = 0;   // removed by the drop_entry defence
+    uint64_t stateless_forwarded = 0;  // forwarded without a connection (flood_mode)
+    // The defences' levels as IPVS shows its sysctls: 0 never, 1 automatic and off, 2 automatic
+    // and on, 3 always.
+    uint8_t drop_entry = 0, drop_packet = 0, secure_tcp = 0, flood_mode = 0;
     std::vector<std::pair<std::string, uint64_t>> drops;  // reason name, count (all reasons)
 };
 

@@ -33,7 +33,7 @@ std::string real_server_label(const std::string& service, Ipv4 address, uint16_t
     return fmt::format("{},real_server=\"{}\"", service, format_ipv4_port(address, port));
 }
 
-void add_stats(std::string& out, const char* metric, const std::string& labels, uint64_t value)
+void add_stats(std::string& out, std::string_view metric, const std::string& labels, uint64_t value)
 {
     out += fmt::format("{}{{{}}} {}\n", metric, labels, value);
 }
@@ -117,10 +117,23 @@ std::string Metrics::prometheus_text() const
     for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs", fmt::format("pool=\"{}\"", p.name), p.size);
     out += "# HELP fulcrum_mbufs_in_use Packet buffers taken.\n# TYPE fulcrum_mbufs_in_use gauge\n";
     for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs_in_use", fmt::format("pool=\"{}\"", p.name), p.in_use);
-    out += "# HELP fulcrum_worker_connections_evicted_total Half-open or idle connections that gave way in a full table.\n"
-           "# TYPE fulcrum_worker_connections_evicted_total counter\n";
+    // One counter per worker, from WorkerStatus's field `field`.
+    auto worker_counter = [&](std::string_view name, std::string_view help, uint64_t WorkerStatus::*field) {
+        out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n", name, help);
+        for (const WorkerStatus& w : workers_) add_stats(out, name, fmt::format("worker=\"{}\"", w.worker), w.*field);
+    };
+    worker_counter("fulcrum_worker_connections_evicted_total",
+                   "Half-open or idle connections that gave way in a full table.", &WorkerStatus::connections_evicted);
+    worker_counter("fulcrum_worker_drop_entry_removed_total", "Connections removed by the drop_entry defence.",
+                   &WorkerStatus::drop_entry_removed);
+    worker_counter("fulcrum_worker_stateless_forwarded_total", "Packets forwarded without a connection (flood_mode).",
+                   &WorkerStatus::stateless_forwarded);
+    out += "# HELP fulcrum_worker_defense_level A defence's level as IPVS shows it: 0 never, 1 automatic and off, "
+           "2 automatic and on, 3 always.\n# TYPE fulcrum_worker_defense_level gauge\n";
     for (const WorkerStatus& w : workers_)
-        add_stats(out, "fulcrum_worker_connections_evicted_total", fmt::format("worker=\"{}\"", w.worker), w.connections_evicted);
+        for (auto [name, level] : {std::pair{"drop_entry", w.drop_entry}, std::pair{"drop_packet", w.drop_packet},
+                                   std::pair{"secure_tcp", w.secure_tcp}, std::pair{"flood_mode", w.flood_mode}})
+            add_stats(out, "fulcrum_worker_defense_level", fmt::format("worker=\"{}\",defense=\"{}\"", w.worker, name), level);
     return out;
 }
 
@@ -194,6 +207,11 @@ struct TelemetryAccess {
             rte_tel_data_add_dict_u64(c, "handed_off", w.handed_off);
             rte_tel_data_add_dict_u64(c, "connections", w.connections);
             rte_tel_data_add_dict_u64(c, "connections_evicted", w.connections_evicted);
+            rte_tel_data_add_dict_u64(c, "drop_entry_removed", w.drop_entry_removed);
+            rte_tel_data_add_dict_u64(c, "stateless_forwarded", w.stateless_forwarded);
+            for (auto [name, level] : {std::pair{"drop_entry", w.drop_entry}, std::pair{"drop_packet", w.drop_packet},
+                                       std::pair{"secure_tcp", w.secure_tcp}, std::pair{"flood_mode", w.flood_mode}})
+                rte_tel_data_add_dict_u64(c, name, level);
             uint64_t drops = 0;
             for (const auto& [reason, count] : w.drops) drops += count;
             rte_tel_data_add_dict_u64(c, "drops", drops);

@@ -101,6 +101,7 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
         e.persistence_mask = sc.persistence_netmask == 0 ? 0 : ~uint32_t{0} << (32 - sc.persistence_netmask);
         e.expire_quiescent_template = sc.expire_quiescent_template;
         e.live_view = sched::uses_connection_counts(kind) || thresholds;
+        e.picks_by_hash = (kind == sched::Kind::sh || kind == sched::Kind::mh) && sc.persistence == 0;
         const ServiceKey key{e.vip, e.port, e.protocol, 0};
         const auto index = static_cast<uintptr_t>(s.services.size());
         s.services.push_back(e);
@@ -152,6 +153,7 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
+    s->defense = config.dataplane.defense;
     s->never_sources = s->vips;
     for (const InterfaceConfig& iface : config.interfaces)
         for (const Ipv4Prefix& prefix : iface.addresses) {

@@ -38,13 +38,16 @@ struct Connection {
     Tick last_seen = 0;
     uint32_t wheel_next = 0;     // that slot's doubly-linked list, by connection index
     uint32_t wheel_prev = 0;
+    // Packets from the client (IPVS's in_pkts): the drop_entry defence spares connections that
+    // carried more than a few. Wraps after 2^32, as IPVS's.
+    uint32_t in_packets = 0;
 
     FlowKey reply_key() const
     {
         return {real_ip, client_key.src_ip, real_port, client_key.src_port, client_key.proto, {0, 0, 0}};
     }
 };
-static_assert(sizeof(Connection) == 48);
+static_assert(sizeof(Connection) == 52);
 
 class ConnTable {
 public:

@@ -22,6 +22,7 @@ namespace fulcrum::dataplane {
     X(tcp_not_syn, "TCP packet without SYN and without a connection")                              \
     X(no_real_server, "the scheduler found no available real server")                              \
     X(conn_table_full, "connection table full")                                                    \
+    X(drop_packet, "new connection refused by the drop_packet defence")                            \
     X(conn_conflict, "a NAT reply key already belongs to another connection")                      \
     X(not_for_us, "to an address that is neither ours, a VIP nor a connection's")                  \
     X(local_unhandled, "to the director's own address, not ICMP echo, and no kernel interface")     \
@@ -71,6 +72,8 @@ struct WorkerCounters {
     uint64_t connections_created = 0;
     uint64_t connections_expired = 0;
     uint64_t connections_evicted = 0;       // gave way to a new one in a full table
+    uint64_t drop_entry_removed = 0;        // removed by the drop_entry defence
+    uint64_t stateless_forwarded = 0;       // forwarded without a connection (flood_mode)
     uint64_t arp_replies_sent = 0;
     uint64_t arp_requests_sent = 0;
     uint64_t icmp_echo_replies = 0;

@@ -7,6 +7,7 @@
 
 #include "dataplane/arp.hpp"
 #include "dataplane/conn_pressure.hpp"
+#include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/icmp.hpp"
@@ -41,7 +42,7 @@ void track_tcp(WorkerContext& w, Connection& c, const ParsedPacket& p, TcpDirect
 {
     if (p.key.proto != IPPROTO_TCP) return;
     const TcpConnState before = c.tcp;
-    c.tcp = tcp_step(c.tcp, direction, p.tcp_flags);
+    c.tcp = tcp_step(c.tcp, direction, p.tcp_flags, w.defense.secure_tcp_on);
     if (c.tcp.state == before.state) return;
     if (const int delta = tcp_active_delta(before.state, c.tcp.state); delta != 0) {
         ConnCounts& counts = counts_of(w, c);
@@ -74,11 +75,11 @@ int32_t schedule(WorkerContext& w, const ServiceEntry& service, const ParsedPack
 }
 
 // ipvsadm --stats: packets and IP bytes, to the real server (in) or back to the client (out),
-// for the connection's service and real server.
-void count_traffic(WorkerContext& w, const Connection& c, const rte_mbuf* m, bool inbound)
+// for a service and its real server.
+void count_traffic(WorkerContext& w, uint32_t service_id, uint32_t real_server_id, const rte_mbuf* m, bool inbound)
 {
     const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
-    for (TrafficCounters* t : {&w.service_traffic[c.service_id], &w.real_server_traffic[c.real_server_id]}) {
+    for (TrafficCounters* t : {&w.service_traffic[service_id], &w.real_server_traffic[real_server_id]}) {
         bump(inbound ? t->in_packets : t->out_packets, 1);
         bump(inbound ? t->in_bytes : t->out_bytes, bytes);
     }
@@ -127,9 +128,10 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
                        Connection& c)
 {
     c.last_seen = w.now_tick;
+    ++c.in_packets;
     track_tcp(w, c, p, TcpDirection::input);
     ++w.counters.forwarded_to_real_server;
-    count_traffic(w, c, m, true);
+    count_traffic(w, c.service_id, c.real_server_id, m, true);
     switch (c.method) {
     case ForwardMethod::nat:
         nat_rewrite_destination(frame, p, c.real_ip, c.real_port);
@@ -156,16 +158,40 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
     if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
     nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
     ++w.counters.forwarded_replies;
-    count_traffic(w, c, m, false);
+    count_traffic(w, c.service_id, c.real_server_id, m, false);
     return egress_ipv4(w, m, c.client_key.src_ip);
+}
+
+// flood_mode: a DR or TUN flow of an sh or mh service goes to the real server its addresses
+// pick, without a connection (Katran's flood mode). The replies bypass the director, so nothing
+// else needs the connection; what is lost is IPVS's state and per-connection counts.
+Verdict forward_stateless(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const ServiceEntry& service,
+                          const RealServerEntry& rs)
+{
+    ++w.counters.stateless_forwarded;
+    ++w.counters.forwarded_to_real_server;
+    count_traffic(w, service.id, rs.id, m, true);
+    if (rs.method == ForwardMethod::tun) return tun_forward(w, m, p, rs.address);
+    return egress_ipv4(w, m, rs.address);
 }
 
 Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                        const ServiceEntry& service)
 {
-    // As IPVS without sloppy_tcp: only a SYN opens a TCP connection.
-    if (p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags))
-        return Verdict::drop(DropReason::tcp_not_syn);
+    // With flood_mode set, a hash-scheduled DR/TUN flow may have been forwarded without a
+    // connection; its later packets find none and are forwarded the same way, also once the
+    // flood is over. Otherwise, as IPVS without sloppy_tcp, only a SYN opens a TCP connection.
+    const bool stateless_allowed = service.picks_by_hash && w.snapshot->defense.flood_mode != defense_never;
+    if (p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags)) {
+        if (!stateless_allowed) return Verdict::drop(DropReason::tcp_not_syn);
+        const int32_t pick = schedule(w, service, p);
+        if (pick == sched::no_destination) return Verdict::drop(DropReason::tcp_not_syn);
+        const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
+        if (rs.method == ForwardMethod::nat) return Verdict::drop(DropReason::tcp_not_syn);
+        return forward_stateless(w, m, p, service, rs);
+    }
+    // IPVS's drop_packet defence, before any work is spent on the connection.
+    if (defense_refuses_new_connection(w)) return Verdict::drop(DropReason::drop_packet);
     std::optional<PersistenceTable::Template> persistent;
     const int32_t pick = service.persistence_seconds != 0 ? schedule_persistent(w, service, p, persistent)
                                                           : schedule(w, service, p);
@@ -182,6 +208,8 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
         return Verdict::drop(DropReason::no_real_server);
     }
     const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
+    if (stateless_allowed && w.defense.flood_on && rs.method != ForwardMethod::nat)
+        return forward_stateless(w, m, p, service, rs);
 
     const rte_be16_t real_port = rs.method == ForwardMethod::nat ? rs.port : p.key.dst_port;
     const bool tcp = p.key.proto == IPPROTO_TCP;

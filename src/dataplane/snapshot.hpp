@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/conn_table.hpp"
+#include "dataplane/defense.hpp"
 #include "dataplane/tcp_state.hpp"
 #include "dataplane/types.hpp"
 #include "sched/scheduler.hpp"
@@ -43,6 +44,9 @@ struct ServiceEntry {
     uint32_t persistence_seconds = 0;  // 0 = no persistence
     uint32_t persistence_mask = 0xffffffff;  // host order: the client address bits a template keeps
     bool expire_quiescent_template = false;
+    // sh or mh without persistence: a flow's real server follows from its addresses alone, so
+    // DR and TUN flows can be forwarded without a connection (flood_mode).
+    bool picks_by_hash = false;
     uint32_t real_server_count = 0;
 };
 
@@ -78,6 +82,7 @@ struct ServiceSnapshot {
 
     // IPVS's expire_nodest_conn, and which real server ids the snapshot still has.
     bool expire_nodest_conn = false;
+    DefenseSettings defense;
     // Indexed by real server id: the port its route leaves by, plus one; 0 when the snapshot
     // does not have it (or has no route to it).
     std::vector<uint8_t> real_server_port;

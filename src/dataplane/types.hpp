@@ -50,4 +50,26 @@ std::string_view protocol_label(Protocol p);       // "TCP" / "UDP", as ipvsadm 
 std::string_view forward_method_name(ForwardMethod m);  // "nat" / "dr" / "tun"
 std::string_view ipvsadm_forward_name(ForwardMethod m); // "Masq" / "Route" / "Tunnel"
 
+// A connection-table defence's setting (dataplane/defense.hpp), as IPVS's sysctls take it:
+// 0 never; 1 automatic (on while the table is short of free slots; shown as 2 while on, as IPVS
+// rewrites its sysctl); 3 always.
+inline constexpr uint8_t defense_never = 0;
+inline constexpr uint8_t defense_automatic = 1;
+inline constexpr uint8_t defense_automatic_on = 2;
+inline constexpr uint8_t defense_always = 3;
+
+struct DefenseSettings {
+    uint8_t drop_entry = defense_never;
+    uint8_t drop_packet = defense_never;
+    uint8_t secure_tcp = defense_never;
+    uint8_t flood_mode = defense_never;
+    // Free slots in a worker's table below which the automatic defences are on (IPVS counts
+    // free pages). 0: an eighth of the table.
+    uint32_t amemthresh = 0;
+    // drop_packet at level 3 refuses one new connection in this many (IPVS's am_droprate).
+    uint32_t am_droprate = 10;
+
+    bool operator==(const DefenseSettings&) const = default;
+};
+
 }  // namespace fulcrum

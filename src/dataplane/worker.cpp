@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <string>
 
+#include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/pipeline.hpp"
@@ -165,6 +166,7 @@ int worker_main(void* worker_context)
         egress_retry_pending(w);
         egress_flush(w);
         worker_expire_some(w, expiry_budget);
+        defense_run(w, expiry_budget);
         if (w.dump.requested.load(std::memory_order_acquire)) worker_dump_connections(w);
 
         if (received > 0) {

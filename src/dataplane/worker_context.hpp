@@ -15,6 +15,7 @@
 
 #include "dataplane/conn_table.hpp"
 #include "dataplane/counters.hpp"
+#include "dataplane/defense.hpp"
 #include "dataplane/neighbor.hpp"
 #include "dataplane/persistence.hpp"
 #include "dataplane/snapshot.hpp"
@@ -168,6 +169,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     // table is not searched again after a search found nothing (conn_pressure.hpp).
     uint32_t eviction_cursor = 0;
     Tick no_eviction_until = 0;
+    DefenseState defense;
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
     std::unique_ptr<ConnCounts[]> conn_counts;  // indexed by real server id
     std::unique_ptr<TrafficCounters[]> service_traffic;      // indexed by service id

@@ -317,7 +317,8 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
                   "routes, neighbors, services, timeouts, console, metrics)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
-                  "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit)",
+                  "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit, drop_entry, drop_packet, secure_tcp, "
+              "flood_mode, amemthresh, am_droprate)",
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
@@ -1900,6 +1901,21 @@ TEST(ConfigDataplane, KernelRateLimit)
     EXPECT_EQ(errors_of("dataplane: { kernel_rate_limit: 99 }\n" + two_interfaces),
               (Lines{"t.yaml:1:33: dataplane.kernel_rate_limit: expected an integer from 100 to 10000000, found "
                      "\"99\""}));
+}
+
+TEST(ConfigDataplane, DefencesTakeIpvsLevels)
+{
+    const Config c = good("dataplane: { conn_table_size: 4096, drop_entry: 1, drop_packet: 3, secure_tcp: 2, "
+                          "flood_mode: 1, amemthresh: 4095, am_droprate: 7 }\n" + two_interfaces);
+    EXPECT_EQ(c.dataplane.defense, (DefenseSettings{1, 3, 2, 1, 4095, 7}));
+    EXPECT_EQ(good(two_interfaces).dataplane.defense, (DefenseSettings{0, 0, 0, 0, 0, 10}));
+    EXPECT_EQ(errors_of("dataplane: { drop_entry: 4, secure_tcp: -1, conn_table_size: 1024, amemthresh: 1024, "
+                        "am_droprate: 0 }\n" + two_interfaces),
+              (Lines{"t.yaml:1:26: dataplane.drop_entry: expected an integer from 0 to 3, found \"4\"",
+                     "t.yaml:1:41: dataplane.secure_tcp: expected an integer from 0 to 3, found \"-1\"",
+                     "t.yaml:1:80: dataplane.amemthresh: expected free connection slots, from 1 to 1023 "
+                     "(conn_table_size - 1), found \"1024\"",
+                     "t.yaml:1:99: dataplane.am_droprate: expected an integer from 1 to 1000000, found \"0\""}));
 }
 
 TEST(ConfigErrors, AVipThatIsTheDirectorsOwnAddressIsRefused)

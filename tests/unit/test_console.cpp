@@ -390,11 +390,18 @@ TEST(ConsoleCommands, ShowWorkers)
     w0.from_kernel = 8;
     w0.connections = 42;
     w0.connections_evicted = 9;
+    w0.drop_entry_removed = 11;
+    w0.stateless_forwarded = 12;
+    w0.drop_entry = 2;
+    w0.drop_packet = 1;
+    w0.secure_tcp = 3;
+    w0.flood_mode = 0;
     w0.drops = {{"too_short", 0}, {"no_service", 3}, {"ttl_exceeded", 0}};
     WorkerStatus w1 = w0;
     w1.worker = 1;
     w1.lcore = 2;
     w1.rx_packets = 200;
+    w1.drop_entry = 1;
     w1.drops = {{"too_short", 0}, {"no_service", 1}, {"ttl_exceeded", 2}};
     d.worker_list = {w0, w1};
     EXPECT_EQ(run(d, "show workers"),
@@ -409,6 +416,12 @@ TEST(ConsoleCommands, ShowWorkers)
               "idle_polls                 123456789     123456789     246913578\n"
               "connections                       42            42            84\n"
               "connections_evicted                9             9            18\n"
+              "drop_entry_removed                11            11            22\n"
+              "stateless_forwarded               12            12            24\n"
+              "drop_entry                         2             1\n"
+              "drop_packet                        1             1\n"
+              "secure_tcp                         3             3\n"
+              "flood_mode                         0             0\n"
               "drops                              3             3             6\n"
               "  no_service                       3             1             4\n"
               "  ttl_exceeded                     0             2             2\n");

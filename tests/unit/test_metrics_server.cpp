@@ -108,6 +108,9 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     for (WorkerStatus& w : workers) {
         w.drops = {{"no_service", 1}, {"martian_source", 2}};
         w.connections_evicted = 5 + w.worker;
+        w.drop_entry_removed = 7 + w.worker;
+        w.stateless_forwarded = 9 + w.worker;
+        w.secure_tcp = static_cast<uint8_t>(2 + w.worker);
     }
     Metrics metrics;
     metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}});
@@ -134,6 +137,10 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     EXPECT_EQ(std::unique(unique.begin(), unique.end()), unique.end()) << "a family's samples are split";
     EXPECT_NE(text.find("fulcrum_worker_connections_evicted_total{worker=\"1\"} 6\n"), std::string::npos) << text;
     EXPECT_NE(text.find("fulcrum_worker_drops_total{worker=\"0\",reason=\"martian_source\"} 2\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_drop_entry_removed_total{worker=\"0\"} 7\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_stateless_forwarded_total{worker=\"1\"} 10\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_defense_level{worker=\"1\",defense=\"secure_tcp\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_defense_level{worker=\"0\",defense=\"flood_mode\"} 0\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_weight{"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_mbufs_in_use{pool=\"mbufs\"} 1200\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_mbufs{pool=\"indirect\"} 4096\n"), std::string::npos);

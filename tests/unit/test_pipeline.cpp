@@ -16,6 +16,7 @@
 #include <set>
 
 #include "control/snapshot_builder.hpp"
+#include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/persistence.hpp"
@@ -593,6 +594,229 @@ TEST_F(Pipeline, HalfOpenAndIdleConnectionsGiveWayInAFullTable)
     ASSERT_NE(kept.conn, nullptr);
     EXPECT_EQ(kept.conn->tcp.state, TcpState::established);
     EXPECT_EQ(w_->conns.size(), 64u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPVS's defences (drop_packet, secure_tcp, drop_entry) and flood_mode
+
+class Defense : public Pipeline {
+protected:
+    void set(DefenseSettings d)
+    {
+        control::Config c = config_;
+        c.dataplane.defense = d;
+        republish(c);
+    }
+    // A second later, the worker's once-a-second decision (and up to `budget` slots of sweep).
+    void next_second(uint32_t budget = 0)
+    {
+        worker_set_clock(*w_, w_->now + shared_->tsc_hz);
+        defense_run(*w_, budget);
+    }
+    void open_half_connections(uint16_t first, uint16_t count)
+    {
+        for (uint16_t port = first; port < first + count; ++port)
+            ASSERT_NE(run(from_client(port).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::drop) << port;
+        take(int_port);
+    }
+    uint64_t drops(DropReason r) const { return w_->counters.drops[static_cast<size_t>(r)]; }
+};
+
+TEST_F(Defense, DropPacketAlwaysRefusesOneNewConnectionInAmDroprate)
+{
+    set({.drop_packet = defense_always, .am_droprate = 4});
+    next_second();
+    EXPECT_EQ(w_->defense.drop_packet.load(), defense_always);
+    std::string refused;
+    for (uint16_t port = 40000; port < 40012; ++port)
+        refused += run(from_client(port).tcp(SYN).bytes(), ext_port).kind == Verdict::Kind::drop ? 'x' : '.';
+    // As IPVS, whose counter starts at 0 at level 3: the first is refused.
+    EXPECT_EQ(refused, "x...x...x...");
+    EXPECT_EQ(drops(DropReason::drop_packet), 3u);
+    EXPECT_EQ(w_->conns.size(), 9u);
+    // Packets of existing connections are never refused.
+    for (int i = 0; i < 8; ++i) EXPECT_NE(run(from_client(40001).tcp(ACK).bytes(), ext_port).kind, Verdict::Kind::drop);
+    take(int_port);
+    set({.drop_packet = defense_never});
+    next_second();
+    EXPECT_EQ(w_->defense.drop_packet.load(), defense_never);
+    open_half_connections(41000, 20);
+    EXPECT_EQ(drops(DropReason::drop_packet), 3u);
+}
+
+TEST_F(Defense, DropPacketAutomaticRefusesMoreTheFewerSlotsAreFree)
+{
+    build("rr", {1, 1, 1}, 64);
+    set({.drop_packet = defense_automatic, .amemthresh = 16});
+    open_half_connections(40000, 40);  // 24 slots free: not short of the 16
+    next_second();
+    EXPECT_EQ(w_->defense.drop_packet.load(), defense_automatic);
+    open_half_connections(40100, 16);  // 8 free
+    EXPECT_EQ(drops(DropReason::drop_packet), 0u);
+    next_second();
+    // Short: IPVS's rate, amemthresh / (amemthresh - free) = 16 / 8: every second one.
+    EXPECT_EQ(w_->defense.drop_packet.load(), defense_automatic_on);
+    std::string refused;
+    for (uint16_t port = 40200; port < 40208; ++port)
+        refused += run(from_client(port).tcp(SYN).bytes(), ext_port).kind == Verdict::Kind::drop ? 'x' : '.';
+    EXPECT_EQ(refused, ".x.x.x.x");
+    EXPECT_EQ(drops(DropReason::drop_packet), 4u);
+    take(int_port);
+    // 4 free: 16 / 12 = 1, every one, UDP too.
+    next_second();
+    EXPECT_EQ(run(from_client(40300).tcp(SYN).bytes(), ext_port).reason, DropReason::drop_packet);
+    EXPECT_EQ(run(from_client(40301, 5353).udp().bytes(), ext_port).reason, DropReason::drop_packet);
+    EXPECT_EQ(w_->conns.size(), 60u);
+}
+
+TEST_F(Defense, SecureTcpKeepsANatConnectionHalfOpenUntilItsServerAnswers)
+{
+    auto state_after_client_ack = [&](uint16_t port) {
+        run(from_client(port).tcp(SYN).bytes(), ext_port);
+        run(from_client(port).tcp(ACK).bytes(), ext_port);
+        take(int_port);
+        return w_->conns.lookup(key_of(from_client(port))).conn->tcp.state;
+    };
+    build("rr", {1, 0, 0}, 1024);  // every connection to the first real server
+    // A spoofed client can complete its side of the handshake without a server: the normal
+    // table believes its ACK, tcp_states_dos does not.
+    EXPECT_EQ(state_after_client_ack(40000), TcpState::established);
+    set({.secure_tcp = defense_always});
+    next_second();
+    EXPECT_EQ(w_->defense.secure_tcp.load(), defense_always);
+    EXPECT_EQ(state_after_client_ack(40001), TcpState::syn_recv);
+    // The real server's SYN-ACK and the client's ACK establish it.
+    run(from_client(40002).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40002).tcp(SYN | ACK).bytes(), int_port);
+    run(from_client(40002).tcp(ACK).bytes(), ext_port);
+    take(ext_port);
+    take(int_port);
+    EXPECT_EQ(w_->conns.lookup(key_of(from_client(40002))).conn->tcp.state, TcpState::synack);
+    run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40002).tcp(ACK).bytes(), int_port);
+    take(ext_port);
+    EXPECT_EQ(w_->conns.lookup(key_of(from_client(40002))).conn->tcp.state, TcpState::established);
+    // Automatic: off while the table has room.
+    set({.secure_tcp = defense_automatic});
+    next_second();
+    EXPECT_EQ(w_->defense.secure_tcp.load(), defense_automatic);
+    EXPECT_EQ(state_after_client_ack(40003), TcpState::established);
+}
+
+TEST_F(Defense, DropEntrySweepsHalfOpenAndQuietConnectionsThatCarriedLittle)
+{
+    build("rr", {1, 1, 1}, 64);
+    open_half_connections(40000, 5);                        // SYN_RECV
+    for (uint16_t port : {41000, 41001}) {                  // DR, established, 2 packets each
+        run(from_client(port, 8001).tcp(SYN).bytes(), ext_port);
+        run(from_client(port, 8001).tcp(ACK).bytes(), ext_port);
+    }
+    run(from_client(41002, 8001).tcp(SYN).bytes(), ext_port);  // DR, established, 10 packets
+    for (int i = 0; i < 9; ++i) run(from_client(41002, 8001).tcp(ACK).bytes(), ext_port);
+    run(from_client(42000, 5353).udp().bytes(), ext_port);     // UDP, 1 packet
+    take(int_port);
+    ASSERT_EQ(w_->conns.size(), 9u);
+
+    // Off: a minute of sweeps removes nothing.
+    for (int s = 0; s < 61; ++s) next_second(1024);
+    EXPECT_EQ(w_->conns.size(), 9u);
+    run(from_client(43000, 8001).tcp(SYN).bytes(), ext_port);  // established and fresh
+    run(from_client(43000, 8001).tcp(ACK).bytes(), ext_port);
+    take(int_port);
+
+    set({.drop_entry = defense_always});
+    // A 32nd of the table (2 slots) a second: 32 seconds look at every slot once.
+    for (int s = 0; s < 32; ++s) next_second(1024);
+    EXPECT_EQ(w_->defense.drop_entry.load(), defense_always);
+    EXPECT_EQ(w_->counters.drop_entry_removed, 7u);
+    for (uint16_t port = 40000; port < 40005; ++port) EXPECT_EQ(w_->conns.lookup(key_of(from_client(port))).conn, nullptr);
+    // Of two quiet connections with 2 packets, one goes on this pass; 10 packets and a
+    // connection seen within the minute are spared; the quiet one-datagram UDP flow goes.
+    const bool first_gone = w_->conns.lookup(key_of(from_client(41000, 8001))).conn == nullptr;
+    const bool second_gone = w_->conns.lookup(key_of(from_client(41001, 8001))).conn == nullptr;
+    EXPECT_NE(first_gone, second_gone);
+    EXPECT_NE(w_->conns.lookup(key_of(from_client(41002, 8001))).conn, nullptr);
+    EXPECT_NE(w_->conns.lookup(key_of(from_client(43000, 8001))).conn, nullptr);
+    EXPECT_EQ(w_->conns.lookup(key_of(from_client(42000, 5353))).conn, nullptr);
+    EXPECT_EQ(w_->conns.size(), 3u);
+    // The counts ipvsadm shows went down with them.
+    uint32_t active = 0, inactive = 0;
+    for (uint32_t id = 0; id < 16; ++id) {
+        active += w_->conn_counts[id].active.load();
+        inactive += w_->conn_counts[id].inactive.load();
+    }
+    EXPECT_EQ(active + inactive, 3u);
+}
+
+TEST_F(Defense, FloodModeForwardsHashScheduledDrAndTunFlowsWithoutConnections)
+{
+    control::Config c = config_;
+    c.services[2].scheduler = "sh";  // DR, port 8001
+    c.services[3].scheduler = "mh";  // TUN, port 8002
+    c.dataplane.defense.flood_mode = defense_always;
+    resolve_rs3();
+    republish(c);
+    next_second();
+    EXPECT_EQ(w_->defense.flood_mode.load(), defense_always);
+    Frame syn = from_client(40000, 8001).tcp(SYN);
+    expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[1]).bytes());
+    Frame ack = from_client(40000, 8001).tcp(ACK).with_payload("GET");
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[1]).bytes());
+    EXPECT_EQ(run(from_client(40001, 8002).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
+    auto tunnelled = take(int_port);
+    ASSERT_EQ(tunnelled.size(), 1u);
+    EXPECT_EQ(tunnelled[0].size(), from_client(40001, 8002).tcp(SYN).bytes().size() + 20);  // IP in IP
+    EXPECT_EQ(w_->counters.stateless_forwarded, 3u);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    // rr and NAT services keep their connections.
+    run(from_client(40002).tcp(SYN).bytes(), ext_port);
+    run(from_client(40003, 5353).udp().bytes(), ext_port);
+    take(int_port);
+    EXPECT_EQ(w_->conns.size(), 2u);
+    EXPECT_EQ(w_->counters.stateless_forwarded, 3u);
+
+    // Automatic, with room in the table: SYNs make connections again, but a flow that began
+    // during the flood still gets through without one.
+    c.dataplane.defense.flood_mode = defense_automatic;
+    republish(c);
+    next_second();
+    EXPECT_EQ(w_->defense.flood_mode.load(), defense_automatic);
+    run(from_client(40004, 8001).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    EXPECT_EQ(w_->conns.size(), 3u);
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[1]).bytes());
+    EXPECT_EQ(w_->counters.stateless_forwarded, 4u);
+    // Never: such a packet is what it is without flood_mode, a TCP packet with no connection.
+    c.dataplane.defense.flood_mode = defense_never;
+    republish(c);
+    next_second();
+    expect_dropped(ack.bytes(), ext_port, DropReason::tcp_not_syn);
+    // A NAT service's stray ACK is dropped whatever the mode.
+    c.dataplane.defense.flood_mode = defense_always;
+    c.services[0].scheduler = "sh";
+    republish(c);
+    next_second();
+    expect_dropped(from_client(40005).tcp(ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+}
+
+TEST_F(Defense, FloodModeAutomaticStartsWhenTheTableIsShort)
+{
+    build("rr", {1, 1, 1}, 64);
+    control::Config c = config_;
+    c.services[2].scheduler = "sh";
+    c.dataplane.defense = {.flood_mode = defense_automatic, .amemthresh = 16};
+    republish(c);
+    open_half_connections(40000, 50);  // 14 free
+    run(from_client(41000, 8001).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    EXPECT_EQ(w_->conns.size(), 51u);  // the decision is made once a second
+    next_second();
+    EXPECT_EQ(w_->defense.flood_mode.load(), defense_automatic_on);
+    for (uint16_t port = 41001; port < 41101; ++port)
+        ASSERT_EQ(run(from_client(port, 8001).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit);
+    take(int_port);
+    EXPECT_EQ(w_->conns.size(), 51u);
+    EXPECT_EQ(w_->counters.stateless_forwarded, 100u);
 }
 
 TEST_F(Pipeline, NewSynOnClosingConnectionIsScheduledAgain)
