@@ -55,16 +55,19 @@ constexpr uint64_t max_kernel_rate = 10000000;
 constexpr uint64_t min_mtu = 68;                    // RFC 791's minimum
 constexpr uint64_t max_mtu = 9000;
 constexpr uint64_t max_timeout = 31536000;
-constexpr uint64_t max_am_droprate = 1000000;          // one year, in seconds
+constexpr uint64_t max_am_droprate = 1000000;
+constexpr uint64_t min_icmp_rate = 10;
+constexpr uint64_t max_icmp_rate = 10000000;          // one year, in seconds
 constexpr size_t max_interface_name = 15;           // IFNAMSIZ - 1, so names fit kernel-style fields
 
 // The keys each kind of mapping accepts, in the order the docs list them.
 constexpr std::array<std::string_view, 8> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
                                                     "services",  "timeouts",   "console", "metrics"};
 constexpr std::array<std::string_view, 1> top_required{"interfaces"};
-constexpr std::array<std::string_view, 12> dataplane_keys{
+constexpr std::array<std::string_view, 13> dataplane_keys{
     "workers",    "eal",         "conn_table_size", "mbufs",      "expire_nodest_conn", "kernel_rate_limit",
-    "drop_entry", "drop_packet", "secure_tcp",      "flood_mode", "amemthresh",         "am_droprate"};
+    "drop_entry", "drop_packet", "secure_tcp",      "flood_mode", "amemthresh",         "am_droprate",
+    "icmp_rate_limit"};
 constexpr std::array<std::string_view, 1> listen_keys{"listen"};
 constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",
                                                           "kernel_interface"};
@@ -743,6 +746,8 @@ void Checker::check_dataplane(const Item& item)
         if (auto v = integer(*b, min_mbufs, max_mbufs)) dp.mbufs = static_cast<uint32_t>(*v);
     if (auto* k = m->find("kernel_rate_limit"))
         if (auto v = integer(*k, min_kernel_rate, max_kernel_rate)) dp.kernel_rate_limit = static_cast<uint32_t>(*v);
+    if (auto* i = m->find("icmp_rate_limit"))
+        if (auto v = integer(*i, min_icmp_rate, max_icmp_rate)) dp.icmp_rate_limit = static_cast<uint32_t>(*v);
     // IPVS's levels: 0 never, 1 and 2 automatic, 3 always.
     for (auto [key, level] : {std::pair{"drop_entry", &dp.defense.drop_entry}, std::pair{"drop_packet", &dp.defense.drop_packet},
                               std::pair{"secure_tcp", &dp.defense.secure_tcp}, std::pair{"flood_mode", &dp.defense.flood_mode}})

@@ -25,6 +25,9 @@ struct DataplaneConfig {
     // Frames each worker may pass to the kernel's exception path per second (and in a burst of a
     // tenth of that): a flood at the director's own address costs a system call per frame there.
     uint32_t kernel_rate_limit = 20000;
+    // ICMP messages each worker may generate per second (echo replies, port unreachable,
+    // fragmentation needed), in bursts of a twentieth: the kernel's icmp_msgs_per_sec and burst.
+    uint32_t icmp_rate_limit = 1000;
     // IPVS's drop_entry, drop_packet, secure_tcp, amemthresh and am_droprate, and flood_mode
     // (docs/security.md). May change on reload.
     DefenseSettings defense;

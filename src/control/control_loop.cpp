@@ -75,6 +75,8 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
     if (running.dataplane.mbufs != next.dataplane.mbufs) changed.push_back("dataplane.mbufs");
     if (running.dataplane.kernel_rate_limit != next.dataplane.kernel_rate_limit)
         changed.push_back("dataplane.kernel_rate_limit");
+    if (running.dataplane.icmp_rate_limit != next.dataplane.icmp_rate_limit)
+        changed.push_back("dataplane.icmp_rate_limit");
     bool interfaces_same = running.interfaces.size() == next.interfaces.size();
     for (size_t i = 0; interfaces_same && i < running.interfaces.size(); ++i) {
         const InterfaceConfig& a = running.interfaces[i];
@@ -213,12 +215,9 @@ std::string Director::start(const Config& config, const std::string& config_path
     if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
         return dpdk_failure("cannot create the RCU state");
 
-    rte_meter_srtcm_params kernel_rate{};
-    kernel_rate.cir = config.dataplane.kernel_rate_limit;
-    kernel_rate.cbs = std::max<uint64_t>(64, config.dataplane.kernel_rate_limit / 10);
-    kernel_rate.ebs = 0;
-    if (int rc = rte_meter_srtcm_profile_config(&shared_.kernel_meter_profile, &kernel_rate); rc != 0)
-        return fmt::format("dataplane.kernel_rate_limit: the meter refused it: {}", rte_strerror(-rc));
+    if (auto e = set_rate_limits(shared_, config.dataplane.kernel_rate_limit, config.dataplane.icmp_rate_limit);
+        !e.empty())
+        return e;
 
     // Packets for a connection another worker owns are passed on through a ring per pair.
     shared_.worker_count = workers;
@@ -250,7 +249,6 @@ std::string Director::start(const Config& config, const std::string& config_path
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (w->from_control == nullptr) return dpdk_failure("cannot create ring " + ring_name);
         if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, socket); !e.empty()) return e;
-        rte_meter_srtcm_config(&w->kernel_meter, &shared_.kernel_meter_profile);
         workers_.push_back(std::move(w));
     }
 
@@ -963,13 +961,13 @@ void Director::log_counters() const
             drops += fmt::format(" drop_{}={}", drop_reason_names[r], c.drops[r]);
         log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
                   "connections_created={} connections_expired={} connections_evicted={} drop_entry_removed={} stateless_forwarded={} connections={} arp_replies={} "
-                  "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} icmp_port_unreachable={} "
+                  "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} icmp_port_unreachable={} icmp_rate_limited={} "
                   "tunnel_fragments={} held_for_arp={} handed_off={} handoffs_received={} to_kernel={} from_kernel={} "
                   "idle_polls={}{}",
                   w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
                   c.forwarded_replies, c.connections_created, c.connections_expired, c.connections_evicted, c.drop_entry_removed, c.stateless_forwarded, w->conns.size(),
                   c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
-                  c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.icmp_port_unreachable_sent, c.tunnel_fragments,
+                  c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.icmp_port_unreachable_sent, c.icmp_rate_limited, c.tunnel_fragments,
                   c.packets_held_for_arp, c.handed_off, c.handoffs_received, c.to_kernel, c.from_kernel, c.idle_polls,
                   drops);
     }

@@ -41,6 +41,7 @@ namespace fulcrum::dataplane {
     X(real_server_gone, "its real server left the service (expire_nodest_conn)")                   \
     X(handoff_full, "the owning worker's hand-off ring is full")                                  \
     X(kernel_rate_limited, "for the kernel, beyond dataplane.kernel_rate_limit")                  \
+    X(icmp_rate_limited, "ICMP needing an answer beyond dataplane.icmp_rate_limit")                \
     X(tx_full, "transmit queue full")
 
 enum class DropReason : uint8_t {
@@ -81,6 +82,7 @@ struct WorkerCounters {
     uint64_t icmp_frag_needed_sent = 0;
     uint64_t icmp_related_forwarded = 0;
     uint64_t icmp_port_unreachable_sent = 0;  // no real server available (ip_vs_leave)
+    uint64_t icmp_rate_limited = 0;    // ICMP not sent: beyond dataplane.icmp_rate_limit
     uint64_t tunnel_fragments = 0;
     uint64_t idle_polls = 0;
     uint64_t handed_off = 0;           // passed to the worker that owns their connection

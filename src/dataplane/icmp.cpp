@@ -1,11 +1,23 @@
 #include "dataplane/icmp.hpp"
 
 #include <rte_mbuf.h>
+#include <rte_meter.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/worker_context.hpp"
+
 namespace fulcrum::dataplane {
+
+bool icmp_within_rate(WorkerContext& w)
+{
+    // One "byte" per message: the meter counts messages.
+    if (rte_meter_srtcm_color_blind_check(&w.icmp_meter, &w.shared->icmp_meter_profile, w.now, 1) == RTE_COLOR_GREEN)
+        return true;
+    ++w.counters.icmp_rate_limited;
+    return false;
+}
 
 namespace {
 constexpr uint8_t reply_ttl = 64;

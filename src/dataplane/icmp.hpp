@@ -8,6 +8,14 @@ struct rte_mempool;
 
 namespace fulcrum::dataplane {
 
+struct WorkerContext;
+
+// Whether the worker may send one more ICMP message of its own (an echo reply, a port
+// unreachable, a fragmentation needed): dataplane.icmp_rate_limit a second, as the kernel's
+// icmp_msgs_per_sec, so that the director cannot be made to send ICMP at the rate it receives.
+// A refusal is counted as icmp_rate_limited.
+bool icmp_within_rate(WorkerContext& w);
+
 // Turns an echo request into its reply in place: addresses swapped, type 0, a fresh TTL, both
 // checksums patched. Returns next() (the caller routes the reply back to the sender) or
 // drop(icmp_unhandled) for any other ICMP message.

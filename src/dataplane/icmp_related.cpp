@@ -88,6 +88,7 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
     const uint16_t path_mtu = rte_be_to_cpu_16(icmp->icmp_seq_nb);
     if (path_mtu < tunnel_overhead + min_path_mtu) return Verdict::drop(DropReason::icmp_forged);
     const uint16_t quoted_length = static_cast<uint16_t>(available - outer_length);
+    if (!icmp_within_rate(w)) return Verdict::drop(DropReason::icmp_rate_limited);
     rte_mbuf* reply = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
                                              quoted_length, inner->dst_addr,
                                              static_cast<uint16_t>(path_mtu - tunnel_overhead));

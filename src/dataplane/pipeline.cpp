@@ -198,6 +198,7 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     if (pick == sched::no_destination) {
         // As IPVS's ip_vs_leave: the client hears at once that nobody serves this port, from
         // the VIP, instead of retransmitting into silence.
+        if (!icmp_within_rate(w)) return Verdict::drop(DropReason::no_real_server);
         const rte_ipv4_hdr* ip = p.ip(frame);
         rte_mbuf* refusal = icmp_build_unreachable(w.shared->pool, reinterpret_cast<const uint8_t*>(ip),
                                                    rte_be_to_cpu_16(ip->total_length), p.key.dst_ip, icmp_code_port_unreachable);
@@ -241,6 +242,8 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
 
 Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
 {
+    if (!icmp_is_echo_request(frame, p)) return Verdict::drop(DropReason::icmp_unhandled);
+    if (!icmp_within_rate(w)) return Verdict::drop(DropReason::icmp_rate_limited);
     Verdict v = icmp_answer_echo(frame, p);
     if (v.settled()) return v;
     ++w.counters.icmp_echo_replies;

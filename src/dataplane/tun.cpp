@@ -90,6 +90,7 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be
 
     if (inner_length + tunnel_overhead > port.mtu && dont_fragment) {
         // As IPVS: tell the client the largest packet that fits through the tunnel.
+        if (!icmp_within_rate(w)) return Verdict::drop(DropReason::too_big_df);
         rte_mbuf* icmp = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
                                                 inner_length, p.key.dst_ip,
                                                 static_cast<uint16_t>(port.mtu - tunnel_overhead));

@@ -1,6 +1,7 @@
 #include "dataplane/worker.hpp"
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
@@ -77,8 +78,21 @@ bool DataplaneShared::is_local(rte_be32_t ip) const
     return std::binary_search(local_ips.begin(), local_ips.end(), ip);
 }
 
+std::string set_rate_limits(DataplaneShared& shared, uint32_t kernel_per_second, uint32_t icmp_per_second)
+{
+    rte_meter_srtcm_params kernel{kernel_per_second, std::max<uint64_t>(64, kernel_per_second / 10), 0};
+    if (int rc = rte_meter_srtcm_profile_config(&shared.kernel_meter_profile, &kernel); rc != 0)
+        return "dataplane.kernel_rate_limit: the meter refused it: " + std::string(rte_strerror(-rc));
+    rte_meter_srtcm_params icmp{icmp_per_second, std::max<uint64_t>(50, icmp_per_second / 20), 0};
+    if (int rc = rte_meter_srtcm_profile_config(&shared.icmp_meter_profile, &icmp); rc != 0)
+        return "dataplane.icmp_rate_limit: the meter refused it: " + std::string(rte_strerror(-rc));
+    return {};
+}
+
 std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socket)
 {
+    rte_meter_srtcm_config(&w.kernel_meter, &w.shared->kernel_meter_profile);
+    rte_meter_srtcm_config(&w.icmp_meter, &w.shared->icmp_meter_profile);
     if (!w.conns.init(conn_table_size, socket))
         return "cannot allocate the connection table of worker " + std::to_string(w.worker_id) + " (" +
                std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";

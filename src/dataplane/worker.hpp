@@ -8,6 +8,12 @@
 
 namespace fulcrum::dataplane {
 
+// Sets the workers' token buckets: frames to the kernel's exception path and ICMP messages the
+// workers generate, each `per_second` with bursts of a tenth (kernel) or a twentieth (ICMP, the
+// kernel's 50 for its 1000), at least 64 and 50. Before worker_prepare. Returns an empty string,
+// or what the meter refused.
+std::string set_rate_limits(DataplaneShared& shared, uint32_t kernel_per_second, uint32_t icmp_per_second);
+
 // Prepares a worker's own tables before it is launched. Returns an empty string, or what failed.
 std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socket);
 

@@ -84,6 +84,8 @@ struct DataplaneShared {
     uint64_t tsc_per_tick = 0;               // tsc_hz / ticks_per_second
     // Frames to the kernel: a token bucket per worker, in frames (rte_meter counts "bytes").
     rte_meter_srtcm_profile kernel_meter_profile{};
+    // ICMP a worker generates: a token bucket per worker, in messages (icmp.hpp).
+    rte_meter_srtcm_profile icmp_meter_profile{};
     std::atomic<bool> stop{false};
 
     bool is_local(rte_be32_t ip) const;
@@ -155,6 +157,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     std::vector<RxQueue> rx_queues;
     std::vector<KernelQueue> kernel_queues;
     rte_meter_srtcm kernel_meter{};
+    rte_meter_srtcm icmp_meter{};
     uint16_t tx_queue = 0;                    // this worker's TX queue on every port
     rte_ring* from_control = nullptr;         // frames the control core wants sent (GARP)
 

@@ -219,6 +219,7 @@ std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& 
     w->worker_id = 100 + id++;
     w->shared = &b.shared;
     w->snapshot = b.snapshot.get();
+    if (auto e = set_rate_limits(b.shared, 20000, 1000); !e.empty()) rte_exit(1, "%s\n", e.c_str());
     if (auto e = worker_prepare(*w, capacity, 0); !e.empty()) rte_exit(1, "%s\n", e.c_str());
     conn_bytes = static_cast<size_t>(w->conns.bytes_per_connection() * capacity);
     return w;

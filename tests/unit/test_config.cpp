@@ -318,7 +318,7 @@ timeouts: { tcpfin: 10 }
                   "routes, neighbors, services, timeouts, console, metrics)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
                   "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit, drop_entry, drop_packet, secure_tcp, "
-              "flood_mode, amemthresh, am_droprate)",
+              "flood_mode, amemthresh, am_droprate, icmp_rate_limit)",
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "

@@ -137,6 +137,7 @@ protected:
         w_ = std::make_unique<WorkerContext>();
         w_->worker_id = static_cast<unsigned>(instance);  // unique table names
         w_->shared = shared_.get();
+        ASSERT_EQ(set_rate_limits(*shared_, 1000000, icmp_rate_), "");
         ASSERT_EQ(worker_prepare(*w_, conn_capacity, 0), "");
         w_->snapshot = snapshot_.get();
         worker_set_clock(*w_, rte_rdtsc());
@@ -245,6 +246,7 @@ protected:
     std::unique_ptr<PersistenceTable> templates_;
     control::Config config_;
     control::StableIds ids_;
+    uint32_t icmp_rate_ = 1000000;  // ICMP a second the worker may generate: no limit unless a test sets one
 };
 
 }  // namespace
@@ -1568,6 +1570,30 @@ TEST_F(Pipeline, TrafficCountersPerServiceAndRealServer)
         EXPECT_EQ(t->out_bytes.load(), reply.size() - 14);
     }
     EXPECT_EQ(w_->real_server_traffic[snapshot_->real_servers[1].id].conns.load(), 0u);
+}
+
+TEST_F(Pipeline, IcmpTheDirectorGeneratesIsRateLimited)
+{
+    // 100 a second in bursts of 50: a burst of 60 echo requests gets 50 replies.
+    icmp_rate_ = 100;
+    build("rr", {0, 0, 0}, 64);
+    Frame ping = Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(8).with_payload("abc");
+    unsigned answered = 0;
+    for (int i = 0; i < 60; ++i) answered += run(ping.bytes(), ext_port).kind == Verdict::Kind::transmit;
+    take(ext_port);
+    EXPECT_EQ(answered, 50u);
+    EXPECT_EQ(w_->counters.drops[static_cast<size_t>(DropReason::icmp_rate_limited)], 10u);
+    // The same bucket holds the errors: a SYN to a service with no server left is still dropped,
+    // but no port unreachable goes back.
+    expect_dropped(from_client(61000).tcp(SYN).bytes(), ext_port, DropReason::no_real_server);
+    EXPECT_EQ(w_->counters.icmp_port_unreachable_sent, 0u);
+    EXPECT_EQ(w_->counters.icmp_rate_limited, 11u);
+    // Half a second later, 50 more.
+    worker_set_clock(*w_, w_->now + shared_->tsc_hz / 2);
+    answered = 0;
+    for (int i = 0; i < 60; ++i) answered += run(ping.bytes(), ext_port).kind == Verdict::Kind::transmit;
+    take(ext_port);
+    EXPECT_EQ(answered, 50u);
 }
 
 TEST_F(Pipeline, NoRealServerAnswersPortUnreachableFromTheVip)
