@@ -773,16 +773,15 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
     for (auto& w : workers_) {
         if (out.size() >= limit) break;
         ConnectionDump& dump = w->dump;
-        dump.limit = limit - out.size();
-        dump.rows.reserve(dump.limit);
-        dump.done.store(false, std::memory_order_relaxed);
-        dump.requested.store(true, std::memory_order_release);
-        // A worker answers within one loop iteration (at most a 200 us sleep when idle).
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-        while (!dump.done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline)
+        // A worker still busy with a request given up on is skipped (it finishes that one).
+        if (!dump.request(limit - out.size())) continue;
+        // A worker copies 4096 slots per loop iteration and does not sleep meanwhile: a table
+        // of 2^24 slots takes some 40 ms.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!dump.ready() && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::microseconds(100));
-        if (!dump.done.load(std::memory_order_acquire)) {
-            dump.requested.store(false, std::memory_order_relaxed);
+        if (!dump.ready()) {
+            dump.cancel();
             continue;
         }
         for (const ConnectionDump::Row& row : dump.rows) {
@@ -798,6 +797,7 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
             c.real_port = rte_be_to_cpu_16(row.real_port);
             out.push_back(c);
         }
+        dump.release();
     }
     return out;
 }

@@ -89,14 +89,6 @@ public:
     template <typename TimeoutOf, typename OnExpire>
     uint32_t expire(Tick now, uint32_t budget, TimeoutOf&& timeout_of, OnExpire&& on_expire);
 
-    // Calls visit(conn) for connections in use until it returns false.
-    template <typename Visit>
-    void for_each(Visit&& visit) const
-    {
-        for (uint32_t i = 0; i < capacity_; ++i)
-            if (slots_[i].in_use && !visit(slots_[i])) return;
-    }
-
     // The connection in slot `i` (below capacity()), in use or not: for scans that look at a
     // window of the table instead of all of it.
     Connection& slot(uint32_t i) { return slots_[i]; }

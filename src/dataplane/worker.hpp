@@ -25,9 +25,10 @@ int worker_main(void* worker_context);
 // same code and can look at the staged frames.
 void worker_process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count);
 
-// Answers the control core's request for a copy of some connections (rows reserved by the
-// control core, so nothing is allocated here).
-void worker_dump_connections(WorkerContext& w);
+// Goes on with the control core's request for a copy of some connections (ConnectionDump),
+// looking at no more than `budget` slots of the table. Rows were reserved by the control core,
+// so nothing is allocated here. True while there was a request to work on.
+bool worker_dump_connections(WorkerContext& w, uint32_t budget);
 
 // Sets the worker's clock (TSC and connection-table ticks) for the packets that follow.
 void worker_set_clock(WorkerContext& w, uint64_t tsc);

@@ -115,8 +115,9 @@ inline void bump(std::atomic<uint64_t>& counter, uint64_t by)
 }
 
 // A request from the control core for a copy of some of a worker's connections (the console's
-// "show conns"): the worker fills `rows` up to `limit` at a point in its loop where it holds
-// nothing, then sets `done`.
+// "show conns"). The worker copies a slice of its table per loop iteration (worker.hpp), so a
+// table of 2^24 slots never stalls one iteration. `phase` says who owns `limit` and `rows`:
+// the control core while idle or done, the worker while requested or working.
 struct ConnectionDump {
     struct Row {
         FlowKey client_key;
@@ -125,10 +126,35 @@ struct ConnectionDump {
         TcpState state;
         Tick expires_in;
     };
-    std::atomic<bool> requested{false};
-    std::atomic<bool> done{false};
+    enum Phase : uint8_t { idle, requested, working, done };
+    std::atomic<uint8_t> phase{idle};
     size_t limit = 0;
-    std::vector<Row> rows;  // reserved by the control core before it asks
+    uint32_t next_slot = 0;  // the worker's place in its table
+    std::vector<Row> rows;   // reserved by the control core before it asks
+
+    // Control core: asks for up to `limit` rows. False while the worker still has an earlier
+    // request (one the control core gave up waiting for); a finished one is discarded.
+    bool request(size_t row_limit)
+    {
+        uint8_t expected = done;
+        phase.compare_exchange_strong(expected, idle, std::memory_order_acquire);
+        if (phase.load(std::memory_order_acquire) != idle) return false;
+        rows.clear();
+        rows.reserve(row_limit);
+        limit = row_limit;
+        phase.store(requested, std::memory_order_release);
+        return true;
+    }
+    // Control core: the rows are complete and its own until release().
+    bool ready() const { return phase.load(std::memory_order_acquire) == done; }
+    void release() { phase.store(idle, std::memory_order_release); }
+    // Control core: withdraws a request the worker has not started; one it has started is
+    // finished by the worker and discarded by the next request.
+    void cancel()
+    {
+        uint8_t expected = requested;
+        phase.compare_exchange_strong(expected, idle, std::memory_order_acq_rel);
+    }
 };
 
 struct RxQueue {

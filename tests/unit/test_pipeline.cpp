@@ -821,6 +821,47 @@ TEST_F(Defense, FloodModeAutomaticStartsWhenTheTableIsShort)
     EXPECT_EQ(w_->counters.stateless_forwarded, 100u);
 }
 
+TEST_F(Pipeline, ShowConnsCopiesTheTableASliceAtATime)
+{
+    build("rr", {1, 1, 0}, 8192);
+    for (uint16_t port = 40000; port < 40010; ++port) run(from_client(port).tcp(SYN).bytes(), ext_port);
+    run(from_client(40010, 5353).udp().bytes(), ext_port);
+    take(int_port);
+    ConnectionDump& dump = w_->dump;
+    EXPECT_FALSE(worker_dump_connections(*w_, 4096));  // nothing asked
+    ASSERT_TRUE(dump.request(100));
+    // 8192 slots, 4096 a call: two calls, and the control core cannot ask again meanwhile.
+    EXPECT_TRUE(worker_dump_connections(*w_, 4096));
+    EXPECT_FALSE(dump.ready());
+    EXPECT_FALSE(dump.request(100));
+    EXPECT_TRUE(worker_dump_connections(*w_, 4096));
+    ASSERT_TRUE(dump.ready());
+    ASSERT_EQ(dump.rows.size(), 11u);
+    std::set<uint16_t> ports;
+    for (const ConnectionDump::Row& row : dump.rows) {
+        ports.insert(rte_be_to_cpu_16(row.client_key.src_port));
+        const bool udp = row.client_key.proto == IPPROTO_UDP;
+        EXPECT_EQ(row.state, udp ? TcpState::count : TcpState::syn_recv);
+        EXPECT_EQ(row.expires_in, (udp ? 300u : 60u) * ticks_per_second);
+    }
+    EXPECT_EQ(ports.size(), 11u);
+    dump.release();
+    EXPECT_FALSE(worker_dump_connections(*w_, 4096));
+
+    // A limit stops the copy early.
+    ASSERT_TRUE(dump.request(3));
+    for (int i = 0; i < 2 && !dump.ready(); ++i) worker_dump_connections(*w_, 4096);
+    ASSERT_TRUE(dump.ready());
+    EXPECT_EQ(dump.rows.size(), 3u);
+    // A finished copy nobody collected is discarded by the next request.
+    ASSERT_TRUE(dump.request(5));
+    EXPECT_TRUE(dump.rows.empty());
+    // A request withdrawn before the worker took it is not worked on.
+    dump.cancel();
+    EXPECT_FALSE(worker_dump_connections(*w_, 4096));
+    EXPECT_TRUE(dump.request(5));
+}
+
 TEST_F(Pipeline, NewSynOnClosingConnectionIsScheduledAgain)
 {
     run(from_client(40000).tcp(SYN).bytes(), ext_port);
