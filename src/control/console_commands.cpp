@@ -240,6 +240,8 @@ CommandOutput show_workers(ControlApi& api)
     row("connections_evicted", [](const WorkerStatus& w) { return w.connections_evicted; }, true);
     row("drop_entry_removed", [](const WorkerStatus& w) { return w.drop_entry_removed; }, true);
     row("stateless_forwarded", [](const WorkerStatus& w) { return w.stateless_forwarded; }, true);
+    row("templates_evicted", [](const WorkerStatus& w) { return w.templates_evicted; }, true);
+    row("templates_full", [](const WorkerStatus& w) { return w.templates_full; }, true);
     // The defences' levels as IPVS shows its sysctls (2: automatic and on now).
     row("drop_entry", [](const WorkerStatus& w) -> uint64_t { return w.drop_entry; }, false);
     row("drop_packet", [](const WorkerStatus& w) -> uint64_t { return w.drop_packet; }, false);

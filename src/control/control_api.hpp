@@ -66,6 +66,8 @@ struct WorkerStatus {
     uint64_t connections_evicted = 0;  // half-open or idle ones that gave way in a full table
     uint64_t drop_entry_removed = 0;   // removed by the drop_entry defence
     uint64_t stateless_forwarded = 0;  // forwarded without a connection (flood_mode)
+    uint64_t templates_evicted = 0;    // live persistence templates that controlled nothing gave way
+    uint64_t templates_full = 0;       // persistent clients that got no template
     // The defences' levels as IPVS shows its sysctls: 0 never, 1 automatic and off, 2 automatic
     // and on, 3 always.
     uint8_t drop_entry = 0, drop_packet = 0, secure_tcp = 0, flood_mode = 0;

@@ -128,6 +128,12 @@ std::string Metrics::prometheus_text() const
                    &WorkerStatus::drop_entry_removed);
     worker_counter("fulcrum_worker_stateless_forwarded_total", "Packets forwarded without a connection (flood_mode).",
                    &WorkerStatus::stateless_forwarded);
+    worker_counter("fulcrum_worker_templates_evicted_total",
+                   "Live persistence templates that controlled no connection and gave way to a new client.",
+                   &WorkerStatus::templates_evicted);
+    worker_counter("fulcrum_worker_templates_full_total",
+                   "Persistent clients that got no template: every template they could take controlled connections.",
+                   &WorkerStatus::templates_full);
     out += "# HELP fulcrum_worker_defense_level A defence's level as IPVS shows it: 0 never, 1 automatic and off, "
            "2 automatic and on, 3 always.\n# TYPE fulcrum_worker_defense_level gauge\n";
     for (const WorkerStatus& w : workers_)

@@ -75,6 +75,8 @@ struct WorkerCounters {
     uint64_t connections_evicted = 0;       // gave way to a new one in a full table
     uint64_t drop_entry_removed = 0;        // removed by the drop_entry defence
     uint64_t stateless_forwarded = 0;       // forwarded without a connection (flood_mode)
+    uint64_t templates_evicted = 0;         // a live persistence template that controlled nothing gave way
+    uint64_t templates_full = 0;            // a persistent client got no template: its window was all in use
     uint64_t arp_replies_sent = 0;
     uint64_t arp_requests_sent = 0;
     uint64_t icmp_echo_replies = 0;

@@ -20,63 +20,93 @@ PersistenceTable::~PersistenceTable() { rte_free(slots_); }
 
 uint32_t PersistenceTable::tag_of(uint32_t service_id, uint32_t client)
 {
-    const uint32_t tag = rte_hash_crc_4byte(client, rte_hash_crc_4byte(service_id, 0x2545f491));
-    return tag != 0 ? tag : 1;  // a zero word means an empty slot
+    const uint32_t tag = rte_hash_crc_4byte(client, rte_hash_crc_4byte(service_id, 0x2545f491)) >> 8;
+    return tag != 0 ? tag : 1;  // tag 0 is an expired template (or an empty slot)
 }
 
 std::optional<PersistenceTable::Template> PersistenceTable::find(uint32_t service_id, uint32_t client, uint32_t now_s,
                                                                  uint32_t timeout_s) const
 {
-    const uint32_t tag = tag_of(service_id, client);
+    const uint32_t t = tag_of(service_id, client);
     for (uint32_t i = 0; i < probe; ++i) {
-        const uint32_t slot = (tag + i) & mask_;
+        const uint32_t slot = (t + i) & mask_;
         const uint64_t word = slots_[slot].word.load(std::memory_order_acquire);
-        if ((word >> 32) == tag && alive(slots_[slot], word, now_s, timeout_s))
-            return Template{slot, static_cast<uint16_t>(word >> 16)};
+        if (tag(word) == t && alive(slots_[slot], word, now_s, timeout_s)) return Template{slot, t, real_server(word)};
     }
     return std::nullopt;
 }
 
 std::optional<PersistenceTable::Template> PersistenceTable::claim(uint32_t service_id, uint32_t client,
                                                                   uint16_t real_server_id, uint32_t now_s,
-                                                                  uint32_t timeout_s)
+                                                                  uint32_t timeout_s, ClaimResult* result)
 {
-    const uint32_t tag = tag_of(service_id, client);
-    for (uint32_t i = 0; i < probe; ++i) {
-        const uint32_t slot = (tag + i) & mask_;
-        Slot& s = slots_[slot];
-        uint64_t word = s.word.load(std::memory_order_acquire);
-        for (;;) {
-            if ((word >> 32) == tag && alive(s, word, now_s, timeout_s))
-                return Template{slot, static_cast<uint16_t>(word >> 16)};  // another worker was first
-            if (alive(s, word, now_s, timeout_s)) break;                    // a live template of someone else
-            // Empty, or dead: take it over. A failed exchange reloads `word` and looks again.
-            if (s.word.compare_exchange_weak(word, make(tag, real_server_id, now_s), std::memory_order_acq_rel))
-                return Template{slot, real_server_id};
+    const uint32_t t = tag_of(service_id, client);
+    ClaimResult ignored;
+    ClaimResult& outcome = result != nullptr ? *result : ignored;
+    for (int round = 0; round < 4; ++round) {
+        // The least recently used live template that controls nothing: what gives way when no
+        // slot is free.
+        uint32_t stalest = none;
+        uint64_t stalest_word = 0;
+        uint32_t stalest_use = 0;
+        for (uint32_t i = 0; i < probe; ++i) {
+            const uint32_t slot = (t + i) & mask_;
+            Slot& s = slots_[slot];
+            uint64_t word = s.word.load(std::memory_order_acquire);
+            if (tag(word) == t && alive(s, word, now_s, timeout_s)) {
+                outcome = ClaimResult::joined;  // another worker was first
+                return Template{slot, t, real_server(word)};
+            }
+            if (!alive(s, word, now_s, timeout_s)) {
+                // Empty or dead (it controls nothing): take it over. A lost exchange looks at
+                // the window again.
+                if (s.word.compare_exchange_strong(word, make(t, real_server_id), std::memory_order_acq_rel)) {
+                    s.last_use.store(now_s, std::memory_order_release);
+                    outcome = ClaimResult::created;
+                    return Template{slot, t, real_server_id};
+                }
+                stalest = none;
+                break;
+            }
+            const uint32_t use = s.last_use.load(std::memory_order_acquire);
+            if ((word & controlled_mask) == 0 && (stalest == none || static_cast<int32_t>(use - stalest_use) < 0)) {
+                stalest = slot;
+                stalest_word = word;
+                stalest_use = use;
+            }
+            if (i + 1 == probe && stalest == none) {
+                outcome = ClaimResult::full;
+                return std::nullopt;
+            }
+        }
+        if (stalest == none) continue;
+        if (slots_[stalest].word.compare_exchange_strong(stalest_word, make(t, real_server_id), std::memory_order_acq_rel)) {
+            slots_[stalest].last_use.store(now_s, std::memory_order_release);
+            outcome = ClaimResult::took_over_live;
+            return Template{stalest, t, real_server_id};
         }
     }
+    outcome = ClaimResult::full;  // lost every race: rare enough to treat as full
     return std::nullopt;
 }
 
-void PersistenceTable::touch(Slot& s, uint32_t now_s)
+bool PersistenceTable::attach(const Template& t, uint32_t now_s)
 {
-    uint64_t word = s.word.load(std::memory_order_relaxed);
-    while (word != 0 && !s.word.compare_exchange_weak(word, (word & ~uint64_t{0xffff}) | (now_s & 0xffff),
-                                                      std::memory_order_acq_rel)) {
-    }
-}
-
-void PersistenceTable::attach(uint32_t slot, uint32_t now_s)
-{
-    slots_[slot].controlled.fetch_add(1, std::memory_order_acq_rel);
-    touch(slots_[slot], now_s);
+    Slot& s = slots_[t.slot];
+    uint64_t word = s.word.load(std::memory_order_acquire);
+    do {
+        if (tag(word) != t.tag || real_server(word) != t.real_server_id) return false;
+        if ((word & controlled_mask) == controlled_mask) return false;
+    } while (!s.word.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel));
+    s.last_use.store(now_s, std::memory_order_release);
+    return true;
 }
 
 void PersistenceTable::detach(uint32_t slot, uint32_t now_s)
 {
     // The template's timeout runs again from the moment its last connection is gone.
-    touch(slots_[slot], now_s);
-    slots_[slot].controlled.fetch_sub(1, std::memory_order_acq_rel);
+    slots_[slot].last_use.store(now_s, std::memory_order_release);
+    slots_[slot].word.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void PersistenceTable::expire(uint32_t slot)
@@ -84,8 +114,8 @@ void PersistenceTable::expire(uint32_t slot)
     // Controlled connections keep their slot number and detach later: only the mapping goes,
     // so the next connection from that client is scheduled afresh.
     uint64_t word = slots_[slot].word.load(std::memory_order_relaxed);
-    while (word != 0 && !slots_[slot].word.compare_exchange_weak(word, word & ~(uint64_t{0xffffffff} << 32),
-                                                                 std::memory_order_acq_rel)) {
+    while (tag(word) != 0 &&
+           !slots_[slot].word.compare_exchange_weak(word, word & controlled_mask, std::memory_order_acq_rel)) {
     }
 }
 
@@ -94,7 +124,7 @@ uint32_t PersistenceTable::live(uint32_t now_s, uint32_t timeout_s) const
     uint32_t n = 0;
     for (uint32_t i = 0; i <= mask_; ++i) {
         const uint64_t word = slots_[i].word.load(std::memory_order_relaxed);
-        if ((word >> 32) != 0 && alive(slots_[i], word, now_s, timeout_s)) ++n;
+        if (tag(word) != 0 && alive(slots_[i], word, now_s, timeout_s)) ++n;
     }
     return n;
 }

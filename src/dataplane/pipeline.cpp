@@ -89,8 +89,8 @@ uint32_t seconds_of(const WorkerContext& w) { return w.now_tick / ticks_per_seco
 
 // ip_vs_sched_persist: a client (its address under the service's netmask) that has a live
 // template goes to that template's real server; otherwise it is scheduled and a template made.
-int32_t schedule_persistent(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p,
-                            std::optional<PersistenceTable::Template>& persistent)
+int32_t pick_persistent(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p,
+                        std::optional<PersistenceTable::Template>& persistent)
 {
     PersistenceTable& templates = *w.shared->templates;
     const uint32_t client = rte_be_to_cpu_32(p.key.src_ip) & service.persistence_mask;
@@ -114,11 +114,30 @@ int32_t schedule_persistent(WorkerContext& w, const ServiceEntry& service, const
     const int32_t pick = schedule(w, service, p);
     if (pick == sched::no_destination) return pick;
     const auto rs_id = static_cast<uint16_t>(real_servers[static_cast<size_t>(pick)].id);
-    persistent = templates.claim(service.id, client, rs_id, now_s, service.persistence_seconds);
+    PersistenceTable::ClaimResult claimed;
+    persistent = templates.claim(service.id, client, rs_id, now_s, service.persistence_seconds, &claimed);
+    // A full window (every template in it controls connections) leaves this client without
+    // persistence this time; a live template that controlled nothing gave way otherwise.
+    if (claimed == PersistenceTable::ClaimResult::full) ++w.counters.templates_full;
+    if (claimed == PersistenceTable::ClaimResult::took_over_live) ++w.counters.templates_evicted;
     if (persistent && persistent->real_server_id != rs_id) {
         // Another worker made this client's template first: follow it.
         for (size_t i = 0; i < real_servers.size(); ++i)
             if (real_servers[i].id == persistent->real_server_id) return static_cast<int32_t>(i);
+        persistent.reset();
+    }
+    return pick;
+}
+
+// pick_persistent, with the chosen template attached at once: a template found alive may
+// expire before the attach and be taken by another client; then the choice is made again.
+int32_t schedule_persistent(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p,
+                            std::optional<PersistenceTable::Template>& persistent)
+{
+    int32_t pick = sched::no_destination;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        pick = pick_persistent(w, service, p, persistent);
+        if (!persistent || w.shared->templates->attach(*persistent, seconds_of(w))) return pick;
         persistent.reset();
     }
     return pick;
@@ -219,10 +238,10 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     ConnTable::InsertResult inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
     if (inserted == ConnTable::InsertResult::full && evict_for_new_connection(w))
         inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
-    switch (inserted) {
-    case ConnTable::InsertResult::ok: break;
-    case ConnTable::InsertResult::full: return Verdict::drop(DropReason::conn_table_full);
-    case ConnTable::InsertResult::conflict: return Verdict::drop(DropReason::conn_conflict);
+    if (inserted != ConnTable::InsertResult::ok) {
+        if (persistent) w.shared->templates->detach(persistent->slot, seconds_of(w));
+        return Verdict::drop(inserted == ConnTable::InsertResult::full ? DropReason::conn_table_full
+                                                                       : DropReason::conn_conflict);
     }
     w.connection_created_in_burst = true;
     c->service_id = static_cast<uint16_t>(service.id);
@@ -232,10 +251,7 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     // DR and TUN replies bypass the director: IPVS's NOOUTPUT, the input-only state rows.
     c->tcp = {TcpState::none, rs.method != ForwardMethod::nat};
     count_add(counts_of(w, *c).inactive, 1);
-    if (persistent) {
-        w.shared->templates->attach(persistent->slot, seconds_of(w));
-        c->template_slot = persistent->slot;
-    }
+    if (persistent) c->template_slot = persistent->slot;  // attached by schedule_persistent
     ++w.counters.connections_created;
     return to_real_server(w, m, frame, p, *c);
 }

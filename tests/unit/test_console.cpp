@@ -392,6 +392,8 @@ TEST(ConsoleCommands, ShowWorkers)
     w0.connections_evicted = 9;
     w0.drop_entry_removed = 11;
     w0.stateless_forwarded = 12;
+    w0.templates_evicted = 13;
+    w0.templates_full = 14;
     w0.drop_entry = 2;
     w0.drop_packet = 1;
     w0.secure_tcp = 3;
@@ -418,6 +420,8 @@ TEST(ConsoleCommands, ShowWorkers)
               "connections_evicted                9             9            18\n"
               "drop_entry_removed                11            11            22\n"
               "stateless_forwarded               12            12            24\n"
+              "templates_evicted                 13            13            26\n"
+              "templates_full                    14            14            28\n"
               "drop_entry                         2             1\n"
               "drop_packet                        1             1\n"
               "secure_tcp                         3             3\n"

@@ -1559,7 +1559,7 @@ TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
     EXPECT_EQ(b->slot, a->slot);
     // Another service, same client: its own template.
     EXPECT_EQ(t.claim(8, 0xC6120000, 5, 101, 10)->real_server_id, 5);
-    t.attach(a->slot, 102);
+    EXPECT_TRUE(t.attach(*a, 102));
     EXPECT_TRUE(t.find(7, 0xC6120000, 500, 10));  // controlled: alive long after its timeout
     t.detach(a->slot, 500);
     EXPECT_TRUE(t.find(7, 0xC6120000, 509, 10));
@@ -1568,6 +1568,51 @@ TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
     EXPECT_EQ(t.claim(7, 0xC6120000, 9, 511, 10)->real_server_id, 9);
     t.expire(t.find(7, 0xC6120000, 511, 10)->slot);
     EXPECT_FALSE(t.find(7, 0xC6120000, 511, 10));
+}
+
+TEST(PersistenceTable, SpoofedClientsCannotTakeEveryTemplate)
+{
+    // Eight slots: every client's probe window is the whole table.
+    PersistenceTable t;
+    ASSERT_TRUE(t.init(8, 0));
+    PersistenceTable::ClaimResult result;
+    for (uint32_t i = 0; i < 8; ++i) {
+        ASSERT_TRUE(t.claim(1, 0x0A000000 + i, 1, 100 + i, 300, &result));  // spoofed: no connection follows
+        EXPECT_EQ(result, PersistenceTable::ClaimResult::created);
+    }
+    // A real client still gets a template: the one used longest ago gives way.
+    auto real = t.claim(1, 0xC0000201, 2, 120, 300, &result);
+    ASSERT_TRUE(real);
+    EXPECT_EQ(result, PersistenceTable::ClaimResult::took_over_live);
+    EXPECT_FALSE(t.find(1, 0x0A000000, 120, 300));
+    EXPECT_TRUE(t.find(1, 0x0A000001, 120, 300));
+    EXPECT_TRUE(t.attach(*real, 120));
+    // Templates that control connections never give way: once all do, a new one is refused.
+    for (uint32_t i = 1; i < 8; ++i) ASSERT_TRUE(t.attach(*t.find(1, 0x0A000000 + i, 121, 300), 121));
+    EXPECT_FALSE(t.claim(1, 0xC0000202, 2, 122, 300, &result));
+    EXPECT_EQ(result, PersistenceTable::ClaimResult::full);
+    EXPECT_EQ(t.find(1, 0xC0000201, 122, 300)->real_server_id, 2);
+}
+
+TEST(PersistenceTable, ATemplateTakenOverBetweenFindAndAttachIsNotAttached)
+{
+    PersistenceTable t;
+    ASSERT_TRUE(t.init(8, 0));
+    for (uint32_t i = 1; i < 8; ++i) ASSERT_TRUE(t.attach(*t.claim(1, 0x0A000000 + i, 1, 90, 10), 90));
+    ASSERT_TRUE(t.claim(1, 0xC0000201, 2, 95, 10));
+    // Worker A finds the client's template alive at second 104...
+    auto found = t.find(1, 0xC0000201, 104, 10);
+    ASSERT_TRUE(found);
+    // ... worker B, at second 105, finds it dead and gives its slot, the only one free, to
+    // another client...
+    auto other = t.claim(1, 0xC0000299, 3, 105, 10);
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->slot, found->slot);
+    // ... so A's connection is not counted against the other client's template.
+    EXPECT_FALSE(t.attach(*found, 105));
+    EXPECT_TRUE(t.attach(*other, 105));
+    t.detach(other->slot, 105);
+    EXPECT_FALSE(t.find(1, 0xC0000299, 115, 10));  // no stray count keeps it alive
 }
 
 TEST_F(Pipeline, RemovedRealServerKeepsItsConnectionsUnlessExpireNodestConn)
