@@ -40,6 +40,8 @@ constexpr unsigned handoff_ring_size = 4096;
 // descriptor from the shared pool at start.
 constexpr uint16_t kernel_queue_descriptors = 128;
 constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
+// The kernel's gc_stale_time: a learned neighbour unused and unheard for this long is forgotten.
+constexpr uint32_t neighbor_stale_seconds = 60;
 constexpr auto control_period = std::chrono::milliseconds(1);
 constexpr auto overload_period = std::chrono::milliseconds(100);
 constexpr auto estimator_period = std::chrono::seconds(2);
@@ -593,6 +595,12 @@ void Director::announce_addresses()
     }
 }
 
+uint32_t Director::dataplane_seconds() const
+{
+    // As the workers count: connection-table ticks of the TSC, then seconds.
+    return static_cast<Tick>(rte_rdtsc() / shared_.tsc_per_tick) / ticks_per_second;
+}
+
 void Director::learn_neighbors()
 {
     NeighborUpdate updates[64];
@@ -600,7 +608,7 @@ void Director::learn_neighbors()
     while ((n = rte_ring_sc_dequeue_burst_elem(shared_.neighbor_updates, updates, sizeof(NeighborUpdate), 64, nullptr)) > 0) {
         for (unsigned i = 0; i < n; ++i) {
             const NeighborUpdate& u = updates[i];
-            if (!neighbors_->update(u.ip, u.mac, u.port, false))
+            if (!neighbors_->update(u.ip, u.mac, u.port, false, dataplane_seconds()))
                 log::warning("neighbour table full: {} not learned", format_ipv4(rte_be_to_cpu_32(u.ip)));
             else
                 log::debug("neighbour {} is at {} on port {}", format_ipv4(rte_be_to_cpu_32(u.ip)),
@@ -868,6 +876,9 @@ void Director::run(ControlSignals& signals)
             next_overload_check += overload_period;
         }
         if (now >= next_estimate) {
+            // Learned neighbours neither used nor heard from for a minute are forgotten.
+            if (const uint32_t n = neighbors_->collect(dataplane_seconds(), neighbor_stale_seconds, shared_.rcu); n > 0)
+                log::debug("forgot {} neighbours unused for {} s", n, neighbor_stale_seconds);
             estimate_rates();
             metrics_.update(services(), workers(), health(), pools());
             next_estimate += estimator_period;

@@ -103,6 +103,7 @@ private:
     TrafficStats traffic_of(bool service, uint32_t id) const;
     void estimate_rates();
     void learn_neighbors();
+    uint32_t dataplane_seconds() const;  // the workers' clock, in seconds
     void announce_addresses();
     void steer_to_owners();
     void update_overload();

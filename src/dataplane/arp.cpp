@@ -30,8 +30,11 @@ void tell_control(WorkerContext& w, const rte_arp_ipv4& data, const PortInfo& po
     const rte_be32_t sender = data.arp_sip;
     if (!port.on_link(sender) || martian_source(*w.snapshot, sender)) return;
     if (const NeighborTable::Entry* entry = w.shared->neighbors->find(sender)) {
+        // Heard again with the MAC it has: still there (kept from garbage collection).
         rte_ether_addr known;
-        if (NeighborTable::mac_of(*entry, known) && rte_is_same_ether_addr(&known, &data.arp_sha)) return;
+        if (NeighborTable::mac_for(*entry, sender, w.now_tick / ticks_per_second, known) &&
+            rte_is_same_ether_addr(&known, &data.arp_sha))
+            return;
     } else if (!answers_for(w, port, data.arp_tip)) {
         return;
     }

@@ -37,12 +37,14 @@ void send_arp_request(WorkerContext& w, uint16_t port_id, rte_be32_t target)
 bool resolve(WorkerContext& w, rte_be32_t next_hop, rte_ether_addr& mac)
 {
     auto& slot = w.neighbor_cache[rte_be_to_cpu_32(next_hop) & (neighbor_cache_size - 1)];
-    if (slot.entry == nullptr || slot.ip != next_hop) {
-        const NeighborTable::Entry* entry = w.shared->neighbors->find(next_hop);
-        if (entry == nullptr) return false;
-        slot = {next_hop, entry};
-    }
-    return NeighborTable::mac_of(*slot.entry, mac);
+    const uint32_t now_s = w.now_tick / ticks_per_second;
+    if (slot.entry != nullptr && slot.ip == next_hop && NeighborTable::mac_for(*slot.entry, next_hop, now_s, mac))
+        return true;
+    // Not cached, or the entry was forgotten (or is still unresolved): the table has the truth.
+    const NeighborTable::Entry* entry = w.shared->neighbors->find(next_hop);
+    if (entry == nullptr) return false;
+    slot = {next_hop, entry};
+    return NeighborTable::mac_for(*entry, next_hop, now_s, mac);
 }
 
 bool already_waiting_for(const WorkerContext& w, rte_be32_t next_hop)

@@ -2,7 +2,9 @@
 
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
+#include <rte_rcu_qsbr.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace fulcrum::dataplane {
@@ -29,7 +31,7 @@ std::unique_ptr<NeighborTable> NeighborTable::create(const char* name, uint32_t 
 {
     rte_hash_parameters params{};
     params.name = name;
-    params.entries = capacity;
+    params.entries = std::max<uint32_t>(capacity, 8);  // rte_hash's least: one bucket
     params.key_len = sizeof(rte_be32_t);
     params.hash_func = rte_hash_crc;
     params.socket_id = socket;
@@ -67,7 +69,17 @@ bool NeighborTable::mac_of(const Entry& entry, rte_ether_addr& mac)
     return true;
 }
 
-bool NeighborTable::update(rte_be32_t ip, const rte_ether_addr& mac, uint16_t port, bool is_static)
+bool NeighborTable::mac_for(const Entry& entry, rte_be32_t ip, uint32_t now_s, rte_ether_addr& mac)
+{
+    // The address is checked after the MAC is read: an entry forgotten meanwhile has address 0
+    // (its MAC may be read, still the right one); one reused for another address has waited
+    // until no worker could be between these two reads.
+    if (!mac_of(entry, mac) || entry.ip.load(std::memory_order_acquire) != ip) return false;
+    if (entry.used_s.load(std::memory_order_relaxed) != now_s) entry.used_s.store(now_s, std::memory_order_relaxed);
+    return true;
+}
+
+bool NeighborTable::update(rte_be32_t ip, const rte_ether_addr& mac, uint16_t port, bool is_static, uint32_t now_s)
 {
     void* data = nullptr;
     Entry* entry = nullptr;
@@ -75,21 +87,68 @@ bool NeighborTable::update(rte_be32_t ip, const rte_ether_addr& mac, uint16_t po
         entry = static_cast<Entry*>(data);
         if (entry->is_static && !is_static) return true;
     } else {
-        if (used_ == capacity_) return false;
-        entry = &entries_[used_];
-        entry->ip = ip;
+        uint32_t slot = used_;
+        if (!free_.empty()) {
+            slot = free_.back();
+        } else if (used_ == capacity_) {
+            return false;
+        }
+        entry = &entries_[slot];
         // The entry is complete before the key that lets readers find it is added.
         entry->port = port;
         entry->is_static = is_static;
+        entry->confirmed_s = now_s;
+        entry->used_s.store(now_s, std::memory_order_relaxed);
         entry->mac_word.store(mac_to_word(mac) | resolved_bit, std::memory_order_release);
-        if (rte_hash_add_key_data(index_, &ip, entry) < 0) return false;
-        ++used_;
+        entry->ip.store(ip, std::memory_order_release);
+        if (rte_hash_add_key_data(index_, &ip, entry) < 0) {
+            entry->ip.store(0, std::memory_order_release);
+            return false;
+        }
+        if (slot == used_)
+            ++used_;
+        else
+            free_.pop_back();
         return true;
     }
     entry->port = port;
     entry->is_static = is_static;
+    entry->confirmed_s = now_s;
     entry->mac_word.store(mac_to_word(mac) | resolved_bit, std::memory_order_release);
     return true;
+}
+
+uint32_t NeighborTable::collect(uint32_t now_s, uint32_t stale_s, rte_rcu_qsbr* rcu)
+{
+    // Slots forgotten earlier whose readers are gone.
+    std::erase_if(retired_, [&](const Retired& r) {
+        if (rcu != nullptr && rte_rcu_qsbr_check(rcu, r.token, false) != 1) return false;
+        rte_hash_free_key_with_position(index_, r.key_position);
+        free_.push_back(r.entry);
+        return true;
+    });
+    uint32_t forgotten = 0;
+    const uint64_t token = rcu != nullptr ? rte_rcu_qsbr_start(rcu) : 0;
+    for (uint32_t i = 0; i < used_; ++i) {
+        Entry& e = entries_[i];
+        const rte_be32_t ip = e.ip.load(std::memory_order_relaxed);
+        if (ip == 0 || e.is_static) continue;
+        const uint32_t used = e.used_s.load(std::memory_order_relaxed);
+        const uint32_t last = static_cast<int32_t>(used - e.confirmed_s) > 0 ? used : e.confirmed_s;
+        if (static_cast<int32_t>(now_s - last) < static_cast<int32_t>(stale_s)) continue;
+        const int32_t position = rte_hash_del_key(index_, &ip);
+        e.ip.store(0, std::memory_order_release);
+        e.mac_word.store(0, std::memory_order_release);
+        ++forgotten;
+        if (position < 0) continue;  // not indexed (cannot happen): the slot is simply lost
+        if (rcu == nullptr) {
+            rte_hash_free_key_with_position(index_, position);
+            free_.push_back(i);
+        } else {
+            retired_.push_back({i, position, token});
+        }
+    }
+    return forgotten;
 }
 
 std::vector<NeighborTable::Row> NeighborTable::rows() const
@@ -97,8 +156,9 @@ std::vector<NeighborTable::Row> NeighborTable::rows() const
     std::vector<Row> out;
     for (uint32_t i = 0; i < used_; ++i) {
         const Entry& e = entries_[i];
-        out.push_back({e.ip, word_to_mac(e.mac_word.load(std::memory_order_acquire)), e.port,
-                       e.is_static});
+        const rte_be32_t ip = e.ip.load(std::memory_order_acquire);
+        if (ip == 0) continue;
+        out.push_back({ip, word_to_mac(e.mac_word.load(std::memory_order_acquire)), e.port, e.is_static});
     }
     return out;
 }

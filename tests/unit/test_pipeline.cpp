@@ -1545,6 +1545,63 @@ TEST_F(Pipeline, AQuiescedServerKeepsItsPersistentClientsUnlessExpireQuiescentTe
     }
 }
 
+TEST(NeighborTable, LearnedEntriesUnusedForAMinuteAreForgottenAndTheirSlotsReused)
+{
+    auto table = NeighborTable::create("nbr_gc", 4, 0);
+    ASSERT_NE(table, nullptr);
+    const rte_ether_addr mac{{0x02, 0, 0, 0, 0, 0x01}};
+    auto ip = [](uint8_t host) { return rte_cpu_to_be_32(ipv4(198, 18, 0, host)); };
+    ASSERT_TRUE(table->update(ip(1), mac, 0, true, 100));   // static: never forgotten
+    for (uint8_t host = 2; host <= 4; ++host) ASSERT_TRUE(table->update(ip(host), mac, 0, false, 100));
+    EXPECT_FALSE(table->update(ip(5), mac, 0, false, 100));  // full
+    const NeighborTable::Entry* cached = table->find(ip(2));  // as a worker's cache holds it
+    rte_ether_addr out;
+    ASSERT_TRUE(NeighborTable::mac_for(*cached, ip(2), 100, out));
+    ASSERT_TRUE(NeighborTable::mac_for(*table->find(ip(3)), ip(3), 150, out));  // a worker sent to it
+    table->update(ip(4), mac, 0, false, 130);                                     // its ARP heard again
+
+    EXPECT_EQ(table->collect(159, 60, nullptr), 0u);
+    EXPECT_EQ(table->collect(160, 60, nullptr), 1u);   // .2: unused since 100
+    EXPECT_EQ(table->find(ip(2)), nullptr);
+    EXPECT_FALSE(NeighborTable::mac_for(*cached, ip(2), 160, out));  // the cached pointer sees it gone
+    EXPECT_EQ(table->size(), 3u);
+    // Its slot takes a new neighbour; the old pointer does not read the new one's MAC as .2's.
+    ASSERT_TRUE(table->update(ip(5), mac, 0, false, 160));
+    EXPECT_FALSE(NeighborTable::mac_for(*cached, ip(2), 160, out));
+    EXPECT_EQ(table->rows().size(), 4u);
+    EXPECT_EQ(table->collect(300, 60, nullptr), 3u);  // all but the static one
+    EXPECT_EQ(table->rows().size(), 1u);
+}
+
+TEST(NeighborTable, AForgottenSlotWaitsForEveryWorkerToPassAQuiescentState)
+{
+    auto table = NeighborTable::create("nbr_rcu", 2, 0);
+    ASSERT_NE(table, nullptr);
+    const size_t size = rte_rcu_qsbr_get_memsize(1);
+    auto* rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("nbr_rcu", size, RTE_CACHE_LINE_SIZE));
+    ASSERT_NE(rcu, nullptr);
+    ASSERT_EQ(rte_rcu_qsbr_init(rcu, 1), 0);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(rcu, 0), 0);
+    rte_rcu_qsbr_thread_online(rcu, 0);
+    const rte_ether_addr mac{{0x02, 0, 0, 0, 0, 0x01}};
+    auto ip = [](uint8_t host) { return rte_cpu_to_be_32(ipv4(198, 18, 0, host)); };
+    ASSERT_TRUE(table->update(ip(1), mac, 0, false, 100));
+    ASSERT_TRUE(table->update(ip(2), mac, 0, false, 100));
+    EXPECT_EQ(table->collect(200, 60, rcu), 2u);
+    // Gone from the index, but the slots wait: a worker may still be reading them.
+    EXPECT_EQ(table->find(ip(1)), nullptr);
+    EXPECT_FALSE(table->update(ip(3), mac, 0, false, 200));
+    EXPECT_EQ(table->collect(201, 60, rcu), 0u);
+    EXPECT_FALSE(table->update(ip(3), mac, 0, false, 201));
+    rte_rcu_qsbr_quiescent(rcu, 0);
+    table->collect(202, 60, rcu);
+    EXPECT_TRUE(table->update(ip(3), mac, 0, false, 202));
+    EXPECT_TRUE(table->update(ip(4), mac, 0, false, 202));
+    rte_rcu_qsbr_thread_offline(rcu, 0);
+    rte_rcu_qsbr_thread_unregister(rcu, 0);
+    rte_free(rcu);
+}
+
 TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
 {
     PersistenceTable t;
