@@ -812,14 +812,41 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
     return out;
 }
 
+void Director::release_unused_ids()
+{
+    // config_ is what the published snapshot was built from, and publish waits until no worker
+    // holds an older one: nothing can start using an id that is given back here.
+    const StableIds::Released released = ids_.release(with_sorry_servers(config_), [&](uint32_t id) {
+        for (const auto& w : workers_)
+            if (w->conn_counts[id].active.load(std::memory_order_relaxed) + w->conn_counts[id].inactive.load(std::memory_order_relaxed) != 0)
+                return true;
+        return false;
+    });
+    // An id given to a newcomer starts from zero: what the workers counted under it so far
+    // becomes its baseline.
+    for (uint32_t id : released.services) {
+        service_zero_[id] = worker_totals(true, id);
+        service_rates_.erase(id);
+    }
+    for (uint32_t id : released.real_servers) {
+        real_server_zero_[id] = worker_totals(false, id);
+        real_server_rates_.erase(id);
+        shared_.overloaded[id].store(false, std::memory_order_relaxed);
+    }
+    if (!released.services.empty() || !released.real_servers.empty())
+        log::debug("gave back the ids of {} service(s) and {} real server(s) no longer in use", released.services.size(),
+                   released.real_servers.size());
+}
+
 void Director::zero_counters(const ServiceConfig* only)
 {
     if (only == nullptr) {
-        service_zero_.clear();
-        real_server_zero_.clear();
+        // Every id, in the configuration or not (and given back or not): one that comes back, or
+        // is given to a newcomer, shows what it did since the zeroing.
+        for (uint32_t id = 0; id < ids_.service_id_bound(); ++id) service_zero_[id] = worker_totals(true, id);
+        for (uint32_t id = 0; id < ids_.real_server_id_bound(); ++id) real_server_zero_[id] = worker_totals(false, id);
     }
-    // Every real server and sorry server, in the table now or not: one that comes back shows
-    // what it did since the zeroing.
+    // Every real server and sorry server of the service, in the table now or not.
     for (const ServiceConfig& s : with_sorry_servers(config_).services) {
         if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
@@ -879,6 +906,7 @@ void Director::run(ControlSignals& signals)
             // Learned neighbours neither used nor heard from for a minute are forgotten.
             if (const uint32_t n = neighbors_->collect(dataplane_seconds(), neighbor_stale_seconds, shared_.rcu); n > 0)
                 log::debug("forgot {} neighbours unused for {} s", n, neighbor_stale_seconds);
+            release_unused_ids();
             estimate_rates();
             metrics_.update(services(), workers(), health(), pools());
             next_estimate += estimator_period;

@@ -103,6 +103,9 @@ private:
     TrafficStats traffic_of(bool service, uint32_t id) const;
     void estimate_rates();
     void learn_neighbors();
+    // Gives back the stable ids of services and real servers that have left and are no longer
+    // referred to by any connection (StableIds::release), with their counters' baselines.
+    void release_unused_ids();
     uint32_t dataplane_seconds() const;  // the workers' clock, in seconds
     void announce_addresses();
     void steer_to_owners();

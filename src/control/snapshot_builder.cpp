@@ -75,8 +75,8 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
         ServiceEntry e;
         e.id = ids.service(sc.protocol, sc.vip, sc.port);
         if (e.id >= dataplane::max_services_per_process)
-            return "too many distinct services since start-up (the limit is " +
-                   std::to_string(dataplane::max_services_per_process) + ")";
+            return "too many services (the limit is " + std::to_string(dataplane::max_services_per_process) +
+                   ", counting those that left and still have connections)";
         e.vip = rte_cpu_to_be_32(sc.vip);
         e.port = rte_cpu_to_be_16(sc.port);
         e.protocol = static_cast<uint8_t>(sc.protocol);
@@ -91,7 +91,8 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
             s.real_servers.push_back({ids.real_server(e.id, rs.address, rs.port), rte_cpu_to_be_32(rs.address),
                                       rte_cpu_to_be_16(rs.port), rs.forward, rs.upper_threshold, rs.lower_threshold});
             if (s.real_servers.back().id >= dataplane::max_real_servers_per_process)
-                return fmt::format("too many distinct real servers since start-up (the limit is {})",
+                return fmt::format("too many real servers (the limit is {}, counting those that left and still "
+                                   "have connections)",
                                    dataplane::max_real_servers_per_process);
             s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port, 0});
             thresholds |= rs.upper_threshold != 0;
@@ -116,18 +117,62 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
 
 }  // namespace
 
+uint32_t StableIds::take(std::set<uint32_t>& free, uint32_t& next)
+{
+    if (free.empty()) return next++;
+    const uint32_t id = *free.begin();
+    free.erase(free.begin());
+    return id;
+}
+
 uint32_t StableIds::service(Protocol protocol, Ipv4 vip, uint16_t port)
 {
-    auto [it, added] = services_.try_emplace({protocol, vip, port}, next_service_);
-    if (added) ++next_service_;
+    auto it = services_.find({protocol, vip, port});
+    if (it == services_.end()) it = services_.emplace(std::tuple{protocol, vip, port}, take(free_services_, next_service_)).first;
     return it->second;
 }
 
 uint32_t StableIds::real_server(uint32_t service_id, Ipv4 address, uint16_t port)
 {
-    auto [it, added] = real_servers_.try_emplace({service_id, address, port}, next_real_server_);
-    if (added) ++next_real_server_;
+    auto it = real_servers_.find({service_id, address, port});
+    if (it == real_servers_.end())
+        it = real_servers_.emplace(std::tuple{service_id, address, port}, take(free_real_servers_, next_real_server_)).first;
     return it->second;
+}
+
+StableIds::Released StableIds::release(const Config& running,
+                                       const std::function<bool(uint32_t real_server_id)>& referenced)
+{
+    std::set<std::tuple<Protocol, Ipv4, uint16_t>> services_running;
+    std::set<std::tuple<uint32_t, Ipv4, uint16_t>> real_servers_running;
+    for (const ServiceConfig& s : running.services) {
+        services_running.emplace(s.protocol, s.vip, s.port);
+        const auto id = find_service(s.protocol, s.vip, s.port);
+        if (!id) continue;
+        for (const RealServerConfig& rs : s.real_servers) real_servers_running.emplace(*id, rs.address, rs.port);
+    }
+    Released released;
+    std::set<uint32_t> services_with_real_servers;
+    for (auto it = real_servers_.begin(); it != real_servers_.end();) {
+        if (real_servers_running.count(it->first) == 0 && !referenced(it->second)) {
+            released.real_servers.push_back(it->second);
+            free_real_servers_.insert(it->second);
+            it = real_servers_.erase(it);
+        } else {
+            services_with_real_servers.insert(std::get<0>(it->first));
+            ++it;
+        }
+    }
+    for (auto it = services_.begin(); it != services_.end();) {
+        if (services_running.count(it->first) == 0 && services_with_real_servers.count(it->second) == 0) {
+            released.services.push_back(it->second);
+            free_services_.insert(it->second);
+            it = services_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return released;
 }
 
 std::optional<uint32_t> StableIds::find_service(Protocol protocol, Ipv4 vip, uint16_t port) const

@@ -2,11 +2,14 @@
 // control core, off the fast path: everything the dataplane needs is computed here.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "control/config.hpp"
 #include "dataplane/snapshot.hpp"
@@ -15,6 +18,10 @@ namespace fulcrum::control {
 
 // Ids that stay the same for the same service or real server across every snapshot of this
 // process, so that connections, counters and scheduler cursors survive a reload.
+// An id is given back (release) once its service or real server has left the running
+// configuration and no connection refers to it any more, and the lowest id given back is the next
+// one given: the ids in use stay below the number of services and real servers that exist,
+// however many have come and gone.
 class StableIds {
 public:
     uint32_t service(Protocol protocol, Ipv4 vip, uint16_t port);
@@ -24,9 +31,26 @@ public:
     std::optional<uint32_t> find_service(Protocol protocol, Ipv4 vip, uint16_t port) const;
     std::optional<uint32_t> find_real_server(uint32_t service_id, Ipv4 address, uint16_t port) const;
 
+    struct Released {
+        std::vector<uint32_t> services;
+        std::vector<uint32_t> real_servers;
+    };
+    // Gives back the ids of real servers `running` (sorry servers included) does not have and
+    // `referenced(id)` says no connection uses, then of services `running` does not have and
+    // that have no real server id left. `running` must be what every worker already uses (the
+    // snapshot built from it published), so that nothing new can refer to what is given back.
+    Released release(const Config& running, const std::function<bool(uint32_t real_server_id)>& referenced);
+
+    // Every id given so far is below these.
+    uint32_t service_id_bound() const { return next_service_; }
+    uint32_t real_server_id_bound() const { return next_real_server_; }
+
 private:
+    static uint32_t take(std::set<uint32_t>& free, uint32_t& next);
+
     std::map<std::tuple<Protocol, Ipv4, uint16_t>, uint32_t> services_;
     std::map<std::tuple<uint32_t, Ipv4, uint16_t>, uint32_t> real_servers_;
+    std::set<uint32_t> free_services_, free_real_servers_;
     uint32_t next_service_ = 0;
     uint32_t next_real_server_ = 0;
 };
