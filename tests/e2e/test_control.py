@@ -20,6 +20,9 @@ telnet-style console and the Prometheus metrics, with the real director in the v
             show config read back by --check; reload; quit; a script read to its end
   metrics   GET /metrics: connections, packets, weights and ActiveConn per service and real server
             equal to what was sent and set, at the next 2 s refresh
+  defences  a reload sets drop_packet 3 (am_droprate 4) and secure_tcp 3: show workers shows the
+            levels, 12 HTTP requests all succeed while 3-6 of their SYNs are refused (the client's
+            kernel sends each again a second later); a reload without them turns them off
 
 Run as root: /usr/bin/python3 tests/e2e/test_control.py   (FULCRUM_BIN picks the director)
 Prints one PASS/FAIL line per check and `control: N passed, N failed`; exits 1 if any check failed.
@@ -48,6 +51,8 @@ RATE_HEAD = ["%-33s %8s %8s %8s %8s %8s" % ("Prot LocalAddress:Port", "CPS", "In
 CONNS_HEAD = ["IPVS connection entries", "pro expire %-11s %-18s %-18s %s" % ("state", "source", "virtual",
                                                                              "destination")]
 STALL_SECONDS = 0.5  # no request may take this long: the lab answers in milliseconds
+# `show workers` rows without a total: the lcore and the defences' levels.
+NO_TOTAL_ROWS = ("lcore", "drop_entry", "drop_packet", "secure_tcp", "flood_mode")
 TABLE_SIZE = 65536  # dataplane.conn_table_size's default; conf/lab-nat.yaml leaves it out
 
 
@@ -708,7 +713,8 @@ def check_console_counters(checks, a):
     head_ok = w1_lines[0] == " " * 22 + "%14s%14s" % ("worker 0", "total")
     checks.report("show_workers_counts_packets",
                   head_ok and rx >= inp + outp and tx >= inp + outp and w1.get("lcore", [None])[0] is not None
-                  and all(len(v) == 2 and v[0] == v[1] for k, v in w1.items() if k != "lcore"),
+                  and all(len(v) == 2 and v[0] == v[1] for k, v in w1.items() if k not in NO_TOTAL_ROWS)
+                  and all(len(w1.get(k, [])) == 1 for k in NO_TOTAL_ROWS),
                   f"header ok: {head_ok}; rx_packets +{rx}, tx_packets +{tx} during the 30 connections "
                   f"(>= InPkts+OutPkts = {inp + outp}); rows {sorted(w1)[:8]}")
 
@@ -910,6 +916,52 @@ def check_console_edits(checks, director, a, lines, rr_services):
 
 # ---- main ---------------------------------------------------------------------------------------
 
+def check_defences_by_reload(checks, director, conf_path, services):
+    """IPVS's defences set by a reload, seen in `show workers` and felt by a client: drop_packet at
+    level 3 refuses one new connection in am_droprate, whose SYN the client's kernel sends again
+    a second later; secure_tcp at level 3 still lets NAT handshakes through (their server answers)."""
+    text = config_text(services, note="defences")
+    with_defences, n = re.subn(r"(?m)^  workers: 1\n", "  workers: 1\n  drop_packet: 3\n  am_droprate: 4\n  secure_tcp: 3\n", text)
+    assert n == 1
+    write(conf_path, with_defences)
+    ok, detail, _ = L.reload_director(director, limit=10)
+    a = L.Console()
+    try:
+        levels = {}
+        deadline = time.monotonic() + 4  # a worker decides once a second
+        while time.monotonic() < deadline:
+            rows = workers_table(a.cmd("show workers"))
+            levels = {k: rows.get(k, [None])[0] for k in ("drop_entry", "drop_packet", "secure_tcp", "flood_mode")}
+            if levels["drop_packet"] == 3 and levels["secure_tcp"] == 3:
+                break
+            time.sleep(0.3)
+        before = workers_table(a.cmd("show workers")).get("  drop_packet", [0, 0])[-1]
+        t0 = time.monotonic()
+        r = L.client("http", "--count", "12", "--deadline", "40", timeout=5, limit=60)
+        took = time.monotonic() - t0
+        refused = workers_table(a.cmd("show workers")).get("  drop_packet", [0, 0])[-1] - before
+        checks.report("defences_by_reload",
+                      ok and levels == {"drop_entry": 0, "drop_packet": 3, "secure_tcp": 3, "flood_mode": 0}
+                      and r.get("ok", False) and 3 <= refused <= 6,
+                      f"reload: {detail if not ok else 'applied'}; show workers levels {levels}; 12 HTTP requests "
+                      f"{'all answered' if r.get('ok') else 'failed: ' + str(r)[:200]} in {took:.1f} s, "
+                      f"{refused} SYN(s) refused as drop_packet (one in 4 of the 12 first SYNs and their retries: 3-6)")
+        write(conf_path, text)
+        ok, detail, _ = L.reload_director(director, limit=10)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            rows = workers_table(a.cmd("show workers"))
+            if rows.get("drop_packet", [None])[0] == 0 and rows.get("secure_tcp", [None])[0] == 0:
+                break
+            time.sleep(0.3)
+        checks.report("defences_off_by_reload", ok and rows.get("drop_packet", [None])[0] == 0
+                      and rows.get("secure_tcp", [None])[0] == 0,
+                      f"after a reload without them: drop_packet {rows.get('drop_packet')}, secure_tcp "
+                      f"{rows.get('secure_tcp')}")
+    finally:
+        a.close()
+
+
 def main():
     checks = L.Checks("control")
     if os.geteuid() != 0:
@@ -972,6 +1024,7 @@ def main():
             checks.report("director_console_ready", ready, detail)
             if ready:
                 check_console(checks, director2, rr_services)
+                check_defences_by_reload(checks, director2, conf2, rr_services)
             code = director2.stop()
             stops.append(("console", code, director2))
             checks.report("sigterm_exit_0", all(c == 0 for _, c, _ in stops),
