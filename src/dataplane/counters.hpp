@@ -20,6 +20,7 @@ namespace fulcrum::dataplane {
     X(ttl_exceeded, "TTL would reach 0 when routed")                                               \
     X(no_service, "to a VIP on a port or protocol with no service")                                \
     X(tcp_not_syn, "TCP packet without SYN and without a connection")                              \
+    X(tcp_bad_flags, "TCP flags no stack sends: SYN with FIN or RST, or none of SYN, ACK, RST")   \
     X(no_real_server, "the scheduler found no available real server")                              \
     X(conn_table_full, "connection table full")                                                    \
     X(drop_packet, "new connection refused by the drop_packet defence")                            \

@@ -21,6 +21,15 @@ namespace fulcrum::dataplane {
 
 namespace {
 
+// Flags Linux's tcp_validate_incoming and its LISTEN state discard: SYN with FIN or RST, and
+// segments with none of SYN, ACK and RST. IPVS would schedule a SYN+FIN and move a connection
+// to CLOSE on a segment without flags, so a spoofed one could redirect or end a client's flow.
+bool tcp_flags_invalid(uint8_t flags)
+{
+    if ((flags & RTE_TCP_SYN_FLAG) && (flags & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) return true;
+    return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == 0;
+}
+
 bool is_syn_only(uint8_t flags)
 {
     return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
@@ -293,6 +302,8 @@ Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
         if (related.settled() && !maybe_kernels) return related;
     }
     const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
+    if (has_ports && p.key.proto == IPPROTO_TCP && tcp_flags_invalid(p.tcp_flags))
+        return Verdict::drop(DropReason::tcp_bad_flags);
     if (has_ports) {
         const bool stale_hit = hit.conn != nullptr &&
             !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key() : hit.conn->client_key) == p.key);

@@ -213,7 +213,7 @@ def main():
             # Fragments are not among them: net_af_packet joins a fanout group with
             # PACKET_FANOUT_FLAG_DEFRAG, so the kernel holds them for reassembly and they never
             # reach the director here (the unit tests and fuzz_pipeline cover them).
-            wanted = ("bad_ip_header", "bad_ip_checksum", "bad_l4_header", "martian_source", "tcp_not_syn",
+            wanted = ("bad_ip_header", "bad_ip_checksum", "bad_l4_header", "martian_source", "tcp_bad_flags",
                       "reply_wrong_port")
             checks.report("hostile_frames_counted", all(drops.get(k, 0) > 0 for k in wanted)
                           and drops.get("icmp_forged", 0) + drops.get("icmp_bad_checksum", 0) + drops.get("icmp_unhandled", 0) > 0,

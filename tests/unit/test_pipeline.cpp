@@ -344,12 +344,32 @@ TEST_F(Pipeline, UdpNatBothWays)
     expect_forwarded(answer.bytes(), int_port, ext_port, Frame(answer).from(ext_mac).to(client_mac).src(vip, 5353).with_ttl(63).bytes());
 }
 
+TEST_F(Pipeline, TcpFlagsNoStackSendsAreDroppedBeforeTheyTouchAConnection)
+{
+    // A spoofed SYN+FIN would open a connection IPVS-style, so that the client's own SYN on that
+    // port, seconds later, went to the server the spoofer's packet was scheduled to.
+    expect_dropped(from_client(40000).tcp(SYN | FIN).bytes(), ext_port, DropReason::tcp_bad_flags);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    // A segment without SYN, ACK or RST would move a live connection to CLOSE (10 s).
+    run(from_client(40001).tcp(SYN).bytes(), ext_port);
+    run(from_client(40001).tcp(ACK).bytes(), ext_port);
+    take(int_port);
+    for (uint8_t flags : {uint8_t{0}, uint8_t{FIN | PSH | 0x20}, uint8_t{SYN | FIN}, uint8_t{SYN | RST}})
+        expect_dropped(from_client(40001).tcp(flags).bytes(), ext_port, DropReason::tcp_bad_flags);
+    ConnTable::Hit hit = w_->conns.lookup(key_of(from_client(40001)));
+    ASSERT_NE(hit.conn, nullptr);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::established);
+    // What stacks do send still passes: FIN with ACK, RST alone.
+    EXPECT_EQ(run(from_client(40001).tcp(FIN | ACK).bytes(), ext_port).kind, Verdict::Kind::transmit);
+    EXPECT_EQ(run(from_client(40001).tcp(RST).bytes(), ext_port).kind, Verdict::Kind::transmit);
+}
+
 TEST_F(Pipeline, DropsByReason)
 {
     expect_dropped(from_client(40000).tcp(ACK).bytes(), ext_port, DropReason::tcp_not_syn);
     // Only a SYN alone opens a connection: not SYN with ACK or RST.
     expect_dropped(from_client(40000).tcp(SYN | ACK).bytes(), ext_port, DropReason::tcp_not_syn);
-    expect_dropped(from_client(40000).tcp(SYN | RST).bytes(), ext_port, DropReason::tcp_not_syn);
+    expect_dropped(from_client(40000).tcp(SYN | RST).bytes(), ext_port, DropReason::tcp_bad_flags);
     expect_dropped(from_client(40000, 81).tcp(SYN).bytes(), ext_port, DropReason::no_service);
     expect_dropped(from_client(40000, 5353).tcp(SYN).bytes(), ext_port, DropReason::no_service);
     expect_dropped(from_client(40000).udp().with_frag(0x2000).bytes(), ext_port, DropReason::ip_fragment);
