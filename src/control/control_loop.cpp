@@ -42,6 +42,9 @@ constexpr uint16_t kernel_queue_descriptors = 128;
 constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
 // The kernel's gc_stale_time: a learned neighbour unused and unheard for this long is forgotten.
 constexpr uint32_t neighbor_stale_seconds = 60;
+// Old snapshots that may wait for their readers at once: far more than health flaps and reloads
+// publish within the few microseconds a worker takes to pass a quiescent state.
+constexpr uint32_t snapshot_queue_size = 64;
 constexpr auto control_period = std::chrono::milliseconds(1);
 constexpr auto overload_period = std::chrono::milliseconds(100);
 constexpr auto estimator_period = std::chrono::seconds(2);
@@ -216,6 +219,8 @@ std::string Director::start(const Config& config, const std::string& config_path
     shared_.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE));
     if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
         return dpdk_failure("cannot create the RCU state");
+    publisher_ = std::make_unique<SnapshotPublisher>(shared_.snapshot, shared_.rcu, snapshot_queue_size);
+    if (!publisher_->error().empty()) return publisher_->error();
 
     if (auto e = set_rate_limits(shared_, config.dataplane.kernel_rate_limit, config.dataplane.icmp_rate_limit);
         !e.empty())
@@ -314,13 +319,9 @@ std::string Director::publish(const Config& config)
             cursor.locality = locality_tables_.back().get();
         }
     }
-    const ServiceSnapshot* old = shared_.snapshot.exchange(built.snapshot.release(), std::memory_order_acq_rel);
-    if (old != nullptr) {
-        // Workers may still be reading `old` in the iteration they are in; once each has
-        // reported a quiescent state since the exchange, none can hold it.
-        rte_rcu_qsbr_synchronize(shared_.rcu, RTE_QSBR_THRID_INVALID);
-        delete old;
-    }
+    // Never waits for the workers: the old snapshot is freed on a later tick, once each has
+    // passed a quiescent state (SnapshotPublisher).
+    publisher_->publish(std::move(built.snapshot));
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
     log_service_table(effective);
     std::erase_if(sorry_, [&](const auto& entry) {
@@ -814,8 +815,9 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
 
 void Director::release_unused_ids()
 {
-    // config_ is what the published snapshot was built from, and publish waits until no worker
-    // holds an older one: nothing can start using an id that is given back here.
+    // config_ is what the published snapshot was built from; once no worker holds an older one,
+    // nothing can start using an id that is given back here.
+    if (!publisher_->settled()) return;
     const StableIds::Released released = ids_.release(with_sorry_servers(config_), [&](uint32_t id) {
         for (const auto& w : workers_)
             if (w->conn_counts[id].active.load(std::memory_order_relaxed) + w->conn_counts[id].inactive.load(std::memory_order_relaxed) != 0)
@@ -893,6 +895,7 @@ void Director::run(ControlSignals& signals)
     auto next_overload_check = std::chrono::steady_clock::now();
     auto next_estimate = next_overload_check + estimator_period;
     while (!signals.stop.load()) {
+        publisher_->tick();
         learn_neighbors();
         if (signals.reload.exchange(false)) reload();
         rte_timer_manage();
@@ -976,7 +979,7 @@ void Director::stop()
         rte_ring_free(ring);
     }
     workers_.clear();
-    delete shared_.snapshot.exchange(nullptr);
+    if (publisher_) publisher_->shut_down();
     rte_ring_free(shared_.neighbor_updates);
     rte_free(shared_.rcu);
     neighbors_.reset();

@@ -18,6 +18,7 @@
 #include "control/ipvsadm_format.hpp"
 #include "control/metrics.hpp"
 #include "control/snapshot_builder.hpp"
+#include "control/snapshot_publisher.hpp"
 #include "dataplane/steering.hpp"
 #include "dataplane/worker_context.hpp"
 
@@ -127,6 +128,7 @@ private:
     StableIds ids_;
     uint64_t generation_ = 0;
     dataplane::DataplaneShared shared_;
+    std::unique_ptr<SnapshotPublisher> publisher_;
     std::unique_ptr<dataplane::NeighborTable> neighbors_;
     std::unique_ptr<dataplane::PersistenceTable> templates_;
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;

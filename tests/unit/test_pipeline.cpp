@@ -11,11 +11,13 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
 
 #include "control/snapshot_builder.hpp"
+#include "control/snapshot_publisher.hpp"
 #include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
@@ -1563,6 +1565,56 @@ TEST_F(Pipeline, AQuiescedServerKeepsItsPersistentClientsUnlessExpireQuiescentTe
         // expire_quiescent_template the template goes and the client is scheduled afresh.
         EXPECT_EQ(picked(44001), expire_quiescent ? 2 : 1);
     }
+}
+
+TEST(SnapshotPublisher, NeverWaitsForAWorkerAndFreesOldSnapshotsOnceItHasPassedAQuiescentState)
+{
+    const size_t size = rte_rcu_qsbr_get_memsize(1);
+    auto* rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("publisher_rcu", size, RTE_CACHE_LINE_SIZE));
+    ASSERT_NE(rcu, nullptr);
+    ASSERT_EQ(rte_rcu_qsbr_init(rcu, 1), 0);
+    ASSERT_EQ(rte_rcu_qsbr_thread_register(rcu, 0), 0);
+    rte_rcu_qsbr_thread_online(rcu, 0);  // a worker in the middle of a long iteration
+    std::atomic<const ServiceSnapshot*> slot{nullptr};
+    {
+        control::SnapshotPublisher publisher(slot, rcu, 4);
+        ASSERT_EQ(publisher.error(), "");
+        std::vector<const ServiceSnapshot*> published;
+        const auto start = std::chrono::steady_clock::now();
+        // Publications while the worker has not passed a quiescent state, until the queue of four
+        // old snapshots is full and one has to wait.
+        while (publisher.deferred() == 0 && published.size() < 64) {
+            auto next = std::make_unique<ServiceSnapshot>();
+            next->generation = published.size();
+            published.push_back(next.get());
+            publisher.publish(std::move(next));
+        }
+        // Not one waited for the worker (rte_rcu_qsbr_synchronize would never have returned).
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+        const size_t n = published.size();
+        ASSERT_EQ(n, 6u);  // the first had nothing to replace, four wait, the sixth is deferred
+        EXPECT_EQ(slot.load(), published[n - 2]);  // the last one waits for room
+        EXPECT_EQ(publisher.reclaimed(), 0u);
+        EXPECT_FALSE(publisher.settled());
+        publisher.tick();
+        EXPECT_EQ(publisher.reclaimed(), 0u);  // maybe still read: nothing freed
+        EXPECT_EQ(slot.load(), published[n - 2]);
+        // The worker passes a quiescent state: the old ones are freed and the waiting one goes out.
+        rte_rcu_qsbr_quiescent(rcu, 0);
+        publisher.tick();
+        EXPECT_EQ(publisher.reclaimed(), n - 2);
+        EXPECT_EQ(slot.load(), published[n - 1]);
+        EXPECT_FALSE(publisher.settled());  // the one it replaced waits for the next quiescent state
+        rte_rcu_qsbr_quiescent(rcu, 0);
+        publisher.tick();
+        EXPECT_EQ(publisher.reclaimed(), n - 1);
+        EXPECT_TRUE(publisher.settled());
+        rte_rcu_qsbr_thread_offline(rcu, 0);
+        publisher.shut_down();
+        EXPECT_EQ(slot.load(), nullptr);
+    }
+    rte_rcu_qsbr_thread_unregister(rcu, 0);
+    rte_free(rcu);
 }
 
 TEST(StableIds, IdsOfWhatLeftAndIsNoLongerReferencedAreGivenBackAndReused)
