@@ -42,7 +42,11 @@ const std::array<std::string_view, sched::all_kinds.size()> known_schedulers = [
 }();
 
 constexpr std::array<std::string_view, 2> protocol_names{"tcp", "udp"};
-constexpr std::array<std::string_view, 3> forward_names{"nat", "dr", "tun"};
+constexpr auto forward_names = [] {
+    std::array<std::string_view, forward_methods.size()> names{};
+    for (size_t i = 0; i < names.size(); ++i) names[i] = forward_methods[i].name;
+    return names;
+}();
 
 // Ranges (inclusive) of the numeric keys.
 constexpr uint64_t max_workers = 64;

@@ -566,9 +566,9 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             return "";
         }
         return fmt::format("-r: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quoted(v));
-    case 'g': c.forward = ForwardMethod::dr; return "";
-    case 'i': c.forward = ForwardMethod::tun; return "";
-    case 'm': c.forward = ForwardMethod::nat; return "";
+    case 'g':
+    case 'i':
+    case 'm': c.forward = *forward_method_of_flag(spec.short_name); return "";
     case 'w':
         if (auto n = parse_number<uint32_t>(v, 0, 65535)) {
             c.weight = *n;

@@ -11,15 +11,7 @@ namespace {
 
 std::string_view protocol_switch(Protocol p) { return p == Protocol::tcp ? "-t" : "-u"; }
 
-std::string_view forward_switch(ForwardMethod m)
-{
-    switch (m) {
-    case ForwardMethod::nat: return "-m";
-    case ForwardMethod::tun: return "-i";
-    case ForwardMethod::dr: return "-g";
-    }
-    return "-g";
-}
+std::string forward_switch(ForwardMethod m) { return {'-', forward_methods[static_cast<size_t>(m)].flag}; }
 
 
 // ipvsadm cuts the service name ("TCP  a.b.c.d:p") at 33 characters and a real server's at 28;

@@ -82,24 +82,15 @@ std::string_view protocol_name(Protocol p) { return p == Protocol::tcp ? "tcp" :
 
 std::string_view protocol_label(Protocol p) { return p == Protocol::tcp ? "TCP" : "UDP"; }
 
-std::string_view forward_method_name(ForwardMethod m)
-{
-    switch (m) {
-    case ForwardMethod::nat: return "nat";
-    case ForwardMethod::dr: return "dr";
-    case ForwardMethod::tun: return "tun";
-    }
-    return "?";
-}
+std::string_view forward_method_name(ForwardMethod m) { return forward_methods[static_cast<size_t>(m)].name; }
 
-std::string_view ipvsadm_forward_name(ForwardMethod m)
+std::string_view ipvsadm_forward_name(ForwardMethod m) { return forward_methods[static_cast<size_t>(m)].ipvsadm; }
+
+std::optional<ForwardMethod> forward_method_of_flag(char flag)
 {
-    switch (m) {
-    case ForwardMethod::nat: return "Masq";
-    case ForwardMethod::dr: return "Route";
-    case ForwardMethod::tun: return "Tunnel";
-    }
-    return "?";
+    for (const ForwardMethodNames& m : forward_methods)
+        if (m.flag == flag) return m.method;
+    return std::nullopt;
 }
 
 }  // namespace fulcrum

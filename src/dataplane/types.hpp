@@ -32,8 +32,33 @@ using MacAddress = std::array<uint8_t, 6>;
 
 enum class Protocol : uint8_t { tcp = 6, udp = 17 };
 
-// ipvsadm's -m / -g / -i.
-enum class ForwardMethod : uint8_t { nat, dr, tun };
+// The forwarding methods, the one list of them: the enum, the configuration's name, ipvsadm's
+// name in its listing and ipvsadm's option letter. A new method is one line here (and its stage
+// in the dataplane).
+#define FULCRUM_FORWARD_METHODS(X) \
+    X(nat, "Masq", 'm')            \
+    X(dr, "Route", 'g')            \
+    X(tun, "Tunnel", 'i')
+
+enum class ForwardMethod : uint8_t {
+#define FULCRUM_METHOD_ENUM(name, ipvsadm, flag) name,
+    FULCRUM_FORWARD_METHODS(FULCRUM_METHOD_ENUM)
+#undef FULCRUM_METHOD_ENUM
+};
+
+struct ForwardMethodNames {
+    ForwardMethod method;
+    std::string_view name;      // in the configuration: "nat"
+    std::string_view ipvsadm;   // in ipvsadm -L: "Masq"
+    char flag;                  // ipvsadm's option: -m
+};
+inline constexpr std::array forward_methods = {
+#define FULCRUM_METHOD_NAMES(name, ipvsadm, flag) ForwardMethodNames{ForwardMethod::name, #name, ipvsadm, flag},
+    FULCRUM_FORWARD_METHODS(FULCRUM_METHOD_NAMES)
+#undef FULCRUM_METHOD_NAMES
+};
+// The method whose ipvsadm option letter is `flag`, if any.
+std::optional<ForwardMethod> forward_method_of_flag(char flag);
 
 std::string format_ipv4(Ipv4 ip);
 std::string format_ipv4_port(Ipv4 ip, uint16_t port);  // "198.18.0.100:80"
