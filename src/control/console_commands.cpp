@@ -209,7 +209,7 @@ CommandOutput show_connections(ControlApi& api, size_t limit)
 CommandOutput show_workers(ControlApi& api)
 {
     const std::vector<WorkerStatus> workers = api.workers();
-    constexpr int label = 22;
+    constexpr int label = 24;  // "  unsupported_ethertype" and a space
     constexpr int column = 14;
     CommandOutput out;
     std::string header = fmt::format("{:<{}}", "", label);
@@ -229,47 +229,19 @@ CommandOutput show_workers(ControlApi& api)
         out.lines.push_back(std::move(line));
     };
     row("lcore", [](const WorkerStatus& w) -> uint64_t { return w.lcore; }, false);
-    row("rx_packets", [](const WorkerStatus& w) { return w.rx_packets; }, true);
-    row("tx_packets", [](const WorkerStatus& w) { return w.tx_packets; }, true);
-    row("handed_off", [](const WorkerStatus& w) { return w.handed_off; }, true);
-    row("handoffs_received", [](const WorkerStatus& w) { return w.handoffs_received; }, true);
-    row("to_kernel", [](const WorkerStatus& w) { return w.to_kernel; }, true);
-    row("from_kernel", [](const WorkerStatus& w) { return w.from_kernel; }, true);
-    row("idle_polls", [](const WorkerStatus& w) { return w.idle_polls; }, true);
-    row("connections", [](const WorkerStatus& w) { return w.connections; }, true);
-    row("connections_evicted", [](const WorkerStatus& w) { return w.connections_evicted; }, true);
-    row("drop_entry_removed", [](const WorkerStatus& w) { return w.drop_entry_removed; }, true);
-    row("stateless_forwarded", [](const WorkerStatus& w) { return w.stateless_forwarded; }, true);
-    row("templates_evicted", [](const WorkerStatus& w) { return w.templates_evicted; }, true);
-    row("templates_full", [](const WorkerStatus& w) { return w.templates_full; }, true);
-    // The defences' levels as IPVS shows its sysctls (2: automatic and on now).
-    row("drop_entry", [](const WorkerStatus& w) -> uint64_t { return w.drop_entry; }, false);
-    row("drop_packet", [](const WorkerStatus& w) -> uint64_t { return w.drop_packet; }, false);
-    row("secure_tcp", [](const WorkerStatus& w) -> uint64_t { return w.secure_tcp; }, false);
-    row("flood_mode", [](const WorkerStatus& w) -> uint64_t { return w.flood_mode; }, false);
-
-    // Reasons in the order the workers list them; only those some worker has counted.
-    std::vector<std::string> reasons;
-    std::map<std::string, uint64_t, std::less<>> totals;
-    for (const WorkerStatus& w : workers)
-        for (const auto& [name, count] : w.drops) {
-            auto [it, fresh] = totals.emplace(name, 0);
-            if (fresh) reasons.push_back(name);
-            it->second += count;
-        }
-    auto drops_of = [](const WorkerStatus& w, std::string_view reason) -> uint64_t {
-        for (const auto& [name, count] : w.drops)
-            if (name == reason) return count;
-        return 0;
-    };
-    row("drops", [](const WorkerStatus& w) {
-        uint64_t sum = 0;
-        for (const auto& d : w.drops) sum += d.second;
-        return sum;
-    }, true);
-    for (const std::string& reason : reasons)
-        if (totals[reason] != 0)
-            row("  " + reason, [&](const WorkerStatus& w) { return drops_of(w, reason); }, true);
+    for (size_t i = 0; i < dataplane::worker_counter_count; ++i)
+        row(dataplane::worker_counter_names[i],
+            [i](const WorkerStatus& w) { return dataplane::worker_counter_values(w.counters)[i]; }, true);
+    for (const WorkerGauge& g : worker_gauges) row(g.name, [&g](const WorkerStatus& w) { return w.*g.field; }, g.summed);
+    // The drops' sum, then each reason some worker has counted, in the list's order.
+    row("drops", [](const WorkerStatus& w) { return w.counters.drops_total(); }, true);
+    for (size_t r = 0; r < dataplane::drop_reason_count; ++r) {
+        uint64_t total = 0;
+        for (const WorkerStatus& w : workers) total += w.counters.drops[r];
+        if (total != 0)
+            row("  " + std::string(dataplane::drop_reason_names[r]), [r](const WorkerStatus& w) { return w.counters.drops[r]; },
+                true);
+    }
     return out;
 }
 

@@ -2,14 +2,17 @@
 // implements it; everything runs on the control core, so no call needs a lock.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "control/config.hpp"
+#include "dataplane/counters.hpp"
 
 namespace fulcrum::control {
 
@@ -55,24 +58,41 @@ struct PoolStatus {
     uint32_t in_use = 0;
 };
 
+// What a worker shows besides its counters: the connections live in its table and the
+// defences' levels as IPVS shows its sysctls (0 never, 1 automatic and off, 2 automatic and on,
+// 3 always). `summed`: show workers gives a total.
+// (No name but a drop reason's begins with drop_: the levels are level_NAME.)
+#define FULCRUM_WORKER_GAUGES(X)                                                   \
+    X(connections, true, "connections live in the worker's table")                 \
+    X(level_drop_entry, false, "the drop_entry defence's level")                   \
+    X(level_drop_packet, false, "the drop_packet defence's level")                 \
+    X(level_secure_tcp, false, "the secure_tcp defence's level")                   \
+    X(level_flood_mode, false, "flood_mode's level")
+
 struct WorkerStatus {
     unsigned worker = 0;
     unsigned lcore = 0;
-    uint64_t rx_packets = 0, tx_packets = 0;
-    uint64_t handed_off = 0, handoffs_received = 0;
-    uint64_t to_kernel = 0, from_kernel = 0;  // the exception path
-    uint64_t idle_polls = 0;
-    uint64_t connections = 0;  // live in its table
-    uint64_t connections_evicted = 0;  // half-open or idle ones that gave way in a full table
-    uint64_t drop_entry_removed = 0;   // removed by the drop_entry defence
-    uint64_t stateless_forwarded = 0;  // forwarded without a connection (flood_mode)
-    uint64_t templates_evicted = 0;    // live persistence templates that controlled nothing gave way
-    uint64_t templates_full = 0;       // persistent clients that got no template
-    // The defences' levels as IPVS shows its sysctls: 0 never, 1 automatic and off, 2 automatic
-    // and on, 3 always.
-    uint8_t drop_entry = 0, drop_packet = 0, secure_tcp = 0, flood_mode = 0;
-    std::vector<std::pair<std::string, uint64_t>> drops;  // reason name, count (all reasons)
+    dataplane::WorkerCounters counters;  // FULCRUM_WORKER_COUNTERS and the drops by reason
+#define FULCRUM_GAUGE_FIELD(name, summed, text) uint64_t name = 0;
+    FULCRUM_WORKER_GAUGES(FULCRUM_GAUGE_FIELD)
+#undef FULCRUM_GAUGE_FIELD
 };
+
+struct WorkerGauge {
+    std::string_view name;
+    bool summed;
+    std::string_view description;
+    uint64_t WorkerStatus::*field;
+};
+inline constexpr std::array worker_gauges = {
+#define FULCRUM_GAUGE(name, summed, text) WorkerGauge{#name, summed, text, &WorkerStatus::name},
+    FULCRUM_WORKER_GAUGES(FULCRUM_GAUGE)
+#undef FULCRUM_GAUGE
+};
+
+// Every value a worker shows, by the one name the console, the stop log, telemetry and
+// Prometheus use: the counters, the gauges, then drop_REASON for each drop reason.
+std::vector<std::pair<std::string, uint64_t>> worker_values(const WorkerStatus& w);
 
 // One connection as ipvsadm -L -n -c shows it.
 struct ConnectionRow {

@@ -751,28 +751,17 @@ std::vector<WorkerStatus> Director::workers() const
     std::vector<WorkerStatus> out;
     for (size_t i = 0; i < workers_.size(); ++i) {
         const WorkerContext& w = *workers_[i];
-        const WorkerCounters& c = w.counters;
         WorkerStatus s;
         s.worker = w.worker_id;
         s.lcore = worker_lcores_[i];
-        s.rx_packets = c.rx_packets;
-        s.tx_packets = c.tx_packets;
-        s.handed_off = c.handed_off;
-        s.handoffs_received = c.handoffs_received;
-        s.to_kernel = c.to_kernel;
-        s.from_kernel = c.from_kernel;
-        s.idle_polls = c.idle_polls;
+        // Each 64-bit counter is written by its worker alone and read whole: a copy may be a
+        // packet behind, never torn.
+        s.counters = w.counters;
         s.connections = w.conns.size();
-        s.connections_evicted = c.connections_evicted;
-        s.drop_entry_removed = c.drop_entry_removed;
-        s.stateless_forwarded = c.stateless_forwarded;
-        s.templates_evicted = c.templates_evicted;
-        s.templates_full = c.templates_full;
-        s.drop_entry = w.defense.drop_entry.load(std::memory_order_relaxed);
-        s.drop_packet = w.defense.drop_packet.load(std::memory_order_relaxed);
-        s.secure_tcp = w.defense.secure_tcp.load(std::memory_order_relaxed);
-        s.flood_mode = w.defense.flood_mode.load(std::memory_order_relaxed);
-        for (size_t r = 0; r < drop_reason_count; ++r) s.drops.emplace_back(std::string(drop_reason_names[r]), c.drops[r]);
+        s.level_drop_entry = w.defense.drop_entry.load(std::memory_order_relaxed);
+        s.level_drop_packet = w.defense.drop_packet.load(std::memory_order_relaxed);
+        s.level_secure_tcp = w.defense.secure_tcp.load(std::memory_order_relaxed);
+        s.level_flood_mode = w.defense.flood_mode.load(std::memory_order_relaxed);
         out.push_back(std::move(s));
     }
     return out;
@@ -998,22 +987,10 @@ void Director::log_counters() const
                   "rx_errors={} tx_errors={}", name, st.ipackets, st.opackets, st.ibytes, st.obytes,
                   st.imissed, st.ierrors, st.oerrors);
     }
-    for (const auto& w : workers_) {
-        const WorkerCounters& c = w->counters;
-        std::string drops;
-        for (size_t r = 0; r < drop_reason_count; ++r)
-            drops += fmt::format(" drop_{}={}", drop_reason_names[r], c.drops[r]);
-        log::info("stats worker={} rx_packets={} tx_packets={} to_real_server={} replies={} "
-                  "connections_created={} connections_expired={} connections_evicted={} drop_entry_removed={} stateless_forwarded={} templates_evicted={} templates_full={} connections={} arp_replies={} "
-                  "arp_requests={} icmp_echo_replies={} icmp_related={} icmp_frag_needed={} icmp_port_unreachable={} icmp_rate_limited={} "
-                  "tunnel_fragments={} held_for_arp={} handed_off={} handoffs_received={} to_kernel={} from_kernel={} "
-                  "idle_polls={}{}",
-                  w->worker_id, c.rx_packets, c.tx_packets, c.forwarded_to_real_server,
-                  c.forwarded_replies, c.connections_created, c.connections_expired, c.connections_evicted, c.drop_entry_removed, c.stateless_forwarded, c.templates_evicted, c.templates_full, w->conns.size(),
-                  c.arp_replies_sent, c.arp_requests_sent, c.icmp_echo_replies,
-                  c.icmp_related_forwarded, c.icmp_frag_needed_sent, c.icmp_port_unreachable_sent, c.icmp_rate_limited, c.tunnel_fragments,
-                  c.packets_held_for_arp, c.handed_off, c.handoffs_received, c.to_kernel, c.from_kernel, c.idle_polls,
-                  drops);
+    for (const WorkerStatus& w : workers()) {
+        std::string values;
+        for (const auto& [name, value] : worker_values(w)) values += fmt::format(" {}={}", name, value);
+        log::info("stats worker={}{}", w.worker, values);
     }
 }
 

@@ -104,42 +104,29 @@ std::string Metrics::prometheus_text() const
             "{},check=\"{}\"", real_server_label(service_label(h.protocol, h.vip, h.vport), h.address, h.port), h.check);
         add_stats(out, "fulcrum_real_server_up", labels, h.state == HealthState::up || h.state == HealthState::sorry_active ? 1 : 0);
     }
-    out += "# HELP fulcrum_worker_packets_total Packets per worker.\n# TYPE fulcrum_worker_packets_total counter\n";
-    for (const WorkerStatus& w : workers_) {
-        add_stats(out, "fulcrum_worker_packets_total", fmt::format("worker=\"{}\",direction=\"rx\"", w.worker), w.rx_packets);
-        add_stats(out, "fulcrum_worker_packets_total", fmt::format("worker=\"{}\",direction=\"tx\"", w.worker), w.tx_packets);
+    // The workers' values under the names of FULCRUM_WORKER_COUNTERS and FULCRUM_WORKER_GAUGES:
+    // fulcrum_worker_NAME_total for a counter, fulcrum_worker_NAME for a gauge, and the drops as
+    // fulcrum_worker_drops_total{reason="REASON"} (drop_REASON elsewhere).
+    for (size_t i = 0; i < dataplane::worker_counter_count; ++i) {
+        const std::string name = fmt::format("fulcrum_worker_{}_total", dataplane::worker_counter_names[i]);
+        out += fmt::format("# HELP {0} {1}.\n# TYPE {0} counter\n", name, dataplane::worker_counter_descriptions[i]);
+        for (const WorkerStatus& w : workers_)
+            add_stats(out, name, fmt::format("worker=\"{}\"", w.worker), dataplane::worker_counter_values(w.counters)[i]);
+    }
+    for (const WorkerGauge& g : worker_gauges) {
+        const std::string name = fmt::format("fulcrum_worker_{}", g.name);
+        out += fmt::format("# HELP {0} {1}.\n# TYPE {0} gauge\n", name, g.description);
+        for (const WorkerStatus& w : workers_) add_stats(out, name, fmt::format("worker=\"{}\"", w.worker), w.*g.field);
     }
     out += "# HELP fulcrum_worker_drops_total Packets dropped, by reason.\n# TYPE fulcrum_worker_drops_total counter\n";
     for (const WorkerStatus& w : workers_)
-        for (const auto& [reason, count] : w.drops)
-            add_stats(out, "fulcrum_worker_drops_total", fmt::format("worker=\"{}\",reason=\"{}\"", w.worker, reason), count);
+        for (size_t r = 0; r < dataplane::drop_reason_count; ++r)
+            add_stats(out, "fulcrum_worker_drops_total",
+                      fmt::format("worker=\"{}\",reason=\"{}\"", w.worker, dataplane::drop_reason_names[r]), w.counters.drops[r]);
     out += "# HELP fulcrum_mbufs Packet buffers in the pool.\n# TYPE fulcrum_mbufs gauge\n";
     for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs", fmt::format("pool=\"{}\"", p.name), p.size);
     out += "# HELP fulcrum_mbufs_in_use Packet buffers taken.\n# TYPE fulcrum_mbufs_in_use gauge\n";
     for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs_in_use", fmt::format("pool=\"{}\"", p.name), p.in_use);
-    // One counter per worker, from WorkerStatus's field `field`.
-    auto worker_counter = [&](std::string_view name, std::string_view help, uint64_t WorkerStatus::*field) {
-        out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n", name, help);
-        for (const WorkerStatus& w : workers_) add_stats(out, name, fmt::format("worker=\"{}\"", w.worker), w.*field);
-    };
-    worker_counter("fulcrum_worker_connections_evicted_total",
-                   "Half-open or idle connections that gave way in a full table.", &WorkerStatus::connections_evicted);
-    worker_counter("fulcrum_worker_drop_entry_removed_total", "Connections removed by the drop_entry defence.",
-                   &WorkerStatus::drop_entry_removed);
-    worker_counter("fulcrum_worker_stateless_forwarded_total", "Packets forwarded without a connection (flood_mode).",
-                   &WorkerStatus::stateless_forwarded);
-    worker_counter("fulcrum_worker_templates_evicted_total",
-                   "Live persistence templates that controlled no connection and gave way to a new client.",
-                   &WorkerStatus::templates_evicted);
-    worker_counter("fulcrum_worker_templates_full_total",
-                   "Persistent clients that got no template: every template they could take controlled connections.",
-                   &WorkerStatus::templates_full);
-    out += "# HELP fulcrum_worker_defense_level A defence's level as IPVS shows it: 0 never, 1 automatic and off, "
-           "2 automatic and on, 3 always.\n# TYPE fulcrum_worker_defense_level gauge\n";
-    for (const WorkerStatus& w : workers_)
-        for (auto [name, level] : {std::pair{"drop_entry", w.drop_entry}, std::pair{"drop_packet", w.drop_packet},
-                                   std::pair{"secure_tcp", w.secure_tcp}, std::pair{"flood_mode", w.flood_mode}})
-            add_stats(out, "fulcrum_worker_defense_level", fmt::format("worker=\"{}\",defense=\"{}\"", w.worker, name), level);
     return out;
 }
 
@@ -208,21 +195,9 @@ struct TelemetryAccess {
         for (const WorkerStatus& w : telemetry_target->workers_) {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
-            rte_tel_data_add_dict_u64(c, "rx_packets", w.rx_packets);
-            rte_tel_data_add_dict_u64(c, "tx_packets", w.tx_packets);
-            rte_tel_data_add_dict_u64(c, "handed_off", w.handed_off);
-            rte_tel_data_add_dict_u64(c, "connections", w.connections);
-            rte_tel_data_add_dict_u64(c, "connections_evicted", w.connections_evicted);
-            rte_tel_data_add_dict_u64(c, "drop_entry_removed", w.drop_entry_removed);
-            rte_tel_data_add_dict_u64(c, "stateless_forwarded", w.stateless_forwarded);
-            for (auto [name, level] : {std::pair{"drop_entry", w.drop_entry}, std::pair{"drop_packet", w.drop_packet},
-                                       std::pair{"secure_tcp", w.secure_tcp}, std::pair{"flood_mode", w.flood_mode}})
-                rte_tel_data_add_dict_u64(c, name, level);
-            uint64_t drops = 0;
-            for (const auto& [reason, count] : w.drops) drops += count;
-            rte_tel_data_add_dict_u64(c, "drops", drops);
-            rte_tel_data_add_dict_u64(c, "to_kernel", w.to_kernel);
-            rte_tel_data_add_dict_u64(c, "from_kernel", w.from_kernel);
+            // Every value under its one name (worker_values), and the drops' sum.
+            for (const auto& [name, value] : worker_values(w)) rte_tel_data_add_dict_u64(c, name.c_str(), value);
+            rte_tel_data_add_dict_u64(c, "drops", w.counters.drops_total());
             if (!add_entry(d, fmt::format("worker{}", w.worker), c, w.worker, telemetry_target->workers_.size())) break;
         }
         return 0;

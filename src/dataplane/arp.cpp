@@ -70,7 +70,7 @@ Verdict arp_receive(WorkerContext& w, uint8_t* frame, const PortInfo& port)
     data.arp_tip = requester;
     eth->dst_addr = data.arp_tha;
     eth->src_addr = port.mac;
-    ++w.counters.arp_replies_sent;
+    ++w.counters.arp_replies;
     return Verdict::transmit(port.port_id);
 }
 

@@ -66,32 +66,40 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_des
 #undef FULCRUM_TEXT
 };
 
+// What each worker counts besides drops. The struct, `show workers`, the stop log's
+// `stats worker=` line, telemetry's /fulcrum/workers and Prometheus's fulcrum_worker_NAME_total
+// all come from this one list, so they show the same names.
+#define FULCRUM_WORKER_COUNTERS(X)                                                                 \
+    X(rx_packets, "packets received from the ports")                                               \
+    X(tx_packets, "frames sent, to the kernel's TAP ports too")                                    \
+    X(to_real_server, "packets forwarded from clients to real servers")                           \
+    X(replies, "NAT replies forwarded from real servers to clients")                               \
+    X(stateless_forwarded, "packets forwarded without a connection (flood_mode)")                  \
+    X(connections_created, "connections made")                                                     \
+    X(connections_expired, "connections ended by their timeout")                                   \
+    X(connections_evicted, "half-open or idle connections that gave way in a full table")          \
+    X(removed_by_drop_entry, "connections removed by the drop_entry defence")                         \
+    X(templates_evicted, "live persistence templates that controlled nothing and gave way")        \
+    X(templates_full, "persistent clients that got no template: all they could take were in use") \
+    X(arp_replies, "ARP replies sent for our addresses and VIPs")                                  \
+    X(arp_requests, "ARP requests sent for next hops")                                             \
+    X(held_for_arp, "packets held while their next hop was resolved")                              \
+    X(icmp_echo_replies, "echo requests answered")                                                 \
+    X(icmp_related, "ICMP errors about connections forwarded")                                     \
+    X(icmp_frag_needed, "fragmentation needed sent for tunnelled packets")                         \
+    X(icmp_port_unreachable, "port unreachable sent: no real server available (ip_vs_leave)")     \
+    X(icmp_rate_limited, "ICMP not sent: beyond dataplane.icmp_rate_limit")                        \
+    X(tunnel_fragments, "outer fragments sent for tunnelled packets")                              \
+    X(handed_off, "packets passed to the worker that owns their connection")                       \
+    X(handoffs_received, "packets taken from other workers")                                       \
+    X(to_kernel, "frames passed to the kernel through the exception path")                         \
+    X(from_kernel, "frames the kernel sent out of a port")                                         \
+    X(idle_polls, "polls that found nothing")
+
 struct WorkerCounters {
-    uint64_t rx_packets = 0;
-    uint64_t tx_packets = 0;                // every frame sent, to the kernel's TAP ports too
-    uint64_t forwarded_to_real_server = 0;  // client -> real server packets
-    uint64_t forwarded_replies = 0;         // real server -> client packets (NAT)
-    uint64_t connections_created = 0;
-    uint64_t connections_expired = 0;
-    uint64_t connections_evicted = 0;       // gave way to a new one in a full table
-    uint64_t drop_entry_removed = 0;        // removed by the drop_entry defence
-    uint64_t stateless_forwarded = 0;       // forwarded without a connection (flood_mode)
-    uint64_t templates_evicted = 0;         // a live persistence template that controlled nothing gave way
-    uint64_t templates_full = 0;            // a persistent client got no template: its window was all in use
-    uint64_t arp_replies_sent = 0;
-    uint64_t arp_requests_sent = 0;
-    uint64_t icmp_echo_replies = 0;
-    uint64_t packets_held_for_arp = 0;
-    uint64_t icmp_frag_needed_sent = 0;
-    uint64_t icmp_related_forwarded = 0;
-    uint64_t icmp_port_unreachable_sent = 0;  // no real server available (ip_vs_leave)
-    uint64_t icmp_rate_limited = 0;    // ICMP not sent: beyond dataplane.icmp_rate_limit
-    uint64_t tunnel_fragments = 0;
-    uint64_t idle_polls = 0;
-    uint64_t handed_off = 0;           // passed to the worker that owns their connection
-    uint64_t handoffs_received = 0;
-    uint64_t to_kernel = 0;            // passed to the kernel through the exception path
-    uint64_t from_kernel = 0;          // sent by the kernel out of a port
+#define FULCRUM_FIELD(name, text) uint64_t name = 0;
+    FULCRUM_WORKER_COUNTERS(FULCRUM_FIELD)
+#undef FULCRUM_FIELD
     std::array<uint64_t, drop_reason_count> drops{};
 
     uint64_t& drop(DropReason r) { return drops[static_cast<size_t>(r)]; }
@@ -102,5 +110,28 @@ struct WorkerCounters {
         return sum;
     }
 };
+
+inline constexpr std::array worker_counter_names = {
+#define FULCRUM_NAME(name, text) std::string_view{#name},
+    FULCRUM_WORKER_COUNTERS(FULCRUM_NAME)
+#undef FULCRUM_NAME
+};
+inline constexpr size_t worker_counter_count = worker_counter_names.size();
+
+inline constexpr std::array<std::string_view, worker_counter_count> worker_counter_descriptions = {
+#define FULCRUM_TEXT(name, text) text,
+    FULCRUM_WORKER_COUNTERS(FULCRUM_TEXT)
+#undef FULCRUM_TEXT
+};
+
+// The counters' values in the list's order.
+inline std::array<uint64_t, worker_counter_count> worker_counter_values(const WorkerCounters& c)
+{
+    return {
+#define FULCRUM_VALUE(name, text) c.name,
+        FULCRUM_WORKER_COUNTERS(FULCRUM_VALUE)
+#undef FULCRUM_VALUE
+    };
+}
 
 }  // namespace fulcrum::dataplane

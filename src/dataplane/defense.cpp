@@ -61,7 +61,7 @@ void sweep(WorkerContext& w, uint32_t budget)
         }
         if (!drop) continue;
         forget_connection(w, c);
-        ++w.counters.drop_entry_removed;
+        ++w.counters.removed_by_drop_entry;
     }
 }
 

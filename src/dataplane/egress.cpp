@@ -28,7 +28,7 @@ void send_arp_request(WorkerContext& w, uint16_t port_id, rte_be32_t target)
     const PortInfo& port = w.shared->ports[port_id];
     rte_mbuf* request = arp_build_request(w.shared->pool, port, port.source_for(target), target);
     if (request == nullptr) return;
-    ++w.counters.arp_requests_sent;
+    ++w.counters.arp_requests;
     egress_stage(w, port_id, request);
 }
 
@@ -74,7 +74,7 @@ Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32
     if (w.pending_count == max_pending_arp) return Verdict::drop(DropReason::neighbor_unresolved);
     if (!already_waiting_for(w, next_hop)) send_arp_request(w, route.port, next_hop);
     w.pending[w.pending_count++] = {m, next_hop, route.port, w.now};
-    ++w.counters.packets_held_for_arp;
+    ++w.counters.held_for_arp;
     return Verdict::held();
 }
 

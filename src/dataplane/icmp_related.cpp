@@ -93,8 +93,8 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
                                              quoted_length, inner->dst_addr,
                                              static_cast<uint16_t>(path_mtu - tunnel_overhead));
     if (reply == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
-    ++w.counters.icmp_frag_needed_sent;
-    ++w.counters.icmp_related_forwarded;
+    ++w.counters.icmp_frag_needed;
+    ++w.counters.icmp_related;
     settle_packet(w, reply, egress_ipv4(w, reply, inner->src_addr));
     rte_pktmbuf_free(m);
     return Verdict::held();
@@ -141,7 +141,7 @@ Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, cons
     // up, and forwarding it would let anyone have the VIP send packets anywhere.
     if (ip->dst_addr != (hit.is_reply ? c.client_key.src_ip : c.client_key.dst_ip))
         return Verdict::drop(DropReason::icmp_forged);
-    ++w.counters.icmp_related_forwarded;
+    ++w.counters.icmp_related;
 
     if (!hit.is_reply) {
         // From the client's side, about a reply the director sent it (VIP -> client).

@@ -158,7 +158,7 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     c.last_seen = w.now_tick;
     ++c.in_packets;
     track_tcp(w, c, p, TcpDirection::input);
-    ++w.counters.forwarded_to_real_server;
+    ++w.counters.to_real_server;
     count_traffic(w, c.service_id, c.real_server_id, m, true);
     switch (c.method) {
     case ForwardMethod::nat:
@@ -185,7 +185,7 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
     // Replies are routed, unlike packets to the VIP, which IPVS treats as local.
     if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
     nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
-    ++w.counters.forwarded_replies;
+    ++w.counters.replies;
     count_traffic(w, c.service_id, c.real_server_id, m, false);
     return egress_ipv4(w, m, c.client_key.src_ip);
 }
@@ -197,7 +197,7 @@ Verdict forward_stateless(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, 
                           const RealServerEntry& rs)
 {
     ++w.counters.stateless_forwarded;
-    ++w.counters.forwarded_to_real_server;
+    ++w.counters.to_real_server;
     count_traffic(w, service.id, rs.id, m, true);
     if (rs.method == ForwardMethod::tun) return tun_forward(w, m, p, rs.address);
     return egress_ipv4(w, m, rs.address);
@@ -231,7 +231,7 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
         rte_mbuf* refusal = icmp_build_unreachable(w.shared->pool, reinterpret_cast<const uint8_t*>(ip),
                                                    rte_be_to_cpu_16(ip->total_length), p.key.dst_ip, icmp_code_port_unreachable);
         if (refusal != nullptr) {
-            ++w.counters.icmp_port_unreachable_sent;
+            ++w.counters.icmp_port_unreachable;
             settle_packet(w, refusal, egress_ipv4(w, refusal, p.key.src_ip));
         }
         return Verdict::drop(DropReason::no_real_server);

@@ -95,7 +95,7 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be
                                                 inner_length, p.key.dst_ip,
                                                 static_cast<uint16_t>(port.mtu - tunnel_overhead));
         if (icmp != nullptr) {
-            ++w.counters.icmp_frag_needed_sent;
+            ++w.counters.icmp_frag_needed;
             settle_packet(w, icmp, egress_ipv4(w, icmp, p.key.src_ip));
         }
         return Verdict::drop(DropReason::too_big_df);

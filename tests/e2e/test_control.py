@@ -52,7 +52,7 @@ CONNS_HEAD = ["IPVS connection entries", "pro expire %-11s %-18s %-18s %s" % ("s
                                                                              "destination")]
 STALL_SECONDS = 0.5  # no request may take this long: the lab answers in milliseconds
 # `show workers` rows without a total: the lcore and the defences' levels.
-NO_TOTAL_ROWS = ("lcore", "drop_entry", "drop_packet", "secure_tcp", "flood_mode")
+NO_TOTAL_ROWS = ("lcore", "level_drop_entry", "level_drop_packet", "level_secure_tcp", "level_flood_mode")
 TABLE_SIZE = 65536  # dataplane.conn_table_size's default; conf/lab-nat.yaml leaves it out
 
 
@@ -606,7 +606,7 @@ def workers_table(lines):
     """`show workers`: {row label: [values..., total]}, and the header."""
     rows = {}
     for line in lines[1:]:
-        label, values = line[:22].rstrip(), line[22:]
+        label, values = line[:24].rstrip(), line[24:]
         nums = [int(values[i:i + 14]) for i in range(0, len(values), 14) if values[i:i + 14].strip()]
         rows[label] = nums
     return rows
@@ -710,7 +710,7 @@ def check_console_counters(checks, a):
                   f"lines {[len(x) for x in stats_lines[3:]]} wide ('%-33s' or '  -> %-28s', then 5 x '%9llu')")
     rx = (w1.get("rx_packets", [0])[-1] - w0.get("rx_packets", [0])[-1])
     tx = (w1.get("tx_packets", [0])[-1] - w0.get("tx_packets", [0])[-1])
-    head_ok = w1_lines[0] == " " * 22 + "%14s%14s" % ("worker 0", "total")
+    head_ok = w1_lines[0] == " " * 24 + "%14s%14s" % ("worker 0", "total")
     checks.report("show_workers_counts_packets",
                   head_ok and rx >= inp + outp and tx >= inp + outp and w1.get("lcore", [None])[0] is not None
                   and all(len(v) == 2 and v[0] == v[1] for k, v in w1.items() if k not in NO_TOTAL_ROWS)
@@ -916,11 +916,51 @@ def check_console_edits(checks, director, a, lines, rr_services):
 
 # ---- main ---------------------------------------------------------------------------------------
 
+def worker_names_live():
+    """The names a running director shows a worker's values under: in `show workers` (drop
+    reasons counted so far only), /fulcrum/workers, and Prometheus mapped back (NAME_total and
+    NAME as NAME, drops_total{reason="R"} as drop_R)."""
+    a = L.Console()
+    try:
+        rows = workers_table(a.cmd("show workers"))
+    finally:
+        a.close()
+    console = {("drop_" + k[2:]) if k.startswith("  ") else k for k in rows if k not in ("lcore", "drops")}
+    telemetry = set((L.telemetry("/fulcrum/workers") or {}).get("worker0", {})) - {"drops"}
+    _, status, body = metrics_now()
+    prometheus = set()
+    for line in body.splitlines():
+        m = re.match(r'fulcrum_worker_(\w+)\{([^}]*)\}', line)
+        if not m:
+            continue
+        family = m.group(1)
+        if family == "drops_total":
+            prometheus.add("drop_" + re.search(r'reason="([^"]+)"', m.group(2)).group(1))
+        else:
+            prometheus.add(family[:-6] if family.endswith("_total") else family)
+    return {"console": console, "telemetry": telemetry, "prometheus": prometheus}
+
+
+def check_worker_names(checks, live, director):
+    """One list per fact: the stop log's `stats worker=0` names, /fulcrum/workers and Prometheus
+    name the same values; `show workers` shows the same names but only the drop reasons counted."""
+    line = next((x for x in director.text().splitlines() if "stats worker=0 " in x), "")
+    log = set(re.findall(r" (\w+)=\d+", line.split("stats worker=0", 1)[-1]))
+    telemetry, prometheus, console = live.get("telemetry", set()), live.get("prometheus", set()), live.get("console", set())
+    drops = {n for n in log if n.startswith("drop_")}  # only drop reasons begin so
+    same = bool(log) and log == telemetry == prometheus and console <= log and (log - drops) <= console
+    checks.report("worker_names_everywhere", same,
+                  f"{len(log)} names in the stop log, /fulcrum/workers and Prometheus alike, {len(drops)} of them drop "
+                  f"reasons; show workers has all others and the {len(console & drops)} reason(s) counted" if same else
+                  f"log-telemetry {sorted(log ^ telemetry)[:6]}, log-prometheus {sorted(log ^ prometheus)[:6]}, "
+                  f"console-log {sorted(console - log)[:6]}, missing from console {sorted((log - drops) - console)[:6]}")
+
+
 def check_defences_by_reload(checks, director, conf_path, services):
     """IPVS's defences set by a reload, seen in `show workers` and felt by a client: drop_packet at
     level 3 refuses one new connection in am_droprate, whose SYN the client's kernel sends again
     a second later; secure_tcp at level 3 still lets NAT handshakes through (their server answers)."""
-    text = config_text(services, note="defences")
+    text = config_text(services, metrics=METRICS_LISTEN, note="defences")
     with_defences, n = re.subn(r"(?m)^  workers: 1\n", "  workers: 1\n  drop_packet: 3\n  am_droprate: 4\n  secure_tcp: 3\n", text)
     assert n == 1
     write(conf_path, with_defences)
@@ -931,7 +971,7 @@ def check_defences_by_reload(checks, director, conf_path, services):
         deadline = time.monotonic() + 4  # a worker decides once a second
         while time.monotonic() < deadline:
             rows = workers_table(a.cmd("show workers"))
-            levels = {k: rows.get(k, [None])[0] for k in ("drop_entry", "drop_packet", "secure_tcp", "flood_mode")}
+            levels = {k: rows.get("level_" + k, [None])[0] for k in ("drop_entry", "drop_packet", "secure_tcp", "flood_mode")}
             if levels["drop_packet"] == 3 and levels["secure_tcp"] == 3:
                 break
             time.sleep(0.3)
@@ -951,13 +991,13 @@ def check_defences_by_reload(checks, director, conf_path, services):
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
             rows = workers_table(a.cmd("show workers"))
-            if rows.get("drop_packet", [None])[0] == 0 and rows.get("secure_tcp", [None])[0] == 0:
+            if rows.get("level_drop_packet", [None])[0] == 0 and rows.get("level_secure_tcp", [None])[0] == 0:
                 break
             time.sleep(0.3)
-        checks.report("defences_off_by_reload", ok and rows.get("drop_packet", [None])[0] == 0
-                      and rows.get("secure_tcp", [None])[0] == 0,
-                      f"after a reload without them: drop_packet {rows.get('drop_packet')}, secure_tcp "
-                      f"{rows.get('secure_tcp')}")
+        checks.report("defences_off_by_reload", ok and rows.get("level_drop_packet", [None])[0] == 0
+                      and rows.get("level_secure_tcp", [None])[0] == 0,
+                      f"after a reload without them: level_drop_packet {rows.get('level_drop_packet')}, "
+                      f"level_secure_tcp {rows.get('level_secure_tcp')}")
     finally:
         a.close()
 
@@ -1022,11 +1062,14 @@ def main():
             director2.start()
             ready, detail = director2.wait_ready()
             checks.report("director_console_ready", ready, detail)
+            live_names = {}
             if ready:
                 check_console(checks, director2, rr_services)
                 check_defences_by_reload(checks, director2, conf2, rr_services)
+                live_names = worker_names_live()
             code = director2.stop()
             stops.append(("console", code, director2))
+            check_worker_names(checks, live_names, director2)
             checks.report("sigterm_exit_0", all(c == 0 for _, c, _ in stops),
                           ", ".join(f"{n}: {L.stop_outcome(c, d)}" for n, c, d in stops))
             for e in extra:

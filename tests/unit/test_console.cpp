@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <sstream>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -381,57 +382,92 @@ TEST(ConsoleCommands, ShowWorkers)
     WorkerStatus w0;
     w0.worker = 0;
     w0.lcore = 1;
-    w0.rx_packets = 100;
-    w0.tx_packets = 90;
-    w0.handed_off = 5;
-    w0.handoffs_received = 6;
-    w0.idle_polls = 123456789;
-    w0.to_kernel = 7;
-    w0.from_kernel = 8;
+    w0.counters.rx_packets = 100;
+    w0.counters.tx_packets = 90;
+    w0.counters.handed_off = 5;
+    w0.counters.handoffs_received = 6;
+    w0.counters.idle_polls = 123456789;
+    w0.counters.to_kernel = 7;
+    w0.counters.from_kernel = 8;
+    w0.counters.connections_evicted = 9;
+    w0.counters.removed_by_drop_entry = 11;
+    w0.counters.stateless_forwarded = 12;
+    w0.counters.templates_evicted = 13;
+    w0.counters.templates_full = 14;
     w0.connections = 42;
-    w0.connections_evicted = 9;
-    w0.drop_entry_removed = 11;
-    w0.stateless_forwarded = 12;
-    w0.templates_evicted = 13;
-    w0.templates_full = 14;
-    w0.drop_entry = 2;
-    w0.drop_packet = 1;
-    w0.secure_tcp = 3;
-    w0.flood_mode = 0;
-    w0.drops = {{"too_short", 0}, {"no_service", 3}, {"ttl_exceeded", 0}};
+    w0.level_drop_entry = 2;
+    w0.level_drop_packet = 1;
+    w0.level_secure_tcp = 3;
+    w0.level_flood_mode = 0;
+    w0.counters.drop(dataplane::DropReason::no_service) = 3;
     WorkerStatus w1 = w0;
     w1.worker = 1;
     w1.lcore = 2;
-    w1.rx_packets = 200;
-    w1.drop_entry = 1;
-    w1.drops = {{"too_short", 0}, {"no_service", 1}, {"ttl_exceeded", 2}};
+    w1.counters.rx_packets = 200;
+    w1.level_drop_entry = 1;
+    w1.counters.drop(dataplane::DropReason::no_service) = 1;
+    w1.counters.drop(dataplane::DropReason::ttl_exceeded) = 2;
     d.worker_list = {w0, w1};
     EXPECT_EQ(run(d, "show workers"),
-              "                            worker 0      worker 1         total\n"
-              "lcore                              1             2\n"
-              "rx_packets                       100           200           300\n"
-              "tx_packets                        90            90           180\n"
-              "handed_off                         5             5            10\n"
-              "handoffs_received                  6             6            12\n"
-              "to_kernel                          7             7            14\n"
-              "from_kernel                        8             8            16\n"
-              "idle_polls                 123456789     123456789     246913578\n"
-              "connections                       42            42            84\n"
-              "connections_evicted                9             9            18\n"
-              "drop_entry_removed                11            11            22\n"
-              "stateless_forwarded               12            12            24\n"
-              "templates_evicted                 13            13            26\n"
-              "templates_full                    14            14            28\n"
-              "drop_entry                         2             1\n"
-              "drop_packet                        1             1\n"
-              "secure_tcp                         3             3\n"
-              "flood_mode                         0             0\n"
-              "drops                              3             3             6\n"
-              "  no_service                       3             1             4\n"
-              "  ttl_exceeded                     0             2             2\n");
-    // Every row follows one format: a 22-column label, then 14 columns a number.
+              "                              worker 0      worker 1         total\n"
+              "lcore                                1             2\n"
+              "rx_packets                         100           200           300\n"
+              "tx_packets                          90            90           180\n"
+              "to_real_server                       0             0             0\n"
+              "replies                              0             0             0\n"
+              "stateless_forwarded                 12            12            24\n"
+              "connections_created                  0             0             0\n"
+              "connections_expired                  0             0             0\n"
+              "connections_evicted                  9             9            18\n"
+              "removed_by_drop_entry               11            11            22\n"
+              "templates_evicted                   13            13            26\n"
+              "templates_full                      14            14            28\n"
+              "arp_replies                          0             0             0\n"
+              "arp_requests                         0             0             0\n"
+              "held_for_arp                         0             0             0\n"
+              "icmp_echo_replies                    0             0             0\n"
+              "icmp_related                         0             0             0\n"
+              "icmp_frag_needed                     0             0             0\n"
+              "icmp_port_unreachable                0             0             0\n"
+              "icmp_rate_limited                    0             0             0\n"
+              "tunnel_fragments                     0             0             0\n"
+              "handed_off                           5             5            10\n"
+              "handoffs_received                    6             6            12\n"
+              "to_kernel                            7             7            14\n"
+              "from_kernel                          8             8            16\n"
+              "idle_polls                   123456789     123456789     246913578\n"
+              "connections                         42            42            84\n"
+              "level_drop_entry                     2             1\n"
+              "level_drop_packet                    1             1\n"
+              "level_secure_tcp                     3             3\n"
+              "level_flood_mode                     0             0\n"
+              "drops                                3             3             6\n"
+              "  ttl_exceeded                       0             2             2\n"
+              "  no_service                         3             1             4\n");
+    // Every row follows one format: a 24-column label, then 14 columns a number.
     const std::string text = run(d, "show workers");
-    EXPECT_NE(text.find(c_format("%-22s%14u%14u%14u\n", "rx_packets", 100u, 200u, 300u)), std::string::npos);
+    EXPECT_NE(text.find(c_format("%-24s%14u%14u%14u\n", "rx_packets", 100u, 200u, 300u)), std::string::npos);
+}
+
+TEST(ConsoleCommands, ShowWorkersRowsAreTheNamesOfWorkerValues)
+{
+    // One list per fact: every counter, gauge and drop reason appears under the name the stop
+    // log, telemetry and Prometheus use (worker_values), and nothing else does.
+    FakeDirector d;
+    WorkerStatus w;
+    for (uint64_t& drop : w.counters.drops) drop = 1;  // a reason is listed once counted
+    d.worker_list = {w};
+    std::vector<std::string> rows;
+    std::istringstream text(run(d, "show workers"));
+    for (std::string line; std::getline(text, line);) {
+        std::string label = line.substr(0, 24);
+        label.erase(label.find_last_not_of(' ') + 1);
+        if (label.empty() || label == "lcore" || label == "drops") continue;
+        rows.push_back(label.rfind("  ", 0) == 0 ? "drop_" + label.substr(2) : label);
+    }
+    std::vector<std::string> names;
+    for (const auto& [name, value] : worker_values(w)) names.push_back(name);
+    EXPECT_EQ(rows, names);
 }
 
 TEST(ConsoleCommands, ShowConfigReadsBackToTheRunningConfig)

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -106,11 +107,12 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     std::vector<WorkerStatus> workers(2);
     workers[1].worker = 1;
     for (WorkerStatus& w : workers) {
-        w.drops = {{"no_service", 1}, {"martian_source", 2}};
-        w.connections_evicted = 5 + w.worker;
-        w.drop_entry_removed = 7 + w.worker;
-        w.stateless_forwarded = 9 + w.worker;
-        w.secure_tcp = static_cast<uint8_t>(2 + w.worker);
+        w.counters.drop(fulcrum::dataplane::DropReason::no_service) = 1;
+        w.counters.drop(fulcrum::dataplane::DropReason::martian_source) = 2;
+        w.counters.connections_evicted = 5 + w.worker;
+        w.counters.removed_by_drop_entry = 7 + w.worker;
+        w.counters.stateless_forwarded = 9 + w.worker;
+        w.level_secure_tcp = 2 + w.worker;
     }
     Metrics metrics;
     metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}});
@@ -137,11 +139,40 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     EXPECT_EQ(std::unique(unique.begin(), unique.end()), unique.end()) << "a family's samples are split";
     EXPECT_NE(text.find("fulcrum_worker_connections_evicted_total{worker=\"1\"} 6\n"), std::string::npos) << text;
     EXPECT_NE(text.find("fulcrum_worker_drops_total{worker=\"0\",reason=\"martian_source\"} 2\n"), std::string::npos);
-    EXPECT_NE(text.find("fulcrum_worker_drop_entry_removed_total{worker=\"0\"} 7\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_removed_by_drop_entry_total{worker=\"0\"} 7\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_worker_stateless_forwarded_total{worker=\"1\"} 10\n"), std::string::npos);
-    EXPECT_NE(text.find("fulcrum_worker_defense_level{worker=\"1\",defense=\"secure_tcp\"} 3\n"), std::string::npos);
-    EXPECT_NE(text.find("fulcrum_worker_defense_level{worker=\"0\",defense=\"flood_mode\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_level_secure_tcp{worker=\"1\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_worker_level_flood_mode{worker=\"0\"} 0\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_weight{"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_mbufs_in_use{pool=\"mbufs\"} 1200\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_mbufs{pool=\"indirect\"} 4096\n"), std::string::npos);
+}
+
+TEST(Metrics, WorkerFamiliesAreTheNamesOfWorkerValues)
+{
+    // fulcrum_worker_NAME_total (counters), fulcrum_worker_NAME (gauges) and
+    // fulcrum_worker_drops_total{reason="R"} (drop_R): the names of worker_values, no more.
+    WorkerStatus w;
+    Metrics metrics;
+    metrics.update({}, {w}, {}, {});
+    const std::string text = metrics.prometheus_text();
+    std::set<std::string> exported;
+    size_t start = 0;
+    while (start < text.size()) {
+        const size_t end = text.find('\n', start);
+        const std::string line = text.substr(start, end - start);
+        start = end + 1;
+        if (line.rfind("fulcrum_worker_", 0) != 0) continue;
+        std::string family = line.substr(15, line.find('{') - 15);
+        if (family == "drops_total") {
+            const size_t r = line.find("reason=\"") + 8;
+            exported.insert("drop_" + line.substr(r, line.find('"', r) - r));
+        } else {
+            if (family.size() > 6 && family.ends_with("_total")) family.resize(family.size() - 6);
+            exported.insert(family);
+        }
+    }
+    std::set<std::string> names;
+    for (const auto& [name, value] : worker_values(w)) names.insert(name);
+    EXPECT_EQ(exported, names);
 }
