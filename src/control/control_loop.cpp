@@ -143,6 +143,13 @@ Director::~Director() { stop(); }
 
 std::string Director::start(const Config& config, const std::string& config_path)
 {
+    // The director's own subscriber: a VIP's availability in the log.
+    events_.subscribe([](const DirectorEvent& event) {
+        if (const auto* v = std::get_if<VipAvailability>(&event))
+            log::info("VIP {} is {}", format_ipv4(v->vip),
+                      v->available ? "available: a service has a usable real server"
+                                   : "unavailable: none of its services has a usable real server");
+    });
     config_ = config;
     config_path_ = config_path;
     shared_.tsc_hz = rte_get_tsc_hz();
@@ -322,6 +329,10 @@ std::string Director::publish(const Config& config)
     // Never waits for the workers: the old snapshot is freed on a later tick, once each has
     // passed a quiescent state (SnapshotPublisher).
     publisher_->publish(std::move(built.snapshot));
+    events_.raise(SnapshotPublished{generation_});
+    std::map<Ipv4, bool> available = vip_availability(config, effective);
+    for (const VipAvailability& change : availability_changes(vip_available_, available)) events_.raise(change);
+    vip_available_ = std::move(available);
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());
     log_service_table(effective);
     std::erase_if(sorry_, [&](const auto& entry) {
@@ -412,6 +423,7 @@ void Director::poll_health()
     }
     // The same path as every other change: a new snapshot, published through RCU.
     if (auto e = publish(config_); !e.empty()) log::error("health: cannot publish the change: {}", e);
+    for (const HealthChange& c : changes) events_.raise(HealthChanged{c.target, c.up, c.reason});
     metrics_.update(services(), workers(), health(), pools());
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "control/config.hpp"
+#include "control/director_events.hpp"
 #include "control/console.hpp"
 #include "control/control_api.hpp"
 #include "control/health.hpp"
@@ -54,6 +55,9 @@ public:
 
     // Stops the workers and the ports, and logs the counters. Safe to call twice.
     void stop();
+
+    // What later subsystems subscribe to (director_events.hpp); subscribe before start().
+    EventBus& events() { return events_; }
 
     // ControlApi
     const Config& running_config() const override { return config_; }
@@ -139,6 +143,8 @@ private:
     std::vector<KernelRoute> kernel_routes_;       // the ones this process added
     std::vector<SavedSetting> kernel_settings_;    // sysctls changed, to put back at stop
     HealthMonitor health_;
+    EventBus events_;
+    std::map<Ipv4, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;
     std::map<ServiceIdentity, SorryState> sorry_;
     bool running_ = false;

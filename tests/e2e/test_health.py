@@ -539,6 +539,10 @@ def main():
             director.start()
             ready, detail = director.wait_ready()
             checks.report("director_ready", ready, detail)
+            # The director's own subscriber to its events logs each VIP's availability.
+            available = re.findall(r"VIP (\S+) is (available|unavailable)", director.text())
+            checks.report("vip_available_event", ready and available == [(L.VIP, "available")],
+                          f"log: {available} (one 'VIP {L.VIP} is available' at the first publication)")
             if ready:
                 rows = h.rows()
                 h2_0, t_h0 = L.health_state(2), time.monotonic()
