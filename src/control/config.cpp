@@ -5,6 +5,7 @@
 // cross-checks (routes against connected subnets, real servers against routes) run only when the
 // sections they depend on were clean, so that one typo does not cascade into a page of errors.
 #include "control/config.hpp"
+#include "control/text.hpp"
 
 #include "dataplane/persistence.hpp"
 
@@ -162,44 +163,9 @@ constexpr MapSpec health_check_spec{"in health_check", health_check_keys, {}};
 constexpr MapSpec http_check_spec{"in health_check.http", http_check_keys, {}};
 constexpr MapSpec sorry_server_spec{"in sorry_server", sorry_server_keys, sorry_server_required};
 
-std::string join(std::span<const std::string_view> names)
-{
-    std::string out;
-    for (auto n : names) {
-        if (!out.empty()) out += ", ";
-        out += n;
-    }
-    return out;
-}
-
 bool contains(std::span<const std::string_view> names, std::string_view name)
 {
     return std::find(names.begin(), names.end(), name) != names.end();
-}
-
-// A value as the user wrote it, in double quotes, escaped and shortened so a message stays one line.
-std::string quote(std::string_view text)
-{
-    constexpr size_t max_shown = 60;
-    std::string out = "\"";
-    for (size_t i = 0; i < text.size() && i < max_shown; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (c < 0x20 || c == 0x7f) {
-            out += fmt::format("\\x{:02x}", c);
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > max_shown) out += "...";
-    out += '"';
-    return out;
 }
 
 // What a node is, for the "found ..." half of a message.
@@ -213,18 +179,6 @@ std::string describe(const YAML::Node& node)
     case YAML::NodeType::Undefined: break;
     }
     return "nothing";
-}
-
-// Decimal digits only: no sign, no exponent, no 0x. nullopt on anything else or on overflow.
-std::optional<uint64_t> parse_decimal(std::string_view text)
-{
-    if (text.empty() || text.size() > 19) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + static_cast<uint64_t>(c - '0');
-    }
-    return v;
 }
 
 bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -540,7 +494,7 @@ std::optional<Mapping> Checker::mapping(const Item& item, const MapSpec& spec, b
 {
     if (item.node.IsNull() && null_is_empty) return Mapping{};
     if (!item.node.IsMap()) {
-        expected(item, fmt::format("a mapping (keys: {})", join(spec.keys)));
+        expected(item, fmt::format("a mapping (keys: {})", join(spec.keys, ", ")));
         return std::nullopt;
     }
     Mapping m;
@@ -555,7 +509,7 @@ std::optional<Mapping> Checker::mapping(const Item& item, const MapSpec& spec, b
         const std::string& name = key.Scalar();
         if (!contains(spec.keys, name)) {
             report(key.Mark(), prefixed(item.path, fmt::format("unknown key {} {} (expected one of: {})",
-                                                               quote(name), spec.where, join(spec.keys))));
+                                                               quote(name), spec.where, join(spec.keys, ", "))));
             continue;
         }
         // yaml-cpp keeps the first of two equal keys without a word: find the second ourselves.
@@ -616,13 +570,13 @@ std::optional<size_t> Checker::choice(const Item& item, std::string_view noun,
                                       std::span<const std::string_view> names)
 {
     if (!item.node.IsScalar()) {
-        expected(item, fmt::format("a {} (one of: {})", noun, join(names)));
+        expected(item, fmt::format("a {} (one of: {})", noun, join(names, ", ")));
         return std::nullopt;
     }
     const std::string& s = item.node.Scalar();
     for (size_t i = 0; i < names.size(); ++i)
         if (names[i] == s) return i;
-    report(item, fmt::format("unknown {} {} (expected one of: {})", noun, quote(s), join(names)));
+    report(item, fmt::format("unknown {} {} (expected one of: {})", noun, quote(s), join(names, ", ")));
     return std::nullopt;
 }
 
@@ -700,12 +654,8 @@ void Checker::check_listener(const Item& item, const MapSpec& spec, std::string&
         return;
     }
     const size_t colon = s->rfind(':');
-    uint64_t port = 0;
-    const char* first = s->data() + (colon == std::string::npos ? 0 : colon + 1);
-    const char* last = s->data() + s->size();
-    auto [end, ec] = std::from_chars(first, last, port);
-    if (colon == std::string::npos || !parse_ipv4(std::string_view(*s).substr(0, colon)) || ec != std::errc{} ||
-        end != last || port == 0 || port > 65535) {
+    if (colon == std::string::npos || !parse_ipv4(std::string_view(*s).substr(0, colon)) ||
+        !parse_number<uint16_t>(std::string_view(*s).substr(colon + 1), 1, 65535)) {
         expected(*l, what);
         return;
     }
@@ -947,7 +897,7 @@ void Checker::check_routes(const Item& item)
                     if (!ifc_known) {
                         std::vector<std::string_view> names;
                         for (const auto& i : config_.interfaces) names.push_back(i.name);
-                        report(*ifc, fmt::format("unknown interface {} (expected one of: {})", quote(*s), join(names)));
+                        report(*ifc, fmt::format("unknown interface {} (expected one of: {})", quote(*s), join(names, ", ")));
                     }
                 }
             }
@@ -1063,7 +1013,7 @@ bool Checker::check_service(const Item& item)
     if (auto* s = m->find("scheduler"))
         if (auto i = choice(*s, "scheduler", known_schedulers)) svc.scheduler = known_schedulers[*i];
     if (auto* f = m->find("scheduler_flags")) {
-        const std::string what = fmt::format("a flag name ({})", join(sched::flag_names));
+        const std::string what = fmt::format("a flag name ({})", join(sched::flag_names, ", "));
         if (auto items = list(*f, "a list of scheduler flags", true))
             for (const Item& fi : *items)
                 if (auto name = string(fi, what); name && !sched::set_flag(svc.scheduler_flags, *name)) expected(fi, what);
@@ -1091,10 +1041,8 @@ bool Checker::check_service(const Item& item)
                     ok = true;
                 }
             } else if (n->node.Tag() != "!") {
-                uint64_t len = 0;
-                auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), len);
-                if (ec == std::errc{} && end == text.data() + text.size() && !text.empty() && len <= 32) {
-                    svc.persistence_netmask = static_cast<uint8_t>(len);
+                if (auto len = parse_number<uint8_t>(text, 0, 32)) {
+                    svc.persistence_netmask = *len;
                     ok = true;
                 }
             }
@@ -1556,7 +1504,7 @@ ConfigResult Checker::run()
         return result;
     }
 
-    const std::string expectation = fmt::format("a mapping (keys: {})", join(top_keys));
+    const std::string expectation = fmt::format("a mapping (keys: {})", join(top_keys, ", "));
     if (scan.starts.empty()) {
         YAML::Mark start;
         start.line = 0;

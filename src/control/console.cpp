@@ -18,6 +18,7 @@
 #include <deque>
 
 #include "control/console_commands.hpp"
+#include "control/text.hpp"
 
 namespace fulcrum::control {
 
@@ -158,14 +159,9 @@ std::optional<std::pair<Ipv4, uint16_t>> parse_listen_address(std::string_view t
     const size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return std::nullopt;
     auto ip = parse_ipv4(text.substr(0, colon));
-    const std::string_view port_text = text.substr(colon + 1);
-    if (!ip || port_text.empty() || port_text.size() > 5 ||
-        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return std::nullopt;
-    unsigned port = 0;
-    std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (port > 65535) return std::nullopt;
-    return std::pair{*ip, static_cast<uint16_t>(port)};
+    const auto port = parse_number<uint16_t>(text.substr(colon + 1), 0, 65535);
+    if (!ip || !port) return std::nullopt;
+    return std::pair{*ip, *port};
 }
 
 ConsoleServer::ConsoleServer(ControlApi& api, ConsoleOptions options) : api_(api), options_(std::move(options)) {}

@@ -9,8 +9,10 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <span>
 
 #include "control/config_yaml.hpp"
+#include "control/text.hpp"
 #include "control/ipvsadm_format.hpp"
 #include "dataplane/persistence.hpp"
 
@@ -37,37 +39,10 @@ Words split_words(std::string_view line)
     return words;
 }
 
+// The words from `from` on, as the user typed them (one space between).
 std::string join(const Words& words, size_t from = 0)
 {
-    std::string out;
-    for (size_t i = from; i < words.size(); ++i) {
-        if (!out.empty()) out += ' ';
-        out += words[i];
-    }
-    return out;
-}
-
-// As the user typed it, in double quotes, control bytes escaped, cut after 60 characters.
-std::string quoted(std::string_view s)
-{
-    std::string out = "\"";
-    size_t shown = 0;
-    for (char c : s) {
-        if (shown++ == 60) {
-            out += "...";
-            break;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20 || u >= 0x7f) {
-            out += fmt::format("\\x{:02x}", u);
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
+    return control::join(std::span(words).subspan(std::min(from, words.size())), " ");
 }
 
 CommandOutput error(std::string message) { return CommandOutput{{"error: " + std::move(message)}, false}; }
@@ -97,18 +72,6 @@ std::string one_line(std::string_view text)
             out += c;
     }
     return out;
-}
-
-// Plain decimal digits, within [min, max].
-template <typename T>
-std::optional<T> parse_number(std::string_view s, T min, T max)
-{
-    if (s.empty() || s.size() > 20 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return std::nullopt;
-    uint64_t v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size() || v < min || v > max) return std::nullopt;
-    return static_cast<T>(v);
 }
 
 struct Endpoint {
@@ -185,13 +148,13 @@ std::optional<size_t> parse_limit(const Words& w, size_t at, std::string& proble
 {
     if (w.size() <= at) return default_connection_limit;
     if (w.size() > at + 1) {
-        problem = fmt::format("{}: expected at most one LIMIT, found {}", command, quoted(join(w, at)));
+        problem = fmt::format("{}: expected at most one LIMIT, found {}", command, quote(join(w, at)));
         return std::nullopt;
     }
     auto n = parse_number<size_t>(w[at], 1, max_connection_limit);
     if (!n)
         problem = fmt::format("{}: expected a number of connections from 1 to {}, found {}", command,
-                              max_connection_limit, quoted(w[at]));
+                              max_connection_limit, quote(w[at]));
     return n;
 }
 
@@ -288,8 +251,8 @@ CommandOutput show(const Words& w, ControlApi& api)
     }
     const bool known = what == "services" || what == "stats" || what == "rate" || what == "workers" ||
                        what == "health" || what == "config";
-    if (!known) return error(fmt::format("show: unknown {} ({})", quoted(what), expected));
-    if (w.size() > 2) return error(fmt::format("show {}: expected nothing after it, found {}", what, quoted(join(w, 2))));
+    if (!known) return error(fmt::format("show: unknown {} ({})", quote(what), expected));
+    if (w.size() > 2) return error(fmt::format("show {}: expected nothing after it, found {}", what, quote(join(w, 2))));
 
     CommandOutput out;
     if (what == "workers") return show_workers(api);
@@ -317,7 +280,7 @@ CommandOutput set_weight(const Words& w, ControlApi& api)
     constexpr std::string_view usage = "expected [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT";
     if (w.size() < 2 || w[1] != "weight")
         return error(fmt::format("set: expected \"set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT\"{}",
-                                 w.size() < 2 ? "" : fmt::format(", found {}", quoted(join(w, 1)))));
+                                 w.size() < 2 ? "" : fmt::format(", found {}", quote(join(w, 1)))));
     if (w.size() != 5 && w.size() != 6) return error(fmt::format("set weight: {}", usage));
     size_t at = 2;
     std::optional<Protocol> protocol;
@@ -327,16 +290,16 @@ CommandOutput set_weight(const Words& w, ControlApi& api)
         else if (w[2] == "udp")
             protocol = Protocol::udp;
         else
-            return error(fmt::format("set weight: expected tcp or udp, found {}", quoted(w[2])));
+            return error(fmt::format("set weight: expected tcp or udp, found {}", quote(w[2])));
         at = 3;
     }
     auto vip = parse_endpoint(w[at]);
     if (!vip || !vip->port)
-        return error(fmt::format("set weight: expected VIP:PORT (like 203.0.113.10:80), found {}", quoted(w[at])));
+        return error(fmt::format("set weight: expected VIP:PORT (like 203.0.113.10:80), found {}", quote(w[at])));
     auto rip = parse_endpoint(w[at + 1]);
-    if (!rip) return error(fmt::format("set weight: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quoted(w[at + 1])));
+    if (!rip) return error(fmt::format("set weight: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quote(w[at + 1])));
     auto weight = parse_number<uint32_t>(w[at + 2], 0, 65535);
-    if (!weight) return error(fmt::format("set weight: expected a weight from 0 to 65535, found {}", quoted(w[at + 2])));
+    if (!weight) return error(fmt::format("set weight: expected a weight from 0 to 65535, found {}", quote(w[at + 2])));
 
     Config next = api.running_config();
     ServiceConfig* service = nullptr;
@@ -500,13 +463,13 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
         auto e = parse_endpoint(v);
         if (!e || !e->port)
             return fmt::format("-{}: expected VIP:PORT with a port from 1 to 65535 (like 203.0.113.10:80), found {}",
-                               spec.short_name, quoted(v));
+                               spec.short_name, quote(v));
         c.service = *e;
         return "";
     }
     case 's':
         if (!sched::kind_from_name(v))
-            return fmt::format("-s: unknown scheduler {} (expected one of: {})", quoted(v), scheduler_names());
+            return fmt::format("-s: unknown scheduler {} (expected one of: {})", quote(v), scheduler_names());
         c.scheduler = std::string(v);
         return "";
     case 'p':
@@ -518,7 +481,7 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             c.persistence = *n;
             return "";
         }
-        return fmt::format("-p: expected a timeout from 1 to {} seconds, found {}", max_persistence, quoted(v));
+        return fmt::format("-p: expected a timeout from 1 to {} seconds, found {}", max_persistence, quote(v));
     case 'M':
         if (auto mask = parse_ipv4(v)) {
             const uint32_t inverted = ~*mask;
@@ -531,13 +494,13 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             return "";
         }
         return fmt::format("-M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found {}",
-                           quoted(v));
+                           quote(v));
     case 'r':
         if (auto e = parse_endpoint(v)) {
             c.server = *e;
             return "";
         }
-        return fmt::format("-r: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quoted(v));
+        return fmt::format("-r: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quote(v));
     case 'g':
     case 'i':
     case 'm': c.forward = *forward_method_of_flag(spec.short_name); return "";
@@ -546,7 +509,7 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             c.weight = *n;
             return "";
         }
-        return fmt::format("-w: expected a weight from 0 to 65535, found {}", quoted(v));
+        return fmt::format("-w: expected a weight from 0 to 65535, found {}", quote(v));
     case 'x':
     case 'y':
         if (auto n = parse_number<uint32_t>(v, 0, max_threshold)) {
@@ -554,7 +517,7 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             return "";
         }
         return fmt::format("-{}: expected a number of connections from 0 to {}, found {}", spec.short_name,
-                           max_threshold, quoted(v));
+                           max_threshold, quote(v));
     case 'b': {
         sched::Flags flags;
         size_t start = 0;
@@ -564,7 +527,7 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             const std::string_view name = v.substr(start, end - start);
             if (!sched::set_flag(flags, name))
                 return fmt::format("-b: unknown scheduler flag {} (expected a comma-separated list of: {})",
-                                   quoted(name), flag_names());
+                                   quote(name), flag_names());
             start = end + 1;
         }
         c.flags = flags;
@@ -607,7 +570,7 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
             if (spec == std::end(option_specs)) {
                 for (const Unsupported& u : unsupported_specs)
                     if (u.long_name == name) return fmt::format("--{} is not supported: {}", name, u.why);
-                return fmt::format("unknown option {}", quoted(word));
+                return fmt::format("unknown option {}", quote(word));
             }
             if (spec->arg == ArgKind::none && value) return fmt::format("--{} takes no value", name);
             if (spec->arg == ArgKind::required && !value) {
@@ -633,7 +596,7 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
                 if (spec == std::end(option_specs)) {
                     for (const Unsupported& u : unsupported_specs)
                         if (u.short_name == ch) return fmt::format("-{} is not supported: {}", ch, u.why);
-                    return fmt::format("unknown option {}", quoted(std::string("-") + ch));
+                    return fmt::format("unknown option {}", quote(std::string("-") + ch));
                 }
                 std::optional<std::string_view> value;
                 const std::string_view rest = word.substr(j + 1);
@@ -708,7 +671,7 @@ std::string check_rules(const Ipvsadm& c)
         if (c.arguments.size() != 3)
             return "--set: expected three timeouts, TCP TCPFIN UDP, in seconds (0 leaves one as it is)";
     } else if (!c.arguments.empty()) {
-        return fmt::format("{}: unexpected argument {}", cmd, quoted(c.arguments.front()));
+        return fmt::format("{}: unexpected argument {}", cmd, quote(c.arguments.front()));
     }
     return "";
 }
@@ -796,7 +759,7 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
             auto n = parse_number<uint32_t>(c.arguments[i], 0, max_timeout);
             if (!n)
                 return error(fmt::format("ipvsadm --set: expected a timeout from 0 to {} seconds, found {}", max_timeout,
-                                         quoted(c.arguments[i])));
+                                         quote(c.arguments[i])));
             v[i] = *n;
         }
         next.timeouts.set_like_ipvsadm(v[0], v[1], v[2]);
@@ -883,7 +846,7 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
 
 CommandOutput reload(const Words& w, ControlApi& api)
 {
-    if (w.size() > 1) return error(fmt::format("reload: expected nothing after it, found {}", quoted(join(w, 1))));
+    if (w.size() > 1) return error(fmt::format("reload: expected nothing after it, found {}", quote(join(w, 1))));
     const std::string problems = api.reload();
     if (problems.empty()) return ok();
     CommandOutput out;
@@ -935,7 +898,7 @@ CommandOutput run_console_command(std::string_view line, ControlApi& api)
     if (w.empty() || w[0].starts_with('#')) return {};
     const std::string_view command = w[0];
     if (command == "help" || command == "?") {
-        if (w.size() > 1) return error(fmt::format("help: expected nothing after it, found {}", quoted(join(w, 1))));
+        if (w.size() > 1) return error(fmt::format("help: expected nothing after it, found {}", quote(join(w, 1))));
         return CommandOutput{console_help(), false};
     }
     if (command == "quit" || command == "exit") return CommandOutput{{}, true};
@@ -943,7 +906,7 @@ CommandOutput run_console_command(std::string_view line, ControlApi& api)
     if (command == "set") return set_weight(w, api);
     if (command == "ipvsadm") return ipvsadm(w, api);
     if (command == "reload") return reload(w, api);
-    return error(fmt::format("unknown command {}; try \"help\"", quoted(command)));
+    return error(fmt::format("unknown command {}; try \"help\"", quote(command)));
 }
 
 }  // namespace fulcrum::control

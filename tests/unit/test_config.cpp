@@ -9,6 +9,7 @@
 
 #include "control/config.hpp"
 #include "control/config_yaml.hpp"
+#include "control/text.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;
@@ -1944,4 +1945,31 @@ TEST(ConfigErrors, YamlAliasesAreRefusedBeforeTheyExpand)
     EXPECT_EQ(errors_of(two_interfaces + "services: &s []\n"), Lines{});
     EXPECT_EQ(errors_of("interfaces: *missing\n"),
               (Lines{"t.yaml:1:13: YAML syntax error: the referenced anchor is not defined"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The text helpers every front end shares (control/text.hpp)
+
+TEST(Text, QuoteEscapesWhatATerminalOrALogLineWouldTakeForItsOwn)
+{
+    EXPECT_EQ(quote("plain"), "\"plain\"");
+    EXPECT_EQ(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    EXPECT_EQ(quote("tab\tnew\nline"), "\"tab\\tnew\\nline\"");
+    EXPECT_EQ(quote("\x01\x1b[2J\x7f"), "\"\\x01\\x1b[2J\\x7f\"");
+    EXPECT_EQ(quote("\xc3\xa9\x9b"), "\"\\xc3\\xa9\\x9b\"");  // no 8-bit CSI, no half of a character
+    EXPECT_EQ(quote(std::string(61, 'x')), "\"" + std::string(60, 'x') + "...\"");
+    EXPECT_EQ(quote(std::string(60, 'x')), "\"" + std::string(60, 'x') + "\"");
+}
+
+TEST(Text, JoinAndDecimalNumbers)
+{
+    EXPECT_EQ(join(std::vector<std::string>{"a", "b", "c"}, ", "), "a, b, c");
+    EXPECT_EQ(join(std::vector<std::string_view>{}, ", "), "");
+    EXPECT_EQ(parse_decimal("0"), 0u);
+    EXPECT_EQ(parse_decimal("18446744073709551615"), UINT64_MAX);
+    for (std::string_view bad : {"", "18446744073709551616", "+1", "-1", " 1", "1 ", "0x10", "1e3", "１"})
+        EXPECT_FALSE(parse_decimal(bad)) << bad;
+    EXPECT_EQ(parse_number<uint16_t>("65535", 1, 65535), 65535);
+    EXPECT_FALSE(parse_number<uint16_t>("65536", 1, 65535));
+    EXPECT_FALSE(parse_number<uint16_t>("0", 1, 65535));
 }
