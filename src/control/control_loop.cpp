@@ -695,11 +695,11 @@ std::string Director::reload()
 
 uint32_t Director::table_size() const { return config_.dataplane.conn_table_size; }
 
-TrafficStats Director::worker_totals(bool service, uint32_t id) const
+TrafficStats Director::summed(std::unique_ptr<TrafficCounters[]> WorkerContext::*table, uint32_t id) const
 {
     TrafficStats total;
     for (const auto& w : workers_) {
-        const TrafficCounters& c = service ? w->service_traffic[id] : w->real_server_traffic[id];
+        const TrafficCounters& c = ((*w).*table)[id];
         total.conns += c.conns.load(std::memory_order_relaxed);
         total.in_packets += c.in_packets.load(std::memory_order_relaxed);
         total.out_packets += c.out_packets.load(std::memory_order_relaxed);
@@ -709,11 +709,14 @@ TrafficStats Director::worker_totals(bool service, uint32_t id) const
     return total;
 }
 
-TrafficStats Director::traffic_of(bool service, uint32_t id) const
+TrafficStats Director::service_totals(uint32_t id) const { return summed(&WorkerContext::service_traffic, id); }
+
+TrafficStats Director::real_server_totals(uint32_t id) const { return summed(&WorkerContext::real_server_traffic, id); }
+
+TrafficStats Director::since_zero(const TrafficStats& totals, const std::map<uint32_t, TrafficStats>& zero, uint32_t id)
 {
-    TrafficStats total = worker_totals(service, id);
+    TrafficStats total = totals;
     // ipvsadm -Z moves the zero, not the workers' counters (only their workers write those).
-    const auto& zero = (service ? service_zero_ : real_server_zero_);
     if (auto it = zero.find(id); it != zero.end()) {
         total.conns -= it->second.conns;
         total.in_packets -= it->second.in_packets;
@@ -735,7 +738,7 @@ std::vector<ServiceStatus> Director::services() const
         status.config.real_servers.clear();
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (service_id) {
-            status.stats = traffic_of(true, *service_id);
+            status.stats = since_zero(service_totals(*service_id), service_zero_, *service_id);
             if (auto r = service_rates_.find(*service_id); r != service_rates_.end()) status.rates = r->second.rates;
         }
         for (const RealServerConfig& rs : s.real_servers) {
@@ -747,7 +750,7 @@ std::vector<ServiceStatus> Director::services() const
             if (service_id) {
                 if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port)) {
                     r.overloaded = shared_.overloaded[*id].load(std::memory_order_relaxed);
-                    r.stats = traffic_of(false, *id);
+                    r.stats = since_zero(real_server_totals(*id), real_server_zero_, *id);
                     if (auto e = real_server_rates_.find(*id); e != real_server_rates_.end()) r.rates = e->second.rates;
                 }
             }
@@ -828,11 +831,11 @@ void Director::release_unused_ids()
     // An id given to a newcomer starts from zero: what the workers counted under it so far
     // becomes its baseline.
     for (uint32_t id : released.services) {
-        service_zero_[id] = worker_totals(true, id);
+        service_zero_[id] = service_totals(id);
         service_rates_.erase(id);
     }
     for (uint32_t id : released.real_servers) {
-        real_server_zero_[id] = worker_totals(false, id);
+        real_server_zero_[id] = real_server_totals(id);
         real_server_rates_.erase(id);
         shared_.overloaded[id].store(false, std::memory_order_relaxed);
     }
@@ -846,18 +849,18 @@ void Director::zero_counters(const ServiceConfig* only)
     if (only == nullptr) {
         // Every id, in the configuration or not (and given back or not): one that comes back, or
         // is given to a newcomer, shows what it did since the zeroing.
-        for (uint32_t id = 0; id < ids_.service_id_bound(); ++id) service_zero_[id] = worker_totals(true, id);
-        for (uint32_t id = 0; id < ids_.real_server_id_bound(); ++id) real_server_zero_[id] = worker_totals(false, id);
+        for (uint32_t id = 0; id < ids_.service_id_bound(); ++id) service_zero_[id] = service_totals(id);
+        for (uint32_t id = 0; id < ids_.real_server_id_bound(); ++id) real_server_zero_[id] = real_server_totals(id);
     }
     // Every real server and sorry server of the service, in the table now or not.
     for (const ServiceConfig& s : with_sorry_servers(config_).services) {
         if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
-        service_zero_[*service_id] = worker_totals(true, *service_id);
+        service_zero_[*service_id] = service_totals(*service_id);
         for (const RealServerConfig& rs : s.real_servers)
             if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
-                real_server_zero_[*id] = worker_totals(false, *id);
+                real_server_zero_[*id] = real_server_totals(*id);
     }
     log::info("traffic counters zeroed{}", only == nullptr ? "" : fmt::format(" for {} {}:{}", protocol_name(only->protocol),
                                                                             format_ipv4(only->vip), only->port));
@@ -884,10 +887,10 @@ void Director::estimate_rates()
     for (const ServiceConfig& s : with_sorry_servers(config_).services) {
         const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
         if (!service_id) continue;
-        step(service_rates_[*service_id], worker_totals(true, *service_id));
+        step(service_rates_[*service_id], service_totals(*service_id));
         for (const RealServerConfig& rs : s.real_servers)
             if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
-                step(real_server_rates_[*id], worker_totals(false, *id));
+                step(real_server_rates_[*id], real_server_totals(*id));
     }
 }
 

@@ -104,8 +104,11 @@ private:
     // apply() for a configuration the validator has passed already (a file just read).
     std::string apply_checked(const Config& next, std::string_view what);
     // A service's (or real server's) counters summed over workers, and the same since ipvsadm -Z.
-    TrafficStats worker_totals(bool service, uint32_t id) const;
-    TrafficStats traffic_of(bool service, uint32_t id) const;
+    TrafficStats service_totals(uint32_t service_id) const;
+    TrafficStats real_server_totals(uint32_t real_server_id) const;
+    TrafficStats summed(std::unique_ptr<dataplane::TrafficCounters[]> dataplane::WorkerContext::*table, uint32_t id) const;
+    // `totals` less what they were at the last ipvsadm -Z (`zero`, by id).
+    static TrafficStats since_zero(const TrafficStats& totals, const std::map<uint32_t, TrafficStats>& zero, uint32_t id);
     void estimate_rates();
     void learn_neighbors();
     // Gives back the stable ids of services and real servers that have left and are no longer
