@@ -122,7 +122,11 @@ struct ServiceConfig {
     bool expire_quiescent_template = false;  // IPVS's sysctl, per service here
     HealthCheckConfig health_check;      // the default for its real servers
     std::optional<SorryServerConfig> sorry_server;
+
+    ServiceKey key() const { return {protocol, vip, port}; }
 };
+
+inline RealServerKey key_of(const ServiceConfig& s, const RealServerConfig& rs) { return {s.key(), rs.address, rs.port}; }
 
 struct Config {
     std::string source_file;

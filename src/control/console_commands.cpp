@@ -101,10 +101,10 @@ std::string service_name(Protocol p, Ipv4 vip, uint16_t port)
 
 std::string service_name(const ServiceConfig& s) { return service_name(s.protocol, s.vip, s.port); }
 
-ServiceConfig* find_service(Config& c, Protocol p, Ipv4 vip, uint16_t port)
+ServiceConfig* find_service(Config& c, const ServiceKey& key)
 {
     for (ServiceConfig& s : c.services)
-        if (s.protocol == p && s.vip == vip && s.port == port) return &s;
+        if (s.key() == key) return &s;
     return nullptr;
 }
 
@@ -304,11 +304,11 @@ CommandOutput set_weight(const Words& w, ControlApi& api)
     Config next = api.running_config();
     ServiceConfig* service = nullptr;
     if (protocol) {
-        service = find_service(next, *protocol, vip->ip, *vip->port);
+        service = find_service(next, {*protocol, vip->ip, *vip->port});
         if (!service) return error(fmt::format("set weight: no service {}", service_name(*protocol, vip->ip, *vip->port)));
     } else {
-        ServiceConfig* tcp = find_service(next, Protocol::tcp, vip->ip, *vip->port);
-        ServiceConfig* udp = find_service(next, Protocol::udp, vip->ip, *vip->port);
+        ServiceConfig* tcp = find_service(next, {Protocol::tcp, vip->ip, *vip->port});
+        ServiceConfig* udp = find_service(next, {Protocol::udp, vip->ip, *vip->port});
         if (tcp && udp)
             return error(fmt::format("set weight: both a tcp and a udp service listen on {}:{}; say which: "
                                      "set weight tcp|udp {}",
@@ -691,7 +691,7 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
     std::vector<ServiceStatus> services = api.services();
     if (c.options & opt::service) {
         std::erase_if(services, [&](const ServiceStatus& s) {
-            return !(s.config.protocol == c.protocol && s.config.vip == c.service.ip && s.config.port == *c.service.port);
+            return s.config.key() != ServiceKey{c.protocol, c.service.ip, *c.service.port};
         });
         if (services.empty())
             return error(
@@ -733,7 +733,7 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
     case Cmd::zero: {
         if (c.options & opt::service) {
             Config current = api.running_config();
-            const ServiceConfig* service = find_service(current, c.protocol, c.service.ip, *c.service.port);
+            const ServiceConfig* service = find_service(current, {c.protocol, c.service.ip, *c.service.port});
             if (!service)
                 return error(fmt::format("ipvsadm -Z: no service {}",
                                          service_name(c.protocol, c.service.ip, *c.service.port)));
@@ -772,7 +772,7 @@ CommandOutput ipvsadm(const Words& w, ControlApi& api)
     if ((c.options & opt::netmask) && !(c.options & opt::persistent))
         return error(fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
                                  cmd));
-    ServiceConfig* service = find_service(next, c.protocol, c.service.ip, vport);
+    ServiceConfig* service = find_service(next, {c.protocol, c.service.ip, vport});
     switch (c.cmd) {
     case Cmd::add_service: {
         if (service) return error(fmt::format("ipvsadm {}: service {} already exists", cmd, name));

@@ -93,14 +93,11 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
     return changed;
 }
 
-HealthTarget target_of(const ServiceConfig& s, const RealServerConfig& rs)
-{
-    return {s.protocol, s.vip, s.port, rs.address, rs.port};
-}
+HealthTarget target_of(const ServiceConfig& s, const RealServerConfig& rs) { return key_of(s, rs); }
 
 std::string describe_target(const HealthTarget& t)
 {
-    return fmt::format("{} {} real server {}", protocol_label(t.protocol), format_ipv4_port(t.vip, t.vport),
+    return fmt::format("{} {} real server {}", protocol_label(t.service.protocol), format_ipv4_port(t.service.vip, t.service.port),
                        format_ipv4_port(t.address, t.port));
 }
 
@@ -337,12 +334,12 @@ std::string Director::publish(const Config& config)
     log_service_table(effective);
     std::erase_if(sorry_, [&](const auto& entry) {
         return std::none_of(config.services.begin(), config.services.end(), [&](const ServiceConfig& s) {
-            return s.sorry_server && ServiceIdentity{s.protocol, s.vip, s.port} == entry.first;
+            return s.sorry_server && s.key() == entry.first;
         });
     });
     for (const ServiceConfig& s : config.services) {
         if (!s.sorry_server) continue;
-        SorryState& sorry = sorry_[{s.protocol, s.vip, s.port}];
+        SorryState& sorry = sorry_[s.key()];
         const bool active = sorry_server_active(s);
         if (active == sorry.active) continue;
         sorry = {active, std::chrono::system_clock::now()};
@@ -520,7 +517,7 @@ std::vector<HealthRow> Director::health() const
             const bool active = sorry_server_active(s);
             row.state = active ? HealthState::sorry_active : HealthState::sorry_standby;
             if (active) row.weight = 1;
-            if (auto it = sorry_.find({s.protocol, s.vip, s.port}); it != sorry_.end()) row.changed = it->second.changed;
+            if (auto it = sorry_.find(s.key()); it != sorry_.end()) row.changed = it->second.changed;
             row.reason = active ? "none of the real servers is up" : "a real server is up";
             rows.push_back(std::move(row));
         }
@@ -575,9 +572,9 @@ RealServerCounts Director::connection_counts(const ServiceConfig& s, const RealS
 {
     // Each worker's counts, summed: a total may be a packet behind, never torn.
     RealServerCounts total;
-    const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+    const auto service_id = ids_.find_service(s.key());
     if (!service_id) return total;
-    const auto id = ids_.find_real_server(*service_id, rs.address, rs.port);
+    const auto id = ids_.find_real_server(key_of(s, rs));
     if (!id) return total;
     for (const auto& w : workers_) {
         total.active += w->conn_counts[*id].active.load(std::memory_order_relaxed);
@@ -736,7 +733,7 @@ std::vector<ServiceStatus> Director::services() const
         ServiceStatus status;
         status.config = s;
         status.config.real_servers.clear();
-        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        const auto service_id = ids_.find_service(s.key());
         if (service_id) {
             status.stats = since_zero(service_totals(*service_id), service_zero_, *service_id);
             if (auto r = service_rates_.find(*service_id); r != service_rates_.end()) status.rates = r->second.rates;
@@ -748,7 +745,7 @@ std::vector<ServiceStatus> Director::services() const
             r.active = counts.active;
             r.inactive = counts.inactive;
             if (service_id) {
-                if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port)) {
+                if (const auto id = ids_.find_real_server(key_of(s, rs))) {
                     r.overloaded = shared_.overloaded[*id].load(std::memory_order_relaxed);
                     r.stats = since_zero(real_server_totals(*id), real_server_zero_, *id);
                     if (auto e = real_server_rates_.find(*id); e != real_server_rates_.end()) r.rates = e->second.rates;
@@ -854,12 +851,12 @@ void Director::zero_counters(const ServiceConfig* only)
     }
     // Every real server and sorry server of the service, in the table now or not.
     for (const ServiceConfig& s : with_sorry_servers(config_).services) {
-        if (only != nullptr && !(s.protocol == only->protocol && s.vip == only->vip && s.port == only->port)) continue;
-        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        if (only != nullptr && s.key() != only->key()) continue;
+        const auto service_id = ids_.find_service(s.key());
         if (!service_id) continue;
         service_zero_[*service_id] = service_totals(*service_id);
         for (const RealServerConfig& rs : s.real_servers)
-            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
+            if (const auto id = ids_.find_real_server(key_of(s, rs)))
                 real_server_zero_[*id] = real_server_totals(*id);
     }
     log::info("traffic counters zeroed{}", only == nullptr ? "" : fmt::format(" for {} {}:{}", protocol_name(only->protocol),
@@ -885,11 +882,11 @@ void Director::estimate_rates()
         e.primed = true;
     };
     for (const ServiceConfig& s : with_sorry_servers(config_).services) {
-        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        const auto service_id = ids_.find_service(s.key());
         if (!service_id) continue;
         step(service_rates_[*service_id], service_totals(*service_id));
         for (const RealServerConfig& rs : s.real_servers)
-            if (const auto id = ids_.find_real_server(*service_id, rs.address, rs.port))
+            if (const auto id = ids_.find_real_server(key_of(s, rs)))
                 step(real_server_rates_[*id], real_server_totals(*id));
     }
 }
@@ -934,10 +931,10 @@ void Director::update_overload()
     // clears it below the lower one (or 3/4 of the upper); here from the counts summed over
     // workers, every 100 ms.
     for (const ServiceConfig& s : config_.services) {
-        const auto service_id = ids_.find_service(s.protocol, s.vip, s.port);
+        const auto service_id = ids_.find_service(s.key());
         if (!service_id) continue;
         for (const RealServerConfig& rs : s.real_servers) {
-            const auto id = ids_.find_real_server(*service_id, rs.address, rs.port);
+            const auto id = ids_.find_real_server(key_of(s, rs));
             if (!id) continue;
             std::atomic<bool>& flag = shared_.overloaded[*id];
             if (rs.upper_threshold == 0) {

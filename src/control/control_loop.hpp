@@ -77,7 +77,6 @@ private:
         bool active = false;
         std::chrono::system_clock::time_point changed = std::chrono::system_clock::now();
     };
-    using ServiceIdentity = std::tuple<Protocol, Ipv4, uint16_t>;
 
     struct RateEstimate {
         TrafficStats last;
@@ -149,7 +148,7 @@ private:
     EventBus events_;
     std::map<Ipv4, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;
-    std::map<ServiceIdentity, SorryState> sorry_;
+    std::map<ServiceKey, SorryState> sorry_;
     bool running_ = false;
 };
 

@@ -10,7 +10,7 @@ std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effec
     for (const ServiceConfig& s : running.services) out.emplace(s.vip, false);
     for (const ServiceConfig& e : effective.services) {
         const auto configured = std::find_if(running.services.begin(), running.services.end(), [&](const ServiceConfig& s) {
-            return s.protocol == e.protocol && s.vip == e.vip && s.port == e.port;
+            return s.key() == e.key();
         });
         if (configured == running.services.end()) continue;
         for (const RealServerConfig& rs : e.real_servers) {

@@ -408,7 +408,7 @@ void HealthMonitor::start_check(const HealthTarget& target, Clock::time_point no
         if (auto pattern = body_patterns_.find(target); pattern != body_patterns_.end()) probe->body = pattern->second;
     }
     // The validator gives every real server a port; a hand-made Config may not.
-    const uint16_t port = status.check.port != 0 ? status.check.port : target.port != 0 ? target.port : target.vport;
+    const uint16_t port = status.check.port != 0 ? status.check.port : target.port != 0 ? target.port : target.service.port;
     connect_probe(*probe, target.address, port, now);
     status.in_flight = true;
     probes_[target] = std::move(probe);

@@ -29,14 +29,7 @@ namespace fulcrum::control {
 
 // One checked real server of one service: the same server in two services is checked twice,
 // as IPVS keeps it as two destinations that may be taken out separately.
-struct HealthTarget {
-    Protocol protocol = Protocol::tcp;
-    Ipv4 vip = 0;
-    uint16_t vport = 0;
-    Ipv4 address = 0;    // the real server
-    uint16_t port = 0;   // the real server's port (host order)
-    auto operator<=>(const HealthTarget&) const = default;
-};
+using HealthTarget = RealServerKey;
 
 struct HealthStatus {
     HealthCheckConfig check;        // what is run (type none = not checked; then always up)

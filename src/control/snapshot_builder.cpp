@@ -16,7 +16,7 @@ namespace fulcrum::control {
 
 using dataplane::NextHop;
 using dataplane::ServiceEntry;
-using dataplane::ServiceKey;
+using dataplane::ServiceIndexKey;
 using dataplane::ServiceSnapshot;
 
 namespace {
@@ -65,7 +65,7 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
     const std::string name = "services_" + std::to_string(s.generation);
     params.name = name.c_str();
     params.entries = static_cast<uint32_t>(std::max<size_t>(64, config.services.size() * 2));
-    params.key_len = sizeof(ServiceKey);
+    params.key_len = sizeof(ServiceIndexKey);
     params.hash_func = rte_hash_crc;
     params.socket_id = static_cast<int>(rte_socket_id());
     s.service_index = rte_hash_create(&params);
@@ -73,7 +73,7 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
 
     for (const ServiceConfig& sc : config.services) {
         ServiceEntry e;
-        e.id = ids.service(sc.protocol, sc.vip, sc.port);
+        e.id = ids.service(sc.key());
         if (e.id >= dataplane::max_services_per_process)
             return "too many services (the limit is " + std::to_string(dataplane::max_services_per_process) +
                    ", counting those that left and still have connections)";
@@ -88,7 +88,7 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
                                sc.real_servers.size(), dataplane::max_real_servers_per_service);
         bool thresholds = false;
         for (const RealServerConfig& rs : sc.real_servers) {
-            s.real_servers.push_back({ids.real_server(e.id, rs.address, rs.port), rte_cpu_to_be_32(rs.address),
+            s.real_servers.push_back({ids.real_server(key_of(sc, rs)), rte_cpu_to_be_32(rs.address),
                                       rte_cpu_to_be_16(rs.port), rs.forward, rs.upper_threshold, rs.lower_threshold});
             if (s.real_servers.back().id >= dataplane::max_real_servers_per_process)
                 return fmt::format("too many real servers (the limit is {}, counting those that left and still "
@@ -103,7 +103,7 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
         e.expire_quiescent_template = sc.expire_quiescent_template;
         e.live_view = sched::uses_connection_counts(kind) || thresholds;
         e.picks_by_hash = (kind == sched::Kind::sh || kind == sched::Kind::mh) && sc.persistence == 0;
-        const ServiceKey key{e.vip, e.port, e.protocol, 0};
+        const ServiceIndexKey key{e.vip, e.port, e.protocol, 0};
         const auto index = static_cast<uintptr_t>(s.services.size());
         s.services.push_back(e);
         if (rte_hash_add_key_data(s.service_index, &key, reinterpret_cast<void*>(index)) != 0)
@@ -125,46 +125,43 @@ uint32_t StableIds::take(std::set<uint32_t>& free, uint32_t& next)
     return id;
 }
 
-uint32_t StableIds::service(Protocol protocol, Ipv4 vip, uint16_t port)
+uint32_t StableIds::service(const ServiceKey& key)
 {
-    auto it = services_.find({protocol, vip, port});
-    if (it == services_.end()) it = services_.emplace(std::tuple{protocol, vip, port}, take(free_services_, next_service_)).first;
+    auto it = services_.find(key);
+    if (it == services_.end()) it = services_.emplace(key, take(free_services_, next_service_)).first;
     return it->second;
 }
 
-uint32_t StableIds::real_server(uint32_t service_id, Ipv4 address, uint16_t port)
+uint32_t StableIds::real_server(const RealServerKey& key)
 {
-    auto it = real_servers_.find({service_id, address, port});
-    if (it == real_servers_.end())
-        it = real_servers_.emplace(std::tuple{service_id, address, port}, take(free_real_servers_, next_real_server_)).first;
+    auto it = real_servers_.find(key);
+    if (it == real_servers_.end()) it = real_servers_.emplace(key, take(free_real_servers_, next_real_server_)).first;
     return it->second;
 }
 
 StableIds::Released StableIds::release(const Config& running,
                                        const std::function<bool(uint32_t real_server_id)>& referenced)
 {
-    std::set<std::tuple<Protocol, Ipv4, uint16_t>> services_running;
-    std::set<std::tuple<uint32_t, Ipv4, uint16_t>> real_servers_running;
+    std::set<ServiceKey> services_running;
+    std::set<RealServerKey> real_servers_running;
     for (const ServiceConfig& s : running.services) {
-        services_running.emplace(s.protocol, s.vip, s.port);
-        const auto id = find_service(s.protocol, s.vip, s.port);
-        if (!id) continue;
-        for (const RealServerConfig& rs : s.real_servers) real_servers_running.emplace(*id, rs.address, rs.port);
+        services_running.insert(s.key());
+        for (const RealServerConfig& rs : s.real_servers) real_servers_running.insert(key_of(s, rs));
     }
     Released released;
-    std::set<uint32_t> services_with_real_servers;
+    std::set<ServiceKey> services_with_real_servers;
     for (auto it = real_servers_.begin(); it != real_servers_.end();) {
         if (real_servers_running.count(it->first) == 0 && !referenced(it->second)) {
             released.real_servers.push_back(it->second);
             free_real_servers_.insert(it->second);
             it = real_servers_.erase(it);
         } else {
-            services_with_real_servers.insert(std::get<0>(it->first));
+            services_with_real_servers.insert(it->first.service);
             ++it;
         }
     }
     for (auto it = services_.begin(); it != services_.end();) {
-        if (services_running.count(it->first) == 0 && services_with_real_servers.count(it->second) == 0) {
+        if (services_running.count(it->first) == 0 && services_with_real_servers.count(it->first) == 0) {
             released.services.push_back(it->second);
             free_services_.insert(it->second);
             it = services_.erase(it);
@@ -175,15 +172,15 @@ StableIds::Released StableIds::release(const Config& running,
     return released;
 }
 
-std::optional<uint32_t> StableIds::find_service(Protocol protocol, Ipv4 vip, uint16_t port) const
+std::optional<uint32_t> StableIds::find_service(const ServiceKey& key) const
 {
-    auto it = services_.find({protocol, vip, port});
+    auto it = services_.find(key);
     return it == services_.end() ? std::nullopt : std::optional(it->second);
 }
 
-std::optional<uint32_t> StableIds::find_real_server(uint32_t service_id, Ipv4 address, uint16_t port) const
+std::optional<uint32_t> StableIds::find_real_server(const RealServerKey& key) const
 {
-    auto it = real_servers_.find({service_id, address, port});
+    auto it = real_servers_.find(key);
     return it == real_servers_.end() ? std::nullopt : std::optional(it->second);
 }
 

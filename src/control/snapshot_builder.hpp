@@ -24,12 +24,12 @@ namespace fulcrum::control {
 // however many have come and gone.
 class StableIds {
 public:
-    uint32_t service(Protocol protocol, Ipv4 vip, uint16_t port);
-    uint32_t real_server(uint32_t service_id, Ipv4 address, uint16_t port);
+    uint32_t service(const ServiceKey& key);
+    uint32_t real_server(const RealServerKey& key);
 
     // The ids already given, without giving new ones.
-    std::optional<uint32_t> find_service(Protocol protocol, Ipv4 vip, uint16_t port) const;
-    std::optional<uint32_t> find_real_server(uint32_t service_id, Ipv4 address, uint16_t port) const;
+    std::optional<uint32_t> find_service(const ServiceKey& key) const;
+    std::optional<uint32_t> find_real_server(const RealServerKey& key) const;
 
     struct Released {
         std::vector<uint32_t> services;
@@ -48,8 +48,8 @@ public:
 private:
     static uint32_t take(std::set<uint32_t>& free, uint32_t& next);
 
-    std::map<std::tuple<Protocol, Ipv4, uint16_t>, uint32_t> services_;
-    std::map<std::tuple<uint32_t, Ipv4, uint16_t>, uint32_t> real_servers_;
+    std::map<ServiceKey, uint32_t> services_;
+    std::map<RealServerKey, uint32_t> real_servers_;
     std::set<uint32_t> free_services_, free_real_servers_;
     uint32_t next_service_ = 0;
     uint32_t next_real_server_ = 0;

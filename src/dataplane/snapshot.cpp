@@ -16,7 +16,7 @@ ServiceSnapshot::~ServiceSnapshot()
 const ServiceEntry* ServiceSnapshot::find_service(rte_be32_t vip, rte_be16_t port,
                                                   uint8_t protocol) const
 {
-    const ServiceKey key{vip, port, protocol, 0};
+    const ServiceIndexKey key{vip, port, protocol, 0};
     void* data = nullptr;
     if (rte_hash_lookup_data(service_index, &key, &data) < 0) return nullptr;
     return &services[reinterpret_cast<uintptr_t>(data)];

@@ -57,13 +57,13 @@ struct NextHop {
     rte_be32_t gateway = 0;
 };
 
-struct ServiceKey {
+struct ServiceIndexKey {
     rte_be32_t vip;
     rte_be16_t port;
     uint8_t protocol;
     uint8_t pad;
 };
-static_assert(sizeof(ServiceKey) == 8);
+static_assert(sizeof(ServiceIndexKey) == 8);
 
 struct ServiceSnapshot {
     ServiceSnapshot() = default;
@@ -76,7 +76,7 @@ struct ServiceSnapshot {
     std::vector<RealServerEntry> real_servers;
     std::vector<sched::Destination> destinations;  // parallel to real_servers
     std::vector<rte_be32_t> vips;                  // distinct VIPs, sorted
-    rte_hash* service_index = nullptr;             // ServiceKey -> index into services
+    rte_hash* service_index = nullptr;             // ServiceIndexKey -> index into services
     rte_fib* fib = nullptr;                        // next-hop ids index next_hops; 0 = no route
     std::vector<NextHop> next_hops;
 

@@ -32,6 +32,22 @@ using MacAddress = std::array<uint8_t, 6>;
 
 enum class Protocol : uint8_t { tcp = 6, udp = 17 };
 
+// A virtual service, as ipvsadm names it with -t or -u VIP:PORT.
+struct ServiceKey {
+    Protocol protocol = Protocol::tcp;
+    Ipv4 vip = 0;
+    uint16_t port = 0;   // host order
+    auto operator<=>(const ServiceKey&) const = default;
+};
+
+// A real server of a service, as ipvsadm names it with -r RIP:PORT after the service.
+struct RealServerKey {
+    ServiceKey service;
+    Ipv4 address = 0;
+    uint16_t port = 0;   // host order
+    auto operator<=>(const RealServerKey&) const = default;
+};
+
 // The forwarding methods, the one list of them: the enum, the configuration's name, ipvsadm's
 // name in its listing and ipvsadm's option letter. A new method is one line here (and its stage
 // in the dataplane).

@@ -701,7 +701,7 @@ TEST(Configure, SameRealServerInTwoServicesIsTwoTargets)
     ASSERT_EQ(monitor.statuses().size(), 2u);
     const HealthTarget web = target_on(refusing.port());
     HealthTarget tls = web;
-    tls.vport = 443;
+    tls.service.port = 443;
     ASSERT_EQ(run_check(monitor, web).size(), 1u);
     EXPECT_FALSE(monitor.is_up(web));
     EXPECT_TRUE(monitor.is_up(tls));

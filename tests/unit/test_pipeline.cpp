@@ -1627,18 +1627,19 @@ TEST(StableIds, IdsOfWhatLeftAndIsNoLongerReferencedAreGivenBackAndReused)
         c.services.push_back(s);
         return c;
     };
-    const uint32_t service = ids.service(Protocol::tcp, vip, 80);
-    for (uint8_t host : {11, 12, 13}) ids.real_server(service, ipv4(198, 19, 0, host), 8080);  // ids 0, 1, 2
+    const ServiceKey http{Protocol::tcp, vip, 80};
+    const uint32_t service = ids.service(http);
+    for (uint8_t host : {11, 12, 13}) ids.real_server({http, ipv4(198, 19, 0, host), 8080});  // ids 0, 1, 2
     auto nothing_referenced = [](uint32_t) { return false; };
     // .12 left; .13 left but a connection still uses it.
     auto released = ids.release(config_with({11}), [](uint32_t id) { return id == 2; });
     EXPECT_EQ(released.real_servers, std::vector<uint32_t>{1});
     EXPECT_TRUE(released.services.empty());
-    EXPECT_FALSE(ids.find_real_server(service, ipv4(198, 19, 0, 12), 8080));
-    EXPECT_EQ(ids.find_real_server(service, ipv4(198, 19, 0, 13), 8080), 2u);
+    EXPECT_FALSE(ids.find_real_server({http, ipv4(198, 19, 0, 12), 8080}));
+    EXPECT_EQ(ids.find_real_server({http, ipv4(198, 19, 0, 13), 8080}), 2u);
     // A newcomer takes the lowest id given back.
-    EXPECT_EQ(ids.real_server(service, ipv4(198, 19, 0, 14), 8080), 1u);
-    EXPECT_EQ(ids.real_server(service, ipv4(198, 19, 0, 15), 8080), 3u);
+    EXPECT_EQ(ids.real_server({http, ipv4(198, 19, 0, 14), 8080}), 1u);
+    EXPECT_EQ(ids.real_server({http, ipv4(198, 19, 0, 15), 8080}), 3u);
     // The service goes once none of its real server ids is left.
     released = ids.release(control::Config{}, [](uint32_t id) { return id == 2; });
     EXPECT_TRUE(released.services.empty());
@@ -1649,8 +1650,8 @@ TEST(StableIds, IdsOfWhatLeftAndIsNoLongerReferencedAreGivenBackAndReused)
     // distinct ones every publish failed).
     uint32_t highest = 0;
     for (uint32_t i = 0; i < 70000; ++i) {
-        const uint32_t s = ids.service(Protocol::tcp, vip, 80);
-        highest = std::max(highest, ids.real_server(s, 0x0A000000 + i, 8080));
+        ids.service(http);
+        highest = std::max(highest, ids.real_server({http, 0x0A000000 + i, 8080}));
         ids.release(control::Config{}, nothing_referenced);
     }
     EXPECT_EQ(highest, 0u);
