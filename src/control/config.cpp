@@ -971,11 +971,11 @@ void Checker::check_services(const Item& item)
 {
     auto items = list(item, "a list of services", true);
     if (!items) return;
-    std::map<std::tuple<Ipv4, uint16_t, Protocol>, int> seen;  // (vip, port, protocol) → line
+    std::map<ServiceKey, int> seen;  // service → line
     for (const Item& si : *items) {
         if (!check_service(si)) continue;
         const ServiceConfig& svc = config_.services.back();
-        if (auto [it, fresh] = seen.emplace(std::tuple{svc.vip, svc.port, svc.protocol}, line_of(si.mark)); !fresh)
+        if (auto [it, fresh] = seen.emplace(svc.key(), line_of(si.mark)); !fresh)
             report(si, fmt::format("duplicate service {} {}:{} (first defined at line {})",
                                    protocol_name(svc.protocol), format_ipv4(svc.vip), svc.port, it->second));
     }

@@ -28,8 +28,7 @@ std::vector<const ServiceStatus*> sorted_services(const std::vector<ServiceStatu
     out.reserve(services.size());
     for (const ServiceStatus& s : services) out.push_back(&s);
     std::sort(out.begin(), out.end(), [](const ServiceStatus* a, const ServiceStatus* b) {
-        return std::tuple(a->config.protocol, a->config.vip, a->config.port) <
-               std::tuple(b->config.protocol, b->config.vip, b->config.port);
+        return a->config.key() < b->config.key();
     });
     return out;
 }
