@@ -367,16 +367,7 @@ Verdict receive_stage(WorkerContext& w, rte_mbuf* m, ParsedPacket& p)
 
 }  // namespace
 
-Verdict process_packet(WorkerContext& w, rte_mbuf* m)
-{
-    ParsedPacket p;
-    Verdict v = receive_stage(w, m, p);
-    if (v.settled()) return v;
-    const ConnTable::Hit hit = needs_connection_lookup(p) ? w.conns.lookup(p.key) : ConnTable::Hit{};
-    return classify_ipv4(w, m, rte_pktmbuf_mtod(m, uint8_t*), p, hit);
-}
-
-void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us)
+void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us, Verdict* verdicts_out)
 {
     const bool may_hand_off = !handed_to_us && w.shared->worker_count > 1 && !w.shared->hardware_steering;
     ParsedPacket parsed[rx_burst_size];
@@ -406,6 +397,7 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool hand
             const ConnTable::Hit hit = needs_connection_lookup(parsed[i]) ? hits[key_of[i]] : ConnTable::Hit{};
             verdicts[i] = classify_ipv4(w, mbufs[i], rte_pktmbuf_mtod(mbufs[i], uint8_t*), parsed[i], hit);
         }
+        if (verdicts_out != nullptr) verdicts_out[i] = verdicts[i];
         settle_packet(w, mbufs[i], verdicts[i]);
     }
 }

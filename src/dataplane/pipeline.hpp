@@ -9,15 +9,14 @@ struct rte_mbuf;
 
 namespace fulcrum::dataplane {
 
-// Decides what happens to `m`, received on port m->port. On transmit the frame is ready to send
-// out of verdict.port; on held the pipeline keeps the mbuf; on drop the caller frees it.
-// Uses w.snapshot and w.now, which the caller refreshes.
-Verdict process_packet(WorkerContext& w, rte_mbuf* m);
-
-// The same for a burst (at most rx_burst_size): parses every packet first, hands those whose
-// connection another worker owns to that worker (unless they were handed to us), then looks up
-// all their connections at once, then finishes each in arrival order and settles it.
-void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us = false);
+// Decides what happens to a burst of packets (at most rx_burst_size), each received on its
+// m->port: parses every packet first, hands those whose connection another worker owns to that
+// worker (unless they were handed to us), then looks up all their connections at once, then
+// finishes each in arrival order and settles it (settle_packet). Uses w.snapshot and w.now,
+// which the caller refreshes. `verdicts`, when given, receives each packet's verdict (tests
+// read them: they run this function, as production does, not a copy of it).
+void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us = false,
+                   Verdict* verdicts = nullptr);
 
 // Applies a verdict: stages a transmit, counts and frees a drop.
 void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict);

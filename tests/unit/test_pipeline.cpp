@@ -1,4 +1,4 @@
-// Packet tables through the real pipeline (process_packet) on mbufs: {input frame, expected
+// Packet tables through the real pipeline (process_burst) on mbufs: {input frame, expected
 // verdict, expected output bytes and port}, with a snapshot built by the control plane's own
 // builder from a typed Config.
 #include <gtest/gtest.h>
@@ -190,12 +190,13 @@ protected:
         return out;
     }
 
-    // Runs one frame through the pipeline; returns the verdict and settles it as the loop does.
+    // Runs one frame through the pipeline as the poll loop does (a burst of one); returns its
+    // verdict.
     Verdict run(const Bytes& frame, uint16_t port)
     {
         rte_mbuf* m = mbuf_of(frame, port);
-        Verdict v = process_packet(*w_, m);
-        settle_packet(*w_, m, v);
+        Verdict v;
+        process_burst(*w_, &m, 1, false, &v);
         return v;
     }
 
@@ -1405,7 +1406,6 @@ TEST_F(Pipeline, BothDirectionsAndTheirIcmpErrorsHaveTheSameOwner)
 
 TEST_F(Pipeline, TheOwnerOfAnIcmpErrorIsReadOnlyFromAQuoteThatHoldsIt)
 {
-    shared_->worker_count = 8;
     auto owner = [&](const Bytes& frame) {
         Bytes b = frame;
         ParsedPacket p;
@@ -1416,6 +1416,7 @@ TEST_F(Pipeline, TheOwnerOfAnIcmpErrorIsReadOnlyFromAQuoteThatHoldsIt)
     resolve_rs3();
     run(from_client(40000, 8002).tcp(SYN).bytes(), ext_port);
     const std::string whole = as_string(take(int_port).at(0), 14, 20 + 28);
+    shared_->worker_count = 8;  // ownership by hash from here on (the SYN above was this worker's)
     auto error_quoting = [&](std::string quote) {
         return Frame{}.from(rs_mac[2]).to(int_mac).src(rs_ip[2]).dst(int_ip).icmp(3, 4).with_payload(std::move(quote)).bytes();
     };
