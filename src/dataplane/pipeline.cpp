@@ -285,7 +285,10 @@ bool needs_connection_lookup(const ParsedPacket& p)
 // processed; an earlier packet of the burst may since have removed that connection (a SYN
 // reusing a closing one) or created the one this packet belongs to, so a hit is checked and a
 // miss is looked up again when it matters.
-Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, ConnTable::Hit hit)
+// Not inlined into process_burst, its one caller: inlined, the burst loop ran DR and TUN
+// established packets 7 ns slower (fulcrum-bench, 1 000 flows: 21.8 -> 18.9 Mpps for DR).
+[[gnu::noinline]] Verdict classify_ipv4(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                                        ConnTable::Hit hit)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
     // Packets of a connection are not checked again: their addresses are the connection's.
