@@ -94,6 +94,10 @@ inline constexpr std::array worker_gauges = {
 // Prometheus use: the counters, the gauges, then drop_REASON for each drop reason.
 std::vector<std::pair<std::string, uint64_t>> worker_values(const WorkerStatus& w);
 
+// A value's name as DPDK 22.11's telemetry takes it: letters, digits, '_' and '/' only, so any
+// other byte becomes '_' (today's names have none: the mapping is the identity, and a test says so).
+std::string telemetry_name(std::string_view name);
+
 // One connection as ipvsadm -L -n -c shows it.
 struct ConnectionRow {
     Protocol protocol = Protocol::tcp;

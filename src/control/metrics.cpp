@@ -196,7 +196,8 @@ struct TelemetryAccess {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
             // Every value under its one name (worker_values), and the drops' sum.
-            for (const auto& [name, value] : worker_values(w)) rte_tel_data_add_dict_u64(c, name.c_str(), value);
+            for (const auto& [name, value] : worker_values(w))
+                rte_tel_data_add_dict_u64(c, telemetry_name(name).c_str(), value);
             rte_tel_data_add_dict_u64(c, "drops", w.counters.drops_total());
             if (!add_entry(d, fmt::format("worker{}", w.worker), c, w.worker, telemetry_target->workers_.size())) break;
         }

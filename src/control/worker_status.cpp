@@ -15,4 +15,12 @@ std::vector<std::pair<std::string, uint64_t>> worker_values(const WorkerStatus& 
     return out;
 }
 
+std::string telemetry_name(std::string_view name)
+{
+    std::string out(name);
+    for (char& c : out)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '/')) c = '_';
+    return out;
+}
+
 }  // namespace fulcrum::control
