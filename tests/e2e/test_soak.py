@@ -101,7 +101,13 @@ def drain_and_restart_rs3(checks, h):
     for line in (f"set weight tcp {TCP_SVC} {RS3_HTTP} 0", f"set weight udp {UDP_SVC} {RS3_UDP} 0"):
         out = h.cmd(line)
         detail.append(f"{line!r} -> {' '.join(out) or 'ok'}")
-    time.sleep(1.0)  # connections opened just before the edit finish (each lasts milliseconds)
+    # Drained as an operator drains: stopped once its ActiveConn is 0 (IPVS sends a client that
+    # reuses the port of a connection it still holds open to that connection's server).
+    time.sleep(1.0)
+    t_drain = time.monotonic()
+    while time.monotonic() - t_drain < 25 and L.tcp_counts(h.services()).get("rs3", (0, 0))[0] != 0:
+        time.sleep(0.2)
+    detail.append(f"ActiveConn 0 after {1 + time.monotonic() - t_drain:.1f} s")
     stop = L.lab("rs-stop", "3")
     # Its UDP entry (on_failure: remove, a TCP check on port 80) says down once the checks fail.
     down, _, down_s = h.wait(lambda rows: L.health_row(rows, RS3_UDP, UDP_SVC, "UDP")["state"] == "down", limit=10)
