@@ -194,7 +194,7 @@ CommandOutput show_workers(ControlApi& api)
     row("lcore", [](const WorkerStatus& w) -> uint64_t { return w.lcore; }, false);
     for (size_t i = 0; i < dataplane::worker_counter_count; ++i)
         row(dataplane::worker_counter_names[i],
-            [i](const WorkerStatus& w) { return dataplane::worker_counter_values(w.counters)[i]; }, true);
+            [i](const WorkerStatus& w) { return w.counters.*dataplane::worker_counter_fields[i]; }, true);
     for (const WorkerGauge& g : worker_gauges) row(g.name, [&g](const WorkerStatus& w) { return w.*g.field; }, g.summed);
     // The drops' sum, then each reason some worker has counted, in the list's order.
     row("drops", [](const WorkerStatus& w) { return w.counters.drops_total(); }, true);

@@ -111,7 +111,7 @@ std::string Metrics::prometheus_text() const
         const std::string name = fmt::format("fulcrum_worker_{}_total", dataplane::worker_counter_names[i]);
         out += fmt::format("# HELP {0} {1}.\n# TYPE {0} counter\n", name, dataplane::worker_counter_descriptions[i]);
         for (const WorkerStatus& w : workers_)
-            add_stats(out, name, fmt::format("worker=\"{}\"", w.worker), dataplane::worker_counter_values(w.counters)[i]);
+            add_stats(out, name, fmt::format("worker=\"{}\"", w.worker), w.counters.*dataplane::worker_counter_fields[i]);
     }
     for (const WorkerGauge& g : worker_gauges) {
         const std::string name = fmt::format("fulcrum_worker_{}", g.name);

@@ -7,8 +7,8 @@ namespace fulcrum::control {
 std::vector<std::pair<std::string, uint64_t>> worker_values(const WorkerStatus& w)
 {
     std::vector<std::pair<std::string, uint64_t>> out;
-    const auto counters = dataplane::worker_counter_values(w.counters);
-    for (size_t i = 0; i < counters.size(); ++i) out.emplace_back(dataplane::worker_counter_names[i], counters[i]);
+    for (size_t i = 0; i < dataplane::worker_counter_count; ++i)
+        out.emplace_back(dataplane::worker_counter_names[i], w.counters.*dataplane::worker_counter_fields[i]);
     for (const WorkerGauge& g : worker_gauges) out.emplace_back(g.name, w.*g.field);
     for (size_t r = 0; r < dataplane::drop_reason_count; ++r)
         out.emplace_back(fmt::format("drop_{}", dataplane::drop_reason_names[r]), w.counters.drops[r]);

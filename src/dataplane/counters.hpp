@@ -124,14 +124,11 @@ inline constexpr std::array<std::string_view, worker_counter_count> worker_count
 #undef FULCRUM_TEXT
 };
 
-// The counters' values in the list's order.
-inline std::array<uint64_t, worker_counter_count> worker_counter_values(const WorkerCounters& c)
-{
-    return {
-#define FULCRUM_VALUE(name, text) c.name,
-        FULCRUM_WORKER_COUNTERS(FULCRUM_VALUE)
-#undef FULCRUM_VALUE
-    };
-}
+// The counters' fields in the list's order: counters.*worker_counter_fields[i].
+inline constexpr std::array<uint64_t WorkerCounters::*, worker_counter_count> worker_counter_fields = {
+#define FULCRUM_FIELD_OF(name, text) &WorkerCounters::name,
+    FULCRUM_WORKER_COUNTERS(FULCRUM_FIELD_OF)
+#undef FULCRUM_FIELD_OF
+};
 
 }  // namespace fulcrum::dataplane
