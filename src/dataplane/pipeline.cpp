@@ -203,6 +203,21 @@ Verdict forward_stateless(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, 
     return egress_ipv4(w, m, rs.address);
 }
 
+// The client's port already reached this NAT real server's port, through another VIP or
+// virtual port: the real server would see the same four addresses and ports, and the replies
+// could not tell the two apart. A connection over (TIME_WAIT, CLOSE) is forgotten so the SYN
+// opens the new one, as the real server's kernel accepts a SYN into TIME_WAIT; a live one keeps
+// its key and the SYN is refused (conn_conflict). IPVS hashes both, and the replies find
+// whichever comes first.
+bool forget_closed_namesake(WorkerContext& w, const FlowKey& reply_key)
+{
+    const ConnTable::Hit hit = w.conns.lookup(reply_key);
+    if (hit.conn == nullptr || !hit.is_reply || !tcp_new_conn_expected(hit.conn->tcp.state, hit.conn->tcp.no_output))
+        return false;
+    forget_connection(w, *hit.conn);
+    return true;
+}
+
 Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                        const ServiceEntry& service)
 {
@@ -246,6 +261,9 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     Connection* c = nullptr;
     ConnTable::InsertResult inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
     if (inserted == ConnTable::InsertResult::full && evict_for_new_connection(w))
+        inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
+    if (inserted == ConnTable::InsertResult::conflict && tcp && rs.method == ForwardMethod::nat &&
+        forget_closed_namesake(w, {rs.address, p.key.src_ip, real_port, p.key.src_port, IPPROTO_TCP, {0, 0, 0}}))
         inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
     if (inserted != ConnTable::InsertResult::ok) {
         if (persistent) w.shared->templates->detach(persistent->slot, seconds_of(w));

@@ -895,6 +895,35 @@ TEST_F(Pipeline, NewSynOnClosingConnectionIsScheduledAgain)
     EXPECT_EQ(w_->conns.size(), 1u);
 }
 
+TEST_F(Pipeline, ASynThroughAnotherVirtualPortReplacesAClosedConnectionToTheSameRealServerPort)
+{
+    // VIP:81 reaches rs1:8080 as VIP:80 does: one client port through both is, at rs1, one
+    // four-tuple, whose replies only one connection may own.
+    control::Config c = config_;
+    c.services.push_back({vip, 81, Protocol::tcp, "rr", ForwardMethod::nat, {{rs_ip[0], 8080, 1, ForwardMethod::nat}}});
+    republish(c);
+    run(from_client(41000).tcp(SYN).bytes(), ext_port);  // VIP:80, rr's first pick: rs1
+    take(int_port);
+    ASSERT_EQ(w_->conns.size(), 1u);
+    // While that connection lives, the SYN through VIP:81 is refused and nothing changes.
+    expect_dropped(from_client(41000, 81).tcp(SYN).bytes(), ext_port, DropReason::conn_conflict);
+    EXPECT_EQ(w_->conns.size(), 1u);
+    // Once it is over (established, then reset by the client: CLOSE), the SYN opens the new
+    // one in its place...
+    run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 41000).tcp(SYN | ACK).bytes(), int_port);
+    run(from_client(41000).tcp(ACK).bytes(), ext_port);
+    run(from_client(41000).tcp(RST).bytes(), ext_port);
+    take(int_port);
+    take(ext_port);
+    Frame syn = from_client(41000, 81).tcp(SYN);
+    expect_forwarded(syn.bytes(), ext_port, int_port, Frame(syn).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    EXPECT_EQ(w_->conns.size(), 1u);
+    EXPECT_EQ(w_->counters.connections_created, 2u);
+    // ...and rs1's replies go back from VIP:81.
+    Frame reply = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 41000).tcp(SYN | ACK).with_ttl(64);
+    expect_forwarded(reply.bytes(), int_port, ext_port, Frame(reply).from(ext_mac).to(client_mac).src(vip, 81).with_ttl(63).bytes());
+}
+
 TEST_F(Pipeline, QuiescentServerGetsNoNewConnections)
 {
     build("rr", {0, 1, 0}, 64);
