@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "control/config.hpp"
-#include "control/control_loop.hpp"
+#include "control/config/config.hpp"
+#include "control/director/director.hpp"
 #include "control/log.hpp"
 #include "dataplane/port.hpp"
 

@@ -12,8 +12,8 @@
 
 #include "dataplane/flow_index.hpp"
 #include "dataplane/packet.hpp"
-#include "dataplane/tcp_state.hpp"
-#include "dataplane/types.hpp"
+#include "common/tcp_state.hpp"
+#include "common/types.hpp"
 
 namespace fulcrum::dataplane {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "dataplane/types.hpp"
+#include "common/types.hpp"
 
 struct rte_mempool;
 

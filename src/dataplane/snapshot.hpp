@@ -13,8 +13,8 @@
 
 #include "dataplane/conn_table.hpp"
 #include "dataplane/defense.hpp"
-#include "dataplane/tcp_state.hpp"
-#include "dataplane/types.hpp"
+#include "common/tcp_state.hpp"
+#include "common/types.hpp"
 #include "sched/scheduler.hpp"
 
 struct rte_hash;

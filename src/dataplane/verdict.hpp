@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "dataplane/counters.hpp"
+#include "common/counters.hpp"
 
 namespace fulcrum::dataplane {
 

@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "dataplane/conn_table.hpp"
-#include "dataplane/counters.hpp"
+#include "common/counters.hpp"
 #include "dataplane/defense.hpp"
 #include "dataplane/neighbor.hpp"
 #include "dataplane/persistence.hpp"
 #include "dataplane/snapshot.hpp"
-#include "dataplane/types.hpp"
+#include "common/types.hpp"
 #include "sched/scheduler.hpp"
 
 struct rte_mbuf;

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "control/snapshot_builder.hpp"
+#include "control/runtime/snapshot_builder.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/flow_index.hpp"
 #include "dataplane/pipeline.hpp"

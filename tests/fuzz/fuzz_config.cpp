@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "control/config.hpp"
-#include "control/config_yaml.hpp"
+#include "control/config/config.hpp"
+#include "control/config/writer.hpp"
 
 using namespace fulcrum::control;
 

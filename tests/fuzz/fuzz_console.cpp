@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "control/config.hpp"
-#include "control/config_yaml.hpp"
-#include "control/console_commands.hpp"
+#include "control/config/config.hpp"
+#include "control/config/writer.hpp"
+#include "control/frontends/console_commands.hpp"
 
 using namespace fulcrum::control;
 

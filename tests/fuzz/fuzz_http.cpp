@@ -7,7 +7,7 @@
 #include <memory>
 #include <string_view>
 
-#include "control/health.hpp"
+#include "control/health/health.hpp"
 
 using namespace fulcrum::control;
 

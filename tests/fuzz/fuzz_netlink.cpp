@@ -8,7 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "control/kernel_interface.hpp"
+#include "control/kernel/kernel_interface.hpp"
 
 using fulcrum::control::netlink_ack_problem;
 

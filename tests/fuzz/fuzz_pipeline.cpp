@@ -20,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-#include "control/snapshot_builder.hpp"
+#include "control/runtime/snapshot_builder.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/persistence.hpp"
 #include "dataplane/pipeline.hpp"

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "control/config.hpp"
-#include "control/config_yaml.hpp"
-#include "control/text.hpp"
+#include "control/config/config.hpp"
+#include "control/config/writer.hpp"
+#include "common/text.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;

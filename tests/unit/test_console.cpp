@@ -25,10 +25,10 @@
 
 #include <fmt/format.h>
 
-#include "control/config_yaml.hpp"
-#include "control/console.hpp"
-#include "control/console_commands.hpp"
-#include "control/ipvsadm_format.hpp"
+#include "control/config/writer.hpp"
+#include "control/frontends/console.hpp"
+#include "control/frontends/console_commands.hpp"
+#include "control/frontends/ipvsadm_format.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;

@@ -1,7 +1,7 @@
 // The director's events: which VIPs are available, what changed, and the order subscribers hear it.
 #include <gtest/gtest.h>
 
-#include "control/director_events.hpp"
+#include "control/runtime/events.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;

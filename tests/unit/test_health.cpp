@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "control/health.hpp"
+#include "control/health/health.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;

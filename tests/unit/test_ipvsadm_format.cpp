@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "control/ipvsadm_format.hpp"
+#include "control/frontends/ipvsadm_format.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::control;

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "control/kernel_interface.hpp"
+#include "control/kernel/kernel_interface.hpp"
 
 using fulcrum::control::netlink_ack_problem;
 

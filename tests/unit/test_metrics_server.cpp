@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "control/metrics.hpp"
+#include "control/frontends/metrics.hpp"
 
 using namespace fulcrum::control;
 

@@ -16,8 +16,8 @@
 #include <random>
 #include <set>
 
-#include "control/snapshot_builder.hpp"
-#include "control/snapshot_publisher.hpp"
+#include "control/runtime/snapshot_builder.hpp"
+#include "control/runtime/snapshot_publisher.hpp"
 #include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"

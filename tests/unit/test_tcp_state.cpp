@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/tcp_state.hpp"
+#include "common/tcp_state.hpp"
 
 using namespace fulcrum::dataplane;
 

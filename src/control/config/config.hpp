@@ -1,0 +1,170 @@
+// The typed configuration: what a YAML file says once it has been checked completely.
+// Nothing here is read by the dataplane; the control plane turns it into a ServiceSnapshot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/tcp_state.hpp"
+#include "common/types.hpp"
+#include "sched/scheduler.hpp"
+
+namespace fulcrum::control {
+
+struct DataplaneConfig {
+    unsigned workers = 1;                // worker lcores; the main lcore runs the control plane
+    std::vector<std::string> eal;        // extra EAL arguments, after the generated ones
+    uint32_t conn_table_size = 65536;    // connections per worker
+    uint32_t mbufs = 16384;              // packet buffers in the pool shared by all ports
+    // IPVS's sysctl: a packet of a connection whose real server has left its service ends the
+    // connection (dropped) instead of still reaching the old server.
+    bool expire_nodest_conn = false;
+    // Frames each worker may pass to the kernel's exception path per second (and in a burst of a
+    // tenth of that): a flood at the director's own address costs a system call per frame there.
+    uint32_t kernel_rate_limit = 20000;
+    // ICMP messages each worker may generate per second (echo replies, port unreachable,
+    // fragmentation needed), in bursts of a twentieth: the kernel's icmp_msgs_per_sec and burst.
+    uint32_t icmp_rate_limit = 1000;
+    // IPVS's drop_entry, drop_packet, secure_tcp, amemthresh and am_droprate, and flood_mode
+    // (docs/security.md). May change on reload.
+    DefenseSettings defense;
+};
+
+struct InterfaceConfig {
+    std::string name;                    // label used in logs, routes and the console
+    std::string device;                  // vdev specification ("net_af_packet0,iface=veth10") or PCI address
+    std::vector<Ipv4Prefix> addresses;   // the director's own addresses on this link
+    uint16_t mtu = 1500;
+    uint16_t queues = 0;                 // RX queues; 0 = one per worker
+    // The kernel TAP interface of the exception path ("fl-" + name unless set); "" = none.
+    std::string kernel_interface;
+};
+
+struct RouteConfig {
+    Ipv4Prefix dst;
+    Ipv4 via = 0;                        // next hop; must lie in a connected subnet
+    std::string interface;               // optional; empty = the interface whose subnet holds `via`
+};
+
+struct NeighborConfig {
+    Ipv4 ip = 0;
+    MacAddress mac{};
+};
+
+enum class HealthCheckType : uint8_t { none, tcp, http };
+enum class OnFailure : uint8_t { remove, quiesce };
+std::string_view health_check_type_name(HealthCheckType type);  // as the file writes it: "none", "tcp", "http"
+std::string_view on_failure_name(OnFailure action);              // "remove", "quiesce"
+
+// An inclusive range of HTTP status codes a check accepts.
+struct StatusRange {
+    uint16_t low = 200;
+    uint16_t high = 299;
+    bool operator==(const StatusRange&) const = default;
+};
+
+struct HttpCheckConfig {
+    std::string path = "/";
+    std::string host;                            // Host header; "" = the real server's address
+    // Any of these; empty means 200-299 (an initialiser list here trips a GCC 12 false warning).
+    std::vector<StatusRange> expect_status;
+    std::string expect_body;                     // ECMAScript regex searched in the body; "" = any
+    bool operator==(const HttpCheckConfig&) const = default;
+};
+
+// ldirectord's and keepalived's checkers: a real server is taken out after `fall` failed checks
+// in a row and put back after `rise` good ones.
+struct HealthCheckConfig {
+    HealthCheckType type = HealthCheckType::none;
+    uint16_t port = 0;                   // 0 = the real server's port
+    uint32_t interval_ms = 5000;         // from the start of one check to the start of the next
+    uint32_t timeout_ms = 3000;          // a check not finished by then has failed
+    uint32_t rise = 2;
+    uint32_t fall = 3;
+    OnFailure on_failure = OnFailure::remove;  // quiesce: weight 0, connections kept (ldirectord's quiescent)
+    HttpCheckConfig http;
+    bool operator==(const HealthCheckConfig&) const = default;
+};
+
+// Takes new connections (NAT) while none of the service's real servers is up.
+struct SorryServerConfig {
+    Ipv4 address = 0;
+    uint16_t port = 0;                   // 0 = the virtual port
+    bool operator==(const SorryServerConfig&) const = default;
+};
+
+struct RealServerConfig {
+    Ipv4 address = 0;
+    uint16_t port = 0;
+    uint32_t weight = 1;                 // 0 = quiescent: no new connections
+    ForwardMethod forward = ForwardMethod::nat;
+    uint32_t upper_threshold = 0;        // ipvsadm -x: overloaded at this many connections; 0 = none
+    uint32_t lower_threshold = 0;        // ipvsadm -y: no longer overloaded below this; 0 = 3/4 of upper
+    // The service's check with this real server's own settings over it (what is run).
+    HealthCheckConfig health_check;
+    bool health_check_overridden = false;  // the file gave this real server settings of its own
+};
+
+struct ServiceConfig {
+    Ipv4 vip = 0;
+    uint16_t port = 0;
+    Protocol protocol = Protocol::tcp;
+    std::string scheduler = "wlc";       // ipvsadm -s name; wlc when left out, as ipvsadm
+    ForwardMethod forward = ForwardMethod::nat;  // default for real servers that name none
+    std::vector<RealServerConfig> real_servers;
+    sched::Flags scheduler_flags;        // ipvsadm -b: sh-port, sh-fallback, mh-port, mh-fallback
+    uint32_t mh_table_size = sched::default_mh_table_size;
+    uint32_t persistence = 0;            // ipvsadm -p, seconds; 0 = off
+    uint8_t persistence_netmask = 32;    // ipvsadm -M, as a prefix length
+    bool expire_quiescent_template = false;  // IPVS's sysctl, per service here
+    HealthCheckConfig health_check;      // the default for its real servers
+    std::optional<SorryServerConfig> sorry_server;
+
+    ServiceKey key() const { return {protocol, vip, port}; }
+};
+
+inline RealServerKey key_of(const ServiceConfig& s, const RealServerConfig& rs) { return {s.key(), rs.address, rs.port}; }
+
+struct Config {
+    std::string source_file;
+    DataplaneConfig dataplane;
+    std::vector<InterfaceConfig> interfaces;
+    std::vector<RouteConfig> routes;
+    std::vector<NeighborConfig> neighbors;
+    std::vector<ServiceConfig> services;
+    // Seconds per TCP state and for UDP: IPVS's defaults, changed by `timeouts:` (tcp, tcp_fin
+    // and udp as ipvsadm --set, or a state by name).
+    dataplane::ConnTimeouts timeouts = dataplane::ConnTimeouts::ipvs_defaults();
+    std::string console_listen = "127.0.0.1:9023";  // the telnet-style console; "" = off
+    std::string metrics_listen;                     // Prometheus text over HTTP; "" = off
+};
+
+struct ConfigError {
+    std::string file;
+    int line = 0;     // 1-based; 0 when the problem has no place in the file (unreadable file)
+    int column = 0;   // 1-based
+    std::string message;
+
+    // "FILE:LINE:COLUMN: message", or "FILE: message" without a place.
+    std::string to_string() const;
+};
+
+struct ConfigResult {
+    std::optional<Config> config;        // set only when errors is empty
+    std::vector<ConfigError> errors;     // every problem found, in file order
+};
+
+// The interface whose connected subnet holds `ip` (among those named `only`, when given): the
+// last such, as the FIB, built in interface order, resolves overlapping subnets. nullptr if none.
+// A route's next hop `via` leaves through interface_holding(config, via, route.interface).
+const InterfaceConfig* interface_holding(const Config& config, Ipv4 ip, std::string_view only = {});
+
+// Reads and validates a file. Errors name `path` as the file.
+ConfigResult load_config_file(const std::string& path);
+// Validates YAML text; `file_name` is used in error messages.
+ConfigResult parse_config(const std::string& yaml_text, const std::string& file_name);
+
+}  // namespace fulcrum::control

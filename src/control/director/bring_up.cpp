@@ -1,0 +1,325 @@
+// Bring-up and shutdown: EAL's pool, ports, TAPs, rings and workers, and the listeners.
+#include "control/director/director.hpp"
+#include "control/director/internal.hpp"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include <rte_timer.h>
+
+#include <algorithm>
+#include <numeric>
+#include <chrono>
+#include <thread>
+
+#include "control/config/writer.hpp"
+#include "control/frontends/ipvsadm_format.hpp"
+#include "control/log.hpp"
+#include "dataplane/arp.hpp"
+#include "dataplane/port.hpp"
+#include "dataplane/steering.hpp"
+#include "dataplane/worker.hpp"
+
+namespace fulcrum::control {
+
+using namespace fulcrum::dataplane;
+
+namespace {
+
+constexpr unsigned mbuf_cache_size = 256;
+constexpr unsigned neighbor_capacity = 4096;
+constexpr unsigned neighbor_ring_size = 1024;
+constexpr unsigned control_ring_size = 512;
+constexpr unsigned handoff_ring_size = 4096;
+// Per TAP queue: the kernel's traffic is light, and net_tap takes an mbuf for every RX
+// descriptor from the shared pool at start.
+constexpr uint16_t kernel_queue_descriptors = 128;
+constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
+// Old snapshots that may wait for their readers at once: far more than health flaps and reloads
+// publish within the few microseconds a worker takes to pass a quiescent state.
+constexpr uint32_t snapshot_queue_size = 64;
+
+}  // namespace
+
+Director::~Director() { stop(); }
+
+std::string Director::start(const Config& config, const std::string& config_path)
+{
+    // The director's own subscriber: a VIP's availability in the log.
+    events_.subscribe([](const DirectorEvent& event) {
+        if (const auto* v = std::get_if<VipAvailability>(&event))
+            log::info("VIP {} is {}", format_ipv4(v->vip),
+                      v->available ? "available: a service has a usable real server"
+                                   : "unavailable: none of its services has a usable real server");
+    });
+    config_ = config;
+    config_path_ = config_path;
+    shared_.tsc_hz = rte_get_tsc_hz();
+    shared_.tsc_per_tick = shared_.tsc_hz / ticks_per_second;
+    const unsigned workers = config.dataplane.workers;
+    const int socket = static_cast<int>(rte_socket_id());
+    // Health checks are started by timers the control loop manages.
+    if (int rc = rte_timer_subsystem_init(); rc != 0 && rc != -EALREADY)
+        return fmt::format("cannot start the timer subsystem: {}", rte_strerror(-rc));
+
+    for (unsigned lcore = rte_get_next_lcore(-1, 1, 0); lcore < RTE_MAX_LCORE;
+         lcore = rte_get_next_lcore(lcore, 1, 0))
+        worker_lcores_.push_back(lcore);
+    if (worker_lcores_.size() < workers)
+        return fmt::format("{} workers configured but EAL has {} worker lcores", workers,
+                           worker_lcores_.size());
+
+    shared_.pool = rte_pktmbuf_pool_create("mbufs", config.dataplane.mbufs, mbuf_cache_size, 0,
+                                           RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (shared_.pool == nullptr) return dpdk_failure("cannot create the mbuf pool");
+    // Fragments of tunnelled packets point into the original's data (no copy): they need
+    // data-less mbufs of their own.
+    shared_.indirect_pool = rte_pktmbuf_pool_create(
+        "indirect", std::max(1024u, config.dataplane.mbufs / 4), mbuf_cache_size / 4, 0, 0, socket);
+    if (shared_.indirect_pool == nullptr) return dpdk_failure("cannot create the indirect mbuf pool");
+
+    // From here on stop() has something to undo (ports, TAP interfaces, sysctls), even when
+    // start-up fails half-way.
+    running_ = true;
+    for (const InterfaceConfig& iface : config.interfaces) {
+        auto port_id = find_port(iface.device);
+        if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
+        if (*port_id >= max_ports)
+            return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
+        const uint16_t rx_queues = iface.queues != 0 ? iface.queues : static_cast<uint16_t>(workers);
+        interface_ports_[iface.name] = *port_id;
+        if (auto e = port_start(*port_id, rx_queues, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
+            return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
+        rx_queue_counts_[*port_id] = rx_queues;
+
+        PortInfo& info = shared_.ports[*port_id];
+        info.port_id = *port_id;
+        info.name = iface.name;
+        info.mtu = iface.mtu;
+        info.addresses = iface.addresses;
+        for (const Ipv4Prefix& prefix : iface.addresses) {
+            info.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
+            shared_.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
+        }
+        rte_eth_macaddr_get(*port_id, &info.mac);
+        shared_.port_count = std::max<unsigned>(shared_.port_count, *port_id + 1u);
+        log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, *port_id,
+                  iface.device, format_mac(from_ether(info.mac)), rx_queues, workers);
+        if (!iface.kernel_interface.empty())
+            if (auto e = start_kernel_interface(iface, *port_id); !e.empty())
+                return fmt::format("interface {}: kernel interface {}: {}", iface.name, iface.kernel_interface, e);
+    }
+    sync_kernel_routes(config);
+    std::sort(shared_.local_ips.begin(), shared_.local_ips.end());
+
+    neighbors_ = NeighborTable::create("neighbors", neighbor_capacity, socket);
+    if (!neighbors_) return dpdk_failure("cannot create the neighbour table");
+    shared_.neighbors = neighbors_.get();
+    shared_.neighbor_updates = rte_ring_create_elem("neighbor_updates", sizeof(NeighborUpdate),
+                                                    neighbor_ring_size, socket, RING_F_SC_DEQ);
+    if (shared_.neighbor_updates == nullptr) return dpdk_failure("cannot create the neighbour ring");
+
+    shared_.overloaded = std::make_unique<std::atomic<bool>[]>(max_real_servers_per_process);
+    templates_ = std::make_unique<PersistenceTable>();
+    if (!templates_->init(persistence_slots, socket)) return "cannot allocate the persistence templates";
+    shared_.templates = templates_.get();
+
+    const size_t rcu_size = rte_rcu_qsbr_get_memsize(workers);
+    shared_.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+    if (shared_.rcu == nullptr || rte_rcu_qsbr_init(shared_.rcu, workers) != 0)
+        return dpdk_failure("cannot create the RCU state");
+    publisher_ = std::make_unique<SnapshotPublisher>(shared_.snapshot, shared_.rcu, snapshot_queue_size);
+    if (!publisher_->error().empty()) return publisher_->error();
+
+    if (auto e = set_rate_limits(shared_, config.dataplane.kernel_rate_limit, config.dataplane.icmp_rate_limit);
+        !e.empty())
+        return e;
+
+    // Packets for a connection another worker owns are passed on through a ring per pair.
+    shared_.worker_count = workers;
+    shared_.handoff_rings.assign(size_t{workers} * workers, nullptr);
+    for (unsigned from = 0; from < workers && workers > 1; ++from)
+        for (unsigned to = 0; to < workers; ++to) {
+            if (from == to) continue;
+            const std::string name = fmt::format("handoff_{}_{}", from, to);
+            rte_ring* ring = rte_ring_create(name.c_str(), handoff_ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (ring == nullptr) return dpdk_failure("cannot create ring " + name);
+            shared_.handoff_rings[from * workers + to] = ring;
+        }
+
+    for (unsigned i = 0; i < workers; ++i) {
+        auto w = std::make_unique<WorkerContext>();
+        w->worker_id = i;
+        w->shared = &shared_;
+        w->tx_queue = static_cast<uint16_t>(i);
+        // RX queue q of every port goes to worker q mod workers.
+        for (const auto& [port_id, rx_queues] : rx_queue_counts_)
+            for (uint16_t q = static_cast<uint16_t>(i); q < rx_queues; q = static_cast<uint16_t>(q + workers))
+                w->rx_queues.push_back({port_id, q});
+        // A multi-queue TAP spreads the kernel's frames over all its queues: each worker takes one.
+        for (const auto& [name, port_id] : interface_ports_)
+            if (const uint16_t tap = shared_.ports[port_id].kernel_port; tap != no_port)
+                w->kernel_queues.push_back({tap, static_cast<uint16_t>(i), port_id});
+        const std::string ring_name = "from_control_" + std::to_string(i);
+        w->from_control = rte_ring_create(ring_name.c_str(), control_ring_size, socket,
+                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (w->from_control == nullptr) return dpdk_failure("cannot create ring " + ring_name);
+        if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, socket); !e.empty()) return e;
+        workers_.push_back(std::move(w));
+    }
+
+    if (auto e = publish(config); !e.empty()) return e;
+    configure_health(config);
+    if (workers > 1) steer_to_owners();
+    for (const NeighborConfig& n : config.neighbors)
+        neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
+
+    for (unsigned i = 0; i < workers; ++i) {
+        if (rte_eal_remote_launch(worker_main, workers_[i].get(), worker_lcores_[i]) != 0)
+            return fmt::format("cannot launch worker {} on lcore {}", i, worker_lcores_[i]);
+        log::info("worker {} runs on lcore {}", i, worker_lcores_[i]);
+    }
+    announce_addresses();
+    metrics_.register_telemetry();
+    metrics_.update(services(), this->workers(), health(), pools());
+    if (auto e = open_listeners(config); !e.empty()) return e;
+    return {};
+}
+
+std::string Director::open_listeners(const Config& config)
+{
+    console_.reset();
+    if (!config.console_listen.empty()) {
+        ConsoleOptions options;
+        options.listen = config.console_listen;
+        options.log = [](std::string_view message) { log::info("{}", message); };
+        console_ = std::make_unique<ConsoleServer>(*this, options);
+        if (auto e = console_->start(); !e.empty()) {
+            console_.reset();
+            return e;
+        }
+        log::info("console on {} (try: printf 'show services\\n' | nc -q1 {} {})", config.console_listen,
+                  config.console_listen.substr(0, config.console_listen.rfind(':')),
+                  config.console_listen.substr(config.console_listen.rfind(':') + 1));
+    }
+    metrics_server_ = std::make_unique<MetricsServer>();
+    if (!config.metrics_listen.empty()) {
+        if (auto e = metrics_server_->listen(config.metrics_listen); !e.empty())
+            return fmt::format("metrics.listen {}: {}", config.metrics_listen, e);
+        log::info("Prometheus metrics on http://{}/metrics", config.metrics_listen);
+    }
+    return {};
+}
+
+std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint16_t port_id)
+{
+    PortInfo& info = shared_.ports[port_id];
+    const std::string vdev = fmt::format("net_tap_fulcrum{}", kernel_ports_.size());
+    uint16_t tap = 0;
+    if (auto e = port_create_tap(vdev, iface.kernel_interface, from_ether(info.mac), tap); !e.empty()) return e;
+    if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
+    kernel_ports_.push_back(tap);
+    // Before the interface comes up: no router solicitation or MLD report may leave first.
+    kernel_interface_disable_ipv6(iface.kernel_interface);
+    const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
+    if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
+    if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
+    if (const std::string shared = af_packet_interface(iface.device); !shared.empty()) {
+        if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
+        log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "
+                  "its addresses are on {} now", iface.name, shared, iface.kernel_interface);
+    }
+    PortInfo& kernel = shared_.ports[tap];
+    kernel.port_id = tap;
+    kernel.name = iface.kernel_interface;
+    kernel.mac = info.mac;
+    kernel.mtu = iface.mtu;
+    info.kernel_port = tap;
+    shared_.port_count = std::max<unsigned>(shared_.port_count, tap + 1u);
+    log::info("interface {}: kernel interface {} (port {}) has its MAC and addresses: the exception path", iface.name,
+              iface.kernel_interface, tap);
+    return {};
+}
+
+void Director::steer_to_owners()
+{
+    // Hardware steering replaces the hand-off only when every port can do it: a connection's
+    // two directions usually arrive on different ports.
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    std::string why;
+    steering_.clear();
+    for (const auto& [port_id, rx_queues] : rx_queue_counts_) {
+        auto s = std::make_unique<PortSteering>();
+        why = s->install(port_id, snapshot->vips, rx_queues);
+        if (!why.empty()) break;
+        steering_.push_back(std::move(s));
+    }
+    if (why.empty() && config_.dataplane.workers == rx_queue_counts_.begin()->second) {
+        shared_.hardware_steering = true;
+        log::info("rte_flow steers each client to its worker's queue on every port: no hand-off");
+        return;
+    }
+    steering_.clear();
+    shared_.hardware_steering = false;
+    log::info("software hand-off between workers ({})", why.empty() ? "RX queues differ from workers" : why);
+}
+
+void Director::stop()
+{
+    if (!running_) return;
+    running_ = false;
+    shared_.stop.store(true);
+    rte_eal_mp_wait_lcore();
+    console_.reset();
+    log_counters();
+    log_service_table(config_);
+    steering_.clear();
+    for (auto& [target, timer] : health_timers_) rte_timer_stop_sync(&timer->timer);
+    health_timers_.clear();
+    for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
+    // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
+    for (uint16_t port_id : kernel_ports_) port_stop(port_id);
+    kernel_settings_restore(kernel_settings_);
+    for (auto& w : workers_) rte_ring_free(w->from_control);
+    for (rte_ring* ring : shared_.handoff_rings) {
+        if (ring == nullptr) continue;
+        // Whatever a stopped worker had not yet taken from its rings goes back to the pool.
+        void* m;
+        while (rte_ring_dequeue(ring, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+        rte_ring_free(ring);
+    }
+    workers_.clear();
+    if (publisher_) publisher_->shut_down();
+    rte_ring_free(shared_.neighbor_updates);
+    rte_free(shared_.rcu);
+    neighbors_.reset();
+    rte_mempool_free(shared_.indirect_pool);
+    rte_mempool_free(shared_.pool);
+}
+
+void Director::log_counters() const
+{
+    std::vector<std::pair<std::string, uint16_t>> ports(interface_ports_.begin(), interface_ports_.end());
+    for (uint16_t tap : kernel_ports_) ports.emplace_back(shared_.ports[tap].name, tap);
+    for (const auto& [name, port_id] : ports) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(port_id, &st);
+        log::info("stats port={} rx_packets={} tx_packets={} rx_bytes={} tx_bytes={} rx_missed={} "
+                  "rx_errors={} tx_errors={}", name, st.ipackets, st.opackets, st.ibytes, st.obytes,
+                  st.imissed, st.ierrors, st.oerrors);
+    }
+    for (const WorkerStatus& w : workers()) {
+        std::string values;
+        for (const auto& [name, value] : worker_values(w)) values += fmt::format(" {}={}", name, value);
+        log::info("stats worker={}{}", w.worker, values);
+    }
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,39 @@
+// What the director's files share: conversions between the configuration's values and DPDK's.
+#pragma once
+
+#include <rte_errno.h>
+#include <rte_ether.h>
+
+#include <algorithm>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "control/config/config.hpp"
+
+namespace fulcrum::control {
+
+inline std::string dpdk_failure(const std::string& what) { return what + ": " + rte_strerror(rte_errno); }
+
+inline rte_ether_addr to_ether(const MacAddress& mac)
+{
+    rte_ether_addr e;
+    std::copy(mac.begin(), mac.end(), e.addr_bytes);
+    return e;
+}
+
+inline MacAddress from_ether(const rte_ether_addr& e)
+{
+    MacAddress mac;
+    std::copy(e.addr_bytes, e.addr_bytes + RTE_ETHER_ADDR_LEN, mac.begin());
+    return mac;
+}
+
+// "TCP 198.18.0.100:80 real server 198.19.0.11:80", for the health checks' log lines.
+inline std::string describe_target(const HealthTarget& t)
+{
+    return fmt::format("{} {} real server {}", protocol_label(t.service.protocol), format_ipv4_port(t.service.vip, t.service.port),
+                       format_ipv4_port(t.address, t.port));
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,103 @@
+// The director's kernel side: the TAPs' routes, gratuitous ARP, and neighbours the workers learned.
+#include "control/director/director.hpp"
+#include "control/director/internal.hpp"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include <rte_timer.h>
+
+#include <algorithm>
+#include <numeric>
+#include <chrono>
+#include <thread>
+
+#include "control/config/writer.hpp"
+#include "control/frontends/ipvsadm_format.hpp"
+#include "control/log.hpp"
+#include "dataplane/arp.hpp"
+#include "dataplane/port.hpp"
+#include "dataplane/steering.hpp"
+#include "dataplane/worker.hpp"
+
+namespace fulcrum::control {
+
+using namespace fulcrum::dataplane;
+
+void Director::sync_kernel_routes(const Config& config)
+{
+    // Through the interface the dataplane's FIB uses for the same route.
+    std::vector<KernelRoute> wanted;
+    for (const RouteConfig& route : config.routes) {
+        const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
+        if (out != nullptr && !out->kernel_interface.empty())
+            wanted.push_back({route.dst, route.via, out->kernel_interface});
+    }
+    // Only routes this process added are ever deleted: the host's own are not ours to touch.
+    std::vector<KernelRoute> kept;
+    for (const KernelRoute& r : kernel_routes_) {
+        if (std::find(wanted.begin(), wanted.end(), r) != wanted.end()) {
+            kept.push_back(r);
+        } else if (auto e = kernel_route_delete(r); !e.empty()) {
+            log::warning("exception path: {}", e);
+        }
+    }
+    for (const KernelRoute& r : wanted) {
+        if (std::find(kept.begin(), kept.end(), r) != kept.end()) continue;
+        bool added = false;
+        if (auto e = kernel_route_add(r, added); !e.empty())
+            log::warning("exception path: {}", e);
+        else if (!added)
+            log::warning("exception path: the kernel has a route to {}/{} already; it is left as it is",
+                         format_ipv4(r.dst.network()), r.dst.length);
+        if (added) kept.push_back(r);
+    }
+    kernel_routes_ = std::move(kept);
+}
+
+void Director::announce_addresses()
+{
+    // Gratuitous ARP for our addresses and every VIP, so that neighbours that cached another
+    // owner (a previous director) switch to us at once.
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    for (unsigned port_id = 0; port_id < shared_.port_count; ++port_id) {
+        const PortInfo& port = shared_.ports[port_id];
+        // The kernel behind a TAP port needs no announcement of the addresses the port answers for.
+        if (port.name.empty() || std::find(kernel_ports_.begin(), kernel_ports_.end(), port_id) != kernel_ports_.end())
+            continue;
+        std::vector<rte_be32_t> addresses = port.local_ips;
+        addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
+        for (rte_be32_t ip : addresses) {
+            rte_mbuf* m = arp_build_request(shared_.pool, port, ip, ip);
+            if (m == nullptr || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
+                rte_pktmbuf_free(m);
+                log::warning("gratuitous ARP for {} on {} not sent", format_ipv4(rte_be_to_cpu_32(ip)), port.name);
+            }
+        }
+    }
+}
+
+void Director::learn_neighbors()
+{
+    NeighborUpdate updates[64];
+    unsigned n;
+    while ((n = rte_ring_sc_dequeue_burst_elem(shared_.neighbor_updates, updates, sizeof(NeighborUpdate), 64, nullptr)) > 0) {
+        for (unsigned i = 0; i < n; ++i) {
+            const NeighborUpdate& u = updates[i];
+            if (!neighbors_->update(u.ip, u.mac, u.port, false, dataplane_seconds()))
+                log::warning("neighbour table full: {} not learned", format_ipv4(rte_be_to_cpu_32(u.ip)));
+            else
+                log::debug("neighbour {} is at {} on port {}", format_ipv4(rte_be_to_cpu_32(u.ip)),
+                           format_mac(from_ether(u.mac)), u.port);
+        }
+    }
+}
+
+}  // namespace fulcrum::control

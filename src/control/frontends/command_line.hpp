@@ -1,0 +1,49 @@
+// What the console's commands share: the words of a line, the shape of an answer ("ok", one
+// "error: ..." line), endpoints as the operator types them, and an edit applied through
+// ControlApi. Internal to src/control/frontends/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "control/frontends/console_commands.hpp"
+
+namespace fulcrum::control {
+
+using Words = std::vector<std::string_view>;
+
+Words split_words(std::string_view line);
+// The words from `from` on, as the user typed them (one space between).
+std::string join(const Words& words, size_t from = 0);
+
+CommandOutput error(std::string message);
+CommandOutput ok();
+// `text`'s lines appended to `out`.
+void add_text(CommandOutput& out, std::string_view text);
+// Several lines of a refusal as one: the console answers a command with one error line.
+std::string one_line(std::string_view text);
+
+struct Endpoint {
+    Ipv4 ip = 0;
+    std::optional<uint16_t> port;
+};
+// "a.b.c.d" or "a.b.c.d:port" with a port from 1 to 65535.
+std::optional<Endpoint> parse_endpoint(std::string_view s);
+
+// Publishes `next` through api.apply, named by the command's words: "ok", or one error line.
+CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words);
+
+std::string scheduler_names();  // "rr, wrr, ...", for messages
+std::string flag_names();       // "sh-fallback, sh-port, ..."
+
+// `show conns` and `ipvsadm -L -c`: the connections and, when cut short, how to see more.
+CommandOutput show_connections(ControlApi& api, size_t limit);
+
+// ipvsadm ARGS (ipvsadm_command.cpp).
+CommandOutput ipvsadm_command(const Words& words, ControlApi& api);
+
+}  // namespace fulcrum::control

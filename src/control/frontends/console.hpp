@@ -1,0 +1,95 @@
+// The operator console: a telnet-style line protocol on a TCP socket (console.listen, by default
+// 127.0.0.1:9023). Each line is one command for run_console_command (console_commands.hpp); the
+// answer is whole lines, and a prompt is written before each command. Several sessions at once.
+//
+// A browser can be made to POST to 127.0.0.1:9023 by any web page it shows. A line that is an
+// HTTP request line or header (as Redis decides: "GET ... HTTP/1.1", "Host: ...") closes the
+// session at once, before anything after it in the request (its body) is run.
+//
+// No threads and nothing blocks: the control loop calls poll_once() (every millisecond), which
+// polls the non-blocking sockets once, reads what arrived, runs the complete lines and writes
+// what the sockets take. Commands therefore run on the control core, where ControlApi expects
+// them. docs/console.md describes the protocol and the commands.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "control/frontends/control_api.hpp"
+
+namespace fulcrum::control {
+
+struct ConsoleOptions {
+    std::string listen = "127.0.0.1:9023";  // IPV4:PORT; port 0 takes a free port (tests)
+    size_t max_sessions = 16;               // more are told so and closed
+    size_t max_line = 4096;                 // bytes; a longer line is answered with an error and dropped
+    size_t max_pending_output = 16u << 20;  // bytes a session may owe; beyond it the session is closed
+    size_t commands_per_poll = 4;           // per session and poll_once(), so that no session starves another
+    // A session that neither sends nor receives for this long is closed. When all max_sessions
+    // are taken, the one idle longest gives way to a newcomer if it has been idle for
+    // evict_idle_after: idle connections cannot lock the operators out.
+    std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+    std::chrono::milliseconds evict_idle_after{std::chrono::seconds(30)};
+    std::string prompt = "fulcrum> ";
+    // Where the console reports sessions opened, closed and refused, and socket failures; nothing
+    // when empty. The director passes log::info (log.cpp needs DPDK, the console does not).
+    std::function<void(std::string_view)> log;
+};
+
+// "a.b.c.d:port" with a port from 0 to 65535; nullopt for anything else.
+std::optional<std::pair<Ipv4, uint16_t>> parse_listen_address(std::string_view text);
+
+class ConsoleServer {
+public:
+    // `api` must outlive the server; every call to it is made from poll_once().
+    explicit ConsoleServer(ControlApi& api, ConsoleOptions options = {});
+    ~ConsoleServer();
+    ConsoleServer(const ConsoleServer&) = delete;
+    ConsoleServer& operator=(const ConsoleServer&) = delete;
+
+    // Opens the listening socket on options.listen. Returns "" or what failed:
+    //   console.listen: expected IPV4:PORT (like 127.0.0.1:9023), found "..."
+    //   console: cannot listen on 127.0.0.1:9023: Address already in use   (or any socket error)
+    //   console: already listening on ...
+    std::string start();
+
+    // One step; waits at most `timeout_ms` for something to happen (0, the control loop's value:
+    // not at all). Accepts new sessions, reads what arrived, runs up to commands_per_poll complete
+    // lines per session, writes prompts and output, and closes sessions that said quit, reached
+    // the end of their input (after their last command's output) or failed. Does nothing before
+    // start() or after stop().
+    void poll_once(int timeout_ms = 0);
+
+    // Closes every session and the listening socket. start() may be called again.
+    void stop();
+
+    // The port listened on (the one the system picked for port 0); 0 when not listening.
+    uint16_t port() const { return port_; }
+    size_t sessions() const { return sessions_.size(); }
+
+private:
+    struct Session;
+
+    void accept_sessions();
+    bool make_room(const std::string& peer);
+    void read_input(Session& s);
+    void run_commands(Session& s);
+    void write_output(Session& s);
+    void report(std::string_view message) const;
+
+    ControlApi& api_;
+    ConsoleOptions options_;
+    int listen_fd_ = -1;
+    uint16_t port_ = 0;
+    std::vector<std::unique_ptr<Session>> sessions_;
+};
+
+}  // namespace fulcrum::control

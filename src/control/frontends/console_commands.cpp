@@ -1,0 +1,263 @@
+#include "control/frontends/console_commands.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <span>
+
+#include "control/config/writer.hpp"
+#include "common/text.hpp"
+#include "control/frontends/ipvsadm_format.hpp"
+#include "control/config/edits.hpp"
+#include "control/config/limits.hpp"
+
+#include "control/frontends/command_line.hpp"
+
+namespace fulcrum::control {
+
+namespace {
+
+constexpr uint32_t max_weight = control::limits::max_weight;
+
+// ---------------------------------------------------------------------------------------------
+// show
+
+std::optional<size_t> parse_limit(const Words& w, size_t at, std::string& problem, std::string_view command)
+{
+    if (w.size() <= at) return default_connection_limit;
+    if (w.size() > at + 1) {
+        problem = fmt::format("{}: expected at most one LIMIT, found {}", command, quote(join(w, at)));
+        return std::nullopt;
+    }
+    auto n = parse_number<size_t>(w[at], 1, max_connection_limit);
+    if (!n)
+        problem = fmt::format("{}: expected a number of connections from 1 to {}, found {}", command,
+                              max_connection_limit, quote(w[at]));
+    return n;
+}
+
+
+CommandOutput show_workers(ControlApi& api)
+{
+    const std::vector<WorkerStatus> workers = api.workers();
+    constexpr int label = 24;  // "  unsupported_ethertype" and a space
+    constexpr int column = 14;
+    CommandOutput out;
+    std::string header = fmt::format("{:<{}}", "", label);
+    for (const WorkerStatus& w : workers) header += fmt::format("{:>{}}", fmt::format("worker {}", w.worker), column);
+    header += fmt::format("{:>{}}", "total", column);
+    out.lines.push_back(std::move(header));
+
+    auto row = [&](std::string_view name, auto value_of, bool with_total) {
+        std::string line = fmt::format("{:<{}}", name, label);
+        uint64_t total = 0;
+        for (const WorkerStatus& w : workers) {
+            const uint64_t v = value_of(w);
+            total += v;
+            line += fmt::format("{:>{}}", v, column);
+        }
+        if (with_total) line += fmt::format("{:>{}}", total, column);
+        out.lines.push_back(std::move(line));
+    };
+    row("lcore", [](const WorkerStatus& w) -> uint64_t { return w.lcore; }, false);
+    for (size_t i = 0; i < dataplane::worker_counter_count; ++i)
+        row(dataplane::worker_counter_names[i],
+            [i](const WorkerStatus& w) { return w.counters.*dataplane::worker_counter_fields[i]; }, true);
+    for (const WorkerGauge& g : worker_gauges) row(g.name, [&g](const WorkerStatus& w) { return w.*g.field; }, g.summed);
+    // The drops' sum, then each reason some worker has counted, in the list's order.
+    row("drops", [](const WorkerStatus& w) { return w.counters.drops_total(); }, true);
+    for (size_t r = 0; r < dataplane::drop_reason_count; ++r) {
+        uint64_t total = 0;
+        for (const WorkerStatus& w : workers) total += w.counters.drops[r];
+        if (total != 0)
+            row("  " + std::string(dataplane::drop_reason_names[r]), [r](const WorkerStatus& w) { return w.counters.drops[r]; },
+                true);
+    }
+    return out;
+}
+
+// One line per real server (and sorry server): its check, state, weight in force, the time of the
+// last change and the last check's result. Whitespace-separated columns up to the reason, which
+// is free text.
+CommandOutput show_health(ControlApi& api)
+{
+    CommandOutput out;
+    out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", "Prot",
+                                    "LocalAddress:Port", "RemoteAddress:Port", "Check", "State", "Weight", "Changed",
+                                    "Last", "Reason"));
+    for (const HealthRow& row : api.health()) {
+        std::string changed = "-";
+        if (row.changed.time_since_epoch().count() != 0) {
+            const std::time_t t = std::chrono::system_clock::to_time_t(row.changed);
+            std::tm local{};
+            localtime_r(&t, &local);
+            char text[32];
+            std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
+            changed = text;
+        }
+        out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", protocol_label(row.protocol),
+                                        format_ipv4_port(row.vip, row.vport), format_ipv4_port(row.address, row.port),
+                                        row.check, health_state_name(row.state),
+                                        row.weight ? std::to_string(*row.weight) : "-", changed,
+                                        row.last_result.empty() ? "-" : row.last_result,
+                                        row.reason.empty() ? "-" : row.reason));
+    }
+    return out;
+}
+
+CommandOutput show(const Words& w, ControlApi& api)
+{
+    constexpr std::string_view expected =
+        "expected one of: services, stats, rate, conns [LIMIT], workers, health, config";
+    if (w.size() < 2) return error(fmt::format("show: {}", expected));
+    const std::string_view what = w[1];
+    if (what == "conns") {
+        std::string problem;
+        auto limit = parse_limit(w, 2, problem, "show conns");
+        if (!limit) return error(problem);
+        return show_connections(api, *limit);
+    }
+    const bool known = what == "services" || what == "stats" || what == "rate" || what == "workers" ||
+                       what == "health" || what == "config";
+    if (!known) return error(fmt::format("show: unknown {} ({})", quote(what), expected));
+    if (w.size() > 2) return error(fmt::format("show {}: expected nothing after it, found {}", what, quote(join(w, 2))));
+
+    CommandOutput out;
+    if (what == "workers") return show_workers(api);
+    if (what == "health") return show_health(api);
+    if (what == "config") {
+        const Config& c = api.running_config();
+        out.lines.push_back(c.source_file.empty()
+                                ? "# Fulcrum's running configuration"
+                                : fmt::format("# Fulcrum's running configuration: {} with the console's changes",
+                                              c.source_file));
+        add_text(out, config_to_yaml(c));
+        return out;
+    }
+    IpvsadmOptions o;
+    o.table = what == "stats" ? IpvsadmTable::stats : what == "rate" ? IpvsadmTable::rate : IpvsadmTable::list;
+    add_text(out, format_ipvsadm_table(api.services(), api.table_size(), o));
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT
+
+CommandOutput set_weight(const Words& w, ControlApi& api)
+{
+    constexpr std::string_view usage = "expected [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT";
+    if (w.size() < 2 || w[1] != "weight")
+        return error(fmt::format("set: expected \"set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT\"{}",
+                                 w.size() < 2 ? "" : fmt::format(", found {}", quote(join(w, 1)))));
+    if (w.size() != 5 && w.size() != 6) return error(fmt::format("set weight: {}", usage));
+    size_t at = 2;
+    std::optional<Protocol> protocol;
+    if (w.size() == 6) {
+        if (w[2] == "tcp")
+            protocol = Protocol::tcp;
+        else if (w[2] == "udp")
+            protocol = Protocol::udp;
+        else
+            return error(fmt::format("set weight: expected tcp or udp, found {}", quote(w[2])));
+        at = 3;
+    }
+    auto vip = parse_endpoint(w[at]);
+    if (!vip || !vip->port)
+        return error(fmt::format("set weight: expected VIP:PORT (like 203.0.113.10:80), found {}", quote(w[at])));
+    auto rip = parse_endpoint(w[at + 1]);
+    if (!rip) return error(fmt::format("set weight: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quote(w[at + 1])));
+    auto weight = parse_number<uint32_t>(w[at + 2], 0, max_weight);
+    if (!weight) return error(fmt::format("set weight: expected a weight from 0 to {}, found {}", max_weight, quote(w[at + 2])));
+
+    Config next = api.running_config();
+    const ServiceConfig* service = nullptr;
+    if (protocol) {
+        service = find_service(next, {*protocol, vip->ip, *vip->port});
+        if (!service) return error(fmt::format("set weight: no service {}", service_name({*protocol, vip->ip, *vip->port})));
+    } else {
+        const ServiceConfig* tcp = find_service(next, {Protocol::tcp, vip->ip, *vip->port});
+        const ServiceConfig* udp = find_service(next, {Protocol::udp, vip->ip, *vip->port});
+        if (tcp && udp)
+            return error(fmt::format("set weight: both a tcp and a udp service listen on {}:{}; say which: "
+                                     "set weight tcp|udp {}",
+                                     format_ipv4(vip->ip), *vip->port, join(w, 2)));
+        service = tcp ? tcp : udp;
+        if (!service) return error(fmt::format("set weight: no service on {}:{}", format_ipv4(vip->ip), *vip->port));
+    }
+    const RealServerKey key{service->key(), rip->ip, rip->port.value_or(service->port)};
+    if (auto why = control::set_weight(next, key, *weight); !why.empty()) return error("set weight: " + why);
+    return apply_change(api, next, w);
+}
+
+CommandOutput reload(const Words& w, ControlApi& api)
+{
+    if (w.size() > 1) return error(fmt::format("reload: expected nothing after it, found {}", quote(join(w, 1))));
+    const std::string problems = api.reload();
+    if (problems.empty()) return ok();
+    CommandOutput out;
+    out.lines.push_back("error: reload refused, the running configuration stays:");
+    std::string_view rest = problems;
+    while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        if (!line.empty()) out.lines.push_back("  " + std::string(line));
+        if (nl == std::string_view::npos) break;
+        rest.remove_prefix(nl + 1);
+    }
+    return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& console_help()
+{
+    static const std::vector<std::string> lines = {
+        "commands:",
+        "  help                        this list",
+        "  quit | exit                 close the session",
+        "  show services               the table, as ipvsadm -L -n",
+        "  show stats                  traffic counters, as ipvsadm -L -n --stats",
+        "  show rate                   traffic rates, as ipvsadm -L -n --rate",
+        fmt::format("  show conns [LIMIT]          connections, as ipvsadm -L -n -c (the first {}, at most {})",
+                    default_connection_limit, max_connection_limit),
+        "  show workers                packets, drops by reason, hand-offs, idle polls, connections per worker",
+        "  show health                 each real server's check, state, weight in force and last result",
+        "  show config                 the running configuration as YAML",
+        "  set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT",
+        "  ipvsadm -A|-E -t|-u VIP:PORT [-s SCHED] [-p [TIMEOUT]] [-M NETMASK] [-b FLAGS]",
+        "  ipvsadm -D -t|-u VIP:PORT",
+        "  ipvsadm -a|-e -t|-u VIP:PORT -r RIP[:PORT] [-g|-i|-m] [-w WEIGHT] [-x UPPER] [-y LOWER]",
+        "  ipvsadm -d -t|-u VIP:PORT -r RIP[:PORT]",
+        "  ipvsadm -C | -Z | --set TCP TCPFIN UDP",
+        "  ipvsadm -L|-l [-n] [-c | --timeout | --stats | --rate [--exact]] [-t|-u VIP:PORT]",
+        "  ipvsadm -S [-n]",
+        "  reload                      read the configuration file again (as SIGHUP)",
+        "Changes made here last until the next reload.",
+    };
+    return lines;
+}
+
+CommandOutput run_console_command(std::string_view line, ControlApi& api)
+{
+    const Words w = split_words(line);
+    if (w.empty() || w[0].starts_with('#')) return {};
+    const std::string_view command = w[0];
+    if (command == "help" || command == "?") {
+        if (w.size() > 1) return error(fmt::format("help: expected nothing after it, found {}", quote(join(w, 1))));
+        return CommandOutput{console_help(), false};
+    }
+    if (command == "quit" || command == "exit") return CommandOutput{{}, true};
+    if (command == "show") return show(w, api);
+    if (command == "set") return set_weight(w, api);
+    if (command == "ipvsadm") return ipvsadm_command(w, api);
+    if (command == "reload") return reload(w, api);
+    return error(fmt::format("unknown command {}; try \"help\"", quote(command)));
+}
+
+}  // namespace fulcrum::control
+

@@ -1,0 +1,496 @@
+// The console's `ipvsadm ARGS`: ipvsadm's own command line, parsed as ipvsadm parses it, and its
+// edits made through config/edits.hpp.
+#include "control/frontends/command_line.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <span>
+
+#include "common/text.hpp"
+#include "control/frontends/ipvsadm_format.hpp"
+#include "control/config/edits.hpp"
+#include "control/config/limits.hpp"
+
+
+namespace fulcrum::control {
+
+namespace {
+
+constexpr uint32_t max_threshold = control::limits::max_threshold;
+constexpr uint32_t max_timeout = control::limits::max_timeout;
+constexpr uint32_t max_persistence = control::limits::max_persistence_seconds;
+constexpr uint32_t max_weight = control::limits::max_weight;
+
+// ---------------------------------------------------------------------------------------------
+// ipvsadm ARGS: ipvsadm's own command line (ipvsadm.c's option table), parsed as popt does:
+// short options may be bundled (-Ln, -At VIP:PORT), an option's value may follow attached
+// (-w3, --weight=3) or as the next word, and -p takes the next word only if it does not start
+// with '-'.
+
+enum class Cmd { none, add_service, edit_service, delete_service, clear, list, zero, add_server, edit_server,
+                 delete_server, set_timeouts, save, help };
+
+struct CmdSpec {
+    Cmd cmd;
+    char short_name;  // 0: long form only
+    std::string_view long_name;
+};
+
+constexpr CmdSpec command_specs[] = {
+    {Cmd::add_service, 'A', "add-service"}, {Cmd::edit_service, 'E', "edit-service"},
+    {Cmd::delete_service, 'D', "delete-service"}, {Cmd::clear, 'C', "clear"},
+    {Cmd::list, 'L', "list"}, {Cmd::list, 'l', "list"}, {Cmd::zero, 'Z', "zero"},
+    {Cmd::add_server, 'a', "add-server"}, {Cmd::edit_server, 'e', "edit-server"},
+    {Cmd::delete_server, 'd', "delete-server"}, {Cmd::set_timeouts, 0, "set"}, {Cmd::save, 'S', "save"},
+    {Cmd::help, 'h', "help"},
+};
+
+namespace opt {
+constexpr uint32_t service = 1u << 0, scheduler = 1u << 1, persistent = 1u << 2, netmask = 1u << 3,
+                   server = 1u << 4, forward = 1u << 5, weight = 1u << 6, uthreshold = 1u << 7,
+                   lthreshold = 1u << 8, numeric = 1u << 9, connection = 1u << 10, timeout = 1u << 11,
+                   stats = 1u << 12, rate = 1u << 13, exact = 1u << 14, sched_flags = 1u << 15, sort = 1u << 16;
+}
+
+enum class ArgKind { none, required, optional };
+
+struct OptSpec {
+    uint32_t opt;
+    char short_name;
+    std::string_view long_name;
+    ArgKind arg;
+};
+
+constexpr OptSpec option_specs[] = {
+    {opt::service, 't', "tcp-service", ArgKind::required},
+    {opt::service, 'u', "udp-service", ArgKind::required},
+    {opt::scheduler, 's', "scheduler", ArgKind::required},
+    {opt::persistent, 'p', "persistent", ArgKind::optional},
+    {opt::netmask, 'M', "netmask", ArgKind::required},
+    {opt::server, 'r', "real-server", ArgKind::required},
+    {opt::forward, 'g', "gatewaying", ArgKind::none},
+    {opt::forward, 'i', "ipip", ArgKind::none},
+    {opt::forward, 'm', "masquerading", ArgKind::none},
+    {opt::weight, 'w', "weight", ArgKind::required},
+    {opt::uthreshold, 'x', "u-threshold", ArgKind::required},
+    {opt::lthreshold, 'y', "l-threshold", ArgKind::required},
+    {opt::numeric, 'n', "numeric", ArgKind::none},
+    {opt::connection, 'c', "connection", ArgKind::none},
+    {opt::timeout, 0, "timeout", ArgKind::none},
+    {opt::stats, 0, "stats", ArgKind::none},
+    {opt::rate, 0, "rate", ArgKind::none},
+    {opt::exact, 'X', "exact", ArgKind::none},
+    {opt::sched_flags, 'b', "sched-flags", ArgKind::required},
+    {opt::sort, 0, "sort", ArgKind::none},
+};
+
+// ipvsadm's options that Fulcrum has no use for, and why.
+struct Unsupported {
+    char short_name;
+    std::string_view long_name;
+    std::string_view why;
+};
+constexpr Unsupported unsupported_specs[] = {
+    {'f', "fwmark-service", "firewall-mark services do not exist here (no netfilter)"},
+    {'6', "ipv6", "Fulcrum is IPv4 only"},
+    {'o', "ops", "one-packet scheduling is not implemented"},
+    {'R', "restore", "the console reads no rules from stdin; type the commands instead"},
+    {'v', "version", "this is Fulcrum's console, not ipvsadm"},
+    {0, "start-daemon", "there is no connection synchronisation daemon"},
+    {0, "stop-daemon", "there is no connection synchronisation daemon"},
+    {0, "mcast-interface", "there is no connection synchronisation daemon"},
+    {0, "syncid", "there is no connection synchronisation daemon"},
+    {0, "daemon", "there is no connection synchronisation daemon"},
+    {0, "thresholds", "use show config for thresholds"},
+    {0, "persistent-conn", "persistence templates are not listed"},
+    {0, "nosort", "tables are always sorted"},
+    {0, "pe", "persistence engines are not implemented"},
+};
+
+// How the option table names an option in messages: "-w (--weight)".
+std::string option_label(uint32_t o)
+{
+    std::string shorts;
+    std::string_view long_name;
+    for (const OptSpec& s : option_specs) {
+        if (s.opt != o) continue;
+        if (s.short_name) shorts += fmt::format("{}-{}", shorts.empty() ? "" : "|", s.short_name);
+        if (long_name.empty()) long_name = s.long_name;
+    }
+    if (shorts.empty()) return fmt::format("--{}", long_name);
+    return fmt::format("{} (--{})", shorts, long_name);
+}
+
+std::string command_label(Cmd c)
+{
+    for (const CmdSpec& s : command_specs)
+        if (s.cmd == c) return s.short_name ? fmt::format("-{} (--{})", s.short_name, s.long_name)
+                                            : fmt::format("--{}", s.long_name);
+    return "?";
+}
+
+struct Ipvsadm {
+    Cmd cmd = Cmd::none;
+    uint32_t options = 0;
+    Protocol protocol = Protocol::tcp;
+    Endpoint service;
+    std::string scheduler;
+    uint32_t persistence = 0;
+    uint8_t netmask = 32;
+    Endpoint server;
+    ForwardMethod forward = ForwardMethod::nat;
+    uint32_t weight = 1;
+    uint32_t upper = 0;
+    uint32_t lower = 0;
+    sched::Flags flags;
+    std::vector<std::string_view> arguments;  // positional: --set's three timeouts
+};
+
+// Records one option and its value; returns "" or the problem.
+std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::string_view> value)
+{
+    if (c.options & spec.opt) return fmt::format("{} given twice", option_label(spec.opt));
+    c.options |= spec.opt;
+    const std::string_view v = value.value_or("");
+    switch (spec.short_name) {
+    case 't':
+    case 'u': {
+        c.protocol = spec.short_name == 't' ? Protocol::tcp : Protocol::udp;
+        auto e = parse_endpoint(v);
+        if (!e || !e->port)
+            return fmt::format("-{}: expected VIP:PORT with a port from 1 to 65535 (like 203.0.113.10:80), found {}",
+                               spec.short_name, quote(v));
+        c.service = *e;
+        return "";
+    }
+    case 's':
+        if (!sched::kind_from_name(v))
+            return fmt::format("-s: unknown scheduler {} (expected one of: {})", quote(v), scheduler_names());
+        c.scheduler = std::string(v);
+        return "";
+    case 'p':
+        if (!value) {
+            c.persistence = 360;  // ipvsadm's IPVS_SVC_PERSISTENT_TIMEOUT
+            return "";
+        }
+        if (auto n = parse_number<uint32_t>(v, 1, max_persistence)) {
+            c.persistence = *n;
+            return "";
+        }
+        return fmt::format("-p: expected a timeout from 1 to {} seconds, found {}", max_persistence, quote(v));
+    case 'M':
+        if (auto mask = parse_ipv4(v)) {
+            const uint32_t inverted = ~*mask;
+            if ((inverted & (inverted + 1)) == 0) {
+                c.netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
+                return "";
+            }
+        } else if (auto len = parse_number<uint8_t>(v.starts_with('/') ? v.substr(1) : v, 0, 32)) {
+            c.netmask = *len;
+            return "";
+        }
+        return fmt::format("-M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found {}",
+                           quote(v));
+    case 'r':
+        if (auto e = parse_endpoint(v)) {
+            c.server = *e;
+            return "";
+        }
+        return fmt::format("-r: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quote(v));
+    case 'g':
+    case 'i':
+    case 'm': c.forward = *forward_method_of_flag(spec.short_name); return "";
+    case 'w':
+        if (auto n = parse_number<uint32_t>(v, 0, max_weight)) {
+            c.weight = *n;
+            return "";
+        }
+        return fmt::format("-w: expected a weight from 0 to {}, found {}", max_weight, quote(v));
+    case 'x':
+    case 'y':
+        if (auto n = parse_number<uint32_t>(v, 0, max_threshold)) {
+            (spec.short_name == 'x' ? c.upper : c.lower) = *n;
+            return "";
+        }
+        return fmt::format("-{}: expected a number of connections from 0 to {}, found {}", spec.short_name,
+                           max_threshold, quote(v));
+    case 'b': {
+        sched::Flags flags;
+        size_t start = 0;
+        while (start <= v.size()) {
+            size_t end = v.find(',', start);
+            if (end == std::string_view::npos) end = v.size();
+            const std::string_view name = v.substr(start, end - start);
+            if (!sched::set_flag(flags, name))
+                return fmt::format("-b: unknown scheduler flag {} (expected a comma-separated list of: {})",
+                                   quote(name), flag_names());
+            start = end + 1;
+        }
+        c.flags = flags;
+        return "";
+    }
+    default:
+        return "";  // flags without a value: -n, -c, --timeout, --stats, --rate, --exact, --sort
+    }
+}
+
+std::string set_command(Ipvsadm& c, Cmd cmd)
+{
+    if (c.cmd != Cmd::none)
+        return fmt::format("more than one command given ({} and {})", command_label(c.cmd), command_label(cmd));
+    c.cmd = cmd;
+    return "";
+}
+
+// Parses the words after "ipvsadm"; returns "" or the problem.
+std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
+{
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string_view word = args[i];
+        if (word.starts_with("--") && word.size() > 2) {
+            std::string_view name = word.substr(2);
+            std::optional<std::string_view> value;
+            if (const size_t eq = name.find('='); eq != std::string_view::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            }
+            if (auto cmd = std::find_if(std::begin(command_specs), std::end(command_specs),
+                                        [&](const CmdSpec& s) { return s.long_name == name; });
+                cmd != std::end(command_specs)) {
+                if (value) return fmt::format("--{} takes no value", name);
+                if (auto why = set_command(c, cmd->cmd); !why.empty()) return why;
+                continue;
+            }
+            auto spec = std::find_if(std::begin(option_specs), std::end(option_specs),
+                                     [&](const OptSpec& s) { return s.long_name == name; });
+            if (spec == std::end(option_specs)) {
+                for (const Unsupported& u : unsupported_specs)
+                    if (u.long_name == name) return fmt::format("--{} is not supported: {}", name, u.why);
+                return fmt::format("unknown option {}", quote(word));
+            }
+            if (spec->arg == ArgKind::none && value) return fmt::format("--{} takes no value", name);
+            if (spec->arg == ArgKind::required && !value) {
+                if (i + 1 >= args.size()) return fmt::format("--{} needs a value", name);
+                value = args[++i];
+            }
+            if (spec->arg == ArgKind::optional && !value && i + 1 < args.size() && !args[i + 1].starts_with('-'))
+                value = args[++i];
+            if (auto why = take_option(c, *spec, value); !why.empty()) return why;
+            continue;
+        }
+        if (word.starts_with('-') && word.size() > 1 && word != "--") {
+            for (size_t j = 1; j < word.size(); ++j) {
+                const char ch = word[j];
+                if (auto cmd = std::find_if(std::begin(command_specs), std::end(command_specs),
+                                            [&](const CmdSpec& s) { return s.short_name == ch; });
+                    cmd != std::end(command_specs)) {
+                    if (auto why = set_command(c, cmd->cmd); !why.empty()) return why;
+                    continue;
+                }
+                auto spec = std::find_if(std::begin(option_specs), std::end(option_specs),
+                                         [&](const OptSpec& s) { return s.short_name == ch; });
+                if (spec == std::end(option_specs)) {
+                    for (const Unsupported& u : unsupported_specs)
+                        if (u.short_name == ch) return fmt::format("-{} is not supported: {}", ch, u.why);
+                    return fmt::format("unknown option {}", quote(std::string("-") + ch));
+                }
+                std::optional<std::string_view> value;
+                const std::string_view rest = word.substr(j + 1);
+                if (spec->arg == ArgKind::required) {
+                    if (!rest.empty())
+                        value = rest;
+                    else if (i + 1 < args.size())
+                        value = args[++i];
+                    else
+                        return fmt::format("-{} needs a value", ch);
+                } else if (spec->arg == ArgKind::optional) {
+                    if (!rest.empty())
+                        value = rest;
+                    else if (i + 1 < args.size() && !args[i + 1].starts_with('-'))
+                        value = args[++i];
+                }
+                if (auto why = take_option(c, *spec, value); !why.empty()) return why;
+                if (spec->arg != ArgKind::none) break;  // the rest of the word was its value
+            }
+            continue;
+        }
+        c.arguments.push_back(word);
+    }
+    return "";
+}
+
+struct CommandRules {
+    Cmd cmd;
+    uint32_t required;
+    uint32_t allowed;  // besides the required ones
+};
+
+constexpr CommandRules command_rules[] = {
+    {Cmd::add_service, opt::service, opt::scheduler | opt::persistent | opt::netmask | opt::sched_flags},
+    {Cmd::edit_service, opt::service, opt::scheduler | opt::persistent | opt::netmask | opt::sched_flags},
+    {Cmd::delete_service, opt::service, 0},
+    {Cmd::clear, 0, 0},
+    {Cmd::list, 0, opt::numeric | opt::connection | opt::service | opt::timeout | opt::stats | opt::rate | opt::exact |
+                       opt::sort},
+    {Cmd::zero, 0, opt::service},
+    {Cmd::add_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
+    {Cmd::edit_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
+    {Cmd::delete_server, opt::service | opt::server, 0},
+    {Cmd::set_timeouts, 0, 0},
+    {Cmd::save, 0, opt::numeric},
+    {Cmd::help, 0, 0},
+};
+
+std::string check_rules(const Ipvsadm& c)
+{
+    const CommandRules* rules = nullptr;
+    for (const CommandRules& r : command_rules)
+        if (r.cmd == c.cmd) rules = &r;
+    const std::string cmd = command_label(c.cmd);
+    for (uint32_t bit = 1; bit <= opt::sort; bit <<= 1) {
+        if ((rules->required & bit) && !(c.options & bit)) {
+            const std::string_view what = bit == opt::service ? "-t|-u VIP:PORT" : "-r RIP[:PORT]";
+            return fmt::format("{}: expected {}", cmd, what);
+        }
+        if ((c.options & bit) && !((rules->required | rules->allowed) & bit))
+            return fmt::format("{}: {} does not apply to this command", cmd, option_label(bit));
+    }
+    if (c.cmd == Cmd::list) {
+        const uint32_t exclusive = c.options & (opt::connection | opt::service | opt::timeout);
+        if (std::popcount(exclusive) > 1) return fmt::format("{}: -c, -t|-u and --timeout exclude each other", cmd);
+        if ((c.options & (opt::connection | opt::timeout)) && (c.options & (opt::stats | opt::rate)))
+            return fmt::format("{}: --stats and --rate list services, not connections or timeouts", cmd);
+        if ((c.options & opt::stats) && (c.options & opt::rate))
+            return fmt::format("{}: give --stats or --rate, not both", cmd);
+    }
+    if (c.cmd == Cmd::set_timeouts) {
+        if (c.arguments.size() != 3)
+            return "--set: expected three timeouts, TCP TCPFIN UDP, in seconds (0 leaves one as it is)";
+    } else if (!c.arguments.empty()) {
+        return fmt::format("{}: unexpected argument {}", cmd, quote(c.arguments.front()));
+    }
+    return "";
+}
+
+CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
+{
+    CommandOutput out;
+    if (c.options & opt::connection) return show_connections(api, default_connection_limit);
+    if (c.options & opt::timeout) {
+        add_text(out, format_ipvsadm_timeouts(api.running_config().timeouts));
+        return out;
+    }
+    IpvsadmOptions o;
+    o.table = (c.options & opt::stats) ? IpvsadmTable::stats : (c.options & opt::rate) ? IpvsadmTable::rate
+                                                                                        : IpvsadmTable::list;
+    o.exact = (c.options & opt::exact) != 0;
+    std::vector<ServiceStatus> services = api.services();
+    if (c.options & opt::service) {
+        std::erase_if(services, [&](const ServiceStatus& s) {
+            return s.config.key() != ServiceKey{c.protocol, c.service.ip, *c.service.port};
+        });
+        if (services.empty())
+            return error(
+                fmt::format("ipvsadm -L: no service {}", service_name({c.protocol, c.service.ip, *c.service.port})));
+        o.version_line = false;  // as ipvsadm's list_service
+    }
+    add_text(out, format_ipvsadm_table(services, api.table_size(), o));
+    return out;
+}
+
+CommandOutput ipvsadm_help()
+{
+    CommandOutput out;
+    for (const std::string& line : console_help())
+        if (line.starts_with("  ipvsadm")) out.lines.push_back(line);
+    return out;
+}
+
+}  // namespace
+
+CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
+{
+    const Words args(w.begin() + 1, w.end());
+    Ipvsadm c;
+    if (auto why = parse_ipvsadm(args, c); !why.empty()) return error("ipvsadm: " + why);
+    if (c.cmd == Cmd::none) {
+        if (args.empty()) c.cmd = Cmd::list;  // ipvsadm alone lists the table
+        else
+            return error("ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S or --set; try \"help\"");
+    }
+    if (auto why = check_rules(c); !why.empty()) return error("ipvsadm " + why);
+
+    switch (c.cmd) {
+    case Cmd::list: return ipvsadm_list(c, api);
+    case Cmd::help: return ipvsadm_help();
+    case Cmd::save: {
+        CommandOutput out;
+        add_text(out, format_ipvsadm_rules(api.services()));
+        return out;
+    }
+    case Cmd::zero: {
+        if (c.options & opt::service) {
+            const ServiceKey key{c.protocol, c.service.ip, *c.service.port};
+            const ServiceConfig* service = find_service(api.running_config(), key);
+            if (!service) return error(fmt::format("ipvsadm -Z: no service {}", service_name(key)));
+            api.zero_counters(service);
+            return ok();
+        }
+        api.zero_counters();
+        return ok();
+    }
+    default: break;
+    }
+
+    // The edits: a changed copy of the running configuration, published through apply().
+    Config next = api.running_config();
+    const std::string cmd = command_label(c.cmd);
+    if (c.cmd == Cmd::clear) {
+        next.services.clear();
+        return apply_change(api, next, w);
+    }
+    if (c.cmd == Cmd::set_timeouts) {
+        uint32_t v[3] = {};
+        for (size_t i = 0; i < 3; ++i) {
+            auto n = parse_number<uint32_t>(c.arguments[i], 0, max_timeout);
+            if (!n)
+                return error(fmt::format("ipvsadm --set: expected a timeout from 0 to {} seconds, found {}", max_timeout,
+                                         quote(c.arguments[i])));
+            v[i] = *n;
+        }
+        next.timeouts.set_like_ipvsadm(v[0], v[1], v[2]);
+        return apply_change(api, next, w);
+    }
+
+    // The netmask only groups the clients of a persistent service (ipvsadm prints it only then).
+    if ((c.options & opt::netmask) && !(c.options & opt::persistent))
+        return error(fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
+                                 cmd));
+    const ServiceKey service{c.protocol, c.service.ip, *c.service.port};
+    const RealServerKey server{service, c.server.ip, c.server.port.value_or(service.port)};
+    const ServiceSettings service_settings{c.scheduler.empty() ? "wlc" : c.scheduler, c.flags, c.persistence, c.netmask};
+    const RealServerSettings server_settings{c.weight, (c.options & opt::forward) ? std::optional(c.forward) : std::nullopt,
+                                             c.upper, c.lower};
+    std::string why = "unhandled command";  // not kept: every edit is below
+    switch (c.cmd) {
+    case Cmd::add_service: why = add_service(next, service, service_settings); break;
+    case Cmd::edit_service: why = edit_service(next, service, service_settings); break;
+    case Cmd::delete_service: why = delete_service(next, service); break;
+    case Cmd::add_server: why = add_real_server(next, server, server_settings); break;
+    case Cmd::edit_server: why = edit_real_server(next, server, server_settings); break;
+    case Cmd::delete_server: why = delete_real_server(next, server); break;
+    default: break;
+    }
+    if (!why.empty()) return error(fmt::format("ipvsadm {}: {}", cmd, why));
+    return apply_change(api, next, w);
+}
+
+
+}  // namespace fulcrum::control

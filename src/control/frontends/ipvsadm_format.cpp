@@ -1,0 +1,224 @@
+#include "control/frontends/ipvsadm_format.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <tuple>
+
+namespace fulcrum::control {
+
+namespace {
+
+std::string_view protocol_switch(Protocol p) { return p == Protocol::tcp ? "-t" : "-u"; }
+
+std::string forward_switch(ForwardMethod m) { return {'-', forward_methods[static_cast<size_t>(m)].flag}; }
+
+
+// ipvsadm cuts the service name ("TCP  a.b.c.d:p") at 33 characters and a real server's at 28;
+// IPv4 names never reach either, the cuts are kept for the record.
+std::string cut(std::string s, size_t n)
+{
+    if (s.size() > n) s.resize(n);
+    return s;
+}
+
+std::vector<const ServiceStatus*> sorted_services(const std::vector<ServiceStatus>& services)
+{
+    std::vector<const ServiceStatus*> out;
+    out.reserve(services.size());
+    for (const ServiceStatus& s : services) out.push_back(&s);
+    std::sort(out.begin(), out.end(), [](const ServiceStatus* a, const ServiceStatus* b) {
+        return a->config.key() < b->config.key();
+    });
+    return out;
+}
+
+std::vector<const RealServerStatus*> sorted_real_servers(const ServiceStatus& s)
+{
+    std::vector<const RealServerStatus*> out;
+    out.reserve(s.real_servers.size());
+    for (const RealServerStatus& rs : s.real_servers) out.push_back(&rs);
+    std::sort(out.begin(), out.end(), [](const RealServerStatus* a, const RealServerStatus* b) {
+        return std::tuple(a->config.address, a->config.port) < std::tuple(b->config.address, b->config.port);
+    });
+    return out;
+}
+
+void title(std::string& out, IpvsadmTable table)
+{
+    switch (table) {
+    case IpvsadmTable::list:
+        out += "Prot LocalAddress:Port Scheduler Flags\n"
+               "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+        break;
+    case IpvsadmTable::stats:
+        out += fmt::format("{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+                           "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes");
+        break;
+    case IpvsadmTable::rate:
+        out += fmt::format("{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+                           "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS");
+        break;
+    }
+}
+
+// The flags in parentheses after the scheduler, as ipvsadm 1.28 and later print IP_VS_SVC_F_SCHED*.
+std::string flags_suffix(const sched::Flags& flags)
+{
+    const std::string text = sched::flags_text(flags);
+    return text.empty() ? "" : fmt::format(" ({})", text);
+}
+
+void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions& o, const TrafficStats& st,
+                  const TrafficRates& r)
+{
+    const std::string name = cut(fmt::format("{}  {}", protocol_label(s.protocol), format_ipv4_port(s.vip, s.port)), 33);
+    switch (o.table) {
+    case IpvsadmTable::list:
+        out += fmt::format("{} {}{}", name, s.scheduler, flags_suffix(s.scheduler_flags));
+        if (s.persistence != 0) {
+            out += fmt::format(" persistent {}", s.persistence);
+            if (s.persistence_netmask != 32) out += fmt::format(" mask {}", format_netmask(s.persistence_netmask));
+        }
+        break;
+    case IpvsadmTable::stats:
+        out += fmt::format("{:<33}{}{}{}{}{}", name, format_ipvsadm_number(st.conns, o.exact),
+                           format_ipvsadm_number(st.in_packets, o.exact), format_ipvsadm_number(st.out_packets, o.exact),
+                           format_ipvsadm_number(st.in_bytes, o.exact), format_ipvsadm_number(st.out_bytes, o.exact));
+        break;
+    case IpvsadmTable::rate:
+        out += fmt::format("{:<33}{}{}{}{}{}", name, format_ipvsadm_number(r.cps, o.exact),
+                           format_ipvsadm_number(r.in_pps, o.exact), format_ipvsadm_number(r.out_pps, o.exact),
+                           format_ipvsadm_number(r.in_bps, o.exact), format_ipvsadm_number(r.out_bps, o.exact));
+        break;
+    }
+    out += '\n';
+}
+
+void real_server_line(std::string& out, const RealServerStatus& rs, const IpvsadmOptions& o)
+{
+    const std::string name = cut(format_ipv4_port(rs.config.address, rs.config.port), 28);
+    switch (o.table) {
+    case IpvsadmTable::list:
+        // "  -> %-28s %-7s %-6d %-10u %-10u\n"
+        out += fmt::format("  -> {:<28} {:<7} {:<6} {:<10} {:<10}\n", name, ipvsadm_forward_name(rs.config.forward),
+                           rs.config.weight, rs.active, rs.inactive);
+        break;
+    case IpvsadmTable::stats:
+        out += fmt::format("  -> {:<28}{}{}{}{}{}\n", name, format_ipvsadm_number(rs.stats.conns, o.exact),
+                           format_ipvsadm_number(rs.stats.in_packets, o.exact),
+                           format_ipvsadm_number(rs.stats.out_packets, o.exact),
+                           format_ipvsadm_number(rs.stats.in_bytes, o.exact),
+                           format_ipvsadm_number(rs.stats.out_bytes, o.exact));
+        break;
+    case IpvsadmTable::rate:
+        // "  -> %-28s %8u %8u %8u", then print_largenum for the two byte rates: ipvsadm abbreviates
+        // only those on a real server's line.
+        out += fmt::format("  -> {:<28} {:>8} {:>8} {:>8}{}{}\n", name, rs.rates.cps, rs.rates.in_pps,
+                           rs.rates.out_pps, format_ipvsadm_number(rs.rates.in_bps, o.exact),
+                           format_ipvsadm_number(rs.rates.out_bps, o.exact));
+        break;
+    }
+}
+
+}  // namespace
+
+std::string format_netmask(uint8_t prefix_length)
+{
+    const Ipv4 mask = prefix_length == 0 ? 0 : ~Ipv4{0} << (32 - std::min<uint8_t>(prefix_length, 32));
+    return format_ipv4(mask);
+}
+
+std::string format_ipvsadm_number(uint64_t n, bool exact)
+{
+    if (exact) {
+        const size_t digits = fmt::formatted_size("{}", n);
+        return fmt::format("{:>{}}", n, digits <= 8 ? 9 : digits + 1);
+    }
+    if (n < 100'000'000ULL) return fmt::format("{:>9}", n);
+    if (n < 1'000'000'000ULL) return fmt::format("{:>8}K", n / 1'000ULL);
+    if (n < 100'000'000'000ULL) return fmt::format("{:>8}M", n / 1'000'000ULL);
+    if (n < 100'000'000'000'000ULL) return fmt::format("{:>8}G", n / 1'000'000'000ULL);
+    return fmt::format("{:>8}T", n / 1'000'000'000'000ULL);
+}
+
+std::string format_ipvsadm_table(const std::vector<ServiceStatus>& services, uint32_t table_size,
+                                 const IpvsadmOptions& options)
+{
+    std::string out;
+    if (options.version_line) out += fmt::format("IP Virtual Server version 1.2.1 (size={})\n", table_size);
+    title(out, options.table);
+    for (const ServiceStatus* s : sorted_services(services)) {
+        service_line(out, s->config, options, s->stats, s->rates);
+        for (const RealServerStatus* rs : sorted_real_servers(*s)) real_server_line(out, *rs, options);
+    }
+    return out;
+}
+
+std::string format_ipvsadm_list(const Config& config, uint32_t table_size, const CountsLookup& counts)
+{
+    std::vector<ServiceStatus> services;
+    services.reserve(config.services.size());
+    for (const ServiceConfig& s : config.services) {
+        ServiceStatus status;
+        status.config = s;
+        status.config.real_servers.clear();
+        for (const RealServerConfig& rs : s.real_servers) {
+            const RealServerCounts c = counts(s, rs);
+            RealServerStatus r;
+            r.config = rs;
+            r.active = c.active;
+            r.inactive = c.inactive;
+            status.real_servers.push_back(r);
+        }
+        services.push_back(std::move(status));
+    }
+    return format_ipvsadm_table(services, table_size);
+}
+
+std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows)
+{
+    std::string out = "IPVS connection entries\n";
+    out += fmt::format("pro expire {:<11} {:<18} {:<18} {}\n", "state", "source", "virtual", "destination");
+    for (const ConnectionRow& c : rows) {
+        const std::string expire =
+            fmt::format("{:02}:{:02}", c.expires_in_seconds / 60, c.expires_in_seconds % 60);
+        out += fmt::format("{:<3} {:<6} {:<11} {:<18} {:<18} {}\n", protocol_label(c.protocol), expire, c.state,
+                           format_ipv4_port(c.client, c.client_port), format_ipv4_port(c.vip, c.vport),
+                           format_ipv4_port(c.real_server, c.real_port));
+    }
+    return out;
+}
+
+std::string format_ipvsadm_timeouts(const dataplane::ConnTimeouts& t)
+{
+    return fmt::format("Timeout (tcp tcpfin udp): {} {} {}\n", t.of(dataplane::TcpState::established),
+                       t.of(dataplane::TcpState::fin_wait), t.udp);
+}
+
+std::string format_ipvsadm_rules(const std::vector<ServiceStatus>& services)
+{
+    std::string out;
+    for (const ServiceStatus* s : sorted_services(services)) {
+        const ServiceConfig& c = s->config;
+        const std::string name = fmt::format("{} {}", protocol_switch(c.protocol), format_ipv4_port(c.vip, c.port));
+        out += fmt::format("-A {} -s {}", name, c.scheduler);
+        if (const std::string flags = sched::flags_text(c.scheduler_flags); !flags.empty())
+            out += fmt::format(" -b {}", flags);
+        if (c.persistence != 0) {
+            out += fmt::format(" -p {}", c.persistence);
+            if (c.persistence_netmask != 32) out += fmt::format(" -M {}", format_netmask(c.persistence_netmask));
+        }
+        out += '\n';
+        for (const RealServerStatus* rs : sorted_real_servers(*s)) {
+            out += fmt::format("-a {} -r {} {} -w {}", name, format_ipv4_port(rs->config.address, rs->config.port),
+                               forward_switch(rs->config.forward), rs->config.weight);
+            if (rs->config.upper_threshold != 0) out += fmt::format(" -x {}", rs->config.upper_threshold);
+            if (rs->config.lower_threshold != 0) out += fmt::format(" -y {}", rs->config.lower_threshold);
+            out += '\n';
+        }
+    }
+    return out;
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,204 @@
+#include "control/kernel/kernel_interface.hpp"
+
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace fulcrum::control {
+
+namespace {
+
+// One request and its acknowledgement; the messages here are small and fixed.
+class NetlinkRequest {
+public:
+    NetlinkRequest(uint16_t type, uint16_t flags)
+    {
+        header()->nlmsg_len = NLMSG_LENGTH(0);
+        header()->nlmsg_type = type;
+        header()->nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | NLM_F_ACK | flags);
+        header()->nlmsg_seq = 1;
+    }
+
+    template <typename T>
+    T* body()
+    {
+        header()->nlmsg_len = NLMSG_LENGTH(sizeof(T));
+        return reinterpret_cast<T*>(NLMSG_DATA(header()));
+    }
+
+    void attribute(uint16_t type, const void* data, size_t length)
+    {
+        auto* attr = reinterpret_cast<rtattr*>(buffer_ + NLMSG_ALIGN(header()->nlmsg_len));
+        attr->rta_type = type;
+        attr->rta_len = static_cast<uint16_t>(RTA_LENGTH(length));
+        std::memcpy(RTA_DATA(attr), data, length);
+        header()->nlmsg_len = static_cast<uint32_t>(NLMSG_ALIGN(header()->nlmsg_len) + RTA_ALIGN(attr->rta_len));
+    }
+
+    // Sends the request and waits for the kernel's answer: "" or its error.
+    std::string send() const
+    {
+        const int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0) return fmt::format("netlink socket: {}", std::strerror(errno));
+        // The kernel answers at once; a second is ample and keeps the control core from hanging.
+        const timeval wait{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+        sockaddr_nl kernel{};
+        kernel.nl_family = AF_NETLINK;
+        std::string problem;
+        if (sendto(fd, buffer_, header()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+            problem = fmt::format("netlink send: {}", std::strerror(errno));
+        } else {
+            alignas(nlmsghdr) char answer[1024];
+            const ssize_t n = recv(fd, answer, sizeof answer, 0);
+            if (n < 0)
+                problem = fmt::format("netlink receive: {}", std::strerror(errno));
+            else
+                problem = netlink_ack_problem(answer, static_cast<size_t>(n), header()->nlmsg_seq);
+        }
+        close(fd);
+        return problem;
+    }
+
+private:
+    nlmsghdr* header() { return reinterpret_cast<nlmsghdr*>(buffer_); }
+    const nlmsghdr* header() const { return reinterpret_cast<const nlmsghdr*>(buffer_); }
+
+    alignas(nlmsghdr) char buffer_[512] = {};
+};
+
+}  // namespace
+
+std::string netlink_ack_problem(const void* reply, size_t length, uint32_t seq)
+{
+    // Only an acknowledgement says the request was done: an NLMSG_ERROR of our sequence number
+    // carrying error 0. Anything else (a short read, another message, another request's
+    // answer) is not a success.
+    nlmsghdr header;
+    if (length < NLMSG_LENGTH(sizeof(nlmsgerr))) return fmt::format("netlink: a reply of {} bytes, too short for an acknowledgement", length);
+    std::memcpy(&header, reply, sizeof header);
+    if (header.nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr)) || header.nlmsg_len > length)
+        return fmt::format("netlink: a reply whose length says {} bytes of {}", header.nlmsg_len, length);
+    if (header.nlmsg_type != NLMSG_ERROR) return fmt::format("netlink: a reply of type {}, not an acknowledgement", header.nlmsg_type);
+    if (header.nlmsg_seq != seq) return fmt::format("netlink: an acknowledgement of request {}, not {}", header.nlmsg_seq, seq);
+    nlmsgerr error;
+    std::memcpy(&error, static_cast<const char*>(reply) + NLMSG_HDRLEN, sizeof error);
+    if (error.error > 0 || error.error < -4095) return fmt::format("netlink: an error code {} out of range", error.error);
+    return error.error == 0 ? "" : std::strerror(-error.error);
+}
+
+namespace {
+
+std::string route_request(const KernelRoute& route, uint16_t type, uint16_t flags)
+{
+    const unsigned index = if_nametoindex(route.interface.c_str());
+    if (index == 0) return fmt::format("no kernel interface {}", route.interface);
+    NetlinkRequest request(type, flags);
+    auto* rt = request.body<rtmsg>();
+    rt->rtm_family = AF_INET;
+    rt->rtm_dst_len = route.dst.length;
+    rt->rtm_table = RT_TABLE_MAIN;
+    rt->rtm_protocol = RTPROT_STATIC;
+    rt->rtm_scope = RT_SCOPE_UNIVERSE;
+    rt->rtm_type = RTN_UNICAST;
+    const uint32_t dst = htonl(route.dst.network());
+    const uint32_t via = htonl(route.via);
+    const uint32_t oif = index;
+    request.attribute(RTA_DST, &dst, sizeof dst);
+    request.attribute(RTA_GATEWAY, &via, sizeof via);
+    request.attribute(RTA_OIF, &oif, sizeof oif);
+    return request.send();
+}
+
+std::string describe_route(const KernelRoute& r)
+{
+    return fmt::format("{}/{} via {} dev {}", format_ipv4(r.dst.network()), r.dst.length, format_ipv4(r.via), r.interface);
+}
+
+}  // namespace
+
+void kernel_interface_disable_ipv6(const std::string& interface)
+{
+    std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", interface)) << "1\n";
+}
+
+std::string kernel_interface_setup(const std::string& interface, const std::vector<Ipv4Prefix>& addresses)
+{
+    const unsigned index = if_nametoindex(interface.c_str());
+    if (index == 0) return fmt::format("no kernel interface {}", interface);
+    for (const Ipv4Prefix& prefix : addresses) {
+        NetlinkRequest request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+        auto* ifa = request.body<ifaddrmsg>();
+        ifa->ifa_family = AF_INET;
+        ifa->ifa_prefixlen = prefix.length;
+        ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+        ifa->ifa_index = index;
+        const uint32_t address = htonl(prefix.address);
+        request.attribute(IFA_LOCAL, &address, sizeof address);
+        request.attribute(IFA_ADDRESS, &address, sizeof address);
+        if (prefix.length <= 30) {
+            const uint32_t broadcast = htonl(prefix.address | (~uint32_t{0} >> prefix.length));
+            request.attribute(IFA_BROADCAST, &broadcast, sizeof broadcast);
+        }
+        if (auto e = request.send(); !e.empty())
+            return fmt::format("adding {}/{} to {}: {}", format_ipv4(prefix.address), prefix.length, interface, e);
+    }
+    NetlinkRequest up(RTM_NEWLINK, 0);
+    auto* link = up.body<ifinfomsg>();
+    link->ifi_family = AF_UNSPEC;
+    link->ifi_index = static_cast<int>(index);
+    link->ifi_flags = IFF_UP;
+    link->ifi_change = IFF_UP;
+    if (auto e = up.send(); !e.empty()) return fmt::format("bringing {} up: {}", interface, e);
+    return {};
+}
+
+std::string kernel_interface_silence(const std::string& interface, std::vector<SavedSetting>& saved)
+{
+    for (const auto& [setting, value] : {std::pair{"rp_filter", "1"}, std::pair{"arp_ignore", "8"}}) {
+        const std::string path = fmt::format("/proc/sys/net/ipv4/conf/{}/{}", interface, setting);
+        std::string old;
+        std::getline(std::ifstream(path), old);
+        if (!old.empty()) saved.push_back({path, old});
+        std::ofstream file(path);
+        file << value << "\n";
+        file.close();
+        if (!file) return fmt::format("cannot write {}", path);
+    }
+    return {};
+}
+
+void kernel_settings_restore(const std::vector<SavedSetting>& saved)
+{
+    for (const SavedSetting& s : saved) std::ofstream(s.path) << s.value << "\n";
+}
+
+std::string kernel_route_add(const KernelRoute& route, bool& added)
+{
+    added = false;
+    const std::string e = route_request(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    if (e == std::strerror(EEXIST)) return {};
+    if (!e.empty()) return fmt::format("adding route {}: {}", describe_route(route), e);
+    added = true;
+    return {};
+}
+
+std::string kernel_route_delete(const KernelRoute& route)
+{
+    if (auto e = route_request(route, RTM_DELROUTE, 0); !e.empty())
+        return fmt::format("deleting route {}: {}", describe_route(route), e);
+    return {};
+}
+
+}  // namespace fulcrum::control

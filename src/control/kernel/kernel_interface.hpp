@@ -1,0 +1,51 @@
+// The kernel's side of the exception path: the addresses and routes a TAP interface needs so
+// that the kernel's own sockets (health checks, ping, later BGP) reach the director's links.
+// Plain rtnetlink; no DPDK.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace fulcrum::control {
+
+struct KernelRoute {
+    Ipv4Prefix dst;
+    Ipv4 via = 0;
+    std::string interface;   // the kernel interface the gateway is reached through
+    bool operator==(const KernelRoute&) const = default;
+};
+
+// What an rtnetlink answer of `length` bytes to request `seq` (sent with NLM_F_ACK) says: "" for
+// an acknowledgement (NLMSG_ERROR with error 0), else what went wrong: the kernel's error, or a
+// reply that is not an acknowledgement of that request at all.
+std::string netlink_ack_problem(const void* reply, size_t length, uint32_t seq);
+
+// Turns IPv6 off on `interface`: the director forwards IPv4 only, and the kernel's router
+// solicitations and MLD reports would go out on the wire. Best effort (a kernel without IPv6
+// has nothing to turn off).
+void kernel_interface_disable_ipv6(const std::string& interface);
+
+// Gives `interface` the addresses (replacing none of the kernel's others) and brings it up.
+// Returns "" or what the kernel refused.
+std::string kernel_interface_setup(const std::string& interface, const std::vector<Ipv4Prefix>& addresses);
+
+// For a kernel interface a PMD reads beside the kernel (af_packet): once the kernel holds the
+// director's addresses on the TAP, it would also take packets arriving on this interface as its
+// own (Linux's weak host model) and answer them and their ARP a second time. Strict reverse-path
+// filtering (no route back through it) and arp_ignore=8 keep it out. Returns "" or what failed.
+// What it changed is appended to `saved`, for kernel_settings_restore at shutdown.
+struct SavedSetting {
+    std::string path;
+    std::string value;
+};
+std::string kernel_interface_silence(const std::string& interface, std::vector<SavedSetting>& saved);
+void kernel_settings_restore(const std::vector<SavedSetting>& saved);
+
+// Adds a route to the main table, unless the kernel has one to the same destination already
+// (the host's own, which is left alone: `added` false). Deletes one. Returns "" or what failed.
+std::string kernel_route_add(const KernelRoute& route, bool& added);
+std::string kernel_route_delete(const KernelRoute& route);
+
+}  // namespace fulcrum::control

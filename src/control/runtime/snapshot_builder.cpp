@@ -1,0 +1,222 @@
+#include "control/runtime/snapshot_builder.hpp"
+
+#include "control/config/limits.hpp"
+#include "dataplane/persistence.hpp"
+#include "dataplane/worker_context.hpp"
+
+#include <rte_errno.h>
+#include <rte_fib.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace fulcrum::control {
+
+// The configuration's bound is the table's: a template's timeout is kept in 15 bits.
+static_assert(limits::max_persistence_seconds == dataplane::PersistenceTable::max_timeout_seconds);
+
+using dataplane::NextHop;
+using dataplane::ServiceEntry;
+using dataplane::ServiceIndexKey;
+using dataplane::ServiceSnapshot;
+
+namespace {
+
+std::string dpdk_failure(const std::string& what)
+{
+    return what + ": " + rte_strerror(rte_errno);
+}
+
+std::string build_routes(const Config& config, const InterfacePorts& ports, ServiceSnapshot& s)
+{
+    rte_fib_conf conf{};
+    conf.type = RTE_FIB_DIR24_8;
+    conf.default_nh = 0;
+    conf.max_routes = static_cast<int>(config.routes.size() + 64 * config.interfaces.size() + 16);
+    conf.dir24_8.nh_sz = RTE_FIB_DIR24_8_2B;
+    conf.dir24_8.num_tbl8 = 512;
+    const std::string name = "fib_" + std::to_string(s.generation);
+    s.fib = rte_fib_create(name.c_str(), static_cast<int>(rte_socket_id()), &conf);
+    if (s.fib == nullptr) return dpdk_failure("cannot create FIB " + name);
+
+    s.next_hops.push_back({});  // id 0 is "no route"
+    auto add = [&](const Ipv4Prefix& dst, NextHop hop) -> std::string {
+        const auto id = static_cast<uint64_t>(s.next_hops.size());
+        s.next_hops.push_back(hop);
+        if (rte_fib_add(s.fib, dst.network(), dst.length, id) != 0)
+            return dpdk_failure("cannot add route " + format_ipv4(dst.network()) + "/" +
+                                std::to_string(dst.length));
+        return {};
+    };
+    for (const InterfaceConfig& iface : config.interfaces)
+        for (const Ipv4Prefix& prefix : iface.addresses)
+            if (auto e = add(prefix, {ports.at(iface.name), 0}); !e.empty()) return e;
+    for (const RouteConfig& route : config.routes) {
+        // The validator made sure `via` lies in a connected subnet (of `interface`, if named).
+        const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
+        const uint16_t port = out == nullptr ? 0 : ports.at(out->name);
+        if (auto e = add(route.dst, {port, rte_cpu_to_be_32(route.via)}); !e.empty()) return e;
+    }
+    return {};
+}
+
+std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot& s)
+{
+    rte_hash_parameters params{};
+    const std::string name = "services_" + std::to_string(s.generation);
+    params.name = name.c_str();
+    params.entries = static_cast<uint32_t>(std::max<size_t>(64, config.services.size() * 2));
+    params.key_len = sizeof(ServiceIndexKey);
+    params.hash_func = rte_hash_crc;
+    params.socket_id = static_cast<int>(rte_socket_id());
+    s.service_index = rte_hash_create(&params);
+    if (s.service_index == nullptr) return dpdk_failure("cannot create service index " + name);
+
+    for (const ServiceConfig& sc : config.services) {
+        ServiceEntry e;
+        e.id = ids.service(sc.key());
+        if (e.id >= dataplane::max_services_per_process)
+            return "too many services (the limit is " + std::to_string(dataplane::max_services_per_process) +
+                   ", counting those that left and still have connections)";
+        e.vip = rte_cpu_to_be_32(sc.vip);
+        e.port = rte_cpu_to_be_16(sc.port);
+        e.protocol = static_cast<uint8_t>(sc.protocol);
+        const sched::Kind kind = *sched::kind_from_name(sc.scheduler);
+        e.first_real_server = static_cast<uint32_t>(s.real_servers.size());
+        e.real_server_count = static_cast<uint32_t>(sc.real_servers.size());
+        if (sc.real_servers.size() > dataplane::max_real_servers_per_service)
+            return fmt::format("service {}:{} has {} real servers; the limit is {}", format_ipv4(sc.vip), sc.port,
+                               sc.real_servers.size(), dataplane::max_real_servers_per_service);
+        bool thresholds = false;
+        for (const RealServerConfig& rs : sc.real_servers) {
+            s.real_servers.push_back({ids.real_server(key_of(sc, rs)), rte_cpu_to_be_32(rs.address),
+                                      rte_cpu_to_be_16(rs.port), rs.forward, rs.upper_threshold, rs.lower_threshold});
+            if (s.real_servers.back().id >= dataplane::max_real_servers_per_process)
+                return fmt::format("too many real servers (the limit is {}, counting those that left and still "
+                                   "have connections)",
+                                   dataplane::max_real_servers_per_process);
+            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port, 0});
+            thresholds |= rs.upper_threshold != 0;
+        }
+        e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size);
+        e.persistence_seconds = sc.persistence;
+        e.persistence_mask = sc.persistence_netmask == 0 ? 0 : ~uint32_t{0} << (32 - sc.persistence_netmask);
+        e.expire_quiescent_template = sc.expire_quiescent_template;
+        e.live_view = sched::uses_connection_counts(kind) || thresholds;
+        e.picks_by_hash = (kind == sched::Kind::sh || kind == sched::Kind::mh) && sc.persistence == 0;
+        const ServiceIndexKey key{e.vip, e.port, e.protocol, 0};
+        const auto index = static_cast<uintptr_t>(s.services.size());
+        s.services.push_back(e);
+        if (rte_hash_add_key_data(s.service_index, &key, reinterpret_cast<void*>(index)) != 0)
+            return "cannot index service " + format_ipv4(sc.vip);
+        s.vips.push_back(e.vip);
+    }
+    std::sort(s.vips.begin(), s.vips.end());
+    s.vips.erase(std::unique(s.vips.begin(), s.vips.end()), s.vips.end());
+    return {};
+}
+
+}  // namespace
+
+uint32_t StableIds::take(std::set<uint32_t>& free, uint32_t& next)
+{
+    if (free.empty()) return next++;
+    const uint32_t id = *free.begin();
+    free.erase(free.begin());
+    return id;
+}
+
+uint32_t StableIds::service(const ServiceKey& key)
+{
+    auto it = services_.find(key);
+    if (it == services_.end()) it = services_.emplace(key, take(free_services_, next_service_)).first;
+    return it->second;
+}
+
+uint32_t StableIds::real_server(const RealServerKey& key)
+{
+    auto it = real_servers_.find(key);
+    if (it == real_servers_.end()) it = real_servers_.emplace(key, take(free_real_servers_, next_real_server_)).first;
+    return it->second;
+}
+
+StableIds::Released StableIds::release(const Config& running,
+                                       const std::function<bool(uint32_t real_server_id)>& referenced)
+{
+    std::set<ServiceKey> services_running;
+    std::set<RealServerKey> real_servers_running;
+    for (const ServiceConfig& s : running.services) {
+        services_running.insert(s.key());
+        for (const RealServerConfig& rs : s.real_servers) real_servers_running.insert(key_of(s, rs));
+    }
+    Released released;
+    std::set<ServiceKey> services_with_real_servers;
+    for (auto it = real_servers_.begin(); it != real_servers_.end();) {
+        if (real_servers_running.count(it->first) == 0 && !referenced(it->second)) {
+            released.real_servers.push_back(it->second);
+            free_real_servers_.insert(it->second);
+            it = real_servers_.erase(it);
+        } else {
+            services_with_real_servers.insert(it->first.service);
+            ++it;
+        }
+    }
+    for (auto it = services_.begin(); it != services_.end();) {
+        if (services_running.count(it->first) == 0 && services_with_real_servers.count(it->first) == 0) {
+            released.services.push_back(it->second);
+            free_services_.insert(it->second);
+            it = services_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return released;
+}
+
+std::optional<uint32_t> StableIds::find_service(const ServiceKey& key) const
+{
+    auto it = services_.find(key);
+    return it == services_.end() ? std::nullopt : std::optional(it->second);
+}
+
+std::optional<uint32_t> StableIds::find_real_server(const RealServerKey& key) const
+{
+    auto it = real_servers_.find(key);
+    return it == real_servers_.end() ? std::nullopt : std::optional(it->second);
+}
+
+SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
+                              uint64_t generation)
+{
+    auto s = std::make_unique<ServiceSnapshot>();
+    s->generation = generation;
+    for (size_t state = 0; state < dataplane::tcp_state_count; ++state)
+        s->tcp_timeout[state] = config.timeouts.tcp[state] * dataplane::ticks_per_second;
+    s->udp_timeout = config.timeouts.udp * dataplane::ticks_per_second;
+    if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
+    if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
+    s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
+    s->defense = config.dataplane.defense;
+    s->never_sources = s->vips;
+    for (const InterfaceConfig& iface : config.interfaces)
+        for (const Ipv4Prefix& prefix : iface.addresses) {
+            s->never_sources.push_back(rte_cpu_to_be_32(prefix.address));
+            // /31 and /32 have no broadcast address (RFC 3021).
+            if (prefix.length > 0 && prefix.length < 31)
+                s->never_sources.push_back(rte_cpu_to_be_32(prefix.network() | ~(~uint32_t{0} << (32 - prefix.length))));
+        }
+    std::sort(s->never_sources.begin(), s->never_sources.end());
+    for (const dataplane::RealServerEntry& rs : s->real_servers) {
+        if (rs.id >= s->real_server_port.size()) s->real_server_port.resize(rs.id + 1, 0);
+        // The checker refuses real servers without a route; a port id is below max_ports.
+        if (const dataplane::NextHop* hop = s->route(rs.address))
+            s->real_server_port[rs.id] = static_cast<uint8_t>(hop->port + 1);
+    }
+    return {std::move(s), {}};
+}
+
+}  // namespace fulcrum::control
