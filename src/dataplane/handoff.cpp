@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "dataplane/icmp_related.hpp"
+#include "dataplane/parse.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -24,29 +24,21 @@ int packet_owner(const WorkerContext& w, const uint8_t* frame, const ParsedPacke
         if (w.snapshot->is_vip(p.key.dst_ip)) return static_cast<int>(owner_of_client(p.key.src_ip, p.key.src_port, workers));
         return static_cast<int>(owner_of_client(p.key.dst_ip, p.key.dst_port, workers));
     }
-    if (p.key.proto != IPPROTO_ICMP || p.l4_length < sizeof(rte_icmp_hdr)) return -1;
-    const auto* icmp = reinterpret_cast<const rte_icmp_hdr*>(frame + p.l4_offset);
-    if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_type == RTE_IP_ICMP_ECHO_REPLY) return -1;
-    // An ICMP error belongs to the connection of the packet it quotes.
-    const uint32_t quote_offset = p.l4_offset + sizeof(rte_icmp_hdr);
-    const uint32_t available = p.l4_length - sizeof(rte_icmp_hdr);
-    const rte_ipv4_hdr* quote = icmp_quoted_header(frame, quote_offset, available);
-    if (quote == nullptr) return -1;
-    const unsigned quote_header = rte_ipv4_hdr_len(quote);
+    // An ICMP error belongs to the connection of the packet it quotes; other ICMP (echo and
+    // the like) has no owner and stays here.
+    if (p.key.proto != IPPROTO_ICMP || p.quote_offset == 0) return -1;
+    const rte_ipv4_hdr* quote = p.quote(frame);
     if (quote->next_proto_id == IPPROTO_IPIP) {
         // One of our tunnel packets: the client is the inner packet's source.
-        const rte_ipv4_hdr* inner = icmp_quoted_header(frame, quote_offset + quote_header, available - quote_header);
+        const rte_ipv4_hdr* inner = icmp_quoted_inner(frame, p);
         if (inner == nullptr) return -1;
-        rte_be16_t ports[2];
-        std::memcpy(ports, reinterpret_cast<const uint8_t*>(inner) + rte_ipv4_hdr_len(inner), sizeof ports);
-        return static_cast<int>(owner_of_client(inner->src_addr, ports[0], workers));
+        return static_cast<int>(owner_of_client(inner->src_addr, quoted_ports(inner).first, workers));
     }
-    rte_be16_t ports[2];
-    std::memcpy(ports, reinterpret_cast<const uint8_t*>(quote) + quote_header, sizeof ports);
+    const auto [sport, dport] = quoted_ports(quote);
     // Quoting VIP -> client (from the client's side) or client -> real server (from a NAT
     // real server's side).
-    if (w.snapshot->is_vip(quote->src_addr)) return static_cast<int>(owner_of_client(quote->dst_addr, ports[1], workers));
-    return static_cast<int>(owner_of_client(quote->src_addr, ports[0], workers));
+    if (w.snapshot->is_vip(quote->src_addr)) return static_cast<int>(owner_of_client(quote->dst_addr, dport, workers));
+    return static_cast<int>(owner_of_client(quote->src_addr, sport, workers));
 }
 
 bool hand_off(WorkerContext& w, unsigned owner, rte_mbuf* m)

@@ -23,23 +23,6 @@ bool tunnels_to(const Connection& c, rte_be32_t real_server)
     return c.method == ForwardMethod::tun && c.real_ip == real_server;
 }
 
-bool is_error(uint8_t type)
-{
-    return type == icmp_dest_unreachable || type == icmp_source_quench || type == icmp_time_exceeded;
-}
-
-rte_ipv4_hdr* quoted_header(uint8_t* frame, uint16_t offset, uint16_t available)
-{
-    return const_cast<rte_ipv4_hdr*>(icmp_quoted_header(frame, offset, available));
-}
-
-std::pair<rte_be16_t, rte_be16_t> quoted_ports(const rte_ipv4_hdr* q)
-{
-    rte_be16_t ports[2];
-    std::memcpy(ports, reinterpret_cast<const uint8_t*>(q) + rte_ipv4_hdr_len(q), sizeof ports);
-    return {ports[0], ports[1]};
-}
-
 void recompute_icmp_checksum(uint8_t* frame, const ParsedPacket& p)
 {
     auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
@@ -64,15 +47,14 @@ void rewrite_quote(rte_ipv4_hdr* q, bool source, rte_be32_t address, rte_be16_t 
 }
 
 Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
-                           const rte_ipv4_hdr* outer_quote, uint16_t available)
+                           const rte_ipv4_hdr* outer_quote)
 {
     const auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
     if (icmp->icmp_type != icmp_dest_unreachable || icmp->icmp_code != icmp_code_frag_needed)
         return Verdict::drop(DropReason::icmp_unhandled);
-    const uint16_t outer_length = static_cast<uint16_t>(rte_ipv4_hdr_len(outer_quote));
-    const uint16_t inner_offset = static_cast<uint16_t>(p.l4_offset + sizeof(rte_icmp_hdr) + outer_length);
-    const rte_ipv4_hdr* inner = quoted_header(frame, inner_offset, static_cast<uint16_t>(available - outer_length));
+    const rte_ipv4_hdr* inner = icmp_quoted_inner(frame, p);
     if (inner == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+    const uint16_t outer_length = static_cast<uint16_t>(rte_ipv4_hdr_len(outer_quote));
     const auto [sport, dport] = quoted_ports(inner);
     const FlowKey client_key{inner->src_addr, inner->dst_addr, sport, dport, inner->next_proto_id, {0, 0, 0}};
     ConnTable::Hit hit = w.conns.lookup(client_key);
@@ -87,7 +69,7 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
         return Verdict::drop(DropReason::icmp_forged);
     const uint16_t path_mtu = rte_be_to_cpu_16(icmp->icmp_seq_nb);
     if (path_mtu < tunnel_overhead + min_path_mtu) return Verdict::drop(DropReason::icmp_forged);
-    const uint16_t quoted_length = static_cast<uint16_t>(available - outer_length);
+    const uint16_t quoted_length = static_cast<uint16_t>(p.quote_length() - outer_length);
     if (!icmp_within_rate(w)) return Verdict::drop(DropReason::icmp_rate_limited);
     rte_mbuf* reply = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
                                              quoted_length, inner->dst_addr,
@@ -102,30 +84,18 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
 
 }  // namespace
 
-const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available)
-{
-    if (available < sizeof(rte_ipv4_hdr) + 8) return nullptr;
-    const auto* q = reinterpret_cast<const rte_ipv4_hdr*>(frame + offset);
-    const unsigned header_length = rte_ipv4_hdr_len(q);
-    if ((q->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) || header_length + 8 > available)
-        return nullptr;
-    return q;
-}
-
 Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
 {
     const auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
-    if (!is_error(icmp->icmp_type)) return Verdict::next();
+    if (!icmp_is_error(icmp->icmp_type)) return Verdict::next();
     // The message is about to be believed (and its checksum recomputed for NAT): a corrupt one
     // must not come out valid. Errors are rare, so summing them costs nothing that matters.
     if (rte_raw_cksum(icmp, p.l4_length) != 0xffff) return Verdict::drop(DropReason::icmp_bad_checksum);
-    const uint16_t quote_offset = static_cast<uint16_t>(p.l4_offset + sizeof(rte_icmp_hdr));
-    const uint16_t available = static_cast<uint16_t>(p.l4_length - sizeof(rte_icmp_hdr));
-    rte_ipv4_hdr* quote = quoted_header(frame, quote_offset, available);
-    if (quote == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+    if (p.quote_offset == 0) return Verdict::drop(DropReason::icmp_unhandled);
+    rte_ipv4_hdr* quote = p.quote(frame);
 
     if (quote->next_proto_id == IPPROTO_IPIP && w.shared->is_local(quote->src_addr))
-        return tunnel_frag_needed(w, m, frame, p, quote, available);
+        return tunnel_frag_needed(w, m, frame, p, quote);
     if (quote->next_proto_id != IPPROTO_TCP && quote->next_proto_id != IPPROTO_UDP)
         return Verdict::drop(DropReason::icmp_unhandled);
 

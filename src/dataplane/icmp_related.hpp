@@ -27,8 +27,4 @@ namespace fulcrum::dataplane {
 //   MTU below 552 + the tunnel header): drop(icmp_forged).
 Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p);
 
-// The IPv4 header that an ICMP error quotes at `offset`, when the `available` bytes there hold
-// all of it and the 8 bytes after it (the ports); nullptr otherwise.
-const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available);
-
 }  // namespace fulcrum::dataplane

@@ -46,15 +46,41 @@ Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
         out.key.dst_port = udp->dst_port;
         return Verdict::next();
     }
-    case IPPROTO_ICMP:
+    case IPPROTO_ICMP: {
         if (out.l4_length < sizeof(rte_icmp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
+        const auto* icmp = header_at<rte_icmp_hdr>(frame, out.l4_offset);
+        if (icmp_is_error(icmp->icmp_type)) {
+            const uint32_t offset = out.l4_offset + sizeof(rte_icmp_hdr);
+            if (icmp_quoted_header(frame, offset, out.l4_length - sizeof(rte_icmp_hdr)) != nullptr)
+                out.quote_offset = static_cast<uint16_t>(offset);
+        }
         return Verdict::next();
+    }
     default:
         return Verdict::next();
     }
 }
 
 }  // namespace
+
+const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available)
+{
+    if (available < sizeof(rte_ipv4_hdr) + 8) return nullptr;
+    const auto* q = reinterpret_cast<const rte_ipv4_hdr*>(frame + offset);
+    const unsigned header_length = rte_ipv4_hdr_len(q);
+    if ((q->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) || header_length + 8 > available)
+        return nullptr;
+    return q;
+}
+
+const rte_ipv4_hdr* icmp_quoted_inner(const uint8_t* frame, const ParsedPacket& p)
+{
+    if (p.quote_offset == 0) return nullptr;
+    const rte_ipv4_hdr* outer = p.quote(frame);
+    if (outer->next_proto_id != IPPROTO_IPIP) return nullptr;
+    const unsigned outer_length = rte_ipv4_hdr_len(outer);
+    return icmp_quoted_header(frame, p.quote_offset + outer_length, p.quote_length() - outer_length);
+}
 
 Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_mac,
                     ParsedPacket& out)

@@ -5,6 +5,8 @@
 #include <rte_ether.h>
 
 #include <cstdint>
+#include <cstring>
+#include <utility>
 
 #include "dataplane/packet.hpp"
 #include "dataplane/verdict.hpp"
@@ -19,13 +21,48 @@ struct ParsedPacket {
     uint16_t l3_offset = 0;
     uint16_t l4_offset = 0;
     uint16_t l4_length = 0;
+    // An ICMP error (destination unreachable, source quench, time exceeded) quotes the header
+    // of the packet it is about: where that header starts, once it is known to be whole with the
+    // 8 bytes after it (the ports); 0 for anything else. The owner stage and the related-ICMP
+    // stage both read it from here.
+    uint16_t quote_offset = 0;
     // Ethernet header plus the IPv4 total length: anything past it is link padding, which the
     // caller trims so that rewritten lengths and checksums cover only the datagram.
     uint32_t frame_length = 0;
     FlowKey key;                  // ports are 0 for ICMP and fragments
 
     rte_ipv4_hdr* ip(uint8_t* frame) const { return header_at<rte_ipv4_hdr>(frame, l3_offset); }
+    rte_ipv4_hdr* quote(uint8_t* frame) const { return header_at<rte_ipv4_hdr>(frame, quote_offset); }
+    const rte_ipv4_hdr* quote(const uint8_t* frame) const
+    {
+        return reinterpret_cast<const rte_ipv4_hdr*>(frame + quote_offset);
+    }
+    // Bytes from the quoted header to the end of the ICMP message.
+    uint16_t quote_length() const { return static_cast<uint16_t>(l4_offset + l4_length - quote_offset); }
 };
+static_assert(sizeof(ParsedPacket) == 32);
+
+// Whether an ICMP type is one of the errors IPVS relates to connections.
+constexpr bool icmp_is_error(uint8_t type)
+{
+    return type == icmp_dest_unreachable || type == icmp_source_quench || type == icmp_time_exceeded;
+}
+
+// The IPv4 header quoted at `offset`, when the `available` bytes there hold all of it and the
+// 8 bytes after it (the ports); nullptr otherwise.
+const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available);
+
+// For a quote of one of the director's IPIP packets (`p.quote_offset` set, protocol 4): the
+// inner packet's header, under the same rule; nullptr otherwise.
+const rte_ipv4_hdr* icmp_quoted_inner(const uint8_t* frame, const ParsedPacket& p);
+
+// The ports of a quoted TCP or UDP header (source, destination), as they stand in the packet.
+inline std::pair<rte_be16_t, rte_be16_t> quoted_ports(const rte_ipv4_hdr* q)
+{
+    rte_be16_t ports[2];
+    std::memcpy(ports, reinterpret_cast<const uint8_t*>(q) + rte_ipv4_hdr_len(q), sizeof ports);
+    return {ports[0], ports[1]};
+}
 
 // Returns next() with `out` filled, or drop(reason). `port_mac` is the receiving port's address:
 // unicast frames for other addresses are dropped (af_packet sees everything on the link).

@@ -125,6 +125,40 @@ TEST(Parse, FragmentsCarryNoPorts)
     EXPECT_TRUE(p.is_fragment);
 }
 
+TEST(Parse, AnIcmpErrorsQuoteIsFoundOnceWholeAndOnlyForErrors)
+{
+    // The packet a real server says was too big: its IP header and 8 bytes.
+    const Bytes quoted = Frame{}.src(client, 40000).dst(real, 8080).tcp(SYN).bytes();
+    const std::string quote(quoted.begin() + 14, quoted.begin() + 42);
+    ParsedPacket p;
+    Bytes b = Frame{}.src(real).dst(client).icmp(3, 4).with_payload(quote).bytes();
+    ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+    EXPECT_EQ(p.quote_offset, 14 + 20 + 8);
+    EXPECT_EQ(p.quote_length(), 28);
+    EXPECT_EQ(p.quote(b.data())->src_addr, rte_cpu_to_be_32(client));
+    EXPECT_EQ(quoted_ports(p.quote(b.data())).second, rte_cpu_to_be_16(8080));
+    // Source quench and time exceeded quote too.
+    for (uint8_t type : {4, 11}) {
+        b = Frame{}.src(real).dst(client).icmp(type).with_payload(quote).bytes();
+        ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+        EXPECT_EQ(p.quote_offset, 42) << int(type);
+    }
+    // A quote one byte short of the ports, or not IPv4, or under an echo or a redirect: none.
+    for (const auto& [type, payload] : {std::pair<uint8_t, std::string>{3, quote.substr(0, 27)},
+                                        {3, std::string("\x65") + quote.substr(1)},
+                                        {8, quote}, {5, quote}}) {
+        b = Frame{}.src(real).dst(client).icmp(type).with_payload(payload).bytes();
+        ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+        EXPECT_EQ(p.quote_offset, 0) << int(type) << " " << payload.size();
+    }
+    // A quoted header that claims options it does not carry: none.
+    std::string long_header = quote;
+    long_header[0] = 0x46;
+    b = Frame{}.src(real).dst(client).icmp(3).with_payload(long_header.substr(0, 28)).bytes();
+    ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+    EXPECT_EQ(p.quote_offset, 0);
+}
+
 TEST(Parse, RandomBytesNeverCrash)
 {
     std::mt19937 rng(12345);
