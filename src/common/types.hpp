@@ -49,30 +49,39 @@ struct RealServerKey {
 };
 
 // The forwarding methods, the one list of them: the enum, the configuration's name, ipvsadm's
-// name in its listing and ipvsadm's option letter. A new method is one line here (and its stage
-// in the dataplane).
-#define FULCRUM_FORWARD_METHODS(X) \
-    X(nat, "Masq", 'm')            \
-    X(dr, "Route", 'g')            \
-    X(tun, "Tunnel", 'i')
+// name in its listing, ipvsadm's option letter, and whether the real server's replies come back
+// through the director (then a connection has a reply key and the method translates the
+// virtual port to the real server's). A new method is one line here plus its stage in the
+// dataplane (src/dataplane/forward.hpp says what that provides).
+#define FULCRUM_FORWARD_METHODS(X)      \
+    X(nat, "Masq", 'm', true)           \
+    X(dr, "Route", 'g', false)          \
+    X(tun, "Tunnel", 'i', false)
 
 enum class ForwardMethod : uint8_t {
-#define FULCRUM_METHOD_ENUM(name, ipvsadm, flag) name,
+#define FULCRUM_METHOD_ENUM(name, ipvsadm, flag, replies) name,
     FULCRUM_FORWARD_METHODS(FULCRUM_METHOD_ENUM)
 #undef FULCRUM_METHOD_ENUM
 };
 
 struct ForwardMethodNames {
     ForwardMethod method;
-    std::string_view name;      // in the configuration: "nat"
-    std::string_view ipvsadm;   // in ipvsadm -L: "Masq"
-    char flag;                  // ipvsadm's option: -m
+    std::string_view name;          // in the configuration: "nat"
+    std::string_view ipvsadm;       // in ipvsadm -L: "Masq"
+    char flag;                      // ipvsadm's option: -m
+    bool replies_through_director;  // NAT's replies come back; DR's and TUN's go straight to the client
 };
 inline constexpr std::array forward_methods = {
-#define FULCRUM_METHOD_NAMES(name, ipvsadm, flag) ForwardMethodNames{ForwardMethod::name, #name, ipvsadm, flag},
+#define FULCRUM_METHOD_NAMES(name, ipvsadm, flag, replies) \
+    ForwardMethodNames{ForwardMethod::name, #name, ipvsadm, flag, replies},
     FULCRUM_FORWARD_METHODS(FULCRUM_METHOD_NAMES)
 #undef FULCRUM_METHOD_NAMES
 };
+
+constexpr bool replies_through_director(ForwardMethod m)
+{
+    return forward_methods[static_cast<size_t>(m)].replies_through_director;
+}
 // The method whose ipvsadm option letter is `flag`, if any.
 std::optional<ForwardMethod> forward_method_of_flag(char flag);
 

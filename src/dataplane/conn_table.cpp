@@ -74,7 +74,7 @@ ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t 
     candidate.real_ip = real_ip;
     candidate.real_port = real_port;
     candidate.method = method;
-    const bool nat = method == ForwardMethod::nat;
+    const bool nat = replies_through_director(method);
     const FlowKey reply_key = candidate.reply_key();
     const uint32_t client_hash = FlowIndex::hash(client_key);
     const uint32_t reply_hash = nat ? FlowIndex::hash(reply_key) : 0;
@@ -107,7 +107,7 @@ void ConnTable::remove(Connection* conn)
 {
     const uint32_t slot = index_of(conn);
     index_.erase(FlowIndex::hash(conn->client_key), slot << 1);
-    if (conn->method == ForwardMethod::nat) index_.erase(FlowIndex::hash(conn->reply_key()), (slot << 1) | 1);
+    if (replies_through_director(conn->method)) index_.erase(FlowIndex::hash(conn->reply_key()), (slot << 1) | 1);
     unlink(conn);
     conn->in_use = false;
     free_.push_back(slot);

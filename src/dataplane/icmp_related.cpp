@@ -7,7 +7,7 @@
 
 #include "dataplane/egress.hpp"
 #include "dataplane/icmp.hpp"
-#include "dataplane/nat.hpp"
+#include "dataplane/forward.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/tun.hpp"
 
@@ -21,29 +21,6 @@ constexpr uint16_t min_path_mtu = 552;
 bool tunnels_to(const Connection& c, rte_be32_t real_server)
 {
     return c.method == ForwardMethod::tun && c.real_ip == real_server;
-}
-
-void recompute_icmp_checksum(uint8_t* frame, const ParsedPacket& p)
-{
-    auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
-    icmp->icmp_cksum = 0;
-    icmp->icmp_cksum = static_cast<rte_be16_t>(~rte_raw_cksum(icmp, p.l4_length));
-}
-
-// Rewrites the quoted packet's source (from_client_side: it was VIP -> client, becomes
-// real server -> client) or destination (client -> real server becomes client -> VIP), and its
-// header checksum. The quoted L4 checksum is left alone, as IPVS does: the quote is usually cut
-// short, so nobody can verify it.
-void rewrite_quote(rte_ipv4_hdr* q, bool source, rte_be32_t address, rte_be16_t port)
-{
-    uint8_t* ports = reinterpret_cast<uint8_t*>(q) + rte_ipv4_hdr_len(q);
-    if (source)
-        q->src_addr = address;
-    else
-        q->dst_addr = address;
-    std::memcpy(ports + (source ? 0 : sizeof port), &port, sizeof port);
-    q->hdr_checksum = 0;
-    q->hdr_checksum = rte_ipv4_cksum(q);
 }
 
 Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
@@ -113,31 +90,10 @@ Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, cons
         return Verdict::drop(DropReason::icmp_forged);
     ++w.counters.icmp_related;
 
-    if (!hit.is_reply) {
-        // From the client's side, about a reply the director sent it (VIP -> client).
-        switch (c.method) {
-        case ForwardMethod::nat:
-            rewrite_quote(quote, true, c.real_ip, c.real_port);
-            ip->hdr_checksum = checksum_adjust32(ip->hdr_checksum, ip->dst_addr, c.real_ip);
-            ip->dst_addr = c.real_ip;
-            recompute_icmp_checksum(frame, p);
-            return egress_ipv4(w, m, c.real_ip);
-        case ForwardMethod::dr:
-            return egress_ipv4(w, m, c.real_ip);
-        case ForwardMethod::tun:
-            return tun_forward(w, m, p, c.real_ip);
-        }
-        return Verdict::drop(DropReason::icmp_unhandled);
-    }
-
-    // From the real server's side (NAT), about what the client sent it (client -> real server).
-    if (!decrement_ttl(ip)) return Verdict::drop(DropReason::ttl_exceeded);
-    const rte_be32_t vip = c.client_key.dst_ip;
-    rewrite_quote(quote, false, vip, c.client_key.dst_port);
-    ip->hdr_checksum = checksum_adjust32(ip->hdr_checksum, ip->src_addr, vip);
-    ip->src_addr = vip;
-    recompute_icmp_checksum(frame, p);
-    return egress_ipv4(w, m, c.client_key.src_ip);
+    // From the client's side, about a reply the director sent it (VIP -> client): on by the
+    // connection's method. From a NAT real server's side, about what the client sent it.
+    if (!hit.is_reply) return forward_related_icmp(w, m, frame, p, c);
+    return nat_reply_related_icmp(w, m, frame, p, c);
 }
 
 }  // namespace fulcrum::dataplane

@@ -1,5 +1,9 @@
 #include "dataplane/nat.hpp"
 
+#include <cstring>
+
+#include "dataplane/egress.hpp"
+
 namespace fulcrum::dataplane {
 
 namespace {
@@ -28,6 +32,29 @@ void rewrite_address_and_port(uint8_t* frame, const ParsedPacket& p, bool destin
     (destination ? ip->dst_addr : ip->src_addr) = new_address;
 }
 
+void recompute_icmp_checksum(uint8_t* frame, const ParsedPacket& p)
+{
+    auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
+    icmp->icmp_cksum = 0;
+    icmp->icmp_cksum = static_cast<rte_be16_t>(~rte_raw_cksum(icmp, p.l4_length));
+}
+
+// Rewrites the quoted packet's source (from_client_side: it was VIP -> client, becomes
+// real server -> client) or destination (client -> real server becomes client -> VIP), and its
+// header checksum. The quoted L4 checksum is left alone, as IPVS does: the quote is usually cut
+// short, so nobody can verify it.
+void rewrite_quote(rte_ipv4_hdr* q, bool source, rte_be32_t address, rte_be16_t port)
+{
+    uint8_t* ports = reinterpret_cast<uint8_t*>(q) + rte_ipv4_hdr_len(q);
+    if (source)
+        q->src_addr = address;
+    else
+        q->dst_addr = address;
+    std::memcpy(ports + (source ? 0 : sizeof port), &port, sizeof port);
+    q->hdr_checksum = 0;
+    q->hdr_checksum = rte_ipv4_cksum(q);
+}
+
 }  // namespace
 
 void nat_rewrite_destination(uint8_t* frame, const ParsedPacket& p, rte_be32_t real_ip,
@@ -48,6 +75,44 @@ bool decrement_ttl(rte_ipv4_hdr* ip)
     --ip->time_to_live;
     ip->hdr_checksum = checksum_adjust16(ip->hdr_checksum, before, ttl_protocol_word(ip));
     return true;
+}
+
+Verdict nat_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, rte_be32_t real_ip,
+                           rte_be16_t real_port)
+{
+    nat_rewrite_destination(frame, p, real_ip, real_port);
+    return egress_ipv4(w, m, real_ip);
+}
+
+Verdict nat_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Connection& c)
+{
+    rte_ipv4_hdr* ip = p.ip(frame);
+    rewrite_quote(p.quote(frame), true, c.real_ip, c.real_port);
+    ip->hdr_checksum = checksum_adjust32(ip->hdr_checksum, ip->dst_addr, c.real_ip);
+    ip->dst_addr = c.real_ip;
+    recompute_icmp_checksum(frame, p);
+    return egress_ipv4(w, m, c.real_ip);
+}
+
+bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection& c)
+{
+    // Replies are routed, unlike packets to the VIP, which IPVS treats as local.
+    if (!decrement_ttl(p.ip(frame))) return false;
+    nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
+    return true;
+}
+
+Verdict nat_reply_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                               const Connection& c)
+{
+    rte_ipv4_hdr* ip = p.ip(frame);
+    if (!decrement_ttl(ip)) return Verdict::drop(DropReason::ttl_exceeded);
+    const rte_be32_t vip = c.client_key.dst_ip;
+    rewrite_quote(p.quote(frame), false, vip, c.client_key.dst_port);
+    ip->hdr_checksum = checksum_adjust32(ip->hdr_checksum, ip->src_addr, vip);
+    ip->src_addr = vip;
+    recompute_icmp_checksum(frame, p);
+    return egress_ipv4(w, m, c.client_key.src_ip);
 }
 
 }  // namespace fulcrum::dataplane

@@ -1,13 +1,19 @@
-// NAT (masquerading) rewriting on plain bytes: client packets get the real server as their
-// destination, real-server replies get the VIP back as their source. IP and TCP/UDP checksums
-// are updated incrementally (RFC 1624), never recomputed.
+// NAT (masquerading, ipvsadm -m): client packets get the real server as their destination,
+// real-server replies get the VIP back as their source, and ICMP errors about either have their
+// quotes rewritten to match. IP and TCP/UDP checksums are updated incrementally (RFC 1624),
+// never recomputed. NAT's stage of forward.hpp, and the one method whose replies come through.
 #pragma once
 
 #include <rte_byteorder.h>
 
 #include <cstdint>
 
+#include "dataplane/conn_table.hpp"
 #include "dataplane/parse.hpp"
+#include "dataplane/verdict.hpp"
+#include "dataplane/worker_context.hpp"
+
+struct rte_mbuf;
 
 namespace fulcrum::dataplane {
 
@@ -21,5 +27,19 @@ void nat_rewrite_source(uint8_t* frame, const ParsedPacket& p, rte_be32_t vip, r
 // Decrements the TTL of a routed packet and patches the header checksum. Returns false, leaving
 // the packet unchanged, when the TTL would reach 0.
 bool decrement_ttl(rte_ipv4_hdr* ip);
+
+// forward.hpp's stage: the client's packet to the real server's address and port.
+Verdict nat_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, rte_be32_t real_ip,
+                           rte_be16_t real_port);
+// forward.hpp's stage: an ICMP error from the client's side, quoting the reply VIP -> client,
+// goes to the real server as if about real server -> client.
+Verdict nat_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Connection& c);
+// A reply, made ready to be routed to the client: from the VIP, one TTL less. False, with the
+// packet unchanged, when its TTL would reach 0.
+bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection& c);
+// An ICMP error from the real server's side, quoting client -> real server, routed to the
+// client as if about client -> VIP.
+Verdict nat_reply_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                               const Connection& c);
 
 }  // namespace fulcrum::dataplane

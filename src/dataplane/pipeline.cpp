@@ -9,13 +9,12 @@
 #include "dataplane/conn_pressure.hpp"
 #include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
+#include "dataplane/forward.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/icmp.hpp"
 #include "dataplane/icmp_related.hpp"
 #include "dataplane/martian.hpp"
-#include "dataplane/nat.hpp"
 #include "dataplane/parse.hpp"
-#include "dataplane/tun.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -160,17 +159,7 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     track_tcp(w, c, p, TcpDirection::input);
     ++w.counters.to_real_server;
     count_traffic(w, c.service_id, c.real_server_id, m, true);
-    switch (c.method) {
-    case ForwardMethod::nat:
-        nat_rewrite_destination(frame, p, c.real_ip, c.real_port);
-        return egress_ipv4(w, m, c.real_ip);
-    case ForwardMethod::dr:
-        // Only the Ethernet header changes: the frame is handed to the real server's MAC.
-        return egress_ipv4(w, m, c.real_ip);
-    case ForwardMethod::tun:
-        return tun_forward(w, m, p, c.real_ip);
-    }
-    return Verdict::drop(DropReason::no_real_server);
+    return forward_to_real_server(c.method, w, m, frame, p, c.real_ip, c.real_port);
 }
 
 Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
@@ -182,9 +171,9 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
         return Verdict::drop(DropReason::reply_wrong_port);
     c.last_seen = w.now_tick;
     track_tcp(w, c, p, TcpDirection::output);
-    // Replies are routed, unlike packets to the VIP, which IPVS treats as local.
-    if (!decrement_ttl(p.ip(frame))) return Verdict::drop(DropReason::ttl_exceeded);
-    nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
+    // Only connections of a method whose replies come through the director have a reply key:
+    // NAT's.
+    if (!nat_rewrite_reply(frame, p, c)) return Verdict::drop(DropReason::ttl_exceeded);
     ++w.counters.replies;
     count_traffic(w, c.service_id, c.real_server_id, m, false);
     return egress_ipv4(w, m, c.client_key.src_ip);
@@ -193,14 +182,13 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
 // flood_mode: a DR or TUN flow of an sh or mh service goes to the real server its addresses
 // pick, without a connection (Katran's flood mode). The replies bypass the director, so nothing
 // else needs the connection; what is lost is IPVS's state and per-connection counts.
-Verdict forward_stateless(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const ServiceEntry& service,
-                          const RealServerEntry& rs)
+Verdict forward_stateless(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                          const ServiceEntry& service, const RealServerEntry& rs)
 {
     ++w.counters.stateless_forwarded;
     ++w.counters.to_real_server;
     count_traffic(w, service.id, rs.id, m, true);
-    if (rs.method == ForwardMethod::tun) return tun_forward(w, m, p, rs.address);
-    return egress_ipv4(w, m, rs.address);
+    return forward_to_real_server(rs.method, w, m, frame, p, rs.address, p.key.dst_port);
 }
 
 // The client's port already reached this NAT real server's port, through another VIP or
@@ -230,8 +218,8 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
         const int32_t pick = schedule(w, service, p);
         if (pick == sched::no_destination) return Verdict::drop(DropReason::tcp_not_syn);
         const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
-        if (rs.method == ForwardMethod::nat) return Verdict::drop(DropReason::tcp_not_syn);
-        return forward_stateless(w, m, p, service, rs);
+        if (replies_through_director(rs.method)) return Verdict::drop(DropReason::tcp_not_syn);
+        return forward_stateless(w, m, frame, p, service, rs);
     }
     // IPVS's drop_packet defence, before any work is spent on the connection.
     if (defense_refuses_new_connection(w)) return Verdict::drop(DropReason::drop_packet);
@@ -252,17 +240,17 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
         return Verdict::drop(DropReason::no_real_server);
     }
     const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
-    if (stateless_allowed && w.defense.flood_on && rs.method != ForwardMethod::nat)
-        return forward_stateless(w, m, p, service, rs);
+    if (stateless_allowed && w.defense.flood_on && !replies_through_director(rs.method))
+        return forward_stateless(w, m, frame, p, service, rs);
 
-    const rte_be16_t real_port = rs.method == ForwardMethod::nat ? rs.port : p.key.dst_port;
+    const rte_be16_t real_port = replies_through_director(rs.method) ? rs.port : p.key.dst_port;
     const bool tcp = p.key.proto == IPPROTO_TCP;
     const Tick first_timeout = tcp ? w.snapshot->tcp_timeout[0] : w.snapshot->udp_timeout;
     Connection* c = nullptr;
     ConnTable::InsertResult inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
     if (inserted == ConnTable::InsertResult::full && evict_for_new_connection(w))
         inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
-    if (inserted == ConnTable::InsertResult::conflict && tcp && rs.method == ForwardMethod::nat &&
+    if (inserted == ConnTable::InsertResult::conflict && tcp && replies_through_director(rs.method) &&
         forget_closed_namesake(w, {rs.address, p.key.src_ip, real_port, p.key.src_port, IPPROTO_TCP, {0, 0, 0}}))
         inserted = w.conns.insert(p.key, rs.address, real_port, rs.method, w.now_tick, first_timeout, &c);
     if (inserted != ConnTable::InsertResult::ok) {

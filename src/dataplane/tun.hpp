@@ -4,6 +4,7 @@
 
 #include <rte_byteorder.h>
 
+#include "dataplane/conn_table.hpp"
 #include "dataplane/parse.hpp"
 #include "dataplane/verdict.hpp"
 #include "dataplane/worker_context.hpp"
@@ -24,5 +25,18 @@ void tun_write_outer_header(rte_ipv4_hdr* outer, const rte_ipv4_hdr* inner, rte_
 // carrying the MTU minus the tunnel overhead and the packet is dropped (too_big_df); without DF,
 // the outer packet is fragmented. Returns the verdict for `m` (held when fragments replaced it).
 Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be32_t real_server);
+
+// forward.hpp's stage: the client's packet, encapsulated, to the real server.
+inline Verdict tun_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket& p, rte_be32_t real_ip,
+                                  rte_be16_t)
+{
+    return tun_forward(w, m, p, real_ip);
+}
+
+// An ICMP error from the client's side goes through the tunnel, as the packets of its connection.
+inline Verdict tun_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket& p, const Connection& c)
+{
+    return tun_forward(w, m, p, c.real_ip);
+}
 
 }  // namespace fulcrum::dataplane
