@@ -34,6 +34,7 @@
 #include "dataplane/pipeline.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/worker.hpp"
+#include "fixtures/table.hpp"
 
 namespace po = boost::program_options;
 using namespace fulcrum;
@@ -243,6 +244,7 @@ void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigne
 void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat);
 void compare_expiry(const std::vector<uint32_t>& flow_counts);
 void measure_kernel_poll(unsigned repeat);
+int run_fixture(const std::string& name, uint64_t packets, unsigned repeat);
 
 }  // namespace
 
@@ -253,6 +255,7 @@ int main(int argc, char** argv)
     uint64_t packets = 0;
     unsigned repeat = 0;
     std::string methods;
+    std::string fixture_name;
     options.add_options()
         ("flows", po::value<std::vector<uint32_t>>(&flow_counts)->multitoken()->default_value({1000, 1000000}, "1000 1000000"),
          "live connections for the established-flow runs")
@@ -261,6 +264,9 @@ int main(int argc, char** argv)
         ("methods", po::value<std::string>(&methods)->default_value("index,expiry,nat,dr,tun"),
          "what to measure: index (rte_hash against FlowIndex), expiry (the timer wheel against rte_timer), nat, dr, tun, "
          "tap (an empty poll of an exception-path TAP queue; creates a kernel interface)")
+        ("fixture", po::value<std::string>(&fixture_name),
+         "instead: run the packet table NAME of tests/fixtures/ (nat, dr, tun, icmp, arp, kernel, persistence), checking "
+         "every step, then replay its steady steps")
         ("help,h", "show this help");
     int own_argc = argc;
     std::vector<std::string> eal_args{"fulcrum-bench"};
@@ -289,6 +295,11 @@ int main(int argc, char** argv)
     for (std::string& a : eal_args) eal_argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) rte_exit(1, "EAL: %s\n", rte_strerror(rte_errno));
 
+    if (!fixture_name.empty()) {
+        const int status = run_fixture(fixture_name, packets, repeat);
+        rte_eal_cleanup();
+        return status;
+    }
     if (methods.find("index") != std::string::npos) compare_indexes(flow_counts, repeat);
     if (methods.find("expiry") != std::string::npos) compare_expiry(flow_counts);
     if (methods.find("tap") != std::string::npos) measure_kernel_poll(repeat);
@@ -543,6 +554,73 @@ void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigne
         }
     }
     for (unsigned p = 0; p < b.shared.port_count; ++p) port_stop(static_cast<uint16_t>(p));
+}
+
+}  // namespace
+
+namespace {
+
+// A packet table as a benchmark: its steps run once in a World and are checked as the unit
+// tests check them; then its steady steps (packets of flows the first steps opened) are
+// replayed in bursts of 32: each burst writes the steps' frames into fresh mbufs, as a NIC's
+// receive would, runs process_burst, and frees what the worker staged (where the poll loop
+// would transmit). The World's ports are never started, so there is no PMD in the figure.
+int run_fixture(const std::string& name, uint64_t packets, unsigned repeat)
+{
+    const fixture::Table* table = fixture::find_table(name);
+    if (table == nullptr) {
+        std::fprintf(stderr, "fulcrum-bench: no packet table %s\n", name.c_str());
+        return 2;
+    }
+    std::vector<const fixture::Step*> steady;
+    for (const fixture::Step& step : table->steps)
+        if (step.steady) steady.push_back(&step);
+    if (steady.empty()) {
+        std::fprintf(stderr, "fulcrum-bench: table %s has no steady step to replay\n", name.c_str());
+        return 2;
+    }
+    fixture::World world;
+    if (const auto problems = fixture::run_table(world, *table); !problems.empty()) {
+        for (const std::string& p : problems) std::fprintf(stderr, "fulcrum-bench: %s\n", p.c_str());
+        return 1;
+    }
+    WorkerContext& w = *world.w_;
+    std::vector<double> ns;
+    uint64_t transmitted = 0, other = 0;
+    for (unsigned run = 0; run < std::max(1u, repeat); ++run) {
+        rte_mbuf* mbufs[burst];
+        Verdict verdicts[burst];
+        size_t next = 0;
+        uint64_t done = 0, cycles = 0;
+        while (done < packets) {
+            if (rte_pktmbuf_alloc_bulk(world.shared_->pool, mbufs, burst) != 0) rte_exit(1, "mbuf pool exhausted\n");
+            for (uint16_t i = 0; i < burst; ++i) {
+                const fixture::Step& step = *steady[next];
+                if (++next == steady.size()) next = 0;
+                std::memcpy(rte_pktmbuf_append(mbufs[i], static_cast<uint16_t>(step.input.size())), step.input.data(),
+                            step.input.size());
+                mbufs[i]->port = step.in_port;
+            }
+            const uint64_t start = rte_rdtsc();
+            worker_set_clock(w, start);
+            process_burst(w, mbufs, burst, false, verdicts);
+            cycles += rte_rdtsc() - start;
+            for (const Verdict& v : verdicts) ++(v.kind == Verdict::Kind::transmit ? transmitted : other);
+            for (unsigned port = 0; port < max_ports; ++port) {
+                rte_pktmbuf_free_bulk(w.tx[port].data(), w.tx_count[port]);
+                w.tx_count[port] = 0;
+            }
+            done += burst;
+        }
+        ns.push_back(static_cast<double>(cycles) * 1e9 / static_cast<double>(world.shared_->tsc_hz) / static_cast<double>(done));
+    }
+    std::sort(ns.begin(), ns.end());
+    const double median = ns[ns.size() / 2];
+    std::printf("fixture %s (%s): %zu steady step(s), %lu packets a run, median of %zu: %.1f ns/packet, %.2f Mpps; "
+                "%lu transmitted, %lu not\n",
+                table->name.c_str(), table->about.c_str(), steady.size(), static_cast<unsigned long>(packets), ns.size(),
+                median, 1e3 / median, static_cast<unsigned long>(transmitted), static_cast<unsigned long>(other));
+    return 0;
 }
 
 }  // namespace

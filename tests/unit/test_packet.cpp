@@ -6,7 +6,7 @@
 #include "dataplane/icmp.hpp"
 #include "dataplane/nat.hpp"
 #include "dataplane/parse.hpp"
-#include "packet_builder.hpp"
+#include "fixtures/packet_builder.hpp"
 
 using namespace fulcrum::dataplane;
 using namespace fixture;

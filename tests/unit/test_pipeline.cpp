@@ -24,7 +24,8 @@
 #include "dataplane/persistence.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/worker.hpp"
-#include "packet_builder.hpp"
+#include "fixtures/packet_builder.hpp"
+#include "fixtures/world.hpp"
 
 using namespace fulcrum;
 using namespace fulcrum::dataplane;
@@ -32,173 +33,19 @@ using namespace fixture;
 
 namespace {
 
-const Mac ext_mac{0x02, 0xee, 0, 0, 0, 0x01};
-const Mac int_mac{0x02, 0x11, 0, 0, 0, 0x01};
-const Mac client_mac{0x02, 0xcc, 0, 0, 0, 0x02};
-const Mac rs_mac[3] = {{0x02, 0x55, 0, 0, 0, 0x11}, {0x02, 0x55, 0, 0, 0, 0x12}, {0x02, 0x55, 0, 0, 0, 0x13}};
-const uint32_t ext_ip = ipv4(198, 18, 0, 1);
-const uint32_t int_ip = ipv4(198, 19, 0, 1);
-const uint32_t client_ip = ipv4(198, 18, 0, 2);
-const uint32_t vip = ipv4(198, 18, 0, 100);
-const uint32_t rs_ip[3] = {ipv4(198, 19, 0, 11), ipv4(198, 19, 0, 12), ipv4(198, 19, 0, 13)};
-constexpr uint16_t ext_port = 0, int_port = 1;
-
-rte_ether_addr ether(const Mac& m)
-{
-    rte_ether_addr e;
-    std::copy(m.begin(), m.end(), e.addr_bytes);
-    return e;
-}
-
-// The connection table's key of a frame as the client sends it.
-FlowKey key_of(const Frame& f)
-{
-    return {rte_cpu_to_be_32(f.src_ip), rte_cpu_to_be_32(f.dst_ip), rte_cpu_to_be_16(f.src_port),
-            rte_cpu_to_be_16(f.dst_port), static_cast<uint8_t>(f.proto), {0, 0, 0}};
-}
-
-control::Config lab_config(const std::string& scheduler, std::vector<uint32_t> weights)
-{
-    control::Config c;
-    c.interfaces.push_back({"ext", "net_null0", {{ext_ip, 24}}, 1500});
-    c.interfaces.push_back({"int", "net_null1", {{int_ip, 24}}, 1500});
-    control::ServiceConfig http{vip, 80, Protocol::tcp, scheduler, ForwardMethod::nat, {}};
-    control::ServiceConfig echo{vip, 5353, Protocol::udp, scheduler, ForwardMethod::nat, {}};
-    for (int i = 0; i < 3; ++i) {
-        http.real_servers.push_back({rs_ip[i], 8080, weights[static_cast<size_t>(i)], ForwardMethod::nat});
-        echo.real_servers.push_back({rs_ip[i], 5353, weights[static_cast<size_t>(i)], ForwardMethod::nat});
-    }
-    // One service per method, and one that mixes all three.
-    control::ServiceConfig dr{vip, 8001, Protocol::tcp, "rr", ForwardMethod::dr, {{rs_ip[1], 8001, 1, ForwardMethod::dr}}};
-    control::ServiceConfig tun{vip, 8002, Protocol::tcp, "rr", ForwardMethod::tun, {{rs_ip[2], 8002, 1, ForwardMethod::tun}}};
-    control::ServiceConfig tun_udp{vip, 8002, Protocol::udp, "rr", ForwardMethod::tun, {{rs_ip[2], 8002, 1, ForwardMethod::tun}}};
-    control::ServiceConfig mixed{vip, 8000, Protocol::tcp, "rr", ForwardMethod::nat,
-                                 {{rs_ip[0], 8000, 1, ForwardMethod::nat},
-                                  {rs_ip[1], 8000, 1, ForwardMethod::dr},
-                                  {rs_ip[2], 8000, 1, ForwardMethod::tun}}};
-    c.services = {http, echo, dr, tun, tun_udp, mixed};
-    return c;
-}
-
-// A worker with two ports (ids 0 and 1, never started: tests read the staged frames instead of
-// transmitting), a neighbour table that knows the client and the real servers, and a published
-// snapshot.
-class Pipeline : public ::testing::Test {
+// The world of fixtures/world.hpp, with GoogleTest's assertions on top.
+class Pipeline : public ::testing::Test, public World {
 protected:
     void SetUp() override { build("rr", {1, 1, 1}, 1024); }
+    void TearDown() override { teardown(); }
 
     void build(const std::string& scheduler, std::vector<uint32_t> weights, uint32_t conn_capacity,
                uint32_t persistence = 0, uint8_t persistence_netmask = 32)
     {
-        teardown();
-        static int instance = 0;
-        const std::string suffix = std::to_string(++instance);
-        shared_ = std::make_unique<DataplaneShared>();
-        shared_->tsc_hz = rte_get_tsc_hz();
-        shared_->tsc_per_tick = shared_->tsc_hz / ticks_per_second;
-        shared_->overloaded = std::make_unique<std::atomic<bool>[]>(max_real_servers_per_process);
-        shared_->pool = rte_pktmbuf_pool_create(("pool" + suffix).c_str(), 1023, 0, 0,
-                                                RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-        ASSERT_NE(shared_->pool, nullptr);
-        shared_->indirect_pool = rte_pktmbuf_pool_create(("indirect" + suffix).c_str(), 255, 0, 0, 0, 0);
-        ASSERT_NE(shared_->indirect_pool, nullptr);
-        auto port = [&](uint16_t id, const char* name, const Mac& mac, uint32_t address) {
-            PortInfo& p = shared_->ports[id];
-            p.port_id = id;
-            p.name = name;
-            p.mac = ether(mac);
-            p.addresses = {{address, 24}};
-            p.local_ips = {rte_cpu_to_be_32(address)};
-            shared_->local_ips.push_back(rte_cpu_to_be_32(address));
-        };
-        port(ext_port, "ext", ext_mac, ext_ip);
-        port(int_port, "int", int_mac, int_ip);
-        shared_->port_count = 2;
-        std::sort(shared_->local_ips.begin(), shared_->local_ips.end());
-        neighbors_ = NeighborTable::create(("nbr" + suffix).c_str(), 64, 0);
-        ASSERT_NE(neighbors_, nullptr);
-        shared_->neighbors = neighbors_.get();
-        neighbors_->update(rte_cpu_to_be_32(client_ip), ether(client_mac), ext_port, true);
-        for (int i = 0; i < 2; ++i)  // rs3 is left unresolved on purpose
-            neighbors_->update(rte_cpu_to_be_32(rs_ip[i]), ether(rs_mac[i]), int_port, true);
-        shared_->neighbor_updates = rte_ring_create_elem(("nbru" + suffix).c_str(), sizeof(NeighborUpdate), 64, 0, 0);
-
-        config_ = lab_config(scheduler, std::move(weights));
-        config_.services[0].persistence = persistence;
-        config_.services[0].persistence_netmask = persistence_netmask;
-        templates_ = std::make_unique<PersistenceTable>();
-        ASSERT_TRUE(templates_->init(1024, 0));
-        shared_->templates = templates_.get();
-        ids_ = control::StableIds{};
-        auto built = control::build_snapshot(config_, {{"ext", ext_port}, {"int", int_port}}, ids_,
-                                             static_cast<uint64_t>(instance) * 1000);
-        ASSERT_NE(built.snapshot, nullptr) << built.error;
-        snapshot_ = std::move(built.snapshot);
-        shared_->snapshot.store(snapshot_.get());
-
-        w_ = std::make_unique<WorkerContext>();
-        w_->worker_id = static_cast<unsigned>(instance);  // unique table names
-        w_->shared = shared_.get();
-        ASSERT_EQ(set_rate_limits(*shared_, 1000000, icmp_rate_), "");
-        ASSERT_EQ(worker_prepare(*w_, conn_capacity, 0), "");
-        w_->snapshot = snapshot_.get();
-        worker_set_clock(*w_, rte_rdtsc());
+        ASSERT_EQ(World::build(scheduler, std::move(weights), conn_capacity, persistence, persistence_netmask), "");
     }
 
-    void TearDown() override { teardown(); }
-
-    void teardown()
-    {
-        if (!w_) return;
-        for (unsigned p = 0; p < max_ports; ++p) take(static_cast<uint16_t>(p));
-        egress_release_pending(*w_);
-        w_.reset();
-        snapshot_.reset();
-        neighbors_.reset();
-        rte_ring_free(shared_->neighbor_updates);
-        rte_mempool_free(shared_->pool);
-        rte_mempool_free(shared_->indirect_pool);
-        shared_.reset();
-    }
-
-    rte_mbuf* mbuf_of(const Bytes& b, uint16_t port)
-    {
-        rte_mbuf* m = rte_pktmbuf_alloc(shared_->pool);
-        EXPECT_NE(m, nullptr);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(b.size())), b.data(), b.size());
-        m->port = port;
-        return m;
-    }
-
-    // Frames staged for `port`, removed from the stage.
-    std::vector<Bytes> take(uint16_t port)
-    {
-        std::vector<Bytes> out;
-        for (uint16_t i = 0; i < w_->tx_count[port]; ++i) {
-            // Fragments come as chains: a header segment and the data they point into.
-            rte_mbuf* m = w_->tx[port][i];
-            Bytes frame;
-            for (rte_mbuf* seg = m; seg != nullptr; seg = seg->next) {
-                auto* data = rte_pktmbuf_mtod(seg, uint8_t*);
-                frame.insert(frame.end(), data, data + rte_pktmbuf_data_len(seg));
-            }
-            EXPECT_EQ(frame.size(), rte_pktmbuf_pkt_len(m));
-            out.push_back(std::move(frame));
-            rte_pktmbuf_free(m);
-        }
-        w_->tx_count[port] = 0;
-        return out;
-    }
-
-    // Runs one frame through the pipeline as the poll loop does (a burst of one); returns its
-    // verdict.
-    Verdict run(const Bytes& frame, uint16_t port)
-    {
-        rte_mbuf* m = mbuf_of(frame, port);
-        Verdict v;
-        process_burst(*w_, &m, 1, false, &v);
-        return v;
-    }
+    void republish(const control::Config& c) { ASSERT_EQ(World::republish(c), ""); }
 
     // Expects `frame` to leave on `out_port` as exactly `expected`.
     void expect_forwarded(const Bytes& frame, uint16_t in_port, uint16_t out_port, const Bytes& expected)
@@ -222,34 +69,6 @@ protected:
         EXPECT_EQ(w_->counters.drops[static_cast<size_t>(reason)], before + 1);
         EXPECT_EQ(take(in_port).size() + take(ext_port).size() + take(int_port).size(), 0u);
     }
-
-    // A new snapshot of `c`, with the ids given so far (as a reload).
-    void republish(const control::Config& c)
-    {
-        static uint64_t generation = 1;
-        auto built = control::build_snapshot(c, {{"ext", ext_port}, {"int", int_port}}, ids_, ++generation);
-        ASSERT_NE(built.snapshot, nullptr) << built.error;
-        config_ = c;
-        shared_->snapshot.store(built.snapshot.get());
-        w_->snapshot = built.snapshot.get();
-        snapshot_ = std::move(built.snapshot);
-    }
-
-    void resolve_rs3() { neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false); }
-
-    static Frame from_client(uint16_t client_port, uint16_t dport = 80)
-    {
-        return Frame{}.from(client_mac).to(ext_mac).src(client_ip, client_port).dst(vip, dport);
-    }
-
-    std::unique_ptr<DataplaneShared> shared_;
-    std::unique_ptr<NeighborTable> neighbors_;
-    std::unique_ptr<ServiceSnapshot> snapshot_;
-    std::unique_ptr<WorkerContext> w_;
-    std::unique_ptr<PersistenceTable> templates_;
-    control::Config config_;
-    control::StableIds ids_;
-    uint32_t icmp_rate_ = 1000000;  // ICMP a second the worker may generate: no limit unless a test sets one
 };
 
 }  // namespace
@@ -398,19 +217,8 @@ TEST_F(Pipeline, ReplyWithTtlOneIsDropped)
 
 TEST_F(Pipeline, ArpRequestForVipIsAnsweredByteExact)
 {
-    Arp request;
-    request.src_mac = client_mac;
-    request.sender_mac = client_mac;
-    request.sender_ip = client_ip;
-    request.target_ip = vip;
-    Arp reply;
-    reply.src_mac = ext_mac;
-    reply.eth_dst = client_mac;
-    reply.op = 2;
-    reply.sender_mac = ext_mac;
-    reply.sender_ip = vip;
-    reply.target_mac = client_mac;
-    reply.target_ip = client_ip;
+    const Arp request = arp_request_from_client(vip);
+    const Arp reply = arp_reply_to_client(ext_mac, vip);
     Verdict v = run(request.bytes(), ext_port);
     ASSERT_EQ(v.kind, Verdict::Kind::transmit);
     auto sent = take(ext_port);
@@ -956,33 +764,6 @@ TEST_F(Pipeline, RandomFramesAreCountedNeverCrash)
 
 namespace {
 
-// The frame a TUN real server receives: `inner` (an Ethernet frame) with an outer IPv4 header
-// from the director's int address to rs3, as IPVS builds it.
-Bytes tunnelled(const Bytes& inner, uint16_t id)
-{
-    Bytes b(inner.begin(), inner.begin() + 14);
-    std::copy(rs_mac[2].begin(), rs_mac[2].end(), b.begin());
-    std::copy(int_mac.begin(), int_mac.end(), b.begin() + 6);
-    Bytes outer(20, 0);
-    outer[0] = 0x45;
-    outer[1] = inner[15];                      // TOS
-    put16(outer, 2, static_cast<uint16_t>(get16(inner, 16) + 20));
-    put16(outer, 4, id);
-    put16(outer, 6, get16(inner, 20) & 0x4000);  // DF only
-    outer[8] = inner[22];                      // TTL
-    outer[9] = 4;                              // IPIP
-    put32(outer, 12, int_ip);
-    put32(outer, 16, rs_ip[2]);
-    put16(outer, 10, inet_checksum(outer.data(), 20));
-    b.insert(b.end(), outer.begin(), outer.end());
-    b.insert(b.end(), inner.begin() + 14, inner.end());
-    return b;
-}
-
-std::string as_string(const Bytes& b, size_t from, size_t length)
-{
-    return std::string(b.begin() + static_cast<long>(from), b.begin() + static_cast<long>(from + length));
-}
 
 }  // namespace
 
