@@ -6,7 +6,7 @@
 //     a packet the director sent the client, on to the real server.
 // A method whose replies come through the director (the list says so; NAT) has a reply key in
 // the connection table and handles its replies and their ICMP errors too (nat_rewrite_reply,
-// nat_reply_related_icmp). A new method is a line in the list and its file; the switch below
+// nat_reply_related_icmp). A new method is a line in the list and its file; the switches below
 // will not compile without the file's two functions.
 #pragma once
 
@@ -17,17 +17,13 @@
 
 namespace fulcrum::dataplane {
 
-inline Verdict forward_to_real_server(ForwardMethod method, WorkerContext& w, rte_mbuf* m, uint8_t* frame,
-                                      const ParsedPacket& p, rte_be32_t real_ip, rte_be16_t real_port)
-{
-    switch (method) {
-#define FULCRUM_TO_REAL_SERVER(name, ipvsadm, flag, replies) \
+// The cases of a switch on a forwarding method, one per method of the list, each returning
+// NAME_to_real_server(w, m, frame, p, real_ip, real_port) with the caller's variables of those
+// names. A macro, not a function: through an inline function in between, GCC funnels the
+// calls' results into one way out instead of tail-calling them, which cost an established DR
+// packet 2-3% in fulcrum-bench.
+#define FULCRUM_TO_REAL_SERVER_CASE(name, ipvsadm, flag, replies) \
     case ForwardMethod::name: return name##_to_real_server(w, m, frame, p, real_ip, real_port);
-        FULCRUM_FORWARD_METHODS(FULCRUM_TO_REAL_SERVER)
-#undef FULCRUM_TO_REAL_SERVER
-    }
-    return Verdict::drop(DropReason::no_real_server);
-}
 
 inline Verdict forward_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                                     const Connection& c)

@@ -77,13 +77,6 @@ bool decrement_ttl(rte_ipv4_hdr* ip)
     return true;
 }
 
-Verdict nat_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, rte_be32_t real_ip,
-                           rte_be16_t real_port)
-{
-    nat_rewrite_destination(frame, p, real_ip, real_port);
-    return egress_ipv4(w, m, real_ip);
-}
-
 Verdict nat_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Connection& c)
 {
     rte_ipv4_hdr* ip = p.ip(frame);

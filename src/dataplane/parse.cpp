@@ -22,18 +22,16 @@ bool header_checksum_ok(const rte_ipv4_hdr* ip, unsigned length)
     return checksum_fold(static_cast<uint32_t>(sum)) == 0xffff;
 }
 
-// Out of parse_l4's switch, which every TCP and UDP packet runs: ICMP is rare, and its quote
-// check is most of the switch's code.
-[[gnu::noinline, gnu::cold]] Verdict parse_icmp(uint8_t* frame, ParsedPacket& out)
+// An ICMP error's quote, for ParsedPacket::quote_offset. Out of parse_l4, which every TCP and UDP
+// packet runs, and returning nothing: a call whose Verdict parse_frame returned would make GCC
+// repack every verdict of parse_frame on its way out (1.5% of an established packet).
+[[gnu::noinline, gnu::cold]] void find_icmp_quote(const uint8_t* frame, ParsedPacket& out)
 {
-    if (out.l4_length < sizeof(rte_icmp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
-    const auto* icmp = header_at<rte_icmp_hdr>(frame, out.l4_offset);
-    if (icmp_is_error(icmp->icmp_type)) {
-        const uint32_t offset = out.l4_offset + sizeof(rte_icmp_hdr);
-        if (icmp_quoted_header(frame, offset, out.l4_length - sizeof(rte_icmp_hdr)) != nullptr)
-            out.quote_offset = static_cast<uint16_t>(offset);
-    }
-    return Verdict::next();
+    const auto* icmp = reinterpret_cast<const rte_icmp_hdr*>(frame + out.l4_offset);
+    if (!icmp_is_error(icmp->icmp_type)) return;
+    const uint32_t offset = out.l4_offset + sizeof(rte_icmp_hdr);
+    if (icmp_quoted_header(frame, offset, out.l4_length - sizeof(rte_icmp_hdr)) != nullptr)
+        out.quote_offset = static_cast<uint16_t>(offset);
 }
 
 Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
@@ -61,7 +59,9 @@ Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
         return Verdict::next();
     }
     case IPPROTO_ICMP:
-        return parse_icmp(frame, out);
+        if (out.l4_length < sizeof(rte_icmp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
+        find_icmp_quote(frame, out);
+        return Verdict::next();
     default:
         return Verdict::next();
     }

@@ -159,7 +159,10 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     track_tcp(w, c, p, TcpDirection::input);
     ++w.counters.to_real_server;
     count_traffic(w, c.service_id, c.real_server_id, m, true);
-    return forward_to_real_server(c.method, w, m, frame, p, c.real_ip, c.real_port);
+    const rte_be32_t& real_ip = c.real_ip;  // read where a case needs them
+    const rte_be16_t& real_port = c.real_port;
+    switch (c.method) { FULCRUM_FORWARD_METHODS(FULCRUM_TO_REAL_SERVER_CASE) }
+    return Verdict::drop(DropReason::no_real_server);
 }
 
 Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
@@ -188,7 +191,10 @@ Verdict forward_stateless(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const P
     ++w.counters.stateless_forwarded;
     ++w.counters.to_real_server;
     count_traffic(w, service.id, rs.id, m, true);
-    return forward_to_real_server(rs.method, w, m, frame, p, rs.address, p.key.dst_port);
+    const rte_be32_t real_ip = rs.address;
+    const rte_be16_t real_port = p.key.dst_port;
+    switch (rs.method) { FULCRUM_FORWARD_METHODS(FULCRUM_TO_REAL_SERVER_CASE) }
+    return Verdict::drop(DropReason::no_real_server);
 }
 
 // The client's port already reached this NAT real server's port, through another VIP or
