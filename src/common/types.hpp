@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/address.hpp"
+
 namespace fulcrum {
 
 // DPDK ports one process drives, the interfaces' and their kernel TAPs': the workers' arrays
@@ -35,7 +37,7 @@ enum class Protocol : uint8_t { tcp = 6, udp = 17 };
 // A virtual service, as ipvsadm names it with -t or -u VIP:PORT.
 struct ServiceKey {
     Protocol protocol = Protocol::tcp;
-    Ipv4 vip = 0;
+    IpAddress vip;
     uint16_t port = 0;   // host order
     auto operator<=>(const ServiceKey&) const = default;
 };
@@ -43,7 +45,7 @@ struct ServiceKey {
 // A real server of a service, as ipvsadm names it with -r RIP:PORT after the service.
 struct RealServerKey {
     ServiceKey service;
-    Ipv4 address = 0;
+    IpAddress address;
     uint16_t port = 0;   // host order
     auto operator<=>(const RealServerKey&) const = default;
 };

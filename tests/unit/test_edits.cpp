@@ -23,7 +23,7 @@ Config two_servers()
 {
     Config c;
     ServiceConfig s;
-    s.vip = web.vip;
+    s.vip = web.vip.ipv4();
     s.port = web.port;
     s.protocol = web.protocol;
     s.scheduler = "rr";
@@ -57,6 +57,21 @@ TEST(Edits, AddServiceRefusesADuplicateAndChangesNothing)
     EXPECT_EQ(c.services[1].persistence, 300u);
     EXPECT_EQ(c.services[1].persistence_netmask, 24);
     EXPECT_TRUE(c.services[1].real_servers.empty());
+}
+
+TEST(Edits, KeysCarryTheirFamilyAndAnIpv6ServiceIsRefusedUntilTheConfigurationHasIpv6)
+{
+    Config c = two_servers();
+    const ServiceKey v6{Protocol::tcp, *parse_ip("2001:db8::10"), 80};
+    EXPECT_EQ(service_name(v6), "tcp [2001:db8::10]:80");
+    EXPECT_EQ(add_service(c, v6, {}), "service tcp [2001:db8::10]:80: IPv6 is not supported yet");
+    EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::20"), 8080}, {}),
+              "real server [2001:db8::20]:8080: IPv6 is not supported yet");
+    EXPECT_EQ(c.services.size(), 1u);
+    EXPECT_EQ(c.services[0].real_servers.size(), 2u);
+    // The same address and port in the other family is another service.
+    EXPECT_EQ(find_service(c, v6), nullptr);
+    EXPECT_NE(find_service(c, web), nullptr);
 }
 
 TEST(Edits, EditServiceSetsEverythingAsIpvsadmE)

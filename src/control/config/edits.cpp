@@ -26,7 +26,7 @@ Found find(Config& config, const RealServerKey& key)
     f.real_server = std::find_if(f.service->real_servers.begin(), f.service->real_servers.end(),
                                  [&](const RealServerConfig& rs) { return rs.address == key.address && rs.port == key.port; });
     if (f.real_server == f.service->real_servers.end())
-        f.problem = fmt::format("{} has no real server {}", service_name(key.service), format_ipv4_port(key.address, key.port));
+        f.problem = fmt::format("{} has no real server {}", service_name(key.service), format_endpoint(key.address, key.port));
     return f;
 }
 
@@ -69,14 +69,15 @@ RealServerConfig* find_real_server(ServiceConfig& service, Ipv4 address, uint16_
 
 std::string service_name(const ServiceKey& key)
 {
-    return fmt::format("{} {}", protocol_name(key.protocol), format_ipv4_port(key.vip, key.port));
+    return fmt::format("{} {}", protocol_name(key.protocol), format_endpoint(key.vip, key.port));
 }
 
 std::string add_service(Config& config, const ServiceKey& key, const ServiceSettings& settings)
 {
     if (find_service(config, key) != nullptr) return fmt::format("service {} already exists", service_name(key));
+    if (!key.vip.is_ipv4()) return fmt::format("service {}: IPv6 is not supported yet", service_name(key));
     ServiceConfig s;
-    s.vip = key.vip;
+    s.vip = key.vip.ipv4();
     s.port = key.port;
     s.protocol = key.protocol;
     apply_settings(s, settings);
@@ -105,9 +106,11 @@ std::string add_real_server(Config& config, const RealServerKey& key, const Real
     Found f = find(config, key);
     if (f.service == nullptr) return f.problem;
     if (f.problem.empty())
-        return fmt::format("{} already has real server {}", service_name(key.service), format_ipv4_port(key.address, key.port));
+        return fmt::format("{} already has real server {}", service_name(key.service), format_endpoint(key.address, key.port));
+    if (!key.address.is_ipv4())
+        return fmt::format("real server {}: IPv6 is not supported yet", format_endpoint(key.address, key.port));
     RealServerConfig rs;
-    rs.address = key.address;
+    rs.address = key.address.ipv4();
     rs.port = key.port;
     apply_settings(rs, *f.service, settings);
     rs.health_check = f.service->health_check;

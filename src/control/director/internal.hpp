@@ -32,8 +32,8 @@ inline MacAddress from_ether(const rte_ether_addr& e)
 // "TCP 198.18.0.100:80 real server 198.19.0.11:80", for the health checks' log lines.
 inline std::string describe_target(const HealthTarget& t)
 {
-    return fmt::format("{} {} real server {}", protocol_label(t.service.protocol), format_ipv4_port(t.service.vip, t.service.port),
-                       format_ipv4_port(t.address, t.port));
+    return fmt::format("{} {} real server {}", protocol_label(t.service.protocol), format_endpoint(t.service.vip, t.service.port),
+                       format_endpoint(t.address, t.port));
 }
 
 }  // namespace fulcrum::control

@@ -403,13 +403,15 @@ void HealthMonitor::start_check(const HealthTarget& target, Clock::time_point no
     auto probe = std::make_unique<Probe>();
     probe->check = status.check;
     probe->started = now;
+    // The configuration's real servers are IPv4 (IPv6 is issue #15's): the probe connects over IPv4.
+    const Ipv4 address = target.address.ipv4();
     if (status.check.type == HealthCheckType::http) {
-        probe->request = http_request(status.check, target.address);
+        probe->request = http_request(status.check, address);
         if (auto pattern = body_patterns_.find(target); pattern != body_patterns_.end()) probe->body = pattern->second;
     }
     // The validator gives every real server a port; a hand-made Config may not.
     const uint16_t port = status.check.port != 0 ? status.check.port : target.port != 0 ? target.port : target.service.port;
-    connect_probe(*probe, target.address, port, now);
+    connect_probe(*probe, address, port, now);
     status.in_flight = true;
     probes_[target] = std::move(probe);
 }
