@@ -29,14 +29,16 @@ void nat_rewrite_source(uint8_t* frame, const ParsedPacket& p, rte_be32_t vip, r
 // the packet unchanged, when the TTL would reach 0.
 bool decrement_ttl(rte_ipv4_hdr* ip);
 
-// forward.hpp's stage: the client's packet to the real server's address and port. Inline, so
-// that the established path makes the same two calls it made before there was a dispatch.
+// forward.hpp's stage: the client's packet to the real server's address and port. Inline, and
+// the address and port by reference (read again after the rewrite, not kept in a register
+// across it), so that to_real_server compiles to what it was before there was a dispatch.
 inline Verdict nat_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
-                                  rte_be32_t real_ip, rte_be16_t real_port)
+                                  const rte_be32_t& real_ip, const rte_be16_t& real_port)
 {
     nat_rewrite_destination(frame, p, real_ip, real_port);
     return egress_ipv4(w, m, real_ip);
 }
+
 // forward.hpp's stage: an ICMP error from the client's side, quoting the reply VIP -> client,
 // goes to the real server as if about real server -> client.
 Verdict nat_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Connection& c);
