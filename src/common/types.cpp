@@ -78,9 +78,40 @@ std::optional<MacAddress> parse_mac(std::string_view text)
     return mac;
 }
 
-std::string_view protocol_name(Protocol p) { return p == Protocol::tcp ? "tcp" : "udp"; }
+std::string_view protocol_name(Protocol p)
+{
+    for (const ProtocolNames& n : protocols)
+        if (n.protocol == p) return n.name;
+    return "?";
+}
 
-std::string_view protocol_label(Protocol p) { return p == Protocol::tcp ? "TCP" : "UDP"; }
+std::optional<Protocol> protocol_of_name(std::string_view name)
+{
+    for (const ProtocolNames& n : protocols)
+        if (n.name == name) return n.protocol;
+    return std::nullopt;
+}
+
+std::optional<Protocol> protocol_of_flag(char flag)
+{
+    for (const ProtocolNames& n : protocols)
+        if (n.flag == flag) return n.protocol;
+    return std::nullopt;
+}
+
+char protocol_flag(Protocol p)
+{
+    for (const ProtocolNames& n : protocols)
+        if (n.protocol == p) return n.flag;
+    return '?';
+}
+
+std::string_view protocol_label(Protocol p)
+{
+    for (const ProtocolNames& n : protocols)
+        if (n.protocol == p) return n.label;
+    return "?";
+}
 
 std::string_view forward_method_name(ForwardMethod m) { return forward_methods[static_cast<size_t>(m)].name; }
 

@@ -32,7 +32,29 @@ struct Ipv4Prefix {
 
 using MacAddress = std::array<uint8_t, 6>;
 
-enum class Protocol : uint8_t { tcp = 6, udp = 17 };
+// The transport protocols of a virtual service, the one list of them: the enum (its IP
+// protocol number), the configuration's name, ipvsadm's label and ipvsadm's option letter.
+#define FULCRUM_PROTOCOLS(X)  \
+    X(tcp, 6, "TCP", 't')     \
+    X(udp, 17, "UDP", 'u')
+
+enum class Protocol : uint8_t {
+#define FULCRUM_PROTOCOL_ENUM(name, number, label, flag) name = number,
+    FULCRUM_PROTOCOLS(FULCRUM_PROTOCOL_ENUM)
+#undef FULCRUM_PROTOCOL_ENUM
+};
+
+struct ProtocolNames {
+    Protocol protocol;
+    std::string_view name;   // in the configuration: "tcp"
+    std::string_view label;  // in ipvsadm -L: "TCP"
+    char flag;               // ipvsadm's option: -t
+};
+inline constexpr std::array protocols = {
+#define FULCRUM_PROTOCOL_NAMES(name, number, label, flag) ProtocolNames{Protocol::name, #name, label, flag},
+    FULCRUM_PROTOCOLS(FULCRUM_PROTOCOL_NAMES)
+#undef FULCRUM_PROTOCOL_NAMES
+};
 
 // A virtual service, as ipvsadm names it with -t or -u VIP:PORT.
 struct ServiceKey {
@@ -99,6 +121,11 @@ std::optional<MacAddress> parse_mac(std::string_view text);
 
 std::string_view protocol_name(Protocol p);        // "tcp" / "udp"
 std::string_view protocol_label(Protocol p);       // "TCP" / "UDP", as ipvsadm prints them
+// The protocol the configuration calls `name` ("tcp"), or whose ipvsadm option is `flag` ('t').
+std::optional<Protocol> protocol_of_name(std::string_view name);
+std::optional<Protocol> protocol_of_flag(char flag);
+char protocol_flag(Protocol p);                    // 't' / 'u'
+
 std::string_view forward_method_name(ForwardMethod m);  // "nat" / "dr" / "tun"
 std::string_view ipvsadm_forward_name(ForwardMethod m); // "Masq" / "Route" / "Tunnel"
 

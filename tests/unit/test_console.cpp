@@ -584,6 +584,14 @@ TEST(ConsoleCommands, IpvsadmAddEditDeleteService)
 
     EXPECT_EQ(run(d, "ipvsadm -A -t 203.0.113.20:443"),
               "error: ipvsadm -A (--add-service): service tcp 203.0.113.20:443 already exists\n");
+    // An IPv6 address is read as ipvsadm writes it, and refused for what it is.
+    const size_t services_before = d.config.services.size();
+    EXPECT_EQ(run(d, "ipvsadm -A -t [2001:db8::1]:80 -s rr"),
+              "error: ipvsadm -A (--add-service): service tcp [2001:db8::1]:80: IPv6 is not supported yet\n");
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.20:443 -r [2001:db8::2]:8443"),
+              "error: ipvsadm -a (--add-server): real server [2001:db8::2]:8443: IPv6 is not supported yet\n");
+    EXPECT_EQ(run(d, "set weight [2001:db8::1]:80 2001:db8::2 3"), "error: set weight: no service on [2001:db8::1]:80\n");
+    EXPECT_EQ(d.config.services.size(), services_before);
 
     // -E sets the whole service, as ipvsadm does: what is left out goes back to its default.
     EXPECT_EQ(run(d, "ipvsadm -E -t 203.0.113.10:80 -s lc"), "ok\n");

@@ -31,7 +31,11 @@ const std::array<std::string_view, sched::all_kinds.size()> known_schedulers = [
     return names;
 }();
 
-constexpr std::array<std::string_view, 2> protocol_names{"tcp", "udp"};
+constexpr auto protocol_names = [] {
+    std::array<std::string_view, protocols.size()> names{};
+    for (size_t i = 0; i < names.size(); ++i) names[i] = protocols[i].name;
+    return names;
+}();
 constexpr auto forward_names = [] {
     std::array<std::string_view, forward_methods.size()> names{};
     for (size_t i = 0; i < names.size(); ++i) names[i] = forward_methods[i].name;
@@ -79,7 +83,7 @@ bool Checker::check_service(const Item& item)
         if (auto v = integer(*p, 1, limits::max_port)) svc.port = static_cast<uint16_t>(*v);
     if (auto* p = m->find("protocol")) {
         if (auto i = choice(*p, "protocol", protocol_names)) {
-            svc.protocol = *i == 0 ? Protocol::tcp : Protocol::udp;
+            svc.protocol = protocols[*i].protocol;
             protocol_ok = true;
         }
     }

@@ -63,20 +63,6 @@ std::string one_line(std::string_view text)
     return out;
 }
 
-std::optional<Endpoint> parse_endpoint(std::string_view s)
-{
-    Endpoint e;
-    const size_t colon = s.find(':');
-    auto ip = parse_ipv4(s.substr(0, colon));
-    if (!ip) return std::nullopt;
-    e.ip = *ip;
-    if (colon != std::string_view::npos) {
-        e.port = parse_number<uint16_t>(s.substr(colon + 1), 1, 65535);
-        if (!e.port) return std::nullopt;
-    }
-    return e;
-}
-
 CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words)
 {
     const std::string why = api.apply(next, "console: " + join(words));

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/address.hpp"
 #include "control/frontends/console_commands.hpp"
 
 namespace fulcrum::control {
@@ -27,12 +28,10 @@ void add_text(CommandOutput& out, std::string_view text);
 // Several lines of a refusal as one: the console answers a command with one error line.
 std::string one_line(std::string_view text);
 
-struct Endpoint {
-    Ipv4 ip = 0;
-    std::optional<uint16_t> port;
-};
-// "a.b.c.d" or "a.b.c.d:port" with a port from 1 to 65535.
-std::optional<Endpoint> parse_endpoint(std::string_view s);
+// Endpoints as the operator types them: common/address.hpp's parse_endpoint ("a.b.c.d[:port]",
+// "[2001:db8::1][:port]"), so that an IPv6 address is read, and refused by the edits with a
+// reason, rather than called malformed.
+using Endpoint = ParsedEndpoint;
 
 // Publishes `next` through api.apply, named by the command's words: "ok", or one error line.
 CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words);

@@ -158,11 +158,8 @@ CommandOutput set_weight(const Words& w, ControlApi& api)
     size_t at = 2;
     std::optional<Protocol> protocol;
     if (w.size() == 6) {
-        if (w[2] == "tcp")
-            protocol = Protocol::tcp;
-        else if (w[2] == "udp")
-            protocol = Protocol::udp;
-        else
+        protocol = protocol_of_name(w[2]);
+        if (!protocol)
             return error(fmt::format("set weight: expected tcp or udp, found {}", quote(w[2])));
         at = 3;
     }
@@ -177,19 +174,19 @@ CommandOutput set_weight(const Words& w, ControlApi& api)
     Config next = api.running_config();
     const ServiceConfig* service = nullptr;
     if (protocol) {
-        service = find_service(next, {*protocol, vip->ip, *vip->port});
-        if (!service) return error(fmt::format("set weight: no service {}", service_name({*protocol, vip->ip, *vip->port})));
+        service = find_service(next, {*protocol, vip->address, *vip->port});
+        if (!service) return error(fmt::format("set weight: no service {}", service_name({*protocol, vip->address, *vip->port})));
     } else {
-        const ServiceConfig* tcp = find_service(next, {Protocol::tcp, vip->ip, *vip->port});
-        const ServiceConfig* udp = find_service(next, {Protocol::udp, vip->ip, *vip->port});
+        const ServiceConfig* tcp = find_service(next, {Protocol::tcp, vip->address, *vip->port});
+        const ServiceConfig* udp = find_service(next, {Protocol::udp, vip->address, *vip->port});
         if (tcp && udp)
-            return error(fmt::format("set weight: both a tcp and a udp service listen on {}:{}; say which: "
+            return error(fmt::format("set weight: both a tcp and a udp service listen on {}; say which: "
                                      "set weight tcp|udp {}",
-                                     format_ipv4(vip->ip), *vip->port, join(w, 2)));
+                                     format_endpoint(vip->address, *vip->port), join(w, 2)));
         service = tcp ? tcp : udp;
-        if (!service) return error(fmt::format("set weight: no service on {}:{}", format_ipv4(vip->ip), *vip->port));
+        if (!service) return error(fmt::format("set weight: no service on {}", format_endpoint(vip->address, *vip->port)));
     }
-    const RealServerKey key{service->key(), rip->ip, rip->port.value_or(service->port)};
+    const RealServerKey key{service->key(), rip->address, rip->port.value_or(service->port)};
     if (auto why = control::set_weight(next, key, *weight); !why.empty()) return error("set weight: " + why);
     return apply_change(api, next, w);
 }

@@ -162,7 +162,7 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
     switch (spec.short_name) {
     case 't':
     case 'u': {
-        c.protocol = spec.short_name == 't' ? Protocol::tcp : Protocol::udp;
+        c.protocol = *protocol_of_flag(spec.short_name);  // the option table has -t and -u only for these
         auto e = parse_endpoint(v);
         if (!e || !e->port)
             return fmt::format("-{}: expected VIP:PORT with a port from 1 to 65535 (like 203.0.113.10:80), found {}",
@@ -394,11 +394,11 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
     std::vector<ServiceStatus> services = api.services();
     if (c.options & opt::service) {
         std::erase_if(services, [&](const ServiceStatus& s) {
-            return s.config.key() != ServiceKey{c.protocol, c.service.ip, *c.service.port};
+            return s.config.key() != ServiceKey{c.protocol, c.service.address, *c.service.port};
         });
         if (services.empty())
             return error(
-                fmt::format("ipvsadm -L: no service {}", service_name({c.protocol, c.service.ip, *c.service.port})));
+                fmt::format("ipvsadm -L: no service {}", service_name({c.protocol, c.service.address, *c.service.port})));
         o.version_line = false;  // as ipvsadm's list_service
     }
     add_text(out, format_ipvsadm_table(services, api.table_size(), o));
@@ -437,7 +437,7 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
     }
     case Cmd::zero: {
         if (c.options & opt::service) {
-            const ServiceKey key{c.protocol, c.service.ip, *c.service.port};
+            const ServiceKey key{c.protocol, c.service.address, *c.service.port};
             const ServiceConfig* service = find_service(api.running_config(), key);
             if (!service) return error(fmt::format("ipvsadm -Z: no service {}", service_name(key)));
             api.zero_counters(service);
@@ -473,8 +473,8 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
     if ((c.options & opt::netmask) && !(c.options & opt::persistent))
         return error(fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
                                  cmd));
-    const ServiceKey service{c.protocol, c.service.ip, *c.service.port};
-    const RealServerKey server{service, c.server.ip, c.server.port.value_or(service.port)};
+    const ServiceKey service{c.protocol, c.service.address, *c.service.port};
+    const RealServerKey server{service, c.server.address, c.server.port.value_or(service.port)};
     const ServiceSettings service_settings{c.scheduler.empty() ? "wlc" : c.scheduler, c.flags, c.persistence, c.netmask};
     const RealServerSettings server_settings{c.weight, (c.options & opt::forward) ? std::optional(c.forward) : std::nullopt,
                                              c.upper, c.lower};

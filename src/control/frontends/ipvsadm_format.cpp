@@ -9,7 +9,7 @@ namespace fulcrum::control {
 
 namespace {
 
-std::string_view protocol_switch(Protocol p) { return p == Protocol::tcp ? "-t" : "-u"; }
+std::string protocol_switch(Protocol p) { return std::string("-") + protocol_flag(p); }
 
 std::string forward_switch(ForwardMethod m) { return {'-', forward_methods[static_cast<size_t>(m)].flag}; }
 
