@@ -3,7 +3,11 @@
 rebuilds the unit tests there and runs them. A mutation is killed when a unit test fails (or
 times out), survived when they all pass, and stillborn when it does not apply or does not build.
 
-    tests/mutation/run.py [--only NAME[,NAME...]] [--work DIR] [--list]
+    tests/mutation/run.py [--only NAME[,NAME...]] [--work DIR] [--list] [--check-list]
+
+--check-list only checks that every mutation still applies to the tree as it is (its file exists
+and holds its `from` line the `nth` time), which the unit tests run so that the list follows code
+that moves.
 
 Prints one line per mutation and a total; exits 0 only when every mutation was killed.
 """
@@ -67,11 +71,31 @@ def build_and_test(tree, log_prefix):
                      log_prefix + ".test.log")
 
 
+def check_list(mutations):
+    """0 when every mutation's line is in its file as often as its nth says; 1, naming each that is
+    not, otherwise."""
+    broken = []
+    for m in mutations:
+        path = os.path.join(TOP, m["file"])
+        if not os.path.isfile(path):
+            broken.append(f"{m['name']}: {m['file']} does not exist")
+            continue
+        found = sum(1 for line in open(path).read().split("\n") if line == m["from"])
+        if found < m["nth"]:
+            broken.append(f"{m['name']}: {m['file']} holds its line {found} time(s), it needs {m['nth']}")
+    for b in broken:
+        print(b)
+    print(f"{len(mutations)} mutations, {len(broken)} no longer apply")
+    return 1 if broken else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated mutation names")
     parser.add_argument("--work", default="/tmp/fulcrum-mutation", help="where the copy and its build go")
     parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    parser.add_argument("--check-list", action="store_true",
+                        help="check that every mutation applies to the tree, and stop")
     args = parser.parse_args()
 
     mutations = parse_mutations(os.path.join(TOP, "tests/mutation/mutations.txt"))
@@ -85,6 +109,8 @@ def main():
         for m in mutations:
             print(f"{m['name']}: {m['what']} ({m['file']})")
         return 0
+    if args.check_list:
+        return check_list(mutations)
 
     # A copy of the tree as git sees it (tracked and untracked files, not ignored ones), so the
     # working tree is never touched.
