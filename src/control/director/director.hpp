@@ -59,7 +59,7 @@ public:
     // Stops the workers and the ports, and logs the counters. Safe to call twice.
     void stop();
 
-    // What later subsystems subscribe to (director_events.hpp); subscribe before start().
+    // What later subsystems subscribe to (runtime/events.hpp); subscribe before start().
     EventBus& events() { return events_; }
 
     // ControlApi
