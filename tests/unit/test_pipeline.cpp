@@ -116,12 +116,7 @@ TEST_F(Pipeline, RoundRobinOverNewConnections)
     EXPECT_EQ(w_->pending_count, 1u);
     auto arp = take(int_port);
     ASSERT_EQ(arp.size(), 1u);
-    Arp request;
-    request.src_mac = int_mac;
-    request.sender_mac = int_mac;
-    request.sender_ip = int_ip;
-    request.target_ip = rs_ip[2];
-    EXPECT_EQ(arp[0], request.bytes());
+    EXPECT_EQ(arp[0], arp_request_from_director(rs_ip[2]).bytes());
 
     // The neighbour answers; once the control core has learned it, the held SYN goes out.
     neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false);
@@ -1928,19 +1923,8 @@ TEST_F(KernelPath, ArpRepliesGoToTheKernelAfterTheNeighbourIsLearned)
 TEST_F(KernelPath, ArpRequestsForOurAddressesAreStillAnsweredHere)
 {
     for (uint32_t target : {ext_ip, vip}) {
-        Arp request;
-        request.src_mac = client_mac;
-        request.sender_mac = client_mac;
-        request.sender_ip = client_ip;
-        request.target_ip = target;
-        Arp reply;
-        reply.src_mac = ext_mac;
-        reply.eth_dst = client_mac;
-        reply.op = 2;
-        reply.sender_mac = ext_mac;
-        reply.sender_ip = target;
-        reply.target_mac = client_mac;
-        reply.target_ip = client_ip;
+        const Arp request = arp_request_from_client(target);
+        const Arp reply = arp_reply_to_client(ext_mac, target);
         const Verdict v = run(request.bytes(), ext_port);
         ASSERT_EQ(v.kind, Verdict::Kind::transmit);
         EXPECT_EQ(v.port, ext_port);
