@@ -60,13 +60,6 @@ const ServiceConfig* find_service(const Config& config, const ServiceKey& key)
     return find_service(const_cast<Config&>(config), key);
 }
 
-RealServerConfig* find_real_server(ServiceConfig& service, Ipv4 address, uint16_t port)
-{
-    for (RealServerConfig& rs : service.real_servers)
-        if (rs.address == address && rs.port == port) return &rs;
-    return nullptr;
-}
-
 std::string service_name(const ServiceKey& key)
 {
     return fmt::format("{} {}", protocol_name(key.protocol), format_endpoint(key.vip, key.port));

@@ -13,7 +13,6 @@ namespace fulcrum::control {
 
 ServiceConfig* find_service(Config& config, const ServiceKey& key);
 const ServiceConfig* find_service(const Config& config, const ServiceKey& key);
-RealServerConfig* find_real_server(ServiceConfig& service, Ipv4 address, uint16_t port);
 
 // "tcp 198.18.0.100:80", as the edits' messages name a service.
 std::string service_name(const ServiceKey& key);

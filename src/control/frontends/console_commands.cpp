@@ -22,8 +22,6 @@ namespace fulcrum::control {
 
 namespace {
 
-constexpr uint32_t max_weight = control::limits::max_weight;
-
 // ---------------------------------------------------------------------------------------------
 // show
 
@@ -168,8 +166,8 @@ CommandOutput set_weight(const Words& w, ControlApi& api)
         return error(fmt::format("set weight: expected VIP:PORT (like 203.0.113.10:80), found {}", quote(w[at])));
     auto rip = parse_endpoint(w[at + 1]);
     if (!rip) return error(fmt::format("set weight: expected RIP[:PORT] (like 172.16.0.2:8080), found {}", quote(w[at + 1])));
-    auto weight = parse_number<uint32_t>(w[at + 2], 0, max_weight);
-    if (!weight) return error(fmt::format("set weight: expected a weight from 0 to {}, found {}", max_weight, quote(w[at + 2])));
+    auto weight = parse_number<uint32_t>(w[at + 2], 0, limits::max_weight);
+    if (!weight) return error(fmt::format("set weight: expected a weight from 0 to {}, found {}", limits::max_weight, quote(w[at + 2])));
 
     Config next = api.running_config();
     const ServiceConfig* service = nullptr;

@@ -23,11 +23,6 @@ namespace fulcrum::control {
 
 namespace {
 
-constexpr uint32_t max_threshold = control::limits::max_threshold;
-constexpr uint32_t max_timeout = control::limits::max_timeout;
-constexpr uint32_t max_persistence = control::limits::max_persistence_seconds;
-constexpr uint32_t max_weight = control::limits::max_weight;
-
 // ---------------------------------------------------------------------------------------------
 // ipvsadm ARGS: ipvsadm's own command line (ipvsadm.c's option table), parsed as popt does:
 // short options may be bundled (-Ln, -At VIP:PORT), an option's value may follow attached
@@ -180,11 +175,11 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
             c.persistence = 360;  // ipvsadm's IPVS_SVC_PERSISTENT_TIMEOUT
             return "";
         }
-        if (auto n = parse_number<uint32_t>(v, 1, max_persistence)) {
+        if (auto n = parse_number<uint32_t>(v, 1, limits::max_persistence_seconds)) {
             c.persistence = *n;
             return "";
         }
-        return fmt::format("-p: expected a timeout from 1 to {} seconds, found {}", max_persistence, quote(v));
+        return fmt::format("-p: expected a timeout from 1 to {} seconds, found {}", limits::max_persistence_seconds, quote(v));
     case 'M':
         if (auto mask = parse_ipv4(v)) {
             const uint32_t inverted = ~*mask;
@@ -208,19 +203,19 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
     case 'i':
     case 'm': c.forward = *forward_method_of_flag(spec.short_name); return "";
     case 'w':
-        if (auto n = parse_number<uint32_t>(v, 0, max_weight)) {
+        if (auto n = parse_number<uint32_t>(v, 0, limits::max_weight)) {
             c.weight = *n;
             return "";
         }
-        return fmt::format("-w: expected a weight from 0 to {}, found {}", max_weight, quote(v));
+        return fmt::format("-w: expected a weight from 0 to {}, found {}", limits::max_weight, quote(v));
     case 'x':
     case 'y':
-        if (auto n = parse_number<uint32_t>(v, 0, max_threshold)) {
+        if (auto n = parse_number<uint32_t>(v, 0, limits::max_threshold)) {
             (spec.short_name == 'x' ? c.upper : c.lower) = *n;
             return "";
         }
         return fmt::format("-{}: expected a number of connections from 0 to {}, found {}", spec.short_name,
-                           max_threshold, quote(v));
+                           limits::max_threshold, quote(v));
     case 'b': {
         sched::Flags flags;
         size_t start = 0;
@@ -459,9 +454,9 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
     if (c.cmd == Cmd::set_timeouts) {
         uint32_t v[3] = {};
         for (size_t i = 0; i < 3; ++i) {
-            auto n = parse_number<uint32_t>(c.arguments[i], 0, max_timeout);
+            auto n = parse_number<uint32_t>(c.arguments[i], 0, limits::max_timeout);
             if (!n)
-                return error(fmt::format("ipvsadm --set: expected a timeout from 0 to {} seconds, found {}", max_timeout,
+                return error(fmt::format("ipvsadm --set: expected a timeout from 0 to {} seconds, found {}", limits::max_timeout,
                                          quote(c.arguments[i])));
             v[i] = *n;
         }
