@@ -1,9 +1,9 @@
 #include "common/address.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 
+#include "common/text.hpp"
 #include "common/types.hpp"
 
 namespace fulcrum {
@@ -157,12 +157,10 @@ std::optional<IpAddress> parse_ip(std::string_view text)
 
 std::optional<ParsedEndpoint> parse_endpoint(std::string_view text)
 {
+    // A port as ipvsadm writes it: no leading zero, which parse_number would take.
     auto port_of = [](std::string_view digits) -> std::optional<uint16_t> {
-        unsigned value = 0;
-        if (digits.empty() || digits.size() > 5 || digits[0] == '0') return std::nullopt;
-        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-        if (ec != std::errc{} || end != digits.data() + digits.size() || value < 1 || value > 65535) return std::nullopt;
-        return static_cast<uint16_t>(value);
+        if (digits.starts_with('0')) return std::nullopt;
+        return parse_number<uint16_t>(digits, 1, 65535);
     };
     if (text.starts_with('[')) {
         const size_t close = text.find(']');
