@@ -12,6 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 from frames import arp, ether, icmp, ipv4, tcp, udp  # noqa: E402
+import ipvs_sync  # noqa: E402
 EXT_MAC = bytes([2, 0x55, 0, 0, 0, 1])
 INT_MAC = bytes([2, 0x55, 0, 0, 0, 2])
 CLIENT_MAC = bytes([2, 0x55, 0, 0, 0, 0x20])
@@ -70,6 +71,14 @@ def main():
     ack = struct.pack("=IHHII", 36, 2, 0, 7, 0) + struct.pack("=i", 0) + b"\0" * 16
     write("netlink", [("ack", struct.pack("=I", 7) + ack),
                       ("error", struct.pack("=I", 7) + ack[:16] + struct.pack("=i", -17) + b"\0" * 16)])
+    # fuzz_sync: the sync id the backup accepts, then the datagram.
+    conn = dict(protocol="tcp", client="198.51.100.7", cport=40000, vip="198.18.0.100", vport=80, real="198.19.0.11",
+                dport=8080, method="nat", state="ESTABLISHED", timeout=900)
+    template = dict(protocol="udp", client="198.51.100.0", vip="198.18.0.100", vport=53, real="198.19.0.12", dport=53,
+                    method="dr", template=True, inactive=True, timeout=300)
+    write("sync", [("one", bytes([0]) + ipvs_sync.encode([conn], 5)),
+                   ("three", bytes([5]) + ipvs_sync.encode([conn, dict(conn, cport=40001, state="FIN_WAIT", inactive=True),
+                                                            template], 5))])
 
 
 if __name__ == "__main__":

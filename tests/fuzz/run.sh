@@ -53,7 +53,7 @@ fuzz)
     artifacts=${FUZZ_ARTIFACTS:-/tmp/fulcrum-fuzz}
     mkdir -p "$artifacts"
     failed=0
-    for target in pipeline config console http netlink; do
+    for target in pipeline config console http netlink sync; do
         work=$(mktemp -d /tmp/fulcrum-fuzz-corpus.XXXXXX)
         # New inputs go to the scratch corpus; the checked-in seeds are read only.
         "$dir/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -37,6 +37,8 @@ RULES = [
      ["control/health/*"], ["dataplane/*", "control/director/*", "control/runtime/*", "control/frontends/*"], True),
     ("kernel/ speaks rtnetlink and sysfs: no DPDK, no dataplane",
      ["control/kernel/*"], ["dataplane/*", "control/director/*", "control/runtime/*", "control/frontends/*"], True),
+    ("sync/ speaks IPVS's sync protocol over kernel sockets: no DPDK, no dataplane",
+     ["control/sync/*"], ["dataplane/*", "control/director/*", "control/runtime/*", "control/frontends/*"], True),
     ("runtime/ computes what is published: nothing of director/ or frontends/",
      ["control/runtime/*"], ["control/director/*", "control/frontends/*"], False),
     ("only main and the director itself include the director",
@@ -128,6 +130,7 @@ def self_test():
         "control/health/health.cpp": '#include <sys/socket.h>\n#include "control/config/config.hpp"\n',
         "control/kernel/kernel_interface.cpp": '#include <linux/rtnetlink.h>\n#include "common/types.hpp"\n',
         "control/frontends/telemetry.cpp": '#include <rte_telemetry.h>\n#include "control/frontends/control_api.hpp"\n',
+        "control/sync/wire.hpp": '#include "common/types.hpp"\n',
     }
     broken = {
         "a dataplane file including the control plane":
@@ -143,6 +146,7 @@ def self_test():
                                                                    "#include <rte_ethdev.h>\n"),
         "kernel/ including the runtime": ("control/kernel/kernel_interface.cpp",
                                           '#include "control/runtime/snapshot_builder.hpp"\n'),
+        "sync/ reaching the dataplane": ("control/sync/wire.hpp", '#include "dataplane/nat.hpp"\n'),
         "the runtime including the director": ("control/runtime/snapshot_builder.hpp",
                                                '#include "control/director/director.hpp"\n'),
     }

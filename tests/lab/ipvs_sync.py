@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The kernel's IPVS connection-sync protocol, version 1, written for the tests from the kernel's
+structures (net/netfilter/ipvs/ip_vs_sync.c: struct ip_vs_sync_mesg, struct ip_vs_sync_v4,
+IPVS_OPT_*; include/uapi/linux/ip_vs.h: IP_VS_CONN_F_*; include/net/ip_vs.h: IP_VS_TCP_S_*), not
+from Fulcrum's code: it reads what a Fulcrum master sends and builds what a kernel master would.
+
+    python3 ipvs_sync.py listen GROUP PORT IFACE SECONDS   print the records heard, one JSON per line
+"""
+import ipaddress
+import json
+import socket
+import struct
+import sys
+import time
+
+GROUP, PORT = "224.0.0.81", 8848
+HEADER = struct.Struct("!BBHBbH")          # reserved, syncid, size, nr_conns, version, spare
+V4 = struct.Struct("!BBHIHHHHII4s4s4s")    # type, protocol, ver_size, flags, state, cport, vport, dport,
+                                           # fwmark, timeout, caddr, vaddr, daddr
+assert HEADER.size == 8 and V4.size == 36
+
+F_MASQ, F_TUNNEL, F_DROUTE = 0, 2, 3
+F_NOOUTPUT, F_INACTIVE, F_TEMPLATE = 0x80, 0x100, 0x1000
+METHODS = {F_MASQ: "nat", F_TUNNEL: "tun", F_DROUTE: "dr"}
+TCP_STATES = ["NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE",
+              "CLOSE_WAIT", "LAST_ACK", "LISTEN", "SYNACK"]
+
+
+def encode(records, syncid=0):
+    """A datagram of `records`: dicts with protocol ('tcp'/'udp'), client, cport, vip, vport, real,
+    dport, method, state (a TCP state name, or 'NONE'), timeout, and optional template, inactive,
+    nooutput."""
+    body = b""
+    for r in records:
+        flags = {v: k for k, v in METHODS.items()}[r.get("method", "nat")]
+        if r.get("nooutput"):
+            flags |= F_NOOUTPUT
+        if r.get("inactive"):
+            flags |= F_INACTIVE
+        if r.get("template"):
+            flags |= F_TEMPLATE
+        body += V4.pack(0, {"tcp": 6, "udp": 17}[r["protocol"]], V4.size, flags,
+                        TCP_STATES.index(r.get("state", "NONE")), r.get("cport", 0), r["vport"], r["dport"], 0,
+                        r["timeout"], socket.inet_aton(r["client"]), socket.inet_aton(r["vip"]),
+                        socket.inet_aton(r["real"]))
+    return HEADER.pack(0, syncid, HEADER.size + len(body), len(records), 1, 0) + body
+
+
+def decode(datagram):
+    """(syncid, [record dicts]) of a version 1 datagram; raises ValueError on anything else."""
+    if len(datagram) < HEADER.size:
+        raise ValueError("short")
+    reserved, syncid, size, count, version, spare = HEADER.unpack_from(datagram)
+    if size != len(datagram) or reserved != 0 or version != 1 or spare != 0:
+        raise ValueError(f"bad header {reserved} {size}/{len(datagram)} v{version} {spare}")
+    records, offset = [], HEADER.size
+    for _ in range(count):
+        (stype, proto, ver_size, flags, state, cport, vport, dport, fwmark, timeout,
+         caddr, vaddr, daddr) = V4.unpack_from(datagram, offset)
+        rsize = ver_size & 0x0fff
+        if stype != 0 or ver_size >> 12 or rsize < V4.size or offset + rsize > len(datagram):
+            raise ValueError(f"bad record at {offset}")
+        records.append({
+            "protocol": {6: "tcp", 17: "udp"}.get(proto, str(proto)),
+            "client": socket.inet_ntoa(caddr), "cport": cport,
+            "vip": socket.inet_ntoa(vaddr), "vport": vport,
+            "real": socket.inet_ntoa(daddr), "dport": dport,
+            "method": METHODS.get(flags & 7, str(flags & 7)),
+            "template": bool(flags & F_TEMPLATE), "inactive": bool(flags & F_INACTIVE),
+            "nooutput": bool(flags & F_NOOUTPUT),
+            "state": TCP_STATES[state] if proto == 6 and not flags & F_TEMPLATE and state < len(TCP_STATES) else state,
+            "timeout": timeout, "fwmark": fwmark,
+        })
+        offset += (rsize + 3) & ~3
+    return syncid, records
+
+
+def listener(group, port, iface):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    s.bind((group, port))
+    mreqn = socket.inet_aton(group) + socket.inet_aton("0.0.0.0") + struct.pack("@i", socket.if_nametoindex(iface))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+    return s
+
+
+def sender(iface, ttl=1):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                 socket.inet_aton("0.0.0.0") + socket.inet_aton("0.0.0.0") + struct.pack("@i", socket.if_nametoindex(iface)))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    return s
+
+
+def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "listen":
+        group, port, iface, seconds = sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+        s = listener(group, port, iface)
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            s.settimeout(max(0.05, deadline - time.time()))
+            try:
+                data = s.recv(65535)
+            except socket.timeout:
+                break
+            try:
+                syncid, records = decode(data)
+                print(json.dumps({"syncid": syncid, "size": len(data), "records": records}), flush=True)
+            except ValueError as e:
+                print(json.dumps({"error": str(e), "size": len(data)}), flush=True)
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
