@@ -316,7 +316,7 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:2:58: interfaces[0]: unknown key \"speed\" in interface (expected one of: name, device, "
                   "address, mtu, queues, kernel_interface)",
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
-                  "routes, neighbors, services, timeouts, console, metrics)",
+                  "routes, neighbors, services, timeouts, console, metrics, high_availability, sync)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
                   "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit, drop_entry, drop_packet, secure_tcp, "
               "flood_mode, amemthresh, am_droprate, icmp_rate_limit)",
@@ -793,7 +793,7 @@ bogus: 1
                   "t.yaml:5:63: interfaces[0].mtu: expected an integer from 68 to 9000, found \"10000\"",
                   "t.yaml:7:12: dataplane.workers: expected an integer from 1 to 64, found \"100\"",
                   "t.yaml:8:1: unknown key \"bogus\" at the top level (expected one of: dataplane, interfaces, "
-                  "routes, neighbors, services, timeouts, console, metrics)",
+                  "routes, neighbors, services, timeouts, console, metrics, high_availability, sync)",
               }));
 }
 
@@ -810,7 +810,7 @@ TEST(ConfigErrors, SyntaxErrors)
 TEST(ConfigErrors, NotAMappingAtTheTop)
 {
     const std::string expected = "expected a mapping (keys: dataplane, interfaces, routes, neighbors, services, "
-                                 "timeouts, console, metrics), found ";
+                                 "timeouts, console, metrics, high_availability, sync), found ";
     EXPECT_EQ(errors_of(""), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
     EXPECT_EQ(errors_of("# nothing but a comment\n"), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
     EXPECT_EQ(errors_of("- interfaces\n"), (Lines{"t.yaml:1:1: " + expected + "a list"}));
@@ -1972,4 +1972,109 @@ TEST(Text, JoinAndDecimalNumbers)
     EXPECT_EQ(parse_number<uint16_t>("65535", 1, 65535), 65535);
     EXPECT_FALSE(parse_number<uint16_t>("65536", 1, 65535));
     EXPECT_FALSE(parse_number<uint16_t>("0", 1, 65535));
+}
+
+// ---------------------------------------------------------------------------------------------
+// high_availability: and sync:
+
+TEST(ConfigSync, OffUnlessGivenAndIpvsDefaults)
+{
+    const Config plain = good("interfaces:\n  - { name: int, device: net_tap0, address: 10.0.0.1/24 }\n");
+    EXPECT_FALSE(plain.sync.enabled());
+    EXPECT_EQ(plain.high_availability.vip_ownership, VipOwnership::always);
+
+    const Config c = good(R"(interfaces:
+  - { name: int, device: net_tap0, address: 10.0.0.1/24 }
+high_availability: { vip_ownership: kernel }
+sync: { role: both, interface: int }
+)");
+    EXPECT_TRUE(c.sync.master);
+    EXPECT_TRUE(c.sync.backup);
+    EXPECT_EQ(c.sync.interface, "int");
+    EXPECT_EQ(c.sync.syncid, 0);
+    EXPECT_EQ(c.sync.group, ip("224.0.0.81"));
+    EXPECT_EQ(c.sync.port, 8848);
+    EXPECT_EQ(c.sync.ttl, 1);
+    EXPECT_EQ(c.sync.max_length, 1472);
+    EXPECT_EQ(c.sync.full_refresh, 60u);
+    EXPECT_EQ(c.high_availability.vip_ownership, VipOwnership::kernel);
+    EXPECT_EQ(sync_role_name(c.sync), "both");
+
+    const Config backup = good(R"(interfaces:
+  - { name: int, device: net_tap0, address: 10.0.0.1/24, mtu: 1400 }
+sync: { role: backup, interface: int, syncid: 7, group: 239.1.2.3, port: 9000, ttl: 2, full_refresh: 0 }
+)");
+    EXPECT_FALSE(backup.sync.master);
+    EXPECT_TRUE(backup.sync.backup);
+    EXPECT_EQ(backup.sync.syncid, 7);
+    EXPECT_EQ(backup.sync.group, ip("239.1.2.3"));
+    EXPECT_EQ(backup.sync.port, 9000);
+    EXPECT_EQ(backup.sync.ttl, 2);
+    EXPECT_EQ(backup.sync.max_length, 1372);  // left out: what one frame of a 1400-byte MTU carries
+    EXPECT_EQ(backup.sync.full_refresh, 0u);
+    EXPECT_EQ(sync_role_name(backup.sync), "backup");
+    EXPECT_EQ(sync_role_name(good(R"(interfaces:
+  - { name: int, device: net_tap0, address: 10.0.0.1/24 }
+sync: { role: master, interface: int }
+)").sync),
+              "master");
+}
+
+TEST(ConfigSync, Errors)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: int, device: net_tap0, address: 10.0.0.1/24, mtu: 1400 }
+  - { name: ext, device: net_tap1, address: 10.0.1.1/24, kernel_interface: false }
+high_availability: { vip_ownership: sometimes }
+sync: { role: primary, interface: int, syncid: 256, group: 10.0.0.9, ttl: 0, max_length: 1400, full_refresh: 86401 }
+)"),
+              (Lines{
+                  "t.yaml:4:37: high_availability.vip_ownership: unknown vip_ownership \"sometimes\" (expected one "
+                  "of: always, kernel)",
+                  "t.yaml:5:15: sync.role: unknown sync role \"primary\" (expected one of: master, backup, both)",
+                  "t.yaml:5:48: sync.syncid: expected an integer from 0 to 255, found \"256\"",
+                  "t.yaml:5:60: sync.group: expected an IPv4 multicast address (224.0.0.0/4), like 224.0.0.81, "
+                  "found 10.0.0.9",
+                  "t.yaml:5:75: sync.ttl: expected an integer from 1 to 255, found \"0\"",
+                  "t.yaml:5:90: sync.max_length: 1400 bytes do not fit one frame of interface int (MTU 1400): at "
+                  "most 1372",
+                  "t.yaml:5:110: sync.full_refresh: expected an integer from 0 to 86400, found \"86401\"",
+              }));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap1, address: 10.0.1.1/24, kernel_interface: false }
+high_availability: { vip_ownership: kernel }
+sync: { interface: ext }
+)"),
+              (Lines{
+                  "t.yaml:3:37: high_availability.vip_ownership: vip_ownership kernel follows the addresses of the "
+                  "kernel interfaces, and every interface has kernel_interface: false",
+                  "t.yaml:4:7: sync: missing required key \"role\" in sync",
+                  "t.yaml:4:20: sync.interface: interface ext has kernel_interface: false; sync is sent and "
+                  "received by the kernel interface",
+              }));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap1, address: 10.0.1.1/24 }
+sync: { role: both, interface: int }
+)"),
+              (Lines{"t.yaml:3:32: sync.interface: unknown interface \"int\" (interfaces: ext)"}));
+}
+
+TEST(ConfigYaml, SyncAndHighAvailabilityReadBackTheSame)
+{
+    const Config first = good(R"(interfaces:
+  - { name: int, device: net_tap0, address: 10.0.0.1/24 }
+high_availability: { vip_ownership: kernel }
+sync: { role: master, interface: int, syncid: 3, group: 239.0.0.1, port: 9999, ttl: 4, max_length: 1000, full_refresh: 30 }
+)");
+    const std::string text = config_to_yaml(first);
+    const ConfigResult second = parse_config(text, "written.yaml");
+    for (const auto& e : second.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+    ASSERT_TRUE(second.config);
+    EXPECT_EQ(second.config->sync, first.sync);
+    EXPECT_EQ(second.config->high_availability, first.high_availability);
+    EXPECT_EQ(config_to_yaml(*second.config), text);
+    // Left out when off or at the default.
+    const std::string plain = config_to_yaml(good("interfaces:\n  - { name: int, device: net_tap0, address: 10.0.0.1/24 }\n"));
+    EXPECT_EQ(plain.find("sync"), std::string::npos);
+    EXPECT_EQ(plain.find("high_availability"), std::string::npos);
 }

@@ -87,6 +87,9 @@ private:
     void check_real_server(const Item& item, ServiceConfig& svc, bool svc_forward_ok,
                            std::map<std::pair<Ipv4, uint16_t>, int>& seen);
     void check_timeouts(const Item& item);
+    void check_high_availability(const Item& item);
+    void check_sync(const Item& item);
+    void check_sync_interface();
     // `base` with the keys `item` gives applied over it (a real server's override of its service's).
     // `timeout_given`: whether a timeout was given (here or, for a real server, by its service).
     HealthCheckConfig check_health_check(const Item& item, const HealthCheckConfig& base, bool& timeout_given);
@@ -122,6 +125,9 @@ private:
     std::vector<Item> interface_items_;                       // each interface's mapping
     bool interfaces_clean_ = false;                           // `interfaces` had no problem at all
     std::vector<std::pair<Item, Ipv4>> checked_real_servers_; // each health-checked real server
+    std::optional<Item> sync_interface_item_;                 // sync.interface, checked against interfaces
+    std::optional<Item> sync_length_item_;                    // sync.max_length, checked against its MTU
+    std::optional<Item> vip_ownership_item_;
     bool subnets_complete_ = false;
     bool routes_complete_ = false;
     std::vector<Connected> connected_;

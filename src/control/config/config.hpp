@@ -128,6 +128,35 @@ struct ServiceConfig {
 
 inline RealServerKey key_of(const ServiceConfig& s, const RealServerConfig& rs) { return {s.key(), rs.address, rs.port}; }
 
+// Who answers for the VIPs (high_availability.vip_ownership): `always` (one director alone, or
+// ECMP), or `kernel`: only while one of the director's kernel interfaces holds the address, so
+// that keepalived's VRRP, moving the VIPs between directors' kernel interfaces, decides.
+enum class VipOwnership : uint8_t { always, kernel };
+std::string_view vip_ownership_name(VipOwnership ownership);  // "always", "kernel"
+
+struct HighAvailabilityConfig {
+    VipOwnership vip_ownership = VipOwnership::always;
+    bool operator==(const HighAvailabilityConfig&) const = default;
+};
+
+// Connection sync in the kernel's IPVS protocol (`sync:`; ipvsadm --start-daemon). One director
+// may be master (sends), backup (receives) or both; both share the interface and sync id.
+struct SyncConfig {
+    bool master = false;
+    bool backup = false;
+    std::string interface;       // a configured interface; its kernel interface sends and receives
+    uint8_t syncid = 0;          // a backup with 0 accepts any
+    Ipv4 group = 0xe0000051;     // 224.0.0.81
+    uint16_t port = 8848;
+    uint8_t ttl = 1;
+    uint16_t max_length = 1472;  // bytes of a datagram's UDP payload
+    uint32_t full_refresh = 60;  // seconds within which a master re-sends every connection; 0 = never
+
+    bool enabled() const { return master || backup; }
+    bool operator==(const SyncConfig&) const = default;
+};
+std::string_view sync_role_name(const SyncConfig& sync);  // "master", "backup", "both" (or "" when off)
+
 struct Config {
     std::string source_file;
     DataplaneConfig dataplane;
@@ -140,6 +169,8 @@ struct Config {
     dataplane::ConnTimeouts timeouts = dataplane::ConnTimeouts::ipvs_defaults();
     std::string console_listen = "127.0.0.1:9023";  // the telnet-style console; "" = off
     std::string metrics_listen;                     // Prometheus text over HTTP; "" = off
+    HighAvailabilityConfig high_availability;
+    SyncConfig sync;                                // off unless `sync:` is given
 };
 
 struct ConfigError {

@@ -17,8 +17,9 @@ struct MapSpec {
     std::span<const std::string_view> required;
 };
 
-inline constexpr std::array<std::string_view, 8> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
-                                                    "services",  "timeouts",   "console", "metrics"};
+inline constexpr std::array<std::string_view, 10> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
+                                                     "services",  "timeouts",   "console", "metrics",
+                                                     "high_availability", "sync"};
 inline constexpr std::array<std::string_view, 1> top_required{"interfaces"};
 inline constexpr std::array<std::string_view, 13> dataplane_keys{
     "workers",    "eal",         "conn_table_size", "mbufs",      "expire_nodest_conn", "kernel_rate_limit",
@@ -45,6 +46,12 @@ inline constexpr std::array<std::string_view, 4> http_check_keys{"path", "host",
 inline constexpr std::array<std::string_view, 2> sorry_server_keys{"address", "port"};
 inline constexpr std::array<std::string_view, 1> sorry_server_required{"address"};
 inline constexpr std::array<std::string_view, 1> real_server_required{"address"};
+inline constexpr std::array<std::string_view, 1> high_availability_keys{"vip_ownership"};
+inline constexpr std::array<std::string_view, 2> vip_ownership_names{"always", "kernel"};
+inline constexpr std::array<std::string_view, 8> sync_keys{"role", "interface", "syncid", "group",
+                                                       "port", "ttl",       "max_length", "full_refresh"};
+inline constexpr std::array<std::string_view, 2> sync_required{"role", "interface"};
+inline constexpr std::array<std::string_view, 3> sync_role_names{"master", "backup", "both"};
 inline constexpr std::array<std::string_view, 3> health_check_type_names{"none", "tcp", "http"};
 inline constexpr std::array<std::string_view, 2> on_failure_names{"remove", "quiesce"};
 // tcp, tcp_fin, udp (ipvsadm --set), then every TCP state by its lower-case name.
@@ -54,6 +61,8 @@ inline constexpr MapSpec top_spec{"at the top level", top_keys, top_required};
 inline constexpr MapSpec dataplane_spec{"in dataplane", dataplane_keys, {}};
 inline constexpr MapSpec console_spec{"in console", listen_keys, {}};
 inline constexpr MapSpec metrics_spec{"in metrics", listen_keys, {}};
+inline constexpr MapSpec high_availability_spec{"in high_availability", high_availability_keys, {}};
+inline constexpr MapSpec sync_spec{"in sync", sync_keys, sync_required};
 inline constexpr MapSpec interface_spec{"in interface", interface_keys, interface_required};
 inline constexpr MapSpec route_spec{"in route", route_keys, route_required};
 inline constexpr MapSpec neighbor_spec{"in neighbor", neighbor_keys, neighbor_required};

@@ -76,6 +76,21 @@ std::string config_to_yaml(const Config& c)
     if (!c.metrics_listen.empty())
         out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
             << YAML::DoubleQuoted << c.metrics_listen << YAML::EndMap;
+    if (c.high_availability != HighAvailabilityConfig{})
+        out << YAML::Key << "high_availability" << YAML::Value << YAML::BeginMap << YAML::Key << "vip_ownership"
+            << YAML::Value << std::string(vip_ownership_name(c.high_availability.vip_ownership)) << YAML::EndMap;
+    if (c.sync.enabled()) {
+        out << YAML::Key << "sync" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "role" << YAML::Value << std::string(sync_role_name(c.sync));
+        out << YAML::Key << "interface" << YAML::Value << c.sync.interface;
+        out << YAML::Key << "syncid" << YAML::Value << static_cast<unsigned>(c.sync.syncid);
+        out << YAML::Key << "group" << YAML::Value << format_ipv4(c.sync.group);
+        out << YAML::Key << "port" << YAML::Value << c.sync.port;
+        out << YAML::Key << "ttl" << YAML::Value << static_cast<unsigned>(c.sync.ttl);
+        out << YAML::Key << "max_length" << YAML::Value << c.sync.max_length;
+        out << YAML::Key << "full_refresh" << YAML::Value << c.sync.full_refresh;
+        out << YAML::EndMap;
+    }
 
     out << YAML::Key << "interfaces" << YAML::Value << YAML::BeginSeq;
     for (const InterfaceConfig& i : c.interfaces) {

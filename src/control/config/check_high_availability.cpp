@@ -1,0 +1,119 @@
+// high_availability: and sync:, and their cross-checks against the interfaces.
+#include "control/config/checker.hpp"
+#include "common/text.hpp"
+#include "control/config/limits.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace fulcrum::control::checking {
+
+void Checker::check_high_availability(const Item& item)
+{
+    auto m = mapping(item, high_availability_spec, true);
+    if (!m) return;
+    if (auto* o = m->find("vip_ownership")) {
+        if (auto i = choice(*o, "vip_ownership", vip_ownership_names)) {
+            config_.high_availability.vip_ownership = static_cast<VipOwnership>(*i);
+            vip_ownership_item_ = *o;
+        }
+    }
+}
+
+void Checker::check_sync(const Item& item)
+{
+    auto m = mapping(item, sync_spec, false);
+    if (!m) return;
+    SyncConfig& sync = config_.sync;
+    if (auto* r = m->find("role")) {
+        if (auto i = choice(*r, "sync role", sync_role_names)) {
+            sync.master = *i != 1;  // master or both
+            sync.backup = *i != 0;  // backup or both
+        }
+    }
+    if (auto* i = m->find("interface")) {
+        if (auto s = string(*i, "the name of an interface")) {
+            sync.interface = *s;
+            sync_interface_item_ = *i;
+        }
+    }
+    if (auto* x = m->find("syncid"))
+        if (auto v = integer(*x, 0, 255)) sync.syncid = static_cast<uint8_t>(*v);
+    if (auto* g = m->find("group")) {
+        if (auto ip = address(*g)) {
+            if ((*ip >> 28) == 0xe)
+                sync.group = *ip;
+            else
+                expected(*g, "an IPv4 multicast address (224.0.0.0/4), like 224.0.0.81", format_ipv4(*ip));
+        }
+    }
+    if (auto* p = m->find("port"))
+        if (auto v = integer(*p, 1, limits::max_port)) sync.port = static_cast<uint16_t>(*v);
+    if (auto* t = m->find("ttl"))
+        if (auto v = integer(*t, 1, 255)) sync.ttl = static_cast<uint8_t>(*v);
+    if (auto* l = m->find("max_length")) {
+        if (auto v = integer(*l, limits::min_sync_length, limits::max_sync_length)) {
+            sync.max_length = static_cast<uint16_t>(*v);
+            sync_length_item_ = *l;
+        }
+    }
+    if (auto* f = m->find("full_refresh"))
+        if (auto v = integer(*f, 0, limits::max_full_refresh)) sync.full_refresh = static_cast<uint32_t>(*v);
+}
+
+// Sync and VRRP speak through the kernel interfaces: the interface sync names must have one,
+// and one frame of it must carry a whole datagram (IP and UDP headers take 28 bytes).
+void Checker::check_sync_interface()
+{
+    if (!interfaces_clean_) return;
+    if (vip_ownership_item_ && config_.high_availability.vip_ownership == VipOwnership::kernel) {
+        bool any = false;
+        for (const InterfaceConfig& ic : config_.interfaces) any = any || !ic.kernel_interface.empty();
+        if (!any)
+            report(*vip_ownership_item_, "vip_ownership kernel follows the addresses of the kernel interfaces, and "
+                                         "every interface has kernel_interface: false");
+    }
+    if (!sync_interface_item_) return;
+    const SyncConfig& sync = config_.sync;
+    const InterfaceConfig* iface = nullptr;
+    for (const InterfaceConfig& ic : config_.interfaces)
+        if (ic.name == sync.interface) iface = &ic;
+    if (iface == nullptr) {
+        std::vector<std::string_view> names;
+        for (const InterfaceConfig& ic : config_.interfaces) names.push_back(ic.name);
+        report(*sync_interface_item_, fmt::format("unknown interface {} (interfaces: {})", quote(sync.interface), join(names, ", ")));
+        return;
+    }
+    if (iface->kernel_interface.empty()) {
+        report(*sync_interface_item_, fmt::format("interface {} has kernel_interface: false; sync is sent and received "
+                                                  "by the kernel interface",
+                                                  iface->name));
+        return;
+    }
+    const unsigned carried = iface->mtu - 28u;
+    // Left out, it is what one frame carries, up to the kernel's default of 1472.
+    if (!sync_length_item_) config_.sync.max_length = static_cast<uint16_t>(std::min(1472u, carried));
+    else if (sync.max_length > carried)
+        report(*sync_length_item_, fmt::format("{} bytes do not fit one frame of interface {} (MTU {}): at most {}",
+                                               sync.max_length, iface->name, iface->mtu, carried));
+}
+
+}  // namespace fulcrum::control::checking
+
+namespace fulcrum::control {
+
+std::string_view vip_ownership_name(VipOwnership ownership)
+{
+    return checking::vip_ownership_names[static_cast<size_t>(ownership)];
+}
+
+std::string_view sync_role_name(const SyncConfig& sync)
+{
+    if (sync.master && sync.backup) return checking::sync_role_names[2];
+    if (sync.master) return checking::sync_role_names[0];
+    if (sync.backup) return checking::sync_role_names[1];
+    return {};
+}
+
+}  // namespace fulcrum::control
