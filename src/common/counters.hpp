@@ -94,6 +94,14 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_des
     X(handoffs_received, "packets taken from other workers")                                       \
     X(to_kernel, "frames passed to the kernel through the exception path")                         \
     X(from_kernel, "frames the kernel sent out of a port")                                         \
+    X(sync_sent, "connection sync records handed to the control thread to send")               \
+    X(sync_ring_full, "sync records not sent: the ring to the control thread was full")           \
+    X(sync_installed, "connections (and templates) installed from sync records")                 \
+    X(sync_updated, "connections whose state a sync record updated")                             \
+    X(sync_stale, "sync records of a connection since moved to another real server, ignored")    \
+    X(sync_no_service, "sync records for a service (or persistent service) this director lacks") \
+    X(sync_no_real_server, "sync records for a real server the service here does not have")      \
+    X(sync_not_installed, "sync records refused by a full table or a NAT reply key in use")       \
     X(idle_polls, "polls that found nothing")
 
 struct WorkerCounters {

@@ -22,7 +22,7 @@ namespace fulcrum::dataplane {
 using Tick = uint32_t;
 inline constexpr unsigned ticks_per_second = 64;
 
-// 48 bytes. The reply key of a NAT connection is not stored: it is (real server -> client),
+// 56 bytes. The reply key of a NAT connection is not stored: it is (real server -> client),
 // which the fields below give.
 struct Connection {
     FlowKey client_key;          // client -> VIP, as the client sends it
@@ -39,15 +39,22 @@ struct Connection {
     uint32_t wheel_next = 0;     // that slot's doubly-linked list, by connection index
     uint32_t wheel_prev = 0;
     // Packets from the client (IPVS's in_pkts): the drop_entry defence spares connections that
-    // carried more than a few. Wraps after 2^32, as IPVS's.
+    // carried more than a few, and connection sync sends at the 3rd, 53rd, ... Wraps after 2^32,
+    // as IPVS's.
     uint32_t in_packets = 0;
+    // The TCP state connection sync last sent (IPVS's old_state): a change to another state is
+    // sent at the next packet from the client.
+    TcpState synced_state = TcpState::none;
+
+    // Whether it counts in its real server's ActiveConn (TCP in an active state) or InActConn.
+    bool counts_active() const { return client_key.proto == IPPROTO_TCP && tcp_state_is_active(tcp.state); }
 
     FlowKey reply_key() const
     {
         return {real_ip, client_key.src_ip, real_port, client_key.src_port, client_key.proto, {0, 0, 0}};
     }
 };
-static_assert(sizeof(Connection) == 52);
+static_assert(sizeof(Connection) == 56);
 
 class ConnTable {
 public:

@@ -15,6 +15,7 @@
 #include "dataplane/icmp_related.hpp"
 #include "dataplane/martian.hpp"
 #include "dataplane/parse.hpp"
+#include "dataplane/sync.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -35,14 +36,6 @@ bool is_syn_only(uint8_t flags)
 }
 
 ConnCounts& counts_of(WorkerContext& w, const Connection& c) { return w.conn_counts[c.real_server_id]; }
-
-void count_add(std::atomic<uint32_t>& counter, int delta)
-{
-    // Only this worker writes its counts: a plain read-modify-write, published with a relaxed store.
-    counter.store(counter.load(std::memory_order_relaxed) + static_cast<uint32_t>(delta), std::memory_order_relaxed);
-}
-
-bool is_active(const Connection& c) { return c.client_key.proto == IPPROTO_TCP && tcp_state_is_active(c.tcp.state); }
 
 // Feeds a TCP packet to IPVS's state table; moves the connection between ActiveConn and
 // InActConn, and to the wheel slot of its new timeout, when its state changes.
@@ -157,6 +150,7 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     c.last_seen = w.now_tick;
     ++c.in_packets;
     track_tcp(w, c, p, TcpDirection::input);
+    if (w.snapshot->sync.send) sync_after_packet(w, c);
     ++w.counters.to_real_server;
     count_traffic(w, c.service_id, c.real_server_id, m, true);
     const rte_be32_t& real_ip = c.real_ip;  // read where a case needs them
@@ -442,7 +436,7 @@ Tick connection_timeout(const Connection& c, const ServiceSnapshot& s)
 void uncount_connection(WorkerContext& w, const Connection& c)
 {
     ConnCounts& counts = w.conn_counts[c.real_server_id];
-    count_add(is_active(c) ? counts.active : counts.inactive, -1);
+    count_add(c.counts_active() ? counts.active : counts.inactive, -1);
     if (c.template_slot != PersistenceTable::none) w.shared->templates->detach(c.template_slot, seconds_of(w));
 }
 

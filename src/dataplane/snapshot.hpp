@@ -65,6 +65,14 @@ struct ServiceIndexKey {
 };
 static_assert(sizeof(ServiceIndexKey) == 8);
 
+// Connection sync, as the workers take part in it (docs/high-availability.md): a master's workers
+// hand records to the control thread, which sends them; what a backup receives reaches the owning
+// worker whatever these say.
+struct SyncSettings {
+    bool send = false;                  // role master or both
+    uint32_t full_refresh_seconds = 0;  // every connection re-sent within this; 0 = never
+};
+
 struct ServiceSnapshot {
     ServiceSnapshot() = default;
     ServiceSnapshot(const ServiceSnapshot&) = delete;
@@ -79,6 +87,15 @@ struct ServiceSnapshot {
     rte_hash* service_index = nullptr;             // ServiceIndexKey -> index into services
     rte_fib* fib = nullptr;                        // next-hop ids index next_hops; 0 = no route
     std::vector<NextHop> next_hops;
+
+    SyncSettings sync;
+    // Indexed by service id: its index in `services` plus one; 0 when the snapshot lacks it.
+    std::vector<uint32_t> service_index_by_id;
+    const ServiceEntry* service_with_id(uint32_t id) const
+    {
+        return id < service_index_by_id.size() && service_index_by_id[id] != 0 ? &services[service_index_by_id[id] - 1]
+                                                                               : nullptr;
+    }
 
     // IPVS's expire_nodest_conn, and which real server ids the snapshot still has.
     bool expire_nodest_conn = false;

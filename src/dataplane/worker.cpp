@@ -16,6 +16,7 @@
 #include "dataplane/egress.hpp"
 #include "dataplane/handoff.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/sync.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -29,6 +30,10 @@ constexpr uint32_t expiry_budget = 256;
 // Slots of the table "show conns" copies per loop iteration: about 10 us of work, so a table of
 // 2^24 slots is copied in some 40 ms over 4096 iterations instead of one iteration of 30 ms.
 constexpr uint32_t dump_budget = 4096;
+
+// Received sync records a worker installs per loop iteration: a backup catching up with a
+// master's full table spreads the work over iterations instead of stalling one.
+constexpr unsigned sync_install_budget = 256;
 
 // Idle back-off: spin for a while (traffic often comes in bursts), then pause, then sleep in
 // growing steps up to max_sleep_us, so an idle director leaves the CPU to others on a small
@@ -192,6 +197,8 @@ int worker_main(void* worker_context)
         process_burst(w, burst, handed, true);
         received += handed;
         received += drain_from_control(w);
+        received += sync_install_some(w, sync_install_budget);
+        sync_refresh_some(w);
         egress_retry_pending(w);
         egress_flush(w);
         worker_expire_some(w, expiry_budget);

@@ -114,6 +114,12 @@ inline void bump(std::atomic<uint64_t>& counter, uint64_t by)
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
+// Only its worker writes a count: a plain read-modify-write, published with a relaxed store.
+inline void count_add(std::atomic<uint32_t>& counter, int delta)
+{
+    counter.store(counter.load(std::memory_order_relaxed) + static_cast<uint32_t>(delta), std::memory_order_relaxed);
+}
+
 // A request from the control core for a copy of some of a worker's connections (the console's
 // "show conns"). The worker copies a slice of its table per loop iteration (worker.hpp), so a
 // table of 2^24 slots never stalls one iteration. `phase` says who owns `limit` and `rows`:
@@ -186,6 +192,11 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     rte_meter_srtcm icmp_meter{};
     uint16_t tx_queue = 0;                    // this worker's TX queue on every port
     rte_ring* from_control = nullptr;         // frames the control core wants sent (GARP)
+    // Connection sync (sync.hpp): records this worker sends (to the control thread) and those
+    // received for connections it owns (from it). SyncRecord elements; single producer and
+    // consumer each.
+    rte_ring* sync_out = nullptr;
+    rte_ring* sync_in = nullptr;
 
     // Refreshed once per loop iteration: the snapshot and the clock every stage uses.
     const ServiceSnapshot* snapshot = nullptr;
@@ -199,6 +210,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     uint32_t eviction_cursor = 0;
     Tick no_eviction_until = 0;
     DefenseState defense;
+    // The full refresh's place in the table, and the tick whose share of slots it has sent.
+    uint32_t sync_refresh_cursor = 0;
+    Tick sync_refresh_tick = 0;
     std::vector<sched::SchedCursor> cursors;  // indexed by service id
     std::unique_ptr<ConnCounts[]> conn_counts;  // indexed by real server id
     std::unique_ptr<TrafficCounters[]> service_traffic;      // indexed by service id

@@ -201,6 +201,12 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
     s->defense = config.dataplane.defense;
+    s->sync = {config.sync.master, config.sync.master ? config.sync.full_refresh : 0};
+    for (size_t i = 0; i < s->services.size(); ++i) {
+        const uint32_t id = s->services[i].id;
+        if (id >= s->service_index_by_id.size()) s->service_index_by_id.resize(id + 1, 0);
+        s->service_index_by_id[id] = static_cast<uint32_t>(i + 1);
+    }
     s->never_sources = s->vips;
     for (const InterfaceConfig& iface : config.interfaces)
         for (const Ipv4Prefix& prefix : iface.addresses) {

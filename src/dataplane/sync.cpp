@@ -1,0 +1,235 @@
+#include "dataplane/sync.hpp"
+
+#include <rte_byteorder.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include <algorithm>
+
+#include "dataplane/pipeline.hpp"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+bool tcp_state_synced(TcpState s)
+{
+    return s == TcpState::established || s == TcpState::fin_wait || s == TcpState::close ||
+           s == TcpState::close_wait || s == TcpState::time_wait;
+}
+
+bool worth_refreshing(const Connection& c)
+{
+    return c.in_use && (c.client_key.proto != IPPROTO_TCP || tcp_state_synced(c.tcp.state));
+}
+
+void hand_to_control(WorkerContext& w, const SyncRecord& r)
+{
+    SyncRecord copy = r;  // DPDK 22.11 takes a non-const pointer
+    if (w.sync_out != nullptr && rte_ring_sp_enqueue_elem(w.sync_out, &copy, sizeof copy) == 0)
+        ++w.counters.sync_sent;
+    else
+        ++w.counters.sync_ring_full;
+}
+
+// A connection's record, then its template's (the kernel sends the template every time a
+// connection it controls is looked at; here with the connection's records, which is as often as
+// a backup needs it).
+void send(WorkerContext& w, const Connection& c)
+{
+    hand_to_control(w, sync_record_of(w, c));
+    if (c.template_slot == PersistenceTable::none) return;
+    const ServiceEntry* service = w.snapshot->service_with_id(c.service_id);
+    if (service != nullptr && service->persistence_seconds != 0) hand_to_control(w, sync_template_of(c, *service));
+}
+
+// The real server of `service` a record names. DR and TUN real servers are reached on the
+// virtual port whatever their configured one, so only their address must match.
+const RealServerEntry* real_server_named(const ServiceSnapshot& s, const ServiceEntry& service, const SyncRecord& r)
+{
+    const rte_be32_t address = rte_cpu_to_be_32(r.real_ip);
+    const rte_be16_t port = rte_cpu_to_be_16(r.real_port);
+    for (const RealServerEntry& rs : s.real_servers_of(service))
+        if (rs.address == address && (!replies_through_director(rs.method) || rs.port == port)) return &rs;
+    return nullptr;
+}
+
+// The record's timeout, in ticks, but never beyond this director's own for the state: a
+// backup's policy bounds how long a message from the network may keep a connection.
+Tick synced_timeout(const SyncRecord& r, Tick local)
+{
+    if (r.timeout_seconds == 0) return local;
+    return static_cast<Tick>(std::min<uint64_t>(uint64_t{r.timeout_seconds} * ticks_per_second, local));
+}
+
+// Sets `c`'s state from the record, moving it between ActiveConn and InActConn, and its idle
+// clock so that it expires when the record says.
+void take_state(WorkerContext& w, Connection& c, const SyncRecord& r)
+{
+    const bool was_active = c.counts_active();
+    if (c.client_key.proto == IPPROTO_TCP) c.tcp.state = r.state;
+    c.synced_state = c.tcp.state;
+    if (const int delta = static_cast<int>(c.counts_active()) - static_cast<int>(was_active); delta != 0) {
+        ConnCounts& counts = w.conn_counts[c.real_server_id];
+        count_add(counts.active, delta);
+        count_add(counts.inactive, -delta);
+    }
+    const Tick local = connection_timeout(c, *w.snapshot);
+    const Tick timeout = synced_timeout(r, local);
+    c.last_seen = w.now_tick - (local - timeout);
+    w.conns.reschedule(&c, w.now_tick + timeout);
+}
+
+void install_template(WorkerContext& w, const SyncRecord& r, const ServiceEntry& service, const RealServerEntry& rs)
+{
+    const uint32_t now_s = w.now_tick / ticks_per_second;
+    const auto claimed = w.shared->templates->claim(service.id, r.client_ip & service.persistence_mask,
+                                                    static_cast<uint16_t>(rs.id), now_s, service.persistence_seconds);
+    if (claimed)
+        ++w.counters.sync_installed;
+    else
+        ++w.counters.sync_not_installed;
+}
+
+}  // namespace
+
+bool sync_wanted(const Connection& c)
+{
+    if (c.client_key.proto == IPPROTO_TCP) {
+        if (!tcp_state_synced(c.tcp.state)) return false;
+        if (c.tcp.state != c.synced_state && c.tcp.state != TcpState::established) return true;
+    }
+    return c.in_packets % sync_period == sync_threshold;
+}
+
+void sync_after_packet(WorkerContext& w, Connection& c)
+{
+    if (!sync_wanted(c)) return;
+    c.synced_state = c.tcp.state;
+    send(w, c);
+}
+
+SyncRecord sync_record_of(const WorkerContext& w, const Connection& c)
+{
+    SyncRecord r;
+    r.client_ip = rte_be_to_cpu_32(c.client_key.src_ip);
+    r.vip = rte_be_to_cpu_32(c.client_key.dst_ip);
+    r.real_ip = rte_be_to_cpu_32(c.real_ip);
+    r.client_port = rte_be_to_cpu_16(c.client_key.src_port);
+    r.vport = rte_be_to_cpu_16(c.client_key.dst_port);
+    r.real_port = rte_be_to_cpu_16(c.real_port);
+    r.protocol = c.client_key.proto;
+    r.method = c.method;
+    r.no_output = c.tcp.no_output;
+    r.inactive = !c.counts_active();
+    r.state = c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::none;
+    r.timeout_seconds = connection_timeout(c, *w.snapshot) / ticks_per_second;
+    return r;
+}
+
+SyncRecord sync_template_of(const Connection& c, const ServiceEntry& service)
+{
+    SyncRecord r;
+    r.client_ip = rte_be_to_cpu_32(c.client_key.src_ip) & service.persistence_mask;
+    r.vip = rte_be_to_cpu_32(c.client_key.dst_ip);
+    r.real_ip = rte_be_to_cpu_32(c.real_ip);
+    r.vport = rte_be_to_cpu_16(c.client_key.dst_port);
+    r.real_port = rte_be_to_cpu_16(c.real_port);
+    r.protocol = c.client_key.proto;
+    r.method = c.method;
+    r.is_template = true;
+    // As the kernel's templates, which take their real server's flags: INACTIVE, and NOOUTPUT
+    // for the methods whose replies bypass the director.
+    r.inactive = true;
+    r.no_output = !replies_through_director(c.method);
+    r.timeout_seconds = service.persistence_seconds;
+    return r;
+}
+
+void sync_refresh_some(WorkerContext& w)
+{
+    const uint32_t period = w.snapshot->sync.full_refresh_seconds;
+    if (!w.snapshot->sync.send || period == 0 || w.now_tick == w.sync_refresh_tick) return;
+    // The loop comes here many times a tick. A longer gap (the first call, or sync just turned
+    // on) counts as one tick, so that the refresh starts without a burst.
+    const Tick elapsed = w.now_tick - w.sync_refresh_tick;
+    const uint64_t ticks = elapsed <= 4 ? elapsed : 1;
+    w.sync_refresh_tick = w.now_tick;
+    const uint32_t capacity = w.conns.capacity();
+    const uint64_t share = (uint64_t{capacity} * ticks + uint64_t{period} * ticks_per_second - 1) /
+                           (uint64_t{period} * ticks_per_second);
+    for (uint64_t n = 0; n < share; ++n) {
+        const Connection& c = w.conns.slot(w.sync_refresh_cursor);
+        w.sync_refresh_cursor = w.sync_refresh_cursor + 1 == capacity ? 0 : w.sync_refresh_cursor + 1;
+        if (worth_refreshing(c)) send(w, c);
+    }
+}
+
+void sync_install(WorkerContext& w, const SyncRecord& r)
+{
+    const ServiceSnapshot& s = *w.snapshot;
+    const ServiceEntry* service = s.find_service(rte_cpu_to_be_32(r.vip), rte_cpu_to_be_16(r.vport), r.protocol);
+    if (service == nullptr || (r.is_template && service->persistence_seconds == 0)) {
+        ++w.counters.sync_no_service;
+        return;
+    }
+    const RealServerEntry* rs = real_server_named(s, *service, r);
+    if (rs == nullptr) {
+        ++w.counters.sync_no_real_server;
+        return;
+    }
+    if (r.is_template) {
+        install_template(w, r, *service, *rs);
+        return;
+    }
+    const rte_be16_t real_port = replies_through_director(rs->method) ? rs->port : rte_cpu_to_be_16(r.vport);
+    const FlowKey key{rte_cpu_to_be_32(r.client_ip), rte_cpu_to_be_32(r.vip), rte_cpu_to_be_16(r.client_port),
+                      rte_cpu_to_be_16(r.vport), r.protocol, {0, 0, 0}};
+    if (const ConnTable::Hit hit = w.conns.lookup(key); hit.conn != nullptr && !hit.is_reply) {
+        Connection& c = *hit.conn;
+        if (c.real_ip == rs->address && c.real_port == real_port) {
+            take_state(w, c, r);
+            ++w.counters.sync_updated;
+            return;
+        }
+        // As the kernel: an inactive record about another real server is the master's expiry
+        // of a connection it has since replaced; an active one replaces ours.
+        if (r.inactive) {
+            ++w.counters.sync_stale;
+            return;
+        }
+        forget_connection(w, c);
+    }
+    Connection* c = nullptr;
+    const Tick first = r.protocol == IPPROTO_TCP ? s.tcp_timeout[0] : s.udp_timeout;
+    if (w.conns.insert(key, rs->address, real_port, rs->method, w.now_tick, first, &c) != ConnTable::InsertResult::ok) {
+        ++w.counters.sync_not_installed;
+        return;
+    }
+    c->service_id = static_cast<uint16_t>(service->id);
+    c->real_server_id = static_cast<uint16_t>(rs->id);
+    // The local real server's method decides (the kernel's synced connections inherit their
+    // destination's): DR and TUN replies bypass this director too.
+    c->tcp = {TcpState::none, !replies_through_director(rs->method)};
+    c->in_packets = sync_threshold;  // as the kernel sets in_pkts of a synced connection
+    count_add(w.conn_counts[rs->id].inactive, 1);
+    take_state(w, *c, r);
+    ++w.counters.sync_installed;
+}
+
+unsigned sync_install_some(WorkerContext& w, unsigned budget)
+{
+    if (w.sync_in == nullptr) return 0;
+    SyncRecord records[32];
+    unsigned taken = 0;
+    while (taken < budget) {
+        const unsigned n = rte_ring_sc_dequeue_burst_elem(w.sync_in, records, sizeof(SyncRecord),
+                                                          std::min<unsigned>(32, budget - taken), nullptr);
+        for (unsigned i = 0; i < n; ++i) sync_install(w, records[i]);
+        taken += n;
+        if (n == 0) break;
+    }
+    return taken;
+}
+
+}  // namespace fulcrum::dataplane

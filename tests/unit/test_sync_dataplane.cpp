@@ -1,0 +1,291 @@
+// Connection sync in the worker: which client packets make it hand a record to the control
+// thread (the kernel's ip_vs_sync_conn_needed at sync_threshold 3 and sync_period 50), what the
+// records say, the paced full refresh, and installing received records so that the next packet
+// of a synced connection goes where the master sent it.
+#include <gtest/gtest.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "dataplane/pipeline.hpp"
+#include "dataplane/sync.hpp"
+#include "dataplane/worker.hpp"
+#include "fixtures/world.hpp"
+
+using namespace fulcrum;
+using namespace fulcrum::dataplane;
+using namespace fixture;
+
+namespace {
+
+class Sync : public ::testing::Test, public World {
+protected:
+    void SetUp() override { start(0); }
+    void TearDown() override { teardown(); }
+
+    // A world whose TCP :80 service has `persistence` seconds (/24), as a sync master.
+    void start(uint32_t persistence, uint32_t full_refresh = 0, bool master = true)
+    {
+        ASSERT_EQ(build("rr", {1, 1, 1}, 1024, persistence, 24), "");
+        control::Config c = config_;
+        c.sync.master = master;
+        c.sync.backup = true;
+        c.sync.full_refresh = full_refresh;
+        ASSERT_EQ(republish(c), "");
+        w_->snapshot = snapshot_.get();
+    }
+
+    // Sends `count` client packets of an established connection (after a SYN), returning the
+    // records handed over after each.
+    std::vector<std::vector<SyncRecord>> client_packets(uint16_t client_port, uint16_t dport, int count)
+    {
+        std::vector<std::vector<SyncRecord>> seen;
+        for (int i = 0; i < count; ++i) {
+            const uint8_t flags = i == 0 ? SYN : ACK;
+            run(from_client(client_port, dport).tcp(flags).bytes(), ext_port);
+            take(int_port);
+            seen.push_back(take_sync());
+        }
+        return seen;
+    }
+
+    Connection* connection(uint16_t client_port, uint16_t dport = 80, bool tcp = true)
+    {
+        Frame f = from_client(client_port, dport);
+        if (tcp) f.tcp(ACK); else f.udp();
+        return w_->conns.lookup(key_of(f)).conn;
+    }
+
+    SyncRecord record(uint16_t client_port, int real_server, TcpState state, uint32_t timeout = 900)
+    {
+        SyncRecord r;
+        r.client_ip = client_ip;
+        r.vip = vip;
+        r.real_ip = rs_ip[real_server];
+        r.client_port = client_port;
+        r.vport = 80;
+        r.real_port = 8080;
+        r.protocol = 6;
+        r.state = state;
+        r.inactive = !tcp_state_is_active(state);
+        r.timeout_seconds = timeout;
+        return r;
+    }
+};
+
+}  // namespace
+
+TEST_F(Sync, AnEstablishedConnectionGoesAtTheThirdClientPacketThenEveryFiftieth)
+{
+    const auto seen = client_packets(40000, 80, 103);
+    for (size_t i = 0; i < seen.size(); ++i) {
+        const size_t packet = i + 1;
+        EXPECT_EQ(seen[i].size(), packet == 3 || packet == 53 || packet == 103 ? 1u : 0u) << "packet " << packet;
+    }
+    ASSERT_EQ(seen[2].size(), 1u);
+    const SyncRecord& r = seen[2][0];
+    EXPECT_EQ(r.client_ip, client_ip);
+    EXPECT_EQ(r.client_port, 40000);
+    EXPECT_EQ(r.vip, vip);
+    EXPECT_EQ(r.vport, 80);
+    EXPECT_EQ(r.real_ip, rs_ip[0]);
+    EXPECT_EQ(r.real_port, 8080);
+    EXPECT_EQ(r.protocol, 6);
+    EXPECT_EQ(r.method, ForwardMethod::nat);
+    EXPECT_EQ(r.state, TcpState::established);
+    EXPECT_FALSE(r.inactive);
+    EXPECT_FALSE(r.no_output);
+    EXPECT_FALSE(r.is_template);
+    EXPECT_EQ(r.timeout_seconds, 900u);
+    EXPECT_EQ(w_->counters.sync_sent, 3u);
+}
+
+TEST_F(Sync, HalfOpenConnectionsAreNotSentAndClosingStatesGoAtOnce)
+{
+    // SYN_RECV is not a state the kernel syncs, whatever the count.
+    for (int i = 0; i < 5; ++i) run(from_client(40001).tcp(SYN).bytes(), ext_port);
+    EXPECT_TRUE(take_sync().empty());
+    take(int_port);
+
+    client_packets(40002, 80, 3);  // ESTABLISHED, sent at the third
+    run(from_client(40002).tcp(FIN | ACK).bytes(), ext_port);  // the client closes: CLOSE_WAIT (NAT)
+    auto sent = take_sync();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].state, TcpState::close_wait);
+    EXPECT_TRUE(sent[0].inactive);
+    EXPECT_EQ(sent[0].timeout_seconds, 60u);
+    run(from_client(40002).tcp(ACK).bytes(), ext_port);  // no change: nothing
+    EXPECT_TRUE(take_sync().empty());
+
+    // A change made by the real server's reply goes with the client's next packet.
+    client_packets(40003, 80, 3);
+    const uint32_t server = rte_be_to_cpu_32(connection(40003)->real_ip);
+    const Frame reply = Frame{}.from(rs_mac[0]).to(int_mac).src(server, 8080).dst(client_ip, 40003).tcp(FIN | ACK);
+    run(reply.bytes(), int_port);  // the server closes first: FIN_WAIT
+    EXPECT_TRUE(take_sync().empty());
+    run(from_client(40003).tcp(ACK).bytes(), ext_port);
+    sent = take_sync();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].state, TcpState::fin_wait);
+}
+
+TEST_F(Sync, UdpDrAndTemplatesSayWhatTheKernelsWould)
+{
+    for (int i = 0; i < 3; ++i) run(from_client(5000, 5353).udp().with_payload("q").bytes(), ext_port);
+    auto sent = take_sync();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].protocol, 17);
+    EXPECT_EQ(sent[0].state, TcpState::none);
+    EXPECT_TRUE(sent[0].inactive);  // UDP counts in InActConn
+    EXPECT_EQ(sent[0].timeout_seconds, 300u);
+
+    sent = client_packets(40010, 8001, 3)[2];  // DR to rs2
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].method, ForwardMethod::dr);
+    EXPECT_TRUE(sent[0].no_output);
+    EXPECT_EQ(sent[0].real_port, 8001);
+    EXPECT_EQ(sent[0].state, TcpState::established);
+
+    start(300);  // TCP :80 persistent for 300 s, netmask /24
+    sent = client_packets(40020, 80, 3)[2];
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_FALSE(sent[0].is_template);
+    const SyncRecord& t = sent[1];
+    EXPECT_TRUE(t.is_template);
+    EXPECT_EQ(t.client_ip, client_ip & 0xffffff00);
+    EXPECT_EQ(t.client_port, 0);
+    EXPECT_EQ(t.vport, 80);
+    EXPECT_EQ(t.real_ip, sent[0].real_ip);
+    EXPECT_EQ(t.real_port, 8080);
+    EXPECT_EQ(t.timeout_seconds, 300u);
+    EXPECT_TRUE(t.inactive);
+}
+
+TEST_F(Sync, NothingIsSentWithoutTheMasterRole)
+{
+    start(0, 60, false);
+    client_packets(40030, 80, 60);
+    EXPECT_TRUE(take_sync().empty());
+    EXPECT_EQ(w_->counters.sync_sent, 0u);
+}
+
+TEST_F(Sync, AnInstalledConnectionTakesItsNextPacketToTheMastersRealServer)
+{
+    // rr would send a new client to rs1; the master had sent this one to rs2.
+    sync_install(*w_, record(41000, 1, TcpState::established));
+    EXPECT_EQ(w_->counters.sync_installed, 1u);
+    Connection* c = connection(41000);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->tcp.state, TcpState::established);
+    EXPECT_EQ(w_->conn_counts[c->real_server_id].active.load(), 1u);
+    EXPECT_EQ(w_->conn_counts[c->real_server_id].inactive.load(), 0u);
+
+    const Frame data = from_client(41000).tcp(ACK | PSH).with_payload("GET / HTTP/1.1\r\n\r\n");
+    Verdict v = run(data.bytes(), ext_port);
+    ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+    auto out = take(int_port);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], Frame(data).from(int_mac).to(rs_mac[1]).dst(rs_ip[1], 8080).bytes());
+    // And the real server's reply finds it.
+    const Frame reply = Frame{}.from(rs_mac[1]).to(int_mac).src(rs_ip[1], 8080).dst(client_ip, 41000).tcp(ACK);
+    EXPECT_EQ(run(reply.bytes(), int_port).kind, Verdict::Kind::transmit);
+    take(ext_port);
+}
+
+TEST_F(Sync, InstallingUpdatesReplacesOrIgnoresAsTheKernel)
+{
+    sync_install(*w_, record(41001, 1, TcpState::established));
+    // The same real server: the state and counts follow.
+    sync_install(*w_, record(41001, 1, TcpState::fin_wait, 120));
+    EXPECT_EQ(w_->counters.sync_updated, 1u);
+    Connection* c = connection(41001);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->tcp.state, TcpState::fin_wait);
+    EXPECT_EQ(w_->conn_counts[c->real_server_id].active.load(), 0u);
+    EXPECT_EQ(w_->conn_counts[c->real_server_id].inactive.load(), 1u);
+    // An inactive record about another real server is an old expiry: ignored.
+    sync_install(*w_, record(41001, 2, TcpState::close, 10));
+    EXPECT_EQ(w_->counters.sync_stale, 1u);
+    EXPECT_EQ(connection(41001)->real_ip, rte_cpu_to_be_32(rs_ip[1]));
+    // An active one replaces the connection.
+    sync_install(*w_, record(41001, 2, TcpState::established));
+    EXPECT_EQ(connection(41001)->real_ip, rte_cpu_to_be_32(rs_ip[2]));
+    EXPECT_EQ(w_->conns.size(), 1u);
+}
+
+TEST_F(Sync, ATimeoutFromTheWireIsBoundedByTheLocalOne)
+{
+    sync_install(*w_, record(41002, 0, TcpState::established, 10));
+    Connection* c = connection(41002);
+    ASSERT_NE(c, nullptr);
+    // It expires 10 s from now: its idle clock started 890 s ago of the local 900.
+    EXPECT_EQ(w_->now_tick - c->last_seen, (900u - 10u) * ticks_per_second);
+    sync_install(*w_, record(41003, 0, TcpState::established, 1000000));
+    EXPECT_EQ(w_->now_tick - connection(41003)->last_seen, 0u);  // not beyond the local 900 s
+}
+
+TEST_F(Sync, RecordsForWhatThisDirectorLacksAreCountedAndDropped)
+{
+    SyncRecord other_vip = record(41004, 0, TcpState::established);
+    other_vip.vip = vip + 1;
+    sync_install(*w_, other_vip);
+    SyncRecord other_port = record(41004, 0, TcpState::established);
+    other_port.vport = 81;
+    sync_install(*w_, other_port);
+    EXPECT_EQ(w_->counters.sync_no_service, 2u);
+    SyncRecord stranger = record(41004, 0, TcpState::established);
+    stranger.real_ip = rs_ip[0] + 100;
+    sync_install(*w_, stranger);
+    SyncRecord wrong_port = record(41004, 0, TcpState::established);
+    wrong_port.real_port = 8081;  // NAT real servers are matched by port too
+    sync_install(*w_, wrong_port);
+    EXPECT_EQ(w_->counters.sync_no_real_server, 2u);
+    SyncRecord template_of_plain = record(0, 0, TcpState::none);
+    template_of_plain.is_template = true;
+    sync_install(*w_, template_of_plain);  // TCP :80 is not persistent here
+    EXPECT_EQ(w_->counters.sync_no_service, 3u);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    EXPECT_EQ(w_->counters.sync_installed, 0u);
+}
+
+TEST_F(Sync, AnInstalledTemplateKeepsTheClientsNetworkOnItsRealServer)
+{
+    start(300);
+    SyncRecord t = record(0, 2, TcpState::none, 300);
+    t.client_ip = client_ip & 0xffffff00;
+    t.is_template = true;
+    t.inactive = true;
+    sync_install(*w_, t);
+    EXPECT_EQ(w_->counters.sync_installed, 1u);
+    // A new connection from the client (rr would pick rs1) follows the template to rs3.
+    for (uint16_t port : {42000, 42001}) {
+        run(from_client(port).tcp(SYN).bytes(), ext_port);
+        take(int_port);  // rs3's MAC is unknown: the SYN waits for ARP
+        Connection* c = connection(port);
+        ASSERT_NE(c, nullptr);
+        EXPECT_EQ(c->real_ip, rte_cpu_to_be_32(rs_ip[2])) << port;
+    }
+}
+
+TEST_F(Sync, TheFullRefreshSendsTheWholeTableOncePerPeriodInEvenShares)
+{
+    start(0, 1);  // every connection within 1 s
+    for (uint16_t port = 43000; port < 43010; ++port) client_packets(port, 80, 2);  // established, not yet sent
+    for (int i = 0; i < 3; ++i) run(from_client(43100).tcp(SYN).bytes(), ext_port);  // SYN_RECV: not refreshed
+    take(int_port);
+    EXPECT_TRUE(take_sync().empty());
+    // 1024 slots over 64 ticks: 16 slots a tick.
+    const uint64_t start_tsc = w_->now;
+    size_t sent = 0;
+    uint32_t cursor_before = w_->sync_refresh_cursor;
+    for (unsigned tick = 1; tick <= 64; ++tick) {
+        worker_set_clock(*w_, start_tsc + tick * shared_->tsc_per_tick);
+        sync_refresh_some(*w_);
+        EXPECT_EQ((w_->sync_refresh_cursor - cursor_before) % 1024, 16u) << "tick " << tick;
+        cursor_before = w_->sync_refresh_cursor;
+        sent += take_sync().size();
+        sync_refresh_some(*w_);  // the same tick again: nothing more
+        EXPECT_TRUE(take_sync().empty());
+    }
+    EXPECT_EQ(sent, 10u);
+}
