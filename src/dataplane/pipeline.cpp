@@ -30,6 +30,8 @@ bool tcp_flags_invalid(uint8_t flags)
     return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == 0;
 }
 
+bool is_multicast(rte_be32_t ip) { return (rte_be_to_cpu_32(ip) >> 28) == 0xe; }
+
 bool is_syn_only(uint8_t flags)
 {
     return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
@@ -344,6 +346,13 @@ bool needs_connection_lookup(const ParsedPacket& p)
         if (p.is_fragment) return Verdict::drop(DropReason::ip_fragment);
         if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
         return Verdict::drop(DropReason::no_service);
+    }
+    if (is_multicast(p.key.dst_ip)) {
+        // VRRP, connection sync, IGMP: the kernel behind the port knows which groups it has
+        // joined and drops the rest.
+        const uint16_t kernel_port = w.shared->ports[m->port].kernel_port;
+        if (kernel_port == no_port) return Verdict::drop(DropReason::not_for_us);
+        return egress_to_kernel(w, kernel_port);
     }
     if (w.shared->is_local(p.key.dst_ip)) {
         if (icmp_is_echo_request(frame, p)) return answer_echo(w, m, frame, p);

@@ -57,6 +57,7 @@ public:
     void zero_counters(const ServiceConfig*) override {}
     uint32_t table_size() const override { return 4096; }
     std::vector<HealthRow> health() const override { return {}; }
+    SyncStatus sync_status() const override { return {}; }
 };
 
 }  // namespace

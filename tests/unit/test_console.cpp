@@ -150,7 +150,9 @@ public:
     uint16_t zeroed_port = 0;
     uint32_t table_size() const override { return 4096; }
     std::vector<HealthRow> health_rows;
+    SyncStatus sync;
     std::vector<HealthRow> health() const override { return health_rows; }
+    SyncStatus sync_status() const override { return sync; }
 };
 
 std::string run(FakeDirector& d, std::string_view line)

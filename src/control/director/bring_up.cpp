@@ -98,6 +98,10 @@ std::string Director::start(const Config& config, const std::string& config_path
         if (auto e = port_start(*port_id, rx_queues, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
             return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
         rx_queue_counts_[*port_id] = rx_queues;
+        // VRRP (224.0.0.18) and connection sync are multicast, which a NIC filters unless told.
+        if (int rc = rte_eth_allmulticast_enable(*port_id); rc != 0)
+            log::warning("interface {}: the device does not accept all multicast ({}): VRRP and connection sync "
+                         "may not reach the kernel interface", iface.name, rte_strerror(-rc));
 
         PortInfo& info = shared_.ports[*port_id];
         info.port_id = *port_id;
@@ -171,6 +175,7 @@ std::string Director::start(const Config& config, const std::string& config_path
         w->from_control = rte_ring_create(ring_name.c_str(), control_ring_size, socket,
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (w->from_control == nullptr) return dpdk_failure("cannot create ring " + ring_name);
+        if (auto e = create_sync_rings(*w, socket); !e.empty()) return e;
         if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, socket); !e.empty()) return e;
         workers_.push_back(std::move(w));
     }
@@ -187,6 +192,7 @@ std::string Director::start(const Config& config, const std::string& config_path
         log::info("worker {} runs on lcore {}", i, worker_lcores_[i]);
     }
     announce_addresses();
+    configure_sync(config);
     metrics_.register_telemetry();
     metrics_.update(services(), this->workers(), health(), pools());
     if (auto e = open_listeners(config); !e.empty()) return e;
@@ -278,6 +284,7 @@ void Director::stop()
     shared_.stop.store(true);
     rte_eal_mp_wait_lcore();
     console_.reset();
+    sync_.stop();
     log_counters();
     log_service_table(config_);
     steering_.clear();
@@ -287,7 +294,11 @@ void Director::stop()
     // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
     for (uint16_t port_id : kernel_ports_) port_stop(port_id);
     kernel_settings_restore(kernel_settings_);
-    for (auto& w : workers_) rte_ring_free(w->from_control);
+    for (auto& w : workers_) {
+        rte_ring_free(w->from_control);
+        rte_ring_free(w->sync_out);
+        rte_ring_free(w->sync_in);
+    }
     for (rte_ring* ring : shared_.handoff_rings) {
         if (ring == nullptr) continue;
         // Whatever a stopped worker had not yet taken from its rings goes back to the pool.

@@ -51,6 +51,7 @@ void Director::run(ControlSignals& signals)
         if (signals.reload.exchange(false)) reload();
         rte_timer_manage();
         poll_health();
+        poll_sync();
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_overload_check) {
             update_overload();

@@ -23,6 +23,7 @@
 #include "control/frontends/metrics.hpp"
 #include "control/runtime/snapshot_builder.hpp"
 #include "control/runtime/snapshot_publisher.hpp"
+#include "control/sync/daemon.hpp"
 #include "dataplane/steering.hpp"
 #include "dataplane/worker_context.hpp"
 
@@ -72,6 +73,7 @@ public:
     void zero_counters(const ServiceConfig* only = nullptr) override;
     uint32_t table_size() const override;
     std::vector<HealthRow> health() const override;
+    SyncStatus sync_status() const override;
     // The packet buffer pools, for metrics and telemetry.
     std::vector<PoolStatus> pools() const;
 
@@ -119,6 +121,11 @@ private:
     void release_unused_ids();
     uint32_t dataplane_seconds() const;  // the workers' clock, in seconds
     void announce_addresses();
+    // Connection sync (sync_path.cpp): a worker's two rings, the daemon following `config`, and
+    // the control loop's turn of moving records between them.
+    std::string create_sync_rings(dataplane::WorkerContext& w, int socket);
+    void configure_sync(const Config& config);
+    void poll_sync();
     void steer_to_owners();
     void update_overload();
     void log_counters() const;
@@ -149,6 +156,7 @@ private:
     std::vector<KernelRoute> kernel_routes_;       // the ones this process added
     std::vector<SavedSetting> kernel_settings_;    // sysctls changed, to put back at stop
     HealthMonitor health_;
+    sync::SyncDaemon sync_;
     EventBus events_;
     std::map<Ipv4, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;

@@ -235,6 +235,7 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     if (shared_.hardware_steering) steer_to_owners();
     for (const NeighborConfig& n : next.neighbors) neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
     config_ = next;
+    configure_sync(next);
     announce_addresses();
     log::info("applied configuration from {}", what);
     return {};

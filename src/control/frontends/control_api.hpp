@@ -13,6 +13,7 @@
 
 #include "control/config/config.hpp"
 #include "common/counters.hpp"
+#include "control/sync/daemon.hpp"
 
 namespace fulcrum::control {
 
@@ -146,6 +147,15 @@ struct HealthRow {
     std::string reason;              // of the last check
 };
 
+// Connection sync as configured, what is running, and its counters (ipvsadm -L --daemon, show sync).
+struct SyncStatus {
+    SyncConfig config;
+    bool sending = false;
+    bool receiving = false;
+    std::string kernel_interface;
+    sync::SyncCounters counters;
+};
+
 class ControlApi {
 public:
     virtual ~ControlApi() = default;
@@ -173,6 +183,7 @@ public:
     virtual uint32_t table_size() const = 0;
     // Every real server's health, service by service, each followed by its sorry server if any.
     virtual std::vector<HealthRow> health() const = 0;
+    virtual SyncStatus sync_status() const = 0;
 };
 
 }  // namespace fulcrum::control
