@@ -709,6 +709,49 @@ TEST(ConsoleCommands, IpvsadmZeroSetListSave)
     EXPECT_TRUE(run(d, "ipvsadm -h").starts_with("  ipvsadm -A|-E -t|-u VIP:PORT"));
 }
 
+TEST(ConsoleCommands, IpvsadmSyncDaemonsStartListAndStop)
+{
+    FakeDirector d;
+    EXPECT_EQ(run(d, "ipvsadm -L --daemon"), "");
+    EXPECT_EQ(run(d, "show sync").substr(0, 23), "connection sync is off\n");
+    // --mcast-interface names the kernel's interface, as for ipvsadm; the configuration's name works too.
+    EXPECT_EQ(run(d, "ipvsadm --start-daemon master --mcast-interface fl-int --syncid 7"), "ok\n");
+    EXPECT_TRUE(d.config.sync.master);
+    EXPECT_FALSE(d.config.sync.backup);
+    EXPECT_EQ(d.config.sync.interface, "int");
+    EXPECT_EQ(d.config.sync.syncid, 7);
+    d.sync.config = d.config.sync;
+    d.sync.kernel_interface = "fl-int";
+    EXPECT_EQ(run(d, "ipvsadm -L --daemon"),
+              "master sync daemon (mcast=fl-int, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n");
+    EXPECT_EQ(run(d, "ipvsadm --start-daemon master --mcast-interface int"),
+              "error: ipvsadm --start-daemon: the master sync daemon is already running\n");
+    EXPECT_EQ(run(d, "ipvsadm --start-daemon backup --mcast-interface int --syncid 8"),
+              "error: ipvsadm --start-daemon: the master sync daemon runs on int with sync id 7, group "
+              "224.0.0.81:8848, ttl 1, maxlen 1472: master and backup share them (stop it first to change them)\n");
+    EXPECT_EQ(run(d, "ipvsadm --start-daemon=backup --mcast-interface int"), "ok\n");
+    EXPECT_TRUE(d.config.sync.backup);
+    d.sync.config = d.config.sync;
+    EXPECT_EQ(run(d, "ipvsadm -L --daemon"),
+              "master sync daemon (mcast=fl-int, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+              "backup sync daemon (mcast=fl-int, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n");
+    d.sync.sending = d.sync.receiving = true;
+    d.sync.counters.messages_sent = 12;
+    d.sync.counters.refused[static_cast<size_t>(sync::SyncRefusal::bad_size)] = 3;
+    const std::string shown = run(d, "show sync");
+    EXPECT_TRUE(shown.starts_with("role both on int (kernel interface fl-int): sending and receiving\n"
+                                  "group 224.0.0.81:8848, ttl 1, sync id 7, max_length 1472, full_refresh 60 s\n"
+                                  "messages_sent                             12\n"))
+        << shown;
+    EXPECT_NE(shown.find("refused_bad_size                           3\n"), std::string::npos) << shown;
+    EXPECT_EQ(run(d, "ipvsadm --stop-daemon master"), "ok\n");
+    EXPECT_EQ(run(d, "ipvsadm --stop-daemon backup"), "ok\n");
+    EXPECT_FALSE(d.config.sync.enabled());
+    // One frame of int (MTU 1500) carries at most 1472 bytes: the file's rule holds here too.
+    EXPECT_EQ(run(d, "ipvsadm --start-daemon backup --mcast-interface int --sync-maxlen 1500"),
+              "error: sync.max_length: 1500 bytes do not fit one frame of interface int (MTU 1500): at most 1472\n");
+}
+
 TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
 {
     FakeDirector d;
@@ -722,8 +765,8 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.5 -g -m", "error: ipvsadm: -g|-i|-m (--gatewaying) given twice\n"},
         {"ipvsadm -A -a -t 203.0.113.10:80", "error: ipvsadm: more than one command given (-A (--add-service) and -a "
                                              "(--add-server))\n"},
-        {"ipvsadm -t 203.0.113.10:80", "error: ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S or "
-                                       "--set; try \"help\"\n"},
+        {"ipvsadm -t 203.0.113.10:80", "error: ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, "
+                                       "--set, --start-daemon or --stop-daemon; try \"help\"\n"},
         {"ipvsadm -A -t 203.0.113.10", "error: ipvsadm: -t: expected VIP:PORT with a port from 1 to 65535 (like "
                                        "203.0.113.10:80), found \"203.0.113.10\"\n"},
         {"ipvsadm -A -t www.example.com:80",
@@ -750,7 +793,19 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm -A -f 1", "error: ipvsadm: -f is not supported: firewall-mark services do not exist here (no "
                             "netfilter)\n"},
         {"ipvsadm --start-daemon master",
-         "error: ipvsadm: --start-daemon is not supported: there is no connection synchronisation daemon\n"},
+         "error: ipvsadm --start-daemon: expected --mcast-interface INTERFACE\n"},
+        {"ipvsadm --start-daemon primary --mcast-interface int",
+         "error: ipvsadm: --start-daemon: expected master or backup, found \"primary\"\n"},
+        {"ipvsadm --stop-daemon", "error: ipvsadm: --stop-daemon: expected master or backup, found nothing\n"},
+        {"ipvsadm --start-daemon backup --mcast-interface int --syncid 256",
+         "error: ipvsadm: --syncid: expected a sync id from 0 to 255, found \"256\"\n"},
+        {"ipvsadm --start-daemon backup --mcast-interface int --mcast-group 10.0.0.1",
+         "error: ipvsadm: --mcast-group: expected an IPv4 multicast address (224.0.0.0/4), found \"10.0.0.1\"\n"},
+        {"ipvsadm --start-daemon backup --mcast-interface eth9",
+         "error: ipvsadm --start-daemon: no interface or kernel interface \"eth9\"\n"},
+        {"ipvsadm --stop-daemon master", "error: ipvsadm --stop-daemon: no master sync daemon is running\n"},
+        {"ipvsadm -L --daemon -c",
+         "error: ipvsadm -L (--list): -c, -t|-u, --timeout and --daemon exclude each other\n"},
         {"ipvsadm -Q", "error: ipvsadm: unknown option \"-Q\"\n"},
         {"ipvsadm --frobnicate", "error: ipvsadm: unknown option \"--frobnicate\"\n"},
         {"ipvsadm -L extra", "error: ipvsadm -L (--list): unexpected argument \"extra\"\n"},
@@ -770,10 +825,10 @@ TEST(ConsoleCommands, BadCommandsGetOneErrorLine)
     EXPECT_EQ(run(d, "shwo services"), "error: unknown command \"shwo\"; try \"help\"\n");
     EXPECT_EQ(run(d, "SHOW services"), "error: unknown command \"SHOW\"; try \"help\"\n");
     EXPECT_EQ(run(d, "show"),
-              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, health, config\n");
+              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync\n");
     EXPECT_EQ(run(d, "show servics"),
               "error: show: unknown \"servics\" (expected one of: services, stats, rate, conns [LIMIT], workers, "
-              "health, config)\n");
+              "health, config, sync)\n");
     EXPECT_EQ(run(d, "reload now"), "error: reload: expected nothing after it, found \"now\"\n");
     EXPECT_EQ(run(d, "\x01\x7f"), "error: unknown command \"\\x01\\x7f\"; try \"help\"\n");
     EXPECT_EQ(run(d, std::string(100, 'x')),

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.hpp"
+
 namespace fulcrum::control {
 
 namespace {
@@ -133,6 +135,45 @@ std::string set_weight(Config& config, const RealServerKey& key, uint32_t weight
     if (!f.problem.empty()) return f.problem;
     f.real_server->weight = weight;
     return {};
+}
+
+
+std::string start_sync_daemon(Config& config, bool master, const SyncDaemonSettings& settings)
+{
+    const std::string_view role = master ? "master" : "backup";
+    if (master ? config.sync.master : config.sync.backup) return fmt::format("the {} sync daemon is already running", role);
+    const InterfaceConfig* iface = nullptr;
+    for (const InterfaceConfig& i : config.interfaces)
+        if (i.name == settings.interface || (!i.kernel_interface.empty() && i.kernel_interface == settings.interface)) iface = &i;
+    if (iface == nullptr) return fmt::format("no interface or kernel interface {}", quote(settings.interface));
+    SyncConfig next = config.sync.enabled() ? config.sync : SyncConfig{};
+    next.interface = iface->name;
+    if (settings.syncid) next.syncid = *settings.syncid;
+    if (settings.group) next.group = *settings.group;
+    if (settings.port) next.port = *settings.port;
+    if (settings.ttl) next.ttl = *settings.ttl;
+    if (settings.max_length) next.max_length = *settings.max_length;
+    (master ? next.master : next.backup) = true;
+    if (config.sync.enabled()) {
+        SyncConfig running = config.sync;
+        running.master = next.master;
+        running.backup = next.backup;
+        if (running != next)
+            return fmt::format("the {} sync daemon runs on {} with sync id {}, group {}:{}, ttl {}, maxlen {}: master "
+                               "and backup share them (stop it first to change them)",
+                               master ? "backup" : "master", config.sync.interface, config.sync.syncid,
+                               format_ipv4(config.sync.group), config.sync.port, config.sync.ttl, config.sync.max_length);
+    }
+    config.sync = next;
+    return "";
+}
+
+std::string stop_sync_daemon(Config& config, bool master)
+{
+    bool& running = master ? config.sync.master : config.sync.backup;
+    if (!running) return fmt::format("no {} sync daemon is running", master ? "master" : "backup");
+    running = false;
+    return "";
 }
 
 }  // namespace fulcrum::control

@@ -43,4 +43,20 @@ std::string edit_real_server(Config& config, const RealServerKey& key, const Rea
 std::string delete_real_server(Config& config, const RealServerKey& key);
 std::string set_weight(Config& config, const RealServerKey& key, uint32_t weight);
 
+// What ipvsadm --start-daemon sets. `interface` names a configured interface or its kernel
+// interface (ipvsadm's --mcast-interface names the kernel's); what is not given keeps the
+// configuration's value, or the default when sync was off.
+struct SyncDaemonSettings {
+    std::string interface;
+    std::optional<uint8_t> syncid;
+    std::optional<Ipv4> group;
+    std::optional<uint16_t> port;
+    std::optional<uint8_t> ttl;
+    std::optional<uint16_t> max_length;
+};
+// `master`: the master daemon, else the backup one. Master and backup share the interface and
+// the other settings: starting one while the other runs with different ones is refused.
+std::string start_sync_daemon(Config& config, bool master, const SyncDaemonSettings& settings);
+std::string stop_sync_daemon(Config& config, bool master);
+
 }  // namespace fulcrum::control

@@ -108,10 +108,41 @@ CommandOutput show_health(ControlApi& api)
     return out;
 }
 
+// show sync: the daemon's settings, whether it runs, and its counters by name.
+CommandOutput show_sync(ControlApi& api)
+{
+    CommandOutput out;
+    const SyncStatus s = api.sync_status();
+    if (!s.config.enabled()) {
+        out.lines.push_back("connection sync is off");
+    } else {
+        out.lines.push_back(fmt::format("role {} on {} (kernel interface {}): {}", sync_role_name(s.config), s.config.interface,
+                                        s.kernel_interface.empty() ? "-" : s.kernel_interface,
+                                        s.sending || s.receiving
+                                            ? fmt::format("{}{}", s.sending ? "sending" : "",
+                                                          s.sending && s.receiving ? " and receiving"
+                                                          : s.receiving            ? "receiving"
+                                                                                   : "")
+                                            : "not running (see the log)"));
+        out.lines.push_back(fmt::format("group {}:{}, ttl {}, sync id {}, max_length {}, full_refresh {} s",
+                                        format_ipv4(s.config.group), s.config.port, s.config.ttl, s.config.syncid,
+                                        s.config.max_length, s.config.full_refresh));
+    }
+    const sync::SyncCounters& c = s.counters;
+    for (const auto& [name, value] :
+         {std::pair{"messages_sent", c.messages_sent}, std::pair{"connections_sent", c.connections_sent},
+          std::pair{"send_errors", c.send_errors}, std::pair{"messages_received", c.messages_received},
+          std::pair{"connections_received", c.connections_received}, std::pair{"delivery_full", c.delivery_full}})
+        out.lines.push_back(fmt::format("{:<30}{:>14}", name, value));
+    for (size_t i = 0; i < sync::sync_refusal_count; ++i)
+        out.lines.push_back(fmt::format("{:<30}{:>14}", fmt::format("refused_{}", sync::sync_refusal_names[i]), c.refused[i]));
+    return out;
+}
+
 CommandOutput show(const Words& w, ControlApi& api)
 {
     constexpr std::string_view expected =
-        "expected one of: services, stats, rate, conns [LIMIT], workers, health, config";
+        "expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync";
     if (w.size() < 2) return error(fmt::format("show: {}", expected));
     const std::string_view what = w[1];
     if (what == "conns") {
@@ -121,13 +152,14 @@ CommandOutput show(const Words& w, ControlApi& api)
         return show_connections(api, *limit);
     }
     const bool known = what == "services" || what == "stats" || what == "rate" || what == "workers" ||
-                       what == "health" || what == "config";
+                       what == "health" || what == "config" || what == "sync";
     if (!known) return error(fmt::format("show: unknown {} ({})", quote(what), expected));
     if (w.size() > 2) return error(fmt::format("show {}: expected nothing after it, found {}", what, quote(join(w, 2))));
 
     CommandOutput out;
     if (what == "workers") return show_workers(api);
     if (what == "health") return show_health(api);
+    if (what == "sync") return show_sync(api);
     if (what == "config") {
         const Config& c = api.running_config();
         out.lines.push_back(c.source_file.empty()
@@ -223,14 +255,18 @@ const std::vector<std::string>& console_help()
         "  show workers                packets, drops by reason, hand-offs, idle polls, connections per worker",
         "  show health                 each real server's check, state, weight in force and last result",
         "  show config                 the running configuration as YAML",
+        "  show sync                   connection sync: role, interface, datagrams and records sent, received, refused",
         "  set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT",
         "  ipvsadm -A|-E -t|-u VIP:PORT [-s SCHED] [-p [TIMEOUT]] [-M NETMASK] [-b FLAGS]",
         "  ipvsadm -D -t|-u VIP:PORT",
         "  ipvsadm -a|-e -t|-u VIP:PORT -r RIP[:PORT] [-g|-i|-m] [-w WEIGHT] [-x UPPER] [-y LOWER]",
         "  ipvsadm -d -t|-u VIP:PORT -r RIP[:PORT]",
         "  ipvsadm -C | -Z | --set TCP TCPFIN UDP",
-        "  ipvsadm -L|-l [-n] [-c | --timeout | --stats | --rate [--exact]] [-t|-u VIP:PORT]",
+        "  ipvsadm -L|-l [-n] [-c | --timeout | --daemon | --stats | --rate [--exact]] [-t|-u VIP:PORT]",
         "  ipvsadm -S [-n]",
+        "  ipvsadm --start-daemon master|backup --mcast-interface IF [--syncid N] [--sync-maxlen N]",
+        "          [--mcast-group GROUP] [--mcast-port PORT] [--mcast-ttl TTL]",
+        "  ipvsadm --stop-daemon master|backup | ipvsadm -L --daemon",
         "  reload                      read the configuration file again (as SIGHUP)",
         "Changes made here last until the next reload.",
     };

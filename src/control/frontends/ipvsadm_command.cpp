@@ -30,7 +30,7 @@ namespace {
 // with '-'.
 
 enum class Cmd { none, add_service, edit_service, delete_service, clear, list, zero, add_server, edit_server,
-                 delete_server, set_timeouts, save, help };
+                 delete_server, set_timeouts, save, help, start_daemon, stop_daemon };
 
 struct CmdSpec {
     Cmd cmd;
@@ -44,14 +44,20 @@ constexpr CmdSpec command_specs[] = {
     {Cmd::list, 'L', "list"}, {Cmd::list, 'l', "list"}, {Cmd::zero, 'Z', "zero"},
     {Cmd::add_server, 'a', "add-server"}, {Cmd::edit_server, 'e', "edit-server"},
     {Cmd::delete_server, 'd', "delete-server"}, {Cmd::set_timeouts, 0, "set"}, {Cmd::save, 'S', "save"},
-    {Cmd::help, 'h', "help"},
+    {Cmd::help, 'h', "help"}, {Cmd::start_daemon, 0, "start-daemon"}, {Cmd::stop_daemon, 0, "stop-daemon"},
 };
+
+// The two commands that take a value: the daemon, master or backup.
+bool takes_daemon_state(Cmd c) { return c == Cmd::start_daemon || c == Cmd::stop_daemon; }
 
 namespace opt {
 constexpr uint32_t service = 1u << 0, scheduler = 1u << 1, persistent = 1u << 2, netmask = 1u << 3,
                    server = 1u << 4, forward = 1u << 5, weight = 1u << 6, uthreshold = 1u << 7,
                    lthreshold = 1u << 8, numeric = 1u << 9, connection = 1u << 10, timeout = 1u << 11,
-                   stats = 1u << 12, rate = 1u << 13, exact = 1u << 14, sched_flags = 1u << 15, sort = 1u << 16;
+                   stats = 1u << 12, rate = 1u << 13, exact = 1u << 14, sched_flags = 1u << 15, sort = 1u << 16,
+                   mcast_interface = 1u << 17, syncid = 1u << 18, sync_maxlen = 1u << 19, mcast_group = 1u << 20,
+                   mcast_port = 1u << 21, mcast_ttl = 1u << 22, daemon = 1u << 23;
+constexpr uint32_t last = daemon;
 }
 
 enum class ArgKind { none, required, optional };
@@ -84,6 +90,13 @@ constexpr OptSpec option_specs[] = {
     {opt::exact, 'X', "exact", ArgKind::none},
     {opt::sched_flags, 'b', "sched-flags", ArgKind::required},
     {opt::sort, 0, "sort", ArgKind::none},
+    {opt::mcast_interface, 0, "mcast-interface", ArgKind::required},
+    {opt::syncid, 0, "syncid", ArgKind::required},
+    {opt::sync_maxlen, 0, "sync-maxlen", ArgKind::required},
+    {opt::mcast_group, 0, "mcast-group", ArgKind::required},
+    {opt::mcast_port, 0, "mcast-port", ArgKind::required},
+    {opt::mcast_ttl, 0, "mcast-ttl", ArgKind::required},
+    {opt::daemon, 0, "daemon", ArgKind::none},
 };
 
 // ipvsadm's options that Fulcrum has no use for, and why.
@@ -98,11 +111,6 @@ constexpr Unsupported unsupported_specs[] = {
     {'o', "ops", "one-packet scheduling is not implemented"},
     {'R', "restore", "the console reads no rules from stdin; type the commands instead"},
     {'v', "version", "this is Fulcrum's console, not ipvsadm"},
-    {0, "start-daemon", "there is no connection synchronisation daemon"},
-    {0, "stop-daemon", "there is no connection synchronisation daemon"},
-    {0, "mcast-interface", "there is no connection synchronisation daemon"},
-    {0, "syncid", "there is no connection synchronisation daemon"},
-    {0, "daemon", "there is no connection synchronisation daemon"},
     {0, "thresholds", "use show config for thresholds"},
     {0, "persistent-conn", "persistence templates are not listed"},
     {0, "nosort", "tables are always sorted"},
@@ -146,6 +154,8 @@ struct Ipvsadm {
     uint32_t lower = 0;
     sched::Flags flags;
     std::vector<std::string_view> arguments;  // positional: --set's three timeouts
+    bool master_daemon = false;               // --start-daemon / --stop-daemon master (else backup)
+    SyncDaemonSettings daemon;
 };
 
 // Records one option and its value; returns "" or the problem.
@@ -231,8 +241,30 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
         c.flags = flags;
         return "";
     }
-    default:
-        return "";  // flags without a value: -n, -c, --timeout, --stats, --rate, --exact, --sort
+    default: break;
+    }
+    // The sync daemon's options (long only), with ipvsadm's ranges.
+    const auto in_range = [&](auto& field, auto low, auto high, std::string_view what) -> std::string {
+        using T = typename std::remove_reference_t<decltype(field)>::value_type;
+        if (auto n = parse_number<T>(v, static_cast<T>(low), static_cast<T>(high))) {
+            field = *n;
+            return "";
+        }
+        return fmt::format("--{}: expected {} from {} to {}, found {}", spec.long_name, what, low, high, quote(v));
+    };
+    switch (spec.opt) {
+    case opt::mcast_interface: c.daemon.interface = std::string(v); return "";
+    case opt::syncid: return in_range(c.daemon.syncid, 0, 255, "a sync id");
+    case opt::sync_maxlen: return in_range(c.daemon.max_length, limits::min_sync_length, 65507, "a length");
+    case opt::mcast_port: return in_range(c.daemon.port, 1, limits::max_port, "a port");
+    case opt::mcast_ttl: return in_range(c.daemon.ttl, 1, 255, "a TTL");
+    case opt::mcast_group:
+        if (auto ip = parse_ipv4(v); ip && (*ip >> 28) == 0xe) {
+            c.daemon.group = *ip;
+            return "";
+        }
+        return fmt::format("--mcast-group: expected an IPv4 multicast address (224.0.0.0/4), found {}", quote(v));
+    default: return "";  // flags without a value: -n, -c, --timeout, --stats, --rate, --exact, --sort, --daemon
     }
 }
 
@@ -259,7 +291,15 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
             if (auto cmd = std::find_if(std::begin(command_specs), std::end(command_specs),
                                         [&](const CmdSpec& s) { return s.long_name == name; });
                 cmd != std::end(command_specs)) {
-                if (value) return fmt::format("--{} takes no value", name);
+                if (takes_daemon_state(cmd->cmd)) {
+                    if (!value && i + 1 < args.size()) value = args[++i];
+                    if (value != "master" && value != "backup")
+                        return fmt::format("--{}: expected master or backup, found {}", name,
+                                           value ? quote(*value) : std::string("nothing"));
+                    c.master_daemon = value == "master";
+                } else if (value) {
+                    return fmt::format("--{} takes no value", name);
+                }
                 if (auto why = set_command(c, cmd->cmd); !why.empty()) return why;
                 continue;
             }
@@ -333,7 +373,7 @@ constexpr CommandRules command_rules[] = {
     {Cmd::delete_service, opt::service, 0},
     {Cmd::clear, 0, 0},
     {Cmd::list, 0, opt::numeric | opt::connection | opt::service | opt::timeout | opt::stats | opt::rate | opt::exact |
-                       opt::sort},
+                       opt::sort | opt::daemon},
     {Cmd::zero, 0, opt::service},
     {Cmd::add_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
     {Cmd::edit_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
@@ -341,6 +381,9 @@ constexpr CommandRules command_rules[] = {
     {Cmd::set_timeouts, 0, 0},
     {Cmd::save, 0, opt::numeric},
     {Cmd::help, 0, 0},
+    {Cmd::start_daemon, opt::mcast_interface,
+     opt::syncid | opt::sync_maxlen | opt::mcast_group | opt::mcast_port | opt::mcast_ttl},
+    {Cmd::stop_daemon, 0, 0},
 };
 
 std::string check_rules(const Ipvsadm& c)
@@ -349,17 +392,21 @@ std::string check_rules(const Ipvsadm& c)
     for (const CommandRules& r : command_rules)
         if (r.cmd == c.cmd) rules = &r;
     const std::string cmd = command_label(c.cmd);
-    for (uint32_t bit = 1; bit <= opt::sort; bit <<= 1) {
+    for (uint32_t bit = 1; bit <= opt::last; bit <<= 1) {
         if ((rules->required & bit) && !(c.options & bit)) {
-            const std::string_view what = bit == opt::service ? "-t|-u VIP:PORT" : "-r RIP[:PORT]";
+            const std::string_view what = bit == opt::service ? "-t|-u VIP:PORT"
+                                          : bit == opt::server ? "-r RIP[:PORT]"
+                                                               : "--mcast-interface INTERFACE";
             return fmt::format("{}: expected {}", cmd, what);
         }
         if ((c.options & bit) && !((rules->required | rules->allowed) & bit))
             return fmt::format("{}: {} does not apply to this command", cmd, option_label(bit));
     }
     if (c.cmd == Cmd::list) {
-        const uint32_t exclusive = c.options & (opt::connection | opt::service | opt::timeout);
-        if (std::popcount(exclusive) > 1) return fmt::format("{}: -c, -t|-u and --timeout exclude each other", cmd);
+        const uint32_t exclusive = c.options & (opt::connection | opt::service | opt::timeout | opt::daemon);
+        if (std::popcount(exclusive) > 1) return fmt::format("{}: -c, -t|-u, --timeout and --daemon exclude each other", cmd);
+        if ((c.options & opt::daemon) && (c.options & (opt::stats | opt::rate)))
+            return fmt::format("{}: --stats and --rate list services, not the sync daemons", cmd);
         if ((c.options & (opt::connection | opt::timeout)) && (c.options & (opt::stats | opt::rate)))
             return fmt::format("{}: --stats and --rate list services, not connections or timeouts", cmd);
         if ((c.options & opt::stats) && (c.options & opt::rate))
@@ -378,6 +425,11 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
 {
     CommandOutput out;
     if (c.options & opt::connection) return show_connections(api, default_connection_limit);
+    if (c.options & opt::daemon) {
+        const SyncStatus sync = api.sync_status();
+        add_text(out, format_ipvsadm_daemons(sync.config, sync.kernel_interface));
+        return out;
+    }
     if (c.options & opt::timeout) {
         add_text(out, format_ipvsadm_timeouts(api.running_config().timeouts));
         return out;
@@ -418,7 +470,8 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
     if (c.cmd == Cmd::none) {
         if (args.empty()) c.cmd = Cmd::list;  // ipvsadm alone lists the table
         else
-            return error("ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S or --set; try \"help\"");
+            return error("ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, --set, --start-daemon "
+                         "or --stop-daemon; try \"help\"");
     }
     if (auto why = check_rules(c); !why.empty()) return error("ipvsadm " + why);
 
@@ -449,6 +502,12 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
     const std::string cmd = command_label(c.cmd);
     if (c.cmd == Cmd::clear) {
         next.services.clear();
+        return apply_change(api, next, w);
+    }
+    if (c.cmd == Cmd::start_daemon || c.cmd == Cmd::stop_daemon) {
+        const std::string why = c.cmd == Cmd::start_daemon ? start_sync_daemon(next, c.master_daemon, c.daemon)
+                                                           : stop_sync_daemon(next, c.master_daemon);
+        if (!why.empty()) return error(fmt::format("ipvsadm {}: {}", cmd, why));
         return apply_change(api, next, w);
     }
     if (c.cmd == Cmd::set_timeouts) {

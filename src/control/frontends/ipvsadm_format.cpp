@@ -190,6 +190,16 @@ std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows)
     return out;
 }
 
+std::string format_ipvsadm_daemons(const SyncConfig& sync, std::string_view kernel_interface)
+{
+    std::string out;
+    for (const auto& [running, role] : {std::pair{sync.master, "master"}, std::pair{sync.backup, "backup"}})
+        if (running)
+            out += fmt::format("{} sync daemon (mcast={}, syncid={}, maxlen={}, group={}, port={}, ttl={})\n", role,
+                               kernel_interface, sync.syncid, sync.max_length, format_ipv4(sync.group), sync.port, sync.ttl);
+    return out;
+}
+
 std::string format_ipvsadm_timeouts(const dataplane::ConnTimeouts& t)
 {
     return fmt::format("Timeout (tcp tcpfin udp): {} {} {}\n", t.of(dataplane::TcpState::established),

@@ -59,6 +59,11 @@ std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows);
 // `ipvsadm -L --timeout`: "Timeout (tcp tcpfin udp): 900 120 300".
 std::string format_ipvsadm_timeouts(const dataplane::ConnTimeouts& timeouts);
 
+// ipvsadm -L --daemon (1.31, from what a current kernel reports): a line per running daemon,
+// master first, "master sync daemon (mcast=fl-int, syncid=0, maxlen=1472, group=224.0.0.81,
+// port=8848, ttl=1)"; `kernel_interface` is what mcast= names. Empty when sync is off.
+std::string format_ipvsadm_daemons(const SyncConfig& sync, std::string_view kernel_interface);
+
 // `ipvsadm -S -n`: the rules that rebuild the table ("-A -t VIP:PORT -s SCHED ...",
 // "-a -t VIP:PORT -r RIP:PORT -m -w W"). Thresholds (-x, -y) are added where set, which
 // ipvsadm's own save leaves out, so that the rules restore them.
