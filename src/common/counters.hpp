@@ -19,6 +19,7 @@ namespace fulcrum::dataplane {
     X(bad_l4_header, "TCP/UDP/ICMP header truncated or inconsistent")                              \
     X(ttl_exceeded, "TTL would reach 0 when routed")                                               \
     X(no_service, "to a VIP on a port or protocol with no service")                                \
+    X(vip_not_held, "to a VIP no kernel interface holds (high_availability.vip_ownership: kernel)") \
     X(tcp_not_syn, "TCP packet without SYN and without a connection")                              \
     X(tcp_bad_flags, "TCP flags no stack sends: SYN with FIN or RST, or none of SYN, ACK, RST")   \
     X(no_real_server, "the scheduler found no available real server")                              \

@@ -16,7 +16,8 @@ bool answers_for(const WorkerContext& w, const PortInfo& port, rte_be32_t ip)
 {
     for (rte_be32_t own : port.local_ips)
         if (own == ip) return true;
-    return w.snapshot != nullptr && w.snapshot->is_vip(ip);
+    if (w.snapshot == nullptr) return false;
+    return (w.snapshot->is_vip(ip) && w.snapshot->serves_vip(ip)) || w.snapshot->kernel_holds(port.port_id, ip);
 }
 
 // As the kernel's arp_process: a neighbour is learned from ARP addressed to us (a request for

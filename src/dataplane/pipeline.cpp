@@ -299,6 +299,9 @@ bool needs_connection_lookup(const ParsedPacket& p)
                                         ConnTable::Hit hit)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
+    // Under vip_ownership kernel, another director may hold the VIP now: nothing to it is ours.
+    if (snapshot.vips_follow_kernel && snapshot.is_vip(p.key.dst_ip) && !snapshot.serves_vip(p.key.dst_ip))
+        return Verdict::drop(DropReason::vip_not_held);
     // Packets of a connection are not checked again: their addresses are the connection's.
     // Everything else, ICMP errors included, is.
     bool source_checked = false;
@@ -354,7 +357,7 @@ bool needs_connection_lookup(const ParsedPacket& p)
         if (kernel_port == no_port) return Verdict::drop(DropReason::not_for_us);
         return egress_to_kernel(w, kernel_port);
     }
-    if (w.shared->is_local(p.key.dst_ip)) {
+    if (w.shared->is_local(p.key.dst_ip) || snapshot.kernel_holds(m->port, p.key.dst_ip)) {
         if (icmp_is_echo_request(frame, p)) return answer_echo(w, m, frame, p);
         // Everything else for the director itself is the kernel's: its sockets (health checks,
         // ping's replies, BGP) are the only ones here.

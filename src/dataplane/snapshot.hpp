@@ -5,6 +5,7 @@
 
 #include <rte_byteorder.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -89,6 +90,20 @@ struct ServiceSnapshot {
     std::vector<NextHop> next_hops;
 
     SyncSettings sync;
+    // high_availability.vip_ownership kernel: a VIP is served (answered in ARP, forwarded to)
+    // only while a kernel interface holds it, and every address a port's kernel interface holds
+    // is answered for on that port (keepalived's floating gateway).
+    bool vips_follow_kernel = false;
+    std::vector<rte_be32_t> held_vips;                               // sorted
+    std::array<std::vector<rte_be32_t>, max_ports> kernel_addresses;  // by interface port, sorted
+    bool serves_vip(rte_be32_t vip) const
+    {
+        return !vips_follow_kernel || std::binary_search(held_vips.begin(), held_vips.end(), vip);
+    }
+    bool kernel_holds(uint16_t port, rte_be32_t ip) const
+    {
+        return port < max_ports && std::binary_search(kernel_addresses[port].begin(), kernel_addresses[port].end(), ip);
+    }
     // Indexed by service id: its index in `services` plus one; 0 when the snapshot lacks it.
     std::vector<uint32_t> service_index_by_id;
     const ServiceEntry* service_with_id(uint32_t id) const

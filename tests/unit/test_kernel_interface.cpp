@@ -1,11 +1,16 @@
-// What an rtnetlink answer says: only an acknowledgement of our request is a success.
+// What an rtnetlink answer says: only an acknowledgement of our request is a success. And the
+// kernel interfaces' addresses, followed through RTM_NEWADDR and RTM_DELADDR.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 #include <cstring>
 #include <vector>
 
+#include "control/kernel/address_watch.hpp"
 #include "control/kernel/kernel_interface.hpp"
 
 using fulcrum::control::netlink_ack_problem;
@@ -44,4 +49,72 @@ TEST(NetlinkAck, OnlyAnAcknowledgementOfOurRequestIsSuccess)
     EXPECT_EQ(netlink_ack_problem(overlong.data(), overlong.size(), 7), "netlink: a reply whose length says 136 bytes of 36");
     auto positive = message(NLMSG_ERROR, 7, 5);
     EXPECT_EQ(netlink_ack_problem(positive.data(), positive.size(), 7), "netlink: an error code 5 out of range");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The addresses the kernel interfaces hold, from RTM_NEWADDR and RTM_DELADDR (keepalived adding
+// and taking away a VIP), built here field by field from <linux/rtnetlink.h>'s structures.
+
+namespace {
+
+// One address message: ifaddrmsg, then IFA_ADDRESS and IFA_LOCAL (either may be left out).
+std::vector<char> address_message(uint16_t type, int family, int index, uint32_t local, uint32_t address = 0)
+{
+    std::vector<char> bytes(NLMSG_LENGTH(sizeof(ifaddrmsg)), 0);
+    auto attribute = [&](uint16_t kind, uint32_t host_order) {
+        if (host_order == 0) return;
+        const size_t at = bytes.size();
+        bytes.resize(at + RTA_SPACE(4), 0);
+        rtattr a{static_cast<unsigned short>(RTA_LENGTH(4)), kind};
+        std::memcpy(bytes.data() + at, &a, sizeof a);
+        const uint32_t be = htonl(host_order);
+        std::memcpy(bytes.data() + at + RTA_LENGTH(0), &be, 4);
+    };
+    attribute(IFA_ADDRESS, address);
+    attribute(IFA_LOCAL, local);
+    nlmsghdr h{};
+    h.nlmsg_len = static_cast<uint32_t>(bytes.size());
+    h.nlmsg_type = type;
+    std::memcpy(bytes.data(), &h, sizeof h);
+    ifaddrmsg ifa{};
+    ifa.ifa_family = static_cast<unsigned char>(family);
+    ifa.ifa_prefixlen = 32;
+    ifa.ifa_index = static_cast<unsigned>(index);
+    std::memcpy(bytes.data() + NLMSG_HDRLEN, &ifa, sizeof ifa);
+    return bytes;
+}
+
+}  // namespace
+
+TEST(AddressWatch, NewAndDeletedAddressesFollowTheKernel)
+{
+    using fulcrum::control::AddressesByInterface;
+    using fulcrum::control::apply_address_messages;
+    AddressesByInterface held;
+    constexpr uint32_t vip = 0xC6120064, gateway = 0xC61300FE, own = 0xC6120001;
+    // Two messages in one buffer, as the kernel sends a dump.
+    std::vector<char> buffer = address_message(RTM_NEWADDR, AF_INET, 5, own);
+    const auto second = address_message(RTM_NEWADDR, AF_INET, 5, vip, vip);
+    buffer.insert(buffer.end(), second.begin(), second.end());
+    EXPECT_TRUE(apply_address_messages(buffer.data(), buffer.size(), held));
+    EXPECT_EQ(held, (AddressesByInterface{{5, {own, vip}}}));
+    EXPECT_FALSE(apply_address_messages(second.data(), second.size(), held));  // nothing new
+    // IFA_ADDRESS stands in where IFA_LOCAL is missing.
+    const auto gw = address_message(RTM_NEWADDR, AF_INET, 6, 0, gateway);
+    EXPECT_TRUE(apply_address_messages(gw.data(), gw.size(), held));
+    // keepalived takes the VIP away (failover): gone from 5, the rest kept.
+    const auto gone = address_message(RTM_DELADDR, AF_INET, 5, vip);
+    EXPECT_TRUE(apply_address_messages(gone.data(), gone.size(), held));
+    EXPECT_EQ(held, (AddressesByInterface{{5, {own}}, {6, {gateway}}}));
+    // IPv6 and other messages are not addresses of ours; a cut message ends the buffer.
+    const auto v6 = address_message(RTM_NEWADDR, AF_INET6, 5, 0x01020304);
+    EXPECT_FALSE(apply_address_messages(v6.data(), v6.size(), held));
+    const auto other = address_message(RTM_NEWROUTE, AF_INET, 5, 0x01020304);
+    EXPECT_FALSE(apply_address_messages(other.data(), other.size(), held));
+    const auto whole = address_message(RTM_NEWADDR, AF_INET, 7, 0x01020304);
+    EXPECT_FALSE(apply_address_messages(whole.data(), whole.size() - 1, held));
+    EXPECT_EQ(held.size(), 2u);
+    const auto last = address_message(RTM_DELADDR, AF_INET, 6, gateway);
+    EXPECT_TRUE(apply_address_messages(last.data(), last.size(), held));
+    EXPECT_EQ(held.count(6), 0u) << "an interface with no address left is forgotten";
 }

@@ -180,6 +180,11 @@ std::string Director::start(const Config& config, const std::string& config_path
         workers_.push_back(std::move(w));
     }
 
+    // Before the first snapshot: under vip_ownership kernel it serves what the kernel holds.
+    if (auto e = address_watch_.open(); !e.empty()) {
+        if (config.high_availability.vip_ownership == VipOwnership::kernel) return "vip_ownership kernel: " + e;
+        log::warning("cannot follow the kernel interfaces' addresses: {}", e);
+    }
     if (auto e = publish(config); !e.empty()) return e;
     configure_health(config);
     if (workers > 1) steer_to_owners();

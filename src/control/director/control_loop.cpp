@@ -52,6 +52,7 @@ void Director::run(ControlSignals& signals)
         rte_timer_manage();
         poll_health();
         poll_sync();
+        follow_kernel_addresses();
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_overload_check) {
             update_overload();

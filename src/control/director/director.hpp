@@ -18,6 +18,7 @@
 #include "control/frontends/console.hpp"
 #include "control/frontends/control_api.hpp"
 #include "control/health/health.hpp"
+#include "control/kernel/address_watch.hpp"
 #include "control/kernel/kernel_interface.hpp"
 #include "control/frontends/ipvsadm_format.hpp"
 #include "control/frontends/metrics.hpp"
@@ -121,6 +122,11 @@ private:
     void release_unused_ids();
     uint32_t dataplane_seconds() const;  // the workers' clock, in seconds
     void announce_addresses();
+    // vip_ownership kernel (kernel_path.cpp): what the kernel interfaces hold, republished when it
+    // changes, and gratuitous ARP for what was just acquired.
+    KernelAddresses kernel_addresses(const Config& config) const;
+    void follow_kernel_addresses();
+    void announce_acquired(const dataplane::ServiceSnapshot& snapshot);
     // Connection sync (sync_path.cpp): a worker's two rings, the daemon following `config`, and
     // the control loop's turn of moving records between them.
     std::string create_sync_rings(dataplane::WorkerContext& w, int socket);
@@ -157,6 +163,8 @@ private:
     std::vector<SavedSetting> kernel_settings_;    // sysctls changed, to put back at stop
     HealthMonitor health_;
     sync::SyncDaemon sync_;
+    AddressWatch address_watch_;
+    std::array<std::vector<rte_be32_t>, max_ports> announced_;  // kernel-held addresses GARP went out for
     EventBus events_;
     std::map<Ipv4, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;

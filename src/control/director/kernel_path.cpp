@@ -62,10 +62,54 @@ void Director::sync_kernel_routes(const Config& config)
     kernel_routes_ = std::move(kept);
 }
 
+KernelAddresses Director::kernel_addresses(const Config& config) const
+{
+    KernelAddresses held;
+    if (config.high_availability.vip_ownership != VipOwnership::kernel) return held;
+    for (const InterfaceConfig& iface : config.interfaces)
+        if (!iface.kernel_interface.empty()) held[iface.name] = address_watch_.held_by(iface.kernel_interface);
+    return held;
+}
+
+void Director::follow_kernel_addresses()
+{
+    if (!address_watch_.poll() || config_.high_availability.vip_ownership != VipOwnership::kernel) return;
+    if (auto e = publish(config_); !e.empty()) log::error("cannot publish what the kernel interfaces hold: {}", e);
+}
+
+void Director::announce_acquired(const ServiceSnapshot& snapshot)
+{
+    // An address a kernel interface just took (keepalived's master moving a VIP or the gateway
+    // here) is announced from its port at once, so that neighbours switch to this director;
+    // keepalived announces it too, through the TAP.
+    for (unsigned port_id = 0; port_id < max_ports; ++port_id) {
+        const std::vector<rte_be32_t>& held = snapshot.kernel_addresses[port_id];
+        std::vector<rte_be32_t>& before = announced_[port_id];
+        for (rte_be32_t ip : held) {
+            if (std::binary_search(before.begin(), before.end(), ip)) continue;
+            log::info("{} {} is held by kernel interface {}: answering for it on {}",
+                      snapshot.is_vip(ip) ? "VIP" : "address", format_ipv4(rte_be_to_cpu_32(ip)),
+                      shared_.ports[shared_.ports[port_id].kernel_port].name, shared_.ports[port_id].name);
+            rte_mbuf* m = arp_build_request(shared_.pool, shared_.ports[port_id], ip, ip);
+            if (m == nullptr || workers_.empty() || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
+                rte_pktmbuf_free(m);
+                log::warning("gratuitous ARP for {} not sent", format_ipv4(rte_be_to_cpu_32(ip)));
+            }
+        }
+        for (rte_be32_t ip : before)
+            if (!std::binary_search(held.begin(), held.end(), ip))
+                log::info("{} {} is no longer held by a kernel interface: not answering for it on {}",
+                          snapshot.is_vip(ip) ? "VIP" : "address", format_ipv4(rte_be_to_cpu_32(ip)),
+                          shared_.ports[port_id].name);
+        before = held;
+    }
+}
+
 void Director::announce_addresses()
 {
     // Gratuitous ARP for our addresses and every VIP, so that neighbours that cached another
-    // owner (a previous director) switch to us at once.
+    // owner (a previous director) switch to us at once. Under vip_ownership kernel, VIPs are
+    // announced when acquired instead (announce_acquired), never on a reload.
     const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
     for (unsigned port_id = 0; port_id < shared_.port_count; ++port_id) {
         const PortInfo& port = shared_.ports[port_id];
@@ -73,7 +117,7 @@ void Director::announce_addresses()
         if (port.name.empty() || std::find(kernel_ports_.begin(), kernel_ports_.end(), port_id) != kernel_ports_.end())
             continue;
         std::vector<rte_be32_t> addresses = port.local_ips;
-        addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
+        if (!snapshot->vips_follow_kernel) addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
         for (rte_be32_t ip : addresses) {
             rte_mbuf* m = arp_build_request(shared_.pool, port, ip, ip);
             if (m == nullptr || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {

@@ -83,8 +83,9 @@ void first_health_check(rte_timer* timer, void* arg)
 std::string Director::publish(const Config& config)
 {
     const Config effective = effective_config(config);
-    SnapshotResult built = build_snapshot(effective, interface_ports_, ids_, ++generation_);
+    SnapshotResult built = build_snapshot(effective, interface_ports_, ids_, ++generation_, kernel_addresses(config));
     if (!built.snapshot) return built.error;
+    if (built.snapshot->vips_follow_kernel) announce_acquired(*built.snapshot);
     // lblc and lblcr remember addresses in a table of each worker's own. A service's cursor is
     // read by workers only once a snapshot naming the service is published, and the pointer is
     // a field no worker writes, so it can be set here, before the exchange that publishes it.

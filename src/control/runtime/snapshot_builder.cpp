@@ -190,7 +190,7 @@ std::optional<uint32_t> StableIds::find_real_server(const RealServerKey& key) co
 }
 
 SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
-                              uint64_t generation)
+                              uint64_t generation, const KernelAddresses& kernel_addresses)
 {
     auto s = std::make_unique<ServiceSnapshot>();
     s->generation = generation;
@@ -202,6 +202,20 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
     s->defense = config.dataplane.defense;
     s->sync = {config.sync.master, config.sync.master ? config.sync.full_refresh : 0};
+    if (config.high_availability.vip_ownership == VipOwnership::kernel) {
+        s->vips_follow_kernel = true;
+        for (const auto& [name, addresses] : kernel_addresses) {
+            const auto port = ports.find(name);
+            if (port == ports.end() || port->second >= max_ports) continue;
+            auto& held = s->kernel_addresses[port->second];
+            for (Ipv4 a : addresses) held.push_back(rte_cpu_to_be_32(a));
+            std::sort(held.begin(), held.end());
+            for (rte_be32_t a : held)
+                if (s->is_vip(a)) s->held_vips.push_back(a);
+        }
+        std::sort(s->held_vips.begin(), s->held_vips.end());
+        s->held_vips.erase(std::unique(s->held_vips.begin(), s->held_vips.end()), s->held_vips.end());
+    }
     for (size_t i = 0; i < s->services.size(); ++i) {
         const uint32_t id = s->services[i].id;
         if (id >= s->service_index_by_id.size()) s->service_index_by_id.resize(id + 1, 0);

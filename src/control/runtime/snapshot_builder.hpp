@@ -63,7 +63,11 @@ struct SnapshotResult {
     std::string error;  // set when snapshot is null: what DPDK refused
 };
 
+// The addresses each configured interface's kernel interface holds (by interface name), as the
+// kernel reports them: under vip_ownership kernel, the VIPs served and the addresses answered for.
+using KernelAddresses = std::map<std::string, std::vector<Ipv4>>;
+
 SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
-                              uint64_t generation);
+                              uint64_t generation, const KernelAddresses& kernel_addresses = {});
 
 }  // namespace fulcrum::control
