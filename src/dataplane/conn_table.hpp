@@ -45,6 +45,8 @@ struct Connection {
     // The TCP state connection sync last sent (IPVS's old_state): a change to another state is
     // sent at the next packet from the client.
     TcpState synced_state = TcpState::none;
+    // Installed from another director's sync record, and no packet of it seen here since.
+    bool installed_by_sync = false;
 
     // Whether it counts in its real server's ActiveConn (TCP in an active state) or InActConn.
     bool counts_active() const { return client_key.proto == IPPROTO_TCP && tcp_state_is_active(tcp.state); }

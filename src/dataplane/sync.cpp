@@ -18,9 +18,15 @@ bool tcp_state_synced(TcpState s)
            s == TcpState::close_wait || s == TcpState::time_wait;
 }
 
-bool worth_refreshing(const Connection& c)
+// Under vip_ownership kernel, the director that holds a VIP speaks for all its connections, the
+// copies it took over included, and the other keeps quiet: its refresh would push stale states
+// onto the live connections of the master. Directors that serve alike (vip_ownership always)
+// re-send only what they scheduled or carried themselves, so that two of them do not keep each
+// other's copies alive for ever.
+bool worth_refreshing(const ServiceSnapshot& s, const Connection& c)
 {
-    return c.in_use && (c.client_key.proto != IPPROTO_TCP || tcp_state_synced(c.tcp.state));
+    if (!c.in_use || (c.client_key.proto == IPPROTO_TCP && !tcp_state_synced(c.tcp.state))) return false;
+    return s.vips_follow_kernel ? s.serves_vip(c.client_key.dst_ip) : !c.installed_by_sync;
 }
 
 void hand_to_control(WorkerContext& w, const SyncRecord& r)
@@ -66,6 +72,7 @@ Tick synced_timeout(const SyncRecord& r, Tick local)
 // clock so that it expires when the record says.
 void take_state(WorkerContext& w, Connection& c, const SyncRecord& r)
 {
+    c.installed_by_sync = true;
     const bool was_active = c.counts_active();
     if (c.client_key.proto == IPPROTO_TCP) c.tcp.state = r.state;
     c.synced_state = c.tcp.state;
@@ -161,7 +168,7 @@ void sync_refresh_some(WorkerContext& w)
     for (uint64_t n = 0; n < share; ++n) {
         const Connection& c = w.conns.slot(w.sync_refresh_cursor);
         w.sync_refresh_cursor = w.sync_refresh_cursor + 1 == capacity ? 0 : w.sync_refresh_cursor + 1;
-        if (worth_refreshing(c)) send(w, c);
+        if (worth_refreshing(*w.snapshot, c)) send(w, c);
     }
 }
 

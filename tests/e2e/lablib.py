@@ -296,9 +296,10 @@ def nat_config(name, tcp_scheduler="rr", tcp_weights=(1, 1, 1), base=LAB_CONF):
 class Director:
     """build/fulcrum in fl-dir, its log in the run directory."""
 
-    def __init__(self, name, config, weights=(1, 1, 1)):
+    def __init__(self, name, config, weights=(1, 1, 1), ns="fl-dir"):
         self.name = name
         self.config = config
+        self.ns = ns
         self.weights = weights
         self.log_path = os.path.join(RUN_DIR, f"director-{name}.log")
         self.proc = None
@@ -317,7 +318,7 @@ class Director:
             return False
         self._log = open(self.log_path, "w")
         # `ip netns exec` execs the director in place, so proc.pid is the director's own pid.
-        self.proc = subprocess.Popen(["ip", "netns", "exec", "fl-dir", FULCRUM, "--config", self.config],
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, FULCRUM, "--config", self.config],
                                      stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         return True

@@ -5,6 +5,7 @@ IPVS_OPT_*; include/uapi/linux/ip_vs.h: IP_VS_CONN_F_*; include/net/ip_vs.h: IP_
 from Fulcrum's code: it reads what a Fulcrum master sends and builds what a kernel master would.
 
     python3 ipvs_sync.py listen GROUP PORT IFACE SECONDS   print the records heard, one JSON per line
+    python3 ipvs_sync.py send GROUP PORT IFACE SYNCID JSON  send one datagram of the records in JSON (a list)
 """
 import ipaddress
 import json
@@ -82,6 +83,7 @@ def listener(group, port, iface):
     s.bind((group, port))
     mreqn = socket.inet_aton(group) + socket.inet_aton("0.0.0.0") + struct.pack("@i", socket.if_nametoindex(iface))
     s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+    print(json.dumps({"ready": True}), flush=True)
     return s
 
 
@@ -111,6 +113,12 @@ def main():
                 print(json.dumps({"syncid": syncid, "size": len(data), "records": records}), flush=True)
             except ValueError as e:
                 print(json.dumps({"error": str(e), "size": len(data)}), flush=True)
+        return 0
+    if len(sys.argv) == 7 and sys.argv[1] == "send":
+        group, port, iface, syncid, records = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
+        datagram = encode(json.loads(records), syncid)
+        sender(iface).sendto(datagram, (group, port))
+        print(json.dumps({"ok": True, "size": len(datagram)}))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

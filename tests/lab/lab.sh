@@ -5,8 +5,11 @@
 #            ├──── swx-dir ── dir-ext ─────────────┐
 #            ├──── swx-rs4 ── rs4-eth 198.18.0.14/24  fl-rs4  DR: the VIP on lo
 #            └──── swx-rs5 ── rs5-eth 198.18.0.15/24  fl-rs5  TUN: decap.py → tunl-dec, the VIP on lo
+#            ├──── swx-dir2 ─ dir2-ext ────────────┐
 #                                                  fl-dir (DPDK af_packet on both; the kernel has no IPv4)
+#                                                  fl-dir2 (a second director, for high availability)
 #   fl-sw   br0 ── sw-dir ─── dir-int ─────────────┘
+#            ├──── sw-dir2 ── dir2-int ────────────┘
 #            ├──── sw-rs1 ── rs1-eth 198.19.0.11/24  fl-rs1  NAT
 #            ├──── sw-rs2 ── rs2-eth 198.19.0.12/24  fl-rs2  NAT
 #            └──── sw-rs3 ── rs3-eth 198.19.0.13/24  fl-rs3  NAT
@@ -35,7 +38,7 @@
 LAB_DIR=${FULCRUM_LAB_DIR:-/tmp/fulcrum-lab}
 LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_PY=/usr/bin/python3
-LAB_NAMESPACES=(fl-client fl-dir fl-sw fl-swx fl-rs1 fl-rs2 fl-rs3 fl-rs4 fl-rs5)
+LAB_NAMESPACES=(fl-client fl-dir fl-dir2 fl-sw fl-swx fl-rs1 fl-rs2 fl-rs3 fl-rs4 fl-rs5)
 LAB_RS_NAT=(1 2 3)   # behind the director, on fl-sw
 LAB_RS_DR=(4)        # on the client's link (fl-swx), VIP on lo
 LAB_RS_TUN=(5)       # on the client's link, IPIP decapsulated by decap.py
@@ -221,6 +224,9 @@ _lab_up_body() (
     ip -n fl-swx link set brx type bridge nf_call_iptables 0
     ip -n fl-sw link set br0 type bridge nf_call_iptables 0
     ip -n fl-sw link add sw-dir type veth peer name dir-int netns fl-dir
+    # The second director's ports, on the same two links (tests/e2e/test_ha.py).
+    ip -n fl-swx link add swx-dir2 type veth peer name dir2-ext netns fl-dir2
+    ip -n fl-sw link add sw-dir2 type veth peer name dir2-int netns fl-dir2
     for n in "${LAB_RS_NAT[@]}"; do
         ip -n fl-sw link add "sw-rs$n" type veth peer name "rs$n-eth" netns "fl-rs$n"
     done
@@ -240,16 +246,21 @@ _lab_up_body() (
         _lab_offloads_off fl-dir "$dev"
         ip -n fl-dir link set "$dev" up
     done
+    for dev in dir2-ext dir2-int; do
+        ip netns exec fl-dir2 sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
+        _lab_offloads_off fl-dir2 "$dev"
+        ip -n fl-dir2 link set "$dev" up
+    done
 
     # The switches.
-    for dev in sw-dir "${LAB_RS_NAT[@]/#/sw-rs}"; do
+    for dev in sw-dir sw-dir2 "${LAB_RS_NAT[@]/#/sw-rs}"; do
         _lab_offloads_off fl-sw "$dev"
         ip -n fl-sw link set "$dev" master br0
         ip -n fl-sw link set "$dev" up
     done
     _lab_offloads_off fl-sw br0
     ip -n fl-sw link set br0 up
-    for dev in swx-cli swx-dir "${LAB_RS_DR[@]/#/swx-rs}" "${LAB_RS_TUN[@]/#/swx-rs}"; do
+    for dev in swx-cli swx-dir swx-dir2 "${LAB_RS_DR[@]/#/swx-rs}" "${LAB_RS_TUN[@]/#/swx-rs}"; do
         _lab_offloads_off fl-swx "$dev"
         ip -n fl-swx link set "$dev" master brx
         ip -n fl-swx link set "$dev" up

@@ -7,6 +7,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <algorithm>
+
 #include "dataplane/pipeline.hpp"
 #include "dataplane/sync.hpp"
 #include "dataplane/worker.hpp"
@@ -288,4 +290,47 @@ TEST_F(Sync, TheFullRefreshSendsTheWholeTableOncePerPeriodInEvenShares)
         EXPECT_TRUE(take_sync().empty());
     }
     EXPECT_EQ(sent, 10u);
+}
+
+// Runs the full refresh over a whole period (1 s here) and returns the client ports it sent.
+static std::vector<uint16_t> refresh_once(World& w)
+{
+    const uint64_t start_tsc = w.w_->now;
+    std::vector<uint16_t> ports;
+    for (unsigned tick = 1; tick <= 64; ++tick) {
+        worker_set_clock(*w.w_, start_tsc + tick * w.shared_->tsc_per_tick);
+        sync_refresh_some(*w.w_);
+        for (const SyncRecord& r : w.take_sync()) ports.push_back(r.client_port);
+    }
+    std::sort(ports.begin(), ports.end());
+    return ports;
+}
+
+TEST_F(Sync, TheFullRefreshLeavesOtherDirectorsCopiesToThem)
+{
+    start(0, 1);
+    client_packets(44000, 80, 3);  // scheduled here
+    take_sync();
+    sync_install(*w_, record(44001, 1, TcpState::established));  // a copy of another director's
+    EXPECT_EQ(refresh_once(*this), std::vector<uint16_t>{44000});
+    // Once a packet of the copy comes here, this director carries it and speaks for it.
+    run(from_client(44001).tcp(ACK).bytes(), ext_port);
+    take(int_port);
+    take_sync();
+    EXPECT_EQ(refresh_once(*this), (std::vector<uint16_t>{44000, 44001}));
+}
+
+TEST_F(Sync, UnderKernelOwnershipTheHolderOfTheVipSpeaksForAllItsConnections)
+{
+    start(0, 1);
+    control::Config c = config_;
+    c.high_availability.vip_ownership = control::VipOwnership::kernel;
+    ASSERT_EQ(republish(c, {{"ext", {ext_ip, vip}}}), "");
+    client_packets(45000, 80, 3);
+    take_sync();
+    sync_install(*w_, record(45001, 1, TcpState::established));
+    EXPECT_EQ(refresh_once(*this), (std::vector<uint16_t>{45000, 45001})) << "the holder re-sends its copies too";
+    // Once keepalived has moved the VIP away, this director keeps quiet.
+    ASSERT_EQ(republish(c, {{"ext", {ext_ip}}}), "");
+    EXPECT_TRUE(refresh_once(*this).empty());
 }
