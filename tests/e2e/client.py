@@ -153,7 +153,8 @@ def cmd_download(args):
     start = time.monotonic()
     conn = http_connection(args.timeout)
     try:
-        conn.request("GET", f"/bytes/{args.size}", headers={"Connection": "close"})
+        path = f"/bytes/{args.size}" + (f"?rate={args.rate}" if args.rate else "")
+        conn.request("GET", path, headers={"Connection": "close"})
         resp = conn.getresponse()
         server = resp.getheader("X-Real-Server")
         if resp.status != 200:
@@ -476,6 +477,7 @@ def main():
     p = sub.add_parser("download")
     p.add_argument("--size", type=int, default=1 << 20)
     p.add_argument("--deadline", type=float, default=20.0)
+    p.add_argument("--rate", type=int, default=0, help="ask the real server for this many bytes a second (0: as fast as it goes)")
     p = sub.add_parser("upload")
     p.add_argument("--size", type=int, default=1 << 20)
     p.add_argument("--seed", type=int, default=1)

@@ -6,7 +6,7 @@ HTTP (one thread per connection):
   GET  /client      -> "NAME IP:PORT\n", the peer as this server sees it (NAT keeps the client's address)
   GET  /conn        -> "NAME PEER_IP:PORT LOCAL_IP:PORT\n": also the address the connection was made to
                        (the real server's own under NAT, the VIP under DR and TUN)
-  GET  /bytes/N     -> N bytes of the lab pattern: byte i is i % 251
+  GET  /bytes/N     -> N bytes of the lab pattern: byte i is i % 251 (?rate=B: at B bytes a second)
   POST /sha256      -> hex sha256 of the request body, then "\n"
   GET  /hold?seconds=S -> "NAME PEER_IP:PORT LOCAL_IP:PORT\n" at once (as /conn), then the connection
                        stays open, idle, for S seconds (0 < S <= 600), or until the client closes it or
@@ -116,22 +116,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, (json.dumps(self.server.health.view(name)) + "\n").encode(),
                               "application/json")
         if self.path.startswith("/bytes/"):
+            parts = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(parts.query)
             try:
-                n = int(self.path[len("/bytes/"):])
+                n = int(parts.path[len("/bytes/"):])
+                rate = float(query.get("rate", ["0"])[0])
             except ValueError:
-                n = -1
-            if not 0 <= n <= MAX_BYTES:
-                return self._send(400, f"expected /bytes/N with 0 <= N <= {MAX_BYTES}\n".encode())
+                n, rate = -1, 0
+            if not 0 <= n <= MAX_BYTES or rate < 0:
+                return self._send(400, f"expected /bytes/N[?rate=BYTES_PER_SECOND] with 0 <= N <= {MAX_BYTES}\n".encode())
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(n))
             self.send_header("X-Real-Server", name)
             self.end_headers()
             sent = 0
+            start = time.monotonic()
             while sent < n:
                 chunk = pattern(sent, min(CHUNK, n - sent))
                 self.wfile.write(chunk)
                 sent += len(chunk)
+                if rate > 0:
+                    # Paced: a transfer that lasts long enough for something to happen during it.
+                    ahead = sent / rate - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
             return None
         return self._send(404, b"not found\n")
 
