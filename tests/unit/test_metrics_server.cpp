@@ -115,7 +115,10 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
         w.level_secure_tcp = 2 + w.worker;
     }
     Metrics metrics;
-    metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}});
+    SyncStatus sync;
+    sync.counters.connections_sent = 41;
+    sync.counters.refused[static_cast<size_t>(fulcrum::control::sync::SyncRefusal::bad_version)] = 3;
+    metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}}, sync);
     const std::string text = metrics.prometheus_text();
 
     std::vector<std::string> order;  // families in the order their samples appear
@@ -146,6 +149,9 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     EXPECT_NE(text.find("fulcrum_weight{"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_mbufs_in_use{pool=\"mbufs\"} 1200\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_mbufs{pool=\"indirect\"} 4096\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_sync_connections_sent_total 41\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_sync_refused_total{reason=\"bad_version\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_sync_refused_total{reason=\"other_syncid\"} 0\n"), std::string::npos);
 }
 
 TEST(Metrics, WorkerFamiliesAreTheNamesOfWorkerValues)

@@ -199,7 +199,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     announce_addresses();
     configure_sync(config);
     metrics_.register_telemetry();
-    metrics_.update(services(), this->workers(), health(), pools());
+    metrics_.update(services(), this->workers(), health(), pools(), sync_status());
     if (auto e = open_listeners(config); !e.empty()) return e;
     return {};
 }

@@ -64,7 +64,7 @@ void Director::run(ControlSignals& signals)
                 log::debug("forgot {} neighbours unused for {} s", n, neighbor_stale_seconds);
             release_unused_ids();
             estimate_rates();
-            metrics_.update(services(), workers(), health(), pools());
+            metrics_.update(services(), workers(), health(), pools(), sync_status());
             next_estimate += estimator_period;
         }
         metrics_server_->poll_once(metrics_);

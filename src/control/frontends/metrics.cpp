@@ -40,13 +40,14 @@ void add_stats(std::string& out, std::string_view metric, const std::string& lab
 }  // namespace
 
 void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
-                     const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools)
+                     const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools, const SyncStatus& sync)
 {
     std::lock_guard lock(mutex_);
     services_ = services;
     workers_ = workers;
     health_ = health;
     pools_ = pools;
+    sync_ = sync;
 }
 
 std::string Metrics::prometheus_text() const
@@ -124,6 +125,21 @@ std::string Metrics::prometheus_text() const
     for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs", fmt::format("pool=\"{}\"", p.name), p.size);
     out += "# HELP fulcrum_mbufs_in_use Packet buffers taken.\n# TYPE fulcrum_mbufs_in_use gauge\n";
     for (const PoolStatus& p : pools_) add_stats(out, "fulcrum_mbufs_in_use", fmt::format("pool=\"{}\"", p.name), p.in_use);
+    // Connection sync's daemon (the workers' side is in fulcrum_worker_sync_*).
+    const sync::SyncCounters& c = sync_.counters;
+    const std::pair<const char*, uint64_t> sync_counters[] = {
+        {"messages_sent", c.messages_sent},         {"connections_sent", c.connections_sent},
+        {"send_errors", c.send_errors},             {"messages_received", c.messages_received},
+        {"connections_received", c.connections_received}, {"delivery_full", c.delivery_full},
+    };
+    for (const auto& [name, value] : sync_counters)
+        out += fmt::format("# HELP fulcrum_sync_{0}_total Connection sync: {0}.\n# TYPE fulcrum_sync_{0}_total counter\n"
+                           "fulcrum_sync_{0}_total {1}\n",
+                           name, value);
+    out += "# HELP fulcrum_sync_refused_total Sync datagrams dropped and records skipped, by reason.\n"
+           "# TYPE fulcrum_sync_refused_total counter\n";
+    for (size_t r = 0; r < sync::sync_refusal_count; ++r)
+        add_stats(out, "fulcrum_sync_refused_total", fmt::format("reason=\"{}\"", sync::sync_refusal_names[r]), c.refused[r]);
     return out;
 }
 

@@ -18,7 +18,8 @@ class Metrics {
 public:
     // Control core.
     void update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
-                const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools = {});
+                const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools = {},
+                const SyncStatus& sync = {});
 
     // Any thread.
     std::string prometheus_text() const;
@@ -34,6 +35,7 @@ private:
     std::vector<WorkerStatus> workers_;
     std::vector<HealthRow> health_;
     std::vector<PoolStatus> pools_;
+    SyncStatus sync_;
 };
 
 // The Prometheus endpoint: a small non-blocking HTTP server the control loop polls. It serves
