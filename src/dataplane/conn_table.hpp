@@ -45,7 +45,8 @@ struct Connection {
     // The TCP state connection sync last sent (IPVS's old_state): a change to another state is
     // sent at the next packet from the client.
     TcpState synced_state = TcpState::none;
-    // Installed from another director's sync record, and no packet of it seen here since.
+    // Installed from another director's sync record, and no client packet of it seen here since
+    // (while this director sends sync).
     bool installed_by_sync = false;
 
     // Whether it counts in its real server's ActiveConn (TCP in an active state) or InActConn.

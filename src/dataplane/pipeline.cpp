@@ -150,7 +150,6 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
                        Connection& c)
 {
     c.last_seen = w.now_tick;
-    c.installed_by_sync = false;
     ++c.in_packets;
     track_tcp(w, c, p, TcpDirection::input);
     if (w.snapshot->sync.send) sync_after_packet(w, c);
@@ -170,7 +169,6 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
     if (!w.snapshot->reaches_real_server_by(c.real_server_id, c.real_ip, m->port))
         return Verdict::drop(DropReason::reply_wrong_port);
     c.last_seen = w.now_tick;
-    c.installed_by_sync = false;
     track_tcp(w, c, p, TcpDirection::output);
     // Only connections of a method whose replies come through the director have a reply key:
     // NAT's.

@@ -111,6 +111,9 @@ bool sync_wanted(const Connection& c)
 
 void sync_after_packet(WorkerContext& w, Connection& c)
 {
+    // A client's packet came here: this director carries the connection now. (Only a sender's
+    // refresh reads the flag, so a director that does not send need not clear it.)
+    c.installed_by_sync = false;
     if (!sync_wanted(c)) return;
     c.synced_state = c.tcp.state;
     send(w, c);
