@@ -90,10 +90,11 @@ CONN_RE = re.compile(r"^(TCP|UDP)\s+\S+\s+(\S+)\s+(\d+\.\d+\.\d+\.\d+):(\d+)\s+(
                      r"(\d+\.\d+\.\d+\.\d+):(\d+)$")
 
 
-def connections(side, limit=5000):
-    """The rows of `show conns` on `side`: (protocol, state, client, cport, vip, vport, real, rport)."""
+def connections(side):
+    """The rows of `ipvsadm -L -n -c` on `side`'s console: (protocol, state, client, cport, vip,
+    vport, real, rport)."""
     rows = []
-    for line in console(side, f"show conns {limit}", limit=20.0).splitlines():
+    for line in console(side, "ipvsadm -L -n -c", limit=20.0).splitlines():
         m = CONN_RE.match(line.strip())
         if m:
             rows.append((m.group(1), m.group(2), m.group(3), int(m.group(4)), m.group(5), int(m.group(6)),

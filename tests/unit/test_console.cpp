@@ -368,6 +368,7 @@ TEST(ConsoleCommands, ShowConnsIsIpvsadmLncWithALimit)
     EXPECT_EQ(run(d, "show conns 100000"), all);
     EXPECT_EQ(d.last_limit, 100000u);
     EXPECT_EQ(run(d, "ipvsadm -L -n -c"), all);
+    EXPECT_EQ(d.last_limit, max_connection_limit);
     EXPECT_EQ(run(d, "ipvsadm -lnc"), all);
     EXPECT_EQ(run(d, "show conns 0"),
               "error: show conns: expected a number of connections from 1 to 100000, found \"0\"\n");

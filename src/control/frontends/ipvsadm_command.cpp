@@ -424,7 +424,8 @@ std::string check_rules(const Ipvsadm& c)
 CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
 {
     CommandOutput out;
-    if (c.options & opt::connection) return show_connections(api, default_connection_limit);
+    // ipvsadm lists every connection; here as many as the console lists at once.
+    if (c.options & opt::connection) return show_connections(api, max_connection_limit);
     if (c.options & opt::daemon) {
         const SyncStatus sync = api.sync_status();
         add_text(out, format_ipvsadm_daemons(sync.config, sync.kernel_interface));
