@@ -102,6 +102,20 @@ bool PersistenceTable::attach(const Template& t, uint32_t now_s)
     return true;
 }
 
+bool PersistenceTable::renew(const Template& t, uint16_t real_server_id, uint32_t now_s)
+{
+    Slot& s = slots_[t.slot];
+    uint64_t word = s.word.load(std::memory_order_acquire);
+    while (true) {
+        if (tag(word) != t.tag) return false;
+        if (real_server(word) == real_server_id) break;
+        if ((word & controlled_mask) != 0) return false;
+        if (s.word.compare_exchange_weak(word, make(t.tag, real_server_id), std::memory_order_acq_rel)) break;
+    }
+    s.last_use.store(now_s, std::memory_order_release);
+    return true;
+}
+
 void PersistenceTable::detach(uint32_t slot, uint32_t now_s)
 {
     // The template's timeout runs again from the moment its last connection is gone.

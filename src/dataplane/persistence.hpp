@@ -56,6 +56,12 @@ public:
     bool attach(const Template& t, uint32_t now_s);
     void detach(uint32_t slot, uint32_t now_s);
 
+    // Connection sync: another director says template `t` (just claimed, found live) is
+    // `real_server_id`'s as of `now_s`. Its timeout starts again; one that controls no connection
+    // here takes that real server. False when the slot no longer holds it, or when connections
+    // here follow it to another real server (then it stays as it is).
+    bool renew(const Template& t, uint16_t real_server_id, uint32_t now_s);
+
     // Ends the template in `slot` now (expire_quiescent_template).
     void expire(uint32_t slot);
 

@@ -40,10 +40,18 @@ void hand_to_control(WorkerContext& w, const SyncRecord& r)
 
 // A connection's record, then its template's (the kernel sends the template every time a
 // connection it controls is looked at; here with the connection's records, which is as often as
-// a backup needs it).
-void send(WorkerContext& w, const Connection& c)
+// a backup needs it). `time_left`: the record's timeout is what remains of the connection's,
+// not its state's full timeout (the refresh, for a connection that may have been idle).
+void send(WorkerContext& w, const Connection& c, bool time_left = false)
 {
-    hand_to_control(w, sync_record_of(w, c));
+    SyncRecord record = sync_record_of(w, c);
+    if (time_left) {
+        const Tick timeout = connection_timeout(c, *w.snapshot);
+        const Tick idle = w.now_tick - c.last_seen;
+        const Tick left = idle < timeout ? timeout - idle : 0;
+        record.timeout_seconds = std::max<uint32_t>(1, (left + ticks_per_second - 1) / ticks_per_second);
+    }
+    hand_to_control(w, record);
     if (c.template_slot == PersistenceTable::none) return;
     const ServiceEntry* service = w.snapshot->service_with_id(c.service_id);
     if (service != nullptr && service->persistence_seconds != 0) hand_to_control(w, sync_template_of(c, *service));
@@ -90,12 +98,18 @@ void take_state(WorkerContext& w, Connection& c, const SyncRecord& r)
 void install_template(WorkerContext& w, const SyncRecord& r, const ServiceEntry& service, const RealServerEntry& rs)
 {
     const uint32_t now_s = w.now_tick / ticks_per_second;
-    const auto claimed = w.shared->templates->claim(service.id, r.client_ip & service.persistence_mask,
-                                                    static_cast<uint16_t>(rs.id), now_s, service.persistence_seconds);
-    if (claimed)
-        ++w.counters.sync_installed;
-    else
+    const auto rs_id = static_cast<uint16_t>(rs.id);
+    PersistenceTable::ClaimResult how;
+    const auto claimed = w.shared->templates->claim(service.id, r.client_ip & service.persistence_mask, rs_id, now_s,
+                                                    service.persistence_seconds, &how);
+    if (!claimed)
         ++w.counters.sync_not_installed;
+    else if (how != PersistenceTable::ClaimResult::joined)
+        ++w.counters.sync_installed;
+    else if (w.shared->templates->renew(*claimed, rs_id, now_s))
+        ++w.counters.sync_updated;  // its timeout runs again, towards the record's real server
+    else
+        ++w.counters.sync_stale;    // connections here follow it elsewhere: kept
 }
 
 }  // namespace
@@ -170,8 +184,16 @@ void sync_refresh_some(WorkerContext& w)
                            (uint64_t{period} * ticks_per_second);
     for (uint64_t n = 0; n < share; ++n) {
         const Connection& c = w.conns.slot(w.sync_refresh_cursor);
+        if (worth_refreshing(*w.snapshot, c)) {
+            // Room for a connection and its template, or the rest waits for the next tick (the
+            // cursor stays), so that a large table's share never overruns the ring.
+            if (w.sync_out != nullptr && rte_ring_free_count(w.sync_out) < 2) {
+                ++w.counters.sync_ring_full;
+                return;
+            }
+            send(w, c, true);
+        }
         w.sync_refresh_cursor = w.sync_refresh_cursor + 1 == capacity ? 0 : w.sync_refresh_cursor + 1;
-        if (worth_refreshing(*w.snapshot, c)) send(w, c);
     }
 }
 

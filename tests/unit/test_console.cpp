@@ -748,6 +748,12 @@ TEST(ConsoleCommands, IpvsadmSyncDaemonsStartListAndStop)
     EXPECT_EQ(run(d, "ipvsadm --stop-daemon master"), "ok\n");
     EXPECT_EQ(run(d, "ipvsadm --stop-daemon backup"), "ok\n");
     EXPECT_FALSE(d.config.sync.enabled());
+    // Left out, the length is what one frame of the interface carries.
+    d.config.interfaces[1].mtu = 1400;
+    EXPECT_EQ(run(d, "ipvsadm --start-daemon backup --mcast-interface int"), "ok\n");
+    EXPECT_EQ(d.config.sync.max_length, 1372);
+    EXPECT_EQ(run(d, "ipvsadm --stop-daemon backup"), "ok\n");
+    d.config.interfaces[1].mtu = 1500;
     // One frame of int (MTU 1500) carries at most 1472 bytes: the file's rule holds here too.
     EXPECT_EQ(run(d, "ipvsadm --start-daemon backup --mcast-interface int --sync-maxlen 1500"),
               "error: sync.max_length: 1500 bytes do not fit one frame of interface int (MTU 1500): at most 1472\n");

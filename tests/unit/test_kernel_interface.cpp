@@ -114,6 +114,16 @@ TEST(AddressWatch, NewAndDeletedAddressesFollowTheKernel)
     const auto whole = address_message(RTM_NEWADDR, AF_INET, 7, 0x01020304);
     EXPECT_FALSE(apply_address_messages(whole.data(), whole.size() - 1, held));
     EXPECT_EQ(held.size(), 2u);
+    // A last message whose length is not a multiple of 4 ends the buffer there (nothing is read
+    // past it, which the sanitizer build would see).
+    auto odd = address_message(RTM_NEWADDR, AF_INET, 8, 0x0A000001);
+    odd.push_back(0);
+    nlmsghdr h;
+    std::memcpy(&h, odd.data(), sizeof h);
+    h.nlmsg_len += 1;
+    std::memcpy(odd.data(), &h, sizeof h);
+    EXPECT_TRUE(apply_address_messages(odd.data(), odd.size(), held));
+    held.erase(8);
     const auto last = address_message(RTM_DELADDR, AF_INET, 6, gateway);
     EXPECT_TRUE(apply_address_messages(last.data(), last.size(), held));
     EXPECT_EQ(held.count(6), 0u) << "an interface with no address left is forgotten";

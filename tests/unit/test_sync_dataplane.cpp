@@ -269,6 +269,68 @@ TEST_F(Sync, AnInstalledTemplateKeepsTheClientsNetworkOnItsRealServer)
     }
 }
 
+TEST_F(Sync, AReceivedTemplateIsRenewedAndFollowsTheMastersRealServer)
+{
+    start(300);
+    SyncRecord t = record(0, 2, TcpState::none, 300);
+    t.client_ip = client_ip & 0xffffff00;
+    t.is_template = true;
+    t.inactive = true;
+    sync_install(*w_, t);
+    // The master's template moved to rs2 before any connection here used it: so does this one.
+    t.real_ip = rs_ip[1];
+    sync_install(*w_, t);
+    EXPECT_EQ(w_->counters.sync_installed, 1u);
+    EXPECT_EQ(w_->counters.sync_updated, 1u);
+    // Re-sent 200 s later, it lives 300 s from then: at 450 s it still holds the client.
+    const uint64_t t0 = w_->now;
+    worker_set_clock(*w_, t0 + 200 * ticks_per_second * shared_->tsc_per_tick);
+    sync_install(*w_, t);
+    worker_set_clock(*w_, t0 + 450 * ticks_per_second * shared_->tsc_per_tick);
+    run(from_client(42100).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    ASSERT_NE(connection(42100), nullptr);
+    EXPECT_EQ(connection(42100)->real_ip, rte_cpu_to_be_32(rs_ip[1]));
+    // Now a connection here follows it: a record naming another real server changes nothing.
+    t.real_ip = rs_ip[0];
+    sync_install(*w_, t);
+    EXPECT_EQ(w_->counters.sync_stale, 1u);
+    run(from_client(42101).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    EXPECT_EQ(connection(42101)->real_ip, rte_cpu_to_be_32(rs_ip[1]));
+}
+
+TEST_F(Sync, TheRefreshSendsTheTimeLeftAndNeverOverrunsItsRing)
+{
+    start(0, 1);
+    client_packets(46000, 80, 2);  // ESTABLISHED, not yet sent
+    const uint64_t t0 = w_->now;
+    // 100 s idle: the record says 800 s of the 900, so a backup's copy ends when this one does.
+    worker_set_clock(*w_, t0 + 100 * ticks_per_second * shared_->tsc_per_tick);
+    w_->sync_refresh_tick = w_->now_tick;  // 64 ticks from here: the whole table once
+    std::vector<SyncRecord> sent;
+    for (unsigned tick = 1; tick <= 64; ++tick) {
+        worker_set_clock(*w_, w_->now + shared_->tsc_per_tick);
+        sync_refresh_some(*w_);
+        for (const SyncRecord& r : take_sync()) sent.push_back(r);
+    }
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_GE(sent[0].timeout_seconds, 799u);
+    EXPECT_LE(sent[0].timeout_seconds, 800u);
+    // A ring with room for one record: the connection waits, the cursor with it.
+    SyncRecord filler{};
+    while (rte_ring_free_count(w_->sync_out) > 1) rte_ring_sp_enqueue_elem(w_->sync_out, &filler, sizeof filler);
+    const uint64_t full_before = w_->counters.sync_ring_full;
+    for (unsigned tick = 1; tick <= 64; ++tick) {
+        worker_set_clock(*w_, w_->now + shared_->tsc_per_tick);
+        sync_refresh_some(*w_);
+    }
+    EXPECT_GT(w_->counters.sync_ring_full, full_before);
+    const uint32_t stuck_at = w_->sync_refresh_cursor;
+    EXPECT_EQ(&w_->conns.slot(stuck_at), connection(46000)) << "the cursor waits on the connection it could not send";
+    take_sync();
+}
+
 TEST_F(Sync, TheFullRefreshSendsTheWholeTableOncePerPeriodInEvenShares)
 {
     start(0, 1);  // every connection within 1 s

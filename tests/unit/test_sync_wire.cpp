@@ -228,6 +228,14 @@ TEST(SyncWire, RecordErrorsDropTheWholeDatagram)
     small[3] = 32;
     EXPECT_EQ(decode(two(small), out).dropped, SyncRefusal::bad_record);
     EXPECT_TRUE(out.empty()) << "the good record before the bad one is not kept";
+    // Nor is a record skipped before it counted: the datagram is counted once, as dropped.
+    Bytes sctp = good;
+    sctp[1] = 132;
+    Bytes records = sctp;
+    records.insert(records.end(), good.begin(), good.begin() + 20);
+    const DecodeResult r = decode(message(records, 2), out);
+    EXPECT_EQ(r.dropped, SyncRefusal::truncated_record);
+    EXPECT_EQ(r.skipped[static_cast<size_t>(SyncRefusal::unsupported_protocol)], 0u);
 }
 
 // A record with options after its fixed part, `size` counting them, padded to 4 bytes.

@@ -24,7 +24,7 @@ bool apply_address_messages(const void* buffer, size_t length, AddressesByInterf
     bool changed = false;
     const auto* bytes = static_cast<const char*>(buffer);
     size_t offset = 0;
-    while (length - offset >= sizeof(nlmsghdr)) {
+    while (offset < length && length - offset >= sizeof(nlmsghdr)) {
         nlmsghdr h;
         std::memcpy(&h, bytes + offset, sizeof h);
         if (h.nlmsg_len < sizeof h || h.nlmsg_len > length - offset) break;
@@ -38,7 +38,7 @@ bool apply_address_messages(const void* buffer, size_t length, AddressesByInterf
                 std::optional<Ipv4> local, address;
                 size_t at = offset + NLMSG_LENGTH(sizeof(ifaddrmsg));
                 const size_t end = offset + h.nlmsg_len;
-                while (end - at >= sizeof(rtattr)) {
+                while (at < end && end - at >= sizeof(rtattr)) {
                     rtattr a;
                     std::memcpy(&a, bytes + at, sizeof a);
                     if (a.rta_len < sizeof a || a.rta_len > end - at) break;
@@ -60,7 +60,7 @@ bool apply_address_messages(const void* buffer, size_t length, AddressesByInterf
                 }
             }
         }
-        if (next <= offset) break;
+        if (next <= offset || next > length) break;
         offset = next;
     }
     return changed;

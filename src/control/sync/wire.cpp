@@ -164,6 +164,7 @@ DecodeResult decode_message(std::span<const uint8_t> datagram, uint8_t accepted_
     auto drop = [&](SyncRefusal why) {
         out.resize(first);
         result.accepted = 0;
+        result.skipped = {};  // the datagram is counted once, under its reason
         result.dropped = why;
         return result;
     };
