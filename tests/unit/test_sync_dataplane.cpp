@@ -73,6 +73,16 @@ protected:
         r.timeout_seconds = timeout;
         return r;
     }
+
+    // The persistence template of the client's /24 towards rs[real_server], for 300 s.
+    SyncRecord template_record(int real_server)
+    {
+        SyncRecord t = record(0, real_server, TcpState::none, 300);
+        t.client_ip = client_ip & 0xffffff00;
+        t.is_template = true;
+        t.inactive = true;
+        return t;
+    }
 };
 
 }  // namespace
@@ -253,10 +263,7 @@ TEST_F(Sync, RecordsForWhatThisDirectorLacksAreCountedAndDropped)
 TEST_F(Sync, AnInstalledTemplateKeepsTheClientsNetworkOnItsRealServer)
 {
     start(300);
-    SyncRecord t = record(0, 2, TcpState::none, 300);
-    t.client_ip = client_ip & 0xffffff00;
-    t.is_template = true;
-    t.inactive = true;
+    SyncRecord t = template_record(2);
     sync_install(*w_, t);
     EXPECT_EQ(w_->counters.sync_installed, 1u);
     // A new connection from the client (rr would pick rs1) follows the template to rs3.
@@ -272,10 +279,7 @@ TEST_F(Sync, AnInstalledTemplateKeepsTheClientsNetworkOnItsRealServer)
 TEST_F(Sync, AReceivedTemplateIsRenewedAndFollowsTheMastersRealServer)
 {
     start(300);
-    SyncRecord t = record(0, 2, TcpState::none, 300);
-    t.client_ip = client_ip & 0xffffff00;
-    t.is_template = true;
-    t.inactive = true;
+    SyncRecord t = template_record(2);
     sync_install(*w_, t);
     // The master's template moved to rs2 before any connection here used it: so does this one.
     t.real_ip = rs_ip[1];
