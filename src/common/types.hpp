@@ -109,6 +109,9 @@ constexpr bool replies_through_director(ForwardMethod m)
 // The method whose ipvsadm option letter is `flag`, if any.
 std::optional<ForwardMethod> forward_method_of_flag(char flag);
 
+// 224.0.0.0/4.
+constexpr bool is_ipv4_multicast(Ipv4 ip) { return (ip >> 28) == 0xe; }
+
 std::string format_ipv4(Ipv4 ip);
 std::string format_ipv4_port(Ipv4 ip, uint16_t port);  // "198.18.0.100:80"
 std::string format_mac(const MacAddress& mac);

@@ -30,8 +30,6 @@ bool tcp_flags_invalid(uint8_t flags)
     return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == 0;
 }
 
-bool is_multicast(rte_be32_t ip) { return (rte_be_to_cpu_32(ip) >> 28) == 0xe; }
-
 bool is_syn_only(uint8_t flags)
 {
     return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
@@ -47,11 +45,7 @@ void track_tcp(WorkerContext& w, Connection& c, const ParsedPacket& p, TcpDirect
     const TcpConnState before = c.tcp;
     c.tcp = tcp_step(c.tcp, direction, p.tcp_flags, w.defense.secure_tcp_on);
     if (c.tcp.state == before.state) return;
-    if (const int delta = tcp_active_delta(before.state, c.tcp.state); delta != 0) {
-        ConnCounts& counts = counts_of(w, c);
-        count_add(counts.active, delta);
-        count_add(counts.inactive, -delta);
-    }
+    recount_after_state_change(w, c, before.state);
     w.conns.reschedule(&c, c.last_seen + connection_timeout(c, *w.snapshot));
 }
 
@@ -350,7 +344,7 @@ bool needs_connection_lookup(const ParsedPacket& p)
         if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
         return Verdict::drop(DropReason::no_service);
     }
-    if (is_multicast(p.key.dst_ip)) {
+    if (is_ipv4_multicast(rte_be_to_cpu_32(p.key.dst_ip))) {
         // VRRP, connection sync, IGMP: the kernel behind the port knows which groups it has
         // joined and drops the rest.
         const uint16_t kernel_port = w.shared->ports[m->port].kernel_port;

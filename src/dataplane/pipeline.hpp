@@ -24,6 +24,25 @@ void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict);
 // Idle timeout of a connection in its current state, under the snapshot's timeouts.
 Tick connection_timeout(const Connection& c, const ServiceSnapshot& s);
 
+// What is left of that timeout at `now` (0 once it has run out).
+inline Tick connection_time_left(const Connection& c, const ServiceSnapshot& s, Tick now)
+{
+    const Tick timeout = connection_timeout(c, s);
+    const Tick idle = now - c.last_seen;
+    return idle < timeout ? timeout - idle : 0;
+}
+
+// Moves a connection between its real server's ActiveConn and InActConn after its TCP state
+// changed from `before` (a packet, or a sync record).
+inline void recount_after_state_change(WorkerContext& w, const Connection& c, TcpState before)
+{
+    if (const int delta = tcp_active_delta(before, c.tcp.state); delta != 0) {
+        ConnCounts& counts = w.conn_counts[c.real_server_id];
+        count_add(counts.active, delta);
+        count_add(counts.inactive, -delta);
+    }
+}
+
 // Takes a connection out of its real server's ActiveConn or InActConn (before it goes).
 void uncount_connection(WorkerContext& w, const Connection& c);
 

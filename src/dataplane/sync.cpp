@@ -46,9 +46,7 @@ void send(WorkerContext& w, const Connection& c, bool time_left = false)
 {
     SyncRecord record = sync_record_of(w, c);
     if (time_left) {
-        const Tick timeout = connection_timeout(c, *w.snapshot);
-        const Tick idle = w.now_tick - c.last_seen;
-        const Tick left = idle < timeout ? timeout - idle : 0;
+        const Tick left = connection_time_left(c, *w.snapshot, w.now_tick);
         record.timeout_seconds = std::max<uint32_t>(1, (left + ticks_per_second - 1) / ticks_per_second);
     }
     hand_to_control(w, record);
@@ -81,14 +79,10 @@ Tick synced_timeout(const SyncRecord& r, Tick local)
 void take_state(WorkerContext& w, Connection& c, const SyncRecord& r)
 {
     c.installed_by_sync = true;
-    const bool was_active = c.counts_active();
+    const TcpState before = c.tcp.state;
     if (c.client_key.proto == IPPROTO_TCP) c.tcp.state = r.state;
     c.synced_state = c.tcp.state;
-    if (const int delta = static_cast<int>(c.counts_active()) - static_cast<int>(was_active); delta != 0) {
-        ConnCounts& counts = w.conn_counts[c.real_server_id];
-        count_add(counts.active, delta);
-        count_add(counts.inactive, -delta);
-    }
+    recount_after_state_change(w, c, before);
     const Tick local = connection_timeout(c, *w.snapshot);
     const Tick timeout = synced_timeout(r, local);
     c.last_seen = w.now_tick - (local - timeout);

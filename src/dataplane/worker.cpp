@@ -151,11 +151,9 @@ bool worker_dump_connections(WorkerContext& w, uint32_t budget)
     for (; dump.next_slot < end && dump.rows.size() < dump.limit; ++dump.next_slot) {
         const Connection& c = w.conns.slot(dump.next_slot);
         if (!c.in_use) continue;
-        const Tick timeout = connection_timeout(c, *w.snapshot);
-        const Tick idle = w.now_tick - c.last_seen;
         dump.rows.push_back({c.client_key, c.real_ip, c.real_port,
                              c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::count,
-                             idle < timeout ? timeout - idle : 0});
+                             connection_time_left(c, *w.snapshot, w.now_tick)});
     }
     if (dump.next_slot >= capacity || dump.rows.size() >= dump.limit)
         dump.phase.store(ConnectionDump::done, std::memory_order_release);

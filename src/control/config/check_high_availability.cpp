@@ -3,8 +3,6 @@
 #include "common/text.hpp"
 #include "control/config/limits.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 namespace fulcrum::control::checking {
@@ -42,7 +40,7 @@ void Checker::check_sync(const Item& item)
         if (auto v = integer(*x, 0, 255)) sync.syncid = static_cast<uint8_t>(*v);
     if (auto* g = m->find("group")) {
         if (auto ip = address(*g)) {
-            if ((*ip >> 28) == 0xe)
+            if (is_ipv4_multicast(*ip))
                 sync.group = *ip;
             else
                 expected(*g, "an IPv4 multicast address (224.0.0.0/4), like 224.0.0.81", format_ipv4(*ip));
@@ -91,9 +89,8 @@ void Checker::check_sync_interface()
                                                   iface->name));
         return;
     }
-    const unsigned carried = iface->mtu - 28u;
-    // Left out, it is what one frame carries, up to the kernel's default of 1472.
-    if (!sync_length_item_) config_.sync.max_length = static_cast<uint16_t>(std::min(1472u, carried));
+    const unsigned carried = sync_length_carried(iface->mtu);
+    if (!sync_length_item_) config_.sync.max_length = default_sync_length(iface->mtu);
     else if (sync.max_length > carried)
         report(*sync_length_item_, fmt::format("{} bytes do not fit one frame of interface {} (MTU {}): at most {}",
                                                sync.max_length, iface->name, iface->mtu, carried));

@@ -156,6 +156,14 @@ struct SyncConfig {
     bool operator==(const SyncConfig&) const = default;
 };
 std::string_view sync_role_name(const SyncConfig& sync);  // "master", "backup", "both" (or "" when off)
+// The most one frame of an interface of `mtu` carries (IP and UDP headers take 28 bytes), and the
+// length a sync datagram takes when none is given: that, up to the kernel's default of 1472.
+constexpr unsigned sync_length_carried(uint16_t mtu) { return mtu - 28u; }
+constexpr uint16_t default_sync_length(uint16_t mtu)
+{
+    return static_cast<uint16_t>(sync_length_carried(mtu) < SyncConfig{}.max_length ? sync_length_carried(mtu)
+                                                                                    : SyncConfig{}.max_length);
+}
 
 struct Config {
     std::string source_file;

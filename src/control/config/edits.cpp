@@ -148,8 +148,8 @@ std::string start_sync_daemon(Config& config, bool master, const SyncDaemonSetti
     if (iface == nullptr) return fmt::format("no interface or kernel interface {}", quote(settings.interface));
     SyncConfig next = config.sync.enabled() ? config.sync : SyncConfig{};
     next.interface = iface->name;
-    // As the file: left out, what one frame carries, up to the kernel's 1472.
-    if (!config.sync.enabled()) next.max_length = static_cast<uint16_t>(std::min(1472, iface->mtu - 28));
+    // As the file: left out, what one frame of the interface carries.
+    if (!config.sync.enabled()) next.max_length = default_sync_length(iface->mtu);
     if (settings.syncid) next.syncid = *settings.syncid;
     if (settings.group) next.group = *settings.group;
     if (settings.port) next.port = *settings.port;

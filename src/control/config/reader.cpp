@@ -41,7 +41,7 @@ std::optional<std::string_view> not_unicast(Ipv4 ip)
 {
     if ((ip >> 24) == 0) return "an address in 0.0.0.0/8";
     if ((ip >> 24) == 127) return "a loopback address";
-    if ((ip >> 28) == 0xe) return "a multicast address";
+    if (is_ipv4_multicast(ip)) return "a multicast address";
     if (ip == 0xffffffff) return "the broadcast address";
     if ((ip >> 28) == 0xf) return "a reserved address";
     return std::nullopt;

@@ -122,6 +122,7 @@ private:
     void release_unused_ids();
     uint32_t dataplane_seconds() const;  // the workers' clock, in seconds
     void announce_addresses();
+    void send_gratuitous_arp(const dataplane::PortInfo& port, rte_be32_t ip);
     // vip_ownership kernel (kernel_path.cpp): what the kernel interfaces hold, republished when it
     // changes, and gratuitous ARP for what was just acquired.
     KernelAddresses kernel_addresses(const Config& config) const;

@@ -90,11 +90,7 @@ void Director::announce_acquired(const ServiceSnapshot& snapshot)
             log::info("{} {} is held by kernel interface {}: answering for it on {}",
                       snapshot.is_vip(ip) ? "VIP" : "address", format_ipv4(rte_be_to_cpu_32(ip)),
                       shared_.ports[shared_.ports[port_id].kernel_port].name, shared_.ports[port_id].name);
-            rte_mbuf* m = arp_build_request(shared_.pool, shared_.ports[port_id], ip, ip);
-            if (m == nullptr || workers_.empty() || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
-                rte_pktmbuf_free(m);
-                log::warning("gratuitous ARP for {} not sent", format_ipv4(rte_be_to_cpu_32(ip)));
-            }
+            send_gratuitous_arp(shared_.ports[port_id], ip);
         }
         for (rte_be32_t ip : before)
             if (!std::binary_search(held.begin(), held.end(), ip))
@@ -118,13 +114,17 @@ void Director::announce_addresses()
             continue;
         std::vector<rte_be32_t> addresses = port.local_ips;
         if (!snapshot->vips_follow_kernel) addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
-        for (rte_be32_t ip : addresses) {
-            rte_mbuf* m = arp_build_request(shared_.pool, port, ip, ip);
-            if (m == nullptr || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
-                rte_pktmbuf_free(m);
-                log::warning("gratuitous ARP for {} on {} not sent", format_ipv4(rte_be_to_cpu_32(ip)), port.name);
-            }
-        }
+        for (rte_be32_t ip : addresses) send_gratuitous_arp(port, ip);
+    }
+}
+
+void Director::send_gratuitous_arp(const PortInfo& port, rte_be32_t ip)
+{
+    // Worker 0 sends what the control core hands it.
+    rte_mbuf* m = arp_build_request(shared_.pool, port, ip, ip);
+    if (m == nullptr || workers_.empty() || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
+        rte_pktmbuf_free(m);
+        log::warning("gratuitous ARP for {} on {} not sent", format_ipv4(rte_be_to_cpu_32(ip)), port.name);
     }
 }
 

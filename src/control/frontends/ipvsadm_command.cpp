@@ -255,11 +255,11 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
     switch (spec.opt) {
     case opt::mcast_interface: c.daemon.interface = std::string(v); return "";
     case opt::syncid: return in_range(c.daemon.syncid, 0, 255, "a sync id");
-    case opt::sync_maxlen: return in_range(c.daemon.max_length, limits::min_sync_length, 65507, "a length");
+    case opt::sync_maxlen: return in_range(c.daemon.max_length, limits::min_sync_length, limits::max_sync_length, "a length");
     case opt::mcast_port: return in_range(c.daemon.port, 1, limits::max_port, "a port");
     case opt::mcast_ttl: return in_range(c.daemon.ttl, 1, 255, "a TTL");
     case opt::mcast_group:
-        if (auto ip = parse_ipv4(v); ip && (*ip >> 28) == 0xe) {
+        if (auto ip = parse_ipv4(v); ip && is_ipv4_multicast(*ip)) {
             c.daemon.group = *ip;
             return "";
         }

@@ -84,6 +84,7 @@ std::string AddressWatch::open()
         fd_ = -1;
         return e;
     }
+    buffer_.assign(receive_size, 0);
     if (!dump()) return std::string("rtnetlink address dump: ") + std::strerror(errno);
     poll();
     return {};
@@ -108,11 +109,10 @@ bool AddressWatch::poll()
 {
     if (fd_ < 0) return false;
     bool changed = false;
-    std::vector<char> buffer(receive_size);
     for (;;) {
-        const ssize_t n = recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+        const ssize_t n = recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
         if (n > 0) {
-            changed |= apply_address_messages(buffer.data(), static_cast<size_t>(n), held_);
+            changed |= apply_address_messages(buffer_.data(), static_cast<size_t>(n), held_);
             continue;
         }
         if (n < 0 && errno == ENOBUFS) {

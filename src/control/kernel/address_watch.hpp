@@ -43,6 +43,7 @@ public:
 private:
     bool dump();
     int fd_ = -1;
+    std::vector<char> buffer_;  // what one recv reads, allocated once: poll runs every millisecond
     AddressesByInterface held_;
 };
 
