@@ -69,5 +69,9 @@ LocalityTable::Member member_for(int32_t index, std::span<const Destination> des
 std::vector<uint32_t> build_sh_buckets(std::span<const Destination> dests);
 std::vector<uint32_t> build_dh_buckets(std::span<const Destination> dests);
 void build_mh_table(std::span<const Destination> dests, uint32_t size, Prepared& out);
+void build_kernel_mh_table(std::span<const Destination> dests, uint32_t size, Prepared& out);
+// The weight a server holds Maglev slots with: the kernel builds its table from last_weight,
+// which is the weight, or the latest non-zero weight of a quiesced server.
+inline uint32_t table_weight(const Destination& d) { return d.weight > 0 ? d.weight : d.last_weight; }
 
 }  // namespace fulcrum::sched

@@ -19,10 +19,6 @@ bool is_prime(uint64_t n)
     return true;
 }
 
-// The weight a server holds slots with: the kernel builds its table from last_weight, which is
-// the weight, or the latest non-zero weight of a quiesced server.
-uint32_t table_weight(const Destination& d) { return d.weight > 0 ? d.weight : d.last_weight; }
-
 struct Member {
     uint32_t index;      // into the destination list
     uint32_t weight;
@@ -34,8 +30,17 @@ struct Member {
 
 }  // namespace
 
-std::string mh_table_size_problem(uint64_t size, size_t destinations)
+std::string mh_table_size_problem(uint64_t size, size_t destinations, MhCompat compat)
 {
+    if (compat == MhCompat::kernel) {
+        if (std::find(kernel_mh_table_sizes.begin(), kernel_mh_table_sizes.end(), size) == kernel_mh_table_sizes.end())
+            return "with mh_compat kernel the Maglev table size must be one of the kernel's: 251, 509, 1021, 2039, "
+                   "4093 (its default), 8191, 16381, 32749, 65521 or 131071; found " + std::to_string(size);
+        if (size < destinations)
+            return "the Maglev table size " + std::to_string(size) + " is smaller than the " +
+                   std::to_string(destinations) + " real servers (the kernel refuses such a service)";
+        return {};
+    }
     if (size > max_mh_table_size)
         return "the Maglev table size " + std::to_string(size) + " is larger than " +
                std::to_string(max_mh_table_size);
@@ -136,6 +141,7 @@ void build_mh_table(std::span<const Destination> dests, uint32_t size, Prepared&
 
 int32_t pick_mh(const Prepared& prepared, std::span<const Destination> dests, const FlowInput& flow)
 {
+    if (prepared.mh_kernel) return pick_kernel_mh(prepared, dests, flow);
     if (prepared.mh_table.empty()) return no_destination;
     const uint32_t size = prepared.mh_table_size;
     const uint64_t key = endpoint_key(flow.src_ip, prepared.flags.mh_port ? flow.src_port : 0);

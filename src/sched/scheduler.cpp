@@ -67,7 +67,8 @@ void seed_cursor(SchedCursor& cursor, uint64_t seed)
 
 uint64_t next_random(uint64_t& state) { return splitmix_step(state); }
 
-Prepared prepare(Kind kind, std::span<const Destination> dests, Flags flags, uint32_t mh_table_size)
+Prepared prepare(Kind kind, std::span<const Destination> dests, Flags flags, uint32_t mh_table_size,
+                 MhCompat mh_compat)
 {
     Prepared p;
     p.kind = kind;
@@ -78,6 +79,12 @@ Prepared prepare(Kind kind, std::span<const Destination> dests, Flags flags, uin
     case Kind::sh: p.buckets = build_sh_buckets(dests); break;
     case Kind::dh: p.buckets = build_dh_buckets(dests); break;
     case Kind::mh:
+        if (mh_compat == MhCompat::kernel) {
+            if (!mh_table_size_problem(mh_table_size, dests.size(), mh_compat).empty())
+                mh_table_size = default_kernel_mh_table_size;
+            build_kernel_mh_table(dests, mh_table_size, p);
+            break;
+        }
         if (!mh_table_size_problem(mh_table_size, dests.size()).empty())
             mh_table_size = default_mh_table_size;
         build_mh_table(dests, mh_table_size, p);

@@ -123,10 +123,22 @@ inline constexpr uint32_t hash_buckets = 256;             // IP_VS_SH_TAB_SIZE, 
 inline constexpr uint32_t default_mh_table_size = 65537;  // prime; the kernel's is 4093
 inline constexpr uint32_t max_mh_table_size = 16777259;   // a prime above 2^24
 
+// Which Maglev table mh builds. `fulcrum`: Fulcrum's own (balanced within one slot, independent
+// of the list order; docs/scheduling.md). `kernel`: ip_vs_mh's, bit for bit, so that Fulcrum and
+// kernel IPVS directors behind one ECMP group send every flow to the same real server.
+enum class MhCompat : uint8_t { fulcrum, kernel };
+inline constexpr std::array<std::string_view, 2> mh_compat_names{"fulcrum", "kernel"};
+
+// ip_vs_mh's table sizes: primes[CONFIG_IP_VS_MH_TAB_INDEX - 8] for an index from 8 to 17; the
+// kernel's default index 12 gives 4093. An index's IP_VS_MH_TAB_BITS is index / 2.
+inline constexpr std::array<uint32_t, 10> kernel_mh_table_sizes{251,  509,   1021,  2039,  4093,
+                                                                8191, 16381, 32749, 65521, 131071};
+inline constexpr uint32_t default_kernel_mh_table_size = 4093;
+
 // An empty string if `size` can be a Maglev table size for `destinations` real servers (a prime
-// no larger than max_mh_table_size and no smaller than the number of servers); otherwise
-// what is wrong, for the configuration checker.
-std::string mh_table_size_problem(uint64_t size, size_t destinations);
+// no larger than max_mh_table_size and no smaller than the number of servers; with `kernel`, one
+// of kernel_mh_table_sizes); otherwise what is wrong, for the configuration checker.
+std::string mh_table_size_problem(uint64_t size, size_t destinations, MhCompat compat = MhCompat::fulcrum);
 
 // Everything a service's scheduler reads that depends only on the configuration. Immutable once
 // built; one per service in the snapshot.
@@ -140,16 +152,19 @@ struct Prepared {
     // mh: the lookup table of mh_table_size slots, each a rank among the table's members in
     // (address, port) order, so that the table depends only on the set of servers; and the
     // destination index of each rank. Empty when no server has a weight.
+    // With MhCompat::kernel the ranks are the positions in the kernel's own list, and the
+    // flows hash as ip_vs_mh hashes them.
     uint32_t mh_table_size = default_mh_table_size;
+    bool mh_kernel = false;
     std::vector<uint32_t> mh_table;
     std::vector<uint32_t> mh_index_of_rank;
 };
 inline constexpr uint32_t no_bucket = UINT32_MAX;
 
-// Builds a service's Prepared. `mh_table_size` is only used by mh; a size that
-// mh_table_size_problem rejects is replaced by default_mh_table_size (the checker reports it).
+// Builds a service's Prepared. `mh_table_size` and `mh_compat` are only used by mh; a size that
+// mh_table_size_problem rejects is replaced by the variant's default (the checker reports it).
 Prepared prepare(Kind kind, std::span<const Destination> dests, Flags flags = {},
-                 uint32_t mh_table_size = default_mh_table_size);
+                 uint32_t mh_table_size = default_mh_table_size, MhCompat mh_compat = MhCompat::fulcrum);
 
 // ---------------------------------------------------------------------------------------------
 // Picking. Each returns an index into `dests`, or no_destination when no real server is
@@ -195,6 +210,8 @@ int32_t pick_twos(std::span<const Destination> dests, uint64_t& rng);
 // ip_vs_mh: the Maglev table slot of the source address (and port with mh-port).
 int32_t pick_mh(const Prepared& prepared, std::span<const Destination> dests,
                 const FlowInput& flow);
+int32_t pick_kernel_mh(const Prepared& prepared, std::span<const Destination> dests,
+                       const FlowInput& flow);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared with the control plane and the tests.
@@ -259,6 +276,13 @@ constexpr uint32_t mh_flow_slot(uint64_t flow_key, uint32_t round, uint32_t size
 {
     return static_cast<uint32_t>(mix64(flow_key ^ mh_flow_salt ^ (round * mh_probe_step)) % size);
 }
+
+// The x86-64 kernel's hsiphash of one 32-bit word (lib/siphash.c: on 64-bit machines
+// "HalfSipHash" is SipHash-1-3 over 64-bit words, its result cut to 32 bits).
+uint32_t kernel_hsiphash_u32(uint32_t word, uint64_t key0, uint64_t key1);
+// ip_vs_mh_hashkey for an IPv4 address and port (host byte order) with hash1 (`second` false)
+// or hash2 (`second` true), the fixed keys of its generate_hash_secret.
+uint32_t kernel_mh_hash(uint32_t address, uint16_t port, bool second, uint32_t offset);
 
 // ---------------------------------------------------------------------------------------------
 // lblc / lblcr state: a worker's fixed-capacity map from a destination address to the real

@@ -323,7 +323,7 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
-                  "protocol, scheduler, forward, real_servers, scheduler_flags, mh_table_size, persistence, "
+                  "protocol, scheduler, forward, real_servers, scheduler_flags, mh_table_size, mh_compat, persistence, "
                   "persistence_netmask, expire_quiescent_template, health_check, sorry_server)",
                   "t.yaml:16:31: services[0].real_servers[0]: unknown key \"wieght\" in real server (expected one "
                   "of: address, port, weight, forward, upper_threshold, lower_threshold, health_check)",
@@ -1012,6 +1012,42 @@ TEST(ConfigSchedulers, DefaultsFlagsTableSizeAndThresholds)
                          "1000 is not (the next prime is 1009)");
     EXPECT_EQ(errors[2], "t.yaml:6:125: services[1].real_servers[0].lower_threshold: expected a number below "
                          "upper_threshold (10), found \"10\"");
+}
+
+TEST(ConfigSchedulers, MhCompatKernelTakesTheKernelsTableSizes)
+{
+    const Config c = good(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: mh, mh_compat: kernel, real_servers: [{ address: 172.16.0.2 }] }
+  - { vip: 10.0.0.100, port: 81, protocol: tcp, scheduler: mh, mh_compat: kernel, mh_table_size: 131071 }
+  - { vip: 10.0.0.100, port: 82, protocol: tcp, scheduler: mh, mh_compat: fulcrum }
+)");
+    EXPECT_EQ(c.services[0].mh_compat, fulcrum::sched::MhCompat::kernel);
+    EXPECT_EQ(c.services[0].mh_table_size, 4093u);  // the kernel's default, not Fulcrum's
+    EXPECT_EQ(c.services[1].mh_table_size, 131071u);
+    EXPECT_EQ(c.services[2].mh_compat, fulcrum::sched::MhCompat::fulcrum);
+    EXPECT_EQ(c.services[2].mh_table_size, fulcrum::sched::default_mh_table_size);
+    // The writer keeps what is not a default, and reads back the same.
+    const std::string text = config_to_yaml(c);
+    EXPECT_NE(text.find("mh_compat: kernel"), std::string::npos);
+    EXPECT_EQ(text.find("mh_table_size: 4093"), std::string::npos);
+    EXPECT_NE(text.find("mh_table_size: 131071"), std::string::npos);
+    EXPECT_EQ(text.find("mh_compat: fulcrum"), std::string::npos);
+    const ConfigResult again = parse_config(text, "written.yaml");
+    ASSERT_TRUE(again.config) << text;
+    for (size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(again.config->services[i].mh_compat, c.services[i].mh_compat) << i;
+        EXPECT_EQ(again.config->services[i].mh_table_size, c.services[i].mh_table_size) << i;
+    }
+
+    const Lines errors = errors_of(two_interfaces + R"(services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, scheduler: mh, mh_compat: kernel, mh_table_size: 65537 }
+  - { vip: 10.0.0.100, port: 81, protocol: tcp, scheduler: mh, mh_compat: linux }
+)");
+    ASSERT_EQ(errors.size(), 2u);
+    EXPECT_EQ(errors[0], "t.yaml:5:98: services[0].mh_table_size: with mh_compat kernel the Maglev table size must be "
+                         "one of the kernel's: 251, 509, 1021, 2039, 4093 (its default), 8191, 16381, 32749, 65521 or "
+                         "131071; found 65537");
+    EXPECT_EQ(errors[1], "t.yaml:6:75: services[1].mh_compat: unknown Maglev table \"linux\" (expected one of: fulcrum, kernel)");
 }
 
 TEST(ConfigPersistence, SecondsTrueNetmasksAndErrors)

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -69,16 +70,25 @@ std::string dotted(uint32_t a)
 // Runs tests/unit/maglev_reference.py (an independent implementation of docs/scheduling.md's
 // construction) on the same servers and flows; returns its output lines. The script's path
 // comes from meson (MAGLEV_REFERENCE): without it the test fails rather than passing unchecked.
-std::vector<std::string> reference(uint32_t size, const std::vector<Destination>& d, const std::vector<FlowInput>& flows)
+// `kernel`: tests/unit/ip_vs_mh_reference.py instead (IP_VS_MH_REFERENCE), an independent
+// ip_vs_mh written from the kernel's sources, given each server's last_weight and whether it is
+// usable, and the flags.
+std::vector<std::string> reference(uint32_t size, const std::vector<Destination>& d, const std::vector<FlowInput>& flows,
+                                   bool kernel = false, Flags flags = {})
 {
-    const char* script = std::getenv("MAGLEV_REFERENCE");
+    const char* variable = kernel ? "IP_VS_MH_REFERENCE" : "MAGLEV_REFERENCE";
+    const char* script = std::getenv(variable);
     if (script == nullptr) {
-        ADD_FAILURE() << "MAGLEV_REFERENCE is not set (meson test sets it)";
+        ADD_FAILURE() << variable << " is not set (meson test sets it)";
         return {};
     }
     std::string command = std::string("/usr/bin/python3 ") + script + " " + std::to_string(size);
-    for (const Destination& x : d)
+    if (flags.mh_port) command += " --port";
+    if (flags.mh_fallback) command += " --fallback";
+    for (const Destination& x : d) {
         command += " " + dotted(x.address) + ":" + std::to_string(x.port) + ":" + std::to_string(x.weight);
+        if (kernel) command += ":" + std::to_string(x.weight > 0 ? x.weight : x.last_weight) + (x.overloaded ? ":down" : "");
+    }
     if (!flows.empty()) {
         command += " --flows ";
         for (const FlowInput& f : flows) command += dotted(f.src_ip) + ":" + std::to_string(f.src_port) + ",";
@@ -329,4 +339,104 @@ TEST(Maglev, OtherPrimeSizes)
     auto as_many = backends(251);
     const Prepared p = prepare(Kind::mh, as_many, {}, 251);
     for (uint32_t c : slots_per_destination(p, as_many.size())) EXPECT_EQ(c, 1u);
+}
+
+// ---- mh_compat: kernel, ip_vs_mh's own table ---------------------------------------------------
+
+TEST(KernelMh, HsiphashMatchesTheKernelsTestVector)
+{
+    // lib/test_siphash.c, 64-bit: hsiphash_1u32(0x03020100) under the key 00 01 02 ... 0f.
+    EXPECT_EQ(kernel_hsiphash_u32(0x03020100u, 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL), 0x88d38328u);
+}
+
+TEST(KernelMh, TableSizesAreTheKernels)
+{
+    EXPECT_EQ(mh_table_size_problem(4093, 10, MhCompat::kernel), "");
+    EXPECT_EQ(mh_table_size_problem(251, 251, MhCompat::kernel), "");
+    EXPECT_EQ(mh_table_size_problem(131071, 3, MhCompat::kernel), "");
+    EXPECT_NE(mh_table_size_problem(65537, 3, MhCompat::kernel), "");  // prime, but not the kernel's
+    EXPECT_NE(mh_table_size_problem(4091, 3, MhCompat::kernel), "");
+    EXPECT_NE(mh_table_size_problem(251, 252, MhCompat::kernel), "");
+    // A size the checker would refuse falls back to the kernel's default.
+    const Prepared p = prepare(Kind::mh, backends(3), {}, 65537, MhCompat::kernel);
+    EXPECT_EQ(p.mh_table_size, 4093u);
+    EXPECT_EQ(p.mh_table.size(), 4093u);
+}
+
+// Random services against the independent ip_vs_mh: every table size, 1 to 40 servers, weights
+// from 1 to 65535 (so the shift applies), quiesced servers keeping their slots, overloaded ones,
+// mh-port and mh-fallback; the whole table (digest) and 40 flows each.
+TEST(KernelMh, TablesAndFlowsAgreeWithTheIndependentReference)
+{
+    std::mt19937 rng(2026);
+    int cases = 0;
+    int picks = 0;
+    int unusable_first = 0;
+    for (int c = 0; c < 36; ++c) {
+        const uint32_t size = kernel_mh_table_sizes[c < 30 ? static_cast<size_t>(c % 5) : static_cast<size_t>(c % 10)];
+        const size_t n = 1 + rng() % 40;
+        const uint32_t max_weight = std::array<uint32_t, 4>{1, 10, 1000, 65535}[static_cast<size_t>(c % 4)];
+        std::vector<Destination> d(n);
+        for (size_t i = 0; i < n; ++i) {
+            d[i].address = 0x0a000000u + static_cast<uint32_t>(rng() % 65536);
+            d[i].port = static_cast<uint16_t>(rng() % 3 == 0 ? 80 : 1 + rng() % 65535);
+            d[i].weight = 1 + rng() % max_weight;
+            const uint32_t roll = rng() % 10;
+            if (roll == 0) {
+                d[i].last_weight = d[i].weight;  // quiesced: its slots stay, nobody is sent there
+                d[i].weight = 0;
+            } else if (roll == 1) {
+                d[i].overloaded = true;
+            } else if (roll == 2 && c % 7 == 0) {
+                d[i].weight = 0;  // added with weight 0: no slots
+            }
+        }
+        Flags flags;
+        flags.mh_port = (c & 1) != 0;
+        flags.mh_fallback = (c & 2) != 0;
+        std::vector<FlowInput> flows(40);
+        for (FlowInput& f : flows) {
+            f.src_ip = static_cast<uint32_t>(rng());
+            f.src_port = static_cast<uint16_t>(rng());
+        }
+        const Prepared p = prepare(Kind::mh, d, flags, size, MhCompat::kernel);
+        const auto lines = reference(size, d, flows, true, flags);
+        ASSERT_EQ(lines.size(), 1 + flows.size()) << "case " << c;
+        const std::vector<uint32_t> table = p.mh_table.empty() ? std::vector<uint32_t>(size, UINT32_MAX) : p.mh_table;
+        EXPECT_EQ(lines[0], hex_digest(fnv1a(table))) << "case " << c << ": " << n << " servers, size " << size;
+        for (size_t i = 0; i < flows.size(); ++i) {
+            const int32_t chosen = pick_mh(p, d, flows[i]);
+            const std::string where = chosen == no_destination ? "none"
+                : dotted(d[static_cast<size_t>(chosen)].address) + ":" + std::to_string(d[static_cast<size_t>(chosen)].port);
+            EXPECT_EQ(lines[1 + i], "flow " + dotted(flows[i].src_ip) + ":" + std::to_string(flows[i].src_port) + " " + where)
+                << "case " << c;
+            ++picks;
+            if (!p.mh_table.empty()) {
+                const uint32_t first = kernel_mh_hash(flows[i].src_ip, flags.mh_port ? flows[i].src_port : 0, false, 0) % size;
+                if (d[p.mh_table[first]].weight == 0 || d[p.mh_table[first]].overloaded) ++unusable_first;
+            }
+        }
+        ++cases;
+    }
+    EXPECT_EQ(cases, 36);
+    EXPECT_EQ(picks, 36 * 40);
+    // The fallback and the unusable slot were exercised, not only the first choice.
+    EXPECT_GT(unusable_first, 50);
+}
+
+TEST(KernelMh, OrderOfAdditionMattersAsInTheKernel)
+{
+    // The kernel adds each real server at the head of its list: the same servers added in another
+    // order build another table (unlike Fulcrum's own table, which depends only on the set).
+    std::vector<Destination> d = backends(6, {1, 2, 3, 1, 2, 3});
+    std::vector<Destination> reversed(d.rbegin(), d.rend());
+    const Prepared a = prepare(Kind::mh, d, {}, 4093, MhCompat::kernel);
+    const Prepared b = prepare(Kind::mh, reversed, {}, 4093, MhCompat::kernel);
+    EXPECT_NE(owners(a, d), owners(b, reversed));
+    // Each server's share follows its turns: weights 1:2:3 (gcd 1, no shift) give slots in that
+    // proportion, within a round of turns.
+    const auto counts = slots_per_destination(a, d.size());
+    EXPECT_EQ(std::accumulate(counts.begin(), counts.end(), 0u), 4093u);
+    for (size_t i = 0; i < d.size(); ++i)
+        EXPECT_NEAR(static_cast<double>(counts[i]), 4093.0 * d[i].weight / 12.0, 12.0) << i;
 }

@@ -1463,6 +1463,32 @@ TEST(StableIds, IdsOfWhatLeftAndIsNoLongerReferencedAreGivenBackAndReused)
     EXPECT_EQ(highest, 0u);
 }
 
+TEST(StableIds, LastWeightIsTheLatestNonZeroWeightWhileTheServerStays)
+{
+    // ip_vs_mh builds its table from last_weight: a server quiesced (by the console, a reload or
+    // a health check's on_failure: quiesce) keeps its slots with its last non-zero weight.
+    control::StableIds ids;
+    const ServiceKey http{Protocol::tcp, vip, 80};
+    const RealServerKey rs1{http, ipv4(198, 19, 0, 11), 8080};
+    const RealServerKey rs2{http, ipv4(198, 19, 0, 12), 8080};
+    EXPECT_EQ(ids.last_weight(rs2, 0), 0u);  // added with weight 0: no history, no slots
+    EXPECT_EQ(ids.last_weight(rs1, 3), 3u);
+    EXPECT_EQ(ids.last_weight(rs1, 0), 3u);
+    EXPECT_EQ(ids.last_weight(rs1, 0), 3u);
+    EXPECT_EQ(ids.last_weight(rs1, 5), 5u);
+    EXPECT_EQ(ids.last_weight(rs1, 0), 5u);
+    // Still in the service: remembered. Gone from it: a server added again starts over, as the
+    // kernel sets last_weight to the weight a destination is added with.
+    control::Config c;
+    control::ServiceConfig s{vip, 80, Protocol::tcp, "mh", ForwardMethod::nat, {}};
+    s.real_servers.push_back({ipv4(198, 19, 0, 11), 8080});
+    c.services.push_back(s);
+    ids.release(c, [](uint32_t) { return false; });
+    EXPECT_EQ(ids.last_weight(rs1, 0), 5u);
+    ids.release(control::Config{}, [](uint32_t) { return true; });  // its connections do not matter
+    EXPECT_EQ(ids.last_weight(rs1, 0), 0u);
+}
+
 TEST(NeighborTable, LearnedEntriesUnusedForAMinuteAreForgottenAndTheirSlotsReused)
 {
     auto table = NeighborTable::create("nbr_gc", 4, 0);

@@ -132,12 +132,21 @@ bool Checker::check_service(const Item& item)
         else
             expected(*q, "true or false");
     }
+    const Item* compat = m->find("mh_compat");
+    if (compat != nullptr) {
+        if (auto i = choice(*compat, "Maglev table", sched::mh_compat_names)) {
+            svc.mh_compat = static_cast<sched::MhCompat>(*i);
+            if (svc.mh_compat == sched::MhCompat::kernel) svc.mh_table_size = sched::default_kernel_mh_table_size;
+        }
+    }
+    // Checked against the real servers below, once they are known.
     if (auto* t = m->find("mh_table_size")) {
         if (auto v = integer(*t, 1, sched::max_mh_table_size)) {
-            // Checked against the real servers below, once they are known.
             svc.mh_table_size = static_cast<uint32_t>(*v);
             mh_size_items_.push_back({*t, config_.services.size()});
         }
+    } else if (svc.mh_compat == sched::MhCompat::kernel) {
+        mh_size_items_.push_back({*compat, config_.services.size()});
     }
     bool forward_ok = true;
     if (auto* f = m->find("forward")) {
@@ -285,7 +294,7 @@ void Checker::check_mh_table_sizes()
 {
     for (const auto& [item, index] : mh_size_items_) {
         const ServiceConfig& s = config_.services[index];
-        const std::string problem = sched::mh_table_size_problem(s.mh_table_size, s.real_servers.size());
+        const std::string problem = sched::mh_table_size_problem(s.mh_table_size, s.real_servers.size(), s.mh_compat);
         if (!problem.empty()) report(item, problem);
     }
 }

@@ -116,7 +116,8 @@ struct ServiceConfig {
     ForwardMethod forward = ForwardMethod::nat;  // default for real servers that name none
     std::vector<RealServerConfig> real_servers;
     sched::Flags scheduler_flags;        // ipvsadm -b: sh-port, sh-fallback, mh-port, mh-fallback
-    uint32_t mh_table_size = sched::default_mh_table_size;
+    uint32_t mh_table_size = sched::default_mh_table_size;  // with mh_compat kernel: 4093 unless given
+    sched::MhCompat mh_compat = sched::MhCompat::fulcrum;   // which Maglev table mh builds
     uint32_t persistence = 0;            // ipvsadm -p, seconds; 0 = off
     uint8_t persistence_netmask = 32;    // ipvsadm -M, as a prefix length
     bool expire_quiescent_template = false;  // IPVS's sysctl, per service here

@@ -33,10 +33,10 @@ inline constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "inter
 inline constexpr std::array<std::string_view, 2> route_required{"dst", "via"};
 inline constexpr std::array<std::string_view, 2> neighbor_keys{"ip", "mac"};
 inline constexpr std::array<std::string_view, 2> neighbor_required{"ip", "mac"};
-inline constexpr std::array<std::string_view, 13> service_keys{
+inline constexpr std::array<std::string_view, 14> service_keys{
     "vip",           "port",          "protocol",    "scheduler",           "forward",                  "real_servers",
-    "scheduler_flags", "mh_table_size", "persistence", "persistence_netmask", "expire_quiescent_template",
-    "health_check",  "sorry_server"};
+    "scheduler_flags", "mh_table_size", "mh_compat", "persistence", "persistence_netmask",
+    "expire_quiescent_template", "health_check",  "sorry_server"};
 inline constexpr std::array<std::string_view, 3> service_required{"vip", "port", "protocol"};
 inline constexpr std::array<std::string_view, 7> real_server_keys{"address", "port", "weight", "forward",
                                                            "upper_threshold", "lower_threshold", "health_check"};

@@ -144,7 +144,14 @@ std::string config_to_yaml(const Config& c)
             }
             out << YAML::EndSeq;
         }
-        if (s.mh_table_size != sched::default_mh_table_size) out << YAML::Key << "mh_table_size" << YAML::Value << s.mh_table_size;
+        if (s.mh_compat != sched::MhCompat::fulcrum) {
+            out << YAML::Key << "mh_compat" << YAML::Value
+                << std::string(sched::mh_compat_names[static_cast<size_t>(s.mh_compat)]);
+            if (s.mh_table_size != sched::default_kernel_mh_table_size)
+                out << YAML::Key << "mh_table_size" << YAML::Value << s.mh_table_size;
+        } else if (s.mh_table_size != sched::default_mh_table_size) {
+            out << YAML::Key << "mh_table_size" << YAML::Value << s.mh_table_size;
+        }
         out << YAML::Key << "forward" << YAML::Value << std::string(forward_method_name(s.forward));
         if (s.persistence != 0) {
             out << YAML::Key << "persistence" << YAML::Value << s.persistence;

@@ -99,10 +99,11 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
                 return fmt::format("too many real servers (the limit is {}, counting those that left and still "
                                    "have connections)",
                                    dataplane::max_real_servers_per_process);
-            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port, 0});
+            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port,
+                                      ids.last_weight(key_of(sc, rs), rs.weight)});
             thresholds |= rs.upper_threshold != 0;
         }
-        e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size);
+        e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size, sc.mh_compat);
         e.persistence_seconds = sc.persistence;
         e.persistence_mask = sc.persistence_netmask == 0 ? 0 : ~uint32_t{0} << (32 - sc.persistence_netmask);
         e.expire_quiescent_template = sc.expire_quiescent_template;
@@ -144,6 +145,16 @@ uint32_t StableIds::real_server(const RealServerKey& key)
     return it->second;
 }
 
+uint32_t StableIds::last_weight(const RealServerKey& key, uint32_t weight)
+{
+    if (weight != 0) {
+        last_weights_[key] = weight;
+        return weight;
+    }
+    const auto it = last_weights_.find(key);
+    return it == last_weights_.end() ? 0 : it->second;
+}
+
 StableIds::Released StableIds::release(const Config& running,
                                        const std::function<bool(uint32_t real_server_id)>& referenced)
 {
@@ -153,6 +164,7 @@ StableIds::Released StableIds::release(const Config& running,
         services_running.insert(s.key());
         for (const RealServerConfig& rs : s.real_servers) real_servers_running.insert(key_of(s, rs));
     }
+    std::erase_if(last_weights_, [&](const auto& entry) { return real_servers_running.count(entry.first) == 0; });
     Released released;
     std::set<ServiceKey> services_with_real_servers;
     for (auto it = real_servers_.begin(); it != real_servers_.end();) {

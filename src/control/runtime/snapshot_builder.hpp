@@ -41,6 +41,11 @@ public:
     // snapshot built from it published), so that nothing new can refer to what is given back.
     Released release(const Config& running, const std::function<bool(uint32_t real_server_id)>& referenced);
 
+    // The kernel's last_weight, which ip_vs_mh builds its table from: `weight` when it is not
+    // 0, else the latest non-zero weight the real server had in an earlier snapshot while it
+    // stayed in its service (0 if none). A server that leaves its service (release) starts over.
+    uint32_t last_weight(const RealServerKey& key, uint32_t weight);
+
     // Every id given so far is below these.
     uint32_t service_id_bound() const { return next_service_; }
     uint32_t real_server_id_bound() const { return next_real_server_; }
@@ -51,6 +56,7 @@ private:
     std::map<ServiceKey, uint32_t> services_;
     std::map<RealServerKey, uint32_t> real_servers_;
     std::set<uint32_t> free_services_, free_real_servers_;
+    std::map<RealServerKey, uint32_t> last_weights_;
     uint32_t next_service_ = 0;
     uint32_t next_real_server_ = 0;
 };
