@@ -77,6 +77,7 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_des
     X(replies, "NAT replies forwarded from real servers to clients")                               \
     X(stateless_forwarded, "packets forwarded without a connection (flood_mode)")                  \
     X(connections_created, "connections made")                                                     \
+    X(sloppy_connections, "connections opened by a TCP packet other than a SYN (sloppy_tcp)")       \
     X(connections_expired, "connections ended by their timeout")                                   \
     X(connections_evicted, "half-open or idle connections that gave way in a full table")          \
     X(removed_by_drop_entry, "connections removed by the drop_entry defence")                         \

@@ -207,9 +207,12 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
 {
     // With flood_mode set, a hash-scheduled DR/TUN flow may have been forwarded without a
     // connection; its later packets find none and are forwarded the same way, also once the
-    // flood is over. Otherwise, as IPVS without sloppy_tcp, only a SYN opens a TCP connection.
+    // flood is over. Otherwise, as IPVS, only a SYN opens a TCP connection, or with sloppy_tcp
+    // any packet but a RST (a flow ECMP moved here from another director): the state machine
+    // then starts from what the packet shows.
     const bool stateless_allowed = service.picks_by_hash && w.snapshot->defense.flood_mode != defense_never;
-    if (p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags)) {
+    const bool sloppy = p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags);
+    if (sloppy && !(w.snapshot->sloppy_tcp && !(p.tcp_flags & RTE_TCP_RST_FLAG))) {
         if (!stateless_allowed) return Verdict::drop(DropReason::tcp_not_syn);
         const int32_t pick = schedule(w, service, p);
         if (pick == sched::no_destination) return Verdict::drop(DropReason::tcp_not_syn);
@@ -264,6 +267,7 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     count_add(counts_of(w, *c).inactive, 1);
     if (persistent) c->template_slot = persistent->slot;  // attached by schedule_persistent
     ++w.counters.connections_created;
+    if (sloppy) ++w.counters.sloppy_connections;
     return to_real_server(w, m, frame, p, *c);
 }
 

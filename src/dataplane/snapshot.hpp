@@ -114,6 +114,7 @@ struct ServiceSnapshot {
 
     // IPVS's expire_nodest_conn, and which real server ids the snapshot still has.
     bool expire_nodest_conn = false;
+    bool sloppy_tcp = false;  // IPVS's sysctl: a non-SYN, non-RST TCP packet may open a connection
     DefenseSettings defense;
     // Indexed by real server id: the port its route leaves by, plus one; 0 when the snapshot
     // does not have it (or has no route to it).

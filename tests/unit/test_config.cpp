@@ -319,7 +319,7 @@ timeouts: { tcpfin: 10 }
                   "routes, neighbors, services, timeouts, console, metrics, high_availability, sync)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
                   "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit, drop_entry, drop_packet, secure_tcp, "
-              "flood_mode, amemthresh, am_droprate, icmp_rate_limit)",
+              "flood_mode, amemthresh, am_droprate, icmp_rate_limit, sloppy_tcp)",
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
@@ -1938,6 +1938,16 @@ TEST(ConfigDataplane, KernelRateLimit)
     EXPECT_EQ(errors_of("dataplane: { kernel_rate_limit: 99 }\n" + two_interfaces),
               (Lines{"t.yaml:1:33: dataplane.kernel_rate_limit: expected an integer from 100 to 10000000, found "
                      "\"99\""}));
+}
+
+TEST(ConfigDataplane, SloppyTcp)
+{
+    EXPECT_FALSE(good(two_interfaces).dataplane.sloppy_tcp);
+    const Config c = good("dataplane: { sloppy_tcp: true }\n" + two_interfaces);
+    EXPECT_TRUE(c.dataplane.sloppy_tcp);
+    EXPECT_NE(config_to_yaml(c).find("sloppy_tcp: true"), std::string::npos);
+    EXPECT_EQ(errors_of("dataplane: { sloppy_tcp: \"true\" }\n" + two_interfaces),
+              (Lines{"t.yaml:1:26: dataplane.sloppy_tcp: expected true or false, found \"true\""}));
 }
 
 TEST(ConfigDataplane, DefencesTakeIpvsLevels)

@@ -420,6 +420,7 @@ TEST(ConsoleCommands, ShowWorkers)
               "replies                              0             0             0\n"
               "stateless_forwarded                 12            12            24\n"
               "connections_created                  0             0             0\n"
+              "sloppy_connections                   0             0             0\n"
               "connections_expired                  0             0             0\n"
               "connections_evicted                  9             9            18\n"
               "removed_by_drop_entry               11            11            22\n"

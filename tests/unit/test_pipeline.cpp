@@ -83,6 +83,42 @@ TEST_F(Pipeline, NatSynGoesToFirstRealServerByteExact)
     EXPECT_EQ(w_->conns.size(), 1u);
 }
 
+TEST_F(Pipeline, SloppyTcpOpensAConnectionFromAnyPacketButARst)
+{
+    // Off (IPVS's default): a mid-flow packet with no connection is dropped and counted.
+    expect_dropped(from_client(40000).tcp(ACK).with_payload("mid-flow").bytes(), ext_port, DropReason::tcp_not_syn);
+    control::Config c = config_;
+    c.dataplane.sloppy_tcp = true;
+    republish(c);
+    // On: a flow ECMP moved from another director goes on, byte for byte as a SYN's would.
+    Frame ack = from_client(40000).tcp(ACK).with_payload("mid-flow");
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    ConnTable::Hit hit = w_->conns.lookup(key_of(from_client(40000)));
+    ASSERT_NE(hit.conn, nullptr);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::established);  // the input table's NONE + ACK
+    EXPECT_EQ(w_->counters.connections_created, 1u);
+    EXPECT_EQ(w_->counters.sloppy_connections, 1u);
+    // Its replies find it, and it is scheduled as a SYN would be: the next flow, rr, goes on.
+    Frame reply = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(client_ip, 40000).tcp(ACK).with_ttl(64);
+    expect_forwarded(reply.bytes(), int_port, ext_port, Frame(reply).from(ext_mac).to(client_mac).src(vip, 80).with_ttl(63).bytes());
+    Frame fin = from_client(40001).tcp(FIN | ACK);
+    expect_forwarded(fin.bytes(), ext_port, int_port, Frame(fin).from(int_mac).to(rs_mac[1]).dst(rs_ip[1], 8080).bytes());
+    hit = w_->conns.lookup(key_of(from_client(40001)));
+    ASSERT_NE(hit.conn, nullptr);
+    EXPECT_EQ(hit.conn->tcp.state, TcpState::close);  // NONE + FIN
+    // A RST never opens one; a SYN still does (and is not counted as sloppy).
+    expect_dropped(from_client(40002).tcp(RST).bytes(), ext_port, DropReason::tcp_not_syn);
+    expect_dropped(from_client(40002).tcp(RST | ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+    run(from_client(40003).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    EXPECT_EQ(w_->counters.connections_created, 3u);
+    EXPECT_EQ(w_->counters.sloppy_connections, 2u);
+    // Off again by reload: as before.
+    c.dataplane.sloppy_tcp = false;
+    republish(c);
+    expect_dropped(from_client(40004).tcp(ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+}
+
 TEST_F(Pipeline, NatReplyGetsTheVipBackAndOneTtlLess)
 {
     run(from_client(40000).tcp(SYN).bytes(), ext_port);

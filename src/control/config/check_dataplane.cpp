@@ -52,12 +52,10 @@ void Checker::check_dataplane(const Item& item)
     auto m = mapping(item, dataplane_spec, true);
     if (!m) return;
     DataplaneConfig& dp = config_.dataplane;
-    if (auto* x = m->find("expire_nodest_conn")) {
-        if (x->node.IsScalar() && (x->node.Scalar() == "true" || x->node.Scalar() == "false") && x->node.Tag() != "!")
-            dp.expire_nodest_conn = x->node.Scalar() == "true";
-        else
-            expected(*x, "true or false");
-    }
+    if (auto* x = m->find("expire_nodest_conn"))
+        if (auto v = boolean(*x)) dp.expire_nodest_conn = *v;
+    if (auto* x = m->find("sloppy_tcp"))
+        if (auto v = boolean(*x)) dp.sloppy_tcp = *v;
     if (auto* w = m->find("workers"))
         if (auto v = integer(*w, 1, limits::max_workers)) dp.workers = static_cast<unsigned>(*v);
     if (auto* e = m->find("eal")) {

@@ -126,12 +126,8 @@ bool Checker::check_service(const Item& item)
         }
         if (!ok) expected(*n, what);
     }
-    if (auto* q = m->find("expire_quiescent_template")) {
-        if (q->node.IsScalar() && (q->node.Scalar() == "true" || q->node.Scalar() == "false") && q->node.Tag() != "!")
-            svc.expire_quiescent_template = q->node.Scalar() == "true";
-        else
-            expected(*q, "true or false");
-    }
+    if (auto* q = m->find("expire_quiescent_template"))
+        if (auto v = boolean(*q)) svc.expire_quiescent_template = *v;
     const Item* compat = m->find("mh_compat");
     if (compat != nullptr) {
         if (auto i = choice(*compat, "Maglev table", sched::mh_compat_names)) {

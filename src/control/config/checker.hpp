@@ -70,6 +70,8 @@ private:
     // --- scalars ---
     std::optional<std::string> string(const Item& item, std::string_view what);
     std::optional<uint64_t> integer(const Item& item, uint64_t lo, uint64_t hi, std::string_view what = {});
+    // A plain YAML true or false (not quoted, not tagged).
+    std::optional<bool> boolean(const Item& item);
     std::optional<size_t> choice(const Item& item, std::string_view noun,
                                  std::span<const std::string_view> names);
     std::optional<Ipv4> address(const Item& item);

@@ -22,6 +22,10 @@ struct DataplaneConfig {
     // IPVS's sysctl: a packet of a connection whose real server has left its service ends the
     // connection (dropped) instead of still reaching the old server.
     bool expire_nodest_conn = false;
+    // IPVS's sysctl: a TCP packet other than a SYN or a RST that belongs to no connection opens
+    // one, scheduled as a SYN would be, its state from what the packet shows. Behind ECMP a flow
+    // that moves from another director goes on; without it such a packet is dropped (tcp_not_syn).
+    bool sloppy_tcp = false;
     // Frames each worker may pass to the kernel's exception path per second (and in a burst of a
     // tenth of that): a flood at the director's own address costs a system call per frame there.
     uint32_t kernel_rate_limit = 20000;

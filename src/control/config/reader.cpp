@@ -204,6 +204,14 @@ std::optional<std::string> Checker::string(const Item& item, std::string_view wh
     return item.node.Scalar();
 }
 
+std::optional<bool> Checker::boolean(const Item& item)
+{
+    if (item.node.IsScalar() && (item.node.Scalar() == "true" || item.node.Scalar() == "false") && item.node.Tag() != "!")
+        return item.node.Scalar() == "true";
+    expected(item, "true or false");
+    return std::nullopt;
+}
+
 std::optional<uint64_t> Checker::integer(const Item& item, uint64_t lo, uint64_t hi, std::string_view what)
 {
     const std::string expectation = what.empty() ? fmt::format("an integer from {} to {}", lo, hi) : std::string(what);

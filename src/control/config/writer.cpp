@@ -69,6 +69,7 @@ std::string config_to_yaml(const Config& c)
     out << YAML::Key << "conn_table_size" << YAML::Value << c.dataplane.conn_table_size;
     out << YAML::Key << "mbufs" << YAML::Value << c.dataplane.mbufs;
     if (c.dataplane.expire_nodest_conn) out << YAML::Key << "expire_nodest_conn" << YAML::Value << true;
+    if (c.dataplane.sloppy_tcp) out << YAML::Key << "sloppy_tcp" << YAML::Value << true;
     out << YAML::Key << "kernel_rate_limit" << YAML::Value << c.dataplane.kernel_rate_limit;
     out << YAML::EndMap;
     out << YAML::Key << "console" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value

@@ -212,6 +212,7 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
     if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
+    s->sloppy_tcp = config.dataplane.sloppy_tcp;
     s->defense = config.dataplane.defense;
     s->sync = {config.sync.master, config.sync.master ? config.sync.full_refresh : 0};
     if (config.high_availability.vip_ownership == VipOwnership::kernel) {
