@@ -210,15 +210,18 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     // flood is over. Otherwise, as IPVS, only a SYN opens a TCP connection, or with sloppy_tcp
     // any packet but a RST (a flow ECMP moved here from another director): the state machine
     // then starts from what the packet shows.
+    // During a flood, such a packet of a DR/TUN flow goes on without a connection, as before.
     const bool stateless_allowed = service.picks_by_hash && w.snapshot->defense.flood_mode != defense_never;
-    const bool sloppy = p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags);
-    if (sloppy && !(w.snapshot->sloppy_tcp && !(p.tcp_flags & RTE_TCP_RST_FLAG))) {
-        if (!stateless_allowed) return Verdict::drop(DropReason::tcp_not_syn);
+    const bool mid_flow = p.key.proto == IPPROTO_TCP && !is_syn_only(p.tcp_flags);
+    const bool sloppy = mid_flow && w.snapshot->sloppy_tcp && !(p.tcp_flags & RTE_TCP_RST_FLAG);
+    if (mid_flow && stateless_allowed && (!sloppy || w.defense.flood_on)) {
         const int32_t pick = schedule(w, service, p);
         if (pick == sched::no_destination) return Verdict::drop(DropReason::tcp_not_syn);
         const RealServerEntry& rs = w.snapshot->real_servers_of(service)[static_cast<size_t>(pick)];
-        if (replies_through_director(rs.method)) return Verdict::drop(DropReason::tcp_not_syn);
-        return forward_stateless(w, m, frame, p, service, rs);
+        if (!replies_through_director(rs.method)) return forward_stateless(w, m, frame, p, service, rs);
+        if (!sloppy) return Verdict::drop(DropReason::tcp_not_syn);
+    } else if (mid_flow && !sloppy) {
+        return Verdict::drop(DropReason::tcp_not_syn);
     }
     // IPVS's drop_packet defence, before any work is spent on the connection.
     if (defense_refuses_new_connection(w)) return Verdict::drop(DropReason::drop_packet);

@@ -5,8 +5,9 @@
 //
 // What the kernel does, and this file with it:
 // - Its destination list is in reverse order of addition (__ip_vs_update_dest adds at the head).
-//   Fulcrum's list is in configuration order, taken as the order of addition, so the kernel's
-//   list is walked from our last real server to our first.
+//   Destination::added says when each was added (the control plane counts a server as added
+//   when it enters what is published); servers added together come in configuration order, so
+//   the kernel's list is walked from the newest, and from our last real server to our first.
 // - A server's offset and skip hash its address and port with two fixed keys; its turns are its
 //   last_weight divided by the gcd of them all and shifted right so that the largest fits in
 //   IP_VS_MH_TAB_BITS bits (at least one turn for any server with a weight).
@@ -98,13 +99,19 @@ void build_kernel_mh_table(std::span<const Destination> dests, uint32_t size, Pr
     const unsigned rshift = shift > 0 ? static_cast<unsigned>(shift) : 0;
 
     // ip_vs_mh_permutate, in the kernel's list order.
+    std::vector<uint32_t> newest_first(dests.size());
+    std::iota(newest_first.begin(), newest_first.end(), 0u);
+    std::sort(newest_first.begin(), newest_first.end(), [&](uint32_t a, uint32_t b) {
+        if (dests[a].added != dests[b].added) return dests[a].added > dests[b].added;
+        return a > b;
+    });
     std::vector<Setup> setups;
     setups.reserve(dests.size());
-    for (size_t k = dests.size(); k-- > 0;) {
+    for (uint32_t k : newest_first) {
         const Destination& d = dests[k];
         const uint32_t w = table_weight(d);
         const uint32_t turns = (w / gcd) >> rshift;
-        setups.push_back({static_cast<uint32_t>(k), kernel_mh_hash(d.address, d.port, false, 0) % size,
+        setups.push_back({k, kernel_mh_hash(d.address, d.port, false, 0) % size,
                           kernel_mh_hash(d.address, d.port, true, 0) % (size - 1) + 1,
                           turns != 0 ? turns : (w != 0 ? 1u : 0u)});
     }

@@ -79,6 +79,9 @@ struct Destination {
     // quiesced. A server with weight 0 and last_weight > 0 keeps its Maglev slots (flows that
     // hash to them find no server, or fall back with mh-fallback); 0 = no history, use `weight`.
     uint32_t last_weight = 0;
+    // mh with MhCompat::kernel only: when the server was added (higher is later). The kernel's
+    // list is newest first; equal values (never set) keep the list's order, reversed.
+    uint64_t added = 0;
 };
 
 // What a scheduler sees of the packet that opens a connection, host byte order. `now` is the

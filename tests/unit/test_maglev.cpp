@@ -70,6 +70,16 @@ std::string dotted(uint32_t a)
 // Runs tests/unit/maglev_reference.py (an independent implementation of docs/scheduling.md's
 // construction) on the same servers and flows; returns its output lines. The script's path
 // comes from meson (MAGLEV_REFERENCE): without it the test fails rather than passing unchecked.
+// The order the servers were added in: by Destination::added, then list order. The kernel's
+// reference takes them so.
+std::vector<uint32_t> addition_order(const std::vector<Destination>& d)
+{
+    std::vector<uint32_t> order(d.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return d[a].added < d[b].added; });
+    return order;
+}
+
 // `kernel`: tests/unit/ip_vs_mh_reference.py instead (IP_VS_MH_REFERENCE), an independent
 // ip_vs_mh written from the kernel's sources, given each server's last_weight and whether it is
 // usable, and the flags.
@@ -85,10 +95,14 @@ std::vector<std::string> reference(uint32_t size, const std::vector<Destination>
     std::string command = std::string("/usr/bin/python3 ") + script + " " + std::to_string(size);
     if (flags.mh_port) command += " --port";
     if (flags.mh_fallback) command += " --fallback";
-    for (const Destination& x : d) {
-        command += " " + dotted(x.address) + ":" + std::to_string(x.port) + ":" + std::to_string(x.weight);
-        if (kernel) command += ":" + std::to_string(x.weight > 0 ? x.weight : x.last_weight) + (x.overloaded ? ":down" : "");
+    for (uint32_t i : kernel ? addition_order(d) : std::vector<uint32_t>{}) {
+        const Destination& x = d[i];
+        command += " " + dotted(x.address) + ":" + std::to_string(x.port) + ":" + std::to_string(x.weight) + ":" +
+                   std::to_string(x.weight > 0 ? x.weight : x.last_weight) + (x.overloaded ? ":down" : "");
     }
+    if (!kernel)
+        for (const Destination& x : d)
+            command += " " + dotted(x.address) + ":" + std::to_string(x.port) + ":" + std::to_string(x.weight);
     if (!flows.empty()) {
         command += " --flows ";
         for (const FlowInput& f : flows) command += dotted(f.src_ip) + ":" + std::to_string(f.src_port) + ",";
@@ -391,6 +405,8 @@ TEST(KernelMh, TablesAndFlowsAgreeWithTheIndependentReference)
                 d[i].weight = 0;  // added with weight 0: no slots
             }
         }
+        if (c % 3 == 1)  // some servers added later than the list says (a health check's return, a reload)
+            for (Destination& x : d) x.added = rng() % 4;
         Flags flags;
         flags.mh_port = (c & 1) != 0;
         flags.mh_fallback = (c & 2) != 0;
@@ -402,7 +418,12 @@ TEST(KernelMh, TablesAndFlowsAgreeWithTheIndependentReference)
         const Prepared p = prepare(Kind::mh, d, flags, size, MhCompat::kernel);
         const auto lines = reference(size, d, flows, true, flags);
         ASSERT_EQ(lines.size(), 1 + flows.size()) << "case " << c;
-        const std::vector<uint32_t> table = p.mh_table.empty() ? std::vector<uint32_t>(size, UINT32_MAX) : p.mh_table;
+        // The reference numbers the servers in the order it was given them.
+        const std::vector<uint32_t> order = addition_order(d);
+        std::vector<uint32_t> position(n);
+        for (uint32_t k = 0; k < n; ++k) position[order[k]] = k;
+        std::vector<uint32_t> table(size, UINT32_MAX);
+        for (size_t slot = 0; slot < p.mh_table.size(); ++slot) table[slot] = position[p.mh_table[slot]];
         EXPECT_EQ(lines[0], hex_digest(fnv1a(table))) << "case " << c << ": " << n << " servers, size " << size;
         for (size_t i = 0; i < flows.size(); ++i) {
             const int32_t chosen = pick_mh(p, d, flows[i]);
@@ -422,6 +443,22 @@ TEST(KernelMh, TablesAndFlowsAgreeWithTheIndependentReference)
     EXPECT_EQ(picks, 36 * 40);
     // The fallback and the unusable slot were exercised, not only the first choice.
     EXPECT_GT(unusable_first, 50);
+}
+
+TEST(KernelMh, ServersAreWalkedNewestFirst)
+{
+    // Three servers added in list order, then the first one removed and added back (a failed
+    // health check): the kernel's list is now first, third, second.
+    std::vector<Destination> d = backends(3, {1, 2, 3});
+    d[0].added = 4;
+    d[1].added = 2;
+    d[2].added = 3;
+    const std::vector<Destination> as_added{d[1], d[2], d[0]};
+    const Prepared moved = prepare(Kind::mh, d, {}, 4093, MhCompat::kernel);
+    std::vector<Destination> plain = as_added;
+    for (Destination& x : plain) x.added = 0;
+    const Prepared listed = prepare(Kind::mh, plain, {}, 4093, MhCompat::kernel);
+    EXPECT_EQ(owners(moved, d), owners(listed, plain));
 }
 
 TEST(KernelMh, OrderOfAdditionMattersAsInTheKernel)

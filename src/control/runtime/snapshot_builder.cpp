@@ -64,7 +64,8 @@ std::string build_routes(const Config& config, const InterfacePorts& ports, Serv
     return {};
 }
 
-std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot& s)
+std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot& s,
+                           std::map<RealServerKey, StableIds::History>& history)
 {
     rte_hash_parameters params{};
     const std::string name = "services_" + std::to_string(s.generation);
@@ -99,8 +100,8 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
                 return fmt::format("too many real servers (the limit is {}, counting those that left and still "
                                    "have connections)",
                                    dataplane::max_real_servers_per_process);
-            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port,
-                                      ids.last_weight(key_of(sc, rs), rs.weight)});
+            const StableIds::History h = ids.history(key_of(sc, rs), rs.weight, history);
+            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port, h.last_weight, h.added});
             thresholds |= rs.upper_threshold != 0;
         }
         e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size, sc.mh_compat);
@@ -145,14 +146,13 @@ uint32_t StableIds::real_server(const RealServerKey& key)
     return it->second;
 }
 
-uint32_t StableIds::last_weight(const RealServerKey& key, uint32_t weight)
+StableIds::History StableIds::history(const RealServerKey& key, uint32_t weight, std::map<RealServerKey, History>& next)
 {
-    if (weight != 0) {
-        last_weights_[key] = weight;
-        return weight;
-    }
-    const auto it = last_weights_.find(key);
-    return it == last_weights_.end() ? 0 : it->second;
+    const auto it = history_.find(key);
+    History h = it != history_.end() ? it->second : History{weight, ++additions_};
+    if (weight != 0) h.last_weight = weight;
+    next[key] = h;
+    return h;
 }
 
 StableIds::Released StableIds::release(const Config& running,
@@ -164,7 +164,6 @@ StableIds::Released StableIds::release(const Config& running,
         services_running.insert(s.key());
         for (const RealServerConfig& rs : s.real_servers) real_servers_running.insert(key_of(s, rs));
     }
-    std::erase_if(last_weights_, [&](const auto& entry) { return real_servers_running.count(entry.first) == 0; });
     Released released;
     std::set<ServiceKey> services_with_real_servers;
     for (auto it = real_servers_.begin(); it != real_servers_.end();) {
@@ -210,7 +209,8 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
         s->tcp_timeout[state] = config.timeouts.tcp[state] * dataplane::ticks_per_second;
     s->udp_timeout = config.timeouts.udp * dataplane::ticks_per_second;
     if (auto e = build_routes(config, ports, *s); !e.empty()) return {nullptr, e};
-    if (auto e = build_services(config, ids, *s); !e.empty()) return {nullptr, e};
+    std::map<RealServerKey, StableIds::History> history;
+    if (auto e = build_services(config, ids, *s, history); !e.empty()) return {nullptr, e};
     s->expire_nodest_conn = config.dataplane.expire_nodest_conn;
     s->sloppy_tcp = config.dataplane.sloppy_tcp;
     s->defense = config.dataplane.defense;
@@ -249,6 +249,7 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
         if (const dataplane::NextHop* hop = s->route(rs.address))
             s->real_server_port[rs.id] = static_cast<uint8_t>(hop->port + 1);
     }
+    ids.remember(std::move(history));
     return {std::move(s), {}};
 }
 

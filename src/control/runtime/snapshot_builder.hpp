@@ -41,10 +41,21 @@ public:
     // snapshot built from it published), so that nothing new can refer to what is given back.
     Released release(const Config& running, const std::function<bool(uint32_t real_server_id)>& referenced);
 
-    // The kernel's last_weight, which ip_vs_mh builds its table from: `weight` when it is not
-    // 0, else the latest non-zero weight the real server had in an earlier snapshot while it
-    // stayed in its service (0 if none). A server that leaves its service (release) starts over.
-    uint32_t last_weight(const RealServerKey& key, uint32_t weight);
+    // What the kernel's destination list keeps of a real server, which ip_vs_mh builds its table
+    // from: its last_weight (the latest non-zero weight, or the weight it was added with) and
+    // when it was added (the kernel's list is newest first). A server counts as added when it
+    // enters what is published, so one a health check removed and brought back, or a reload or
+    // the console added, is newest, as when keepalived or ipvsadm adds it to the kernel's list.
+    struct History {
+        uint32_t last_weight = 0;
+        uint64_t added = 0;
+    };
+    // While a snapshot is built: the history of `key`, published now with `weight`, also
+    // written to `next`. Servers are met in list order, so those added together keep that order.
+    History history(const RealServerKey& key, uint32_t weight, std::map<RealServerKey, History>& next);
+    // Once that snapshot is built: `next` is what the following build starts from. A build that
+    // fails leaves the history as it was, as a refused command leaves the kernel's list.
+    void remember(std::map<RealServerKey, History> next) { history_ = std::move(next); }
 
     // Every id given so far is below these.
     uint32_t service_id_bound() const { return next_service_; }
@@ -56,7 +67,8 @@ private:
     std::map<ServiceKey, uint32_t> services_;
     std::map<RealServerKey, uint32_t> real_servers_;
     std::set<uint32_t> free_services_, free_real_servers_;
-    std::map<RealServerKey, uint32_t> last_weights_;
+    std::map<RealServerKey, History> history_;
+    uint64_t additions_ = 0;
     uint32_t next_service_ = 0;
     uint32_t next_real_server_ = 0;
 };
