@@ -11,8 +11,8 @@ packages=(
     libdpdk-dev dpdk libyaml-cpp-dev libfmt-dev libboost-program-options-dev libgtest-dev
     # lab and tests
     iproute2 ethtool iputils-ping procps util-linux python3 curl tcpdump socat
-    # high availability: VRRP (tests/e2e/test_ha.py)
-    keepalived
+    # high availability: VRRP (tests/e2e/test_ha.py); BGP for route announcement (test_announce.py)
+    keepalived bird2
 )
 
 missing=()

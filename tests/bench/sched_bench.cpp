@@ -33,7 +33,7 @@ std::string cpu_model()
 
 volatile int64_t sink;
 
-double ns_per_pick(Kind kind, size_t n, double min_ms)
+double ns_per_pick(Kind kind, size_t n, double min_ms, MhCompat compat = MhCompat::fulcrum)
 {
     std::mt19937_64 rng(n * 131 + static_cast<unsigned>(kind));
     std::vector<Destination> dests(n);
@@ -45,7 +45,8 @@ double ns_per_pick(Kind kind, size_t n, double min_ms)
         d.address = 0x0a000000u + static_cast<uint32_t>(i) + 1;
         d.port = 80;
     }
-    const Prepared prepared = prepare(kind, dests);
+    const Prepared prepared = compat == MhCompat::kernel
+        ? prepare(kind, dests, {}, default_kernel_mh_table_size, compat) : prepare(kind, dests);
 
     constexpr size_t flow_count = 4096;
     std::vector<FlowInput> flows(flow_count);
@@ -113,5 +114,9 @@ int main(int argc, char** argv)
         std::printf("\n");
         std::fflush(stdout);
     }
+    // mh_compat: kernel, the kernel's own table (4093 slots) and hsiphash.
+    std::printf("| mh (kernel) |");
+    for (size_t n : sizes) std::printf(" %8.1f |", ns_per_pick(Kind::mh, n, min_ms, MhCompat::kernel));
+    std::printf("\n");
     return 0;
 }

@@ -1163,3 +1163,38 @@ def telemetry(command, prefix="fulcrum-lab"):
         s.recv(1024)
         s.send(command.encode())
         return json.loads(s.recv(1 << 16).decode()).get(command)
+
+
+class Daemon:
+    """A daemon of someone else's (keepalived, BIRD) run in the foreground in a namespace, its
+    output in RUN_DIR/NAME.log; stop() ends it with SIGTERM, then SIGKILL."""
+
+    def __init__(self, name, ns, *cmd):
+        self.log_path = os.path.join(RUN_DIR, f"{name}.log")
+        self.cmd = ["ip", "netns", "exec", ns, *cmd]
+        self.proc = None
+
+    def start(self):
+        os.makedirs(RUN_DIR, exist_ok=True)
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return True
+
+    def text(self):
+        try:
+            return open(self.log_path, errors="replace").read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc is not None:
+            self._log.close()
+            self.proc = None

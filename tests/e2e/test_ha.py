@@ -114,28 +114,15 @@ DOWNLOAD_SIZE = 24 << 20
 DOWNLOAD_RATE = 3 << 20
 
 
-class Keepalived:
+class Keepalived(L.Daemon):
     """keepalived's VRRP (Debian's package, conf/keepalived-ha-SIDE.conf) in a director's namespace,
     in the foreground with its own pid files and its log in the run directory."""
 
     def __init__(self, side, name):
         self.side = side
-        self.log_path = os.path.join(L.RUN_DIR, f"keepalived-{name}.log")
         pid = os.path.join(L.RUN_DIR, f"keepalived-{name}")
-        self.cmd = ["ip", "netns", "exec", NAMESPACE[side], "keepalived", "-n", "-l", "-D", "--vrrp",
-                    "-f", KEEPALIVED_CONF[side], "-p", pid + ".pid", "-r", pid + "-vrrp.pid", "-c", pid + "-checkers.pid"]
-        self.proc = None
-
-    def start(self):
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def text(self):
-        try:
-            return open(self.log_path, errors="replace").read()
-        except OSError:
-            return ""
+        super().__init__(f"keepalived-{name}", NAMESPACE[side], "keepalived", "-n", "-l", "-D", "--vrrp", "-f",
+                         KEEPALIVED_CONF[side], "-p", pid + ".pid", "-r", pid + "-vrrp.pid", "-c", pid + "-checkers.pid")
 
     def wait_for(self, words, limit):
         deadline = time.monotonic() + limit
@@ -144,18 +131,6 @@ class Keepalived:
                 return True
             time.sleep(0.1)
         return False
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc is not None:
-            self._log.close()
-            self.proc = None
 
 
 def downloads(count):

@@ -316,7 +316,7 @@ timeouts: { tcpfin: 10 }
                   "t.yaml:2:58: interfaces[0]: unknown key \"speed\" in interface (expected one of: name, device, "
                   "address, mtu, queues, kernel_interface)",
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
-                  "routes, neighbors, services, timeouts, console, metrics, high_availability, sync)",
+                  "routes, neighbors, services, timeouts, console, metrics, high_availability, sync, announce)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
                   "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit, drop_entry, drop_packet, secure_tcp, "
               "flood_mode, amemthresh, am_droprate, icmp_rate_limit, sloppy_tcp)",
@@ -793,7 +793,7 @@ bogus: 1
                   "t.yaml:5:63: interfaces[0].mtu: expected an integer from 68 to 9000, found \"10000\"",
                   "t.yaml:7:12: dataplane.workers: expected an integer from 1 to 64, found \"100\"",
                   "t.yaml:8:1: unknown key \"bogus\" at the top level (expected one of: dataplane, interfaces, "
-                  "routes, neighbors, services, timeouts, console, metrics, high_availability, sync)",
+                  "routes, neighbors, services, timeouts, console, metrics, high_availability, sync, announce)",
               }));
 }
 
@@ -810,7 +810,7 @@ TEST(ConfigErrors, SyntaxErrors)
 TEST(ConfigErrors, NotAMappingAtTheTop)
 {
     const std::string expected = "expected a mapping (keys: dataplane, interfaces, routes, neighbors, services, "
-                                 "timeouts, console, metrics, high_availability, sync), found ";
+                                 "timeouts, console, metrics, high_availability, sync, announce), found ";
     EXPECT_EQ(errors_of(""), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
     EXPECT_EQ(errors_of("# nothing but a comment\n"), (Lines{"t.yaml:1:1: " + expected + "an empty file"}));
     EXPECT_EQ(errors_of("- interfaces\n"), (Lines{"t.yaml:1:1: " + expected + "a list"}));
@@ -2103,6 +2103,70 @@ sync: { interface: ext }
 sync: { role: both, interface: int }
 )"),
               (Lines{"t.yaml:3:32: sync.interface: unknown interface \"int\" (interfaces: ext)"}));
+}
+
+TEST(ConfigAnnounce, OffUnlessGivenDefaultsAndReadBack)
+{
+    EXPECT_FALSE(good("interfaces:\n  - { name: int, device: net_tap0, address: 10.0.0.1/24 }\n").announce.enabled());
+    const Config c = good(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, kernel_interface: false }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24 }
+announce: { table: 100 }
+)");
+    EXPECT_TRUE(c.announce.enabled());
+    EXPECT_EQ(c.announce.table, 100u);
+    EXPECT_EQ(c.announce.quorum, 1u);
+    EXPECT_EQ(c.announce.interface, "int");  // the first with a kernel interface
+    const Config d = good(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24 }
+announce: { table: 4000000000, quorum: 2, interface: int }
+)");
+    EXPECT_EQ(d.announce.table, 4000000000u);
+    EXPECT_EQ(d.announce.quorum, 2u);
+    EXPECT_EQ(d.announce.interface, "int");
+    const ConfigResult again = parse_config(config_to_yaml(d), "written.yaml");
+    ASSERT_TRUE(again.config);
+    EXPECT_EQ(again.config->announce, d.announce);
+}
+
+TEST(ConfigAnnounce, Errors)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24, kernel_interface: false }
+announce: { table: 254, quorum: 0, interface: int, prefix: 32 }
+)"),
+              (Lines{
+                  "t.yaml:4:20: announce.table: expected a routing table of the director's own, not 253 (default), 254 "
+                  "(main) or 255 (local), found 254",
+                  "t.yaml:4:33: announce.quorum: expected an integer from 1 to 4096, found \"0\"",
+                  "t.yaml:4:52: announce: unknown key \"prefix\" in announce (expected one of: table, quorum, interface)",
+              }));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24, kernel_interface: false }
+announce: { table: 100, interface: int }
+)"),
+              (Lines{"t.yaml:4:36: announce.interface: interface int has kernel_interface: false; the announced "
+                     "routes go over the kernel interface"}));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, kernel_interface: false }
+announce: { table: 100, interface: wan }
+)"),
+              (Lines{"t.yaml:3:36: announce.interface: unknown interface \"wan\" (interfaces: ext)"}));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, kernel_interface: false }
+announce: { quorum: 1, table: 0 }
+)"),
+              (Lines{"t.yaml:3:31: announce.table: expected a routing table number from 1 to 4294967295, other than "
+                     "253, 254 and 255 (the kernel's own), like 100, found \"0\""}));
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24, kernel_interface: false }
+announce: { table: 100 }
+)"),
+              (Lines{"t.yaml:3:11: announce: announce puts its routes over a kernel interface, and every interface "
+                     "has kernel_interface: false"}));
 }
 
 TEST(ConfigYaml, SyncAndHighAvailabilityReadBackTheSame)

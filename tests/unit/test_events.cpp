@@ -44,6 +44,24 @@ TEST(DirectorEvents, AVipIsAvailableWhileOneOfItsServicesHasAUsableRealServer)
     EXPECT_FALSE(vip_availability(running, effective)[vip_b]);
 }
 
+TEST(DirectorEvents, AQuorumCountsTheUsableRealServersOfOneService)
+{
+    // announce.quorum: 2. vip_a's :80 has two usable servers, :443 one; vip_b has one.
+    Config running;
+    running.services = {service(vip_a, 80, {{rs1, 1}, {rs2, 2}}), service(vip_a, 443, {{rs1, 1}}),
+                        service(vip_b, 80, {{rs1, 1}})};
+    running.services[2].sorry_server = SorryServerConfig{sorry, 80};
+    Config effective = running;
+    EXPECT_EQ(vip_availability(running, effective, 2), (std::map<Ipv4, bool>{{vip_a, true}, {vip_b, false}}));
+    // rs2 quiesced on :80: one left there, and servers of two services do not add up.
+    effective.services[0].real_servers[1].weight = 0;
+    EXPECT_EQ(vip_availability(running, effective, 2), (std::map<Ipv4, bool>{{vip_a, false}, {vip_b, false}}));
+    EXPECT_EQ(vip_availability(running, effective, 1), (std::map<Ipv4, bool>{{vip_a, true}, {vip_b, true}}));
+    // A sorry server standing in is no real server: vip_b's rs1 down, its sorry server in.
+    effective.services[2].real_servers = {{sorry, 80, 1}};
+    EXPECT_FALSE(vip_availability(running, effective, 1)[vip_b]);
+}
+
 TEST(DirectorEvents, ChangesAreTheVipsWhoseAvailabilityDiffersInAddressOrder)
 {
     const std::map<Ipv4, bool> before{{vip_b, true}, {vip_a, false}, {rs1, true}};

@@ -12,6 +12,7 @@
 
 #include "control/kernel/address_watch.hpp"
 #include "control/kernel/kernel_interface.hpp"
+#include "control/kernel/route_announcer.hpp"
 
 using fulcrum::control::netlink_ack_problem;
 
@@ -127,4 +128,57 @@ TEST(AddressWatch, NewAndDeletedAddressesFollowTheKernel)
     const auto last = address_message(RTM_DELADDR, AF_INET, 6, gateway);
     EXPECT_TRUE(apply_address_messages(last.data(), last.size(), held));
     EXPECT_EQ(held.count(6), 0u) << "an interface with no address left is forgotten";
+}
+
+// Route health injection against a kernel that says what it was asked, and refuses on demand.
+TEST(RouteAnnouncer, RoutesFollowAvailabilityTableAndInterface)
+{
+    using fulcrum::control::RouteAnnouncer;
+    constexpr uint32_t vip_a = 0xC6120064, vip_b = 0xC6120065;
+    std::vector<std::string> asked;
+    bool refuse = false;
+    RouteAnnouncer announcer([&](uint32_t vip, uint32_t table, const std::string& interface, bool present) {
+        asked.push_back(std::string(present ? "add " : "del ") + std::to_string(vip & 0xff) + " " + std::to_string(table) +
+                        " " + interface);
+        return refuse ? std::string("refused") : std::string();
+    });
+    // Available before announce is on: remembered, nothing asked.
+    EXPECT_EQ(announcer.set_available(vip_a, true), "");
+    EXPECT_TRUE(asked.empty());
+    EXPECT_EQ(announcer.configure(100, "fl-ext"), "");
+    EXPECT_EQ(asked, (std::vector<std::string>{"add 100 100 fl-ext"}));
+    EXPECT_TRUE(announcer.announced(vip_a));
+    asked.clear();
+    announcer.set_available(vip_b, true);
+    announcer.set_available(vip_b, true);  // no change: nothing asked
+    announcer.set_available(vip_a, false);
+    EXPECT_EQ(asked, (std::vector<std::string>{"add 101 100 fl-ext", "del 100 100 fl-ext"}));
+    // Another table: the old route goes before the new one comes.
+    asked.clear();
+    announcer.configure(200, "fl-ext");
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 101 100 fl-ext", "add 101 200 fl-ext"}));
+    // The kernel refuses: said, kept as it was, tried again until it goes through.
+    asked.clear();
+    refuse = true;
+    EXPECT_EQ(announcer.set_available(vip_b, false), "refused");
+    EXPECT_TRUE(announcer.announced(vip_b));
+    EXPECT_EQ(announcer.retry(), "refused");
+    refuse = false;
+    EXPECT_EQ(announcer.retry(), "");
+    EXPECT_FALSE(announcer.announced(vip_b));
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 101 200 fl-ext", "del 101 200 fl-ext", "del 101 200 fl-ext"}));
+    // Off (table 0) takes every route away; on again puts back the available ones.
+    announcer.set_available(vip_a, true);
+    asked.clear();
+    announcer.configure(0, "");
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 100 200 fl-ext"}));
+    EXPECT_TRUE(announcer.installed().empty());
+    asked.clear();
+    announcer.configure(100, "fl-int");
+    EXPECT_EQ(asked, (std::vector<std::string>{"add 100 100 fl-int"}));
+    // Stopping withdraws everything.
+    asked.clear();
+    announcer.withdraw_all();
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 100 100 fl-int"}));
+    EXPECT_TRUE(announcer.installed().empty());
 }

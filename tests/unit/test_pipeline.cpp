@@ -661,6 +661,28 @@ TEST_F(Defense, FloodModeForwardsHashScheduledDrAndTunFlowsWithoutConnections)
     republish(c);
     next_second();
     expect_dropped(from_client(40005).tcp(ACK).bytes(), ext_port, DropReason::tcp_not_syn);
+
+    // With sloppy_tcp, during the flood: the DR flow still goes on without a connection; the
+    // NAT one, which cannot, opens a connection.
+    c.dataplane.sloppy_tcp = true;
+    republish(c);
+    next_second();
+    const size_t before = w_->conns.size();
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[1]).bytes());
+    EXPECT_EQ(w_->counters.stateless_forwarded, 5u);
+    EXPECT_EQ(w_->conns.size(), before);
+    EXPECT_EQ(run(from_client(40005).tcp(ACK).bytes(), ext_port).kind, Verdict::Kind::transmit);
+    take(int_port);
+    EXPECT_EQ(w_->conns.size(), before + 1);
+    EXPECT_EQ(w_->counters.sloppy_connections, 1u);
+    // No flood: the DR flow's packet opens a connection too.
+    c.dataplane.defense.flood_mode = defense_never;
+    republish(c);
+    next_second();
+    expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[1]).bytes());
+    EXPECT_EQ(w_->counters.stateless_forwarded, 5u);
+    EXPECT_EQ(w_->conns.size(), before + 2);
+    EXPECT_EQ(w_->counters.sloppy_connections, 2u);
 }
 
 TEST_F(Defense, FloodModeAutomaticStartsWhenTheTableIsShort)
@@ -1499,30 +1521,38 @@ TEST(StableIds, IdsOfWhatLeftAndIsNoLongerReferencedAreGivenBackAndReused)
     EXPECT_EQ(highest, 0u);
 }
 
-TEST(StableIds, LastWeightIsTheLatestNonZeroWeightWhileTheServerStays)
+TEST(StableIds, HistoryIsTheKernelsLastWeightAndOrderOfAddition)
 {
-    // ip_vs_mh builds its table from last_weight: a server quiesced (by the console, a reload or
-    // a health check's on_failure: quiesce) keeps its slots with its last non-zero weight.
+    // ip_vs_mh builds its table from last_weight, over a list that is newest first: a quiesced
+    // server (the console, a reload, on_failure: quiesce) keeps its last non-zero weight; one
+    // that leaves what is published and comes back is added anew, with the weight it comes with.
     control::StableIds ids;
     const ServiceKey http{Protocol::tcp, vip, 80};
     const RealServerKey rs1{http, ipv4(198, 19, 0, 11), 8080};
     const RealServerKey rs2{http, ipv4(198, 19, 0, 12), 8080};
-    EXPECT_EQ(ids.last_weight(rs2, 0), 0u);  // added with weight 0: no history, no slots
-    EXPECT_EQ(ids.last_weight(rs1, 3), 3u);
-    EXPECT_EQ(ids.last_weight(rs1, 0), 3u);
-    EXPECT_EQ(ids.last_weight(rs1, 0), 3u);
-    EXPECT_EQ(ids.last_weight(rs1, 5), 5u);
-    EXPECT_EQ(ids.last_weight(rs1, 0), 5u);
-    // Still in the service: remembered. Gone from it: a server added again starts over, as the
-    // kernel sets last_weight to the weight a destination is added with.
-    control::Config c;
-    control::ServiceConfig s{vip, 80, Protocol::tcp, "mh", ForwardMethod::nat, {}};
-    s.real_servers.push_back({ipv4(198, 19, 0, 11), 8080});
-    c.services.push_back(s);
-    ids.release(c, [](uint32_t) { return false; });
-    EXPECT_EQ(ids.last_weight(rs1, 0), 5u);
-    ids.release(control::Config{}, [](uint32_t) { return true; });  // its connections do not matter
-    EXPECT_EQ(ids.last_weight(rs1, 0), 0u);
+    using History = control::StableIds::History;
+    auto build = [&](std::vector<std::pair<RealServerKey, uint32_t>> published, bool succeeds = true) {
+        std::map<RealServerKey, History> next;
+        std::vector<History> out;
+        for (const auto& [key, weight] : published) out.push_back(ids.history(key, weight, next));
+        if (succeeds) ids.remember(std::move(next));
+        return out;
+    };
+    auto h = build({{rs1, 3}, {rs2, 0}});
+    EXPECT_EQ(h[0].last_weight, 3u);
+    EXPECT_EQ(h[1].last_weight, 0u);  // added with weight 0: no slots, as the kernel
+    EXPECT_LT(h[0].added, h[1].added);  // added together: in list order
+    const uint64_t first_added = h[0].added;
+    h = build({{rs1, 0}, {rs2, 0}});
+    EXPECT_EQ(h[0].last_weight, 3u);
+    EXPECT_EQ(h[0].added, first_added);  // still the same entry of the kernel's list
+    h = build({{rs1, 7}}, false);        // a build that failed changes nothing
+    h = build({{rs1, 0}, {rs2, 0}});
+    EXPECT_EQ(h[0].last_weight, 3u);
+    h = build({{rs2, 5}});  // rs1 left what is published (removed by a health check)
+    h = build({{rs1, 0}, {rs2, 5}});
+    EXPECT_EQ(h[0].last_weight, 0u);  // back with weight 0: its old weight is gone
+    EXPECT_GT(h[0].added, h[1].added);  // and it is now the newest
 }
 
 TEST(NeighborTable, LearnedEntriesUnusedForAMinuteAreForgottenAndTheirSlotsReused)

@@ -1,4 +1,4 @@
-// high_availability: and sync:, and their cross-checks against the interfaces.
+// high_availability:, sync: and announce:, and their cross-checks against the interfaces.
 #include "control/config/checker.hpp"
 #include "common/text.hpp"
 #include "control/config/limits.hpp"
@@ -74,26 +74,74 @@ void Checker::check_sync_interface()
     }
     if (!sync_interface_item_) return;
     const SyncConfig& sync = config_.sync;
-    const InterfaceConfig* iface = nullptr;
-    for (const InterfaceConfig& ic : config_.interfaces)
-        if (ic.name == sync.interface) iface = &ic;
-    if (iface == nullptr) {
-        std::vector<std::string_view> names;
-        for (const InterfaceConfig& ic : config_.interfaces) names.push_back(ic.name);
-        report(*sync_interface_item_, fmt::format("unknown interface {} (interfaces: {})", quote(sync.interface), join(names, ", ")));
-        return;
-    }
-    if (iface->kernel_interface.empty()) {
-        report(*sync_interface_item_, fmt::format("interface {} has kernel_interface: false; sync is sent and received "
-                                                  "by the kernel interface",
-                                                  iface->name));
-        return;
-    }
+    const InterfaceConfig* iface =
+        interface_with_kernel(*sync_interface_item_, sync.interface, "sync is sent and received by the kernel interface");
+    if (iface == nullptr) return;
     const unsigned carried = sync_length_carried(iface->mtu);
     if (!sync_length_item_) config_.sync.max_length = default_sync_length(iface->mtu);
     else if (sync.max_length > carried)
         report(*sync_length_item_, fmt::format("{} bytes do not fit one frame of interface {} (MTU {}): at most {}",
                                                sync.max_length, iface->name, iface->mtu, carried));
+}
+
+const InterfaceConfig* Checker::interface_with_kernel(const Item& item, const std::string& name, std::string_view what)
+{
+    for (const InterfaceConfig& ic : config_.interfaces) {
+        if (ic.name != name) continue;
+        if (!ic.kernel_interface.empty()) return &ic;
+        report(item, fmt::format("interface {} has kernel_interface: false; {}", ic.name, what));
+        return nullptr;
+    }
+    std::vector<std::string_view> names;
+    for (const InterfaceConfig& ic : config_.interfaces) names.push_back(ic.name);
+    report(item, fmt::format("unknown interface {} (interfaces: {})", quote(name), join(names, ", ")));
+    return nullptr;
+}
+
+void Checker::check_announce(const Item& item)
+{
+    auto m = mapping(item, announce_spec, false);
+    if (!m) return;
+    announce_item_ = item;
+    AnnounceConfig& announce = config_.announce;
+    if (auto* t = m->find("table")) {
+        // 253, 254 and 255 are the kernel's default, main and local tables; 0 is none.
+        if (auto v = integer(*t, 1, UINT32_MAX, "a routing table number from 1 to 4294967295, other than 253, 254 "
+                                                "and 255 (the kernel's own), like 100")) {
+            if (*v >= 253 && *v <= 255)
+                expected(*t, "a routing table of the director's own, not 253 (default), 254 (main) or 255 (local)",
+                         std::to_string(*v));
+            else
+                announce.table = static_cast<uint32_t>(*v);
+        }
+    }
+    if (auto* q = m->find("quorum"))
+        if (auto v = integer(*q, 1, limits::max_quorum)) announce.quorum = static_cast<uint32_t>(*v);
+    if (auto* i = m->find("interface")) {
+        if (auto s = string(*i, "the name of an interface")) {
+            announce.interface = *s;
+            announce_interface_item_ = *i;
+        }
+    }
+}
+
+// The routes go over a kernel interface: the one of the interface named, or of the first that
+// has one.
+void Checker::check_announce_interface()
+{
+    if (!interfaces_clean_ || !announce_item_ || !config_.announce.enabled()) return;
+    if (announce_interface_item_) {
+        interface_with_kernel(*announce_interface_item_, config_.announce.interface,
+                              "the announced routes go over the kernel interface");
+        return;
+    }
+    for (const InterfaceConfig& ic : config_.interfaces) {
+        if (ic.kernel_interface.empty()) continue;
+        config_.announce.interface = ic.name;
+        return;
+    }
+    report(*announce_item_, "announce puts its routes over a kernel interface, and every interface has "
+                            "kernel_interface: false");
 }
 
 }  // namespace fulcrum::control::checking

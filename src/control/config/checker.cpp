@@ -79,12 +79,14 @@ ConfigResult Checker::run()
             if (auto* i = m->find("metrics")) check_listener(*i, metrics_spec, config_.metrics_listen);
             if (auto* i = m->find("high_availability")) check_high_availability(*i);
             if (auto* i = m->find("sync")) check_sync(*i);
+            if (auto* i = m->find("announce")) check_announce(*i);
             check_queue_pairs();
             check_mh_table_sizes();
             check_sorry_servers();
             check_kernel_interfaces();
             check_health_paths();
             check_sync_interface();
+            check_announce_interface();
         }
     }
 

@@ -90,6 +90,11 @@ private:
                            std::map<std::pair<Ipv4, uint16_t>, int>& seen);
     void check_timeouts(const Item& item);
     void check_high_availability(const Item& item);
+    void check_announce(const Item& item);
+    void check_announce_interface();
+    // The configured interface called `name` if it has a kernel interface; otherwise reports
+    // at `item` why not (`what` says what needs the kernel interface) and returns nullptr.
+    const InterfaceConfig* interface_with_kernel(const Item& item, const std::string& name, std::string_view what);
     void check_sync(const Item& item);
     void check_sync_interface();
     // `base` with the keys `item` gives applied over it (a real server's override of its service's).
@@ -130,6 +135,8 @@ private:
     std::optional<Item> sync_interface_item_;                 // sync.interface, checked against interfaces
     std::optional<Item> sync_length_item_;                    // sync.max_length, checked against its MTU
     std::optional<Item> vip_ownership_item_;
+    std::optional<Item> announce_item_;            // announce:, and its interface when given
+    std::optional<Item> announce_interface_item_;
     bool subnets_complete_ = false;
     bool routes_complete_ = false;
     std::vector<Connected> connected_;

@@ -170,6 +170,18 @@ constexpr uint16_t default_sync_length(uint16_t mtu)
                                                                                     : SyncConfig{}.max_length);
 }
 
+// Route health injection (`announce:`): while a VIP is available (one of its services has
+// `quorum` usable real servers: up, weight above 0), a host route to it in routing table `table`
+// of the director's own namespace, over the kernel interface of `interface`, for a routing
+// daemon (BIRD) to announce. docs/ecmp.md.
+struct AnnounceConfig {
+    uint32_t table = 0;     // 0 = off
+    uint32_t quorum = 1;
+    std::string interface;  // a configured interface; the first with a kernel interface when not given
+    bool enabled() const { return table != 0; }
+    bool operator==(const AnnounceConfig&) const = default;
+};
+
 struct Config {
     std::string source_file;
     DataplaneConfig dataplane;
@@ -184,6 +196,7 @@ struct Config {
     std::string metrics_listen;                     // Prometheus text over HTTP; "" = off
     HighAvailabilityConfig high_availability;
     SyncConfig sync;                                // off unless `sync:` is given
+    AnnounceConfig announce;                        // off unless `announce:` is given
 };
 
 struct ConfigError {

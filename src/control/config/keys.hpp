@@ -17,9 +17,9 @@ struct MapSpec {
     std::span<const std::string_view> required;
 };
 
-inline constexpr std::array<std::string_view, 10> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
+inline constexpr std::array<std::string_view, 11> top_keys{"dataplane", "interfaces", "routes",  "neighbors",
                                                      "services",  "timeouts",   "console", "metrics",
-                                                     "high_availability", "sync"};
+                                                     "high_availability", "sync", "announce"};
 inline constexpr std::array<std::string_view, 1> top_required{"interfaces"};
 inline constexpr std::array<std::string_view, 14> dataplane_keys{
     "workers",    "eal",         "conn_table_size", "mbufs",      "expire_nodest_conn", "kernel_rate_limit",
@@ -47,6 +47,8 @@ inline constexpr std::array<std::string_view, 2> sorry_server_keys{"address", "p
 inline constexpr std::array<std::string_view, 1> sorry_server_required{"address"};
 inline constexpr std::array<std::string_view, 1> real_server_required{"address"};
 inline constexpr std::array<std::string_view, 1> high_availability_keys{"vip_ownership"};
+inline constexpr std::array<std::string_view, 3> announce_keys{"table", "quorum", "interface"};
+inline constexpr std::array<std::string_view, 1> announce_required{"table"};
 inline constexpr std::array<std::string_view, 2> vip_ownership_names{"always", "kernel"};
 inline constexpr std::array<std::string_view, 8> sync_keys{"role", "interface", "syncid", "group",
                                                        "port", "ttl",       "max_length", "full_refresh"};
@@ -62,6 +64,7 @@ inline constexpr MapSpec dataplane_spec{"in dataplane", dataplane_keys, {}};
 inline constexpr MapSpec console_spec{"in console", listen_keys, {}};
 inline constexpr MapSpec metrics_spec{"in metrics", listen_keys, {}};
 inline constexpr MapSpec high_availability_spec{"in high_availability", high_availability_keys, {}};
+inline constexpr MapSpec announce_spec{"in announce", announce_keys, announce_required};
 inline constexpr MapSpec sync_spec{"in sync", sync_keys, sync_required};
 inline constexpr MapSpec interface_spec{"in interface", interface_keys, interface_required};
 inline constexpr MapSpec route_spec{"in route", route_keys, route_required};

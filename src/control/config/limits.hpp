@@ -24,6 +24,7 @@ inline constexpr size_t max_interface_name = 15;           // IFNAMSIZ - 1, so n
 inline constexpr uint64_t max_timeout = 31536000;          // one year, in seconds
 inline constexpr uint32_t max_port = 65535;
 inline constexpr uint32_t max_weight = 65535;              // ipvsadm's -w
+inline constexpr uint32_t max_quorum = 4096;               // announce.quorum: a service's real servers at most
 inline constexpr uint32_t max_threshold = 1u << 30;        // upper_threshold, lower_threshold (-x, -y)
 // A persistence template's timeout fits the dataplane's 15 bits (runtime/snapshot_builder.cpp
 // asserts it is PersistenceTable's bound).

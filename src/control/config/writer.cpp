@@ -92,6 +92,13 @@ std::string config_to_yaml(const Config& c)
         out << YAML::Key << "full_refresh" << YAML::Value << c.sync.full_refresh;
         out << YAML::EndMap;
     }
+    if (c.announce.enabled()) {
+        out << YAML::Key << "announce" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "table" << YAML::Value << c.announce.table;
+        out << YAML::Key << "quorum" << YAML::Value << c.announce.quorum;
+        out << YAML::Key << "interface" << YAML::Value << c.announce.interface;
+        out << YAML::EndMap;
+    }
 
     out << YAML::Key << "interfaces" << YAML::Value << YAML::BeginSeq;
     for (const InterfaceConfig& i : c.interfaces) {

@@ -52,12 +52,21 @@ Director::~Director() { stop(); }
 
 std::string Director::start(const Config& config, const std::string& config_path)
 {
-    // The director's own subscriber: a VIP's availability in the log.
+    // The director's own subscribers: a VIP's availability in the log, and its route announced
+    // or withdrawn (announce:).
     events_.subscribe([](const DirectorEvent& event) {
         if (const auto* v = std::get_if<VipAvailability>(&event))
             log::info("VIP {} is {}", format_ipv4(v->vip),
-                      v->available ? "available: a service has a usable real server"
-                                   : "unavailable: none of its services has a usable real server");
+                      v->available ? "available: a service has enough usable real servers"
+                                   : "unavailable: none of its services has enough usable real servers");
+    });
+    events_.subscribe([this](const DirectorEvent& event) {
+        const auto* v = std::get_if<VipAvailability>(&event);
+        if (v == nullptr) return;
+        note_announce_problem(announcer_.set_available(v->vip, v->available));
+        if (announcer_.table() != 0)
+            log::info("announce: VIP {} {} table {}", format_ipv4(v->vip),
+                      announcer_.announced(v->vip) ? "announced in" : "withdrawn from", announcer_.table());
     });
     config_ = config;
     config_path_ = config_path;
@@ -295,6 +304,9 @@ void Director::stop()
     steering_.clear();
     for (auto& [target, timer] : health_timers_) rte_timer_stop_sync(&timer->timer);
     health_timers_.clear();
+    // The routes go before anything stops answering for their VIPs (BIRD withdraws them within
+    // its scan time); a director that dies loses them with its TAPs.
+    announcer_.withdraw_all();
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
     // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
     for (uint16_t port_id : kernel_ports_) port_stop(port_id);

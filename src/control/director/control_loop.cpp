@@ -63,6 +63,7 @@ void Director::run(ControlSignals& signals)
             if (const uint32_t n = neighbors_->collect(dataplane_seconds(), neighbor_stale_seconds, shared_.rcu); n > 0)
                 log::debug("forgot {} neighbours unused for {} s", n, neighbor_stale_seconds);
             release_unused_ids();
+            if (!announce_problem_.empty()) note_announce_problem(announcer_.retry());
             estimate_rates();
             metrics_.update(services(), workers(), health(), pools(), sync_status());
             next_estimate += estimator_period;

@@ -20,6 +20,7 @@
 #include "control/health/health.hpp"
 #include "control/kernel/address_watch.hpp"
 #include "control/kernel/kernel_interface.hpp"
+#include "control/kernel/route_announcer.hpp"
 #include "control/frontends/ipvsadm_format.hpp"
 #include "control/frontends/metrics.hpp"
 #include "control/runtime/snapshot_builder.hpp"
@@ -128,6 +129,10 @@ private:
     KernelAddresses kernel_addresses(const Config& config) const;
     void follow_kernel_addresses();
     void announce_acquired(const dataplane::ServiceSnapshot& snapshot);
+    // Route health injection (announce_path.cpp): the announcer follows `config`'s announce:
+    // section, and each VIP's availability; what the kernel refuses is logged once and retried.
+    void configure_announce(const Config& config);
+    void note_announce_problem(const std::string& problem);
     // Connection sync (sync_path.cpp): a worker's two rings, the daemon following `config`, and
     // the control loop's turn of moving records between them.
     std::string create_sync_rings(dataplane::WorkerContext& w, int socket);
@@ -166,6 +171,8 @@ private:
     sync::SyncDaemon sync_;
     AddressWatch address_watch_;
     std::array<std::vector<rte_be32_t>, max_ports> announced_;  // kernel-held addresses GARP went out for
+    RouteAnnouncer announcer_;
+    std::string announce_problem_;  // what the kernel last refused, "" once all went through
     EventBus events_;
     std::map<Ipv4, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;

@@ -102,7 +102,8 @@ std::string Director::publish(const Config& config)
     // passed a quiescent state (SnapshotPublisher).
     publisher_->publish(std::move(built.snapshot));
     events_.raise(SnapshotPublished{generation_});
-    std::map<Ipv4, bool> available = vip_availability(config, effective);
+    configure_announce(config);
+    std::map<Ipv4, bool> available = vip_availability(config, effective, config.announce.enabled() ? config.announce.quorum : 1);
     for (const VipAvailability& change : availability_changes(vip_available_, available)) events_.raise(change);
     vip_available_ = std::move(available);
     log::info("published configuration generation {}: {} service(s)", generation_, config.services.size());

@@ -194,6 +194,33 @@ std::string kernel_route_add(const KernelRoute& route, bool& added)
     return {};
 }
 
+std::string kernel_host_route(Ipv4 address, uint32_t table, const std::string& interface, bool present)
+{
+    const unsigned index = if_nametoindex(interface.c_str());
+    if (index == 0) return fmt::format("no kernel interface {}", interface);
+    NetlinkRequest request(present ? RTM_NEWROUTE : RTM_DELROUTE,
+                           present ? static_cast<uint16_t>(NLM_F_CREATE | NLM_F_REPLACE) : uint16_t{0});
+    auto* rt = request.body<rtmsg>();
+    rt->rtm_family = AF_INET;
+    rt->rtm_dst_len = 32;
+    // Tables above 255 only fit the attribute; the header says RT_TABLE_UNSPEC then.
+    rt->rtm_table = table < 256 ? static_cast<unsigned char>(table) : static_cast<unsigned char>(RT_TABLE_UNSPEC);
+    rt->rtm_protocol = RTPROT_STATIC;
+    rt->rtm_scope = RT_SCOPE_LINK;
+    rt->rtm_type = RTN_UNICAST;
+    const uint32_t dst = htonl(address);
+    const uint32_t oif = index;
+    request.attribute(RTA_DST, &dst, sizeof dst);
+    request.attribute(RTA_OIF, &oif, sizeof oif);
+    request.attribute(RTA_TABLE, &table, sizeof table);
+    std::string e = request.send();
+    if (!present && e == std::strerror(ESRCH)) e.clear();
+    if (!e.empty())
+        return fmt::format("{} route {}/32 dev {} table {}: {}", present ? "adding" : "deleting", format_ipv4(address),
+                           interface, table, e);
+    return {};
+}
+
 std::string kernel_route_delete(const KernelRoute& route)
 {
     if (auto e = route_request(route, RTM_DELROUTE, 0); !e.empty())

@@ -48,4 +48,10 @@ void kernel_settings_restore(const std::vector<SavedSetting>& saved);
 std::string kernel_route_add(const KernelRoute& route, bool& added);
 std::string kernel_route_delete(const KernelRoute& route);
 
+// Puts (or with `present` false removes) the host route `address`/32 over `interface` in routing
+// table `table`, `proto static`, as `ip route replace ADDRESS dev INTERFACE table TABLE` would:
+// what a routing daemon (BIRD's `protocol kernel` with `learn`) picks up and announces. Removing
+// a route that is not there is not an error. Returns "" or what the kernel refused.
+std::string kernel_host_route(Ipv4 address, uint32_t table, const std::string& interface, bool present);
+
 }  // namespace fulcrum::control

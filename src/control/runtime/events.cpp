@@ -4,7 +4,7 @@
 
 namespace fulcrum::control {
 
-std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective)
+std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum)
 {
     std::map<Ipv4, bool> out;
     for (const ServiceConfig& s : running.services) out.emplace(s.vip, false);
@@ -13,13 +13,15 @@ std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effec
             return s.key() == e.key();
         });
         if (configured == running.services.end()) continue;
+        uint32_t usable = 0;
         for (const RealServerConfig& rs : e.real_servers) {
             if (rs.weight == 0) continue;
             // A sorry server in `effective` is not one of the service's real servers.
             const bool real = std::any_of(configured->real_servers.begin(), configured->real_servers.end(),
                                           [&](const RealServerConfig& c) { return c.address == rs.address && c.port == rs.port; });
-            if (real) out[e.vip] = true;
+            if (real) ++usable;
         }
+        if (usable >= quorum) out[e.vip] = true;
     }
     return out;
 }

@@ -29,8 +29,9 @@ struct HealthChanged {
     bool operator==(const HealthChanged&) const = default;
 };
 
-// A VIP is available while at least one of its services has a usable real server: one that is
-// configured (not a sorry server standing in), up, and of weight above 0 in what is published.
+// A VIP is available while at least one of its services has `quorum` (announce.quorum, else 1)
+// usable real servers: configured (not a sorry server standing in), up, and of weight above 0 in
+// what is published.
 struct VipAvailability {
     Ipv4 vip = 0;
     bool available = false;
@@ -55,7 +56,7 @@ private:
 
 // Whether each VIP of `running` is available once `effective` (running with health applied:
 // failed servers out, quiesced at weight 0, sorry servers in) is published.
-std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective);
+std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum = 1);
 
 // The VIPs whose availability differs between two results of vip_availability, in address
 // order; a VIP only one of them has counts as unavailable in the other.

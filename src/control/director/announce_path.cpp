@@ -1,0 +1,35 @@
+// Route health injection: the director keeps a host route for each available VIP in the routing
+// table `announce:` names, for BIRD to announce (docs/ecmp.md). The VIPs' availability comes
+// from the director's events; this file only turns the configuration into the announcer's table
+// and interface and reports what the kernel refused.
+#include "control/director/director.hpp"
+
+#include "control/log.hpp"
+
+namespace fulcrum::control {
+
+void Director::configure_announce(const Config& config)
+{
+    std::string kernel_interface;
+    for (const InterfaceConfig& iface : config.interfaces)
+        if (iface.name == config.announce.interface) kernel_interface = iface.kernel_interface;
+    const uint32_t before = announcer_.table();
+    note_announce_problem(announcer_.configure(config.announce.enabled() ? config.announce.table : 0, kernel_interface));
+    if (before == announcer_.table()) return;
+    if (config.announce.enabled())
+        log::info("announce: available VIPs get a host route in table {} over {}", config.announce.table, kernel_interface);
+    else
+        log::info("announce: off; no VIP is announced");
+}
+
+void Director::note_announce_problem(const std::string& problem)
+{
+    if (problem == announce_problem_) return;
+    if (!problem.empty())
+        log::error("announce: {} (tried again every 2 s)", problem);
+    else if (!announce_problem_.empty())
+        log::info("announce: every route is where it belongs again");
+    announce_problem_ = problem;
+}
+
+}  // namespace fulcrum::control

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""End-to-end test of route health injection (`announce:`), with the real director and BIRD in the
+veth lab. Two VIPs: 198.18.0.100:80 over rs1-rs3 (each checked by a TCP connect to its port 8080,
+where the test runs or stops a second realserver.py; interval 1 s, fall 2, rise 2) and
+198.18.0.101:80 over rs1 and rs2, unchecked. `announce: { table: 100, quorum: 2 }`.
+
+  config     --check accepts the file; table 254 (the kernel's main table) is refused at its line
+  routes     both VIPs get `VIP dev fl-ext proto static scope link` in table 100 of fl-dir
+  bird       BIRD with conf/bird.conf in fl-dir learns both into its table `fulcrum` (no BGP
+             neighbour here: the ECMP lab is still to come)
+  health     rs1's check fails: two of three left, still announced; rs2's fails too: one left, under
+             the quorum, withdrawn (from table 100 and from BIRD) while the other VIP stays; rs2 back:
+             announced again
+  console    `set weight` 0 on two of the three: withdrawn; back to 1: announced
+  reload     the file moved to table 200: table 100 empty, table 200 holds both
+  stop       SIGTERM: the routes go; started again and killed with SIGKILL: they go with the TAP
+
+Run as root: /usr/bin/python3 tests/e2e/test_announce.py   (FULCRUM_BIN picks the director)
+Prints one PASS/FAIL line per check and `announce: N passed, N failed`; exits 1 if any check failed.
+Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-announce*.log, bird-announce.log,
+announce*.yaml.
+"""
+
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lablib as L  # noqa: E402
+
+VIP, VIP2 = L.VIP, "198.18.0.101"
+RS = {1: "198.19.0.11", 2: "198.19.0.12", 3: "198.19.0.13"}
+CHECK_PORT = 8080
+BIRD_CONF = os.path.join(L.REPO, "conf", "bird.conf")
+FALL_WITHIN = 2 * 1.0 + 3.0   # fall x interval, and the check's timeout and a publication
+RISE_WITHIN = 2 * 1.0 + 3.0
+
+
+def config_text(table=100, quorum=2):
+    text = open(L.LAB_CONF).read()
+    head = text[:text.index("\nservices:\n") + 1]
+    check = f"health_check: {{ type: tcp, port: {CHECK_PORT}, interval: 1, timeout: 0.5, fall: 2, rise: 2 }}"
+    return (head + "services:\n"
+            f"  - vip: {VIP}\n    port: 80\n    protocol: tcp\n    scheduler: rr\n    forward: nat\n"
+            f"    {check}\n    real_servers:\n"
+            + "".join(f"      - {{ address: {RS[n]}, port: 80, weight: 1 }}\n" for n in (1, 2, 3))
+            + f"  - vip: {VIP2}\n    port: 80\n    protocol: tcp\n    scheduler: rr\n    forward: nat\n"
+            f"    real_servers:\n      - {{ address: {RS[1]}, port: 80, weight: 1 }}\n"
+            f"      - {{ address: {RS[2]}, port: 80, weight: 1 }}\n"
+            f"\nannounce: {{ table: {table}, quorum: {quorum} }}\n")
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def routes(table):
+    """The host routes of `table` in fl-dir: {vip: the route's text}."""
+    r = L.in_ns("fl-dir", "ip", "-4", "route", "show", "table", str(table))
+    out = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"(\d+\.\d+\.\d+\.\d+) (.*)$", line.strip())
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def wait_routes(table, want, limit):
+    """Until the set of VIPs routed in `table` is `want`: (ok, seconds, routes)."""
+    start = time.monotonic()
+    while True:
+        now = routes(table)
+        if set(now) == set(want):
+            return True, time.monotonic() - start, now
+        if time.monotonic() - start > limit:
+            return False, time.monotonic() - start, now
+        time.sleep(0.1)
+
+
+class Bird(L.Daemon):
+    """BIRD 2 with conf/bird.conf in fl-dir, in the foreground, its control socket in the run directory."""
+
+    def __init__(self):
+        self.sock = os.path.join(L.RUN_DIR, "bird-announce.ctl")
+        super().__init__("bird-announce", "fl-dir", "bird", "-f", "-c", BIRD_CONF, "-s", self.sock, "-P",
+                         os.path.join(L.RUN_DIR, "bird-announce.pid"))
+
+    def start(self):
+        return shutil.which("bird") is not None and super().start()
+
+    def vips(self):
+        """The /32 routes of BIRD's table `fulcrum`."""
+        r = L.in_ns("fl-dir", "birdc", "-s", self.sock, "show", "route", "table", "fulcrum")
+        return set(re.findall(r"^(\d+\.\d+\.\d+\.\d+)/32", r.stdout, re.M))
+
+    def wait_vips(self, want, limit):
+        start = time.monotonic()
+        while True:
+            now = self.vips()
+            if now == set(want) or time.monotonic() - start > limit:
+                return now == set(want), time.monotonic() - start, now
+            time.sleep(0.2)
+
+
+def check_routes_follow_availability(checks, director, conf_path, checked):
+    ok, secs, now = wait_routes(100, {VIP, VIP2}, 5)
+    want_text = "dev fl-ext proto static scope link"
+    checks.report("routes_at_start", ok and all(now.get(v) == want_text for v in (VIP, VIP2)),
+                  f"table 100 after {secs:.1f} s: {now}")
+
+    bird = Bird()
+    try:
+        started = bird.start()
+        ok, secs, seen = bird.wait_vips({VIP, VIP2}, 8) if started else (False, 0, set())
+        checks.report("bird_learns_the_table", ok, f"BIRD's table fulcrum after {secs:.1f} s: {sorted(seen)}"
+                      if started else "bird is not installed (tests/setup.sh installs bird2)")
+
+        # Health: one of three down keeps the quorum of two; two down do not.
+        checked[1].stop()
+        time.sleep(FALL_WITHIN)
+        kept = routes(100)
+        checks.report("quorum_kept_with_two", set(kept) == {VIP, VIP2}, f"rs1's check failing: table 100 {sorted(kept)}")
+        checked[2].stop()
+        ok, secs, now = wait_routes(100, {VIP2}, FALL_WITHIN + 2)
+        bird_ok, bird_secs, seen = bird.wait_vips({VIP2}, 5) if started else (False, 0, set())
+        logged = f"announce: VIP {VIP} withdrawn from table 100" in director.text()
+        checks.report("withdrawn_under_quorum", ok and bird_ok and logged,
+                      f"rs2's fails too: table 100 {sorted(now)} after {secs:.1f} s, BIRD {sorted(seen)} "
+                      f"{bird_secs:.1f} s later; logged: {logged}")
+        checked[2].start()
+        ok, secs, now = wait_routes(100, {VIP, VIP2}, RISE_WITHIN + 2)
+        bird_ok, bird_secs, seen = bird.wait_vips({VIP, VIP2}, 5) if started else (False, 0, set())
+        checks.report("announced_again", ok and bird_ok,
+                      f"rs2 back: table 100 {sorted(now)} after {secs:.1f} s, BIRD {sorted(seen)}")
+        checked[1].start()
+        wait_routes(100, {VIP, VIP2}, RISE_WITHIN + 2)
+
+        # The console: two of three at weight 0.
+        con = L.Console()
+        try:
+            outs = [con.cmd(f"set weight {VIP}:80 {RS[n]}:80 0") for n in (1, 2)]
+            ok_off, secs_off, now_off = wait_routes(100, {VIP2}, 3)
+            outs += [con.cmd(f"set weight {VIP}:80 {RS[n]}:80 1") for n in (1, 2)]
+            ok_on, secs_on, now_on = wait_routes(100, {VIP, VIP2}, 3)
+        finally:
+            con.close()
+        checks.report("console_weights", all(o == ["ok"] for o in outs) and ok_off and ok_on,
+                      f"weight 0 on rs1, rs2: table 100 {sorted(now_off)} after {secs_off:.1f} s; back to 1: "
+                      f"{sorted(now_on)} after {secs_on:.1f} s")
+
+        # A reload to another table: the routes move.
+        write(conf_path, config_text(table=200))
+        director.proc.send_signal(signal.SIGHUP)
+        ok200, secs, now200 = wait_routes(200, {VIP, VIP2}, 5)
+        ok100, _, now100 = wait_routes(100, set(), 2)
+        checks.report("reload_moves_the_routes", ok200 and ok100,
+                      f"table 200 {sorted(now200)} after {secs:.1f} s; table 100 {sorted(now100)}")
+    finally:
+        bird.stop()
+
+
+def main():
+    checks = L.Checks("announce")
+    if os.geteuid() != 0:
+        checks.report("root", False, "the lab needs root")
+        return checks.summary()
+    if L.STANDIN:
+        checks.skip("all", "route announcement needs the director")
+        return checks.summary()
+    t0 = time.monotonic()
+    os.makedirs(L.RUN_DIR, exist_ok=True)
+    conf_path = write(os.path.join(L.RUN_DIR, "announce.yaml"), config_text())
+    ok, detail = L.check_config(conf_path)
+    checks.report("check_config", ok, detail)
+    ok, detail = L.check_config_refused(conf_path, "announce-main", "announce: { table: 100,",
+                                        "announce: { table: 254,", "announce.table: expected a routing table of the "
+                                        "director's own, not 253 (default), 254 (main) or 255 (local), found 254")
+    checks.report("check_main_table_refused", ok, detail)
+    checked = {}
+    try:
+        with L.Lab():
+            for n in (1, 2, 3):
+                checked[n] = L.ExtraRealServer(n, CHECK_PORT, 5354, name=f"rs{n}-check")
+                if not checked[n].start():
+                    checks.report("check_servers", False, f"{checked[n].name} did not start")
+                    return checks.summary()
+            director = L.Director("announce", conf_path)
+            director.start()
+            ready, detail = director.wait_ready()
+            checks.report("director_ready", ready, detail)
+            if ready:
+                check_routes_follow_availability(checks, director, conf_path, checked)
+            code = director.stop()
+            ok, secs, now = wait_routes(200, set(), 2)
+            checks.report("sigterm_withdraws", code == 0 and ok,
+                          f"{L.stop_outcome(code, director)}; table 200 then {sorted(now)}")
+
+            write(conf_path, config_text())
+            killed = L.Director("announce-kill", conf_path)
+            killed.start()
+            ready, _ = killed.wait_ready()
+            before_ok, _, before = wait_routes(100, {VIP, VIP2}, 5)
+            if killed.proc is not None:
+                killed.proc.kill()
+                killed.proc.wait(10)
+            ok, secs, now = wait_routes(100, set(), 3)
+            checks.report("sigkill_withdraws", ready and before_ok and ok,
+                          f"before: {sorted(before)}; after SIGKILL: {sorted(now)} within {secs:.1f} s (the kernel "
+                          f"removed them with fl-ext)")
+    except RuntimeError as e:
+        checks.report("lab", False, str(e))
+    finally:
+        for e in checked.values():
+            e.stop()
+    L.log(f"test_announce ran {time.monotonic() - t0:.0f} s")
+    return checks.summary()
+
+
+if __name__ == "__main__":
+    L.main_guard(main)
