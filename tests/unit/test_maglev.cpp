@@ -477,3 +477,62 @@ TEST(KernelMh, OrderOfAdditionMattersAsInTheKernel)
     for (size_t i = 0; i < d.size(); ++i)
         EXPECT_NEAR(static_cast<double>(counts[i]), 4093.0 * d[i].weight / 12.0, 12.0) << i;
 }
+
+// ---- several directors behind ECMP (docs/ecmp.md) ---------------------------------------------
+
+// Two directors configured alike, each with its own connection counts, cursors and, for
+// Fulcrum's table, its own order of the real servers: a flow ECMP moves from one to the other
+// lands on the same real server with mh (either table) and sh, also once both have lost the same
+// server; rr, whose answer depends on what each director saw before, does not.
+TEST(EcmpDirectors, DirectorsConfiguredAlikePickTheSameRealServer)
+{
+    std::mt19937 rng(14);
+    std::vector<FlowInput> flows(10000);
+    for (FlowInput& f : flows) {
+        f.src_ip = static_cast<uint32_t>(rng());
+        f.src_port = static_cast<uint16_t>(1024 + rng() % 60000);
+    }
+    struct Variant {
+        const char* name;
+        Kind kind;
+        MhCompat compat;
+        bool reorder;  // director B lists its real servers in another order
+    };
+    for (const Variant& v : {Variant{"mh", Kind::mh, MhCompat::fulcrum, true}, Variant{"mh kernel", Kind::mh, MhCompat::kernel, false},
+                             Variant{"sh", Kind::sh, MhCompat::fulcrum, false}}) {
+        for (bool one_lost : {false, true}) {
+            std::vector<Destination> a = backends(12, {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3});
+            if (one_lost) a.erase(a.begin() + 4);  // both directors' health checks took it out
+            std::vector<Destination> b = a;
+            if (v.reorder) std::reverse(b.begin(), b.end());
+            for (Destination& d : b) d.active = static_cast<uint32_t>(rng() % 100);  // B's own counts
+            Flags flags;
+            flags.mh_port = flags.sh_port = true;
+            const uint32_t size = v.compat == MhCompat::kernel ? default_kernel_mh_table_size : M;
+            const Prepared pa = prepare(v.kind, a, flags, size, v.compat);
+            const Prepared pb = prepare(v.kind, b, flags, size, v.compat);
+            SchedCursor ca, cb;
+            int differ = 0;
+            std::map<uint64_t, int> spread;
+            for (const FlowInput& f : flows) {
+                const int32_t ia = pick(pa, a, ca, f);
+                const int32_t ib = pick(pb, b, cb, f);
+                ASSERT_GE(ia, 0);
+                ASSERT_GE(ib, 0);
+                const uint64_t ka = endpoint_key(a[static_cast<size_t>(ia)].address, a[static_cast<size_t>(ia)].port);
+                if (ka != endpoint_key(b[static_cast<size_t>(ib)].address, b[static_cast<size_t>(ib)].port)) ++differ;
+                ++spread[ka];
+            }
+            EXPECT_EQ(differ, 0) << v.name << (one_lost ? ", one server lost" : "");
+            EXPECT_EQ(spread.size(), a.size()) << v.name << ": every server gets flows";
+        }
+    }
+    // rr: B has seen one connection more than A (another flow of its own): every pick differs.
+    std::vector<Destination> d = backends(3);
+    const Prepared p = prepare(Kind::rr, d);
+    SchedCursor ca, cb;
+    pick(p, d, cb, flows[0]);
+    int differ = 0;
+    for (const FlowInput& f : flows) differ += pick(p, d, ca, f) != pick(p, d, cb, f);
+    EXPECT_EQ(differ, static_cast<int>(flows.size()));
+}
