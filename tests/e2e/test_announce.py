@@ -11,7 +11,8 @@ where the test runs or stops a second realserver.py; interval 1 s, fall 2, rise 
   health     rs1's check fails: two of three left, still announced; rs2's fails too: one left, under
              the quorum, withdrawn (from table 100 and from BIRD) while the other VIP stays; rs2 back:
              announced again
-  console    `set weight` 0 on two of the three: withdrawn; back to 1: announced
+  console    `set weight` 0 on two of the three: withdrawn; back to 1: announced; `show announce`
+             says so
   reload     the file moved to table 200: table 100 empty, table 200 holds both
   stop       SIGTERM: the routes go; started again and killed with SIGKILL: they go with the TAP
 
@@ -146,13 +147,20 @@ def check_routes_follow_availability(checks, director, conf_path, checked):
         try:
             outs = [con.cmd(f"set weight {VIP}:80 {RS[n]}:80 0") for n in (1, 2)]
             ok_off, secs_off, now_off = wait_routes(100, {VIP2}, 3)
+            shown_off = con.cmd("show announce")
             outs += [con.cmd(f"set weight {VIP}:80 {RS[n]}:80 1") for n in (1, 2)]
             ok_on, secs_on, now_on = wait_routes(100, {VIP, VIP2}, 3)
+            shown_on = con.cmd("show announce")
         finally:
             con.close()
         checks.report("console_weights", all(o == ["ok"] for o in outs) and ok_off and ok_on,
                       f"weight 0 on rs1, rs2: table 100 {sorted(now_off)} after {secs_off:.1f} s; back to 1: "
                       f"{sorted(now_on)} after {secs_on:.1f} s")
+        want_off = ["table 100 over ext (kernel interface fl-ext), quorum 2", "VIP               available  announced",
+                    f"{VIP:<18}no         no", f"{VIP2:<18}yes        yes"]
+        want_on = want_off[:2] + [f"{VIP:<18}yes        yes", f"{VIP2:<18}yes        yes"]
+        checks.report("show_announce", shown_off == want_off and shown_on == want_on,
+                      f"while withdrawn: {shown_off}; back: {shown_on}")
 
         # A reload to another table: the routes move.
         write(conf_path, config_text(table=200))

@@ -153,6 +153,8 @@ public:
     SyncStatus sync;
     std::vector<HealthRow> health() const override { return health_rows; }
     SyncStatus sync_status() const override { return sync; }
+    AnnounceStatus announce;
+    AnnounceStatus announce_status() const override { return announce; }
 };
 
 std::string run(FakeDirector& d, std::string_view line)
@@ -711,6 +713,26 @@ TEST(ConsoleCommands, IpvsadmZeroSetListSave)
     EXPECT_TRUE(run(d, "ipvsadm -h").starts_with("  ipvsadm -A|-E -t|-u VIP:PORT"));
 }
 
+TEST(ConsoleCommands, ShowAnnounce)
+{
+    FakeDirector d;
+    d.announce.vips = {{0xCB00710Au, true, false}};
+    EXPECT_EQ(run(d, "show announce"), "announce is off: no VIP is announced\n"
+                                       "VIP               available  announced\n"
+                                       "203.0.113.10      yes        no\n");
+    d.announce.config = {100, 2, "ext"};
+    d.announce.kernel_interface = "fl-ext";
+    d.announce.vips = {{0xCB00710Au, true, true}, {0xCB00710Bu, false, false}};
+    d.announce.problem = "adding route 203.0.113.12/32 dev fl-ext table 100: Network is down";
+    EXPECT_EQ(run(d, "show announce"), "table 100 over ext (kernel interface fl-ext), quorum 2\n"
+                                       "VIP               available  announced\n"
+                                       "203.0.113.10      yes        yes\n"
+                                       "203.0.113.11      no         no\n"
+                                       "the kernel refused: adding route 203.0.113.12/32 dev fl-ext table 100: "
+                                       "Network is down\n");
+    EXPECT_EQ(run(d, "show announce now"), "error: show announce: expected nothing after it, found \"now\"\n");
+}
+
 TEST(ConsoleCommands, IpvsadmSyncDaemonsStartListAndStop)
 {
     FakeDirector d;
@@ -833,10 +855,10 @@ TEST(ConsoleCommands, BadCommandsGetOneErrorLine)
     EXPECT_EQ(run(d, "shwo services"), "error: unknown command \"shwo\"; try \"help\"\n");
     EXPECT_EQ(run(d, "SHOW services"), "error: unknown command \"SHOW\"; try \"help\"\n");
     EXPECT_EQ(run(d, "show"),
-              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync\n");
+              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync, announce\n");
     EXPECT_EQ(run(d, "show servics"),
               "error: show: unknown \"servics\" (expected one of: services, stats, rate, conns [LIMIT], workers, "
-              "health, config, sync)\n");
+              "health, config, sync, announce)\n");
     EXPECT_EQ(run(d, "reload now"), "error: reload: expected nothing after it, found \"now\"\n");
     EXPECT_EQ(run(d, "\x01\x7f"), "error: unknown command \"\\x01\\x7f\"; try \"help\"\n");
     EXPECT_EQ(run(d, std::string(100, 'x')),

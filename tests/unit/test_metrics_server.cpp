@@ -118,7 +118,9 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     SyncStatus sync;
     sync.counters.connections_sent = 41;
     sync.counters.refused[static_cast<size_t>(fulcrum::control::sync::SyncRefusal::bad_version)] = 3;
-    metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}}, sync);
+    AnnounceStatus announce;
+    announce.vips = {{0xC6120064u, true, true}, {0xC6120065u, true, false}};
+    metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}}, sync, announce);
     const std::string text = metrics.prometheus_text();
 
     std::vector<std::string> order;  // families in the order their samples appear
@@ -152,6 +154,9 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     EXPECT_NE(text.find("fulcrum_sync_connections_sent_total 41\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_sync_refused_total{reason=\"bad_version\"} 3\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_sync_refused_total{reason=\"other_syncid\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_vip_available{vip=\"198.18.0.101\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("fulcrum_vip_announced{vip=\"198.18.0.100\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_vip_announced{vip=\"198.18.0.101\"} 0\n"), std::string::npos);
 }
 
 TEST(Metrics, WorkerFamiliesAreTheNamesOfWorkerValues)

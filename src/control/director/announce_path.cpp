@@ -22,6 +22,17 @@ void Director::configure_announce(const Config& config)
         log::info("announce: off; no VIP is announced");
 }
 
+AnnounceStatus Director::announce_status() const
+{
+    AnnounceStatus a;
+    a.config = config_.announce;
+    for (const InterfaceConfig& iface : config_.interfaces)
+        if (iface.name == config_.announce.interface) a.kernel_interface = iface.kernel_interface;
+    for (const auto& [vip, available] : vip_available_) a.vips.push_back({vip, available, announcer_.announced(vip)});
+    a.problem = announce_problem_;
+    return a;
+}
+
 void Director::note_announce_problem(const std::string& problem)
 {
     if (problem == announce_problem_) return;

@@ -208,7 +208,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     announce_addresses();
     configure_sync(config);
     metrics_.register_telemetry();
-    metrics_.update(services(), this->workers(), health(), pools(), sync_status());
+    metrics_.update(services(), this->workers(), health(), pools(), sync_status(), announce_status());
     if (auto e = open_listeners(config); !e.empty()) return e;
     return {};
 }

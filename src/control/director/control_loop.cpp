@@ -65,7 +65,7 @@ void Director::run(ControlSignals& signals)
             release_unused_ids();
             if (!announce_problem_.empty()) note_announce_problem(announcer_.retry());
             estimate_rates();
-            metrics_.update(services(), workers(), health(), pools(), sync_status());
+            metrics_.update(services(), workers(), health(), pools(), sync_status(), announce_status());
             next_estimate += estimator_period;
         }
         metrics_server_->poll_once(metrics_);

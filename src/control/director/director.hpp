@@ -76,6 +76,7 @@ public:
     uint32_t table_size() const override;
     std::vector<HealthRow> health() const override;
     SyncStatus sync_status() const override;
+    AnnounceStatus announce_status() const override;
     // The packet buffer pools, for metrics and telemetry.
     std::vector<PoolStatus> pools() const;
 

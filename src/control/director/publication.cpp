@@ -184,7 +184,7 @@ void Director::poll_health()
     // The same path as every other change: a new snapshot, published through RCU.
     if (auto e = publish(config_); !e.empty()) log::error("health: cannot publish the change: {}", e);
     for (const HealthChange& c : changes) events_.raise(HealthChanged{c.target, c.up, c.reason});
-    metrics_.update(services(), workers(), health(), pools(), sync_status());
+    metrics_.update(services(), workers(), health(), pools(), sync_status(), announce_status());
 }
 
 void Director::log_service_table(const Config& config) const

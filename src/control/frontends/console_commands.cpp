@@ -139,10 +139,29 @@ CommandOutput show_sync(ControlApi& api)
     return out;
 }
 
+// show announce: where the routes go, and each VIP's availability and route.
+CommandOutput show_announce(ControlApi& api)
+{
+    CommandOutput out;
+    const AnnounceStatus a = api.announce_status();
+    if (!a.config.enabled())
+        out.lines.push_back("announce is off: no VIP is announced");
+    else
+        out.lines.push_back(fmt::format("table {} over {} (kernel interface {}), quorum {}", a.config.table,
+                                        a.config.interface, a.kernel_interface.empty() ? "-" : a.kernel_interface,
+                                        a.config.quorum));
+    out.lines.push_back(fmt::format("{:<18}{:<11}{}", "VIP", "available", "announced"));
+    for (const AnnounceStatus::Vip& v : a.vips)
+        out.lines.push_back(fmt::format("{:<18}{:<11}{}", format_ipv4(v.address), v.available ? "yes" : "no",
+                                        v.announced ? "yes" : "no"));
+    if (!a.problem.empty()) out.lines.push_back("the kernel refused: " + a.problem);
+    return out;
+}
+
 CommandOutput show(const Words& w, ControlApi& api)
 {
     constexpr std::string_view expected =
-        "expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync";
+        "expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync, announce";
     if (w.size() < 2) return error(fmt::format("show: {}", expected));
     const std::string_view what = w[1];
     if (what == "conns") {
@@ -152,7 +171,7 @@ CommandOutput show(const Words& w, ControlApi& api)
         return show_connections(api, *limit);
     }
     const bool known = what == "services" || what == "stats" || what == "rate" || what == "workers" ||
-                       what == "health" || what == "config" || what == "sync";
+                       what == "health" || what == "config" || what == "sync" || what == "announce";
     if (!known) return error(fmt::format("show: unknown {} ({})", quote(what), expected));
     if (w.size() > 2) return error(fmt::format("show {}: expected nothing after it, found {}", what, quote(join(w, 2))));
 
@@ -160,6 +179,7 @@ CommandOutput show(const Words& w, ControlApi& api)
     if (what == "workers") return show_workers(api);
     if (what == "health") return show_health(api);
     if (what == "sync") return show_sync(api);
+    if (what == "announce") return show_announce(api);
     if (what == "config") {
         const Config& c = api.running_config();
         out.lines.push_back(c.source_file.empty()
@@ -256,6 +276,7 @@ const std::vector<std::string>& console_help()
         "  show health                 each real server's check, state, weight in force and last result",
         "  show config                 the running configuration as YAML",
         "  show sync                   connection sync: role, interface, datagrams and records sent, received, refused",
+        "  show announce               route health injection: the table, each VIP available and announced or not",
         "  set weight [tcp|udp] VIP:PORT RIP[:PORT] WEIGHT",
         "  ipvsadm -A|-E -t|-u VIP:PORT [-s SCHED] [-p [TIMEOUT]] [-M NETMASK] [-b FLAGS]",
         "  ipvsadm -D -t|-u VIP:PORT",

@@ -156,6 +156,20 @@ struct SyncStatus {
     sync::SyncCounters counters;
 };
 
+// Route health injection as configured, and each VIP's availability and route (show announce).
+struct AnnounceStatus {
+    AnnounceConfig config;
+    std::string kernel_interface;
+    struct Vip {
+        Ipv4 address = 0;
+        bool available = false;
+        bool announced = false;  // its route is in the kernel's table
+        bool operator==(const Vip&) const = default;
+    };
+    std::vector<Vip> vips;      // every VIP, in address order
+    std::string problem;        // what the kernel last refused, "" if nothing
+};
+
 class ControlApi {
 public:
     virtual ~ControlApi() = default;
@@ -184,6 +198,7 @@ public:
     // Every real server's health, service by service, each followed by its sorry server if any.
     virtual std::vector<HealthRow> health() const = 0;
     virtual SyncStatus sync_status() const = 0;
+    virtual AnnounceStatus announce_status() const = 0;
 };
 
 }  // namespace fulcrum::control

@@ -40,7 +40,8 @@ void add_stats(std::string& out, std::string_view metric, const std::string& lab
 }  // namespace
 
 void Metrics::update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
-                     const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools, const SyncStatus& sync)
+                     const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools, const SyncStatus& sync,
+                     const AnnounceStatus& announce)
 {
     std::lock_guard lock(mutex_);
     services_ = services;
@@ -48,6 +49,7 @@ void Metrics::update(const std::vector<ServiceStatus>& services, const std::vect
     health_ = health;
     pools_ = pools;
     sync_ = sync;
+    announce_ = announce;
 }
 
 std::string Metrics::prometheus_text() const
@@ -140,6 +142,15 @@ std::string Metrics::prometheus_text() const
            "# TYPE fulcrum_sync_refused_total counter\n";
     for (size_t r = 0; r < sync::sync_refusal_count; ++r)
         add_stats(out, "fulcrum_sync_refused_total", fmt::format("reason=\"{}\"", sync::sync_refusal_names[r]), c.refused[r]);
+    // Route health injection: what a VIP's services can do, and what the routing daemon is told.
+    out += "# HELP fulcrum_vip_available 1 while one of the VIP's services has enough usable real servers.\n"
+           "# TYPE fulcrum_vip_available gauge\n";
+    for (const AnnounceStatus::Vip& v : announce_.vips)
+        add_stats(out, "fulcrum_vip_available", fmt::format("vip=\"{}\"", format_ipv4(v.address)), v.available ? 1 : 0);
+    out += "# HELP fulcrum_vip_announced 1 while the VIP's route is in announce.table.\n"
+           "# TYPE fulcrum_vip_announced gauge\n";
+    for (const AnnounceStatus::Vip& v : announce_.vips)
+        add_stats(out, "fulcrum_vip_announced", fmt::format("vip=\"{}\"", format_ipv4(v.address)), v.announced ? 1 : 0);
     return out;
 }
 

@@ -19,7 +19,7 @@ public:
     // Control core.
     void update(const std::vector<ServiceStatus>& services, const std::vector<WorkerStatus>& workers,
                 const std::vector<HealthRow>& health, const std::vector<PoolStatus>& pools = {},
-                const SyncStatus& sync = {});
+                const SyncStatus& sync = {}, const AnnounceStatus& announce = {});
 
     // Any thread.
     std::string prometheus_text() const;
@@ -36,6 +36,7 @@ private:
     std::vector<HealthRow> health_;
     std::vector<PoolStatus> pools_;
     SyncStatus sync_;
+    AnnounceStatus announce_;
 };
 
 // The Prometheus endpoint: a small non-blocking HTTP server the control loop polls. It serves
