@@ -58,6 +58,7 @@ public:
     uint32_t table_size() const override { return 4096; }
     std::vector<HealthRow> health() const override { return {}; }
     SyncStatus sync_status() const override { return {}; }
+    AnnounceStatus announce_status() const override { return {}; }
 };
 
 }  // namespace
