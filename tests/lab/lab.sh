@@ -21,9 +21,9 @@
 # NAT real servers (rs1-rs3) sit behind the director and route their answers through it (198.19.0.1).
 # DR and TUN real servers (rs4, rs5) share the client's link and answer the client directly, from the
 # VIP, so their answers never reach the director. rs4 (DR) receives the client's frames unchanged
-# above Ethernet. rs5 (TUN) receives them in IPIP from 198.18.0.1; this kernel has no ipip module, so
-# tests/lab/decap.py (a raw IPPROTO_IPIP socket) strips the outer header and writes the inner packet
-# to the TUN device tunl-dec. Both hold the VIP on lo with arp_ignore=1/arp_announce=2, so that only
+# above Ethernet. rs5 (TUN) receives them in IPIP from 198.18.0.1 (or fl-dir2's 198.18.0.5); this
+# kernel has no ipip module, so tests/lab/decap.py (a raw IPPROTO_IPIP socket) strips the outer
+# header and writes the inner packet to the TUN device tunl-dec. Both hold the VIP on lo with arp_ignore=1/arp_announce=2, so that only
 # the director answers ARP for it, and rp_filter=0.
 #
 # Usage: tests/lab/lab.sh up | down | status | rs-stop N | rs-start N      (N: 1-5)
@@ -45,6 +45,7 @@ LAB_RS_TUN=(5)       # on the client's link, IPIP decapsulated by decap.py
 LAB_RS=(1 2 3 4 5)
 LAB_CLIENT_IP=198.18.0.2
 LAB_DIR_EXT_IP=198.18.0.1
+LAB_DIR2_EXT_IP=198.18.0.5   # fl-dir2's, in conf/lab-ha-b.yaml and tests/e2e/test_ecmp.py
 LAB_DIR_INT_IP=198.19.0.1
 LAB_VIP=198.18.0.100
 LAB_HTTP_PORT=80
@@ -119,7 +120,8 @@ lab_decap_start() {
     mkdir -p "$LAB_DIR"
     rm -f "$LAB_DIR/decap.pid"
     setsid ip netns exec "fl-rs${LAB_RS_TUN[0]}" "$LAB_PY" "$LAB_SRC/decap.py" --dev "$LAB_DECAP_DEV" \
-        --allow "$LAB_DIR_EXT_IP" --pidfile "$LAB_DIR/decap.pid" >>"$LAB_DIR/decap.log" 2>&1 </dev/null &
+        --allow "$LAB_DIR_EXT_IP" --allow "$LAB_DIR2_EXT_IP" --pidfile "$LAB_DIR/decap.pid" \
+        >>"$LAB_DIR/decap.log" 2>&1 </dev/null &
     for i in $(seq 50); do
         if _lab_decap_pid >/dev/null; then return 0; fi
         sleep 0.1
