@@ -126,7 +126,9 @@ def check_routes_follow_availability(checks, director, conf_path, checked):
         checked[1].stop()
         time.sleep(FALL_WITHIN)
         kept = routes(100)
-        checks.report("quorum_kept_with_two", set(kept) == {VIP, VIP2}, f"rs1's check failing: table 100 {sorted(kept)}")
+        rs1_down = f"real server {RS[1]}:80 is down" in director.text()
+        checks.report("quorum_kept_with_two", rs1_down and set(kept) == {VIP, VIP2},
+                      f"rs1's check failing (the director says it is down: {rs1_down}): table 100 {sorted(kept)}")
         checked[2].stop()
         ok, secs, now = wait_routes(100, {VIP2}, FALL_WITHIN + 2)
         bird_ok, bird_secs, seen = bird.wait_vips({VIP2}, 5) if started else (False, 0, set())
@@ -206,8 +208,11 @@ def main():
                 check_routes_follow_availability(checks, director, conf_path, checked)
             code = director.stop()
             ok, secs, now = wait_routes(200, set(), 2)
-            checks.report("sigterm_withdraws", code == 0 and ok,
-                          f"{L.stop_outcome(code, director)}; table 200 then {sorted(now)}")
+            # The routes go before the workers stop (not only with the TAP, after them).
+            logged = "announce: withdrew 2 route(s) from table 200 before stopping" in director.text()
+            checks.report("sigterm_withdraws", code == 0 and ok and logged,
+                          f"{L.stop_outcome(code, director)}; table 200 then {sorted(now)}; withdrawn before the "
+                          f"workers stopped (logged): {logged}")
 
             write(conf_path, config_text())
             killed = L.Director("announce-kill", conf_path)

@@ -93,7 +93,6 @@ def router_up():
 
 def router_down():
     for ns in ("fl-router", "fl-far"):
-        L.run(["ip", "netns", "pids", ns], 5)
         for pid in L.run(["ip", "netns", "pids", ns], 5).stdout.split():
             L.run(["kill", "-9", pid], 5)
         L.run(["ip", "netns", "del", ns], 10)
@@ -333,6 +332,7 @@ def main():
     daemons, directors = [], {}
     with L.Lab():
         try:
+            router_down()  # what a killed earlier run may have left
             problem = router_up()
             if problem:
                 checks.report("router", False, problem)
@@ -365,7 +365,10 @@ def main():
                 finally:
                     for d in running:
                         d.stop()
-                    wait_hops([], 10)  # the router has forgotten both before the next round
+                    # The router must have forgotten both before the next round counts next hops.
+                    gone, _, left = wait_hops([], 10)
+                    if not gone:
+                        checks.report(f"{name}.router_forgets", False, f"after the round the router still has {left}")
         finally:
             for d in daemons:
                 d.stop()

@@ -178,7 +178,7 @@ TEST(RouteAnnouncer, RoutesFollowAvailabilityTableAndInterface)
     EXPECT_EQ(asked, (std::vector<std::string>{"add 100 100 fl-int"}));
     // Stopping withdraws everything.
     asked.clear();
-    announcer.withdraw_all();
+    EXPECT_EQ(announcer.withdraw_all(), "");
     EXPECT_EQ(asked, (std::vector<std::string>{"del 100 100 fl-int"}));
     EXPECT_TRUE(announcer.installed().empty());
 }

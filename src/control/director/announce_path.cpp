@@ -14,8 +14,10 @@ void Director::configure_announce(const Config& config)
     for (const InterfaceConfig& iface : config.interfaces)
         if (iface.name == config.announce.interface) kernel_interface = iface.kernel_interface;
     const uint32_t before = announcer_.table();
+    const std::string before_interface = announce_interface_;
     note_announce_problem(announcer_.configure(config.announce.enabled() ? config.announce.table : 0, kernel_interface));
-    if (before == announcer_.table()) return;
+    announce_interface_ = kernel_interface;
+    if (before == announcer_.table() && before_interface == kernel_interface) return;
     if (config.announce.enabled())
         log::info("announce: available VIPs get a host route in table {} over {}", config.announce.table, kernel_interface);
     else

@@ -64,9 +64,9 @@ std::string Director::start(const Config& config, const std::string& config_path
         const auto* v = std::get_if<VipAvailability>(&event);
         if (v == nullptr) return;
         note_announce_problem(announcer_.set_available(v->vip, v->available));
-        if (announcer_.table() != 0)
+        if (announcer_.table() != 0 && announcer_.announced(v->vip) == v->available)
             log::info("announce: VIP {} {} table {}", format_ipv4(v->vip),
-                      announcer_.announced(v->vip) ? "announced in" : "withdrawn from", announcer_.table());
+                      v->available ? "announced in" : "withdrawn from", announcer_.table());
     });
     config_ = config;
     config_path_ = config_path;
@@ -295,6 +295,14 @@ void Director::stop()
 {
     if (!running_) return;
     running_ = false;
+    // The routes go before anything stops answering for their VIPs, so the routing daemon
+    // withdraws them while the workers still forward; a director that dies loses them with its TAPs.
+    if (announcer_.table() != 0) {
+        const size_t routes = announcer_.installed().size();
+        const std::string problem = announcer_.withdraw_all();
+        log::info("announce: withdrew {} route(s) from table {} before stopping{}", routes, announcer_.table(),
+                  problem.empty() ? "" : "; the kernel refused: " + problem);
+    }
     shared_.stop.store(true);
     rte_eal_mp_wait_lcore();
     console_.reset();
@@ -304,9 +312,6 @@ void Director::stop()
     steering_.clear();
     for (auto& [target, timer] : health_timers_) rte_timer_stop_sync(&timer->timer);
     health_timers_.clear();
-    // The routes go before anything stops answering for their VIPs (BIRD withdraws them within
-    // its scan time); a director that dies loses them with its TAPs.
-    announcer_.withdraw_all();
     for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
     // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
     for (uint16_t port_id : kernel_ports_) port_stop(port_id);

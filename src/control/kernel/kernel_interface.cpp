@@ -197,7 +197,8 @@ std::string kernel_route_add(const KernelRoute& route, bool& added)
 std::string kernel_host_route(Ipv4 address, uint32_t table, const std::string& interface, bool present)
 {
     const unsigned index = if_nametoindex(interface.c_str());
-    if (index == 0) return fmt::format("no kernel interface {}", interface);
+    // An interface that is gone took its routes with it: nothing left to delete.
+    if (index == 0) return present ? fmt::format("no kernel interface {}", interface) : std::string();
     NetlinkRequest request(present ? RTM_NEWROUTE : RTM_DELROUTE,
                            present ? static_cast<uint16_t>(NLM_F_CREATE | NLM_F_REPLACE) : uint16_t{0});
     auto* rt = request.body<rtmsg>();

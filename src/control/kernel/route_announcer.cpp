@@ -24,10 +24,10 @@ std::string RouteAnnouncer::set_available(Ipv4 vip, bool available)
 
 std::string RouteAnnouncer::retry() { return converge(); }
 
-void RouteAnnouncer::withdraw_all()
+std::string RouteAnnouncer::withdraw_all()
 {
     wanted_.clear();
-    converge();
+    return converge();
 }
 
 // Every route the kernel has that is not wanted where it is goes first, then every wanted one

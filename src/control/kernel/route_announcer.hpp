@@ -25,11 +25,12 @@ public:
     std::string configure(uint32_t table, const std::string& interface);
     // A VIP became available or unavailable. Returns what the kernel refused ("" if nothing).
     std::string set_available(Ipv4 vip, bool available);
-    // Tries again what the kernel refused earlier (the control loop calls it every second);
+    // Tries again what the kernel refused earlier (the control loop calls it every 2 s);
     // returns what it still refuses.
     std::string retry();
-    // Takes every route away (the director stops) and forgets the VIPs.
-    void withdraw_all();
+    // Takes every route away (the director stops) and forgets the VIPs; returns what the kernel
+    // refused ("" if nothing).
+    std::string withdraw_all();
 
     struct Route {
         Ipv4 vip = 0;
