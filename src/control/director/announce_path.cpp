@@ -8,15 +8,24 @@
 
 namespace fulcrum::control {
 
+namespace {
+
+// The kernel interface of the interface `announce:` names ("" when announce is off).
+std::string announce_kernel_interface(const Config& config)
+{
+    for (const InterfaceConfig& iface : config.interfaces)
+        if (iface.name == config.announce.interface) return iface.kernel_interface;
+    return {};
+}
+
+}  // namespace
+
 void Director::configure_announce(const Config& config)
 {
-    std::string kernel_interface;
-    for (const InterfaceConfig& iface : config.interfaces)
-        if (iface.name == config.announce.interface) kernel_interface = iface.kernel_interface;
+    const std::string kernel_interface = announce_kernel_interface(config);
     const uint32_t before = announcer_.table();
-    const std::string before_interface = announce_interface_;
+    const std::string before_interface = announcer_.interface();
     note_announce_problem(announcer_.configure(config.announce.enabled() ? config.announce.table : 0, kernel_interface));
-    announce_interface_ = kernel_interface;
     if (before == announcer_.table() && before_interface == kernel_interface) return;
     if (config.announce.enabled())
         log::info("announce: available VIPs get a host route in table {} over {}", config.announce.table, kernel_interface);
@@ -28,8 +37,7 @@ AnnounceStatus Director::announce_status() const
 {
     AnnounceStatus a;
     a.config = config_.announce;
-    for (const InterfaceConfig& iface : config_.interfaces)
-        if (iface.name == config_.announce.interface) a.kernel_interface = iface.kernel_interface;
+    a.kernel_interface = announce_kernel_interface(config_);
     for (const auto& [vip, available] : vip_available_) a.vips.push_back({vip, available, announcer_.announced(vip)});
     a.problem = announce_problem_;
     return a;

@@ -174,7 +174,6 @@ private:
     std::array<std::vector<rte_be32_t>, max_ports> announced_;  // kernel-held addresses GARP went out for
     RouteAnnouncer announcer_;
     std::string announce_problem_;  // what the kernel last refused, "" once all went through
-    std::string announce_interface_;  // the kernel interface the routes go over
     EventBus events_;
     std::map<Ipv4, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;

@@ -44,6 +44,7 @@ public:
     // Whether the kernel has `vip`'s route where it belongs.
     bool announced(Ipv4 vip) const { return installed_.count({vip, table_, interface_}) != 0; }
     uint32_t table() const { return table_; }
+    const std::string& interface() const { return interface_; }
 
 private:
     std::string converge();
