@@ -500,7 +500,9 @@ def check_refused_reloads(checks, director, console, conf_path, final_text):
 
     # console.listen and metrics.listen changed by a reload: either in force (the new addresses
     # answer) or refused whole, as the other settings a reload cannot change. Not both ways at once.
-    text4 = final_text + '\nconsole: { listen: "127.0.0.1:9024" }\nmetrics: { listen: "127.0.0.1:9101" }\n'
+    assert final_text.count('listen: "127.0.0.1:9023"') == 1, "the lab's file sets console.listen once"
+    text4 = (final_text.replace('listen: "127.0.0.1:9023"', 'listen: "127.0.0.1:9024"')
+             + '\nmetrics: { listen: "127.0.0.1:9101" }\n')
     write(conf_path, text4)
     offset = len(director.text())
     director.proc.send_signal(L.signal.SIGHUP)

@@ -170,6 +170,7 @@ routes:
   - {{ dst: {FAR_NET}, via: {ROUTER} }}
 
 announce: {{ table: 100 }}
+console: {{ listen: "127.0.0.1:9023", socket: "/run/fulcrum/ecmp-{side}.sock" }}
 {sync_section}
 services:
   - vip: {VIP}

@@ -2188,3 +2188,48 @@ sync: { role: master, interface: int, syncid: 3, group: 239.0.0.1, port: 9999, t
     EXPECT_EQ(plain.find("sync"), std::string::npos);
     EXPECT_EQ(plain.find("high_availability"), std::string::npos);
 }
+
+// ---------------------------------------------------------------------------------------------
+// console: the administrator's Unix socket by default, the TCP listener only when asked for, and
+// beyond loopback only with a second word.
+
+TEST(ConfigConsole, DefaultsAreTheUnixSocketAlone)
+{
+    const Config c = good(two_interfaces);
+    EXPECT_EQ(c.console.socket, "/run/fulcrum/console.sock");
+    EXPECT_EQ(c.console.group, "");
+    EXPECT_EQ(c.console.listen, "");
+    EXPECT_FALSE(c.console.allow_remote);
+
+    const Config set = good(two_interfaces + R"(console:
+  socket: /run/fulcrum/b.sock
+  group: lvs-admin
+  listen: "127.0.0.2:9023"
+)");
+    EXPECT_EQ(set.console.socket, "/run/fulcrum/b.sock");
+    EXPECT_EQ(set.console.group, "lvs-admin");
+    EXPECT_EQ(set.console.listen, "127.0.0.2:9023");
+    EXPECT_EQ(good(two_interfaces + "console: { socket: \"\" }\n").console.socket, "");
+
+    const Config remote = good(two_interfaces + "console: { listen: \"10.0.0.1:9023\", allow_remote: true }\n");
+    EXPECT_EQ(remote.console.listen, "10.0.0.1:9023");
+    EXPECT_TRUE(remote.console.allow_remote);
+    // The writer's text reads back to the same.
+    EXPECT_EQ(good(config_to_yaml(set)).console, set.console);
+    EXPECT_EQ(good(config_to_yaml(remote)).console, remote.console);
+}
+
+TEST(ConfigConsole, MistakesAreRefusedWithTheirPlace)
+{
+    EXPECT_EQ(errors_of(two_interfaces + "console: { listen: \"0.0.0.0:9023\" }\n"),
+              (Lines{"t.yaml:4:20: console.listen: 0.0.0.0:9023 is not a loopback address: anyone who "
+                     "reaches it can change the director without a password; set console.allow_remote: true to allow it"}));
+    EXPECT_EQ(errors_of(two_interfaces + "console: { socket: run/console.sock, group: \"-x\" }\n"),
+              (Lines{"t.yaml:4:20: console.socket: expected an absolute path of at most 107 bytes like "
+                     "\"/run/fulcrum/console.sock\", or \"\" for off, found \"run/console.sock\"",
+                     "t.yaml:4:45: console.group: expected a group name of letters, digits, '_', '-' and '.', not "
+                     "starting with '-', found \"-x\""}));
+    EXPECT_EQ(errors_of(two_interfaces + "console: { socket: /" + std::string(107, 'a') + " }\n").size(), 1u);
+    EXPECT_EQ(errors_of(two_interfaces + "console: { allow_remote: sometimes }\n").size(), 1u);
+    EXPECT_EQ(errors_of(two_interfaces + "console: { password: x }\n").size(), 1u);
+}

@@ -8,7 +8,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include "control/config/edits.hpp"
 #include "control/config/writer.hpp"
 #include "control/frontends/console.hpp"
 #include "control/frontends/console_commands.hpp"
@@ -180,7 +185,7 @@ void expect_same_config(const Config& a, const Config& b)
     EXPECT_EQ(a.dataplane.conn_table_size, b.dataplane.conn_table_size);
     EXPECT_EQ(a.dataplane.mbufs, b.dataplane.mbufs);
     EXPECT_EQ(a.dataplane.expire_nodest_conn, b.dataplane.expire_nodest_conn);
-    EXPECT_EQ(a.console_listen, b.console_listen);
+    EXPECT_EQ(a.console, b.console);
     EXPECT_EQ(a.metrics_listen, b.metrics_listen);
     ASSERT_EQ(a.interfaces.size(), b.interfaces.size());
     for (size_t i = 0; i < a.interfaces.size(); ++i) {
@@ -602,7 +607,7 @@ TEST(ConsoleCommands, IpvsadmAddEditDeleteService)
     const size_t services_before = d.config.services.size();
     EXPECT_EQ(run(d, "ipvsadm -A -t [2001:db8::1]:80 -s rr"),
               "error: ipvsadm -A (--add-service): service tcp [2001:db8::1]:80: IPv6 is not supported yet\n");
-    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.20:443 -r [2001:db8::2]:8443"),
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.20:443 -r [2001:db8::2]:8443 -m"),
               "error: ipvsadm -a (--add-server): real server [2001:db8::2]:8443: IPv6 is not supported yet\n");
     EXPECT_EQ(run(d, "set weight [2001:db8::1]:80 2001:db8::2 3"), "error: set weight: no service on [2001:db8::1]:80\n");
     EXPECT_EQ(d.config.services.size(), services_before);
@@ -636,7 +641,7 @@ TEST(ConsoleCommands, IpvsadmAddEditDeleteRealServer)
     expected.services[0].real_servers.push_back(RealServerConfig{0xAC100004, 8080, 2, ForwardMethod::nat, 100, 50});
     expect_same_config(d.applied.back().first, expected);
 
-    // No port: the virtual port; no -g|-i|-m: the service's method; no -w: weight 1.
+    // No port: the virtual port; no -g|-i|-m: -g, as ipvsadm; no -w: weight 1.
     EXPECT_EQ(run(d, "ipvsadm -a -t 10.0.0.100:443 -r 10.0.0.6"), "ok\n");
     const RealServerConfig& dr = d.config.services[3].real_servers.back();
     EXPECT_EQ(dr.address, 0x0A000006u);
@@ -644,26 +649,30 @@ TEST(ConsoleCommands, IpvsadmAddEditDeleteRealServer)
     EXPECT_EQ(dr.forward, ForwardMethod::dr);
     EXPECT_EQ(dr.weight, 1u);
 
-    // The file's rules hold: a DR real server must listen on the virtual port.
-    EXPECT_EQ(run(d, "ipvsadm -a -t 10.0.0.100:443 -r 10.0.0.7:8443 -g"),
-              "error: services[3].real_servers[2].port: real server port 8443 differs from the virtual port 443; dr "
-              "forwarding cannot change the port\n");
-    EXPECT_EQ(d.config.services[3].real_servers.size(), 2u);
-    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.4:8080"),
+    // As ipvsadm: a DR or TUN real server listens on the virtual port, whatever -r says.
+    EXPECT_EQ(run(d, "ipvsadm -a -t 10.0.0.100:443 -r 10.0.0.7:8443 -g"), "ok\n");
+    EXPECT_EQ(d.config.services[3].real_servers.size(), 3u);
+    EXPECT_EQ(d.config.services[3].real_servers.back().port, 443);
+    EXPECT_EQ(run(d, "ipvsadm -a -t 10.0.0.100:443 -r 10.0.0.8:8443"), "ok\n");
+    EXPECT_EQ(d.config.services[3].real_servers.back().port, 443);
+    EXPECT_EQ(d.config.services[3].real_servers.back().forward, ForwardMethod::dr);
+    EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.4:8080 -m"),
               "error: ipvsadm -a (--add-server): tcp 203.0.113.10:80 already has real server 172.16.0.4:8080\n");
     EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.10:81 -r 172.16.0.4:8080"),
               "error: ipvsadm -a (--add-server): no service tcp 203.0.113.10:81\n");
 
-    // -e sets the whole real server, as ipvsadm: weight 1 and no thresholds unless given.
-    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.4:8080 -w 5"), "ok\n");
+    // -e sets the whole real server, as ipvsadm: weight 1, no thresholds and -g unless given; so
+    // a NAT real server on another port is edited with -m (-g would look for it on port 80).
+    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.4:8080 -w 5"),
+              "error: ipvsadm -e (--edit-server): tcp 203.0.113.10:80 has no real server 172.16.0.4:80\n");
+    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.4:8080 -w 5 -m"), "ok\n");
     const RealServerConfig& edited = d.config.services[0].real_servers.back();
     EXPECT_EQ(edited.weight, 5u);
     EXPECT_EQ(edited.upper_threshold, 0u);
     EXPECT_EQ(edited.forward, ForwardMethod::nat);
     EXPECT_EQ(run(d, "ipvsadm --edit-server --tcp-service 203.0.113.10:80 --real-server 172.16.0.4:8080 --ipip"),
-              "error: services[0].real_servers[2].port: real server port 8080 differs from the virtual port 80; tun "
-              "forwarding cannot change the port\n");
-    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.9:8080"),
+              "error: ipvsadm -e (--edit-server): tcp 203.0.113.10:80 has no real server 172.16.0.4:80\n");
+    EXPECT_EQ(run(d, "ipvsadm -e -t 203.0.113.10:80 -r 172.16.0.9:8080 -m"),
               "error: ipvsadm -e (--edit-server): tcp 203.0.113.10:80 has no real server 172.16.0.9:8080\n");
 
     EXPECT_EQ(run(d, "ipvsadm -d -t 203.0.113.10:80 -r 172.16.0.4:8080"), "ok\n");
@@ -795,7 +804,7 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm -a -t 203.0.113.10:80 -r 172.16.0.5 -g -m", "error: ipvsadm: -g|-i|-m (--gatewaying) given twice\n"},
         {"ipvsadm -A -a -t 203.0.113.10:80", "error: ipvsadm: more than one command given (-A (--add-service) and -a "
                                              "(--add-server))\n"},
-        {"ipvsadm -t 203.0.113.10:80", "error: ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, "
+        {"ipvsadm -t 203.0.113.10:80", "error: ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, -R, "
                                        "--set, --start-daemon or --stop-daemon; try \"help\"\n"},
         {"ipvsadm -A -t 203.0.113.10", "error: ipvsadm: -t: expected VIP:PORT with a port from 1 to 65535 (like "
                                        "203.0.113.10:80), found \"203.0.113.10\"\n"},
@@ -840,8 +849,12 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm --frobnicate", "error: ipvsadm: unknown option \"--frobnicate\"\n"},
         {"ipvsadm -L extra", "error: ipvsadm -L (--list): unexpected argument \"extra\"\n"},
         {"ipvsadm -L -c --stats",
-         "error: ipvsadm -L (--list): --stats and --rate list services, not connections or timeouts\n"},
-        {"ipvsadm -L --stats --rate", "error: ipvsadm -L (--list): give --stats or --rate, not both\n"},
+         "error: ipvsadm -L (--list): --stats, --rate and --thresholds list services, not connections or timeouts\n"},
+        {"ipvsadm -L --stats --rate", "error: ipvsadm -L (--list): give one of --stats, --rate and --thresholds\n"},
+        {"ipvsadm -L --thresholds --rate", "error: ipvsadm -L (--list): give one of --stats, --rate and --thresholds\n"},
+        {"ipvsadm -L --persistent-conn",
+         "error: ipvsadm: --persistent-conn is not supported: persistence templates are not counted per real server yet\n"},
+        {"ipvsadm -R -t 203.0.113.10:80", "error: ipvsadm -R (--restore): -t|-u (--tcp-service) does not apply to this command\n"},
         {"ipvsadm --set 900 120 x",
          "error: ipvsadm --set: expected a timeout from 0 to 31536000 seconds, found \"x\"\n"},
     };
@@ -1092,6 +1105,16 @@ namespace {
 
 class TestClient {
 public:
+    // A client of the Unix socket at `path`.
+    explicit TestClient(const std::string& path)
+    {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        path.copy(sa.sun_path, sizeof sa.sun_path - 1);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+        ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    }
     explicit TestClient(uint16_t port)
     {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -1199,7 +1222,7 @@ TEST(ConsoleServer, ListenProblemsAreReported)
     o.listen = fmt::format("127.0.0.1:{}", first.port());
     ConsoleServer second(d, o);
     EXPECT_EQ(second.start(), fmt::format("console: cannot listen on 127.0.0.1:{}: Address already in use", first.port()));
-    EXPECT_EQ(first.start(), fmt::format("console: already listening on port {}", first.port()));
+    EXPECT_EQ(first.start(), "console: already listening");
 }
 
 TEST(ConsoleServer, PromptsRunsCommandsAndAcceptsCrLf)
@@ -1520,4 +1543,219 @@ TEST(ConsoleServer, StopClosesEverything)
     // And it can listen again.
     EXPECT_EQ(server.start(), "");
     EXPECT_NE(server.port(), 0);
+}
+
+namespace {
+
+// A fresh folder for socket files, removed with what is left in it.
+struct TempFolder {
+    std::string path;
+    TempFolder()
+    {
+        char name[] = "/tmp/fulcrum-console-XXXXXX";
+        path = ::mkdtemp(name);
+    }
+    ~TempFolder() { std::system(fmt::format("rm -rf '{}'", path).c_str()); }
+};
+
+ConsoleOptions unix_options(const std::string& path)
+{
+    ConsoleOptions o;
+    o.socket_path = path;
+    return o;
+}
+
+// In a child process that runs as `uid` with primary group `gid` and no other group: connects
+// to the socket, sends `input`, and returns what it read until the server closed (or "connect:
+// ERRNO TEXT"), while the parent polls the server.
+std::string as_user(ConsoleServer& server, const std::string& path, uid_t uid, gid_t gid, const std::string& input)
+{
+    int out[2];
+    if (::pipe(out) != 0) return "pipe failed";
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(out[0]);
+        std::string result;
+        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+            result = "cannot change user";
+        } else {
+            const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un sa{};
+            sa.sun_family = AF_UNIX;
+            path.copy(sa.sun_path, sizeof sa.sun_path - 1);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+                result = fmt::format("connect: {}", std::strerror(errno));
+            } else {
+                (void)!::write(fd, input.data(), input.size());
+                ::shutdown(fd, SHUT_WR);
+                char buf[4096];
+                for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) result.append(buf, static_cast<size_t>(n));
+            }
+        }
+        (void)!::write(out[1], result.data(), result.size());
+        ::_exit(0);
+    }
+    ::close(out[1]);
+    ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    std::string result;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (bool done = false; !done && std::chrono::steady_clock::now() < deadline;) {
+        server.poll_once(1);
+        char buf[4096];
+        const ssize_t n = ::read(out[0], buf, sizeof buf);
+        if (n > 0) result.append(buf, static_cast<size_t>(n));
+        done = n == 0;
+    }
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return result;
+}
+
+}  // namespace
+
+TEST(ConsoleServer, UnixSocketIsRootsAndFramesScripts)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/run/console.sock";  // its folder is made
+    FakeDirector d;
+    ConsoleServer server(d, unix_options(path));
+    ASSERT_EQ(server.start(), "");
+    struct stat st{};
+    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);  // no group: root's alone
+    EXPECT_EQ(server.port(), 0);
+
+    TestClient c(path);
+    ASSERT_TRUE(c.connected());
+    // Framed: no prompt; "o " lines and "= 0" for an answer, "e " lines and ipvsadm's status for
+    // a refusal; a restore is one change, and a refused one changes nothing.
+    c.send("script\n"
+           "ipvsadm -L -t 203.0.113.10:54 -n\n"
+           "ipvsadm -A -t 203.0.113.10:80\n"
+           "ipvsadm -A\n"
+           "ipvsadm -R\n"
+           "# a comment, then a blank line\n"
+           "\n"
+           "-A -t 203.0.113.50:80 -s rr\n"
+           "ipvsadm -a -t 203.0.113.50:80 -r 172.16.0.9:8080 -m -w 2\n"
+           ".\n"
+           "ipvsadm -R\n"
+           "-A -t 203.0.113.51:80 -s rr\n"
+           "-a -t 203.0.113.99:80 -r 172.16.0.9 -g\n"
+           ".\n"
+           "ipvsadm -R\n"
+           "-L -n\n"
+           ".\n"
+           "reload\n");
+    c.shutdown_write();
+    d.reload_result = "f.yaml:3:1: unknown key \"routing\" at the top level";
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
+    EXPECT_EQ(c.received,
+              "fulcrum> "  // the session's first prompt, written before `script` was read
+              "e error: ipvsadm -L: no service tcp 203.0.113.10:54\n= 1\n"
+              "e error: ipvsadm -A (--add-service): service tcp 203.0.113.10:80 already exists\n= 255\n"
+              "e error: ipvsadm -A (--add-service): expected -t|-u VIP:PORT\n= 2\n"
+              "= 0\n"  // success is silence, as from ipvsadm
+              "e error: ipvsadm -R: line 2: ipvsadm -a (--add-server): no service tcp 203.0.113.99:80; nothing was "
+              "applied\n= 255\n"
+              "e error: ipvsadm -R: line 1: -L (--list) is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, "
+              "--start-daemon or --stop-daemon); nothing was applied\n= 2\n"
+              "e error: reload refused, the running configuration stays:\n"
+              "e   f.yaml:3:1: unknown key \"routing\" at the top level\n= 1\n");
+    // The one restore that was applied, applied once, with both of its rules.
+    ASSERT_EQ(d.applied.size(), 1u);
+    EXPECT_EQ(d.applied[0].second, "console: ipvsadm -R (2 rules)");
+    const ServiceConfig* added = find_service(d.config, ServiceKey{Protocol::tcp, IpAddress(0xCB007132), 80});
+    ASSERT_NE(added, nullptr);
+    ASSERT_EQ(added->real_servers.size(), 1u);
+    EXPECT_EQ(added->real_servers[0].port, 8080);
+    EXPECT_EQ(added->real_servers[0].weight, 2u);
+    EXPECT_EQ(find_service(d.config, ServiceKey{Protocol::tcp, IpAddress(0xCB007133), 80}), nullptr);
+
+    server.stop();
+    EXPECT_NE(::lstat(path.c_str(), &st), 0);  // the file goes with the server
+}
+
+TEST(ConsoleServer, UnixSocketRefusesOtherUsers)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/console.sock";
+    constexpr uid_t nobody = 65534;
+    constexpr gid_t operators = 4242;
+    FakeDirector d;
+    {
+        std::vector<std::string> log;
+        ConsoleOptions o = unix_options(path);
+        o.log = [&](std::string_view m) { log.emplace_back(m); };
+        ConsoleServer server(d, o);
+        ASSERT_EQ(server.start(), "");
+        ::chmod(dir.path.c_str(), 0755);
+        // The file's mode keeps others out...
+        EXPECT_EQ(as_user(server, path, nobody, nobody, "script\nipvsadm -C\n"), "connect: Permission denied");
+        // ...and were it opened to all, the peer's credentials still would.
+        ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+        EXPECT_EQ(as_user(server, path, nobody, nobody, "script\nipvsadm -C\n"),
+                  "error: permission denied: uid 65534 is not root, and the console has no group\n");
+        EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& m) {
+            return m.starts_with("console: refused unix:uid=65534,pid=") && m.find("permission denied") != std::string::npos;
+        }));
+        EXPECT_TRUE(d.applied.empty());
+        EXPECT_EQ(as_user(server, path, 0, 0, "script\nipvsadm -L --timeout\n"),
+                  "fulcrum> o Timeout (tcp tcpfin udp): 900 120 300\n= 0\n");
+    }
+    {
+        ConsoleOptions o = unix_options(path);
+        o.socket_group = operators;
+        ConsoleServer server(d, o);
+        ASSERT_EQ(server.start(), "");
+        struct stat st{};
+        ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, 0660u);
+        EXPECT_EQ(st.st_gid, operators);
+        // A member of the group comes in; anyone else does not.
+        EXPECT_EQ(as_user(server, path, nobody, operators, "script\nipvsadm -Z\n"), "fulcrum> = 0\n");
+        EXPECT_EQ(d.zeroed, 1);
+        ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+        EXPECT_EQ(as_user(server, path, nobody, nobody, "script\nipvsadm -Z\n"),
+                  "error: permission denied: uid 65534 is neither root nor in the console's group (gid 4242)\n");
+        EXPECT_EQ(d.zeroed, 1);
+    }
+}
+
+TEST(ConsoleServer, UnixSocketReplacesAStaleFileOnly)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/console.sock";
+    FakeDirector d;
+    // A socket file whose process is gone (bound, then closed without unlinking).
+    {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        path.copy(sa.sun_path, sizeof sa.sun_path - 1);
+        ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+        ::close(fd);
+    }
+    ConsoleServer first(d, unix_options(path));
+    ASSERT_EQ(first.start(), "");
+    ConsoleServer second(d, unix_options(path));
+    EXPECT_EQ(second.start(), "console.socket " + path +
+                                  ": another process answers there; give each director its own console.socket");
+    TestClient c(path);
+    ASSERT_TRUE(c.connected());  // the first still owns it
+    c.send("script\nipvsadm -Z\n");
+    c.shutdown_write();
+    ASSERT_TRUE(drive(first, {&c}, [&] { return c.closed; }));
+    EXPECT_EQ(c.received, "fulcrum> = 0\n");
+    first.stop();
+
+    const std::string file = dir.path + "/plain";
+    std::fclose(std::fopen(file.c_str(), "w"));
+    ConsoleServer third(d, unix_options(file));
+    EXPECT_EQ(third.start(), "console.socket " + file +
+                                 ": a file that is not a socket is there; remove it or choose another path");
+    struct stat st{};
+    EXPECT_EQ(::lstat(file.c_str(), &st), 0);  // left alone
 }

@@ -247,11 +247,45 @@ TEST(IpvsadmFormat, TimeoutsAndSavedRules)
     services[1].real_servers[0].config.port = 80;
     services[1].real_servers[0].config.upper_threshold = 100;
     services[1].real_servers[0].config.lower_threshold = 50;
+    services[1].config.scheduler_flags.sh_port = true;
+    // ipvsadm 1.31's order: -s, -p, -M, then -b; thresholds are never saved.
     EXPECT_EQ(format_ipvsadm_rules(services),
-              "-A -t 203.0.113.10:80 -s wrr -p 600 -M 255.255.255.0\n"
+              "-A -t 203.0.113.10:80 -s wrr -p 600 -M 255.255.255.0 -b sh-port\n"
               "-a -t 203.0.113.10:80 -r 172.16.0.2:8080 -m -w 3\n"
-              "-a -t 203.0.113.10:80 -r 172.16.0.3:80 -i -w 1 -x 100 -y 50\n"
+              "-a -t 203.0.113.10:80 -r 172.16.0.3:80 -i -w 1\n"
               "-A -u 203.0.113.10:53 -s rr\n");
+}
+
+TEST(IpvsadmFormat, ThresholdsLookLikeIpvsadmLnThresholds)
+{
+    auto services = traffic_statuses();
+    services[1].real_servers[0].config.upper_threshold = 100;
+    services[1].real_servers[0].config.lower_threshold = 50;
+    services[1].real_servers[0].active = 7;
+    services[1].real_servers[0].inactive = 1234567;
+    services[1].config.persistence = 300;
+    IpvsadmOptions o;
+    o.table = IpvsadmTable::thresholds;
+    // ipvsadm.c's print_title and print_service_entry for FMT_THRESHOLDS.
+    const std::string expected =
+        "IP Virtual Server version 1.2.1 (size=4096)\n" +
+        c_format("%-33s %-10s %-10s %-10s %-10s\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port", "Uthreshold",
+                 "Lthreshold", "ActiveConn", "InActConn") +
+        "TCP  203.0.113.10:80 wrr persistent 300\n" +
+        c_format("  -> %-28s %-10u %-10u %-10u %-10u\n", "172.16.0.2:8080", 0u, 0u, 0u, 0u) +
+        c_format("  -> %-28s %-10u %-10u %-10u %-10u\n", "172.16.0.3:8080", 100u, 50u, 7u, 1234567u) +
+        "UDP  203.0.113.10:53 rr\n";
+    EXPECT_EQ(format_ipvsadm_table(services, 4096, o), expected);
+
+    // --nosort: in the order given (the configuration's), not ipvsadm's sort.
+    o.table = IpvsadmTable::list;
+    o.sorted = false;
+    const std::string unsorted = format_ipvsadm_table(services, 4096, o);
+    EXPECT_LT(unsorted.find("UDP  203.0.113.10:53"), unsorted.find("TCP  203.0.113.10:80"));
+    EXPECT_LT(unsorted.find("172.16.0.3:8080"), unsorted.find("172.16.0.2:8080"));
+    o.sorted = true;
+    const std::string sorted = format_ipvsadm_table(services, 4096, o);
+    EXPECT_GT(sorted.find("UDP  203.0.113.10:53"), sorted.find("TCP  203.0.113.10:80"));
 }
 
 TEST(IpvsadmFormat, NetmaskText)

@@ -4,6 +4,7 @@
 #include "control/config/limits.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <span>
@@ -24,27 +25,75 @@ bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 
-// `listen: "ADDRESS:PORT"`, or `listen: ""` for off.
-void Checker::check_listener(const Item& item, const MapSpec& spec, std::string& listen)
+// `listen: "ADDRESS:PORT"`, or `listen: ""` for off. Returns whether it was good.
+bool Checker::listen_address(const Item& l, std::string& listen)
 {
-    auto m = mapping(item, spec, true);
-    if (!m) return;
-    auto* l = m->find("listen");
-    if (l == nullptr) return;
     constexpr std::string_view what = "an IPv4 address and port like \"127.0.0.1:9023\", or \"\" for off";
-    auto s = string(*l, what);
-    if (!s) return;
+    auto s = string(l, what);
+    if (!s) return false;
     if (s->empty()) {
         listen.clear();
-        return;
+        return true;
     }
     const size_t colon = s->rfind(':');
     if (colon == std::string::npos || !parse_ipv4(std::string_view(*s).substr(0, colon)) ||
         !parse_number<uint16_t>(std::string_view(*s).substr(colon + 1), 1, limits::max_port)) {
-        expected(*l, what);
-        return;
+        expected(l, what);
+        return false;
     }
     listen = *s;
+    return true;
+}
+
+void Checker::check_metrics(const Item& item)
+{
+    auto m = mapping(item, metrics_spec, true);
+    if (!m) return;
+    if (auto* l = m->find("listen")) listen_address(*l, config_.metrics_listen);
+}
+
+void Checker::check_console(const Item& item)
+{
+    auto m = mapping(item, console_spec, true);
+    if (!m) return;
+    ConsoleConfig& c = config_.console;
+    if (auto* x = m->find("allow_remote"))
+        if (auto v = boolean(*x)) c.allow_remote = *v;
+    if (auto* l = m->find("listen"); l && listen_address(*l, c.listen) && !c.listen.empty() && !c.allow_remote) {
+        // The console changes the running configuration and asks no password: beyond loopback,
+        // anyone who reaches the address could, so that takes a second, explicit word.
+        const Ipv4 ip = *parse_ipv4(std::string_view(c.listen).substr(0, c.listen.rfind(':')));
+        if ((ip >> 24) != 127)
+            report(*l, fmt::format("{} is not a loopback address: anyone who reaches it can change the "
+                                   "director without a password; set console.allow_remote: true to allow it",
+                                   c.listen));
+    }
+    if (auto* x = m->find("socket")) {
+        constexpr std::string_view what = "an absolute path of at most 107 bytes like \"/run/fulcrum/console.sock\", "
+                                          "or \"\" for off";
+        if (auto s = string(*x, what)) {
+            // sun_path holds 108 bytes with the terminating NUL.
+            if (!s->empty() && (!s->starts_with('/') || s->size() > 107 || s->find('\0') != std::string::npos))
+                expected(*x, what);
+            else
+                c.socket = *s;
+        }
+    }
+    if (auto* x = m->find("group")) {
+        // A POSIX portable name (as useradd accepts); whether the group exists is the host's,
+        // checked when the director opens the socket.
+        constexpr std::string_view what = "a group name of letters, digits, '_', '-' and '.', not starting with '-'";
+        if (auto s = string(*x, what)) {
+            const bool good = !s->empty() && s->size() <= 32 && s->front() != '-' &&
+                              std::all_of(s->begin(), s->end(), [](char ch) {
+                                  return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+                              });
+            if (good)
+                c.group = *s;
+            else
+                expected(*x, what);
+        }
+    }
 }
 
 void Checker::check_dataplane(const Item& item)

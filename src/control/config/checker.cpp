@@ -75,8 +75,8 @@ ConfigResult Checker::run()
             if (auto* i = m->find("neighbors")) check_neighbors(*i);
             if (auto* i = m->find("services")) check_services(*i);
             if (auto* i = m->find("timeouts")) check_timeouts(*i);
-            if (auto* i = m->find("console")) check_listener(*i, console_spec, config_.console_listen);
-            if (auto* i = m->find("metrics")) check_listener(*i, metrics_spec, config_.metrics_listen);
+            if (auto* i = m->find("console")) check_console(*i);
+            if (auto* i = m->find("metrics")) check_metrics(*i);
             if (auto* i = m->find("high_availability")) check_high_availability(*i);
             if (auto* i = m->find("sync")) check_sync(*i);
             if (auto* i = m->find("announce")) check_announce(*i);

@@ -79,7 +79,9 @@ private:
 
     // --- sections ---
     void check_dataplane(const Item& item);
-    void check_listener(const Item& item, const MapSpec& spec, std::string& listen);
+    bool listen_address(const Item& item, std::string& listen);
+    void check_console(const Item& item);
+    void check_metrics(const Item& item);
     void check_interfaces(const Item& item);
     void check_interface(const Item& item);
     void check_routes(const Item& item);

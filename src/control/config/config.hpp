@@ -182,6 +182,18 @@ struct AnnounceConfig {
     bool operator==(const AnnounceConfig&) const = default;
 };
 
+// The console's two doors (docs/console.md). The Unix socket is the administrator's: its file is
+// mode 0660 (0600 without a group) and every peer is checked with SO_PEERCRED. The TCP listener,
+// off by default, reaches anyone who reaches its address.
+struct ConsoleConfig {
+    std::string socket = "/run/fulcrum/console.sock";  // "" = off
+    std::string group;          // may use the socket besides root; "" = root only
+    std::string listen;         // "ADDRESS:PORT" for the telnet-style console; "" = off
+    bool allow_remote = false;  // a listen address outside 127.0.0.0/8 is refused without it
+
+    bool operator==(const ConsoleConfig&) const = default;
+};
+
 struct Config {
     std::string source_file;
     DataplaneConfig dataplane;
@@ -192,7 +204,7 @@ struct Config {
     // Seconds per TCP state and for UDP: IPVS's defaults, changed by `timeouts:` (tcp, tcp_fin
     // and udp as ipvsadm --set, or a state by name).
     dataplane::ConnTimeouts timeouts = dataplane::ConnTimeouts::ipvs_defaults();
-    std::string console_listen = "127.0.0.1:9023";  // the telnet-style console; "" = off
+    ConsoleConfig console;
     std::string metrics_listen;                     // Prometheus text over HTTP; "" = off
     HighAvailabilityConfig high_availability;
     SyncConfig sync;                                // off unless `sync:` is given

@@ -26,6 +26,7 @@ inline constexpr std::array<std::string_view, 14> dataplane_keys{
     "drop_entry", "drop_packet", "secure_tcp",      "flood_mode", "amemthresh",         "am_droprate",
     "icmp_rate_limit", "sloppy_tcp"};
 inline constexpr std::array<std::string_view, 1> listen_keys{"listen"};
+inline constexpr std::array<std::string_view, 4> console_keys{"socket", "group", "listen", "allow_remote"};
 inline constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",
                                                           "kernel_interface"};
 inline constexpr std::array<std::string_view, 3> interface_required{"name", "device", "address"};
@@ -61,7 +62,7 @@ inline const auto& timeout_keys = dataplane::timeout_key_names();
 
 inline constexpr MapSpec top_spec{"at the top level", top_keys, top_required};
 inline constexpr MapSpec dataplane_spec{"in dataplane", dataplane_keys, {}};
-inline constexpr MapSpec console_spec{"in console", listen_keys, {}};
+inline constexpr MapSpec console_spec{"in console", console_keys, {}};
 inline constexpr MapSpec metrics_spec{"in metrics", listen_keys, {}};
 inline constexpr MapSpec high_availability_spec{"in high_availability", high_availability_keys, {}};
 inline constexpr MapSpec announce_spec{"in announce", announce_keys, announce_required};

@@ -72,8 +72,12 @@ std::string config_to_yaml(const Config& c)
     if (c.dataplane.sloppy_tcp) out << YAML::Key << "sloppy_tcp" << YAML::Value << true;
     out << YAML::Key << "kernel_rate_limit" << YAML::Value << c.dataplane.kernel_rate_limit;
     out << YAML::EndMap;
-    out << YAML::Key << "console" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
-        << YAML::DoubleQuoted << c.console_listen << YAML::EndMap;
+    out << YAML::Key << "console" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "socket" << YAML::Value << YAML::DoubleQuoted << c.console.socket;
+    if (!c.console.group.empty()) out << YAML::Key << "group" << YAML::Value << c.console.group;
+    out << YAML::Key << "listen" << YAML::Value << YAML::DoubleQuoted << c.console.listen;
+    if (c.console.allow_remote) out << YAML::Key << "allow_remote" << YAML::Value << true;
+    out << YAML::EndMap;
     if (!c.metrics_listen.empty())
         out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
             << YAML::DoubleQuoted << c.metrics_listen << YAML::EndMap;

@@ -14,6 +14,8 @@
 #include <rte_ring_elem.h>
 #include <rte_timer.h>
 
+#include <grp.h>
+
 #include <algorithm>
 #include <numeric>
 #include <chrono>
@@ -216,18 +218,29 @@ std::string Director::start(const Config& config, const std::string& config_path
 std::string Director::open_listeners(const Config& config)
 {
     console_.reset();
-    if (!config.console_listen.empty()) {
+    const ConsoleConfig& c = config.console;
+    if (!c.socket.empty() || !c.listen.empty()) {
         ConsoleOptions options;
-        options.listen = config.console_listen;
+        options.listen = c.listen;
+        options.socket_path = c.socket;
+        if (!c.group.empty()) {
+            group pw{};
+            group* found = nullptr;
+            std::vector<char> buf(16384);
+            if (::getgrnam_r(c.group.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+                return fmt::format("console.group {}: no such group on this host", c.group);
+            options.socket_group = found->gr_gid;
+        }
         options.log = [](std::string_view message) { log::info("{}", message); };
         console_ = std::make_unique<ConsoleServer>(*this, options);
         if (auto e = console_->start(); !e.empty()) {
             console_.reset();
             return e;
         }
-        log::info("console on {} (try: printf 'show services\\n' | nc -q1 {} {})", config.console_listen,
-                  config.console_listen.substr(0, config.console_listen.rfind(':')),
-                  config.console_listen.substr(config.console_listen.rfind(':') + 1));
+        if (!c.socket.empty()) log::info("console on {} (try: fulcrumadm --socket {} -L -n)", c.socket, c.socket);
+        if (!c.listen.empty())
+            log::info("console on {} (try: printf 'show services\\n' | nc -q1 {} {})", c.listen,
+                      c.listen.substr(0, c.listen.rfind(':')), c.listen.substr(c.listen.rfind(':') + 1));
     }
     metrics_server_ = std::make_unique<MetricsServer>();
     if (!config.metrics_listen.empty()) {

@@ -235,7 +235,7 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     sync_kernel_routes(next);
     // New listen addresses take effect once the current console command has finished: the
     // console may be the one asking.
-    listeners_changed_ = next.console_listen != config_.console_listen || next.metrics_listen != config_.metrics_listen;
+    listeners_changed_ = next.console != config_.console || next.metrics_listen != config_.metrics_listen;
     // The rules name the VIPs: a change may have changed them.
     if (shared_.hardware_steering) steer_to_owners();
     for (const NeighborConfig& n : next.neighbors) neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);

@@ -35,7 +35,7 @@ std::string join(const Words& words, size_t from)
     return fulcrum::join(std::span(words).subspan(std::min(from, words.size())), " ");
 }
 
-CommandOutput error(std::string message) { return CommandOutput{{"error: " + std::move(message)}, false}; }
+CommandOutput error(std::string message, int status) { return CommandOutput{{"error: " + std::move(message)}, false, status}; }
 
 CommandOutput ok() { return CommandOutput{{"ok"}, false}; }
 
@@ -63,11 +63,11 @@ std::string one_line(std::string_view text)
     return out;
 }
 
-CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words)
+CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words, int refused_status)
 {
     const std::string why = api.apply(next, "console: " + join(words));
     if (why.empty()) return ok();
-    return error(one_line(why));
+    return error(one_line(why), refused_status);
 }
 
 std::string scheduler_names()

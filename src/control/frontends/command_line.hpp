@@ -21,7 +21,7 @@ Words split_words(std::string_view line);
 // The words from `from` on, as the user typed them (one space between).
 std::string join(const Words& words, size_t from = 0);
 
-CommandOutput error(std::string message);
+CommandOutput error(std::string message, int status = 1);
 CommandOutput ok();
 // `text`'s lines appended to `out`.
 void add_text(CommandOutput& out, std::string_view text);
@@ -33,8 +33,9 @@ std::string one_line(std::string_view text);
 // reason, rather than called malformed.
 using Endpoint = ParsedEndpoint;
 
-// Publishes `next` through api.apply, named by the command's words: "ok", or one error line.
-CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words);
+// Publishes `next` through api.apply, named by the command's words: "ok", or one error line
+// with `refused_status`.
+CommandOutput apply_change(ControlApi& api, const Config& next, const Words& words, int refused_status = 1);
 
 std::string scheduler_names();  // "rr, wrr, ...", for messages
 std::string flag_names();       // "sh-fallback, sh-port, ..."
@@ -44,5 +45,9 @@ CommandOutput show_connections(ControlApi& api, size_t limit);
 
 // ipvsadm ARGS (ipvsadm_command.cpp).
 CommandOutput ipvsadm_command(const Words& words, ControlApi& api);
+// Whether the words are ipvsadm -R (--restore), and the restore of `rules` (ipvsadm-save's
+// lines, each with or without a leading "ipvsadm") as one change: all of them or none.
+bool is_ipvsadm_restore(const Words& words);
+CommandOutput ipvsadm_restore(const Words& words, const std::vector<std::string>& rules, ControlApi& api);
 
 }  // namespace fulcrum::control

@@ -5,7 +5,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -88,6 +92,10 @@ struct ConsoleServer::Session {
     bool end_of_input = false;     // the peer shut its side down
     bool quit = false;             // quit/exit: close once the output is out
     bool failed = false;           // a socket error: close now
+    bool framed = false;           // `script`: no prompts; "o "/"e " lines and "= STATUS"
+    std::optional<std::string> body_for;  // the command whose body (up to ".") is being read
+    std::vector<std::string> body;
+    bool body_too_long = false;
     Clock::time_point last_activity = Clock::now();  // bytes read or written
 
     size_t pending() const { return output.size() - output_sent; }
@@ -175,7 +183,16 @@ void ConsoleServer::report(std::string_view message) const
 
 std::string ConsoleServer::start()
 {
-    if (listen_fd_ >= 0) return fmt::format("console: already listening on port {}", port_);
+    if (!listeners_.empty()) return "console: already listening";
+    std::string problem;
+    if (!options_.socket_path.empty()) problem = open_unix();
+    if (problem.empty() && !options_.listen.empty()) problem = open_tcp();
+    if (!problem.empty()) stop();
+    return problem;
+}
+
+std::string ConsoleServer::open_tcp()
+{
     auto address = parse_listen_address(options_.listen);
     if (!address)
         return fmt::format("console.listen: expected IPV4:PORT (like 127.0.0.1:9023), found \"{}\"", options_.listen);
@@ -195,9 +212,61 @@ std::string ConsoleServer::start()
     }
     socklen_t len = sizeof sa;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    listen_fd_ = fd;
+    listeners_.push_back(Listener{fd, false});
     port_ = ntohs(sa.sin_port);
     report(fmt::format("console: listening on {}:{}", format_ipv4(address->first), port_));
+    return "";
+}
+
+std::string ConsoleServer::open_unix()
+{
+    const std::string& path = options_.socket_path;
+    const std::string name = fmt::format("console.socket {}", path);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof sa.sun_path) return name + ": expected an absolute path of at most 107 bytes";
+    path.copy(sa.sun_path, path.size());
+
+    // Its folder, as systemd's RuntimeDirectory= would make it (/run is cleared at boot).
+    const std::string folder = path.substr(0, path.rfind('/'));
+    if (!folder.empty() && ::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST)
+        return fmt::format("{}: cannot make {}: {}", name, folder, errno_text(errno));
+
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fmt::format("{}: cannot create a socket: {}", name, errno_text(errno));
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            ::close(fd);
+            return fmt::format("{}: a file that is not a socket is there; remove it or choose another path", name);
+        }
+        // A file left by a director that died answers nothing (ECONNREFUSED) and is replaced;
+        // where something answers, another instance is running.
+        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const bool answers = probe >= 0 && ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
+        if (probe >= 0) ::close(probe);
+        if (answers) {
+            ::close(fd);
+            return fmt::format("{}: another process answers there; give each director its own console.socket", name);
+        }
+        ::unlink(path.c_str());
+    }
+    // The file is made with the mode it keeps: no moment in which others may connect.
+    const mode_t mode = options_.socket_group ? 0660 : 0600;
+    const mode_t old_mask = ::umask(0777 & ~mode);
+    const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
+    const int bind_errno = errno;
+    ::umask(old_mask);
+    if (!bound) {
+        ::close(fd);
+        return fmt::format("{}: cannot bind: {}", name, errno_text(bind_errno));
+    }
+    socket_created_ = true;
+    listeners_.push_back(Listener{fd, true});
+    if (options_.socket_group && ::chown(path.c_str(), 0, *options_.socket_group) != 0)
+        return fmt::format("{}: cannot give it group {}: {}", name, *options_.socket_group, errno_text(errno));
+    if (::listen(fd, 16) != 0) return fmt::format("{}: cannot listen: {}", name, errno_text(errno));
+    report(fmt::format("console: listening on {} (mode {:o})", path, mode));
     return "";
 }
 
@@ -205,17 +274,53 @@ void ConsoleServer::stop()
 {
     for (auto& s : sessions_) ::close(s->fd);
     sessions_.clear();
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    listen_fd_ = -1;
+    for (const Listener& l : listeners_) ::close(l.fd);
+    listeners_.clear();
+    if (socket_created_) ::unlink(options_.socket_path.c_str());
+    socket_created_ = false;
     port_ = 0;
 }
 
-void ConsoleServer::accept_sessions()
+std::string ConsoleServer::check_peer(int fd, std::string& peer) const
+{
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        peer = "unix:?";
+        return fmt::format("cannot read the peer's credentials: {}", errno_text(errno));
+    }
+    peer = fmt::format("unix:uid={},pid={}", cred.uid, cred.pid);
+    if (cred.uid == 0) return "";
+    if (options_.socket_group) {
+        const gid_t group = *options_.socket_group;
+        if (cred.gid == group) return "";
+        // The supplementary groups of the user the peer runs as, as the kernel would know them
+        // after a login (getgrouplist reads the group database).
+        passwd pw{};
+        passwd* found = nullptr;
+        std::vector<char> buf(16384);
+        if (::getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) == 0 && found) {
+            int n = 64;
+            std::vector<gid_t> groups(static_cast<size_t>(n));
+            if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+                groups.resize(static_cast<size_t>(n));
+                ::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n);
+            }
+            groups.resize(static_cast<size_t>(std::max(n, 0)));
+            if (std::find(groups.begin(), groups.end(), group) != groups.end()) return "";
+        }
+        return fmt::format("permission denied: uid {} is neither root nor in the console's group (gid {})", cred.uid,
+                           group);
+    }
+    return fmt::format("permission denied: uid {} is not root, and the console has no group", cred.uid);
+}
+
+void ConsoleServer::accept_sessions(const Listener& listener)
 {
     for (;;) {
-        sockaddr_in sa{};
+        sockaddr_storage sa{};
         socklen_t len = sizeof sa;
-        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = ::accept4(listener.fd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             // EAGAIN: nobody else waiting. ECONNABORTED and the like concern one peer only; the
             // next poll_once tries again. EMFILE leaves the peer in the backlog until a session ends.
@@ -223,7 +328,18 @@ void ConsoleServer::accept_sessions()
                 report(fmt::format("console: accept failed: {}", errno_text(errno)));
             return;
         }
-        const std::string peer = peer_name(sa);
+        std::string peer;
+        if (listener.is_unix) {
+            if (const std::string why = check_peer(fd, peer); !why.empty()) {
+                const std::string refusal = "error: " + why + "\n";
+                (void)::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                ::close(fd);
+                report(fmt::format("console: refused {}: {}", peer, why));
+                continue;
+            }
+        } else {
+            peer = peer_name(reinterpret_cast<const sockaddr_in&>(sa));
+        }
         if (sessions_.size() >= options_.max_sessions && !make_room(peer)) {
             const std::string refusal = fmt::format(
                 "error: too many console sessions ({} open); try again later\n", sessions_.size());
@@ -279,38 +395,83 @@ void ConsoleServer::read_input(Session& s)
     }
 }
 
+namespace {
+
+// An answer as the session wants it: plain lines, or framed for a program (console.hpp).
+void write_answer(std::string& output, const CommandOutput& out, bool framed)
+{
+    // A program hears success as silence and status 0, as from ipvsadm; "ok" is for people.
+    const bool silent = framed && out.status == 0 && out.lines == std::vector<std::string>{"ok"};
+    for (const std::string& l : silent ? std::vector<std::string>{} : out.lines) {
+        if (framed) output += out.status == 0 ? "o " : "e ";
+        output += l;
+        output += '\n';
+    }
+    if (framed) output += fmt::format("= {}\n", out.status);
+}
+
+}  // namespace
+
 void ConsoleServer::run_commands(Session& s)
 {
     for (size_t done = 0; !s.quit && !s.failed; ) {
         if (s.needs_prompt) {
-            // No prompt after the last command of a script: nothing can follow it.
-            if (s.end_of_input && s.lines.empty()) {
+            // No prompt after the last command of a script, nor in a framed session or a body.
+            if ((s.end_of_input && s.lines.empty()) || s.framed || s.body_for) {
                 s.needs_prompt = false;
-                return;
+                if (s.end_of_input && s.lines.empty()) return;
+            } else {
+                s.output += options_.prompt;
+                s.needs_prompt = false;
             }
-            s.output += options_.prompt;
-            s.needs_prompt = false;
         }
         if (s.lines.empty() || done == options_.commands_per_poll || s.pending() > output_high_water) return;
         Session::Line line = std::move(s.lines.front());
         s.lines.pop_front();
-        ++done;
-        if (line.too_long) {
-            s.output += fmt::format("error: line longer than {} bytes; ignored\n", options_.max_line);
-        } else if (is_http(line.text)) {
-            // Whatever follows (a request body of commands) is never run.
-            report(fmt::format("console: session from {} closed: it sent HTTP (\"{}\"), as a web page can make a browser do",
-                               s.peer, line.text.substr(0, 64)));
-            s.lines.clear();
-            s.failed = true;
-            return;
-        } else {
-            CommandOutput out = run_console_command(line.text, api_);
-            for (const std::string& l : out.lines) {
-                s.output += l;
-                s.output += '\n';
+        if (s.body_for) {
+            // A body's lines are data, not commands: they do not count against the others.
+            if (line.text != ".") {
+                if (line.too_long || s.body.size() >= options_.max_body_lines)
+                    s.body_too_long = true;
+                else
+                    s.body.push_back(std::move(line.text));
+                continue;
             }
-            s.quit = out.close;
+            ++done;
+            CommandOutput out;
+            if (s.body_too_long)
+                out = CommandOutput{{fmt::format("error: {}: more than {} lines, or a line longer than {} bytes; nothing "
+                                                 "was applied", *s.body_for, options_.max_body_lines, options_.max_line)},
+                                    false, 1};
+            else
+                out = run_console_command_with_body(*s.body_for, s.body, api_);
+            s.body_for.reset();
+            s.body.clear();
+            s.body_too_long = false;
+            write_answer(s.output, out, s.framed);
+        } else {
+            ++done;
+            if (line.too_long) {
+                write_answer(s.output,
+                             CommandOutput{{fmt::format("error: line longer than {} bytes; ignored", options_.max_line)},
+                                           false, 1},
+                             s.framed);
+            } else if (is_http(line.text)) {
+                // Whatever follows (a request body of commands) is never run.
+                report(fmt::format("console: session from {} closed: it sent HTTP (\"{}\"), as a web page can make a browser do",
+                                   s.peer, line.text.substr(0, 64)));
+                s.lines.clear();
+                s.failed = true;
+                return;
+            } else if (line.text == "script") {
+                s.framed = true;
+            } else if (takes_body(line.text)) {
+                s.body_for = line.text;
+            } else {
+                CommandOutput out = run_console_command(line.text, api_);
+                write_answer(s.output, out, s.framed);
+                s.quit = out.close;
+            }
         }
         // The prompt for the next command waits for the next poll, after its read: if the input
         // has ended by then, a script's output ends with the last command's output.
@@ -341,10 +502,9 @@ void ConsoleServer::write_output(Session& s)
 
 void ConsoleServer::poll_once(int timeout_ms)
 {
-    if (listen_fd_ < 0) return;
+    if (listeners_.empty()) return;
     std::vector<pollfd> fds;
-    fds.reserve(sessions_.size() + 1);
-    fds.push_back(pollfd{listen_fd_, POLLIN, 0});
+    fds.reserve(sessions_.size() + listeners_.size());
     bool work_waiting = false;
     for (const auto& s : sessions_) {
         short events = 0;
@@ -353,6 +513,7 @@ void ConsoleServer::poll_once(int timeout_ms)
         fds.push_back(pollfd{s->fd, events, 0});
         if ((!s->lines.empty() && s->pending() <= output_high_water) || s->needs_prompt) work_waiting = true;
     }
+    for (const Listener& l : listeners_) fds.push_back(pollfd{l.fd, POLLIN, 0});
     // Lines already read are work: do not sleep on the sockets while they wait.
     const int ready = ::poll(fds.data(), fds.size(), work_waiting ? 0 : timeout_ms);
     if (ready < 0 && errno != EINTR) report(fmt::format("console: poll failed: {}", errno_text(errno)));
@@ -361,12 +522,13 @@ void ConsoleServer::poll_once(int timeout_ms)
     const size_t polled = sessions_.size();
     for (size_t i = 0; i < polled; ++i) {
         Session& s = *sessions_[i];
-        const short revents = ready > 0 ? fds[i + 1].revents : 0;
+        const short revents = ready > 0 ? fds[i].revents : 0;
         if (revents & (POLLIN | POLLHUP | POLLERR)) read_input(s);
         run_commands(s);
         write_output(s);
     }
-    if (ready > 0 && (fds[0].revents & POLLIN)) accept_sessions();
+    for (size_t i = 0; i < listeners_.size(); ++i)
+        if (ready > 0 && (fds[polled + i].revents & POLLIN)) accept_sessions(listeners_[i]);
 
     const Clock::time_point now = Clock::now();
     for (auto it = sessions_.begin(); it != sessions_.end();) {

@@ -1,6 +1,14 @@
-// The operator console: a telnet-style line protocol on a TCP socket (console.listen, by default
-// 127.0.0.1:9023). Each line is one command for run_console_command (console_commands.hpp); the
-// answer is whole lines, and a prompt is written before each command. Several sessions at once.
+// The operator console: a line protocol on two doors. The Unix socket (console.socket, by default
+// /run/fulcrum/console.sock) is the administrator's: its file is mode 0660 with console.group
+// (0600 without one), and each peer's credentials (SO_PEERCRED) must be root or a member of that
+// group. The TCP listener (console.listen, off by default) is telnet-style and reaches whoever
+// reaches its address. Each line is one command for run_console_command (console_commands.hpp);
+// the answer is whole lines, and a prompt is written before each command. Several sessions at once.
+//
+// `script` turns a session into the framed form programs read (fulcrumadm): no more prompts (the
+// session's first one precedes it), each answer's lines prefixed "o " (for standard output) or
+// "e " (standard error), then "= STATUS" with the exit status. A command that takes a body (ipvsadm -R) reads the lines after it up to a line
+// holding a single ".".
 //
 // A browser can be made to POST to 127.0.0.1:9023 by any web page it shows. A line that is an
 // HTTP request line or header (as Redis decides: "GET ... HTTP/1.1", "Host: ...") closes the
@@ -23,12 +31,19 @@
 #include <utility>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "control/frontends/control_api.hpp"
 
 namespace fulcrum::control {
 
 struct ConsoleOptions {
-    std::string listen = "127.0.0.1:9023";  // IPV4:PORT; port 0 takes a free port (tests)
+    std::string listen;                     // IPV4:PORT; port 0 takes a free port (tests); "" = none
+    std::string socket_path;                // the Unix socket; "" = none
+    // Besides root, the members of this group may use the Unix socket (the file is then 0660 and
+    // owned by it); without one, the file is 0600 and only root is let in.
+    std::optional<gid_t> socket_group;
+    size_t max_body_lines = 1'000'000;      // of an ipvsadm -R; more is refused whole
     size_t max_sessions = 16;               // more are told so and closed
     size_t max_line = 4096;                 // bytes; a longer line is answered with an error and dropped
     size_t max_pending_output = 16u << 20;  // bytes a session may owe; beyond it the session is closed
@@ -55,10 +70,13 @@ public:
     ConsoleServer(const ConsoleServer&) = delete;
     ConsoleServer& operator=(const ConsoleServer&) = delete;
 
-    // Opens the listening socket on options.listen. Returns "" or what failed:
+    // Opens the Unix socket at options.socket_path and the TCP listener on options.listen, those
+    // that are set. A socket file left by a process that is gone is replaced; one where a process
+    // still answers is not. Returns "" or what failed (and then nothing listens):
     //   console.listen: expected IPV4:PORT (like 127.0.0.1:9023), found "..."
     //   console: cannot listen on 127.0.0.1:9023: Address already in use   (or any socket error)
-    //   console: already listening on ...
+    //   console.socket /run/fulcrum/console.sock: another process answers there; ...
+    //   console: already listening
     std::string start();
 
     // One step; waits at most `timeout_ms` for something to happen (0, the control loop's value:
@@ -68,7 +86,8 @@ public:
     // start() or after stop().
     void poll_once(int timeout_ms = 0);
 
-    // Closes every session and the listening socket. start() may be called again.
+    // Closes every session and the listening sockets, and removes the socket file. start() may be
+    // called again.
     void stop();
 
     // The port listened on (the one the system picked for port 0); 0 when not listening.
@@ -78,7 +97,16 @@ public:
 private:
     struct Session;
 
-    void accept_sessions();
+    struct Listener {
+        int fd = -1;
+        bool is_unix = false;
+    };
+
+    std::string open_tcp();
+    std::string open_unix();
+    void accept_sessions(const Listener& listener);
+    // "" when the Unix peer on `fd` may come in, else why not; `peer` is set to its name.
+    std::string check_peer(int fd, std::string& peer) const;
     bool make_room(const std::string& peer);
     void read_input(Session& s);
     void run_commands(Session& s);
@@ -87,8 +115,9 @@ private:
 
     ControlApi& api_;
     ConsoleOptions options_;
-    int listen_fd_ = -1;
+    std::vector<Listener> listeners_;
     uint16_t port_ = 0;
+    bool socket_created_ = false;  // socket_path is ours to remove at stop()
     std::vector<std::unique_ptr<Session>> sessions_;
 };
 

@@ -247,6 +247,7 @@ CommandOutput reload(const Words& w, ControlApi& api)
     const std::string problems = api.reload();
     if (problems.empty()) return ok();
     CommandOutput out;
+    out.status = 1;
     out.lines.push_back("error: reload refused, the running configuration stays:");
     std::string_view rest = problems;
     while (!rest.empty()) {
@@ -285,10 +286,12 @@ const std::vector<std::string>& console_help()
         "  ipvsadm -C | -Z | --set TCP TCPFIN UDP",
         "  ipvsadm -L|-l [-n] [-c | --timeout | --daemon | --stats | --rate [--exact]] [-t|-u VIP:PORT]",
         "  ipvsadm -S [-n]",
+        "  ipvsadm -R                  then the rules (ipvsadm -S's lines) and a line \".\": all applied or none",
         "  ipvsadm --start-daemon master|backup --mcast-interface IF [--syncid N] [--sync-maxlen N]",
         "          [--mcast-group GROUP] [--mcast-port PORT] [--mcast-ttl TTL]",
         "  ipvsadm --stop-daemon master|backup | ipvsadm -L --daemon",
         "  reload                      read the configuration file again (as SIGHUP)",
+        "  script                      frame the answers for a program: \"o \"/\"e \" lines, then \"= STATUS\"",
         "Changes made here last until the next reload.",
     };
     return lines;
@@ -309,6 +312,20 @@ CommandOutput run_console_command(std::string_view line, ControlApi& api)
     if (command == "ipvsadm") return ipvsadm_command(w, api);
     if (command == "reload") return reload(w, api);
     return error(fmt::format("unknown command {}; try \"help\"", quote(command)));
+}
+
+bool takes_body(std::string_view line)
+{
+    const Words w = split_words(line);
+    return !w.empty() && w[0] == "ipvsadm" && is_ipvsadm_restore(w);
+}
+
+CommandOutput run_console_command_with_body(std::string_view line, const std::vector<std::string>& body, ControlApi& api)
+{
+    const Words w = split_words(line);
+    if (w.empty() || w[0] != "ipvsadm" || !is_ipvsadm_restore(w))
+        return error(fmt::format("{} takes no body", quote(line)));
+    return ipvsadm_restore(w, body, api);
 }
 
 }  // namespace fulcrum::control

@@ -15,6 +15,9 @@ namespace fulcrum::control {
 struct CommandOutput {
     std::vector<std::string> lines;  // without line ends; a bad command gives one "error: ..." line
     bool close = false;              // quit / exit: close the session after these lines
+    // The exit status a program reports (fulcrumadm): 0, or 1 for a refused command; `ipvsadm`
+    // uses ipvsadm's own (2 for a bad command line, 255 for an edit the table refuses).
+    int status = 0;
 };
 
 // The number of connections `show conns` and `ipvsadm -L -c` list without a LIMIT, and the
@@ -30,6 +33,14 @@ inline constexpr size_t max_connection_limit = 100000;
 // "error: " + what apply refused. Never throws on bad input: every mistake is one line starting
 // with "error: " that says what was expected.
 CommandOutput run_console_command(std::string_view line, ControlApi& api);
+
+// Whether `line` is a command that reads a body, the lines after it up to a line holding a single
+// "." (ipvsadm -R: the rules to restore).
+bool takes_body(std::string_view line);
+
+// Runs such a command with its body.
+CommandOutput run_console_command_with_body(std::string_view line, const std::vector<std::string>& body,
+                                            ControlApi& api);
 
 // The `help` text, one line per element.
 const std::vector<std::string>& console_help();

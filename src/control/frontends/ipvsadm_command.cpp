@@ -30,7 +30,7 @@ namespace {
 // with '-'.
 
 enum class Cmd { none, add_service, edit_service, delete_service, clear, list, zero, add_server, edit_server,
-                 delete_server, set_timeouts, save, help, start_daemon, stop_daemon };
+                 delete_server, set_timeouts, save, restore, help, version, start_daemon, stop_daemon };
 
 struct CmdSpec {
     Cmd cmd;
@@ -44,7 +44,8 @@ constexpr CmdSpec command_specs[] = {
     {Cmd::list, 'L', "list"}, {Cmd::list, 'l', "list"}, {Cmd::zero, 'Z', "zero"},
     {Cmd::add_server, 'a', "add-server"}, {Cmd::edit_server, 'e', "edit-server"},
     {Cmd::delete_server, 'd', "delete-server"}, {Cmd::set_timeouts, 0, "set"}, {Cmd::save, 'S', "save"},
-    {Cmd::help, 'h', "help"}, {Cmd::start_daemon, 0, "start-daemon"}, {Cmd::stop_daemon, 0, "stop-daemon"},
+    {Cmd::restore, 'R', "restore"}, {Cmd::help, 'h', "help"}, {Cmd::version, 'v', "version"},
+    {Cmd::start_daemon, 0, "start-daemon"}, {Cmd::stop_daemon, 0, "stop-daemon"},
 };
 
 // The two commands that take a value: the daemon, master or backup.
@@ -56,8 +57,9 @@ constexpr uint32_t service = 1u << 0, scheduler = 1u << 1, persistent = 1u << 2,
                    lthreshold = 1u << 8, numeric = 1u << 9, connection = 1u << 10, timeout = 1u << 11,
                    stats = 1u << 12, rate = 1u << 13, exact = 1u << 14, sched_flags = 1u << 15, sort = 1u << 16,
                    mcast_interface = 1u << 17, syncid = 1u << 18, sync_maxlen = 1u << 19, mcast_group = 1u << 20,
-                   mcast_port = 1u << 21, mcast_ttl = 1u << 22, daemon = 1u << 23;
-constexpr uint32_t last = daemon;
+                   mcast_port = 1u << 21, mcast_ttl = 1u << 22, daemon = 1u << 23, thresholds = 1u << 24,
+                   nosort = 1u << 25;
+constexpr uint32_t last = nosort;
 }
 
 enum class ArgKind { none, required, optional };
@@ -90,6 +92,8 @@ constexpr OptSpec option_specs[] = {
     {opt::exact, 'X', "exact", ArgKind::none},
     {opt::sched_flags, 'b', "sched-flags", ArgKind::required},
     {opt::sort, 0, "sort", ArgKind::none},
+    {opt::nosort, 0, "nosort", ArgKind::none},
+    {opt::thresholds, 0, "thresholds", ArgKind::none},
     {opt::mcast_interface, 0, "mcast-interface", ArgKind::required},
     {opt::syncid, 0, "syncid", ArgKind::required},
     {opt::sync_maxlen, 0, "sync-maxlen", ArgKind::required},
@@ -109,11 +113,7 @@ constexpr Unsupported unsupported_specs[] = {
     {'f', "fwmark-service", "firewall-mark services do not exist here (no netfilter)"},
     {'6', "ipv6", "Fulcrum is IPv4 only"},
     {'o', "ops", "one-packet scheduling is not implemented"},
-    {'R', "restore", "the console reads no rules from stdin; type the commands instead"},
-    {'v', "version", "this is Fulcrum's console, not ipvsadm"},
-    {0, "thresholds", "use show config for thresholds"},
-    {0, "persistent-conn", "persistence templates are not listed"},
-    {0, "nosort", "tables are always sorted"},
+    {0, "persistent-conn", "persistence templates are not counted per real server yet"},
     {0, "pe", "persistence engines are not implemented"},
 };
 
@@ -148,7 +148,7 @@ struct Ipvsadm {
     uint32_t persistence = 0;
     uint8_t netmask = 32;
     Endpoint server;
-    ForwardMethod forward = ForwardMethod::nat;
+    ForwardMethod forward = ForwardMethod::dr;  // ipvsadm's default: -a and -e without -g|-i|-m mean -g
     uint32_t weight = 1;
     uint32_t upper = 0;
     uint32_t lower = 0;
@@ -373,14 +373,16 @@ constexpr CommandRules command_rules[] = {
     {Cmd::delete_service, opt::service, 0},
     {Cmd::clear, 0, 0},
     {Cmd::list, 0, opt::numeric | opt::connection | opt::service | opt::timeout | opt::stats | opt::rate | opt::exact |
-                       opt::sort | opt::daemon},
+                       opt::sort | opt::nosort | opt::thresholds | opt::daemon},
     {Cmd::zero, 0, opt::service},
     {Cmd::add_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
     {Cmd::edit_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
     {Cmd::delete_server, opt::service | opt::server, 0},
     {Cmd::set_timeouts, 0, 0},
     {Cmd::save, 0, opt::numeric},
+    {Cmd::restore, 0, 0},
     {Cmd::help, 0, 0},
+    {Cmd::version, 0, 0},
     {Cmd::start_daemon, opt::mcast_interface,
      opt::syncid | opt::sync_maxlen | opt::mcast_group | opt::mcast_port | opt::mcast_ttl},
     {Cmd::stop_daemon, 0, 0},
@@ -407,10 +409,10 @@ std::string check_rules(const Ipvsadm& c)
         if (std::popcount(exclusive) > 1) return fmt::format("{}: -c, -t|-u, --timeout and --daemon exclude each other", cmd);
         if ((c.options & opt::daemon) && (c.options & (opt::stats | opt::rate)))
             return fmt::format("{}: --stats and --rate list services, not the sync daemons", cmd);
-        if ((c.options & (opt::connection | opt::timeout)) && (c.options & (opt::stats | opt::rate)))
-            return fmt::format("{}: --stats and --rate list services, not connections or timeouts", cmd);
-        if ((c.options & opt::stats) && (c.options & opt::rate))
-            return fmt::format("{}: give --stats or --rate, not both", cmd);
+        if ((c.options & (opt::connection | opt::timeout)) && (c.options & (opt::stats | opt::rate | opt::thresholds)))
+            return fmt::format("{}: --stats, --rate and --thresholds list services, not connections or timeouts", cmd);
+        if (std::popcount(c.options & (opt::stats | opt::rate | opt::thresholds)) > 1)
+            return fmt::format("{}: give one of --stats, --rate and --thresholds", cmd);
     }
     if (c.cmd == Cmd::set_timeouts) {
         if (c.arguments.size() != 3)
@@ -436,17 +438,20 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
         return out;
     }
     IpvsadmOptions o;
-    o.table = (c.options & opt::stats) ? IpvsadmTable::stats : (c.options & opt::rate) ? IpvsadmTable::rate
-                                                                                        : IpvsadmTable::list;
+    o.table = (c.options & opt::stats)        ? IpvsadmTable::stats
+              : (c.options & opt::rate)       ? IpvsadmTable::rate
+              : (c.options & opt::thresholds) ? IpvsadmTable::thresholds
+                                              : IpvsadmTable::list;
     o.exact = (c.options & opt::exact) != 0;
+    o.sorted = (c.options & opt::nosort) == 0;
     std::vector<ServiceStatus> services = api.services();
     if (c.options & opt::service) {
         std::erase_if(services, [&](const ServiceStatus& s) {
             return s.config.key() != ServiceKey{c.protocol, c.service.address, *c.service.port};
         });
-        if (services.empty())
+        if (services.empty())  // ipvsadm exits 1 here
             return error(
-                fmt::format("ipvsadm -L: no service {}", service_name({c.protocol, c.service.address, *c.service.port})));
+                fmt::format("ipvsadm -L: no service {}", service_name({c.protocol, c.service.address, *c.service.port})), 1);
         o.version_line = false;  // as ipvsadm's list_service
     }
     add_text(out, format_ipvsadm_table(services, api.table_size(), o));
@@ -461,24 +466,108 @@ CommandOutput ipvsadm_help()
     return out;
 }
 
+// ipvsadm's exit statuses: 2 for a command line it cannot take (its fail(2, ...)), 255 for an
+// operation the kernel refused (process_options returns -1 from main).
+constexpr int bad_command_line = 2;
+constexpr int refused = 255;
+
+// The words after "ipvsadm" read and checked: "" or the problem (a bad command line).
+std::string read_command(const Words& args, Ipvsadm& c)
+{
+    if (auto why = parse_ipvsadm(args, c); !why.empty()) return "ipvsadm: " + why;
+    if (c.cmd == Cmd::none) {
+        if (!args.empty())
+            return "ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, -R, --set, --start-daemon "
+                   "or --stop-daemon; try \"help\"";
+        c.cmd = Cmd::list;  // ipvsadm alone lists the table
+    }
+    if (auto why = check_rules(c); !why.empty()) return "ipvsadm " + why;
+    // The netmask only groups the clients of a persistent service (ipvsadm prints it only then).
+    if ((c.options & opt::netmask) && !(c.options & opt::persistent))
+        return fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
+                           command_label(c.cmd));
+    return "";
+}
+
+bool is_edit(Cmd c)
+{
+    switch (c) {
+    case Cmd::add_service: case Cmd::edit_service: case Cmd::delete_service: case Cmd::clear: case Cmd::add_server:
+    case Cmd::edit_server: case Cmd::delete_server: case Cmd::set_timeouts: case Cmd::start_daemon:
+    case Cmd::stop_daemon:
+        return true;
+    default: return false;
+    }
+}
+
+// One edit made to `next`: "" or why it cannot be made ({why, status}).
+std::pair<std::string, int> edit(const Ipvsadm& c, Config& next)
+{
+    const std::string cmd = command_label(c.cmd);
+    if (c.cmd == Cmd::clear) {
+        next.services.clear();
+        return {};
+    }
+    if (c.cmd == Cmd::start_daemon || c.cmd == Cmd::stop_daemon) {
+        const std::string why = c.cmd == Cmd::start_daemon ? start_sync_daemon(next, c.master_daemon, c.daemon)
+                                                           : stop_sync_daemon(next, c.master_daemon);
+        if (!why.empty()) return {fmt::format("ipvsadm {}: {}", cmd, why), refused};
+        return {};
+    }
+    if (c.cmd == Cmd::set_timeouts) {
+        uint32_t v[3] = {};
+        for (size_t i = 0; i < 3; ++i) {
+            auto n = parse_number<uint32_t>(c.arguments[i], 0, limits::max_timeout);
+            if (!n)
+                return {fmt::format("ipvsadm --set: expected a timeout from 0 to {} seconds, found {}", limits::max_timeout,
+                                    quote(c.arguments[i])),
+                        bad_command_line};
+            v[i] = *n;
+        }
+        next.timeouts.set_like_ipvsadm(v[0], v[1], v[2]);
+        return {};
+    }
+    const ServiceKey service{c.protocol, c.service.address, *c.service.port};
+    // As ipvsadm: direct routing and tunnelling cannot change the port, so the real server's is
+    // the service's, whatever -r said.
+    const bool keeps_port = (c.cmd == Cmd::add_server || c.cmd == Cmd::edit_server) &&
+                            (c.forward == ForwardMethod::dr || c.forward == ForwardMethod::tun);
+    const RealServerKey server{service, c.server.address,
+                               keeps_port ? service.port : c.server.port.value_or(service.port)};
+    const ServiceSettings service_settings{c.scheduler.empty() ? "wlc" : c.scheduler, c.flags, c.persistence, c.netmask};
+    const RealServerSettings server_settings{c.weight, c.forward, c.upper, c.lower};
+    std::string why;
+    switch (c.cmd) {
+    case Cmd::add_service: why = add_service(next, service, service_settings); break;
+    case Cmd::edit_service: why = edit_service(next, service, service_settings); break;
+    case Cmd::delete_service: why = delete_service(next, service); break;
+    case Cmd::add_server: why = add_real_server(next, server, server_settings); break;
+    case Cmd::edit_server: why = edit_real_server(next, server, server_settings); break;
+    case Cmd::delete_server: why = delete_real_server(next, server); break;
+    default: why = "not an edit"; break;
+    }
+    if (!why.empty()) return {fmt::format("ipvsadm {}: {}", cmd, why), refused};
+    return {};
+}
+
 }  // namespace
 
 CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
 {
     const Words args(w.begin() + 1, w.end());
     Ipvsadm c;
-    if (auto why = parse_ipvsadm(args, c); !why.empty()) return error("ipvsadm: " + why);
-    if (c.cmd == Cmd::none) {
-        if (args.empty()) c.cmd = Cmd::list;  // ipvsadm alone lists the table
-        else
-            return error("ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, --set, --start-daemon "
-                         "or --stop-daemon; try \"help\"");
-    }
-    if (auto why = check_rules(c); !why.empty()) return error("ipvsadm " + why);
+    if (auto why = read_command(args, c); !why.empty()) return error(why, bad_command_line);
 
     switch (c.cmd) {
     case Cmd::list: return ipvsadm_list(c, api);
     case Cmd::help: return ipvsadm_help();
+    case Cmd::version: {
+        CommandOutput out;
+        out.lines.push_back(fmt::format("ipvsadm v1.31 (Fulcrum's ipvsadm, IPVS v1.2.1 as the director reports it)"));
+        return out;
+    }
+    case Cmd::restore:
+        return error("ipvsadm -R: the rules follow the command, one per line, ended by a line \".\"", bad_command_line);
     case Cmd::save: {
         CommandOutput out;
         add_text(out, format_ipvsadm_rules(api.services()));
@@ -488,7 +577,7 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
         if (c.options & opt::service) {
             const ServiceKey key{c.protocol, c.service.address, *c.service.port};
             const ServiceConfig* service = find_service(api.running_config(), key);
-            if (!service) return error(fmt::format("ipvsadm -Z: no service {}", service_name(key)));
+            if (!service) return error(fmt::format("ipvsadm -Z: no service {}", service_name(key)), refused);
             api.zero_counters(service);
             return ok();
         }
@@ -500,52 +589,46 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
 
     // The edits: a changed copy of the running configuration, published through apply().
     Config next = api.running_config();
-    const std::string cmd = command_label(c.cmd);
-    if (c.cmd == Cmd::clear) {
-        next.services.clear();
-        return apply_change(api, next, w);
-    }
-    if (c.cmd == Cmd::start_daemon || c.cmd == Cmd::stop_daemon) {
-        const std::string why = c.cmd == Cmd::start_daemon ? start_sync_daemon(next, c.master_daemon, c.daemon)
-                                                           : stop_sync_daemon(next, c.master_daemon);
-        if (!why.empty()) return error(fmt::format("ipvsadm {}: {}", cmd, why));
-        return apply_change(api, next, w);
-    }
-    if (c.cmd == Cmd::set_timeouts) {
-        uint32_t v[3] = {};
-        for (size_t i = 0; i < 3; ++i) {
-            auto n = parse_number<uint32_t>(c.arguments[i], 0, limits::max_timeout);
-            if (!n)
-                return error(fmt::format("ipvsadm --set: expected a timeout from 0 to {} seconds, found {}", limits::max_timeout,
-                                         quote(c.arguments[i])));
-            v[i] = *n;
-        }
-        next.timeouts.set_like_ipvsadm(v[0], v[1], v[2]);
-        return apply_change(api, next, w);
-    }
-
-    // The netmask only groups the clients of a persistent service (ipvsadm prints it only then).
-    if ((c.options & opt::netmask) && !(c.options & opt::persistent))
-        return error(fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
-                                 cmd));
-    const ServiceKey service{c.protocol, c.service.address, *c.service.port};
-    const RealServerKey server{service, c.server.address, c.server.port.value_or(service.port)};
-    const ServiceSettings service_settings{c.scheduler.empty() ? "wlc" : c.scheduler, c.flags, c.persistence, c.netmask};
-    const RealServerSettings server_settings{c.weight, (c.options & opt::forward) ? std::optional(c.forward) : std::nullopt,
-                                             c.upper, c.lower};
-    std::string why = "unhandled command";  // not kept: every edit is below
-    switch (c.cmd) {
-    case Cmd::add_service: why = add_service(next, service, service_settings); break;
-    case Cmd::edit_service: why = edit_service(next, service, service_settings); break;
-    case Cmd::delete_service: why = delete_service(next, service); break;
-    case Cmd::add_server: why = add_real_server(next, server, server_settings); break;
-    case Cmd::edit_server: why = edit_real_server(next, server, server_settings); break;
-    case Cmd::delete_server: why = delete_real_server(next, server); break;
-    default: break;
-    }
-    if (!why.empty()) return error(fmt::format("ipvsadm {}: {}", cmd, why));
-    return apply_change(api, next, w);
+    if (auto [why, status] = edit(c, next); !why.empty()) return error(why, status);
+    return apply_change(api, next, w, refused);
 }
 
+bool is_ipvsadm_restore(const Words& w)
+{
+    const Words args(w.begin() + 1, w.end());
+    Ipvsadm c;
+    return parse_ipvsadm(args, c).empty() && c.cmd == Cmd::restore;
+}
+
+CommandOutput ipvsadm_restore(const Words& w, const std::vector<std::string>& rules, ControlApi& api)
+{
+    const Words args(w.begin() + 1, w.end());
+    Ipvsadm restore;
+    if (auto why = read_command(args, restore); !why.empty()) return error(why, bad_command_line);
+    // Every rule is made to one copy, which is published once: the table never holds half of
+    // a restore, and a refused rule leaves it as it was.
+    Config next = api.running_config();
+    size_t edits = 0;
+    for (size_t i = 0; i < rules.size(); ++i) {
+        Words rule = split_words(rules[i]);
+        if (!rule.empty() && rule.front() == "ipvsadm") rule.erase(rule.begin());
+        if (rule.empty() || rule.front().starts_with('#')) continue;
+        const auto refuse = [&](const std::string& why, int status) {
+            return error(fmt::format("ipvsadm -R: line {}: {}; nothing was applied", i + 1, why), status);
+        };
+        Ipvsadm c;
+        if (auto why = read_command(rule, c); !why.empty()) return refuse(why, bad_command_line);
+        if (!is_edit(c.cmd))
+            return refuse(fmt::format("{} is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, --start-daemon or "
+                                      "--stop-daemon)",
+                                      command_label(c.cmd)),
+                          bad_command_line);
+        if (auto [why, status] = edit(c, next); !why.empty()) return refuse(why, status);
+        ++edits;
+    }
+    if (edits == 0) return ok();
+    const std::string count = fmt::format("({} rules)", edits);
+    return apply_change(api, next, Words{"ipvsadm", "-R", count}, refused);
+}
 
 }  // namespace fulcrum::control

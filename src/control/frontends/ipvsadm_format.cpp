@@ -22,23 +22,23 @@ std::string cut(std::string s, size_t n)
     return s;
 }
 
-std::vector<const ServiceStatus*> sorted_services(const std::vector<ServiceStatus>& services)
+std::vector<const ServiceStatus*> sorted_services(const std::vector<ServiceStatus>& services, bool sorted = true)
 {
     std::vector<const ServiceStatus*> out;
     out.reserve(services.size());
     for (const ServiceStatus& s : services) out.push_back(&s);
-    std::sort(out.begin(), out.end(), [](const ServiceStatus* a, const ServiceStatus* b) {
+    if (sorted) std::sort(out.begin(), out.end(), [](const ServiceStatus* a, const ServiceStatus* b) {
         return a->config.key() < b->config.key();
     });
     return out;
 }
 
-std::vector<const RealServerStatus*> sorted_real_servers(const ServiceStatus& s)
+std::vector<const RealServerStatus*> sorted_real_servers(const ServiceStatus& s, bool sorted = true)
 {
     std::vector<const RealServerStatus*> out;
     out.reserve(s.real_servers.size());
     for (const RealServerStatus& rs : s.real_servers) out.push_back(&rs);
-    std::sort(out.begin(), out.end(), [](const RealServerStatus* a, const RealServerStatus* b) {
+    if (sorted) std::sort(out.begin(), out.end(), [](const RealServerStatus* a, const RealServerStatus* b) {
         return std::tuple(a->config.address, a->config.port) < std::tuple(b->config.address, b->config.port);
     });
     return out;
@@ -59,6 +59,10 @@ void title(std::string& out, IpvsadmTable table)
         out += fmt::format("{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
                            "Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS");
         break;
+    case IpvsadmTable::thresholds:
+        out += fmt::format("{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port",
+                           "Uthreshold", "Lthreshold", "ActiveConn", "InActConn");
+        break;
     }
 }
 
@@ -75,6 +79,7 @@ void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions
     const std::string name = cut(fmt::format("{}  {}", protocol_label(s.protocol), format_ipv4_port(s.vip, s.port)), 33);
     switch (o.table) {
     case IpvsadmTable::list:
+    case IpvsadmTable::thresholds:  // ipvsadm prints the service as in the plain list
         out += fmt::format("{} {}{}", name, s.scheduler, flags_suffix(s.scheduler_flags));
         if (s.persistence != 0) {
             out += fmt::format(" persistent {}", s.persistence);
@@ -118,6 +123,11 @@ void real_server_line(std::string& out, const RealServerStatus& rs, const Ipvsad
                            rs.rates.out_pps, format_ipvsadm_number(rs.rates.in_bps, o.exact),
                            format_ipvsadm_number(rs.rates.out_bps, o.exact));
         break;
+    case IpvsadmTable::thresholds:
+        // "  -> %-28s %-10u %-10u %-10u %-10u\n"
+        out += fmt::format("  -> {:<28} {:<10} {:<10} {:<10} {:<10}\n", name, rs.config.upper_threshold,
+                           rs.config.lower_threshold, rs.active, rs.inactive);
+        break;
     }
 }
 
@@ -148,9 +158,9 @@ std::string format_ipvsadm_table(const std::vector<ServiceStatus>& services, uin
     std::string out;
     if (options.version_line) out += fmt::format("IP Virtual Server version 1.2.1 (size={})\n", table_size);
     title(out, options.table);
-    for (const ServiceStatus* s : sorted_services(services)) {
+    for (const ServiceStatus* s : sorted_services(services, options.sorted)) {
         service_line(out, s->config, options, s->stats, s->rates);
-        for (const RealServerStatus* rs : sorted_real_servers(*s)) real_server_line(out, *rs, options);
+        for (const RealServerStatus* rs : sorted_real_servers(*s, options.sorted)) real_server_line(out, *rs, options);
     }
     return out;
 }
@@ -213,18 +223,16 @@ std::string format_ipvsadm_rules(const std::vector<ServiceStatus>& services)
         const ServiceConfig& c = s->config;
         const std::string name = fmt::format("{} {}", protocol_switch(c.protocol), format_ipv4_port(c.vip, c.port));
         out += fmt::format("-A {} -s {}", name, c.scheduler);
-        if (const std::string flags = sched::flags_text(c.scheduler_flags); !flags.empty())
-            out += fmt::format(" -b {}", flags);
         if (c.persistence != 0) {
             out += fmt::format(" -p {}", c.persistence);
             if (c.persistence_netmask != 32) out += fmt::format(" -M {}", format_netmask(c.persistence_netmask));
         }
+        if (const std::string flags = sched::flags_text(c.scheduler_flags); !flags.empty())
+            out += fmt::format(" -b {}", flags);
         out += '\n';
         for (const RealServerStatus* rs : sorted_real_servers(*s)) {
             out += fmt::format("-a {} -r {} {} -w {}", name, format_ipv4_port(rs->config.address, rs->config.port),
                                forward_switch(rs->config.forward), rs->config.weight);
-            if (rs->config.upper_threshold != 0) out += fmt::format(" -x {}", rs->config.upper_threshold);
-            if (rs->config.lower_threshold != 0) out += fmt::format(" -y {}", rs->config.lower_threshold);
             out += '\n';
         }
     }

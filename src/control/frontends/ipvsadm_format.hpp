@@ -34,12 +34,14 @@ enum class IpvsadmTable {
     list,   // ipvsadm -L -n: scheduler, flags, persistence; Forward Weight ActiveConn InActConn
     stats,  // ipvsadm -L -n --stats: Conns InPkts OutPkts InBytes OutBytes
     rate,   // ipvsadm -L -n --rate: CPS InPPS OutPPS InBPS OutBPS
+    thresholds,  // ipvsadm -L -n --thresholds: Uthreshold Lthreshold ActiveConn InActConn
 };
 
 struct IpvsadmOptions {
     IpvsadmTable table = IpvsadmTable::list;
     bool exact = false;         // --exact: numbers in full instead of K/M/G/T (stats and rate)
     bool version_line = true;   // false as `ipvsadm -L -t VIP:PORT`, which prints no title line
+    bool sorted = true;         // false as --nosort: services and real servers in the order given
 };
 
 // The same tables from the director's live status (ServiceStatus::real_servers, not
@@ -64,9 +66,9 @@ std::string format_ipvsadm_timeouts(const dataplane::ConnTimeouts& timeouts);
 // port=8848, ttl=1)"; `kernel_interface` is what mcast= names. Empty when sync is off.
 std::string format_ipvsadm_daemons(const SyncConfig& sync, std::string_view kernel_interface);
 
-// `ipvsadm -S -n`: the rules that rebuild the table ("-A -t VIP:PORT -s SCHED ...",
-// "-a -t VIP:PORT -r RIP:PORT -m -w W"). Thresholds (-x, -y) are added where set, which
-// ipvsadm's own save leaves out, so that the rules restore them.
+// `ipvsadm -S -n`: the rules that rebuild the table ("-A -t VIP:PORT -s SCHED -p T -M MASK -b FLAGS",
+// "-a -t VIP:PORT -r RIP:PORT -m -w W"), as ipvsadm 1.31 writes them: without thresholds
+// (-x, -y), which ipvsadm's save leaves out.
 std::string format_ipvsadm_rules(const std::vector<ServiceStatus>& services);
 
 // "255.255.255.0" for 24.
