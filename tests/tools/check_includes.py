@@ -39,6 +39,11 @@ RULES = [
      ["control/kernel/*"], ["dataplane/*", "control/director/*", "control/runtime/*", "control/frontends/*"], True),
     ("sync/ speaks IPVS's sync protocol over kernel sockets: no DPDK, no dataplane",
      ["control/sync/*"], ["dataplane/*", "control/director/*", "control/runtime/*", "control/frontends/*"], True),
+    ("import/ turns other directors' files into a Config: common/, config/ (and the sched/ names the model uses), "
+     "its own files; no DPDK",
+     ["control/import/*"],
+     ["dataplane/*", "control/runtime/*", "control/director/*", "control/frontends/*", "control/health/*",
+      "control/kernel/*", "control/sync/*"], True),
     ("runtime/ computes what is published: nothing of director/ or frontends/",
      ["control/runtime/*"], ["control/director/*", "control/frontends/*"], False),
     ("only main and the director itself include the director",
@@ -131,6 +136,8 @@ def self_test():
         "control/kernel/kernel_interface.cpp": '#include <linux/rtnetlink.h>\n#include "common/types.hpp"\n',
         "control/frontends/telemetry.cpp": '#include <rte_telemetry.h>\n#include "control/frontends/control_api.hpp"\n',
         "control/sync/wire.hpp": '#include "common/types.hpp"\n',
+        "control/import/keepalived.cpp": '#include "control/import/imported.hpp"\n#include "common/text.hpp"\n',
+        "control/import/imported.hpp": '#include "control/config/config.hpp"\n',
     }
     broken = {
         "a dataplane file including the control plane":
@@ -147,6 +154,9 @@ def self_test():
         "kernel/ including the runtime": ("control/kernel/kernel_interface.cpp",
                                           '#include "control/runtime/snapshot_builder.hpp"\n'),
         "sync/ reaching the dataplane": ("control/sync/wire.hpp", '#include "dataplane/nat.hpp"\n'),
+        "an importer reaching a front end": ("control/import/imported.hpp",
+                                             '#include "control/frontends/control_api.hpp"\n'),
+        "an importer including DPDK": ("control/import/keepalived.cpp", "#include <rte_ether.h>\n"),
         "the runtime including the director": ("control/runtime/snapshot_builder.hpp",
                                                '#include "control/director/director.hpp"\n'),
     }
