@@ -12,6 +12,7 @@
 
 #include "control/config/config.hpp"
 #include "control/director/director.hpp"
+#include "control/import/import.hpp"
 #include "control/log.hpp"
 #include "dataplane/port.hpp"
 
@@ -94,11 +95,37 @@ void print_errors(const std::vector<control::ConfigError>& errors)
     for (const control::ConfigError& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
 }
 
+// fulcrum import KIND FILE: the services of another director's configuration, as YAML on stdout
+// (docs/migration.md). 0 written, 1 refused (FILE:LINE:COLUMN: ... on stderr), 2 usage.
+int run_import(int argc, char** argv)
+{
+    const control::migration::ImportKind* kind = argc == 4 ? control::migration::find_import_kind(argv[2]) : nullptr;
+    if (kind == nullptr) {
+        if (argc == 4) std::fprintf(stderr, "fulcrum import: unknown kind \"%s\"\n", argv[2]);
+        std::fprintf(stderr, "Usage: fulcrum import KIND FILE\nKINDs:\n");
+        for (const control::migration::ImportKind& k : control::migration::import_kinds())
+            std::fprintf(stderr, "  %-12s %.*s\n", std::string(k.name).c_str(), static_cast<int>(k.description.size()),
+                         k.description.data());
+        return 2;
+    }
+    const control::migration::ImportResult result = control::migration::import_file(*kind, argv[3]);
+    if (!result.errors.empty()) {
+        print_errors(result.errors);
+        return 1;
+    }
+    std::fputs(result.yaml.c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
 {
-    po::options_description options("Usage: fulcrum --config FILE [--check] [-- EAL arguments]\nOptions");
+    // A command of its own, before any EAL or --config handling.
+    if (argc >= 2 && std::string(argv[1]) == "import") return run_import(argc, argv);
+
+    po::options_description options(
+        "Usage: fulcrum --config FILE [--check] [-- EAL arguments]\n       fulcrum import KIND FILE\nOptions");
     options.add_options()
         ("config,c", po::value<std::string>(), "configuration file (YAML)")
         ("check", "validate the configuration file and exit: 0 if valid, 1 if not")
