@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""End-to-end test of fulcrumadm, ipvsadm's command line for a running director, over its console's
+Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driving it unchanged.
+
+  views      -L -n is the console's `show services` byte for byte; -L --timeout, --thresholds;
+             nothing on stderr and exit 0
+  errors     ipvsadm's exit statuses and stderr: 2 for a bad command line (-Q, -f), 255 for an edit
+             refused (-A of a service that exists), 1 for a listing of a missing service; nothing on
+             stdout
+  save       -S -n fed to -R on a cleared director gives the same -S -n, and HTTP flows again
+  site       an ipvsadm-save file from an LVS site (leading "ipvsadm" on some lines, -p, -M, a DR
+             real server given another port) restored; -S -n as ipvsadm would write it
+  atomic     a restore with a bad rule in its middle changes nothing (exit 255)
+  reload     fulcrumadm --reload exits 1 with the file's errors on stderr for a broken file, 0 for
+             a good one
+  refused    an unprivileged user (setpriv --reuid=nobody) cannot use the socket: connect() is
+             refused by the file's mode, and with the mode opened, by the peer check
+  ldirectord Debian's ldirectord, stock ldirectord.cf, run in fl-dir with ./ipvsadm a link to
+             fulcrumadm: it creates the virtual service and its three real servers, removes rs2
+             when its HTTP check fails (traffic then skips it) and puts it back when it passes
+
+Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-adm-*.log, ldirectord*.log, adm-*.yaml.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lablib as L  # noqa: E402
+
+FULCRUMADM = os.path.join(os.path.dirname(L.FULCRUM), "fulcrumadm")
+VIP = L.VIP
+RS = {n: f"198.19.0.1{n}" for n in (1, 2, 3)}
+
+
+def adm(*args, stdin=None, user=None, limit=30):
+    """fulcrumadm ARGS: (exit status, stdout, stderr)."""
+    cmd = [FULCRUMADM, *args]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]  # uid and gid
+    try:
+        r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=limit)
+        return r.returncode, r.stdout, r.stderr
+    except subprocess.TimeoutExpired:
+        return None, "", f"timed out after {limit} s"
+
+
+def http(count):
+    """`count` HTTP requests to the VIP, one connection each: {"ok", "counts": {rsN: n}, ...}."""
+    return L.client("http", "--count", str(count), "--deadline", "20", timeout=2.0, limit=30)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def show(code, out, err):
+    return f"exit {code}, stdout {out[-300:]!r}, stderr {err[-300:]!r}"
+
+
+def check_views_and_errors(checks):
+    code, out, err = adm("-L", "-n")
+    with L.Console() as c:
+        console = c.text("show services")
+    checks.report("list_is_show_services", code == 0 and out == console and err == "" and f"TCP  {VIP}:80 rr" in out,
+                  show(code, out, err))
+    code, out, err = adm("-L", "--timeout")
+    checks.report("list_timeout", (code, out, err) == (0, "Timeout (tcp tcpfin udp): 900 120 300\n", ""),
+                  show(code, out, err))
+    code, out, err = adm("-Ln", "--thresholds")
+    rows = [l for l in out.splitlines() if l.startswith("  -> 198.19")]
+    checks.report("list_thresholds",
+                  code == 0 and out.splitlines()[1].startswith("Prot LocalAddress:Port            Uthreshold Lthreshold")
+                  and len(rows) == 6 and all(re.match(r"  -> \S+ +0 +0 +\d+ +\d+ *$", r) for r in rows),
+                  show(code, out, err))
+
+    cases = [(("-Q",), 2, 'unknown option "-Q"'),
+             (("-A", "-f", "1"), 2, "-f is not supported"),
+             (("-A", "-t", f"{VIP}:80"), 255, "already exists"),
+             (("-L", "-t", f"{VIP}:81"), 1, "no service"),
+             (("-a", "-t", f"{VIP}:80", "-r", "bad"), 2, "expected RIP[:PORT]"),
+             (("-A", "-t", f"{VIP}:81 -s rr"), 2, "holds a blank")]
+    bad = []
+    for args, want, text in cases:
+        code, out, err = adm(*args)
+        if code != want or out != "" or text not in err:
+            bad.append(f"{' '.join(args)}: {show(code, out, err)}")
+    checks.report("errors_statuses_and_stderr", not bad, "; ".join(bad) or f"{len(cases)} commands as ipvsadm")
+
+
+def check_save_restore(checks):
+    code, saved, err = adm("-S", "-n")
+    cleared = adm("-C")
+    empty = adm("-L", "-n")[1]
+    restored = adm("-R", stdin=saved)
+    again = adm("-S", "-n")[1]
+    r = http(9)
+    checks.report("save_clear_restore",
+                  code == 0 and saved.count("\n") == 8 and cleared[0] == 0 and cleared[1] == ""
+                  and empty.count("\n") == 3 and restored[:2] == (0, "") and again == saved and r.get("ok")
+                  and set(r.get("counts", {})) == {"rs1", "rs2", "rs3"},
+                  f"-S: {saved.count(chr(10))} lines; -C {cleared[0]}; empty table {empty.count(chr(10))} lines; "
+                  f"-R {restored[0]} {restored[2]!r}; -S again identical: {again == saved}; HTTP {L.describe(r)}")
+
+    site = (f"ipvsadm -A -t {VIP}:80 -s wlc -p 600 -M 255.255.255.0\n"
+            f"ipvsadm -a -t {VIP}:80 -r {RS[1]}:80 -m -w 3\n"
+            f"-a -t {VIP}:80 -r {RS[2]}:80 -m -w 1\n"
+            f"-A -u {VIP}:5353 -s rr\n"
+            f"-a -u {VIP}:5353 -r {RS[3]}:5353 -m -w 2\n"
+            f"-A -t {VIP}:443 -s sh -b sh-port\n"
+            f"-a -t {VIP}:443 -r {RS[3]}:8443 -g -w 1\n")
+    adm("-C")
+    code, out, err = adm("-R", stdin=site)
+    saved = adm("-S", "-n")[1]
+    want = (f"-A -t {VIP}:80 -s wlc -p 600 -M 255.255.255.0\n"
+            f"-a -t {VIP}:80 -r {RS[1]}:80 -m -w 3\n"
+            f"-a -t {VIP}:80 -r {RS[2]}:80 -m -w 1\n"
+            f"-A -t {VIP}:443 -s sh -b sh-port\n"
+            f"-a -t {VIP}:443 -r {RS[3]}:443 -g -w 1\n"
+            f"-A -u {VIP}:5353 -s rr\n"
+            f"-a -u {VIP}:5353 -r {RS[3]}:5353 -m -w 2\n")
+    checks.report("site_rules_restored", (code, out, err) == (0, "", "") and saved == want,
+                  f"{show(code, out, err)}; -S -n: {saved!r}")
+
+    broken = f"-A -t {VIP}:8080 -s rr\n-a -t {VIP}:9999 -r {RS[1]}:80 -m\n-A -t {VIP}:8081 -s rr\n"
+    code, out, err = adm("-R", stdin=broken)
+    after = adm("-S", "-n")[1]
+    checks.report("restore_all_or_nothing",
+                  code == 255 and out == "" and "line 2" in err and "nothing was applied" in err and after == want,
+                  f"{show(code, out, err)}; table unchanged: {after == want}")
+
+
+def check_reload(checks, director, conf_path, good_text):
+    write(conf_path, good_text.replace("scheduler: rr", "scheduler: fastest", 1))
+    code, out, err = adm("--reload")
+    refused = code == 1 and "reload refused" in err and "unknown scheduler" in err and ".yaml:" in err
+    write(conf_path, good_text)
+    code2, out2, err2 = adm("--reload")
+    listing = adm("-L", "-n")[1]
+    checks.report("reload_exit_status",
+                  refused and (code2, out2, err2) == (0, "", "") and f"TCP  {VIP}:80 rr" in listing,
+                  f"broken file: {show(code, out, err)}; good file: {show(code2, out2, err2)}")
+
+
+def check_unprivileged(checks):
+    sock = "/run/fulcrum/console.sock"
+    mode = oct(os.stat(sock).st_mode & 0o777)
+    code, out, err = adm("-C", user=65534)
+    by_mode = code == 2 and "Permission denied" in err
+    os.chmod(sock, 0o666)
+    code2, out2, err2 = adm("-C", user=65534)
+    by_peer = code2 == 2 and "permission denied: uid 65534 is not root" in err2
+    os.chmod(sock, 0o600)
+    still = adm("-L", "-n")[1].count("  -> ")
+    checks.report("unprivileged_refused", mode == "0o600" and by_mode and by_peer and still > 0,
+                  f"socket mode {mode}; as nobody: {show(code, out, err)}; with the mode opened: "
+                  f"{show(code2, out2, err2)}; the table kept its {still} real servers")
+
+
+LDIRECTORD_CF = """# ldirectord.cf as Debian's example writes one: global settings, then one virtual.
+checktimeout=2
+checkinterval=1
+failurecount=1
+autoreload=no
+logfile="{log}"
+quiescent=no
+
+virtual={vip}:80
+	real={rs1}:80 masq
+	real={rs2}:80 masq
+	real={rs3}:80 masq
+	service=http
+	request="health"
+	receive="ok"
+	scheduler=rr
+	protocol=tcp
+	checktype=negotiate
+"""
+
+
+def real_servers_listed():
+    out = adm("-L", "-n")[1]
+    return sorted(re.findall(r"  -> (198\.19\.0\.1\d):80 +Masq", out))
+
+
+def wait_listed(want, limit):
+    start = time.monotonic()
+    while True:
+        now = real_servers_listed()
+        if now == want or time.monotonic() - start > limit:
+            return now == want, time.monotonic() - start, now
+        time.sleep(0.2)
+
+
+def check_ldirectord(checks):
+    work = os.path.join(L.RUN_DIR, "ldirectord")
+    os.makedirs(work, exist_ok=True)
+    link = os.path.join(work, "ipvsadm")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(FULCRUMADM, link)
+    conf = write(os.path.join(work, "ldirectord.cf"),
+                 LDIRECTORD_CF.format(log=os.path.join(L.RUN_DIR, "ldirectord-own.log"), vip=VIP, rs1=RS[1],
+                                      rs2=RS[2], rs3=RS[3]))
+    # -d: the foreground, and ./ipvsadm from its working directory (what the link serves).
+    d = L.Daemon("ldirectord", "fl-dir", "sh", "-c", f"cd {work} && exec /usr/sbin/ldirectord -d {conf} start")
+    d.start()
+    try:
+        all3 = sorted(RS.values())
+        ok, secs, now = wait_listed(all3, 20)
+        r = http(9)
+        checks.report("ldirectord_creates_the_service",
+                      ok and r.get("ok") and r.get("counts") == {"rs1": 3, "rs2": 3, "rs3": 3},
+                      f"listed {now} after {secs:.1f} s; 9 connections: {L.describe(r)}")
+
+        L.set_health(2, status=500)
+        ok, secs, now = wait_listed([RS[1], RS[3]], 15)
+        r = http(8)
+        checks.report("ldirectord_removes_a_failing_server",
+                      ok and r.get("ok") and r.get("counts") == {"rs1": 4, "rs3": 4},
+                      f"listed {now} {secs:.1f} s after rs2's check began to fail; 8 connections: {L.describe(r)}")
+
+        L.set_health(2)
+        ok, secs, now = wait_listed(all3, 15)
+        r = http(9)
+        checks.report("ldirectord_puts_it_back",
+                      ok and r.get("ok") and r.get("counts") == {"rs1": 3, "rs2": 3, "rs3": 3},
+                      f"listed {now} {secs:.1f} s after rs2's check passed again; 9 connections: {L.describe(r)}")
+    finally:
+        d.stop()
+        L.set_health(2)
+
+
+def main():
+    checks = L.Checks("fulcrumadm")
+    if os.geteuid() != 0:
+        checks.report("root", False, "the lab needs root")
+        return checks.summary()
+    if L.STANDIN:
+        checks.skip("all", "fulcrumadm needs the director")
+        return checks.summary()
+    if not os.access(FULCRUMADM, os.X_OK):
+        checks.report("built", False, f"{FULCRUMADM} is missing")
+        return checks.summary()
+    t0 = time.monotonic()
+    os.makedirs(L.RUN_DIR, exist_ok=True)
+    good_text = open(L.LAB_CONF).read()
+    conf_path = write(os.path.join(L.RUN_DIR, "adm-nat.yaml"), good_text)
+    # ldirectord's director: the lab's file without services (ldirectord makes them) and with
+    # the kernel interfaces its checks go out of (the default).
+    empty_text = good_text[:good_text.index("\nservices:\n") + 1] + "services: []\n"
+    empty_path = write(os.path.join(L.RUN_DIR, "adm-empty.yaml"), empty_text)
+    ok, detail = L.check_config(empty_path)
+    checks.report("check_config_without_services", ok, detail)
+    try:
+        with L.Lab():
+            director = L.Director("adm-nat", conf_path)
+            director.start()
+            ready, detail = director.wait_ready()
+            checks.report("director_ready", ready, detail)
+            if ready:
+                check_views_and_errors(checks)
+                check_save_restore(checks)
+                write(conf_path, good_text)
+                check_reload(checks, director, conf_path, good_text)
+                check_unprivileged(checks)
+            code = director.stop()
+            gone = not os.path.exists("/run/fulcrum/console.sock")
+            checks.report("stop_removes_the_socket", code == 0 and gone,
+                          f"{L.stop_outcome(code, director)}; socket file gone: {gone}")
+
+            director = L.Director("adm-ldirectord", empty_path)
+            director.start()
+            start = time.monotonic()
+            while time.monotonic() - start < 20 and not os.path.exists("/run/fulcrum/console.sock"):
+                time.sleep(0.2)
+            up = adm("-L", "-n")[0] == 0
+            checks.report("empty_director_up", up, director.tail())
+            if up:
+                check_ldirectord(checks)
+            director.stop()
+    except RuntimeError as e:
+        checks.report("lab", False, str(e))
+    L.log(f"test_fulcrumadm ran {time.monotonic() - t0:.0f} s")
+    return checks.summary()
+
+
+if __name__ == "__main__":
+    L.main_guard(main)
