@@ -14,6 +14,7 @@
 #include "control/director/director.hpp"
 #include "control/import/import.hpp"
 #include "control/log.hpp"
+#include "control/systemd_notify.hpp"
 #include "dataplane/port.hpp"
 
 namespace po = boost::program_options;
@@ -212,7 +213,9 @@ int main(int argc, char** argv)
             status = 1;
         } else {
             log::info("fulcrum {} running with {} from {}", version, fmt::format("{} worker(s)", config.dataplane.workers), config_path);
+            control::notify_systemd("READY=1");
             director.run(signals_seen);
+            control::notify_systemd("STOPPING=1");
             log::info("stopping");
         }
         director.stop();

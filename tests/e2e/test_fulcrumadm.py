@@ -15,6 +15,8 @@ Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driv
              a good one
   refused    an unprivileged user (setpriv --reuid=nobody) cannot use the socket: connect() is
              refused by the file's mode, and with the mode opened, by the peer check
+  systemd    the director's sd_notify datagrams on its NOTIFY_SOCKET (a socket of the test's own):
+             READY=1 once it serves, RELOADING=1 then READY=1 around fulcrumadm --reload, STOPPING=1
   ldirectord Debian's ldirectord, stock ldirectord.cf, run in fl-dir with ./ipvsadm a link to
              fulcrumadm: it creates the virtual service and its three real servers, removes rs2
              when its HTTP check fails (traffic then skips it) and puts it back when it passes
@@ -23,6 +25,7 @@ Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-adm-*.log, ldirector
 """
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -132,6 +135,38 @@ def check_save_restore(checks):
     checks.report("restore_all_or_nothing",
                   code == 255 and out == "" and "line 2" in err and "nothing was applied" in err and after == want,
                   f"{show(code, out, err)}; table unchanged: {after == want}")
+
+
+class NotifySocket:
+    """What systemd would hear: the datagrams sent to NOTIFY_SOCKET, in order."""
+
+    def __init__(self):
+        self.path = os.path.join(L.RUN_DIR, "notify.sock")
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.heard = []
+
+    def read(self):
+        while True:
+            try:
+                self.heard.append(self.sock.recv(4096).decode(errors="replace"))
+            except BlockingIOError:
+                return self.heard
+
+    def wait_for(self, text, limit=10.0):
+        start = time.monotonic()
+        while time.monotonic() - start < limit:
+            if any(text in h for h in self.read()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
 
 
 def check_reload(checks, director, conf_path, good_text):
@@ -258,17 +293,33 @@ def main():
     checks.report("check_config_without_services", ok, detail)
     try:
         with L.Lab():
+            notify = NotifySocket()
+            os.environ["NOTIFY_SOCKET"] = notify.path
             director = L.Director("adm-nat", conf_path)
             director.start()
+            del os.environ["NOTIFY_SOCKET"]
             ready, detail = director.wait_ready()
             checks.report("director_ready", ready, detail)
+            ready_heard = notify.wait_for("READY=1")
             if ready:
                 check_views_and_errors(checks)
                 check_save_restore(checks)
                 write(conf_path, good_text)
+                before = len(notify.read())
                 check_reload(checks, director, conf_path, good_text)
+                around_reloads = notify.read()[before:]
                 check_unprivileged(checks)
             code = director.stop()
+            if ready:
+                stopping = notify.wait_for("STOPPING=1", 2)
+                # Two reloads (refused, then applied): each RELOADING=1 (with MONOTONIC_USEC), then READY=1.
+                shape = [h.split("\n")[0] for h in around_reloads]
+                checks.report("systemd_notify",
+                              ready_heard and stopping and shape == ["RELOADING=1", "READY=1"] * 2
+                              and all(re.search(r"\nMONOTONIC_USEC=\d+$", h) for h in around_reloads[::2]),
+                              f"at start READY=1: {ready_heard}; around the two reloads: {around_reloads}; at stop "
+                              f"STOPPING=1: {stopping}")
+            notify.close()
             gone = not os.path.exists("/run/fulcrum/console.sock")
             checks.report("stop_removes_the_socket", code == 0 and gone,
                           f"{L.stop_outcome(code, director)}; socket file gone: {gone}")

@@ -2,6 +2,7 @@
 // overlay, and what a publication tells the subscribers (runtime/events.hpp).
 #include "control/director/director.hpp"
 #include "control/director/internal.hpp"
+#include "control/systemd_notify.hpp"
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -249,6 +250,11 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
 std::string Director::reload()
 {
     log::info("reloading {}", config_path_);
+    notify_systemd_reloading();
+    // READY=1 again however the reload ends: a refused file leaves the old configuration serving.
+    struct Ready {
+        ~Ready() { notify_systemd("READY=1"); }
+    } ready_again;
     const auto started = std::chrono::steady_clock::now();
     ConfigResult result = load_config_file(config_path_);
     const auto validated = std::chrono::steady_clock::now();
