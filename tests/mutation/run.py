@@ -20,7 +20,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNIT_TARGETS = ["tests/test_config", "tests/test_sched", "tests/test_dataplane", "tests/test_tcp_state",
-                "tests/test_maglev", "tests/test_console", "tests/test_health", "tests/test_sync"]
+                "tests/test_maglev", "tests/test_console", "tests/test_health", "tests/test_sync", "tests/test_import"]
 
 
 def parse_mutations(path):

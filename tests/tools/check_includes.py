@@ -55,6 +55,13 @@ EXEMPT = {
     "only main and the director itself include the director": ["control/main.cpp", "control/director/*"],
 }
 
+# Project headers a rule's files may reach although its globs forbid them: the ipvsadm rule reader
+# is the one pure piece of a front end, and `fulcrum import ipvsadm` reads ipvsadm-save files with it.
+ALLOWED = {
+    "import/ turns other directors' files into a Config: common/, config/ (and the sched/ names the model uses), "
+    "its own files; no DPDK": ["control/frontends/ipvsadm_rules.hpp"],
+}
+
 # DPDK headers a file may include although its rule forbids DPDK: telemetry is DPDK's own socket.
 DPDK_ALLOWED = {
     "control/frontends/telemetry.cpp": ["rte_telemetry.h"],
@@ -101,13 +108,14 @@ def check(src):
     problems = []
     for name, governed, forbidden, no_dpdk in RULES:
         exempt = EXEMPT.get(name, [])
+        allowed = ALLOWED.get(name, [])
         for path in sorted(includes):
             if not any(fnmatch.fnmatch(path, g) for g in governed) or any(fnmatch.fnmatch(path, e) for e in exempt):
                 continue
             reach = chains(includes, path)
             for target, chain in sorted(reach.items()):
                 if target != path and any(fnmatch.fnmatch(target, g) for g in forbidden) and \
-                        not any(fnmatch.fnmatch(target, g) for g in governed):
+                        not any(fnmatch.fnmatch(target, g) for g in governed) and target not in allowed:
                     problems.append(f"{path}: {name}: reaches {target} ({' -> '.join(chain)})")
                     break
             if no_dpdk:
@@ -137,6 +145,8 @@ def self_test():
         "control/frontends/telemetry.cpp": '#include <rte_telemetry.h>\n#include "control/frontends/control_api.hpp"\n',
         "control/sync/wire.hpp": '#include "common/types.hpp"\n',
         "control/import/keepalived.cpp": '#include "control/import/imported.hpp"\n#include "common/text.hpp"\n',
+        "control/import/ipvsadm.cpp": '#include "control/frontends/ipvsadm_rules.hpp"\n',
+        "control/frontends/ipvsadm_rules.hpp": '#include "control/config/config.hpp"\n',
         "control/import/imported.hpp": '#include "control/config/config.hpp"\n',
     }
     broken = {

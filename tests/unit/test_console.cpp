@@ -1586,10 +1586,12 @@ std::string as_user(ConsoleServer& server, const std::string& path, uid_t uid, g
             if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
                 result = fmt::format("connect: {}", std::strerror(errno));
             } else {
-                (void)!::write(fd, input.data(), input.size());
+                (void)!::send(fd, input.data(), input.size(), MSG_NOSIGNAL);  // the server may have closed
                 ::shutdown(fd, SHUT_WR);
                 char buf[4096];
-                for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) result.append(buf, static_cast<size_t>(n));
+                ssize_t n;
+                while ((n = ::read(fd, buf, sizeof buf)) > 0) result.append(buf, static_cast<size_t>(n));
+                if (n < 0) result += fmt::format("read: {}", std::strerror(errno));
             }
         }
         (void)!::write(out[1], result.data(), result.size());

@@ -78,8 +78,9 @@ TEST(ImportKinds, TableNamesEachImporter)
 {
     ASSERT_NE(find_import_kind("keepalived"), nullptr);
     ASSERT_NE(find_import_kind("ldirectord"), nullptr);
+    ASSERT_NE(find_import_kind("ipvsadm"), nullptr);
     EXPECT_EQ(find_import_kind("nginx"), nullptr);
-    EXPECT_EQ(import_kinds().size(), 2u);
+    EXPECT_EQ(import_kinds().size(), 3u);
 }
 
 TEST(ImportKinds, UnreadableFileSaysWhy)
@@ -439,3 +440,65 @@ TEST(ImportLdirectord, MalformedInputIsRefusedWhereItGoesWrong)
 }
 
 }  // namespace
+
+// ipvsadm-save's rules, read as the console's ipvsadm -R reads them.
+TEST(ImportIpvsadm, SaveFileOfASite)
+{
+    const std::string rules = "-A -t 192.168.200.16:80 -s wlc -p 600 -M 255.255.255.0\n"
+                              "-a -t 192.168.200.16:80 -r 10.20.0.11:8080 -m -w 3\n"
+                              "ipvsadm -a -t 192.168.200.16:80 -r 10.20.0.12:8080 -m -w 0\n"
+                              "-A -u 192.168.200.16:53 -s rr\n"
+                              "-a -u 192.168.200.16:53 -r 10.20.0.13:53 -g -w 1\n"
+                              "-A -t 192.168.200.17:443 -s sh -b sh-port\n"
+                              "-a -t 192.168.200.17:443 -r 10.20.0.14:8443 -i -w 2 -x 100 -y 50\n"
+                              "-A -t [2001:db8::1]:80 -s rr\n"
+                              "-a -t [2001:db8::1]:80 -r [2001:db8::11]:80 -m -w 1\n"
+                              "\n"
+                              "--set 3600 120 300\n";
+    const ImportResult r = import_ipvsadm(rules, "rules.save");
+    ASSERT_TRUE(r.errors.empty()) << error_lines(r)[0];
+    EXPECT_TRUE(has(r.yaml, header("ipvsadm", "rules.save")));
+    EXPECT_TRUE(has(r.yaml, "# rules.save:8: \"-A -t [2001:db8::1]:80 -s rr\" not carried over: ipvsadm -A "
+                            "(--add-service): service tcp [2001:db8::1]:80: IPv6 is not supported yet"))
+        << r.yaml;
+    EXPECT_TRUE(has(r.yaml, "# rules.save:9: \"-a -t [2001:db8::1]:80 -r [2001:db8::11]:80 -m -w 1\" not carried over"));
+    EXPECT_TRUE(has(r.yaml, "# rules.save:11: \"--set 3600 120 300\" is not a service")) << r.yaml;
+    EXPECT_TRUE(has(r.yaml, "  # rules.save:1: -A -t 192.168.200.16:80 -s wlc -p 600 -M 255.255.255.0\n"));
+
+    const Config c = loaded(r.yaml);
+    ASSERT_EQ(c.services.size(), 3u);
+    const ServiceConfig* web = service(c, "192.168.200.16", 80);
+    ASSERT_NE(web, nullptr);
+    EXPECT_EQ(web->scheduler, "wlc");
+    EXPECT_EQ(web->persistence, 600u);
+    EXPECT_EQ(web->persistence_netmask, 24);
+    const RealServerConfig* a = real(web, "10.20.0.11", 8080);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->weight, 3u);
+    EXPECT_EQ(a->forward, ForwardMethod::nat);
+    EXPECT_EQ(real(web, "10.20.0.12", 8080)->weight, 0u);
+    const RealServerConfig* dns = real(service(c, "192.168.200.16", 53, Protocol::udp), "10.20.0.13", 53);
+    ASSERT_NE(dns, nullptr);
+    EXPECT_EQ(dns->forward, ForwardMethod::dr);
+    const ServiceConfig* tls = service(c, "192.168.200.17", 443);
+    ASSERT_NE(tls, nullptr);
+    EXPECT_TRUE(tls->scheduler_flags.sh_port);
+    // As ipvsadm: a tunnelled real server listens on the virtual port; thresholds are kept.
+    const RealServerConfig* tun = real(tls, "10.20.0.14", 443);
+    ASSERT_NE(tun, nullptr);
+    EXPECT_EQ(tun->forward, ForwardMethod::tun);
+    EXPECT_EQ(tun->upper_threshold, 100u);
+    EXPECT_EQ(tun->lower_threshold, 50u);
+}
+
+TEST(ImportIpvsadm, LinesIpvsadmWouldRefuseAreErrors)
+{
+    const ImportResult r = import_ipvsadm("-A -t 192.168.200.16:80 -s rr\n-a -t 192.168.200.16:80 -r 10.20.0.11 -w x\n"
+                                          "-L -n\n",
+                                          "bad.save");
+    EXPECT_EQ(error_lines(r), (std::vector<std::string>{
+                                  "bad.save:2:1: ipvsadm: -w: expected a weight from 0 to 65535, found \"x\"",
+                                  "bad.save:3:1: -L (--list) is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, "
+                                  "--start-daemon or --stop-daemon)"}));
+    EXPECT_EQ(r.yaml, "");
+}

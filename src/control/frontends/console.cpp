@@ -48,6 +48,19 @@ std::string errno_text(int e) { return std::strerror(e); }
 
 using Clock = std::chrono::steady_clock;
 
+// Tells a peer why it is turned away and closes. What it had already sent is read first: a
+// socket closed with unread input resets the peer (TCP's RST; on a Unix socket ECONNRESET),
+// which could make it lose the line that says why. Best effort: a fresh socket's buffer takes
+// one short line.
+void refuse_peer(int fd, std::string_view why)
+{
+    (void)::send(fd, why.data(), why.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    char sink[4096];
+    for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+    }
+    ::close(fd);
+}
+
 // What a browser sends first: "METHOD TARGET HTTP/x.y", then "Name: value" headers. No console
 // command starts with a method in capitals followed by a target and a protocol, and none with
 // these header names.
@@ -331,9 +344,7 @@ void ConsoleServer::accept_sessions(const Listener& listener)
         std::string peer;
         if (listener.is_unix) {
             if (const std::string why = check_peer(fd, peer); !why.empty()) {
-                const std::string refusal = "error: " + why + "\n";
-                (void)::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-                ::close(fd);
+                refuse_peer(fd, "error: " + why + "\n");
                 report(fmt::format("console: refused {}: {}", peer, why));
                 continue;
             }
@@ -341,11 +352,7 @@ void ConsoleServer::accept_sessions(const Listener& listener)
             peer = peer_name(reinterpret_cast<const sockaddr_in&>(sa));
         }
         if (sessions_.size() >= options_.max_sessions && !make_room(peer)) {
-            const std::string refusal = fmt::format(
-                "error: too many console sessions ({} open); try again later\n", sessions_.size());
-            // Best effort: a fresh socket's buffer takes one short line.
-            (void)::send(fd, refusal.data(), refusal.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            ::close(fd);
+            refuse_peer(fd, fmt::format("error: too many console sessions ({} open); try again later\n", sessions_.size()));
             report(fmt::format("console: refused {}: {} sessions open", peer, sessions_.size()));
             continue;
         }

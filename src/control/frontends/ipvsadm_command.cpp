@@ -15,6 +15,7 @@
 
 #include "common/text.hpp"
 #include "control/frontends/ipvsadm_format.hpp"
+#include "control/frontends/ipvsadm_rules.hpp"
 #include "control/config/edits.hpp"
 #include "control/config/limits.hpp"
 
@@ -600,6 +601,24 @@ bool is_ipvsadm_restore(const Words& w)
     return parse_ipvsadm(args, c).empty() && c.cmd == Cmd::restore;
 }
 
+IpvsadmRuleOutcome apply_ipvsadm_rule(Config& config, std::string_view line)
+{
+    Words rule = split_words(line);
+    if (!rule.empty() && rule.front() == "ipvsadm") rule.erase(rule.begin());
+    if (rule.empty() || rule.front().starts_with('#')) return {};
+    Ipvsadm c;
+    if (auto why = read_command(rule, c); !why.empty()) return {why, bad_command_line};
+    if (!is_edit(c.cmd))
+        return {fmt::format("{} is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, --start-daemon or "
+                            "--stop-daemon)",
+                            command_label(c.cmd)),
+                bad_command_line};
+    Config next = config;
+    if (auto [why, status] = edit(c, next); !why.empty()) return {why, status};
+    config = std::move(next);
+    return {"", 0, true};
+}
+
 CommandOutput ipvsadm_restore(const Words& w, const std::vector<std::string>& rules, ControlApi& api)
 {
     const Words args(w.begin() + 1, w.end());
@@ -610,21 +629,11 @@ CommandOutput ipvsadm_restore(const Words& w, const std::vector<std::string>& ru
     Config next = api.running_config();
     size_t edits = 0;
     for (size_t i = 0; i < rules.size(); ++i) {
-        Words rule = split_words(rules[i]);
-        if (!rule.empty() && rule.front() == "ipvsadm") rule.erase(rule.begin());
-        if (rule.empty() || rule.front().starts_with('#')) continue;
-        const auto refuse = [&](const std::string& why, int status) {
-            return error(fmt::format("ipvsadm -R: line {}: {}; nothing was applied", i + 1, why), status);
-        };
-        Ipvsadm c;
-        if (auto why = read_command(rule, c); !why.empty()) return refuse(why, bad_command_line);
-        if (!is_edit(c.cmd))
-            return refuse(fmt::format("{} is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, --start-daemon or "
-                                      "--stop-daemon)",
-                                      command_label(c.cmd)),
-                          bad_command_line);
-        if (auto [why, status] = edit(c, next); !why.empty()) return refuse(why, status);
-        ++edits;
+        const IpvsadmRuleOutcome outcome = apply_ipvsadm_rule(next, rules[i]);
+        if (!outcome.problem.empty())
+            return error(fmt::format("ipvsadm -R: line {}: {}; nothing was applied", i + 1, outcome.problem),
+                         outcome.status);
+        edits += outcome.edited;
     }
     if (edits == 0) return ok();
     const std::string count = fmt::format("({} rules)", edits);

@@ -12,6 +12,7 @@ namespace {
 constexpr std::array kinds{
     ImportKind{"keepalived", "keepalived.conf: virtual_server and virtual_server_group blocks", import_keepalived},
     ImportKind{"ldirectord", "ldirectord.cf: virtual= sections and global settings", import_ldirectord},
+    ImportKind{"ipvsadm", "ipvsadm-save's rules (ipvsadm -S -n), as ipvsadm -R reads them", import_ipvsadm},
 };
 
 }  // namespace

@@ -23,6 +23,9 @@ ImportResult import_keepalived(std::string_view text, const std::string& file_na
 // ldirectord.cf: virtual= sections and the global settings that apply to all of them, with
 // ldirectord's defaults written out.
 ImportResult import_ldirectord(std::string_view text, const std::string& file_name);
+// ipvsadm-save's rules, made as the console's ipvsadm -R makes them; a rule ipvsadm would not take
+// is an error, one the table refuses (an IPv6 service, a real server of no service) a comment.
+ImportResult import_ipvsadm(std::string_view text, const std::string& file_name);
 
 // One kind of file `fulcrum import` reads. To add one (ipvsadm-save files, say): a function of
 // this shape in its own file beside keepalived.cpp, and a row in import_kinds (import.cpp).
