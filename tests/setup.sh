@@ -13,8 +13,8 @@ packages=(
     iproute2 ethtool iputils-ping procps util-linux python3 curl tcpdump socat
     # high availability: VRRP (tests/e2e/test_ha.py); BGP for route announcement (test_announce.py)
     keepalived bird2
-    # ldirectord driving fulcrumadm as ipvsadm (test_fulcrumadm.py)
-    ldirectord
+    # ldirectord driving fulcrumadm as ipvsadm; dpdk-dumpcap (in dpdk-dev) capturing from the director
+    ldirectord dpdk-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // fulcrum: options, configuration, EAL, signals, and the control loop on the main lcore.
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_pdump.h>
 
 #include <boost/program_options.hpp>
 #include <csignal>
@@ -204,6 +205,14 @@ int main(int argc, char** argv)
         return 1;
     }
     install_signal_handlers();
+    // dpdk-dumpcap and dpdk-pdump capture a port's traffic from a secondary process; they need
+    // EAL's shared memory, which --no-huge, --in-memory and --no-shconf leave out.
+    const bool capture = rte_pdump_init() == 0;
+    if (capture)
+        log::info("packet capture ready: dpdk-dumpcap --file-prefix=PREFIX -i PORT (docs/fulcrumadm.md)");
+    else
+        log::info("packet capture unavailable: {} (dpdk-dumpcap needs hugepages and EAL's shared memory)",
+                  rte_strerror(rte_errno));
 
     int status = 0;
     {
@@ -220,6 +229,7 @@ int main(int argc, char** argv)
         }
         director.stop();
     }
+    if (capture) rte_pdump_uninit();
     rte_eal_cleanup();
     return status;
 }

@@ -17,6 +17,8 @@ Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driv
              refused by the file's mode, and with the mode opened, by the peer check
   systemd    the director's sd_notify datagrams on its NOTIFY_SOCKET (a socket of the test's own):
              READY=1 once it serves, RELOADING=1 then READY=1 around fulcrumadm --reload, STOPPING=1
+  capture    dpdk-dumpcap attaches to a director started with hugepages (rte_pdump) and writes the
+             client's SYN to the VIP, as tcpdump reads it back
   ldirectord Debian's ldirectord, stock ldirectord.cf, run in fl-dir with ./ipvsadm a link to
              fulcrumadm: it creates the virtual service and its three real servers, removes rs2
              when its HTTP check fails (traffic then skips it) and puts it back when it passes
@@ -270,6 +272,62 @@ def check_ldirectord(checks):
         L.set_health(2)
 
 
+def hugepages_ready(want=256):
+    """2 MB hugepages reserved and hugetlbfs mounted, as EAL's shared memory needs: (ok, detail)."""
+    try:
+        total = int(open("/proc/sys/vm/nr_hugepages").read())
+        if total < want:
+            with open("/proc/sys/vm/nr_hugepages", "w") as f:
+                f.write(str(want))
+            total = int(open("/proc/sys/vm/nr_hugepages").read())
+        if not any(line.split()[2:3] == ["hugetlbfs"] for line in open("/proc/mounts")):
+            os.makedirs("/dev/hugepages", exist_ok=True)
+            L.run(["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"], 10)
+        mounted = any(line.split()[2:3] == ["hugetlbfs"] for line in open("/proc/mounts"))
+        return total >= 128 and mounted, f"{total} hugepages, hugetlbfs mounted: {mounted}"
+    except OSError as e:
+        return False, str(e)
+
+
+def check_capture(checks, good_text):
+    """dpdk-dumpcap on a director with EAL's shared memory (hugepages, its own --file-prefix)."""
+    ok, detail = hugepages_ready()
+    if not ok:
+        checks.report("capture", False, f"no hugepages for EAL: {detail}")
+        return
+    prefix = "fulcrum-adm-capture"
+    text = good_text.replace('eal: ["--no-huge", "-m", "512", "--file-prefix", "fulcrum-lab", "--no-pci"]',
+                             f'eal: ["-m", "256", "--file-prefix", "{prefix}", "--no-pci"]')
+    assert text != good_text, "conf/lab-nat.yaml's eal line changed"
+    path = write(os.path.join(L.RUN_DIR, "adm-capture.yaml"), text)
+    director = L.Director("adm-capture", path)
+    director.start()
+    try:
+        ready, why = director.wait_ready()
+        pcap = os.path.join(L.RUN_DIR, "adm-capture.pcapng")
+        if os.path.exists(pcap):
+            os.unlink(pcap)
+        # Port 0 is ext, the client's side; traffic comes while dumpcap waits for its 6 packets.
+        dump = subprocess.Popen(["dpdk-dumpcap", f"--file-prefix={prefix}", "-i", "0", "-c", "6", "-w", pcap],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.5)
+        r = http(3)
+        try:
+            out, _ = dump.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            dump.kill()
+            out, _ = dump.communicate()
+        read = L.run(["tcpdump", "-n", "-r", pcap], 10)
+        syn = re.search(rf"IP 198\.18\.0\.2\.\d+ > {re.escape(VIP)}\.80: Flags \[S\]", read.stdout or "")
+        checks.report("capture_with_dpdk_dumpcap",
+                      ready and "packet capture ready" in director.text() and dump.returncode == 0 and syn is not None
+                      and r.get("ok"),
+                      f"director: {why}; dpdk-dumpcap exit {dump.returncode}: {out.strip()[-200:]!r}; tcpdump read "
+                      f"{len((read.stdout or '').splitlines())} packets, the client's SYN among them: {syn is not None}")
+    finally:
+        director.stop()
+
+
 def main():
     checks = L.Checks("fulcrumadm")
     if os.geteuid() != 0:
@@ -323,6 +381,8 @@ def main():
             gone = not os.path.exists("/run/fulcrum/console.sock")
             checks.report("stop_removes_the_socket", code == 0 and gone,
                           f"{L.stop_outcome(code, director)}; socket file gone: {gone}")
+
+            check_capture(checks, good_text)
 
             director = L.Director("adm-ldirectord", empty_path)
             director.start()
