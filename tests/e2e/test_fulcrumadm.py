@@ -3,7 +3,9 @@
 Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driving it unchanged.
 
   views      -L -n is the console's `show services` byte for byte; -L --timeout, --thresholds;
-             nothing on stderr and exit 0
+             nothing on stderr and exit 0; the console's show interfaces (link up, the ports'
+             packets counted), show neighbors (the client and a real server learned by ARP) and
+             show routes
   errors     ipvsadm's exit statuses and stderr: 2 for a bad command line (-Q, -f), 255 for an edit
              refused (-A of a service that exists), 1 for a listing of a missing service; nothing on
              stdout
@@ -82,6 +84,23 @@ def check_views_and_errors(checks):
                   code == 0 and out.splitlines()[1].startswith("Prot LocalAddress:Port            Uthreshold Lthreshold")
                   and len(rows) == 6 and all(re.match(r"  -> \S+ +0 +0 +\d+ +\d+ *$", r) for r in rows),
                   show(code, out, err))
+
+    http(3)
+    with L.Console() as c:
+        interfaces = c.text("show interfaces")
+        neighbors = c.text("show neighbors")
+        routes = c.text("show routes")
+    rx = [int(n) for n in re.findall(r"RX: packets (\d+)", interfaces)]
+    checks.report("show_interfaces_neighbors_routes",
+                  re.search(r"^ext: port 0 net_af_packet0,iface=dir-ext, link up .*mtu 1500, mac ([0-9a-f]{2}:){5}[0-9a-f]{2}$",
+                            interfaces, re.M) is not None
+                  and "    address 198.19.0.1/24; kernel interface fl-int" in interfaces
+                  and len(rx) == 2 and min(rx) > 0
+                  and re.search(r"^198\.18\.0\.2 dev ext lladdr \S+ REACHABLE$", neighbors, re.M) is not None
+                  and re.search(rf"^{re.escape(RS[1])} dev int lladdr \S+ REACHABLE$", neighbors, re.M) is not None
+                  and routes == ("198.18.0.0/24 dev ext proto kernel scope link src 198.18.0.1\n"
+                                 "198.19.0.0/24 dev int proto kernel scope link src 198.19.0.1\n"),
+                  f"{interfaces!r} {neighbors!r} {routes!r}")
 
     cases = [(("-Q",), 2, 'unknown option "-Q"'),
              (("-A", "-f", "1"), 2, "-f is not supported"),

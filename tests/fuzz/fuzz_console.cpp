@@ -59,6 +59,8 @@ public:
     std::vector<HealthRow> health() const override { return {}; }
     SyncStatus sync_status() const override { return {}; }
     AnnounceStatus announce_status() const override { return {}; }
+    std::vector<InterfaceStatus> interfaces() const override { return {}; }
+    std::vector<NeighborRow> neighbors() const override { return {}; }
 };
 
 }  // namespace

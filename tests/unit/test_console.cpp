@@ -159,7 +159,11 @@ public:
     std::vector<HealthRow> health() const override { return health_rows; }
     SyncStatus sync_status() const override { return sync; }
     AnnounceStatus announce;
+    std::vector<InterfaceStatus> interface_list;
+    std::vector<NeighborRow> neighbor_list;
     AnnounceStatus announce_status() const override { return announce; }
+    std::vector<InterfaceStatus> interfaces() const override { return interface_list; }
+    std::vector<NeighborRow> neighbors() const override { return neighbor_list; }
 };
 
 std::string run(FakeDirector& d, std::string_view line)
@@ -868,10 +872,11 @@ TEST(ConsoleCommands, BadCommandsGetOneErrorLine)
     EXPECT_EQ(run(d, "shwo services"), "error: unknown command \"shwo\"; try \"help\"\n");
     EXPECT_EQ(run(d, "SHOW services"), "error: unknown command \"SHOW\"; try \"help\"\n");
     EXPECT_EQ(run(d, "show"),
-              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync, announce\n");
+              "error: show: expected one of: services, stats, rate, conns [LIMIT], workers, health, config, sync, announce, "
+              "interfaces, neighbors, routes\n");
     EXPECT_EQ(run(d, "show servics"),
               "error: show: unknown \"servics\" (expected one of: services, stats, rate, conns [LIMIT], workers, "
-              "health, config, sync, announce)\n");
+              "health, config, sync, announce, interfaces, neighbors, routes)\n");
     EXPECT_EQ(run(d, "reload now"), "error: reload: expected nothing after it, found \"now\"\n");
     EXPECT_EQ(run(d, "\x01\x7f"), "error: unknown command \"\\x01\\x7f\"; try \"help\"\n");
     EXPECT_EQ(run(d, std::string(100, 'x')),
@@ -1760,4 +1765,60 @@ TEST(ConsoleServer, UnixSocketReplacesAStaleFileOnly)
                                  ": a file that is not a socket is there; remove it or choose another path");
     struct stat st{};
     EXPECT_EQ(::lstat(file.c_str(), &st), 0);  // left alone
+}
+
+TEST(ConsoleCommands, ShowInterfacesNeighborsAndRoutes)
+{
+    FakeDirector d;
+    InterfaceStatus ext;
+    ext.config = d.config.interfaces[0];
+    ext.port = 0;
+    ext.mac = "02:00:00:00:00:01";
+    ext.link_up = true;
+    ext.speed_mbps = 10000;
+    ext.mtu = 1500;
+    ext.rx_packets = 1234;
+    ext.rx_bytes = 99999;
+    ext.rx_missed = 3;
+    ext.tx_packets = 1200;
+    ext.tx_bytes = 88888;
+    InterfaceStatus in = ext;
+    in.config = d.config.interfaces[1];
+    in.port = 1;
+    in.link_up = false;
+    in.speed_mbps = 0;
+    d.interface_list = {ext, in};
+    const std::string ext_addresses = fmt::format("{}/{}", format_ipv4(ext.config.addresses[0].address),
+                                                  ext.config.addresses[0].length);
+    EXPECT_EQ(run(d, "show interfaces"),
+              fmt::format("{}: port 0 {}, link up 10000 Mb/s, mtu 1500, mac 02:00:00:00:00:01\n"
+                          "    address {}; kernel interface {}\n"
+                          "    RX: packets 1234 bytes 99999 missed 3 errors 0 no-mbuf 0\n"
+                          "    TX: packets 1200 bytes 88888 errors 0\n",
+                          ext.config.name, ext.config.device, ext_addresses,
+                          ext.config.kernel_interface.empty() ? "-" : ext.config.kernel_interface) +
+                  fmt::format("{}: port 1 {}, link down, mtu 1500, mac 02:00:00:00:00:01\n", in.config.name,
+                              in.config.device) +
+                  "    address " + fmt::format("{}/{}", format_ipv4(in.config.addresses[0].address),
+                                               in.config.addresses[0].length) +
+                  "; kernel interface " + (in.config.kernel_interface.empty() ? "-" : in.config.kernel_interface) +
+                  "\n    RX: packets 1234 bytes 99999 missed 3 errors 0 no-mbuf 0\n"
+                  "    TX: packets 1200 bytes 88888 errors 0\n");
+
+    d.neighbor_list = {{0xC6120002, "02:aa:00:00:00:02", "ext", false}, {0x0A000001, "02:bb:00:00:00:01", "int", true}};
+    EXPECT_EQ(run(d, "show neighbors"), "10.0.0.1 dev int lladdr 02:bb:00:00:00:01 PERMANENT\n"
+                                        "198.18.0.2 dev ext lladdr 02:aa:00:00:00:02 REACHABLE\n");
+
+    d.config.interfaces[0].addresses = {*parse_ipv4_prefix("198.18.0.1/24")};
+    d.config.interfaces[1].addresses = {*parse_ipv4_prefix("172.16.0.1/16"), *parse_ipv4_prefix("10.1.2.3/8")};
+    d.config.routes = {RouteConfig{*parse_ipv4_prefix("0.0.0.0/0"), 0xC61200FE, ""},
+                       RouteConfig{*parse_ipv4_prefix("192.168.0.0/16"), 0x0A0000FE, ""}};
+    EXPECT_EQ(run(d, "show routes"),
+              fmt::format("198.18.0.0/24 dev {0} proto kernel scope link src 198.18.0.1\n"
+                          "172.16.0.0/16 dev {1} proto kernel scope link src 172.16.0.1\n"
+                          "10.0.0.0/8 dev {1} proto kernel scope link src 10.1.2.3\n"
+                          "default via 198.18.0.254 dev {0} proto static\n"
+                          "192.168.0.0/16 via 10.0.0.254 dev {1} proto static\n",
+                          d.config.interfaces[0].name, d.config.interfaces[1].name));
+    EXPECT_EQ(run(d, "show routes now"), "error: show routes: expected nothing after it, found \"now\"\n");
 }

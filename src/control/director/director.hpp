@@ -77,6 +77,8 @@ public:
     std::vector<HealthRow> health() const override;
     SyncStatus sync_status() const override;
     AnnounceStatus announce_status() const override;
+    std::vector<InterfaceStatus> interfaces() const override;
+    std::vector<NeighborRow> neighbors() const override;
     // The packet buffer pools, for metrics and telemetry.
     std::vector<PoolStatus> pools() const;
 

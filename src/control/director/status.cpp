@@ -40,6 +40,64 @@ std::vector<PoolStatus> Director::pools() const
     return out;
 }
 
+std::vector<InterfaceStatus> Director::interfaces() const
+{
+    std::vector<InterfaceStatus> out;
+    for (const InterfaceConfig& iface : config_.interfaces) {
+        const auto it = interface_ports_.find(iface.name);
+        if (it == interface_ports_.end()) continue;
+        InterfaceStatus s;
+        s.config = iface;
+        s.port = it->second;
+        rte_ether_addr mac{};
+        if (rte_eth_macaddr_get(s.port, &mac) == 0) {
+            MacAddress bytes;
+            std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), bytes.begin());
+            s.mac = format_mac(bytes);
+        }
+        rte_eth_link link{};
+        if (rte_eth_link_get_nowait(s.port, &link) == 0) {
+            s.link_up = link.link_status == RTE_ETH_LINK_UP;
+            if (link.link_speed != RTE_ETH_SPEED_NUM_NONE && link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN)
+                s.speed_mbps = link.link_speed;
+        }
+        uint16_t mtu = 0;
+        if (rte_eth_dev_get_mtu(s.port, &mtu) == 0) s.mtu = mtu;
+        rte_eth_stats st{};
+        if (rte_eth_stats_get(s.port, &st) == 0) {
+            s.rx_packets = st.ipackets;
+            s.rx_bytes = st.ibytes;
+            s.rx_missed = st.imissed;
+            s.rx_errors = st.ierrors;
+            s.rx_no_mbuf = st.rx_nombuf;
+            s.tx_packets = st.opackets;
+            s.tx_bytes = st.obytes;
+            s.tx_errors = st.oerrors;
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<NeighborRow> Director::neighbors() const
+{
+    std::vector<NeighborRow> out;
+    if (!neighbors_) return out;
+    for (const NeighborTable::Row& r : neighbors_->rows()) {
+        NeighborRow row;
+        row.ip = rte_be_to_cpu_32(r.ip);
+        MacAddress bytes;
+        std::copy(std::begin(r.mac.addr_bytes), std::end(r.mac.addr_bytes), bytes.begin());
+        row.mac = format_mac(bytes);
+        row.interface = fmt::format("port{}", r.port);
+        for (const auto& [name, port] : interface_ports_)
+            if (port == r.port) row.interface = name;
+        row.is_static = r.is_static;
+        out.push_back(std::move(row));
+    }
+    return out;
+}
+
 std::vector<HealthRow> Director::health() const
 {
     std::vector<HealthRow> rows;

@@ -170,6 +170,26 @@ struct AnnounceStatus {
     std::string problem;        // what the kernel last refused, "" if nothing
 };
 
+// One interface as `show interfaces` shows it: the configuration's side, and its port's now.
+struct InterfaceStatus {
+    InterfaceConfig config;
+    uint16_t port = 0;
+    std::string mac;             // "02:00:00:00:00:01"
+    bool link_up = false;
+    uint32_t speed_mbps = 0;     // 0: the port does not say
+    uint16_t mtu = 0;            // the port's
+    uint64_t rx_packets = 0, rx_bytes = 0, rx_missed = 0, rx_errors = 0, rx_no_mbuf = 0;
+    uint64_t tx_packets = 0, tx_bytes = 0, tx_errors = 0;
+};
+
+// One resolved neighbour (ARP, or the file's neighbors:) as `show neighbors` shows it.
+struct NeighborRow {
+    Ipv4 ip = 0;
+    std::string mac;
+    std::string interface;       // the configuration's name
+    bool is_static = false;
+};
+
 class ControlApi {
 public:
     virtual ~ControlApi() = default;
@@ -199,6 +219,10 @@ public:
     virtual std::vector<HealthRow> health() const = 0;
     virtual SyncStatus sync_status() const = 0;
     virtual AnnounceStatus announce_status() const = 0;
+    // Every interface, in the configuration's order.
+    virtual std::vector<InterfaceStatus> interfaces() const = 0;
+    // Every resolved neighbour.
+    virtual std::vector<NeighborRow> neighbors() const = 0;
 };
 
 }  // namespace fulcrum::control
