@@ -133,6 +133,17 @@ void PersistenceTable::expire(uint32_t slot)
     }
 }
 
+void PersistenceTable::count_by_real_server(uint32_t now_s, std::span<const uint32_t> timeout_of,
+                                            std::span<uint32_t> counts) const
+{
+    for (uint32_t i = 0; i <= mask_; ++i) {
+        const uint64_t word = slots_[i].word.load(std::memory_order_relaxed);
+        if (tag(word) == 0) continue;
+        const uint16_t rs = real_server(word);
+        if (rs < timeout_of.size() && rs < counts.size() && alive(slots_[i], word, now_s, timeout_of[rs])) ++counts[rs];
+    }
+}
+
 uint32_t PersistenceTable::live(uint32_t now_s, uint32_t timeout_s) const
 {
     uint32_t n = 0;

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <span>
 
 namespace fulcrum::dataplane {
 
@@ -66,6 +67,11 @@ public:
     void expire(uint32_t slot);
 
     uint32_t live(uint32_t now_s, uint32_t timeout_s) const;  // for tests and the console
+
+    // ipvsadm's PersistConn: the live templates of each real server id, added to `counts`
+    // (indexed by id). A template's timeout is its real server's service's, `timeout_of[id]`;
+    // ids beyond either span are skipped. The control core, on demand: it reads every slot.
+    void count_by_real_server(uint32_t now_s, std::span<const uint32_t> timeout_of, std::span<uint32_t> counts) const;
 
 private:
     static constexpr uint32_t probe = 8;  // two cache lines of four slots

@@ -13,6 +13,8 @@ Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driv
   site       an ipvsadm-save file from an LVS site (leading "ipvsadm" on some lines, -p, -M, a DR
              real server given another port) restored; -S -n as ipvsadm would write it
   atomic     a restore with a bad rule in its middle changes nothing (exit 255)
+  persist    -L -n --persistent-conn: the restored persistent service's one client holds one template
+             on the real server it went to
   reload     fulcrumadm --reload exits 1 with the file's errors on stderr for a broken file, 0 for
              a good one
   refused    an unprivileged user (setpriv --reuid=nobody) cannot use the socket: connect() is
@@ -156,6 +158,18 @@ def check_save_restore(checks):
     checks.report("restore_all_or_nothing",
                   code == 255 and out == "" and "line 2" in err and "nothing was applied" in err and after == want,
                   f"{show(code, out, err)}; table unchanged: {after == want}")
+
+    # The restored service is persistent (-p 600): one client, one template, on the real server
+    # all its connections went to; ipvsadm -L --persistent-conn counts it.
+    r = http(4)
+    code, out, err = adm("-L", "-n", "--persistent-conn", "-t", f"{VIP}:80")
+    rows = dict(re.findall(r"  -> (198\.19\.0\.1\d):80 +\d+ +(\d+) +\d+ +\d+ *$", out, re.M))
+    served = list(r.get("counts", {}))
+    want_rows = {RS[1]: "1" if served == ["rs1"] else "0", RS[2]: "1" if served == ["rs2"] else "0"}
+    checks.report("persistent_conn_counts_templates",
+                  code == 0 and r.get("ok") and len(served) == 1 and rows == want_rows
+                  and out.startswith("Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn"),
+                  f"4 connections: {L.describe(r)}; {show(code, out, err)}")
 
 
 class NotifySocket:

@@ -60,6 +60,7 @@ public:
     SyncStatus sync_status() const override { return {}; }
     AnnounceStatus announce_status() const override { return {}; }
     std::vector<InterfaceStatus> interfaces() const override { return {}; }
+    void count_templates(std::vector<ServiceStatus>&) const override {}
     std::vector<NeighborRow> neighbors() const override { return {}; }
 };
 

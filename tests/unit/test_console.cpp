@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -163,6 +164,14 @@ public:
     std::vector<NeighborRow> neighbor_list;
     AnnounceStatus announce_status() const override { return announce; }
     std::vector<InterfaceStatus> interfaces() const override { return interface_list; }
+    // PersistConn of each real server by address, as the director would count its templates.
+    std::map<Ipv4, uint32_t> templates;
+    void count_templates(std::vector<ServiceStatus>& services) const override
+    {
+        for (ServiceStatus& s : services)
+            for (RealServerStatus& rs : s.real_servers)
+                if (auto t = templates.find(rs.config.address); t != templates.end()) rs.persistent = t->second;
+    }
     std::vector<NeighborRow> neighbors() const override { return neighbor_list; }
 };
 
@@ -853,11 +862,12 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm --frobnicate", "error: ipvsadm: unknown option \"--frobnicate\"\n"},
         {"ipvsadm -L extra", "error: ipvsadm -L (--list): unexpected argument \"extra\"\n"},
         {"ipvsadm -L -c --stats",
-         "error: ipvsadm -L (--list): --stats, --rate and --thresholds list services, not connections or timeouts\n"},
-        {"ipvsadm -L --stats --rate", "error: ipvsadm -L (--list): give one of --stats, --rate and --thresholds\n"},
-        {"ipvsadm -L --thresholds --rate", "error: ipvsadm -L (--list): give one of --stats, --rate and --thresholds\n"},
-        {"ipvsadm -L --persistent-conn",
-         "error: ipvsadm: --persistent-conn is not supported: persistence templates are not counted per real server yet\n"},
+         "error: ipvsadm -L (--list): --stats, --rate, --thresholds and --persistent-conn list services, not "
+         "connections or timeouts\n"},
+        {"ipvsadm -L --stats --rate",
+         "error: ipvsadm -L (--list): give one of --stats, --rate, --thresholds and --persistent-conn\n"},
+        {"ipvsadm -L --persistent-conn --stats",
+         "error: ipvsadm -L (--list): give one of --stats, --rate, --thresholds and --persistent-conn\n"},
         {"ipvsadm -R -t 203.0.113.10:80", "error: ipvsadm -R (--restore): -t|-u (--tcp-service) does not apply to this command\n"},
         {"ipvsadm --set 900 120 x",
          "error: ipvsadm --set: expected a timeout from 0 to 31536000 seconds, found \"x\"\n"},
@@ -1821,4 +1831,26 @@ TEST(ConsoleCommands, ShowInterfacesNeighborsAndRoutes)
                           "192.168.0.0/16 via 10.0.0.254 dev {1} proto static\n",
                           d.config.interfaces[0].name, d.config.interfaces[1].name));
     EXPECT_EQ(run(d, "show routes now"), "error: show routes: expected nothing after it, found \"now\"\n");
+}
+
+TEST(ConsoleCommands, IpvsadmPersistentConnCountsTemplates)
+{
+    FakeDirector d;
+    d.config.services[0].persistence = 300;
+    d.config.services[0].persistence_netmask = 32;
+    const ServiceConfig& web = d.config.services[0];
+    d.templates[web.real_servers[0].address] = 7;
+    const std::string out = run(d, "ipvsadm -L -n --persistent-conn -t " + format_ipv4(web.vip) + ":" + std::to_string(web.port));
+    // ipvsadm.c's print_title and print_service_entry for FMT_PERSISTENTCONN.
+    std::string expected = c_format("%-33s %-9s %-11s %-10s %-10s\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port",
+                                    "Weight", "PersistConn", "ActiveConn", "InActConn");
+    expected += fmt::format("TCP  {}:{} {} persistent 300\n", format_ipv4(web.vip), web.port, web.scheduler);
+    std::vector<const RealServerConfig*> sorted;
+    for (const RealServerConfig& rs : web.real_servers) sorted.push_back(&rs);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return std::tie(a->address, a->port) < std::tie(b->address, b->port); });
+    for (const RealServerConfig* rs : sorted)
+        expected += c_format("  -> %-28s %-9u %-11u %-10u %-10u\n",
+                             fmt::format("{}:{}", format_ipv4(rs->address), rs->port).c_str(), rs->weight,
+                             rs == &web.real_servers[0] ? 7u : 0u, 0u, 0u);
+    EXPECT_EQ(out, expected);
 }

@@ -1637,6 +1637,30 @@ TEST(PersistenceTable, FirstClaimWinsAndTemplatesLiveWhileControlled)
     EXPECT_FALSE(t.find(7, 0xC6120000, 511, 10));
 }
 
+TEST(PersistenceTable, CountsLiveTemplatesPerRealServer)
+{
+    PersistenceTable t;
+    ASSERT_TRUE(t.init(64, 0));
+    // rs 3 (service timeout 10 s): two clients; rs 4 (timeout 100 s): one; rs 6: not asked for.
+    ASSERT_TRUE(t.claim(7, 0xC6120001, 3, 100, 10));
+    const auto controlled = t.claim(7, 0xC6120002, 3, 100, 10);
+    ASSERT_TRUE(controlled);
+    ASSERT_TRUE(t.attach(*controlled, 100));
+    ASSERT_TRUE(t.claim(8, 0xC6120001, 4, 100, 100));
+    ASSERT_TRUE(t.claim(9, 0xC6120001, 6, 100, 100));
+    const std::vector<uint32_t> timeout_of{0, 0, 0, 10, 100};
+    std::vector<uint32_t> counts(5, 0);
+    t.count_by_real_server(105, timeout_of, counts);
+    EXPECT_EQ(counts, (std::vector<uint32_t>{0, 0, 0, 2, 1}));
+    // Past rs 3's timeout only its controlled template lives; rs 4's runs on.
+    counts.assign(5, 0);
+    t.count_by_real_server(150, timeout_of, counts);
+    EXPECT_EQ(counts, (std::vector<uint32_t>{0, 0, 0, 1, 1}));
+    counts.assign(5, 0);
+    t.count_by_real_server(250, timeout_of, counts);
+    EXPECT_EQ(counts, (std::vector<uint32_t>{0, 0, 0, 1, 0}));
+}
+
 TEST(PersistenceTable, SpoofedClientsCannotTakeEveryTemplate)
 {
     // Eight slots: every client's probe window is the whole table.

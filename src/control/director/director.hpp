@@ -78,6 +78,7 @@ public:
     SyncStatus sync_status() const override;
     AnnounceStatus announce_status() const override;
     std::vector<InterfaceStatus> interfaces() const override;
+    void count_templates(std::vector<ServiceStatus>& services) const override;
     std::vector<NeighborRow> neighbors() const override;
     // The packet buffer pools, for metrics and telemetry.
     std::vector<PoolStatus> pools() const;

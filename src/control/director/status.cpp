@@ -40,6 +40,30 @@ std::vector<PoolStatus> Director::pools() const
     return out;
 }
 
+void Director::count_templates(std::vector<ServiceStatus>& services) const
+{
+    if (!templates_) return;
+    // Each real server id's service timeout, and the ids of the rows to fill.
+    std::vector<uint32_t> timeout_of;
+    std::vector<std::pair<RealServerStatus*, uint32_t>> rows;
+    for (ServiceStatus& s : services) {
+        if (s.config.persistence == 0) continue;
+        for (RealServerStatus& rs : s.real_servers) {
+            const auto id = ids_.find_real_server(RealServerKey{s.config.key(), rs.config.address, rs.config.port});
+            if (!id) continue;
+            if (*id >= timeout_of.size()) timeout_of.resize(*id + 1, 0);
+            timeout_of[*id] = s.config.persistence;
+            rows.emplace_back(&rs, *id);
+        }
+    }
+    if (rows.empty()) return;
+    std::vector<uint32_t> counts(timeout_of.size(), 0);
+    // The workers' clock (worker.cpp): TSC ticks of the connection table, in seconds.
+    const auto now_s = static_cast<uint32_t>(rte_rdtsc() / shared_.tsc_per_tick / ticks_per_second);
+    templates_->count_by_real_server(now_s, timeout_of, counts);
+    for (auto& [row, id] : rows) row->persistent = counts[id];
+}
+
 std::vector<InterfaceStatus> Director::interfaces() const
 {
     std::vector<InterfaceStatus> out;

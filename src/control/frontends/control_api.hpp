@@ -39,6 +39,7 @@ struct RealServerStatus {
     RealServerConfig config;  // with the weight now in force
     uint32_t active = 0;      // ActiveConn
     uint32_t inactive = 0;    // InActConn
+    uint32_t persistent = 0;  // PersistConn: its live persistence templates (count_templates)
     bool overloaded = false;
     TrafficStats stats;
     TrafficRates rates;
@@ -207,6 +208,9 @@ public:
     virtual std::string reload() = 0;
 
     virtual std::vector<ServiceStatus> services() const = 0;
+    // ipvsadm -L --persistent-conn: each real server's live persistence templates, set in
+    // `services` (from services()). Reads the whole template table: on demand only.
+    virtual void count_templates(std::vector<ServiceStatus>& services) const = 0;
     virtual std::vector<WorkerStatus> workers() const = 0;
     // Up to `limit` connections, gathered from the workers.
     virtual std::vector<ConnectionRow> connections(size_t limit) = 0;

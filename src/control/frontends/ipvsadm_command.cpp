@@ -59,8 +59,8 @@ constexpr uint32_t service = 1u << 0, scheduler = 1u << 1, persistent = 1u << 2,
                    stats = 1u << 12, rate = 1u << 13, exact = 1u << 14, sched_flags = 1u << 15, sort = 1u << 16,
                    mcast_interface = 1u << 17, syncid = 1u << 18, sync_maxlen = 1u << 19, mcast_group = 1u << 20,
                    mcast_port = 1u << 21, mcast_ttl = 1u << 22, daemon = 1u << 23, thresholds = 1u << 24,
-                   nosort = 1u << 25;
-constexpr uint32_t last = nosort;
+                   nosort = 1u << 25, persistent_conn = 1u << 26;
+constexpr uint32_t last = persistent_conn;
 }
 
 enum class ArgKind { none, required, optional };
@@ -95,6 +95,7 @@ constexpr OptSpec option_specs[] = {
     {opt::sort, 0, "sort", ArgKind::none},
     {opt::nosort, 0, "nosort", ArgKind::none},
     {opt::thresholds, 0, "thresholds", ArgKind::none},
+    {opt::persistent_conn, 0, "persistent-conn", ArgKind::none},
     {opt::mcast_interface, 0, "mcast-interface", ArgKind::required},
     {opt::syncid, 0, "syncid", ArgKind::required},
     {opt::sync_maxlen, 0, "sync-maxlen", ArgKind::required},
@@ -114,7 +115,6 @@ constexpr Unsupported unsupported_specs[] = {
     {'f', "fwmark-service", "firewall-mark services do not exist here (no netfilter)"},
     {'6', "ipv6", "Fulcrum is IPv4 only"},
     {'o', "ops", "one-packet scheduling is not implemented"},
-    {0, "persistent-conn", "persistence templates are not counted per real server yet"},
     {0, "pe", "persistence engines are not implemented"},
 };
 
@@ -374,7 +374,7 @@ constexpr CommandRules command_rules[] = {
     {Cmd::delete_service, opt::service, 0},
     {Cmd::clear, 0, 0},
     {Cmd::list, 0, opt::numeric | opt::connection | opt::service | opt::timeout | opt::stats | opt::rate | opt::exact |
-                       opt::sort | opt::nosort | opt::thresholds | opt::daemon},
+                       opt::sort | opt::nosort | opt::thresholds | opt::persistent_conn | opt::daemon},
     {Cmd::zero, 0, opt::service},
     {Cmd::add_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
     {Cmd::edit_server, opt::service | opt::server, opt::forward | opt::weight | opt::uthreshold | opt::lthreshold},
@@ -408,12 +408,17 @@ std::string check_rules(const Ipvsadm& c)
     if (c.cmd == Cmd::list) {
         const uint32_t exclusive = c.options & (opt::connection | opt::service | opt::timeout | opt::daemon);
         if (std::popcount(exclusive) > 1) return fmt::format("{}: -c, -t|-u, --timeout and --daemon exclude each other", cmd);
-        if ((c.options & opt::daemon) && (c.options & (opt::stats | opt::rate)))
-            return fmt::format("{}: --stats and --rate list services, not the sync daemons", cmd);
-        if ((c.options & (opt::connection | opt::timeout)) && (c.options & (opt::stats | opt::rate | opt::thresholds)))
-            return fmt::format("{}: --stats, --rate and --thresholds list services, not connections or timeouts", cmd);
-        if (std::popcount(c.options & (opt::stats | opt::rate | opt::thresholds)) > 1)
-            return fmt::format("{}: give one of --stats, --rate and --thresholds", cmd);
+        constexpr uint32_t tables = opt::stats | opt::rate | opt::thresholds | opt::persistent_conn;
+        if ((c.options & opt::daemon) && (c.options & tables))
+            return fmt::format("{}: --stats, --rate, --thresholds and --persistent-conn list services, not the sync "
+                               "daemons",
+                               cmd);
+        if ((c.options & (opt::connection | opt::timeout)) && (c.options & tables))
+            return fmt::format("{}: --stats, --rate, --thresholds and --persistent-conn list services, not connections "
+                               "or timeouts",
+                               cmd);
+        if (std::popcount(c.options & tables) > 1)
+            return fmt::format("{}: give one of --stats, --rate, --thresholds and --persistent-conn", cmd);
     }
     if (c.cmd == Cmd::set_timeouts) {
         if (c.arguments.size() != 3)
@@ -442,6 +447,7 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
     o.table = (c.options & opt::stats)        ? IpvsadmTable::stats
               : (c.options & opt::rate)       ? IpvsadmTable::rate
               : (c.options & opt::thresholds) ? IpvsadmTable::thresholds
+              : (c.options & opt::persistent_conn) ? IpvsadmTable::persistent_conn
                                               : IpvsadmTable::list;
     o.exact = (c.options & opt::exact) != 0;
     o.sorted = (c.options & opt::nosort) == 0;
@@ -455,6 +461,7 @@ CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
                 fmt::format("ipvsadm -L: no service {}", service_name({c.protocol, c.service.address, *c.service.port})), 1);
         o.version_line = false;  // as ipvsadm's list_service
     }
+    if (o.table == IpvsadmTable::persistent_conn) api.count_templates(services);
     add_text(out, format_ipvsadm_table(services, api.table_size(), o));
     return out;
 }

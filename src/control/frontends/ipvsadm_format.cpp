@@ -63,6 +63,10 @@ void title(std::string& out, IpvsadmTable table)
         out += fmt::format("{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port",
                            "Uthreshold", "Lthreshold", "ActiveConn", "InActConn");
         break;
+    case IpvsadmTable::persistent_conn:
+        out += fmt::format("{:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port",
+                           "Weight", "PersistConn", "ActiveConn", "InActConn");
+        break;
     }
 }
 
@@ -80,6 +84,7 @@ void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions
     switch (o.table) {
     case IpvsadmTable::list:
     case IpvsadmTable::thresholds:  // ipvsadm prints the service as in the plain list
+    case IpvsadmTable::persistent_conn:
         out += fmt::format("{} {}{}", name, s.scheduler, flags_suffix(s.scheduler_flags));
         if (s.persistence != 0) {
             out += fmt::format(" persistent {}", s.persistence);
@@ -127,6 +132,11 @@ void real_server_line(std::string& out, const RealServerStatus& rs, const Ipvsad
         // "  -> %-28s %-10u %-10u %-10u %-10u\n"
         out += fmt::format("  -> {:<28} {:<10} {:<10} {:<10} {:<10}\n", name, rs.config.upper_threshold,
                            rs.config.lower_threshold, rs.active, rs.inactive);
+        break;
+    case IpvsadmTable::persistent_conn:
+        // "  -> %-28s %-9u %-11u %-10u %-10u\n"
+        out += fmt::format("  -> {:<28} {:<9} {:<11} {:<10} {:<10}\n", name, rs.config.weight, rs.persistent, rs.active,
+                           rs.inactive);
         break;
     }
 }

@@ -35,6 +35,7 @@ enum class IpvsadmTable {
     stats,  // ipvsadm -L -n --stats: Conns InPkts OutPkts InBytes OutBytes
     rate,   // ipvsadm -L -n --rate: CPS InPPS OutPPS InBPS OutBPS
     thresholds,  // ipvsadm -L -n --thresholds: Uthreshold Lthreshold ActiveConn InActConn
+    persistent_conn,  // ipvsadm -L -n --persistent-conn: Weight PersistConn ActiveConn InActConn
 };
 
 struct IpvsadmOptions {
