@@ -28,7 +28,9 @@ namespace fulcrum::dataplane {
 class PersistenceTable {
 public:
     static constexpr uint32_t none = UINT32_MAX;
-    static constexpr uint32_t max_timeout_seconds = 32767;
+    // ipvsadm's own bound (MAX_TIMEOUT, 31 days); last_use is kept in full seconds and compared
+    // as a signed 32-bit difference, which holds far longer.
+    static constexpr uint32_t max_timeout_seconds = 86400 * 31;
 
     struct Template {
         uint32_t slot;

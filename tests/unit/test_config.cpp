@@ -1068,14 +1068,14 @@ TEST(ConfigPersistence, SecondsTrueNetmasksAndErrors)
     EXPECT_EQ(c.services[2].persistence_netmask, 32u);
 
     EXPECT_EQ(errors_of(two_interfaces + R"(services:
-  - { vip: 10.0.0.100, port: 80, protocol: tcp, persistence: 40000, persistence_netmask: "255.0.255.0" }
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, persistence: 2678401, persistence_netmask: "255.0.255.0" }
   - { vip: 10.0.0.100, port: 81, protocol: tcp, persistence: "true", persistence_netmask: 33, expire_quiescent_template: 1 }
 )"),
-              (Lines{"t.yaml:5:62: services[0].persistence: expected a number of seconds from 0 to 32767, or true (360) "
-                     "or false, found \"40000\"",
-                     "t.yaml:5:90: services[0].persistence_netmask: expected a prefix length from 0 to 32 or a contiguous "
+              (Lines{"t.yaml:5:62: services[0].persistence: expected a number of seconds from 0 to 2678400, or true (360) "
+                     "or false, found \"2678401\"",
+                     "t.yaml:5:92: services[0].persistence_netmask: expected a prefix length from 0 to 32 or a contiguous "
                      "netmask like \"255.255.255.0\", found \"255.0.255.0\"",
-                     "t.yaml:6:62: services[1].persistence: expected a number of seconds from 0 to 32767, or true (360) "
+                     "t.yaml:6:62: services[1].persistence: expected a number of seconds from 0 to 2678400, or true (360) "
                      "or false, found a quoted string \"true\"",
                      "t.yaml:6:91: services[1].persistence_netmask: expected a prefix length from 0 to 32 or a contiguous "
                      "netmask like \"255.255.255.0\", found \"33\"",

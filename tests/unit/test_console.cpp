@@ -827,8 +827,8 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm -A -t 203.0.113.10:81 -s fastest",
          "error: ipvsadm: -s: unknown scheduler \"fastest\" (expected one of: rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, "
          "dh, lblc, lblcr, twos, mh)\n"},
-        {"ipvsadm -A -t 203.0.113.10:81 -p 40000",
-         "error: ipvsadm: -p: expected a timeout from 1 to 32767 seconds, found \"40000\"\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 -p 2678401",
+         "error: ipvsadm: -p: expected a timeout from 1 to 2678400 seconds, found \"2678401\"\n"},
         {"ipvsadm -A -t 203.0.113.10:81 -M 255.0.255.0",
          "error: ipvsadm: -M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found "
          "\"255.0.255.0\"\n"},

@@ -1661,6 +1661,18 @@ TEST(PersistenceTable, CountsLiveTemplatesPerRealServer)
     EXPECT_EQ(counts, (std::vector<uint32_t>{0, 0, 0, 1, 0}));
 }
 
+TEST(PersistenceTable, TemplatesLiveAsLongAsIpvsadmAllows)
+{
+    // ipvsadm's longest -p, 31 days: alive to its last second, gone at the end.
+    PersistenceTable t;
+    ASSERT_TRUE(t.init(64, 0));
+    constexpr uint32_t days31 = PersistenceTable::max_timeout_seconds;
+    static_assert(days31 == 2678400);
+    ASSERT_TRUE(t.claim(1, 0xC6120001, 2, 1000, days31));
+    EXPECT_TRUE(t.find(1, 0xC6120001, 1000 + days31 - 1, days31));
+    EXPECT_FALSE(t.find(1, 0xC6120001, 1000 + days31, days31));
+}
+
 TEST(PersistenceTable, SpoofedClientsCannotTakeEveryTemplate)
 {
     // Eight slots: every client's probe window is the whole table.

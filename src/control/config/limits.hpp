@@ -28,7 +28,7 @@ inline constexpr uint32_t max_quorum = 4096;               // announce.quorum: a
 inline constexpr uint32_t max_threshold = 1u << 30;        // upper_threshold, lower_threshold (-x, -y)
 // A persistence template's timeout fits the dataplane's 15 bits (runtime/snapshot_builder.cpp
 // asserts it is PersistenceTable's bound).
-inline constexpr uint32_t max_persistence_seconds = 32767;
+inline constexpr uint32_t max_persistence_seconds = 86400 * 31;  // ipvsadm -p (MAX_TIMEOUT)
 // Connection sync: a datagram holds the 8-byte header and at least one 36-byte record, and at
 // most what one UDP datagram carries; a full refresh at most once a day.
 inline constexpr uint64_t min_sync_length = 44;
