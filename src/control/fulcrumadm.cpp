@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "control/frontends/ipvsadm_body.hpp"
+
 namespace {
 
 constexpr const char* default_socket = "/run/fulcrum/console.sock";
@@ -130,7 +132,6 @@ int main(int argc, char** argv)
     std::string socket_path = std::getenv("FULCRUM_CONSOLE_SOCKET") ? std::getenv("FULCRUM_CONSOLE_SOCKET") : default_socket;
     std::vector<std::string> args;
     bool reload = false;
-    bool restore = false;
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
         if (a == "--socket" && i + 1 < argc) {
@@ -144,10 +145,11 @@ int main(int argc, char** argv)
                 return fail(bad_command_line, program + ": argument \"" + std::string(a) +
                                                   "\" is empty or holds a blank or a control character; ipvsadm's "
                                                   "arguments never do");
-            restore = restore || a == "-R" || a == "--restore";
             args.emplace_back(a);
         }
     }
+    // The console's own rule (ipvsadm_body.hpp): both sides agree on whether rules follow.
+    const bool restore = fulcrum::control::ipvsadm_takes_body(args);
     if (reload && !args.empty())
         return fail(bad_command_line, program + ": --reload takes no other argument but --socket PATH");
 
@@ -180,6 +182,13 @@ int main(int argc, char** argv)
         return fail(cannot_reach, program + ": cannot reach the director's console at " + socket_path + ": " +
                                       std::strerror(errno) +
                                       " (is fulcrum running, with this console.socket? --socket PATH names another)");
+    // Only root's (or our own) process may answer: a socket someone else put at the path would
+    // otherwise hear our commands and tell us they succeeded.
+    ucred server{};
+    socklen_t length = sizeof server;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &server, &length) != 0 || (server.uid != 0 && server.uid != ::geteuid()))
+        return fail(cannot_reach, program + ": " + socket_path + " is served by uid " + std::to_string(server.uid) +
+                                      ", not by root: not the director's console");
     // A director that turns us away (permission denied) says why and closes, perhaps before the
     // request is sent: its answer is read all the same.
     (void)send_all(fd, request);

@@ -6,9 +6,9 @@ Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driv
              nothing on stderr and exit 0; the console's show interfaces (link up, the ports'
              packets counted), show neighbors (the client and a real server learned by ARP) and
              show routes
-  errors     ipvsadm's exit statuses and stderr: 2 for a bad command line (-Q, -f), 255 for an edit
-             refused (-A of a service that exists), 1 for a listing of a missing service; nothing on
-             stdout
+  errors     ipvsadm's exit statuses and stderr: 255 for what popt refuses (-Q, a missing value),
+             2 for a bad command line (-f, a bad address), 255 for an edit refused (-A of a service
+             that exists), 1 for a listing of a missing service; nothing on stdout
   save       -S -n fed to -R on a cleared director gives the same -S -n, and HTTP flows again
   site       an ipvsadm-save file from an LVS site (leading "ipvsadm" on some lines, -p, -M, a DR
              real server given another port) restored; -S -n as ipvsadm would write it
@@ -104,7 +104,8 @@ def check_views_and_errors(checks):
                                  "198.19.0.0/24 dev int proto kernel scope link src 198.19.0.1\n"),
                   f"{interfaces!r} {neighbors!r} {routes!r}")
 
-    cases = [(("-Q",), 2, 'unknown option "-Q"'),
+    cases = [(("-Q",), 255, 'unknown option "-Q"'),  # popt's errors exit 255 in ipvsadm
+             (("-L", "-t"), 255, "needs a value"),
              (("-A", "-f", "1"), 2, "-f is not supported"),
              (("-A", "-t", f"{VIP}:80"), 255, "already exists"),
              (("-L", "-t", f"{VIP}:81"), 1, "no service"),
@@ -222,9 +223,11 @@ def check_unprivileged(checks):
     code, out, err = adm("-C", user=65534)
     by_mode = code == 2 and "Permission denied" in err
     os.chmod(sock, 0o666)
-    code2, out2, err2 = adm("-C", user=65534)
+    try:
+        code2, out2, err2 = adm("-C", user=65534)
+    finally:
+        os.chmod(sock, 0o600)
     by_peer = code2 == 2 and "permission denied: uid 65534 is not root" in err2
-    os.chmod(sock, 0o600)
     still = adm("-L", "-n")[1].count("  -> ")
     checks.report("unprivileged_refused", mode == "0o600" and by_mode and by_peer and still > 0,
                   f"socket mode {mode}; as nobody: {show(code, out, err)}; with the mode opened: "

@@ -832,8 +832,6 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm -A -t 203.0.113.10:81 -M 255.0.255.0",
          "error: ipvsadm: -M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found "
          "\"255.0.255.0\"\n"},
-        {"ipvsadm -A -t 203.0.113.10:81 -M 24",
-         "error: ipvsadm -A (--add-service): -M (--netmask) needs -p: it groups the clients of a persistent service\n"},
         {"ipvsadm -A -t 203.0.113.10:81 -b sh-port,fast",
          "error: ipvsadm: -b: unknown scheduler flag \"fast\" (expected a comma-separated list of: sh-fallback, sh-port, "
          "mh-fallback, mh-port)\n"},
@@ -1583,7 +1581,8 @@ ConsoleOptions unix_options(const std::string& path)
 // In a child process that runs as `uid` with primary group `gid` and no other group: connects
 // to the socket, sends `input`, and returns what it read until the server closed (or "connect:
 // ERRNO TEXT"), while the parent polls the server.
-std::string as_user(ConsoleServer& server, const std::string& path, uid_t uid, gid_t gid, const std::string& input)
+std::string as_user(ConsoleServer& server, const std::string& path, uid_t uid, gid_t gid, const std::string& input,
+                    const std::vector<gid_t>& supplementary = {})
 {
     int out[2];
     if (::pipe(out) != 0) return "pipe failed";
@@ -1591,7 +1590,7 @@ std::string as_user(ConsoleServer& server, const std::string& path, uid_t uid, g
     if (child == 0) {
         ::close(out[0]);
         std::string result;
-        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+        if (::setgroups(supplementary.size(), supplementary.data()) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
             result = "cannot change user";
         } else {
             const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -1731,13 +1730,18 @@ TEST(ConsoleServer, UnixSocketRefusesOtherUsers)
         ASSERT_EQ(::lstat(path.c_str(), &st), 0);
         EXPECT_EQ(st.st_mode & 0777, 0660u);
         EXPECT_EQ(st.st_gid, operators);
-        // A member of the group comes in; anyone else does not.
+        // A member of the group comes in, by its primary group or a supplementary one (which the
+        // kernel tells, SO_PEERGROUPS); anyone else does not.
         EXPECT_EQ(as_user(server, path, nobody, operators, "script\nipvsadm -Z\n"), "fulcrum> = 0\n");
         EXPECT_EQ(d.zeroed, 1);
+        EXPECT_EQ(as_user(server, path, nobody, nobody, "script\nipvsadm -Z\n", {100, operators}), "fulcrum> = 0\n");
+        EXPECT_EQ(d.zeroed, 2);
         ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
         EXPECT_EQ(as_user(server, path, nobody, nobody, "script\nipvsadm -Z\n"),
                   "error: permission denied: uid 65534 is neither root nor in the console's group (gid 4242)\n");
-        EXPECT_EQ(d.zeroed, 1);
+        EXPECT_EQ(as_user(server, path, nobody, nobody, "script\nipvsadm -Z\n", {100, 4243}),
+                  "error: permission denied: uid 65534 is neither root nor in the console's group (gid 4242)\n");
+        EXPECT_EQ(d.zeroed, 2);
     }
 }
 
@@ -1775,6 +1779,32 @@ TEST(ConsoleServer, UnixSocketReplacesAStaleFileOnly)
                                  ": a file that is not a socket is there; remove it or choose another path");
     struct stat st{};
     EXPECT_EQ(::lstat(file.c_str(), &st), 0);  // left alone
+
+    // A folder others may write to, or a link, is refused: they could swap the socket.
+    const std::string open_folder = dir.path + "/open";
+    ASSERT_EQ(::mkdir(open_folder.c_str(), 0777), 0);
+    ASSERT_EQ(::chmod(open_folder.c_str(), 0777), 0);
+    ConsoleServer fourth(d, unix_options(open_folder + "/console.sock"));
+    EXPECT_EQ(fourth.start(), fmt::format("console.socket {0}/console.sock: {0} must be a folder (not a link) owned by "
+                                          "root that only its owner may write to (it is 777, uid 0)",
+                                          open_folder));
+    const std::string link = dir.path + "/link";
+    ASSERT_EQ(::symlink(dir.path.c_str(), link.c_str()), 0);
+    ConsoleServer fifth(d, unix_options(link + "/console.sock"));
+    EXPECT_TRUE(fifth.start().find("must be a folder (not a link)") != std::string::npos);
+
+    // A server stopping leaves alone a socket file that is no longer its own.
+    ConsoleServer sixth(d, unix_options(path));
+    ASSERT_EQ(sixth.start(), "");
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ConsoleServer seventh(d, unix_options(path));  // another instance, after the file was removed
+    ASSERT_EQ(seventh.start(), "");
+    sixth.stop();
+    EXPECT_EQ(::lstat(path.c_str(), &st), 0);
+    TestClient still(path);
+    EXPECT_TRUE(still.connected());
+    seventh.stop();
+    EXPECT_NE(::lstat(path.c_str(), &st), 0);
 }
 
 TEST(ConsoleCommands, ShowInterfacesNeighborsAndRoutes)
@@ -1853,4 +1883,72 @@ TEST(ConsoleCommands, IpvsadmPersistentConnCountsTemplates)
                              fmt::format("{}:{}", format_ipv4(rs->address), rs->port).c_str(), rs->weight,
                              rs == &web.real_servers[0] ? 7u : 0u, 0u, 0u);
     EXPECT_EQ(out, expected);
+}
+
+TEST(ConsoleCommands, IpvsadmNetmaskWithoutPersistenceIsIgnored)
+{
+    // As ipvsadm: -M without -p is taken, and nothing comes of it.
+    FakeDirector d;
+    EXPECT_EQ(run(d, "ipvsadm -A -t 203.0.113.10:81 -s rr -M 24"), "ok\n");
+    const ServiceConfig* s = find_service(d.config, ServiceKey{Protocol::tcp, IpAddress(0xCB00710A), 81});
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->persistence, 0u);
+    EXPECT_EQ(s->persistence_netmask, 32);
+}
+
+TEST(ConsoleServer, RestoreBodyIsReadWholeWhateverItsCommandLine)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/console.sock";
+    FakeDirector d;
+    const size_t services = d.config.services.size();
+    ConsoleServer server(d, unix_options(path));
+    ASSERT_EQ(server.start(), "");
+    TestClient c(path);
+    ASSERT_TRUE(c.connected());
+    // A restore whose command line does not parse: its rules are read up to "." and refused
+    // with it, never run as commands. Then a bundle (-nR) takes a body as -R does; and what popt
+    // refuses (an unknown option) exits 255 as in ipvsadm.
+    c.send("script\n"
+           "ipvsadm -R -Q\n"
+           "ipvsadm -C\n"
+           "reload\n"
+           ".\n"
+           "ipvsadm -R -S\n"
+           "-C\n"
+           ".\n"
+           "ipvsadm -nR\n"
+           "-C\n"
+           ".\n"
+           "ipvsadm -Q\n");
+    c.shutdown_write();
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
+    EXPECT_EQ(c.received,
+              "fulcrum> "
+              "e error: ipvsadm: unknown option \"-Q\"; the rules after it were read and not applied\n= 255\n"
+              "e error: ipvsadm: more than one command given (-R (--restore) and -S (--save)); the rules after it were "
+              "read and not applied\n= 2\n"
+              "e error: ipvsadm -R (--restore): -n (--numeric) does not apply to this command; the rules after it were "
+              "read and not applied\n= 2\n"
+              "e error: ipvsadm: unknown option \"-Q\"\n= 255\n");
+    EXPECT_EQ(d.reloads, 0);
+    EXPECT_TRUE(d.applied.empty());
+    EXPECT_EQ(d.config.services.size(), services);
+}
+
+TEST(ConsoleServer, UnixSocketTakesTelnetBytesAsData)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/console.sock";
+    FakeDirector d;
+    ConsoleServer server(d, unix_options(path));
+    ASSERT_EQ(server.start(), "");
+    TestClient c(path);
+    ASSERT_TRUE(c.connected());
+    // On TCP, IAC IP would forget "ipvsadm -L " and run "reload"; here the line is one command.
+    c.send("script\nipvsadm -L \xff\xf4reload\n");
+    c.shutdown_write();
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
+    EXPECT_EQ(d.reloads, 0);
+    EXPECT_EQ(c.received, "fulcrum> e error: ipvsadm -L (--list): unexpected argument \"\\xff\\xf4reload\"\n= 2\n");
 }

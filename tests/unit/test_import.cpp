@@ -88,6 +88,9 @@ TEST(ImportKinds, UnreadableFileSaysWhy)
     const ImportResult r = import_file(*find_import_kind("keepalived"), "import/missing.conf");
     EXPECT_EQ(error_lines(r), std::vector<std::string>{"import/missing.conf: cannot read: No such file or directory"});
     EXPECT_EQ(r.yaml, "");
+    const ImportResult folder = import_file(*find_import_kind("keepalived"), "import/conf.d");
+    EXPECT_EQ(error_lines(folder), std::vector<std::string>{"import/conf.d: cannot read: Is a directory"});
+    EXPECT_EQ(folder.yaml, "");
 }
 
 TEST(ImportKeepalived, SmallFileExactly)
@@ -501,4 +504,17 @@ TEST(ImportIpvsadm, LinesIpvsadmWouldRefuseAreErrors)
                                   "bad.save:3:1: -L (--list) is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, "
                                   "--start-daemon or --stop-daemon)"}));
     EXPECT_EQ(r.yaml, "");
+}
+
+TEST(ImportLdirectord, EmptyRequestIsTheRoot)
+{
+    // request="" (or request= alone) asks for "/", as ldirectord's negotiate check does.
+    for (const char* request : {"request=\"\"", "request="}) {
+        const ImportResult r = import_ldirectord(std::string("virtual=192.168.6.240:80\n\treal=10.20.0.11:80 masq\n\t"
+                                                             "service=http\n\tchecktype=negotiate\n\treceive=\"ok\"\n\t") +
+                                                     request + "\n",
+                                                 "empty.cf");
+        ASSERT_TRUE(r.errors.empty()) << error_lines(r)[0];
+        EXPECT_TRUE(has(r.yaml, "path: \"/\"")) << r.yaml;
+    }
 }

@@ -215,26 +215,47 @@ std::string Director::start(const Config& config, const std::string& config_path
     return {};
 }
 
+std::optional<gid_t> console_group_id(const std::string& name)
+{
+    std::vector<char> buf(16384);
+    for (;;) {
+        group entry{};
+        group* found = nullptr;
+        const int e = ::getgrnam_r(name.c_str(), &entry, buf.data(), buf.size(), &found);
+        if (e == ERANGE && buf.size() < (1u << 24)) {
+            buf.resize(buf.size() * 4);  // a group with many members
+            continue;
+        }
+        if (e != 0 || found == nullptr) return std::nullopt;
+        return found->gr_gid;
+    }
+}
+
 std::string Director::open_listeners(const Config& config)
 {
-    console_.reset();
+    // The new console is opened before the old one is given up for good: when it cannot be (its
+    // path is held, its group is gone), the old one opens again and the operators keep a door.
+    std::unique_ptr<ConsoleServer> next;
     const ConsoleConfig& c = config.console;
     if (!c.socket.empty() || !c.listen.empty()) {
         ConsoleOptions options;
         options.listen = c.listen;
         options.socket_path = c.socket;
         if (!c.group.empty()) {
-            group pw{};
-            group* found = nullptr;
-            std::vector<char> buf(16384);
-            if (::getgrnam_r(c.group.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
-                return fmt::format("console.group {}: no such group on this host", c.group);
-            options.socket_group = found->gr_gid;
+            options.socket_group = console_group_id(c.group);
+            if (!options.socket_group) return fmt::format("console.group {}: no such group on this host", c.group);
         }
         options.log = [](std::string_view message) { log::info("{}", message); };
-        console_ = std::make_unique<ConsoleServer>(*this, options);
-        if (auto e = console_->start(); !e.empty()) {
-            console_.reset();
+        next = std::make_unique<ConsoleServer>(*this, options);
+    }
+    if (console_) console_->stop();  // frees its path and port for the new one
+    if (next) {
+        if (auto e = next->start(); !e.empty()) {
+            if (console_ && console_->start().empty()) {
+                log::warning("console: kept on its previous settings");
+            } else {
+                console_.reset();
+            }
             return e;
         }
         if (!c.socket.empty()) log::info("console on {} (try: fulcrumadm --socket {} -L -n)", c.socket, c.socket);
@@ -242,6 +263,7 @@ std::string Director::open_listeners(const Config& config)
             log::info("console on {} (try: printf 'show services\\n' | nc -q1 {} {})", c.listen,
                       c.listen.substr(0, c.listen.rfind(':')), c.listen.substr(c.listen.rfind(':') + 1));
     }
+    console_ = std::move(next);
     metrics_server_ = std::make_unique<MetricsServer>();
     if (!config.metrics_listen.empty()) {
         if (auto e = metrics_server_->listen(config.metrics_listen); !e.empty())

@@ -4,7 +4,10 @@
 #include <rte_errno.h>
 #include <rte_ether.h>
 
+#include <sys/types.h>
+
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -35,5 +38,8 @@ inline std::string describe_target(const HealthTarget& t)
     return fmt::format("{} {} real server {}", protocol_label(t.service.protocol), format_endpoint(t.service.vip, t.service.port),
                        format_endpoint(t.address, t.port));
 }
+
+// The id of group `name` (console.group), or nullopt when the host has none by that name.
+std::optional<gid_t> console_group_id(const std::string& name);
 
 }  // namespace fulcrum::control

@@ -226,6 +226,9 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
 {
     if (auto changed = fixed_settings_changed(config_, next); !changed.empty())
         return fmt::format("{} cannot change while running (restart to change them)", fmt::join(changed, ", "));
+    // Refused here, not when the listeners reopen: the console must not be lost to a typo.
+    if (!next.console.group.empty() && !console_group_id(next.console.group))
+        return fmt::format("console.group {}: no such group on this host", next.console.group);
     // Real servers that remain keep their health; new ones start up and are checked from now.
     // Before the snapshot is built: a server whose check the change removes is up in it.
     configure_health(next);

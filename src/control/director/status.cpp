@@ -74,11 +74,7 @@ std::vector<InterfaceStatus> Director::interfaces() const
         s.config = iface;
         s.port = it->second;
         rte_ether_addr mac{};
-        if (rte_eth_macaddr_get(s.port, &mac) == 0) {
-            MacAddress bytes;
-            std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), bytes.begin());
-            s.mac = format_mac(bytes);
-        }
+        if (rte_eth_macaddr_get(s.port, &mac) == 0) s.mac = format_mac(from_ether(mac));
         rte_eth_link link{};
         if (rte_eth_link_get_nowait(s.port, &link) == 0) {
             s.link_up = link.link_status == RTE_ETH_LINK_UP;
@@ -110,9 +106,7 @@ std::vector<NeighborRow> Director::neighbors() const
     for (const NeighborTable::Row& r : neighbors_->rows()) {
         NeighborRow row;
         row.ip = rte_be_to_cpu_32(r.ip);
-        MacAddress bytes;
-        std::copy(std::begin(r.mac.addr_bytes), std::end(r.mac.addr_bytes), bytes.begin());
-        row.mac = format_mac(bytes);
+        row.mac = format_mac(from_ether(r.mac));
         row.interface = fmt::format("port{}", r.port);
         for (const auto& [name, port] : interface_ports_)
             if (port == r.port) row.interface = name;

@@ -5,8 +5,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,6 +94,7 @@ struct ConsoleServer::Session {
     int fd = -1;
     std::string peer;
     Telnet telnet = Telnet::data;
+    bool decodes_telnet = true;    // TCP only: on the Unix socket every byte is data (fulcrumadm)
     std::string partial;           // the line being received
     bool discarding = false;       // the line being received is already too long
     std::deque<Line> lines;        // complete lines, not yet run
@@ -108,6 +107,7 @@ struct ConsoleServer::Session {
     bool framed = false;           // `script`: no prompts; "o "/"e " lines and "= STATUS"
     std::optional<std::string> body_for;  // the command whose body (up to ".") is being read
     std::vector<std::string> body;
+    size_t body_bytes = 0;
     bool body_too_long = false;
     Clock::time_point last_activity = Clock::now();  // bytes read or written
 
@@ -132,7 +132,7 @@ struct ConsoleServer::Session {
             const uint8_t b = data[i];
             switch (telnet) {
             case Telnet::data:
-                if (b == telnet_iac) {
+                if (b == telnet_iac && decodes_telnet) {
                     telnet = Telnet::iac;
                 } else if (b == '\n') {
                     end_line();
@@ -240,31 +240,40 @@ std::string ConsoleServer::open_unix()
     if (path.empty() || path.size() >= sizeof sa.sun_path) return name + ": expected an absolute path of at most 107 bytes";
     path.copy(sa.sun_path, path.size());
 
-    // Its folder, as systemd's RuntimeDirectory= would make it (/run is cleared at boot).
+    // Its folder, as systemd's RuntimeDirectory= would make it (/run is cleared at boot). Whoever
+    // may write in the folder could swap the socket for their own, which root's fulcrumadm would
+    // then trust: it must be a real folder of ours (or root's) that no one else may write to.
     const std::string folder = path.substr(0, path.rfind('/'));
-    if (!folder.empty() && ::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST)
-        return fmt::format("{}: cannot make {}: {}", name, folder, errno_text(errno));
+    if (!folder.empty()) {
+        if (::mkdir(folder.c_str(), 0755) != 0 && errno != EEXIST)
+            return fmt::format("{}: cannot make {}: {}", name, folder, errno_text(errno));
+        struct stat dir{};
+        if (::lstat(folder.c_str(), &dir) != 0) return fmt::format("{}: {}: {}", name, folder, errno_text(errno));
+        if (!S_ISDIR(dir.st_mode) || (dir.st_uid != 0 && dir.st_uid != ::geteuid()) || (dir.st_mode & 022) != 0)
+            return fmt::format("{}: {} must be a folder (not a link) owned by root that only its owner may write to "
+                               "(it is {:o}, uid {})",
+                               name, folder, dir.st_mode & 07777, dir.st_uid);
+    }
+
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return fmt::format("{}: a file that is not a socket is there; remove it or choose another path", name);
+        // A file left by a director that died refuses connections (ECONNREFUSED) and is replaced;
+        // anything else (it accepts, its backlog is full, EACCES) may be another instance's.
+        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (probe < 0) return fmt::format("{}: cannot create a socket: {}", name, errno_text(errno));
+        const bool refused = ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 && errno == ECONNREFUSED;
+        ::close(probe);
+        if (!refused)
+            return fmt::format("{}: another process answers there; give each director its own console.socket", name);
+        ::unlink(path.c_str());
+    }
 
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return fmt::format("{}: cannot create a socket: {}", name, errno_text(errno));
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            ::close(fd);
-            return fmt::format("{}: a file that is not a socket is there; remove it or choose another path", name);
-        }
-        // A file left by a director that died answers nothing (ECONNREFUSED) and is replaced;
-        // where something answers, another instance is running.
-        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        const bool answers = probe >= 0 && ::connect(probe, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
-        if (probe >= 0) ::close(probe);
-        if (answers) {
-            ::close(fd);
-            return fmt::format("{}: another process answers there; give each director its own console.socket", name);
-        }
-        ::unlink(path.c_str());
-    }
-    // The file is made with the mode it keeps: no moment in which others may connect.
+    // The file is made with the mode it keeps: no moment in which others may connect. It listens
+    // at once, so that another instance's probe never finds it refusing and takes it for stale.
     const mode_t mode = options_.socket_group ? 0660 : 0600;
     const mode_t old_mask = ::umask(0777 & ~mode);
     const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0;
@@ -274,11 +283,11 @@ std::string ConsoleServer::open_unix()
         ::close(fd);
         return fmt::format("{}: cannot bind: {}", name, errno_text(bind_errno));
     }
-    socket_created_ = true;
     listeners_.push_back(Listener{fd, true});
-    if (options_.socket_group && ::chown(path.c_str(), 0, *options_.socket_group) != 0)
-        return fmt::format("{}: cannot give it group {}: {}", name, *options_.socket_group, errno_text(errno));
+    if (::lstat(path.c_str(), &st) == 0) socket_inode_ = {st.st_dev, st.st_ino};
     if (::listen(fd, 16) != 0) return fmt::format("{}: cannot listen: {}", name, errno_text(errno));
+    if (options_.socket_group && ::lchown(path.c_str(), 0, *options_.socket_group) != 0)
+        return fmt::format("{}: cannot give it group {}: {}", name, *options_.socket_group, errno_text(errno));
     report(fmt::format("console: listening on {} (mode {:o})", path, mode));
     return "";
 }
@@ -289,8 +298,13 @@ void ConsoleServer::stop()
     sessions_.clear();
     for (const Listener& l : listeners_) ::close(l.fd);
     listeners_.clear();
-    if (socket_created_) ::unlink(options_.socket_path.c_str());
-    socket_created_ = false;
+    // The file goes only if it is still the one this server made: another instance may have
+    // replaced it since (its own director, started with the same path after a crash here).
+    struct stat st{};
+    if (socket_inode_ && ::lstat(options_.socket_path.c_str(), &st) == 0 &&
+        std::pair{st.st_dev, st.st_ino} == *socket_inode_)
+        ::unlink(options_.socket_path.c_str());
+    socket_inode_.reset();
     port_ = 0;
 }
 
@@ -307,21 +321,22 @@ std::string ConsoleServer::check_peer(int fd, std::string& peer) const
     if (options_.socket_group) {
         const gid_t group = *options_.socket_group;
         if (cred.gid == group) return "";
-        // The supplementary groups of the user the peer runs as, as the kernel would know them
-        // after a login (getgrouplist reads the group database).
-        passwd pw{};
-        passwd* found = nullptr;
-        std::vector<char> buf(16384);
-        if (::getpwuid_r(cred.uid, &pw, buf.data(), buf.size(), &found) == 0 && found) {
-            int n = 64;
-            std::vector<gid_t> groups(static_cast<size_t>(n));
-            if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
-                groups.resize(static_cast<size_t>(n));
-                ::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n);
+        // The peer's supplementary groups as the kernel holds them for its process (Linux 4.13):
+        // no group database to ask, nothing to wait for on the control core.
+        std::vector<gid_t> groups(64);
+        for (;;) {
+            socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+            if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) == 0) {
+                groups.resize(size / sizeof(gid_t));
+                break;
             }
-            groups.resize(static_cast<size_t>(std::max(n, 0)));
-            if (std::find(groups.begin(), groups.end(), group) != groups.end()) return "";
+            if (errno != ERANGE || groups.size() >= 65536) {
+                groups.clear();
+                break;
+            }
+            groups.resize(std::max<size_t>(size / sizeof(gid_t), groups.size() * 2));
         }
+        if (std::find(groups.begin(), groups.end(), group) != groups.end()) return "";
         return fmt::format("permission denied: uid {} is neither root nor in the console's group (gid {})", cred.uid,
                            group);
     }
@@ -359,6 +374,7 @@ void ConsoleServer::accept_sessions(const Listener& listener)
         auto s = std::make_unique<Session>();
         s->fd = fd;
         s->peer = peer;
+        s->decodes_telnet = !listener.is_unix;
         sessions_.push_back(std::move(s));
         report(fmt::format("console: session from {} opened ({} open)", peer, sessions_.size()));
     }
@@ -438,22 +454,28 @@ void ConsoleServer::run_commands(Session& s)
         if (s.body_for) {
             // A body's lines are data, not commands: they do not count against the others.
             if (line.text != ".") {
-                if (line.too_long || s.body.size() >= options_.max_body_lines)
+                s.body_bytes += line.text.size() + 1;
+                if (line.too_long || s.body.size() >= options_.max_body_lines || s.body_bytes > options_.max_body_bytes) {
                     s.body_too_long = true;
-                else
+                    s.body.clear();  // the body is refused whole: what it held need not wait for its end
+                } else if (!s.body_too_long) {
                     s.body.push_back(std::move(line.text));
+                }
                 continue;
             }
             ++done;
             CommandOutput out;
             if (s.body_too_long)
-                out = CommandOutput{{fmt::format("error: {}: more than {} lines, or a line longer than {} bytes; nothing "
-                                                 "was applied", *s.body_for, options_.max_body_lines, options_.max_line)},
+                out = CommandOutput{{fmt::format("error: {}: more than {} lines or {} bytes, or a line longer than {} "
+                                                 "bytes; nothing was applied",
+                                                 *s.body_for, options_.max_body_lines, options_.max_body_bytes,
+                                                 options_.max_line)},
                                     false, 1};
             else
                 out = run_console_command_with_body(*s.body_for, s.body, api_);
             s.body_for.reset();
             s.body.clear();
+            s.body_bytes = 0;
             s.body_too_long = false;
             write_answer(s.output, out, s.framed);
         } else {

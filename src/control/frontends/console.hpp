@@ -10,6 +10,9 @@
 // "e " (standard error), then "= STATUS" with the exit status. A command that takes a body (ipvsadm -R) reads the lines after it up to a line
 // holding a single ".".
 //
+// Telnet's IAC sequences are removed from the TCP console's input only: on the Unix socket
+// every byte is data, so an argument fulcrumadm passes cannot hide a command in them.
+//
 // A browser can be made to POST to 127.0.0.1:9023 by any web page it shows. A line that is an
 // HTTP request line or header (as Redis decides: "GET ... HTTP/1.1", "Host: ...") closes the
 // session at once, before anything after it in the request (its body) is run.
@@ -44,6 +47,7 @@ struct ConsoleOptions {
     // owned by it); without one, the file is 0600 and only root is let in.
     std::optional<gid_t> socket_group;
     size_t max_body_lines = 1'000'000;      // of an ipvsadm -R; more is refused whole
+    size_t max_body_bytes = 64u << 20;      // the same, in bytes
     size_t max_sessions = 16;               // more are told so and closed
     size_t max_line = 4096;                 // bytes; a longer line is answered with an error and dropped
     size_t max_pending_output = 16u << 20;  // bytes a session may owe; beyond it the session is closed
@@ -117,7 +121,8 @@ private:
     ConsoleOptions options_;
     std::vector<Listener> listeners_;
     uint16_t port_ = 0;
-    bool socket_created_ = false;  // socket_path is ours to remove at stop()
+    // The socket file this server made (device, inode): removed at stop() only while it is.
+    std::optional<std::pair<dev_t, ino_t>> socket_inode_;
     std::vector<std::unique_ptr<Session>> sessions_;
 };
 

@@ -14,6 +14,7 @@
 #include <span>
 
 #include "common/text.hpp"
+#include "control/frontends/ipvsadm_body.hpp"
 #include "control/frontends/ipvsadm_format.hpp"
 #include "control/frontends/ipvsadm_rules.hpp"
 #include "control/config/edits.hpp"
@@ -157,6 +158,7 @@ struct Ipvsadm {
     std::vector<std::string_view> arguments;  // positional: --set's three timeouts
     bool master_daemon = false;               // --start-daemon / --stop-daemon master (else backup)
     SyncDaemonSettings daemon;
+    bool popt_error = false;  // what popt itself refuses (an unknown option, a missing value): ipvsadm exits 255
 };
 
 // Records one option and its value; returns "" or the problem.
@@ -299,7 +301,7 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
                                            value ? quote(*value) : std::string("nothing"));
                     c.master_daemon = value == "master";
                 } else if (value) {
-                    return fmt::format("--{} takes no value", name);
+                    return c.popt_error = true, fmt::format("--{} takes no value", name);
                 }
                 if (auto why = set_command(c, cmd->cmd); !why.empty()) return why;
                 continue;
@@ -309,11 +311,11 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
             if (spec == std::end(option_specs)) {
                 for (const Unsupported& u : unsupported_specs)
                     if (u.long_name == name) return fmt::format("--{} is not supported: {}", name, u.why);
-                return fmt::format("unknown option {}", quote(word));
+                return c.popt_error = true, fmt::format("unknown option {}", quote(word));
             }
-            if (spec->arg == ArgKind::none && value) return fmt::format("--{} takes no value", name);
+            if (spec->arg == ArgKind::none && value) return c.popt_error = true, fmt::format("--{} takes no value", name);
             if (spec->arg == ArgKind::required && !value) {
-                if (i + 1 >= args.size()) return fmt::format("--{} needs a value", name);
+                if (i + 1 >= args.size()) return c.popt_error = true, fmt::format("--{} needs a value", name);
                 value = args[++i];
             }
             if (spec->arg == ArgKind::optional && !value && i + 1 < args.size() && !args[i + 1].starts_with('-'))
@@ -335,7 +337,7 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
                 if (spec == std::end(option_specs)) {
                     for (const Unsupported& u : unsupported_specs)
                         if (u.short_name == ch) return fmt::format("-{} is not supported: {}", ch, u.why);
-                    return fmt::format("unknown option {}", quote(std::string("-") + ch));
+                    return c.popt_error = true, fmt::format("unknown option {}", quote(std::string("-") + ch));
                 }
                 std::optional<std::string_view> value;
                 const std::string_view rest = word.substr(j + 1);
@@ -345,7 +347,7 @@ std::string parse_ipvsadm(const Words& args, Ipvsadm& c)
                     else if (i + 1 < args.size())
                         value = args[++i];
                     else
-                        return fmt::format("-{} needs a value", ch);
+                        return c.popt_error = true, fmt::format("-{} needs a value", ch);
                 } else if (spec->arg == ArgKind::optional) {
                     if (!rest.empty())
                         value = rest;
@@ -479,22 +481,24 @@ CommandOutput ipvsadm_help()
 constexpr int bad_command_line = 2;
 constexpr int refused = 255;
 
-// The words after "ipvsadm" read and checked: "" or the problem (a bad command line).
-std::string read_command(const Words& args, Ipvsadm& c)
+// The words after "ipvsadm" read and checked: {"", 0}, or the problem and ipvsadm's status for
+// it: 255 for what popt refuses (an unknown option, a missing value, no command first: its
+// tryhelp_exit(-1)), 2 for the rest (its fail(2, ...)).
+std::pair<std::string, int> read_command(const Words& args, Ipvsadm& c)
 {
-    if (auto why = parse_ipvsadm(args, c); !why.empty()) return "ipvsadm: " + why;
+    if (auto why = parse_ipvsadm(args, c); !why.empty()) return {"ipvsadm: " + why, c.popt_error ? refused : bad_command_line};
     if (c.cmd == Cmd::none) {
         if (!args.empty())
-            return "ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, -R, --set, --start-daemon "
-                   "or --stop-daemon; try \"help\"";
+            return {"ipvsadm: expected a command: -A, -E, -D, -C, -a, -e, -d, -L, -Z, -S, -R, --set, --start-daemon "
+                    "or --stop-daemon; try \"help\"",
+                    refused};
         c.cmd = Cmd::list;  // ipvsadm alone lists the table
     }
-    if (auto why = check_rules(c); !why.empty()) return "ipvsadm " + why;
-    // The netmask only groups the clients of a persistent service (ipvsadm prints it only then).
-    if ((c.options & opt::netmask) && !(c.options & opt::persistent))
-        return fmt::format("ipvsadm {}: -M (--netmask) needs -p: it groups the clients of a persistent service",
-                           command_label(c.cmd));
-    return "";
+    if (auto why = check_rules(c); !why.empty()) return {"ipvsadm " + why, bad_command_line};
+    // The netmask only groups the clients of a persistent service: ipvsadm takes -M without -p
+    // and nothing comes of it (neither -L nor -S shows it), and so here.
+    if (!(c.options & opt::persistent)) c.netmask = 32;
+    return {};
 }
 
 bool is_edit(Cmd c)
@@ -564,7 +568,7 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
 {
     const Words args(w.begin() + 1, w.end());
     Ipvsadm c;
-    if (auto why = read_command(args, c); !why.empty()) return error(why, bad_command_line);
+    if (auto [why, status] = read_command(args, c); !why.empty()) return error(why, status);
 
     switch (c.cmd) {
     case Cmd::list: return ipvsadm_list(c, api);
@@ -601,42 +605,55 @@ CommandOutput ipvsadm_command(const Words& w, ControlApi& api)
     return apply_change(api, next, w, refused);
 }
 
-bool is_ipvsadm_restore(const Words& w)
-{
-    const Words args(w.begin() + 1, w.end());
-    Ipvsadm c;
-    return parse_ipvsadm(args, c).empty() && c.cmd == Cmd::restore;
-}
+bool is_ipvsadm_restore(const Words& w) { return ipvsadm_takes_body(Words(w.begin() + 1, w.end())); }
 
-IpvsadmRuleOutcome apply_ipvsadm_rule(Config& config, std::string_view line)
+namespace {
+
+// One rule made to `config` in place: on a refusal `config` may be half changed (a restore
+// throws its copy away then).
+IpvsadmRuleOutcome apply_rule_in_place(Config& config, std::string_view line)
 {
     Words rule = split_words(line);
     if (!rule.empty() && rule.front() == "ipvsadm") rule.erase(rule.begin());
     if (rule.empty() || rule.front().starts_with('#')) return {};
     Ipvsadm c;
-    if (auto why = read_command(rule, c); !why.empty()) return {why, bad_command_line};
+    if (auto [why, status] = read_command(rule, c); !why.empty()) return {why, status};
     if (!is_edit(c.cmd))
         return {fmt::format("{} is not a rule (expected -A, -E, -D, -C, -a, -e, -d, --set, --start-daemon or "
                             "--stop-daemon)",
                             command_label(c.cmd)),
                 bad_command_line};
-    Config next = config;
-    if (auto [why, status] = edit(c, next); !why.empty()) return {why, status};
-    config = std::move(next);
+    if (auto [why, status] = edit(c, config); !why.empty()) return {why, status};
     return {"", 0, true};
+}
+
+}  // namespace
+
+IpvsadmRuleOutcome apply_ipvsadm_rule(Config& config, std::string_view line)
+{
+    Config next = config;
+    IpvsadmRuleOutcome outcome = apply_rule_in_place(next, line);
+    if (outcome.edited) config = std::move(next);
+    return outcome;
 }
 
 CommandOutput ipvsadm_restore(const Words& w, const std::vector<std::string>& rules, ControlApi& api)
 {
     const Words args(w.begin() + 1, w.end());
     Ipvsadm restore;
-    if (auto why = read_command(args, restore); !why.empty()) return error(why, bad_command_line);
+    if (auto [why, status] = read_command(args, restore); !why.empty())
+        return error(why + "; the rules after it were read and not applied", status);
+    if (restore.cmd != Cmd::restore)
+        return error(fmt::format("ipvsadm: more than one command given ({} and -R (--restore)); the rules after it "
+                                 "were read and not applied",
+                                 command_label(restore.cmd)),
+                     bad_command_line);
     // Every rule is made to one copy, which is published once: the table never holds half of
     // a restore, and a refused rule leaves it as it was.
     Config next = api.running_config();
     size_t edits = 0;
     for (size_t i = 0; i < rules.size(); ++i) {
-        const IpvsadmRuleOutcome outcome = apply_ipvsadm_rule(next, rules[i]);
+        const IpvsadmRuleOutcome outcome = apply_rule_in_place(next, rules[i]);
         if (!outcome.problem.empty())
             return error(fmt::format("ipvsadm -R: line {}: {}; nothing was applied", i + 1, outcome.problem),
                          outcome.status);

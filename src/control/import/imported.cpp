@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <sys/stat.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -249,6 +251,12 @@ void timeout_within_interval(HealthCheckConfig& check, ImportedService& service)
 
 std::optional<std::string> read_text_file(const std::string& path, std::vector<ConfigError>& errors)
 {
+    // A folder opens as a stream that reads nothing: it would pass for an empty file.
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        errors.push_back({path, 0, 0, "cannot read: Is a directory"});
+        return std::nullopt;
+    }
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
     if (in) text << in.rdbuf();

@@ -328,7 +328,7 @@ struct Translator {
                 service_name = s.value.text;
             } else if (k == "request") {
                 std::string request = unquoted(s.value.text);
-                http.path = request.front() == '/' ? request : "/" + request;
+                http.path = !request.empty() && request.front() == '/' ? request : "/" + request;
             } else if (k == "receive") {
                 http.expect_body = unquoted(s.value.text);
             } else if (k == "virtualhost") {
