@@ -16,11 +16,13 @@ Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driv
   persist    -L -n --persistent-conn: the restored persistent service's one client holds one template
              on the real server it went to
   reload     fulcrumadm --reload exits 1 with the file's errors on stderr for a broken file, 0 for
-             a good one
+             a good one; a reload naming a group the host lacks is refused; one whose socket cannot
+             open leaves the console where it was
   refused    an unprivileged user (setpriv --reuid=nobody) cannot use the socket: connect() is
              refused by the file's mode, and with the mode opened, by the peer check
   systemd    the director's sd_notify datagrams on its NOTIFY_SOCKET (a socket of the test's own):
-             READY=1 once it serves, RELOADING=1 then READY=1 around fulcrumadm --reload, STOPPING=1
+             READY=1 once it serves, RELOADING=1 then READY=1 around each fulcrumadm --reload,
+             STOPPING=1
   capture    dpdk-dumpcap attaches to a director started with hugepages (rte_pdump) and writes the
              client's SYN to the VIP, as tcpdump reads it back
   ldirectord Debian's ldirectord, stock ldirectord.cf, run in fl-dir with ./ipvsadm a link to
@@ -216,6 +218,28 @@ def check_reload(checks, director, conf_path, good_text):
                   refused and (code2, out2, err2) == (0, "", "") and f"TCP  {VIP}:80 rr" in listing,
                   f"broken file: {show(code, out, err)}; good file: {show(code2, out2, err2)}")
 
+    # The console's own settings: an unknown group is refused with the reload; a socket that
+    # cannot be opened (its folder is open to all) is logged, and the console stays where it was.
+    write(conf_path, good_text.replace('console:\n', 'console:\n  group: no-such-group-here\n', 1))
+    code3, out3, err3 = adm("--reload")
+    open_folder = os.path.join(L.RUN_DIR, "open-folder")
+    os.makedirs(open_folder, exist_ok=True)
+    os.chmod(open_folder, 0o777)
+    write(conf_path, good_text.replace('console:\n', f'console:\n  socket: "{open_folder}/console.sock"\n', 1))
+    offset = len(director.text())
+    code4, out4, err4 = adm("--reload")
+    time.sleep(0.5)
+    kept = adm("-L", "--timeout")
+    logged = "must be a folder (not a link) owned by root" in director.text()[offset:]
+    write(conf_path, good_text)
+    code5 = adm("--reload")[0]
+    checks.report("reload_keeps_the_console",
+                  code3 == 1 and "console.group no-such-group-here: no such group on this host" in err3
+                  and code4 == 0 and logged and kept[0] == 0 and not os.path.exists(f"{open_folder}/console.sock")
+                  and code5 == 0,
+                  f"unknown group: {show(code3, out3, err3)}; socket in an open folder: reload exit {code4}, logged: "
+                  f"{logged}, the old socket still answers: {kept[0] == 0}; back to the file's: exit {code5}")
+
 
 def check_unprivileged(checks):
     sock = "/run/fulcrum/console.sock"
@@ -406,10 +430,11 @@ def main():
             code = director.stop()
             if ready:
                 stopping = notify.wait_for("STOPPING=1", 2)
-                # Two reloads (refused, then applied): each RELOADING=1 (with MONOTONIC_USEC), then READY=1.
+                # check_reload's five reloads (refused, applied, refused, applied, applied): each
+                # RELOADING=1 (with MONOTONIC_USEC), then READY=1, whatever became of it.
                 shape = [h.split("\n")[0] for h in around_reloads]
                 checks.report("systemd_notify",
-                              ready_heard and stopping and shape == ["RELOADING=1", "READY=1"] * 2
+                              ready_heard and stopping and shape == ["RELOADING=1", "READY=1"] * 5
                               and all(re.search(r"\nMONOTONIC_USEC=\d+$", h) for h in around_reloads[::2]),
                               f"at start READY=1: {ready_heard}; around the two reloads: {around_reloads}; at stop "
                               f"STOPPING=1: {stopping}")
