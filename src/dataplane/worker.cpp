@@ -142,7 +142,7 @@ bool worker_dump_connections(WorkerContext& w, uint32_t budget)
         // The control core may withdraw a request the worker has not taken yet.
         if (!dump.phase.compare_exchange_strong(phase, ConnectionDump::working, std::memory_order_acquire))
             return false;
-        dump.next_slot = 0;
+        dump.next_slot = dump.start_slot;
         phase = ConnectionDump::working;
     }
     if (phase != ConnectionDump::working) return false;

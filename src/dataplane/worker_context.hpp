@@ -135,12 +135,13 @@ struct ConnectionDump {
     enum Phase : uint8_t { idle, requested, working, done };
     std::atomic<uint8_t> phase{idle};
     size_t limit = 0;
-    uint32_t next_slot = 0;  // the worker's place in its table
+    uint32_t start_slot = 0; // where the control core asks the worker to begin
+    uint32_t next_slot = 0;  // the worker's place in its table: once done, where a next request goes on
     std::vector<Row> rows;   // reserved by the control core before it asks
 
-    // Control core: asks for up to `limit` rows. False while the worker still has an earlier
-    // request (one the control core gave up waiting for); a finished one is discarded.
-    bool request(size_t row_limit)
+    // Control core: asks for up to `limit` rows from slot `from` on. False while the worker still
+    // has an earlier request (one the control core gave up waiting for); a finished one is discarded.
+    bool request(size_t row_limit, uint32_t from = 0)
     {
         uint8_t expected = done;
         phase.compare_exchange_strong(expected, idle, std::memory_order_acquire);
@@ -148,6 +149,7 @@ struct ConnectionDump {
         rows.clear();
         rows.reserve(row_limit);
         limit = row_limit;
+        start_slot = from;
         phase.store(requested, std::memory_order_release);
         return true;
     }

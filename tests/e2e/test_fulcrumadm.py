@@ -9,6 +9,8 @@ Unix socket (default /run/fulcrum/console.sock), and of Debian's ldirectord driv
   errors     ipvsadm's exit statuses and stderr: 255 for what popt refuses (-Q, a missing value),
              2 for a bad command line (-f, a bad address), 255 for an edit refused (-A of a service
              that exists), 1 for a listing of a missing service; nothing on stdout
+  edits      -A, -E, -a (with ldirectord's -x 0 -y 0), -e, -d, -D, --set and -Z: silent, exit 0,
+             and -S -n, --timeout and --stats show what each did
   save       -S -n fed to -R on a cleared director gives the same -S -n, and HTTP flows again
   site       an ipvsadm-save file from an LVS site (leading "ipvsadm" on some lines, -p, -M, a DR
              real server given another port) restored; -S -n as ipvsadm would write it
@@ -106,6 +108,18 @@ def check_views_and_errors(checks):
                                  "198.19.0.0/24 dev int proto kernel scope link src 198.19.0.1\n"),
                   f"{interfaces!r} {neighbors!r} {routes!r}")
 
+    # Every connection (TIME_WAIT keeps the ones just made): the rows the console lists.
+    code, out, err = adm("-L", "-n", "-c")
+    with L.Console() as c:
+        shown = c.text("show conns 100000")
+    rows = out.splitlines()[2:]
+    checks.report("list_connections",
+                  code == 0 and err == "" and out.startswith("IPVS connection entries\npro expire state") and len(rows) >= 3
+                  and all(re.match(r"(TCP|UDP) \d\d:\d\d  \S+ +198\.18\.0\.2:\d+ +198\.18\.0\.100:80 +198\.19\.0\.1\d:80$",
+                                   r) for r in rows)
+                  and sorted(rows) == sorted(shown.splitlines()[2:]),
+                  show(code, out, err))
+
     cases = [(("-Q",), 255, 'unknown option "-Q"'),  # popt's errors exit 255 in ipvsadm
              (("-L", "-t"), 255, "needs a value"),
              (("-A", "-f", "1"), 2, "-f is not supported"),
@@ -119,6 +133,35 @@ def check_views_and_errors(checks):
         if code != want or out != "" or text not in err:
             bad.append(f"{' '.join(args)}: {show(code, out, err)}")
     checks.report("errors_statuses_and_stderr", not bad, "; ".join(bad) or f"{len(cases)} commands as ipvsadm")
+
+
+def check_edits(checks):
+    """Each editing command through fulcrumadm: silent, exit 0, and -S -n shows what it did."""
+    svc = f"{VIP}:8080"
+    steps = [(("-A", "-t", svc, "-s", "rr"), f"-A -t {svc} -s rr\n"),
+             (("-E", "-t", svc, "-s", "wrr", "-p", "120"), f"-A -t {svc} -s wrr -p 120\n"),
+             (("-a", "-t", svc, "-r", f"{RS[1]}:8080", "-m", "-w", "2", "-x", "0", "-y", "0"),
+              f"-a -t {svc} -r {RS[1]}:8080 -m -w 2\n"),
+             (("-e", "-t", svc, "-r", f"{RS[1]}:8080", "-m", "-w", "5"), f"-a -t {svc} -r {RS[1]}:8080 -m -w 5\n"),
+             (("-d", "-t", svc, "-r", f"{RS[1]}:8080"), None),
+             (("-D", "-t", svc), None)]
+    bad = []
+    for args, line in steps:
+        code, out, err = adm(*args)
+        saved = adm("-S", "-n")[1]
+        if (code, out, err) != (0, "", "") or (line is not None and line not in saved) or \
+                (args[0] == "-d" and f"-r {RS[1]}:8080" in saved) or (args[0] == "-D" and f"-t {svc}" in saved):
+            bad.append(f"{' '.join(args)}: {show(code, out, err)}; -S: {saved!r}")
+    set_code = adm("--set", "3600", "0", "60")[0]
+    timeouts = adm("-L", "--timeout")[1]
+    zero = adm("-Z")
+    stats = adm("-L", "-n", "--stats", "--exact")[1]
+    adm("--set", "900", "120", "300")
+    ok_stats = all(re.match(r"(TCP|UDP)  \S+ +0 +0 +0 +0 +0$|  -> \S+ +0 +0 +0 +0 +0$", l) for l in stats.splitlines()[3:])
+    checks.report("edit_commands",
+                  not bad and set_code == 0 and timeouts == "Timeout (tcp tcpfin udp): 3600 120 60\n" and zero[0] == 0
+                  and ok_stats,
+                  "; ".join(bad) or f"--set: {timeouts!r}; -Z then --stats: {stats[-200:]!r}")
 
 
 def check_save_restore(checks):
@@ -421,6 +464,7 @@ def main():
             ready_heard = notify.wait_for("READY=1")
             if ready:
                 check_views_and_errors(checks)
+                check_edits(checks)
                 check_save_restore(checks)
                 write(conf_path, good_text)
                 before = len(notify.read())

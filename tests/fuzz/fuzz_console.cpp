@@ -54,6 +54,11 @@ public:
     }
     std::vector<WorkerStatus> workers() const override { return {WorkerStatus{}}; }
     std::vector<ConnectionRow> connections(size_t) override { return {}; }
+    std::vector<ConnectionRow> connections_from(ConnectionCursor& cursor, size_t) override
+    {
+        cursor.end = true;
+        return {};
+    }
     void zero_counters(const ServiceConfig*) override {}
     uint32_t table_size() const override { return 4096; }
     std::vector<HealthRow> health() const override { return {}; }

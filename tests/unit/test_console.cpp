@@ -147,6 +147,17 @@ public:
         last_limit = limit;
         return std::vector<ConnectionRow>(rows.begin(), rows.begin() + static_cast<long>(std::min(limit, rows.size())));
     }
+    // Pages of `rows`; the cursor's slot is the index of the next row.
+    size_t pages_read = 0;
+    std::vector<ConnectionRow> connections_from(ConnectionCursor& cursor, size_t limit) override
+    {
+        ++pages_read;
+        const size_t from = std::min<size_t>(cursor.slot, rows.size());
+        const size_t to = std::min(rows.size(), from + limit);
+        cursor.slot = static_cast<uint32_t>(to);
+        cursor.end = to == rows.size();
+        return std::vector<ConnectionRow>(rows.begin() + static_cast<long>(from), rows.begin() + static_cast<long>(to));
+    }
 
     void zero_counters(const ServiceConfig* only) override
     {
@@ -178,7 +189,12 @@ public:
 std::string run(FakeDirector& d, std::string_view line)
 {
     std::string text;
-    for (const std::string& l : run_console_command(line, d).lines) text += l + "\n";
+    CommandOutput out = run_console_command(line, d);
+    for (std::vector<std::string> page = out.lines;;) {
+        for (const std::string& l : page) text += l + "\n";
+        page.clear();
+        if (!out.more || !out.more(page)) break;
+    }
     return text;
 }
 
@@ -387,8 +403,9 @@ TEST(ConsoleCommands, ShowConnsIsIpvsadmLncWithALimit)
     EXPECT_EQ(d.last_limit, 1u);
     EXPECT_EQ(run(d, "show conns 100000"), all);
     EXPECT_EQ(d.last_limit, 100000u);
+    d.last_limit = 0;
     EXPECT_EQ(run(d, "ipvsadm -L -n -c"), all);
-    EXPECT_EQ(d.last_limit, max_connection_limit);
+    EXPECT_EQ(d.last_limit, 0u);  // ipvsadm's listing is read in pages, not cut at a limit
     EXPECT_EQ(run(d, "ipvsadm -lnc"), all);
     EXPECT_EQ(run(d, "show conns 0"),
               "error: show conns: expected a number of connections from 1 to 100000, found \"0\"\n");
@@ -1951,4 +1968,46 @@ TEST(ConsoleServer, UnixSocketTakesTelnetBytesAsData)
     ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
     EXPECT_EQ(d.reloads, 0);
     EXPECT_EQ(c.received, "fulcrum> e error: ipvsadm -L (--list): unexpected argument \"\\xff\\xf4reload\"\n= 2\n");
+}
+
+TEST(ConsoleCommands, IpvsadmListsEveryConnectionInPages)
+{
+    // More rows than a page, and than show conns' largest limit: all of them, in order.
+    FakeDirector d;
+    for (uint32_t i = 0; i < 3 * connection_page + 7; ++i)
+        d.rows.push_back({Protocol::tcp, 60, "ESTABLISHED", 0xC6330000 + i, static_cast<uint16_t>(1024 + i % 60000), vip,
+                          80, rs2, 8080});
+    const std::string text = run(d, "ipvsadm -L -n -c");
+    EXPECT_EQ(d.pages_read, 4u);
+    size_t lines = 0;
+    for (char ch : text) lines += ch == '\n';
+    EXPECT_EQ(lines, 2 + d.rows.size());
+    EXPECT_TRUE(text.ends_with(fmt::format("TCP 01:00  ESTABLISHED {}:{} 203.0.113.10:80    172.16.0.2:8080\n",
+                                           format_ipv4(0xC6330000 + 3 * connection_page + 6),
+                                           1024 + (3 * connection_page + 6) % 60000)))
+        << text.substr(text.size() - 200);
+}
+
+TEST(ConsoleServer, PagedListingReachesAReaderAndTheNextCommandWaits)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/console.sock";
+    FakeDirector d;
+    for (uint32_t i = 0; i < 2 * connection_page + 1; ++i)
+        d.rows.push_back({Protocol::udp, 300, "UDP", 0xC6330000 + i, 5353, vip, 53, rs2, 53});
+    ConsoleServer server(d, unix_options(path));
+    ASSERT_EQ(server.start(), "");
+    TestClient c(path);
+    ASSERT_TRUE(c.connected());
+    c.send("script\nipvsadm -L -n -c\nipvsadm -L --timeout\n");
+    c.shutdown_write();
+    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    std::string want = "fulcrum> o IPVS connection entries\no pro expire state       source             virtual            "
+                       "destination\n";
+    for (const ConnectionRow& r : d.rows)
+        want += fmt::format("o UDP 05:00  UDP         {:<18} 203.0.113.10:53    172.16.0.2:53\n",
+                            fmt::format("{}:5353", format_ipv4(r.client)));
+    want += "= 0\no Timeout (tcp tcpfin udp): 900 120 300\n= 0\n";
+    EXPECT_EQ(c.received.size(), want.size());
+    EXPECT_TRUE(c.received == want);
 }

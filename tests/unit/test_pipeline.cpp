@@ -744,6 +744,24 @@ TEST_F(Pipeline, ShowConnsCopiesTheTableASliceAtATime)
     dump.cancel();
     EXPECT_FALSE(worker_dump_connections(*w_, 4096));
     EXPECT_TRUE(dump.request(5));
+    dump.cancel();
+
+    // Page after page (ipvsadm -L -c): each request goes on from where the last one stopped,
+    // and together they hold every connection once.
+    std::set<uint16_t> paged;
+    uint32_t from = 0;
+    for (int page = 0; page < 10 && from < w_->conns.capacity(); ++page) {
+        ASSERT_TRUE(dump.request(4, from));
+        for (int i = 0; i < 4 && !dump.ready(); ++i) worker_dump_connections(*w_, 4096);
+        ASSERT_TRUE(dump.ready());
+        EXPECT_LE(dump.rows.size(), 4u);
+        for (const ConnectionDump::Row& row : dump.rows)
+            EXPECT_TRUE(paged.insert(rte_be_to_cpu_16(row.client_key.src_port)).second);
+        EXPECT_GT(dump.next_slot, from);
+        from = dump.next_slot;
+        dump.release();
+    }
+    EXPECT_EQ(paged, ports);
 }
 
 TEST_F(Pipeline, NewSynOnClosingConnectionIsScheduledAgain)

@@ -78,6 +78,7 @@ public:
     SyncStatus sync_status() const override;
     AnnounceStatus announce_status() const override;
     std::vector<InterfaceStatus> interfaces() const override;
+    std::vector<ConnectionRow> connections_from(ConnectionCursor& cursor, size_t limit) override;
     void count_templates(std::vector<ServiceStatus>& services) const override;
     std::vector<NeighborRow> neighbors() const override;
     // The packet buffer pools, for metrics and telemetry.

@@ -260,12 +260,34 @@ std::vector<WorkerStatus> Director::workers() const
 
 std::vector<ConnectionRow> Director::connections(size_t limit)
 {
+    ConnectionCursor cursor;
     std::vector<ConnectionRow> out;
-    for (auto& w : workers_) {
-        if (out.size() >= limit) break;
-        ConnectionDump& dump = w->dump;
+    while (out.size() < limit && !cursor.end) {
+        std::vector<ConnectionRow> page = connections_from(cursor, limit - out.size());
+        out.insert(out.end(), page.begin(), page.end());
+    }
+    return out;
+}
+
+std::vector<ConnectionRow> Director::connections_from(ConnectionCursor& cursor, size_t limit)
+{
+    std::vector<ConnectionRow> out;
+    while (out.empty() && !cursor.end) {
+        if (cursor.worker >= workers_.size()) {
+            cursor.end = true;
+            break;
+        }
+        WorkerContext& w = *workers_[cursor.worker];
+        ConnectionDump& dump = w.dump;
+        const auto next_worker = [&] {
+            ++cursor.worker;
+            cursor.slot = 0;
+        };
         // A worker still busy with a request given up on is skipped (it finishes that one).
-        if (!dump.request(limit - out.size())) continue;
+        if (cursor.slot >= w.conns.capacity() || !dump.request(limit, cursor.slot)) {
+            next_worker();
+            continue;
+        }
         // A worker copies 4096 slots per loop iteration and does not sleep meanwhile: a table
         // of 2^24 slots takes some 40 ms.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -273,6 +295,7 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
             std::this_thread::sleep_for(std::chrono::microseconds(100));
         if (!dump.ready()) {
             dump.cancel();
+            next_worker();
             continue;
         }
         for (const ConnectionDump::Row& row : dump.rows) {
@@ -288,7 +311,11 @@ std::vector<ConnectionRow> Director::connections(size_t limit)
             c.real_port = rte_be_to_cpu_16(row.real_port);
             out.push_back(c);
         }
+        // The worker's place moves on, or this worker is done: a listing always ends.
+        const bool moved = dump.next_slot > cursor.slot;
+        cursor.slot = dump.next_slot;
         dump.release();
+        if (!moved || cursor.slot >= w.conns.capacity()) next_worker();
     }
     return out;
 }

@@ -39,16 +39,18 @@ CommandOutput error(std::string message, int status) { return CommandOutput{{"er
 
 CommandOutput ok() { return CommandOutput{{"ok"}, false}; }
 
-void add_text(CommandOutput& out, std::string_view text)
+void add_lines(std::vector<std::string>& lines, std::string_view text)
 {
     size_t start = 0;
     while (start < text.size()) {
         size_t end = text.find('\n', start);
         if (end == std::string_view::npos) end = text.size();
-        out.lines.emplace_back(text.substr(start, end - start));
+        lines.emplace_back(text.substr(start, end - start));
         start = end + 1;
     }
 }
+
+void add_text(CommandOutput& out, std::string_view text) { add_lines(out.lines, text); }
 
 std::string one_line(std::string_view text)
 {

@@ -25,6 +25,7 @@ CommandOutput error(std::string message, int status = 1);
 CommandOutput ok();
 // `text`'s lines appended to `out`.
 void add_text(CommandOutput& out, std::string_view text);
+void add_lines(std::vector<std::string>& lines, std::string_view text);
 // Several lines of a refusal as one: the console answers a command with one error line.
 std::string one_line(std::string_view text);
 

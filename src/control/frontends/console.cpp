@@ -107,6 +107,7 @@ struct ConsoleServer::Session {
     bool framed = false;           // `script`: no prompts; "o "/"e " lines and "= STATUS"
     std::optional<std::string> body_for;  // the command whose body (up to ".") is being read
     std::vector<std::string> body;
+    std::optional<CommandOutput> paging;  // an answer whose next pages are still to come
     size_t body_bytes = 0;
     bool body_too_long = false;
     Clock::time_point last_activity = Clock::now();  // bytes read or written
@@ -116,7 +117,7 @@ struct ConsoleServer::Session {
     {
         if (failed) return true;
         if (pending() != 0) return false;
-        return quit || (end_of_input && lines.empty());
+        return !paging && (quit || (end_of_input && lines.empty()));
     }
 
     void end_line()
@@ -420,17 +421,23 @@ void ConsoleServer::read_input(Session& s)
 
 namespace {
 
-// An answer as the session wants it: plain lines, or framed for a program (console.hpp).
+// An answer's lines as the session wants them: plain, or framed for a program (console.hpp).
+void write_lines(std::string& output, const std::vector<std::string>& lines, int status, bool framed)
+{
+    for (const std::string& l : lines) {
+        if (framed) output += status == 0 ? "o " : "e ";
+        output += l;
+        output += '\n';
+    }
+}
+
+// A whole answer; one given in pages ends with its last page (Session::paging).
 void write_answer(std::string& output, const CommandOutput& out, bool framed)
 {
     // A program hears success as silence and status 0, as from ipvsadm; "ok" is for people.
     const bool silent = framed && out.status == 0 && out.lines == std::vector<std::string>{"ok"};
-    for (const std::string& l : silent ? std::vector<std::string>{} : out.lines) {
-        if (framed) output += out.status == 0 ? "o " : "e ";
-        output += l;
-        output += '\n';
-    }
-    if (framed) output += fmt::format("= {}\n", out.status);
+    if (!silent) write_lines(output, out.lines, out.status, framed);
+    if (framed && !out.more) output += fmt::format("= {}\n", out.status);
 }
 
 }  // namespace
@@ -447,6 +454,20 @@ void ConsoleServer::run_commands(Session& s)
                 s.output += options_.prompt;
                 s.needs_prompt = false;
             }
+        }
+        if (s.paging) {
+            // One page per poll, when the peer has read what it was sent: a listing of millions
+            // of connections is never held whole, and no later command runs before it ends.
+            if (s.pending() > output_high_water) return;
+            std::vector<std::string> page;
+            if (s.paging->more(page)) {
+                write_lines(s.output, page, s.paging->status, s.framed);
+                return;
+            }
+            if (s.framed) s.output += fmt::format("= {}\n", s.paging->status);
+            s.paging.reset();
+            s.needs_prompt = true;
+            continue;
         }
         if (s.lines.empty() || done == options_.commands_per_poll || s.pending() > output_high_water) return;
         Session::Line line = std::move(s.lines.front());
@@ -500,6 +521,10 @@ void ConsoleServer::run_commands(Session& s)
                 CommandOutput out = run_console_command(line.text, api_);
                 write_answer(s.output, out, s.framed);
                 s.quit = out.close;
+                if (out.more) {
+                    s.paging = std::move(out);
+                    continue;
+                }
             }
         }
         // The prompt for the next command waits for the next poll, after its read: if the input
@@ -540,7 +565,8 @@ void ConsoleServer::poll_once(int timeout_ms)
         if (!s->end_of_input && s->lines.size() < max_queued_lines) events |= POLLIN;
         if (s->pending() != 0) events |= POLLOUT;
         fds.push_back(pollfd{s->fd, events, 0});
-        if ((!s->lines.empty() && s->pending() <= output_high_water) || s->needs_prompt) work_waiting = true;
+        if (((!s->lines.empty() || s->paging) && s->pending() <= output_high_water) || s->needs_prompt)
+            work_waiting = true;
     }
     for (const Listener& l : listeners_) fds.push_back(pollfd{l.fd, POLLIN, 0});
     // Lines already read are work: do not sleep on the sockets while they wait.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,12 +19,18 @@ struct CommandOutput {
     // The exit status a program reports (fulcrumadm): 0, or 1 for a refused command; `ipvsadm`
     // uses ipvsadm's own (2 for a bad command line, 255 for an edit the table refuses).
     int status = 0;
+    // An answer too long to hold at once (ipvsadm -L -c of every connection) comes in pages:
+    // after `lines`, `more` is called again while it returns true, each time the session has
+    // room for more output, and appends the next page's lines to its argument.
+    std::function<bool(std::vector<std::string>&)> more;
 };
 
 // The number of connections `show conns` and `ipvsadm -L -c` list without a LIMIT, and the
 // largest LIMIT accepted.
 inline constexpr size_t default_connection_limit = 100;
 inline constexpr size_t max_connection_limit = 100000;
+// The connections `ipvsadm -L -c` reads from the workers per page.
+inline constexpr size_t connection_page = 10000;
 
 // Runs one command (without its line end) against `api`:
 //   help | quit | exit | show services|stats|rate|conns [LIMIT]|workers|config |

@@ -191,6 +191,14 @@ struct NeighborRow {
     bool is_static = false;
 };
 
+// Where a listing of every connection goes on from (ipvsadm -L -c, page after page): a worker
+// and a slot of its table. `end` once every worker has been read through.
+struct ConnectionCursor {
+    size_t worker = 0;
+    uint32_t slot = 0;
+    bool end = false;
+};
+
 class ControlApi {
 public:
     virtual ~ControlApi() = default;
@@ -214,6 +222,9 @@ public:
     virtual std::vector<WorkerStatus> workers() const = 0;
     // Up to `limit` connections, gathered from the workers.
     virtual std::vector<ConnectionRow> connections(size_t limit) = 0;
+    // Up to `limit` connections from `cursor` on, which moves past them (to `end` after the
+    // last). Pages are read one after another, not at one instant, as /proc/net/ip_vs_conn is.
+    virtual std::vector<ConnectionRow> connections_from(ConnectionCursor& cursor, size_t limit) = 0;
     // ipvsadm -Z: traffic counters back to zero, of every service and real server, or of one
     // service (`only`) and its real servers.
     virtual void zero_counters(const ServiceConfig* only = nullptr) = 0;

@@ -434,8 +434,17 @@ std::string check_rules(const Ipvsadm& c)
 CommandOutput ipvsadm_list(const Ipvsadm& c, ControlApi& api)
 {
     CommandOutput out;
-    // ipvsadm lists every connection; here as many as the console lists at once.
-    if (c.options & opt::connection) return show_connections(api, max_connection_limit);
+    // Every connection, as ipvsadm: in pages of connection_page, each read from the workers when
+    // the session has room for it, so a table of millions is listed without being held at once.
+    if (c.options & opt::connection) {
+        add_text(out, format_ipvsadm_connections({}));
+        out.more = [&api, cursor = ConnectionCursor{}](std::vector<std::string>& lines) mutable {
+            if (cursor.end) return false;
+            add_lines(lines, format_ipvsadm_connection_rows(api.connections_from(cursor, connection_page)));
+            return true;
+        };
+        return out;
+    }
     if (c.options & opt::daemon) {
         const SyncStatus sync = api.sync_status();
         add_text(out, format_ipvsadm_daemons(sync.config, sync.kernel_interface));

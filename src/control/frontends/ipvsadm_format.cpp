@@ -200,6 +200,12 @@ std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows)
 {
     std::string out = "IPVS connection entries\n";
     out += fmt::format("pro expire {:<11} {:<18} {:<18} {}\n", "state", "source", "virtual", "destination");
+    return out + format_ipvsadm_connection_rows(rows);
+}
+
+std::string format_ipvsadm_connection_rows(const std::vector<ConnectionRow>& rows)
+{
+    std::string out;
     for (const ConnectionRow& c : rows) {
         const std::string expire =
             fmt::format("{:02}:{:02}", c.expires_in_seconds / 60, c.expires_in_seconds % 60);

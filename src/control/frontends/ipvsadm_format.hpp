@@ -58,6 +58,8 @@ std::string format_ipvsadm_number(uint64_t n, bool exact = false);
 // `ipvsadm -L -n -c`: "IPVS connection entries", the header, then one line per row, in the order
 // given; expiry as mm:ss (minutes may exceed 99).
 std::string format_ipvsadm_connections(const std::vector<ConnectionRow>& rows);
+// The rows alone, for an answer given in pages.
+std::string format_ipvsadm_connection_rows(const std::vector<ConnectionRow>& rows);
 
 // `ipvsadm -L --timeout`: "Timeout (tcp tcpfin udp): 900 120 300".
 std::string format_ipvsadm_timeouts(const dataplane::ConnTimeouts& timeouts);
