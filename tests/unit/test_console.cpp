@@ -1645,6 +1645,21 @@ std::string as_user(ConsoleServer& server, const std::string& path, uid_t uid, g
     return result;
 }
 
+
+// One session on a fresh Unix socket: `input` sent, then the end of input; what came back.
+std::string unix_session(FakeDirector& d, const std::string& input)
+{
+    TempFolder dir;
+    const std::string path = dir.path + "/console.sock";
+    ConsoleServer server(d, unix_options(path));
+    if (server.start() != "") return "server did not start";
+    TestClient c(path);
+    if (!c.connected()) return "no connection";
+    c.send(input);
+    c.shutdown_write();
+    if (!drive(server, {&c}, [&] { return c.closed; })) return "no end within 5 s: " + c.received;
+    return c.received;
+}
 }  // namespace
 
 TEST(ConsoleServer, UnixSocketIsRootsAndFramesScripts)
@@ -1915,32 +1930,23 @@ TEST(ConsoleCommands, IpvsadmNetmaskWithoutPersistenceIsIgnored)
 
 TEST(ConsoleServer, RestoreBodyIsReadWholeWhateverItsCommandLine)
 {
-    TempFolder dir;
-    const std::string path = dir.path + "/console.sock";
     FakeDirector d;
     const size_t services = d.config.services.size();
-    ConsoleServer server(d, unix_options(path));
-    ASSERT_EQ(server.start(), "");
-    TestClient c(path);
-    ASSERT_TRUE(c.connected());
     // A restore whose command line does not parse: its rules are read up to "." and refused
     // with it, never run as commands. Then a bundle (-nR) takes a body as -R does; and what popt
     // refuses (an unknown option) exits 255 as in ipvsadm.
-    c.send("script\n"
-           "ipvsadm -R -Q\n"
-           "ipvsadm -C\n"
-           "reload\n"
-           ".\n"
-           "ipvsadm -R -S\n"
-           "-C\n"
-           ".\n"
-           "ipvsadm -nR\n"
-           "-C\n"
-           ".\n"
-           "ipvsadm -Q\n");
-    c.shutdown_write();
-    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
-    EXPECT_EQ(c.received,
+    EXPECT_EQ(unix_session(d, "script\n"
+                              "ipvsadm -R -Q\n"
+                              "ipvsadm -C\n"
+                              "reload\n"
+                              ".\n"
+                              "ipvsadm -R -S\n"
+                              "-C\n"
+                              ".\n"
+                              "ipvsadm -nR\n"
+                              "-C\n"
+                              ".\n"
+                              "ipvsadm -Q\n"),
               "fulcrum> "
               "e error: ipvsadm: unknown option \"-Q\"; the rules after it were read and not applied\n= 255\n"
               "e error: ipvsadm: more than one command given (-R (--restore) and -S (--save)); the rules after it were "
@@ -1955,19 +1961,11 @@ TEST(ConsoleServer, RestoreBodyIsReadWholeWhateverItsCommandLine)
 
 TEST(ConsoleServer, UnixSocketTakesTelnetBytesAsData)
 {
-    TempFolder dir;
-    const std::string path = dir.path + "/console.sock";
     FakeDirector d;
-    ConsoleServer server(d, unix_options(path));
-    ASSERT_EQ(server.start(), "");
-    TestClient c(path);
-    ASSERT_TRUE(c.connected());
     // On TCP, IAC IP would forget "ipvsadm -L " and run "reload"; here the line is one command.
-    c.send("script\nipvsadm -L \xff\xf4reload\n");
-    c.shutdown_write();
-    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; })) << c.received;
+    EXPECT_EQ(unix_session(d, "script\nipvsadm -L \xff\xf4reload\n"),
+              "fulcrum> e error: ipvsadm -L (--list): unexpected argument \"\\xff\\xf4reload\"\n= 2\n");
     EXPECT_EQ(d.reloads, 0);
-    EXPECT_EQ(c.received, "fulcrum> e error: ipvsadm -L (--list): unexpected argument \"\\xff\\xf4reload\"\n= 2\n");
 }
 
 TEST(ConsoleCommands, IpvsadmListsEveryConnectionInPages)
@@ -1990,24 +1988,17 @@ TEST(ConsoleCommands, IpvsadmListsEveryConnectionInPages)
 
 TEST(ConsoleServer, PagedListingReachesAReaderAndTheNextCommandWaits)
 {
-    TempFolder dir;
-    const std::string path = dir.path + "/console.sock";
     FakeDirector d;
     for (uint32_t i = 0; i < 2 * connection_page + 1; ++i)
         d.rows.push_back({Protocol::udp, 300, "UDP", 0xC6330000 + i, 5353, vip, 53, rs2, 53});
-    ConsoleServer server(d, unix_options(path));
-    ASSERT_EQ(server.start(), "");
-    TestClient c(path);
-    ASSERT_TRUE(c.connected());
-    c.send("script\nipvsadm -L -n -c\nipvsadm -L --timeout\n");
-    c.shutdown_write();
-    ASSERT_TRUE(drive(server, {&c}, [&] { return c.closed; }));
+    const std::string received = unix_session(d, "script\nipvsadm -L -n -c\nipvsadm -L --timeout\n");
     std::string want = "fulcrum> o IPVS connection entries\no pro expire state       source             virtual            "
                        "destination\n";
     for (const ConnectionRow& r : d.rows)
         want += fmt::format("o UDP 05:00  UDP         {:<18} 203.0.113.10:53    172.16.0.2:53\n",
                             fmt::format("{}:5353", format_ipv4(r.client)));
     want += "= 0\no Timeout (tcp tcpfin udp): 900 120 300\n= 0\n";
-    EXPECT_EQ(c.received.size(), want.size());
-    EXPECT_TRUE(c.received == want);
+    EXPECT_EQ(received.size(), want.size());
+    EXPECT_TRUE(received == want);
+    EXPECT_EQ(d.pages_read, 3u);
 }
