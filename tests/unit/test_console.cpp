@@ -859,6 +859,10 @@ TEST(ConsoleCommands, IpvsadmMistakesSayWhatWasExpected)
         {"ipvsadm -a -t 203.0.113.10:80 -r", "error: ipvsadm: -r needs a value\n"},
         {"ipvsadm -A -f 1", "error: ipvsadm: -f is not supported: firewall-mark services do not exist here (no "
                             "netfilter)\n"},
+        {"ipvsadm -A --sctp-service 203.0.113.10:80",
+         "error: ipvsadm: --sctp-service is not supported: Fulcrum balances TCP and UDP, not SCTP\n"},
+        {"ipvsadm -A -t 203.0.113.10:81 --pe sip",
+         "error: ipvsadm: --pe is not supported: persistence engines are not implemented\n"},
         {"ipvsadm --start-daemon master",
          "error: ipvsadm --start-daemon: expected --mcast-interface INTERFACE\n"},
         {"ipvsadm --start-daemon primary --mcast-interface int",

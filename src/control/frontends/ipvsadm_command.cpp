@@ -114,6 +114,7 @@ struct Unsupported {
 };
 constexpr Unsupported unsupported_specs[] = {
     {'f', "fwmark-service", "firewall-mark services do not exist here (no netfilter)"},
+    {0, "sctp-service", "Fulcrum balances TCP and UDP, not SCTP"},
     {'6', "ipv6", "Fulcrum is IPv4 only"},
     {'o', "ops", "one-packet scheduling is not implemented"},
     {0, "pe", "persistence engines are not implemented"},
