@@ -177,12 +177,6 @@ CommandOutput show_routes(ControlApi& api)
 {
     const Config& c = api.running_config();
     CommandOutput out;
-    const auto holder = [&](Ipv4 ip) -> std::string {
-        for (const InterfaceConfig& i : c.interfaces)
-            for (const Ipv4Prefix& a : i.addresses)
-                if (a.contains(ip)) return i.name;
-        return "?";  // the checker refuses such a route; kept visible rather than hidden
-    };
     for (const InterfaceConfig& i : c.interfaces)
         for (const Ipv4Prefix& a : i.addresses)
             out.lines.push_back(fmt::format("{}/{} dev {} proto kernel scope link src {}", format_ipv4(a.network()),
@@ -190,7 +184,10 @@ CommandOutput show_routes(ControlApi& api)
     for (const RouteConfig& r : c.routes) {
         const std::string dst =
             r.dst.length == 0 ? "default" : fmt::format("{}/{}", format_ipv4(r.dst.network()), r.dst.length);
-        const std::string dev = r.interface.empty() ? holder(r.via) : r.interface;
+        // The interface the dataplane sends by (snapshot_builder.cpp asks the same); the checker
+        // refuses a route none holds, which would show as "?" rather than be hidden.
+        const InterfaceConfig* holder = interface_holding(c, r.via, r.interface);
+        const std::string dev = holder ? holder->name : "?";
         out.lines.push_back(fmt::format("{} via {} dev {} proto static", dst, format_ipv4(r.via), dev));
     }
     return out;
