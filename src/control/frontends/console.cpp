@@ -105,11 +105,15 @@ struct ConsoleServer::Session {
     bool quit = false;             // quit/exit: close once the output is out
     bool failed = false;           // a socket error: close now
     bool framed = false;           // `script`: no prompts; "o "/"e " lines and "= STATUS"
-    std::optional<std::string> body_for;  // the command whose body (up to ".") is being read
-    std::vector<std::string> body;
+    // A command whose body (its lines up to ".") is being read.
+    struct Body {
+        std::string command;
+        std::vector<std::string> lines;
+        size_t bytes = 0;
+        bool too_long = false;  // refused whole once its end comes
+    };
+    std::optional<Body> body;
     std::optional<CommandOutput> paging;  // an answer whose next pages are still to come
-    size_t body_bytes = 0;
-    bool body_too_long = false;
     Clock::time_point last_activity = Clock::now();  // bytes read or written
 
     size_t pending() const { return output.size() - output_sent; }
@@ -447,13 +451,10 @@ void ConsoleServer::run_commands(Session& s)
     for (size_t done = 0; !s.quit && !s.failed; ) {
         if (s.needs_prompt) {
             // No prompt after the last command of a script, nor in a framed session or a body.
-            if ((s.end_of_input && s.lines.empty()) || s.framed || s.body_for) {
-                s.needs_prompt = false;
-                if (s.end_of_input && s.lines.empty()) return;
-            } else {
-                s.output += options_.prompt;
-                s.needs_prompt = false;
-            }
+            const bool script_over = s.end_of_input && s.lines.empty();
+            if (!script_over && !s.framed && !s.body) s.output += options_.prompt;
+            s.needs_prompt = false;
+            if (script_over) return;
         }
         if (s.paging) {
             // One page per poll, when the peer has read what it was sent: a listing of millions
@@ -472,32 +473,29 @@ void ConsoleServer::run_commands(Session& s)
         if (s.lines.empty() || done == options_.commands_per_poll || s.pending() > output_high_water) return;
         Session::Line line = std::move(s.lines.front());
         s.lines.pop_front();
-        if (s.body_for) {
+        if (s.body) {
+            Session::Body& body = *s.body;
             // A body's lines are data, not commands: they do not count against the others.
             if (line.text != ".") {
-                s.body_bytes += line.text.size() + 1;
-                if (line.too_long || s.body.size() >= options_.max_body_lines || s.body_bytes > options_.max_body_bytes) {
-                    s.body_too_long = true;
-                    s.body.clear();  // the body is refused whole: what it held need not wait for its end
-                } else if (!s.body_too_long) {
-                    s.body.push_back(std::move(line.text));
+                body.bytes += line.text.size() + 1;
+                if (line.too_long || body.lines.size() >= options_.max_body_lines || body.bytes > options_.max_body_bytes) {
+                    body.too_long = true;
+                    body.lines.clear();  // the body is refused whole: what it held need not wait for its end
+                } else if (!body.too_long) {
+                    body.lines.push_back(std::move(line.text));
                 }
                 continue;
             }
             ++done;
-            CommandOutput out;
-            if (s.body_too_long)
-                out = CommandOutput{{fmt::format("error: {}: more than {} lines or {} bytes, or a line longer than {} "
+            const CommandOutput out =
+                body.too_long
+                    ? CommandOutput{{fmt::format("error: {}: more than {} lines or {} bytes, or a line longer than {} "
                                                  "bytes; nothing was applied",
-                                                 *s.body_for, options_.max_body_lines, options_.max_body_bytes,
+                                                 body.command, options_.max_body_lines, options_.max_body_bytes,
                                                  options_.max_line)},
-                                    false, 1};
-            else
-                out = run_console_command_with_body(*s.body_for, s.body, api_);
-            s.body_for.reset();
-            s.body.clear();
-            s.body_bytes = 0;
-            s.body_too_long = false;
+                                    false, 1}
+                    : run_console_command_with_body(body.command, body.lines, api_);
+            s.body.reset();
             write_answer(s.output, out, s.framed);
         } else {
             ++done;
@@ -516,7 +514,7 @@ void ConsoleServer::run_commands(Session& s)
             } else if (line.text == "script") {
                 s.framed = true;
             } else if (takes_body(line.text)) {
-                s.body_for = line.text;
+                s.body = Session::Body{std::move(line.text)};
             } else {
                 CommandOutput out = run_console_command(line.text, api_);
                 write_answer(s.output, out, s.framed);
