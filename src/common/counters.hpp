@@ -12,8 +12,8 @@ namespace fulcrum::dataplane {
 #define FULCRUM_DROP_REASONS(X)                                                                    \
     X(too_short, "frame shorter than its headers")                                                 \
     X(not_for_our_mac, "unicast frame for another MAC address")                                    \
-    X(unsupported_ethertype, "neither IPv4 nor ARP (IPv6, VLAN, ...)")                             \
-    X(bad_ip_header, "IPv4 version, header length or total length inconsistent")                   \
+    X(unsupported_ethertype, "neither IPv4, IPv6 nor ARP (VLAN, ...)")                             \
+    X(bad_ip_header, "IP version, lengths or IPv6 extension headers inconsistent")                 \
     X(bad_ip_checksum, "IPv4 header checksum wrong")                                               \
     X(ip_fragment, "IPv4 fragment addressed to a virtual service")                                 \
     X(bad_l4_header, "TCP/UDP/ICMP header truncated or inconsistent")                              \
@@ -35,6 +35,9 @@ namespace fulcrum::dataplane {
     X(reply_wrong_port, "NAT reply that arrived on a port its real server is not reached by")     \
     X(arp_invalid, "ARP that is not Ethernet/IPv4")                                                \
     X(arp_not_for_us, "ARP request for an address we do not own")                                  \
+    X(nd_invalid, "neighbour discovery failing RFC 4861's checks (hop limit, checksum, options)")  \
+    X(nd_ignored, "router discovery and redirects: addresses and routes come from the file")      \
+    X(nd_not_for_us, "neighbour solicitation for an address we do not own")                       \
     X(no_route, "no route to the destination")                                                     \
     X(neighbor_unresolved, "next hop did not answer ARP in time, or too many packets waiting")     \
     X(too_big_df, "TUN: larger than the egress MTU with DF set; ICMP fragmentation-needed sent")      \
@@ -85,6 +88,8 @@ inline constexpr std::array<std::string_view, drop_reason_count> drop_reason_des
     X(templates_full, "persistent clients that got no template: all they could take were in use") \
     X(arp_replies, "ARP replies sent for our addresses and VIPs")                                  \
     X(arp_requests, "ARP requests sent for next hops")                                             \
+    X(nd_advertisements, "neighbour advertisements sent for our IPv6 addresses and VIPs")          \
+    X(nd_solicitations, "neighbour solicitations sent for IPv6 next hops")                         \
     X(held_for_arp, "packets held while their next hop was resolved")                              \
     X(icmp_echo_replies, "echo requests answered")                                                 \
     X(icmp_related, "ICMP errors about connections forwarded")                                     \

@@ -7,19 +7,28 @@
 
 namespace fulcrum::dataplane {
 
-void ConnTable::FreeDeleter::operator()(void* p) const { rte_free(p); }
+template <typename Conn>
+void BasicConnTable<Conn>::FreeDeleter::operator()(void* p) const
+{
+    rte_free(p);
+}
 
 namespace {
 
-ConnTable::Hit decode(Connection* slots, uint32_t value) { return {&slots[value >> 1], (value & 1) != 0}; }
+template <typename Conn>
+typename BasicConnTable<Conn>::Hit decode(Conn* slots, uint32_t value)
+{
+    return {&slots[value >> 1], (value & 1) != 0};
+}
 
 }  // namespace
 
-bool ConnTable::init(uint32_t capacity, int socket)
+template <typename Conn>
+bool BasicConnTable<Conn>::init(uint32_t capacity, int socket)
 {
     // Up to two keys per connection (NAT).
     if (!index_.init(capacity * 2, socket)) return false;
-    auto* slots = static_cast<Connection*>(
+    auto* slots = static_cast<Conn*>(
         rte_malloc_socket("connections", size_t{capacity} * sizeof(Connection), RTE_CACHE_LINE_SIZE, socket));
     if (slots == nullptr) return false;
     for (uint32_t i = 0; i < capacity; ++i) new (&slots[i]) Connection();
@@ -33,18 +42,21 @@ bool ConnTable::init(uint32_t capacity, int socket)
     return true;
 }
 
-uint32_t ConnTable::find(const FlowKey& key, uint32_t hash) const
+template <typename Conn>
+uint32_t BasicConnTable<Conn>::find(const Key& key, uint32_t hash) const
 {
     return index_.find(hash, [&](uint32_t value) { return holds(value, key); });
 }
 
-ConnTable::Hit ConnTable::lookup(const FlowKey& key) const
+template <typename Conn>
+typename BasicConnTable<Conn>::Hit BasicConnTable<Conn>::lookup(const Key& key) const
 {
     const uint32_t value = find(key, FlowIndex::hash(key));
-    return value == FlowIndex::none ? Hit{} : decode(slots_.get(), value);
+    return value == FlowIndex::none ? Hit{} : decode<Conn>(slots_.get(), value);
 }
 
-void ConnTable::lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const
+template <typename Conn>
+void BasicConnTable<Conn>::lookup_bulk(const Key* const* keys, unsigned count, Hit* hits) const
 {
     uint32_t hashes[64];
     uint32_t candidates[64];
@@ -61,12 +73,14 @@ void ConnTable::lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hit
         // The first candidate is almost always the one; anything else (a hash collision, a
         // key in its second bucket, a miss) takes the full search.
         if (value == FlowIndex::none || !holds(value, *keys[i])) value = find(*keys[i], hashes[i]);
-        hits[i] = value == FlowIndex::none ? Hit{} : decode(slots_.get(), value);
+        hits[i] = value == FlowIndex::none ? Hit{} : decode<Conn>(slots_.get(), value);
     }
 }
 
-ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t real_ip, rte_be16_t real_port,
-                                          ForwardMethod method, Tick now, Tick timeout, Connection** out)
+template <typename Conn>
+typename BasicConnTable<Conn>::InsertResult BasicConnTable<Conn>::insert(const Key& client_key, const Address& real_ip,
+                                                                        rte_be16_t real_port, ForwardMethod method,
+                                                                        Tick now, Tick timeout, Connection** out)
 {
     if (free_.empty()) return InsertResult::full;
     Connection candidate;
@@ -75,7 +89,7 @@ ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t 
     candidate.real_port = real_port;
     candidate.method = method;
     const bool nat = replies_through_director(method);
-    const FlowKey reply_key = candidate.reply_key();
+    const Key reply_key = candidate.reply_key();
     const uint32_t client_hash = FlowIndex::hash(client_key);
     const uint32_t reply_hash = nat ? FlowIndex::hash(reply_key) : 0;
     // Two clients may reach one real server port with the same source port through two
@@ -103,7 +117,8 @@ ConnTable::InsertResult ConnTable::insert(const FlowKey& client_key, rte_be32_t 
     return InsertResult::ok;
 }
 
-void ConnTable::remove(Connection* conn)
+template <typename Conn>
+void BasicConnTable<Conn>::remove(Connection* conn)
 {
     const uint32_t slot = index_of(conn);
     index_.erase(FlowIndex::hash(conn->client_key), slot << 1);
@@ -113,13 +128,15 @@ void ConnTable::remove(Connection* conn)
     free_.push_back(slot);
 }
 
-void ConnTable::reschedule(Connection* conn, Tick deadline)
+template <typename Conn>
+void BasicConnTable<Conn>::reschedule(Connection* conn, Tick deadline)
 {
     unlink(conn);
     link(conn, deadline);
 }
 
-void ConnTable::link(Connection* c, Tick deadline)
+template <typename Conn>
+void BasicConnTable<Conn>::link(Connection* c, Tick deadline)
 {
     // A deadline the wheel has already passed goes into the next slot it will run.
     if (static_cast<int32_t>(deadline - wheel_cursor_) < 0) deadline = wheel_cursor_;
@@ -132,7 +149,8 @@ void ConnTable::link(Connection* c, Tick deadline)
     head = index;
 }
 
-void ConnTable::unlink(Connection* c)
+template <typename Conn>
+void BasicConnTable<Conn>::unlink(Connection* c)
 {
     if (c->wheel_prev != none) {
         slots_[c->wheel_prev].wheel_next = c->wheel_next;
@@ -142,5 +160,8 @@ void ConnTable::unlink(Connection* c)
     }
     if (c->wheel_next != none) slots_[c->wheel_next].wheel_prev = c->wheel_prev;
 }
+
+template class BasicConnTable<Connection>;
+template class BasicConnTable<Connection6>;
 
 }  // namespace fulcrum::dataplane

@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "dataplane/flow_index.hpp"
+#include "dataplane/ipv6.hpp"
 #include "dataplane/packet.hpp"
 #include "common/tcp_state.hpp"
 #include "common/types.hpp"
@@ -22,11 +24,14 @@ namespace fulcrum::dataplane {
 using Tick = uint32_t;
 inline constexpr unsigned ticks_per_second = 64;
 
-// 56 bytes. The reply key of a NAT connection is not stored: it is (real server -> client),
-// which the fields below give.
-struct Connection {
-    FlowKey client_key;          // client -> VIP, as the client sends it
-    rte_be32_t real_ip = 0;
+// One connection of either family: Key is FlowKey (IPv4, 56 bytes) or FlowKey6 (IPv6, 92 bytes).
+// The reply key of a NAT connection is not stored: it is (real server -> client), which the
+// fields below give.
+template <typename Key>
+struct BasicConnection {
+    using Address = typename Key::Address;
+    Key client_key;              // client -> VIP, as the client sends it
+    Address real_ip{};
     rte_be16_t real_port = 0;
     ForwardMethod method = ForwardMethod::nat;
     bool in_use = false;
@@ -52,38 +57,46 @@ struct Connection {
     // Whether it counts in its real server's ActiveConn (TCP in an active state) or InActConn.
     bool counts_active() const { return client_key.proto == IPPROTO_TCP && tcp_state_is_active(tcp.state); }
 
-    FlowKey reply_key() const
+    Key reply_key() const
     {
         return {real_ip, client_key.src_ip, real_port, client_key.src_port, client_key.proto, {0, 0, 0}};
     }
 };
+using Connection = BasicConnection<FlowKey>;
+using Connection6 = BasicConnection<FlowKey6>;
 static_assert(sizeof(Connection) == 56);
+static_assert(sizeof(Connection6) == 92);
 
-class ConnTable {
+// A worker's table of one family's connections (ConnTable, ConnTable6).
+template <typename Conn>
+class BasicConnTable {
 public:
+    using Key = std::remove_cvref_t<decltype(Conn::client_key)>;
+    using Address = typename Conn::Address;
+    using Connection = Conn;
     struct Hit {
         Connection* conn = nullptr;
         bool is_reply = false;   // the packet came from the real server
     };
     enum class InsertResult : uint8_t { ok, full, conflict };
 
-    ConnTable() = default;
-    ConnTable(const ConnTable&) = delete;
-    ConnTable& operator=(const ConnTable&) = delete;
+    BasicConnTable() = default;
+    BasicConnTable(const BasicConnTable&) = delete;
+    BasicConnTable& operator=(const BasicConnTable&) = delete;
 
     // Allocates room for `capacity` connections. False when the memory cannot be had.
     bool init(uint32_t capacity, int socket);
 
-    Hit lookup(const FlowKey& key) const;
+    Hit lookup(const Key& key) const;
 
     // Looks up `count` keys (at most rx_burst_size) at once: every bucket is prefetched, then
     // every candidate connection, then the keys are compared, so the misses overlap.
-    void lookup_bulk(const FlowKey* const* keys, unsigned count, Hit* hits) const;
+    void lookup_bulk(const Key* const* keys, unsigned count, Hit* hits) const;
 
     // Adds a connection for `client_key` towards real_ip:real_port (a NAT connection is also
     // found by its reply key). On ok, `*out` has its keys, method, last_seen = now and its wheel
     // slot set, for a deadline `timeout` ticks away; the caller fills in the rest.
-    InsertResult insert(const FlowKey& client_key, rte_be32_t real_ip, rte_be16_t real_port,
+    InsertResult insert(const Key& client_key, const Address& real_ip, rte_be16_t real_port,
                         ForwardMethod method, Tick now, Tick timeout, Connection** out);
 
     void remove(Connection* conn);
@@ -118,8 +131,8 @@ private:
     void link(Connection* c, Tick deadline);
     void unlink(Connection* c);
 
-    uint32_t find(const FlowKey& key, uint32_t hash) const;
-    bool holds(uint32_t value, const FlowKey& key) const
+    uint32_t find(const Key& key, uint32_t hash) const;
+    bool holds(uint32_t value, const Key& key) const
     {
         const Connection& c = slots_[value >> 1];
         return c.in_use && ((value & 1) ? c.reply_key() : c.client_key) == key;
@@ -140,8 +153,14 @@ private:
     size_t memory_bytes_ = 0;
 };
 
+using ConnTable = BasicConnTable<Connection>;
+using ConnTable6 = BasicConnTable<Connection6>;
+extern template class BasicConnTable<Connection>;
+extern template class BasicConnTable<Connection6>;
+
+template <typename Conn>
 template <typename TimeoutOf, typename OnExpire>
-uint32_t ConnTable::expire(Tick now, uint32_t budget, TimeoutOf&& timeout_of, OnExpire&& on_expire)
+uint32_t BasicConnTable<Conn>::expire(Tick now, uint32_t budget, TimeoutOf&& timeout_of, OnExpire&& on_expire)
 {
     if (!wheel_started_) {
         wheel_cursor_ = now;

@@ -19,6 +19,12 @@ inline Verdict dr_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t*, const 
     return egress_ipv4(w, m, real_ip);
 }
 
+inline Verdict dr_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket&,
+                                 const Ipv6Address& real_ip, rte_be16_t)
+{
+    return egress_ipv6(w, m, real_ip);
+}
+
 // An ICMP error from the client's side goes to the real server as it is: the real server sent
 // the packet it quotes, from the VIP.
 inline Verdict dr_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket&, const Connection& c)

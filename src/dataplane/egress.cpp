@@ -4,6 +4,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/arp.hpp"
+#include "dataplane/nd.hpp"
 #include "dataplane/packet.hpp"
 
 namespace fulcrum::dataplane {
@@ -15,43 +16,134 @@ namespace {
 constexpr uint64_t pending_lifetime_divisor = 1;   // 1 s
 constexpr uint64_t arp_retry_divisor = 5;           // 200 ms
 
-void fill_ethernet(rte_mbuf* m, const PortInfo& port, const rte_ether_addr& next_hop_mac)
+void fill_ethernet(rte_mbuf* m, const PortInfo& port, const rte_ether_addr& next_hop_mac, rte_be16_t ether_type)
 {
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     eth->dst_addr = next_hop_mac;
     eth->src_addr = port.mac;
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    eth->ether_type = ether_type;
 }
 
-void send_arp_request(WorkerContext& w, uint16_t port_id, rte_be32_t target)
-{
-    const PortInfo& port = w.shared->ports[port_id];
-    rte_mbuf* request = arp_build_request(w.shared->pool, port, port.source_for(target), target);
-    if (request == nullptr) return;
-    ++w.counters.arp_requests;
-    egress_stage(w, port_id, request);
-}
+// What differs between resolving an IPv4 and an IPv6 next hop: the table, the worker's state,
+// the Ethernet type, and how the neighbour is asked (ARP request, neighbour solicitation).
+template <typename Address>
+struct NextHopFamily;
 
-// The neighbour cache is direct-mapped on the low bits of the address (host order, so hosts of
-// one subnet spread over the slots).
-bool resolve(WorkerContext& w, rte_be32_t next_hop, rte_ether_addr& mac)
+template <>
+struct NextHopFamily<rte_be32_t> {
+    static constexpr rte_be16_t ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    static const NeighborTable& table(const WorkerContext& w) { return *w.shared->neighbors; }
+    static NextHopState<rte_be32_t>& state(WorkerContext& w) { return w.next_hops; }
+    // Host order, so hosts of one subnet spread over the slots.
+    static uint32_t cache_index(rte_be32_t ip) { return rte_be_to_cpu_32(ip) & (neighbor_cache_size - 1); }
+    static void ask(WorkerContext& w, uint16_t port_id, rte_be32_t target)
+    {
+        const PortInfo& port = w.shared->ports[port_id];
+        rte_mbuf* request = arp_build_request(w.shared->pool, port, port.source_for(target), target);
+        if (request == nullptr) return;
+        ++w.counters.arp_requests;
+        egress_stage(w, port_id, request);
+    }
+};
+
+template <>
+struct NextHopFamily<Ipv6Address> {
+    static constexpr rte_be16_t ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+    static const Neighbor6Table& table(const WorkerContext& w) { return *w.shared->neighbors6; }
+    static NextHopState<Ipv6Address>& state(WorkerContext& w) { return w.next_hops6; }
+    static uint32_t cache_index(const Ipv6Address& ip)
+    {
+        return ((uint32_t{ip.bytes[14]} << 8) | ip.bytes[15]) & (neighbor_cache_size - 1);
+    }
+    static void ask(WorkerContext& w, uint16_t port_id, const Ipv6Address& target)
+    {
+        const PortInfo& port = w.shared->ports[port_id];
+        rte_mbuf* request = nd_build_solicitation(w.shared->pool, port, port.source_for(target), target);
+        if (request == nullptr) return;
+        ++w.counters.nd_solicitations;
+        egress_stage(w, port_id, request);
+    }
+};
+
+// The neighbour cache is direct-mapped on the low bits of the address.
+template <typename Address>
+bool resolve(WorkerContext& w, const Address& next_hop, rte_ether_addr& mac)
 {
-    auto& slot = w.neighbor_cache[rte_be_to_cpu_32(next_hop) & (neighbor_cache_size - 1)];
+    using Family = NextHopFamily<Address>;
+    using Table = BasicNeighborTable<Address>;
+    auto& slot = Family::state(w).cache[Family::cache_index(next_hop)];
     const uint32_t now_s = w.now_tick / ticks_per_second;
-    if (slot.entry != nullptr && slot.ip == next_hop && NeighborTable::mac_for(*slot.entry, next_hop, now_s, mac))
+    if (slot.entry != nullptr && slot.ip == next_hop && Table::mac_for(*slot.entry, next_hop, now_s, mac))
         return true;
     // Not cached, or the entry was forgotten (or is still unresolved): the table has the truth.
-    const NeighborTable::Entry* entry = w.shared->neighbors->find(next_hop);
+    const typename Table::Entry* entry = Family::table(w).find(next_hop);
     if (entry == nullptr) return false;
     slot = {next_hop, entry};
-    return NeighborTable::mac_for(*entry, next_hop, now_s, mac);
+    return Table::mac_for(*entry, next_hop, now_s, mac);
 }
 
-bool already_waiting_for(const WorkerContext& w, rte_be32_t next_hop)
+template <typename Address>
+bool already_waiting_for(const NextHopState<Address>& state, const Address& next_hop)
 {
-    for (unsigned i = 0; i < w.pending_count; ++i)
-        if (w.pending[i].next_hop == next_hop) return true;
+    for (unsigned i = 0; i < state.pending_count; ++i)
+        if (state.pending[i].next_hop == next_hop) return true;
     return false;
+}
+
+template <typename Address>
+Verdict send_to_next_hop(WorkerContext& w, rte_mbuf* m, uint16_t port_id, const Address& next_hop)
+{
+    using Family = NextHopFamily<Address>;
+    rte_ether_addr mac;
+    if (resolve(w, next_hop, mac)) {
+        fill_ethernet(m, w.shared->ports[port_id], mac, Family::ether_type);
+        return Verdict::transmit(port_id);
+    }
+    NextHopState<Address>& state = Family::state(w);
+    if (state.pending_count == max_pending_arp) return Verdict::drop(DropReason::neighbor_unresolved);
+    if (!already_waiting_for(state, next_hop)) Family::ask(w, port_id, next_hop);
+    state.pending[state.pending_count++] = {m, next_hop, port_id, w.now};
+    ++w.counters.held_for_arp;
+    return Verdict::held();
+}
+
+template <typename Address>
+void retry_pending(WorkerContext& w)
+{
+    using Family = NextHopFamily<Address>;
+    NextHopState<Address>& state = Family::state(w);
+    if (state.pending_count == 0) return;
+    const bool ask_again = w.now - state.last_retry > w.shared->tsc_hz / arp_retry_divisor;
+    if (ask_again) state.last_retry = w.now;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < state.pending_count; ++i) {
+        BasicPendingPacket<Address> p = state.pending[i];
+        rte_ether_addr mac;
+        if (resolve(w, p.next_hop, mac)) {
+            fill_ethernet(p.mbuf, w.shared->ports[p.port_id], mac, Family::ether_type);
+            egress_stage(w, p.port_id, p.mbuf);
+            continue;
+        }
+        if (w.now - p.since > w.shared->tsc_hz / pending_lifetime_divisor) {
+            ++w.counters.drop(DropReason::neighbor_unresolved);
+            rte_pktmbuf_free(p.mbuf);
+            continue;
+        }
+        // One request per next hop per retry round: only the first frame waiting for it asks.
+        bool first_for_hop = true;
+        for (unsigned j = 0; j < kept; ++j)
+            if (state.pending[j].next_hop == p.next_hop) first_for_hop = false;
+        if (ask_again && first_for_hop) Family::ask(w, p.port_id, p.next_hop);
+        state.pending[kept++] = p;
+    }
+    state.pending_count = kept;
+}
+
+template <typename Address>
+void release_pending(NextHopState<Address>& state)
+{
+    for (unsigned i = 0; i < state.pending_count; ++i) rte_pktmbuf_free(state.pending[i].mbuf);
+    state.pending_count = 0;
 }
 
 }  // namespace
@@ -65,46 +157,25 @@ Verdict egress_ipv4(WorkerContext& w, rte_mbuf* m, rte_be32_t destination)
 
 Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32_t destination)
 {
-    const rte_be32_t next_hop = route.gateway != 0 ? route.gateway : destination;
-    rte_ether_addr mac;
-    if (resolve(w, next_hop, mac)) {
-        fill_ethernet(m, w.shared->ports[route.port], mac);
-        return Verdict::transmit(route.port);
-    }
-    if (w.pending_count == max_pending_arp) return Verdict::drop(DropReason::neighbor_unresolved);
-    if (!already_waiting_for(w, next_hop)) send_arp_request(w, route.port, next_hop);
-    w.pending[w.pending_count++] = {m, next_hop, route.port, w.now};
-    ++w.counters.held_for_arp;
-    return Verdict::held();
+    return send_to_next_hop(w, m, route.port, route.gateway != 0 ? route.gateway : destination);
+}
+
+Verdict egress_ipv6(WorkerContext& w, rte_mbuf* m, const Ipv6Address& destination)
+{
+    const NextHop6* hop = w.snapshot->route(destination);
+    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+    return egress_via(w, m, *hop, destination);
+}
+
+Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop6& route, const Ipv6Address& destination)
+{
+    return send_to_next_hop(w, m, route.port, route.gateway.is_unspecified() ? destination : route.gateway);
 }
 
 void egress_retry_pending(WorkerContext& w)
 {
-    if (w.pending_count == 0) return;
-    const bool repeat_arp = w.now - w.last_arp_retry > w.shared->tsc_hz / arp_retry_divisor;
-    if (repeat_arp) w.last_arp_retry = w.now;
-    unsigned kept = 0;
-    for (unsigned i = 0; i < w.pending_count; ++i) {
-        PendingPacket p = w.pending[i];
-        rte_ether_addr mac;
-        if (resolve(w, p.next_hop, mac)) {
-            fill_ethernet(p.mbuf, w.shared->ports[p.port_id], mac);
-            egress_stage(w, p.port_id, p.mbuf);
-            continue;
-        }
-        if (w.now - p.since > w.shared->tsc_hz / pending_lifetime_divisor) {
-            ++w.counters.drop(DropReason::neighbor_unresolved);
-            rte_pktmbuf_free(p.mbuf);
-            continue;
-        }
-        // One request per next hop per retry round: only the first frame waiting for it asks.
-        bool first_for_hop = true;
-        for (unsigned j = 0; j < kept; ++j)
-            if (w.pending[j].next_hop == p.next_hop) first_for_hop = false;
-        if (repeat_arp && first_for_hop) send_arp_request(w, p.port_id, p.next_hop);
-        w.pending[kept++] = p;
-    }
-    w.pending_count = kept;
+    retry_pending<rte_be32_t>(w);
+    retry_pending<Ipv6Address>(w);
 }
 
 Verdict egress_to_kernel(WorkerContext& w, uint16_t kernel_port)
@@ -140,8 +211,8 @@ void egress_flush(WorkerContext& w)
 
 void egress_release_pending(WorkerContext& w)
 {
-    for (unsigned i = 0; i < w.pending_count; ++i) rte_pktmbuf_free(w.pending[i].mbuf);
-    w.pending_count = 0;
+    release_pending(w.next_hops);
+    release_pending(w.next_hops6);
 }
 
 }  // namespace fulcrum::dataplane

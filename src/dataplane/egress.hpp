@@ -1,5 +1,6 @@
 // The last stages: route, resolve the next hop, fill in the Ethernet header, and stage the frame
-// for transmission. Frames whose next hop is not yet known wait a short while for ARP.
+// for transmission. Frames whose next hop is not yet known wait a short while for ARP or
+// neighbour discovery.
 #pragma once
 
 #include <rte_byteorder.h>
@@ -19,6 +20,11 @@ Verdict egress_ipv4(WorkerContext& w, rte_mbuf* m, rte_be32_t destination);
 // The same, with the route already looked up (TUN needs the egress port before it can build
 // the outer header).
 Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32_t destination);
+
+// The same for an IPv6 frame: routed by the IPv6 routes, its next hop resolved by neighbour
+// discovery.
+Verdict egress_ipv6(WorkerContext& w, rte_mbuf* m, const Ipv6Address& destination);
+Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop6& route, const Ipv6Address& destination);
 
 // Sends waiting frames whose next hop has been resolved, repeats ARP requests, and drops frames
 // that waited too long. Cheap when nothing waits.

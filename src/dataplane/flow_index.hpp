@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/ipv6.hpp"
 #include "dataplane/packet.hpp"
 
 namespace fulcrum::dataplane {
@@ -31,6 +32,15 @@ public:
         uint64_t words[2];
         std::memcpy(words, &key, sizeof words);
         return rte_hash_crc_8byte(words[1], rte_hash_crc_8byte(words[0], 0x9747b28c));
+    }
+
+    static uint32_t hash(const FlowKey6& key)
+    {
+        uint64_t words[5];
+        std::memcpy(words, &key, sizeof words);
+        uint32_t h = 0x9747b28c;
+        for (uint64_t word : words) h = rte_hash_crc_8byte(word, h);
+        return h;
     }
 
     void prefetch(uint32_t hash) const { rte_prefetch0(&buckets_[primary(hash)]); }

@@ -19,6 +19,14 @@ int packet_owner(const WorkerContext& w, const uint8_t* frame, const ParsedPacke
 {
     const unsigned workers = w.shared->worker_count;
     if (p.is_fragment) return -1;
+    if (p.is_ipv6) {
+        if (p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP) return -1;
+        // The same rule over the folded addresses (ICMPv6 errors stay where they arrive).
+        const FlowKey6 key = key6_of(frame, p);
+        if (w.snapshot->is_vip(key.dst_ip))
+            return static_cast<int>(owner_of_client(rte_cpu_to_be_32(fold_ipv6(key.src_ip)), key.src_port, workers));
+        return static_cast<int>(owner_of_client(rte_cpu_to_be_32(fold_ipv6(key.dst_ip)), key.dst_port, workers));
+    }
     if (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP) {
         // To a VIP the client is the source; anything else may be a NAT reply to the client.
         if (w.snapshot->is_vip(p.key.dst_ip)) return static_cast<int>(owner_of_client(p.key.src_ip, p.key.src_port, workers));

@@ -24,4 +24,15 @@ inline bool martian_source(const ServiceSnapshot& snapshot, rte_be32_t source)
     return std::binary_search(snapshot.never_sources.begin(), snapshot.never_sources.end(), source);
 }
 
+// The IPv6 counterpart: the unspecified address (a neighbour solicitation's duplicate-address
+// probe is handled before this is asked), loopback, multicast, IPv4-mapped addresses (RFC 4291
+// 2.5.5.2: never on the wire), and the snapshot's never_sources6 (the director's addresses, the
+// VIPs). Link-local sources are left to the caller: they are on the link, never through a
+// router, and only the director's own neighbours may use them.
+inline bool martian_source(const ServiceSnapshot& snapshot, const Ipv6Address& source)
+{
+    if (source.is_unspecified() || source.is_loopback() || source.is_multicast() || source.is_ipv4_mapped()) return true;
+    return std::binary_search(snapshot.never_sources6.begin(), snapshot.never_sources6.end(), source);
+}
+
 }  // namespace fulcrum::dataplane

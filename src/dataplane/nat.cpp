@@ -55,7 +55,46 @@ void rewrite_quote(rte_ipv4_hdr* q, bool source, rte_be32_t address, rte_be16_t 
     q->hdr_checksum = rte_ipv4_cksum(q);
 }
 
+void rewrite_address_and_port(uint8_t* frame, const ParsedPacket& p, bool destination, const Ipv6Address& new_address,
+                              rte_be16_t new_port)
+{
+    rte_ipv6_hdr* ip = p.ip6(frame);
+    uint8_t* field = destination ? ip->dst_addr : ip->src_addr;
+    const Ipv6Address old_address = Ipv6Address::from(field);
+    if (p.key.proto == IPPROTO_TCP) {
+        auto* tcp = header_at<rte_tcp_hdr>(frame, p.l4_offset);
+        const rte_be16_t old_port = destination ? tcp->dst_port : tcp->src_port;
+        tcp->cksum = checksum_adjust16(checksum_adjust128(tcp->cksum, old_address, new_address), old_port, new_port);
+        (destination ? tcp->dst_port : tcp->src_port) = new_port;
+    } else if (p.key.proto == IPPROTO_UDP) {
+        auto* udp = header_at<rte_udp_hdr>(frame, p.l4_offset);
+        const rte_be16_t old_port = destination ? udp->dst_port : udp->src_port;
+        const rte_be16_t adjusted = checksum_adjust16(checksum_adjust128(udp->dgram_cksum, old_address, new_address),
+                                                      old_port, new_port);
+        udp->dgram_cksum = adjusted == 0 ? 0xffff : adjusted;
+        (destination ? udp->dst_port : udp->src_port) = new_port;
+    }
+    new_address.to(field);
+}
+
 }  // namespace
+
+void nat_rewrite_destination(uint8_t* frame, const ParsedPacket& p, const Ipv6Address& real_ip, rte_be16_t real_port)
+{
+    rewrite_address_and_port(frame, p, true, real_ip, real_port);
+}
+
+void nat_rewrite_source(uint8_t* frame, const ParsedPacket& p, const Ipv6Address& vip, rte_be16_t vport)
+{
+    rewrite_address_and_port(frame, p, false, vip, vport);
+}
+
+bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection6& c)
+{
+    if (!decrement_hop_limit(p.ip6(frame))) return false;
+    nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
+    return true;
+}
 
 void nat_rewrite_destination(uint8_t* frame, const ParsedPacket& p, rte_be32_t real_ip,
                              rte_be16_t real_port)

@@ -50,4 +50,27 @@ bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection& 
 Verdict nat_reply_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
                                const Connection& c);
 
+// NAT66: the same rewriting of an IPv6 packet. There is no header checksum; the TCP or UDP
+// checksum covers the addresses through the pseudo-header and is patched for them (RFC 1624
+// over 128 bits).
+void nat_rewrite_destination(uint8_t* frame, const ParsedPacket& p, const Ipv6Address& real_ip, rte_be16_t real_port);
+void nat_rewrite_source(uint8_t* frame, const ParsedPacket& p, const Ipv6Address& vip, rte_be16_t vport);
+
+// IPv6's TTL. False, leaving the packet unchanged, when it would reach 0.
+inline bool decrement_hop_limit(rte_ipv6_hdr* ip)
+{
+    if (ip->hop_limits <= 1) return false;
+    --ip->hop_limits;
+    return true;
+}
+
+inline Verdict nat_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                                  const Ipv6Address& real_ip, const rte_be16_t& real_port)
+{
+    nat_rewrite_destination(frame, p, real_ip, real_port);
+    return egress_ipv6(w, m, real_ip);
+}
+
+bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection6& c);
+
 }  // namespace fulcrum::dataplane

@@ -25,6 +25,7 @@ inline constexpr uint8_t icmp_code_port_unreachable = 3;
 
 // One-direction identity of a packet, with addresses and ports as on the wire (network order).
 struct FlowKey {
+    using Address = rte_be32_t;
     rte_be32_t src_ip = 0;
     rte_be32_t dst_ip = 0;
     rte_be16_t src_port = 0;

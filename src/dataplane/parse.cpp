@@ -34,6 +34,18 @@ bool header_checksum_ok(const rte_ipv4_hdr* ip, unsigned length)
         out.quote_offset = static_cast<uint16_t>(offset);
 }
 
+// The ICMPv6 counterpart: a quoted IPv6 header and the 8 bytes after it.
+[[gnu::noinline, gnu::cold]] void find_icmp6_quote(const uint8_t* frame, ParsedPacket& out)
+{
+    const auto* icmp = reinterpret_cast<const rte_icmp_hdr*>(frame + out.l4_offset);
+    if (!icmp6_is_error(icmp->icmp_type)) return;
+    const uint32_t offset = out.l4_offset + sizeof(rte_icmp_hdr);
+    const uint32_t available = out.l4_length - sizeof(rte_icmp_hdr);
+    const auto* q = reinterpret_cast<const rte_ipv6_hdr*>(frame + offset);
+    if (available >= sizeof(rte_ipv6_hdr) + 8 && (q->vtc_flow & RTE_BE32(0xf0000000)) == RTE_BE32(0x60000000))
+        out.quote_offset = static_cast<uint16_t>(offset);
+}
+
 Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
 {
     switch (out.key.proto) {
@@ -54,11 +66,20 @@ Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
         const unsigned udp_length = rte_be_to_cpu_16(udp->dgram_len);
         if (udp_length < sizeof(rte_udp_hdr) || udp_length > out.l4_length)
             return Verdict::drop(DropReason::bad_l4_header);
+        // IPv6 has no header checksum to lean on: a UDP datagram without one is discarded
+        // (RFC 8200 8.1).
+        if (out.is_ipv6 && udp->dgram_cksum == 0) return Verdict::drop(DropReason::bad_l4_header);
         out.key.src_port = udp->src_port;
         out.key.dst_port = udp->dst_port;
         return Verdict::next();
     }
+    case IPPROTO_ICMPV6:
+        if (!out.is_ipv6) return Verdict::next();
+        if (out.l4_length < sizeof(rte_icmp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
+        find_icmp6_quote(frame, out);
+        return Verdict::next();
     case IPPROTO_ICMP:
+        if (out.is_ipv6) return Verdict::next();
         if (out.l4_length < sizeof(rte_icmp_hdr)) return Verdict::drop(DropReason::bad_l4_header);
         find_icmp_quote(frame, out);
         return Verdict::next();
@@ -67,7 +88,73 @@ Verdict parse_l4(uint8_t* frame, ParsedPacket& out)
     }
 }
 
+// After the Ethernet header: an IPv6 header whose payload fits the frame, its extension headers
+// walked to the transport header.
+Verdict parse_ipv6(uint8_t* frame, uint32_t l3_length, ParsedPacket& out)
+{
+    out.is_ipv6 = true;
+    if (l3_length < sizeof(rte_ipv6_hdr)) return Verdict::drop(DropReason::too_short);
+    const rte_ipv6_hdr* ip = out.ip6(frame);
+    const unsigned payload_length = rte_be_to_cpu_16(ip->payload_len);
+    // A jumbogram (payload length 0 and a hop-by-hop option) cannot arrive on a link of ours.
+    if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 || sizeof(rte_ipv6_hdr) + payload_length > l3_length)
+        return Verdict::drop(DropReason::bad_ip_header);
+    out.frame_length = out.l3_offset + sizeof(rte_ipv6_hdr) + payload_length;
+    uint8_t proto = ip->proto;
+    const int l4 = ipv6_transport_offset(frame, out.l3_offset + sizeof(rte_ipv6_hdr), payload_length, proto,
+                                         out.is_fragment);
+    if (l4 < 0) return Verdict::drop(DropReason::bad_ip_header);
+    out.l4_offset = static_cast<uint16_t>(l4);
+    out.l4_length = static_cast<uint16_t>(out.frame_length - static_cast<uint32_t>(l4));
+    out.key.proto = proto;
+    if (out.is_fragment) return Verdict::next();
+    return parse_l4(frame, out);
+}
+
 }  // namespace
+
+int ipv6_transport_offset(const uint8_t* frame, uint32_t offset, uint32_t available, uint8_t& proto,
+                          bool& is_fragment)
+{
+    // Enough for any packet a client sends; a longer chain is an attack on the parser's time.
+    constexpr unsigned max_extension_headers = 8;
+    const uint32_t end = offset + available;
+    is_fragment = false;
+    for (unsigned n = 0; n < max_extension_headers; ++n) {
+        switch (proto) {
+        case ipv6_hop_by_hop:
+            // Only directly after the IPv6 header (RFC 8200 4.1).
+            if (n != 0) return -1;
+            [[fallthrough]];
+        case ipv6_routing:
+        case ipv6_destination_options: {
+            if (end - offset < 8) return -1;
+            const uint32_t length = (uint32_t{frame[offset + 1]} + 1) * 8;
+            if (end - offset < length) return -1;
+            proto = frame[offset];
+            offset += length;
+            break;
+        }
+        case ipv6_fragment: {
+            if (end - offset < 8) return -1;
+            uint16_t offset_flags;
+            std::memcpy(&offset_flags, frame + offset + 2, sizeof offset_flags);
+            // Offset 0 without "more fragments" is an atomic fragment: the whole packet (RFC 6946).
+            if ((rte_be_to_cpu_16(offset_flags) & 0xfff9) != 0) {
+                is_fragment = true;
+                proto = frame[offset];
+                return static_cast<int>(offset + 8);
+            }
+            proto = frame[offset];
+            offset += 8;
+            break;
+        }
+        default:
+            return static_cast<int>(offset);
+        }
+    }
+    return -1;
+}
 
 const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available)
 {
@@ -107,6 +194,8 @@ Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_
         return Verdict::next();
     case RTE_BE16(RTE_ETHER_TYPE_IPV4):
         break;
+    case RTE_BE16(RTE_ETHER_TYPE_IPV6):
+        return parse_ipv6(frame, l3_length, out);
     default:
         return Verdict::drop(DropReason::unsupported_ethertype);
     }
@@ -120,7 +209,6 @@ Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_
         return Verdict::drop(DropReason::bad_ip_header);
     if (!header_checksum_ok(ip, header_length)) return Verdict::drop(DropReason::bad_ip_checksum);
 
-    out.has_ip_options = header_length > sizeof(rte_ipv4_hdr);
     out.is_fragment = (ip->fragment_offset & rte_cpu_to_be_16(ip_fragment_mask)) != 0;
     out.frame_length = out.l3_offset + total_length;
     out.l4_offset = static_cast<uint16_t>(out.l3_offset + header_length);

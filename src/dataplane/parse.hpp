@@ -1,5 +1,5 @@
-// Stage 1: parse. Checks the Ethernet, ARP/IPv4 and TCP/UDP/ICMP headers of a frame held in
-// plain bytes and records where each one starts. Nothing is modified.
+// Stage 1: parse. Checks the Ethernet, ARP/IPv4/IPv6 and TCP/UDP/ICMP/ICMPv6 headers of a frame
+// held in plain bytes and records where each one starts. Nothing is modified.
 #pragma once
 
 #include <rte_ether.h>
@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "dataplane/ipv6.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/verdict.hpp"
 
@@ -16,22 +17,30 @@ namespace fulcrum::dataplane {
 struct ParsedPacket {
     bool is_arp = false;
     bool is_fragment = false;     // MF set or offset non-zero: no L4 header was parsed
-    bool has_ip_options = false;
+    // The key's addresses are left 0: an IPv6 packet's are in its header (key6_of), and its
+    // transport header is the one after any extension headers.
+    bool is_ipv6 = false;
     uint8_t tcp_flags = 0;
     uint16_t l3_offset = 0;
     uint16_t l4_offset = 0;
     uint16_t l4_length = 0;
-    // An ICMP error (destination unreachable, source quench, time exceeded) quotes the header
+    // An ICMP error (destination unreachable, source quench, time exceeded; for ICMPv6 also
+    // packet too big and parameter problem) quotes the header
     // of the packet it is about: where that header starts, once it is known to be whole with the
     // 8 bytes after it (the ports); 0 for anything else. The owner stage and the related-ICMP
     // stage both read it from here.
     uint16_t quote_offset = 0;
-    // Ethernet header plus the IPv4 total length: anything past it is link padding, which the
+    // Ethernet header plus the IP datagram's length: anything past it is link padding, which the
     // caller trims so that rewritten lengths and checksums cover only the datagram.
     uint32_t frame_length = 0;
     FlowKey key;                  // ports are 0 for ICMP and fragments
 
     rte_ipv4_hdr* ip(uint8_t* frame) const { return header_at<rte_ipv4_hdr>(frame, l3_offset); }
+    rte_ipv6_hdr* ip6(uint8_t* frame) const { return header_at<rte_ipv6_hdr>(frame, l3_offset); }
+    const rte_ipv6_hdr* ip6(const uint8_t* frame) const
+    {
+        return reinterpret_cast<const rte_ipv6_hdr*>(frame + l3_offset);
+    }
     rte_ipv4_hdr* quote(uint8_t* frame) const { return header_at<rte_ipv4_hdr>(frame, quote_offset); }
     const rte_ipv4_hdr* quote(const uint8_t* frame) const
     {
@@ -47,6 +56,34 @@ constexpr bool icmp_is_error(uint8_t type)
 {
     return type == icmp_dest_unreachable || type == icmp_source_quench || type == icmp_time_exceeded;
 }
+
+// Whether an ICMPv6 type is an error (RFC 4443 2.1: below 128) that quotes a packet.
+constexpr bool icmp6_is_error(uint8_t type)
+{
+    return type == icmp6_dest_unreachable || type == icmp6_packet_too_big || type == icmp6_time_exceeded ||
+           type == icmp6_parameter_problem;
+}
+
+// The flow key of an IPv6 packet `p` describes: its addresses from the header, the rest from
+// p.key.
+inline FlowKey6 key6_of(const uint8_t* frame, const ParsedPacket& p)
+{
+    const rte_ipv6_hdr* ip = p.ip6(frame);
+    FlowKey6 k;
+    k.src_ip = Ipv6Address::from(ip->src_addr);
+    k.dst_ip = Ipv6Address::from(ip->dst_addr);
+    k.src_port = p.key.src_port;
+    k.dst_port = p.key.dst_port;
+    k.proto = p.key.proto;
+    return k;
+}
+
+// Where the transport header of the IPv6 packet at `offset` starts, after its extension headers
+// (hop-by-hop first only, routing, destination options; at most a few), within `available`
+// bytes; its protocol in `proto`, and whether a fragment header makes it a fragment other than
+// an atomic one. -1 when the chain is malformed or cut short.
+int ipv6_transport_offset(const uint8_t* frame, uint32_t offset, uint32_t available, uint8_t& proto,
+                          bool& is_fragment);
 
 // The IPv4 header quoted at `offset`, when the `available` bytes there hold all of it and the
 // 8 bytes after it (the ports); nullptr otherwise.

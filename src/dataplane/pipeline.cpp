@@ -7,6 +7,7 @@
 
 #include "dataplane/arp.hpp"
 #include "dataplane/conn_pressure.hpp"
+#include "dataplane/connection_steps.hpp"
 #include "dataplane/defense.hpp"
 #include "dataplane/egress.hpp"
 #include "dataplane/forward.hpp"
@@ -21,123 +22,15 @@ namespace fulcrum::dataplane {
 
 namespace {
 
-// Flags Linux's tcp_validate_incoming and its LISTEN state discard: SYN with FIN or RST, and
-// segments with none of SYN, ACK and RST. IPVS would schedule a SYN+FIN and move a connection
-// to CLOSE on a segment without flags, so a spoofed one could redirect or end a client's flow.
-bool tcp_flags_invalid(uint8_t flags)
+sched::FlowInput flow_input(const WorkerContext& w, const ParsedPacket& p)
 {
-    if ((flags & RTE_TCP_SYN_FLAG) && (flags & (RTE_TCP_FIN_FLAG | RTE_TCP_RST_FLAG))) return true;
-    return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == 0;
-}
-
-bool is_syn_only(uint8_t flags)
-{
-    return (flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) == RTE_TCP_SYN_FLAG;
-}
-
-ConnCounts& counts_of(WorkerContext& w, const Connection& c) { return w.conn_counts[c.real_server_id]; }
-
-// Feeds a TCP packet to IPVS's state table; moves the connection between ActiveConn and
-// InActConn, and to the wheel slot of its new timeout, when its state changes.
-void track_tcp(WorkerContext& w, Connection& c, const ParsedPacket& p, TcpDirection direction)
-{
-    if (p.key.proto != IPPROTO_TCP) return;
-    const TcpConnState before = c.tcp;
-    c.tcp = tcp_step(c.tcp, direction, p.tcp_flags, w.defense.secure_tcp_on);
-    if (c.tcp.state == before.state) return;
-    recount_after_state_change(w, c, before.state);
-    w.conns.reschedule(&c, c.last_seen + connection_timeout(c, *w.snapshot));
+    return {rte_be_to_cpu_32(p.key.src_ip), rte_be_to_cpu_32(p.key.dst_ip), rte_be_to_cpu_16(p.key.src_port),
+            rte_be_to_cpu_16(p.key.dst_port), w.now_tick};
 }
 
 int32_t schedule(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p)
 {
-    std::span<const sched::Destination> dests = w.snapshot->destinations_of(service);
-    if (service.live_view) {
-        // lc and its kin compare this worker's own connection counts (docs/scheduling.md says
-        // how exact that is); overload comes from the control core's totals.
-        const auto real_servers = w.snapshot->real_servers_of(service);
-        for (size_t i = 0; i < dests.size(); ++i) {
-            sched::Destination& d = w.sched_view[i];
-            d = dests[i];
-            const uint32_t id = real_servers[i].id;
-            d.active = w.conn_counts[id].active.load(std::memory_order_relaxed);
-            d.inactive = w.conn_counts[id].inactive.load(std::memory_order_relaxed);
-            d.overloaded = w.shared->overloaded[id].load(std::memory_order_relaxed);
-        }
-        dests = {w.sched_view.data(), dests.size()};
-    }
-    const sched::FlowInput flow{rte_be_to_cpu_32(p.key.src_ip), rte_be_to_cpu_32(p.key.dst_ip),
-                                rte_be_to_cpu_16(p.key.src_port), rte_be_to_cpu_16(p.key.dst_port), w.now_tick};
-    return sched::pick(service.sched, dests, w.cursors[service.id], flow);
-}
-
-// ipvsadm --stats: packets and IP bytes, to the real server (in) or back to the client (out),
-// for a service and its real server.
-void count_traffic(WorkerContext& w, uint32_t service_id, uint32_t real_server_id, const rte_mbuf* m, bool inbound)
-{
-    const uint64_t bytes = rte_pktmbuf_pkt_len(m) - sizeof(rte_ether_hdr);
-    for (TrafficCounters* t : {&w.service_traffic[service_id], &w.real_server_traffic[real_server_id]}) {
-        bump(inbound ? t->in_packets : t->out_packets, 1);
-        bump(inbound ? t->in_bytes : t->out_bytes, bytes);
-    }
-}
-
-uint32_t seconds_of(const WorkerContext& w) { return w.now_tick / ticks_per_second; }
-
-// ip_vs_sched_persist: a client (its address under the service's netmask) that has a live
-// template goes to that template's real server; otherwise it is scheduled and a template made.
-int32_t pick_persistent(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p,
-                        std::optional<PersistenceTable::Template>& persistent)
-{
-    PersistenceTable& templates = *w.shared->templates;
-    const uint32_t client = rte_be_to_cpu_32(p.key.src_ip) & service.persistence_mask;
-    const uint32_t now_s = seconds_of(w);
-    const auto real_servers = w.snapshot->real_servers_of(service);
-    const auto dests = w.snapshot->destinations_of(service);
-    if (auto found = templates.find(service.id, client, now_s, service.persistence_seconds)) {
-        for (size_t i = 0; i < real_servers.size(); ++i) {
-            if (real_servers[i].id != found->real_server_id) continue;
-            // A quiescent server keeps its persistent clients, unless told otherwise
-            // (IPVS's expire_quiescent_template).
-            if (dests[i].weight == 0 && service.expire_quiescent_template) {
-                templates.expire(found->slot);
-                break;
-            }
-            persistent = found;
-            return static_cast<int32_t>(i);
-        }
-        // Its real server has left the service: the client is scheduled afresh.
-    }
-    const int32_t pick = schedule(w, service, p);
-    if (pick == sched::no_destination) return pick;
-    const auto rs_id = static_cast<uint16_t>(real_servers[static_cast<size_t>(pick)].id);
-    PersistenceTable::ClaimResult claimed;
-    persistent = templates.claim(service.id, client, rs_id, now_s, service.persistence_seconds, &claimed);
-    // A full window (every template in it controls connections) leaves this client without
-    // persistence this time; a live template that controlled nothing gave way otherwise.
-    if (claimed == PersistenceTable::ClaimResult::full) ++w.counters.templates_full;
-    if (claimed == PersistenceTable::ClaimResult::took_over_live) ++w.counters.templates_evicted;
-    if (persistent && persistent->real_server_id != rs_id) {
-        // Another worker made this client's template first: follow it.
-        for (size_t i = 0; i < real_servers.size(); ++i)
-            if (real_servers[i].id == persistent->real_server_id) return static_cast<int32_t>(i);
-        persistent.reset();
-    }
-    return pick;
-}
-
-// pick_persistent, with the chosen template attached at once: a template found alive may
-// expire before the attach and be taken by another client; then the choice is made again.
-int32_t schedule_persistent(WorkerContext& w, const ServiceEntry& service, const ParsedPacket& p,
-                            std::optional<PersistenceTable::Template>& persistent)
-{
-    int32_t pick = sched::no_destination;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        pick = pick_persistent(w, service, p, persistent);
-        if (!persistent || w.shared->templates->attach(*persistent, seconds_of(w))) return pick;
-        persistent.reset();
-    }
-    return pick;
+    return schedule_flow(w, service, flow_input(w, p));
 }
 
 Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
@@ -226,8 +119,10 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     // IPVS's drop_packet defence, before any work is spent on the connection.
     if (defense_refuses_new_connection(w)) return Verdict::drop(DropReason::drop_packet);
     std::optional<PersistenceTable::Template> persistent;
-    const int32_t pick = service.persistence_seconds != 0 ? schedule_persistent(w, service, p, persistent)
-                                                          : schedule(w, service, p);
+    const int32_t pick = service.persistence_seconds != 0
+                             ? schedule_persistent(w, service, rte_be_to_cpu_32(p.key.src_ip) & service.persistence_mask,
+                                                   flow_input(w, p), persistent)
+                             : schedule(w, service, p);
     if (pick == sched::no_destination) {
         // As IPVS's ip_vs_leave: the client hears at once that nobody serves this port, from
         // the VIP, instead of retransmitting into silence.
@@ -287,7 +182,8 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
 
 bool needs_connection_lookup(const ParsedPacket& p)
 {
-    return !p.is_arp && !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
+    // IPv6 packets look their connection up in classify_ipv6.
+    return !p.is_arp && !p.is_ipv6 && !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
 }
 
 // `hit` is the connection lookup made for the whole burst before any packet of it was
@@ -416,8 +312,13 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool hand
     w.conns.lookup_bulk(keys, key_count, hits);
     for (uint16_t i = 0; i < count; ++i) {
         if (!verdicts[i].settled()) {
-            const ConnTable::Hit hit = needs_connection_lookup(parsed[i]) ? hits[key_of[i]] : ConnTable::Hit{};
-            verdicts[i] = classify_ipv4(w, mbufs[i], rte_pktmbuf_mtod(mbufs[i], uint8_t*), parsed[i], hit);
+            uint8_t* frame = rte_pktmbuf_mtod(mbufs[i], uint8_t*);
+            if (parsed[i].is_ipv6) {
+                verdicts[i] = classify_ipv6(w, mbufs[i], frame, parsed[i]);
+            } else {
+                const ConnTable::Hit hit = needs_connection_lookup(parsed[i]) ? hits[key_of[i]] : ConnTable::Hit{};
+                verdicts[i] = classify_ipv4(w, mbufs[i], frame, parsed[i], hit);
+            }
         }
         if (verdicts_out != nullptr) verdicts_out[i] = verdicts[i];
         settle_packet(w, mbufs[i], verdicts[i]);
@@ -438,25 +339,6 @@ void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict)
         rte_pktmbuf_free(m);
         return;
     }
-}
-
-Tick connection_timeout(const Connection& c, const ServiceSnapshot& s)
-{
-    if (c.client_key.proto == IPPROTO_UDP) return s.udp_timeout;
-    return s.tcp_timeout[static_cast<size_t>(c.tcp.state)];
-}
-
-void uncount_connection(WorkerContext& w, const Connection& c)
-{
-    ConnCounts& counts = w.conn_counts[c.real_server_id];
-    count_add(c.counts_active() ? counts.active : counts.inactive, -1);
-    if (c.template_slot != PersistenceTable::none) w.shared->templates->detach(c.template_slot, seconds_of(w));
-}
-
-void forget_connection(WorkerContext& w, Connection& c)
-{
-    uncount_connection(w, c);
-    w.conns.remove(&c);
 }
 
 }  // namespace fulcrum::dataplane

@@ -2,6 +2,7 @@
 // -> egress. The poll loop (worker.cpp) feeds it; tests feed it mbufs directly.
 #pragma once
 
+#include "dataplane/parse.hpp"
 #include "dataplane/verdict.hpp"
 #include "dataplane/worker_context.hpp"
 
@@ -22,10 +23,16 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool hand
 void settle_packet(WorkerContext& w, rte_mbuf* m, Verdict verdict);
 
 // Idle timeout of a connection in its current state, under the snapshot's timeouts.
-Tick connection_timeout(const Connection& c, const ServiceSnapshot& s);
+template <typename Conn>
+Tick connection_timeout(const Conn& c, const ServiceSnapshot& s)
+{
+    if (c.client_key.proto == IPPROTO_UDP) return s.udp_timeout;
+    return s.tcp_timeout[static_cast<size_t>(c.tcp.state)];
+}
 
 // What is left of that timeout at `now` (0 once it has run out).
-inline Tick connection_time_left(const Connection& c, const ServiceSnapshot& s, Tick now)
+template <typename Conn>
+Tick connection_time_left(const Conn& c, const ServiceSnapshot& s, Tick now)
 {
     const Tick timeout = connection_timeout(c, s);
     const Tick idle = now - c.last_seen;
@@ -34,7 +41,8 @@ inline Tick connection_time_left(const Connection& c, const ServiceSnapshot& s, 
 
 // Moves a connection between its real server's ActiveConn and InActConn after its TCP state
 // changed from `before` (a packet, or a sync record).
-inline void recount_after_state_change(WorkerContext& w, const Connection& c, TcpState before)
+template <typename Conn>
+void recount_after_state_change(WorkerContext& w, const Conn& c, TcpState before)
 {
     if (const int delta = tcp_active_delta(before, c.tcp.state); delta != 0) {
         ConnCounts& counts = w.conn_counts[c.real_server_id];
@@ -44,9 +52,29 @@ inline void recount_after_state_change(WorkerContext& w, const Connection& c, Tc
 }
 
 // Takes a connection out of its real server's ActiveConn or InActConn (before it goes).
-void uncount_connection(WorkerContext& w, const Connection& c);
+template <typename Conn>
+void uncount_connection(WorkerContext& w, const Conn& c)
+{
+    ConnCounts& counts = w.conn_counts[c.real_server_id];
+    count_add(c.counts_active() ? counts.active : counts.inactive, -1);
+    if (c.template_slot != PersistenceTable::none)
+        w.shared->templates->detach(c.template_slot, w.now_tick / ticks_per_second);
+}
+
+// The table a connection of either family is in.
+inline ConnTable& table_of(WorkerContext& w, const Connection&) { return w.conns; }
+inline ConnTable6& table_of(WorkerContext& w, const Connection6&) { return w.conns6; }
 
 // Removes a connection, uncounted.
-void forget_connection(WorkerContext& w, Connection& c);
+template <typename Conn>
+void forget_connection(WorkerContext& w, Conn& c)
+{
+    uncount_connection(w, c);
+    table_of(w, c).remove(&c);
+}
+
+// The IPv6 way through the pipeline after parse (pipeline6.cpp): neighbour discovery, echo,
+// connections and their forwarding. `p` is an IPv6 packet that parse let through.
+Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p);
 
 }  // namespace fulcrum::dataplane

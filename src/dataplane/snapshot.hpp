@@ -14,18 +14,22 @@
 
 #include "dataplane/conn_table.hpp"
 #include "dataplane/defense.hpp"
+#include "dataplane/ipv6.hpp"
 #include "common/tcp_state.hpp"
 #include "common/types.hpp"
 #include "sched/scheduler.hpp"
 
 struct rte_hash;
 struct rte_fib;
+struct rte_fib6;
 
 namespace fulcrum::dataplane {
 
 struct RealServerEntry {
     uint32_t id = 0;             // stable id: connections and counters refer to this, never to the entry
+    bool is_ipv6 = false;        // its address is address6 (a TUN server may differ from its service)
     rte_be32_t address = 0;
+    Ipv6Address address6;
     rte_be16_t port = 0;
     ForwardMethod method = ForwardMethod::nat;
     uint32_t upper_threshold = 0;    // 0 = none
@@ -34,7 +38,9 @@ struct RealServerEntry {
 
 struct ServiceEntry {
     uint32_t id = 0;             // stable id, indexes per-worker scheduler cursors
+    bool is_ipv6 = false;        // its VIP is vip6
     rte_be32_t vip = 0;
+    Ipv6Address vip6;
     rte_be16_t port = 0;
     uint8_t protocol = 0;        // IPPROTO_TCP / IPPROTO_UDP
     sched::Prepared sched;       // the scheduler and what it precomputed (wrr steps, hash tables)
@@ -44,6 +50,7 @@ struct ServiceEntry {
     uint32_t first_real_server = 0;  // slice of ServiceSnapshot::real_servers / destinations
     uint32_t persistence_seconds = 0;  // 0 = no persistence
     uint32_t persistence_mask = 0xffffffff;  // host order: the client address bits a template keeps
+    uint8_t persistence_prefix6 = 128;       // an IPv6 service's netmask, as a prefix length
     bool expire_quiescent_template = false;
     // sh or mh without persistence: a flow's real server follows from its addresses alone, so
     // DR and TUN flows can be forwarded without a connection (flood_mode).
@@ -58,6 +65,12 @@ struct NextHop {
     rte_be32_t gateway = 0;
 };
 
+// The same for IPv6, the gateway :: when the destination is on the link.
+struct NextHop6 {
+    uint16_t port = 0;
+    Ipv6Address gateway;
+};
+
 struct ServiceIndexKey {
     rte_be32_t vip;
     rte_be16_t port;
@@ -65,6 +78,14 @@ struct ServiceIndexKey {
     uint8_t pad;
 };
 static_assert(sizeof(ServiceIndexKey) == 8);
+
+struct ServiceIndexKey6 {
+    Ipv6Address vip;
+    rte_be16_t port;
+    uint8_t protocol;
+    uint8_t pad;
+};
+static_assert(sizeof(ServiceIndexKey6) == 20);
 
 // Connection sync, as the workers take part in it (docs/high-availability.md): a master's workers
 // hand records to the control thread, which sends them; what a backup receives reaches the owning
@@ -88,6 +109,11 @@ struct ServiceSnapshot {
     rte_hash* service_index = nullptr;             // ServiceIndexKey -> index into services
     rte_fib* fib = nullptr;                        // next-hop ids index next_hops; 0 = no route
     std::vector<NextHop> next_hops;
+    // The same for IPv6 services and routes.
+    std::vector<Ipv6Address> vips6;                // sorted
+    rte_hash* service_index6 = nullptr;            // ServiceIndexKey6 -> index into services
+    rte_fib6* fib6 = nullptr;                      // next-hop ids index next_hops6; 0 = no route
+    std::vector<NextHop6> next_hops6;
 
     SyncSettings sync;
     // high_availability.vip_ownership kernel: a VIP is served (answered in ARP, forwarded to)
@@ -128,10 +154,19 @@ struct ServiceSnapshot {
         const NextHop* hop = route(address);
         return hop != nullptr && hop->port == port;
     }
+    bool reaches_real_server_by(uint32_t id, const Ipv6Address& address, uint16_t port) const
+    {
+        if (has_real_server(id)) return real_server_port[id] == port + 1;
+        const NextHop6* hop = route(address);
+        return hop != nullptr && hop->port == port;
+    }
 
     // Addresses no client has, sorted: the director's own, the broadcast address of each subnet
     // it is on, and the VIPs (martian.hpp).
     std::vector<rte_be32_t> never_sources;
+    // The IPv6 ones beyond those no IPv6 client has anyway (martian.hpp): the director's own
+    // addresses and the VIPs, sorted.
+    std::vector<Ipv6Address> never_sources6;
 
     // Idle timeouts in connection-table ticks: one per TCP state, and UDP's.
     std::array<Tick, tcp_state_count> tcp_timeout{};
@@ -141,6 +176,9 @@ struct ServiceSnapshot {
     bool is_vip(rte_be32_t address) const;
     // The next hop for `dst`, or nullptr when no route covers it.
     const NextHop* route(rte_be32_t dst) const;
+    const ServiceEntry* find_service(const Ipv6Address& vip, rte_be16_t port, uint8_t protocol) const;
+    bool is_vip(const Ipv6Address& address) const;
+    const NextHop6* route(const Ipv6Address& dst) const;
 
     std::span<const RealServerEntry> real_servers_of(const ServiceEntry& s) const
     {

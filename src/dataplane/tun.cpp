@@ -7,6 +7,7 @@
 
 #include "dataplane/egress.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/icmp6.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace fulcrum::dataplane {
@@ -108,6 +109,76 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be
     tun_write_outer_header(outer, outer + 1, source, real_server,
                            rte_cpu_to_be_16(static_cast<uint16_t>(w.next_ip_id++)));
     if (inner_length + tunnel_overhead > port.mtu) return send_fragments(w, m, *hop, port.mtu, real_server);
+    return egress_via(w, m, *hop, real_server);
+}
+
+namespace {
+
+// The inner packet is too big for the tunnel: the client hears the largest that fits.
+Verdict refuse_too_big(WorkerContext& w, const uint8_t* inner, uint16_t inner_length, uint16_t mtu, uint16_t overhead)
+{
+    const uint16_t fits = mtu > overhead ? static_cast<uint16_t>(mtu - overhead) : 0;
+    // A link whose tunnel MTU is below IPv6's minimum would have to fragment the outer packet
+    // (RFC 2473 7.1); such a link is not supported, and the packet is dropped unanswered.
+    if (fits < ipv6_minimum_mtu || !icmp_within_rate(w)) return Verdict::drop(DropReason::too_big_df);
+    const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(inner);
+    rte_mbuf* icmp = icmp6_build_error(w.shared->pool, inner, inner_length, Ipv6Address::from(ip->dst_addr),
+                                       icmp6_packet_too_big, 0, fits);
+    if (icmp != nullptr) {
+        ++w.counters.icmp_frag_needed;
+        settle_packet(w, icmp, egress_ipv6(w, icmp, Ipv6Address::from(ip->src_addr)));
+    }
+    return Verdict::drop(DropReason::too_big_df);
+}
+
+}  // namespace
+
+Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const Ipv6Address& real_server)
+{
+    const rte_ipv6_hdr* inner = p.ip6(rte_pktmbuf_mtod(m, uint8_t*));
+    const auto inner_length = static_cast<uint16_t>(p.frame_length - p.l3_offset);
+    const uint32_t traffic_class = (rte_be_to_cpu_32(inner->vtc_flow) >> 20) & 0xff;
+    const uint8_t hop_limit = inner->hop_limits;
+    if (real_server.is_ipv4_mapped()) {
+        rte_be32_t real_server4;
+        std::memcpy(&real_server4, &real_server.bytes[12], sizeof real_server4);
+        const NextHop* hop = w.snapshot->route(real_server4);
+        if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+        const PortInfo& port = w.shared->ports[hop->port];
+        if (inner_length + tunnel_overhead > port.mtu)
+            return refuse_too_big(w, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu, tunnel_overhead);
+        if (!open_gap_after_ethernet(m, tunnel_overhead)) return Verdict::drop(DropReason::no_headroom);
+        auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+        auto* outer = header_at<rte_ipv4_hdr>(frame, sizeof(rte_ether_hdr));
+        outer->version_ihl = RTE_IPV4_VHL_DEF;
+        outer->type_of_service = static_cast<uint8_t>(traffic_class);
+        outer->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(inner_length + tunnel_overhead));
+        outer->packet_id = rte_cpu_to_be_16(static_cast<uint16_t>(w.next_ip_id++));
+        // IPv6 is never fragmented on its way: neither is its tunnel.
+        outer->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+        outer->time_to_live = hop_limit;
+        outer->next_proto_id = IPPROTO_IPV6;
+        outer->src_addr = port.source_for(hop->gateway != 0 ? hop->gateway : real_server4);
+        outer->dst_addr = real_server4;
+        outer->hdr_checksum = 0;
+        outer->hdr_checksum = rte_ipv4_cksum(outer);
+        return egress_via(w, m, *hop, real_server4);
+    }
+    const NextHop6* hop = w.snapshot->route(real_server);
+    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+    const PortInfo& port = w.shared->ports[hop->port];
+    constexpr uint16_t overhead = sizeof(rte_ipv6_hdr);
+    if (inner_length + overhead > port.mtu)
+        return refuse_too_big(w, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu, overhead);
+    if (!open_gap_after_ethernet(m, overhead)) return Verdict::drop(DropReason::no_headroom);
+    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    auto* outer = header_at<rte_ipv6_hdr>(frame, sizeof(rte_ether_hdr));
+    outer->vtc_flow = rte_cpu_to_be_32((6u << 28) | (traffic_class << 20));
+    outer->payload_len = rte_cpu_to_be_16(inner_length);
+    outer->proto = IPPROTO_IPV6;
+    outer->hop_limits = hop_limit;
+    port.source_for(hop->gateway.is_unspecified() ? real_server : hop->gateway).to(outer->src_addr);
+    real_server.to(outer->dst_addr);
     return egress_via(w, m, *hop, real_server);
 }
 

@@ -39,4 +39,18 @@ inline Verdict tun_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t*, const P
     return tun_forward(w, m, p, c.real_ip);
 }
 
+// An IPv6 client's packet through a tunnel: IPv6-in-IPv6 to an IPv6 real server, or
+// IPv6-in-IPv4 (protocol 41) to one whose address is IPv4-mapped (a TUN real server of the other
+// family, which IPVS allows). The outer header copies the inner traffic class and hop limit, as
+// ip_vs_tunnel_xmit_v6; the flow label is 0. A packet that would not fit the egress MTU is
+// dropped (too_big_df) and the client told the largest that fits, in ICMPv6 packet too big
+// (never below IPv6's 1280).
+Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const Ipv6Address& real_server);
+
+inline Verdict tun_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket& p,
+                                  const Ipv6Address& real_ip, rte_be16_t)
+{
+    return tun_forward(w, m, p, real_ip);
+}
+
 }  // namespace fulcrum::dataplane

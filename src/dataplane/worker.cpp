@@ -10,6 +10,7 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "dataplane/defense.hpp"
@@ -87,6 +88,48 @@ bool DataplaneShared::is_local(rte_be32_t ip) const
     return std::binary_search(local_ips.begin(), local_ips.end(), ip);
 }
 
+namespace {
+
+bool same_prefix(const Ipv6Address& a, const Ipv6Address& b, unsigned length)
+{
+    const unsigned bytes = length / 8, bits = length % 8;
+    if (std::memcmp(a.bytes.data(), b.bytes.data(), bytes) != 0) return false;
+    if (bits == 0) return true;
+    const auto mask = static_cast<uint8_t>(0xff00 >> bits);
+    return ((a.bytes[bytes] ^ b.bytes[bytes]) & mask) == 0;
+}
+
+}  // namespace
+
+bool PortInfo::on_link(const Ipv6Address& ip) const
+{
+    // fe80::/64 is on every link.
+    if (same_prefix(ip, link_local, 64)) return true;
+    for (size_t i = 0; i < local_ips6.size(); ++i)
+        if (same_prefix(ip, local_ips6[i], prefix_lengths6[i])) return true;
+    return false;
+}
+
+Ipv6Address PortInfo::source_for(const Ipv6Address& target) const
+{
+    if (!target.is_link_local())
+        for (size_t i = 0; i < local_ips6.size(); ++i)
+            if (same_prefix(target, local_ips6[i], prefix_lengths6[i])) return local_ips6[i];
+    return link_local;
+}
+
+bool PortInfo::is_local(const Ipv6Address& ip) const
+{
+    return ip == link_local || std::find(local_ips6.begin(), local_ips6.end(), ip) != local_ips6.end();
+}
+
+bool DataplaneShared::is_local(const Ipv6Address& ip) const
+{
+    for (unsigned i = 0; i < port_count; ++i)
+        if (ports[i].is_local(ip)) return true;
+    return false;
+}
+
 std::string set_rate_limits(DataplaneShared& shared, uint32_t kernel_per_second, uint32_t icmp_per_second)
 {
     rte_meter_srtcm_params kernel{kernel_per_second, std::max<uint64_t>(64, kernel_per_second / 10), 0};
@@ -104,6 +147,9 @@ std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socke
     rte_meter_srtcm_config(&w.icmp_meter, &w.shared->icmp_meter_profile);
     if (!w.conns.init(conn_table_size, socket))
         return "cannot allocate the connection table of worker " + std::to_string(w.worker_id) + " (" +
+               std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";
+    if (!w.conns6.init(conn_table_size, socket))
+        return "cannot allocate the IPv6 connection table of worker " + std::to_string(w.worker_id) + " (" +
                std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";
     w.cursors.assign(max_services_per_process, sched::SchedCursor{});
     // Each worker's random choices (twos) differ from the others'.
@@ -132,6 +178,9 @@ void worker_expire_some(WorkerContext& w, uint32_t budget)
     w.counters.connections_expired += w.conns.expire(
         w.now_tick, budget, [&](const Connection& c) { return connection_timeout(c, s); },
         [&](const Connection& c) { uncount_connection(w, c); });
+    w.counters.connections_expired += w.conns6.expire(
+        w.now_tick, budget, [&](const Connection6& c) { return connection_timeout(c, s); },
+        [&](const Connection6& c) { uncount_connection(w, c); });
 }
 
 bool worker_dump_connections(WorkerContext& w, uint32_t budget)

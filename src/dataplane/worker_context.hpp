@@ -47,6 +47,11 @@ struct PortInfo {
     rte_ether_addr mac{};
     std::vector<Ipv4Prefix> addresses;   // host order, as configured
     std::vector<rte_be32_t> local_ips;   // the same addresses, as on the wire
+    // The IPv6 addresses configured, and the link-local address the kernel gives the TAP (from
+    // the port's MAC), which the director answers for too.
+    std::vector<Ipv6Address> local_ips6;
+    Ipv6Address link_local;
+    std::vector<uint8_t> prefix_lengths6;   // parallel to local_ips6: the subnet each one is on
     uint16_t mtu = 1500;
     // The TAP port of the exception path: the kernel gets what is addressed to the director and
     // not handled here, and what it sends there goes out of this port. no_port = none.
@@ -55,6 +60,11 @@ struct PortInfo {
     // The address to send ARP requests for `target` from: ours in the subnet holding it.
     rte_be32_t source_for(rte_be32_t target) const;
     bool on_link(rte_be32_t ip) const;
+    // The address to send neighbour solicitations for `target` from: ours in the subnet holding
+    // it, else the link-local one (RFC 4861 7.2.2 takes any of the interface's).
+    Ipv6Address source_for(const Ipv6Address& target) const;
+    bool on_link(const Ipv6Address& ip) const;
+    bool is_local(const Ipv6Address& ip) const;
 };
 
 // Read by every worker; written only before workers start, except `snapshot` (published by
@@ -64,11 +74,13 @@ struct DataplaneShared {
     unsigned port_count = 0;
     std::vector<rte_be32_t> local_ips;       // all ports' addresses, sorted
     NeighborTable* neighbors = nullptr;
+    Neighbor6Table* neighbors6 = nullptr;
     std::atomic<const ServiceSnapshot*> snapshot{nullptr};
     rte_rcu_qsbr* rcu = nullptr;
     rte_mempool* pool = nullptr;
     rte_mempool* indirect_pool = nullptr;    // fragments that point into the original (TUN)
     rte_ring* neighbor_updates = nullptr;    // workers -> control core, NeighborUpdate elements
+    rte_ring* neighbor6_updates = nullptr;   // the same, Neighbor6Update elements
     unsigned worker_count = 1;
     // handoff_rings[from * worker_count + to]: packets worker `from` passes to their owner `to`
     // (nullptr on the diagonal). Single producer, single consumer.
@@ -89,6 +101,7 @@ struct DataplaneShared {
     std::atomic<bool> stop{false};
 
     bool is_local(rte_be32_t ip) const;
+    bool is_local(const Ipv6Address& ip) const;
 };
 
 // A worker's share of one real server's connections, as ipvsadm's ActiveConn and InActConn.
@@ -177,12 +190,32 @@ struct KernelQueue {
     uint16_t port_id;
 };
 
-// A packet waiting for its next hop to answer ARP.
-struct PendingPacket {
+// A packet waiting for its next hop to answer ARP or a neighbour solicitation.
+template <typename Address>
+struct BasicPendingPacket {
     rte_mbuf* mbuf;
-    rte_be32_t next_hop;
+    Address next_hop;
     uint16_t port_id;
     uint64_t since;          // TSC when it was held
+};
+using PendingPacket = BasicPendingPacket<rte_be32_t>;
+using PendingPacket6 = BasicPendingPacket<Ipv6Address>;
+
+// Next hops a worker sent to recently, so that most packets skip the shared hash table.
+template <typename Address>
+struct NeighborCacheSlot {
+    Address ip{};
+    const typename BasicNeighborTable<Address>::Entry* entry = nullptr;
+};
+
+// What a worker keeps for resolving one family's next hops: the cache above, and the packets
+// waiting for an answer.
+template <typename Address>
+struct NextHopState {
+    std::array<NeighborCacheSlot<Address>, neighbor_cache_size> cache{};
+    std::array<BasicPendingPacket<Address>, max_pending_arp> pending{};
+    unsigned pending_count = 0;
+    uint64_t last_retry = 0;
 };
 
 struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
@@ -206,6 +239,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     Tick now_tick = 0;  // the same, in connection-table ticks
 
     ConnTable conns;
+    ConnTable6 conns6;
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
     // Where the next search for a connection to evict starts, and the tick before which a full
     // table is not searched again after a search found nothing (conn_pressure.hpp).
@@ -224,16 +258,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     // schedulers that read them (max_real_servers_per_service entries, allocated once).
     std::vector<sched::Destination> sched_view;
 
-    // Next hops this worker sent to recently, so that most packets skip the shared hash table.
-    struct NeighborCacheSlot {
-        rte_be32_t ip = 0;
-        const NeighborTable::Entry* entry = nullptr;
-    };
-    std::array<NeighborCacheSlot, neighbor_cache_size> neighbor_cache{};
-
-    std::array<PendingPacket, max_pending_arp> pending{};
-    unsigned pending_count = 0;
-    uint64_t last_arp_retry = 0;
+    NextHopState<rte_be32_t> next_hops;
+    NextHopState<Ipv6Address> next_hops6;
 
     // Frames ready to send, per port id, flushed at the end of each burst.
     std::array<std::array<rte_mbuf*, tx_stage_size>, max_ports> tx{};

@@ -210,12 +210,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     if (count == 0) return 0;
 
     const uint64_t drops_before = w.counters.drops_total();
-    const unsigned pending_before = w.pending_count;
+    const unsigned pending_before = w.next_hops.pending_count;
     w.counters.rx_packets += count;
     process_burst(w, burst, count);
     const unsigned sent = drain();
     const uint64_t dropped = w.counters.drops_total() - drops_before;
-    const unsigned held = w.pending_count > pending_before ? w.pending_count - pending_before : 0;
+    const unsigned held = w.next_hops.pending_count > pending_before ? w.next_hops.pending_count - pending_before : 0;
     // A frame may be answered (ICMP, ARP) or bring an ARP request along, so more can leave than
     // came in, but none may vanish uncounted.
     if (dropped + sent + held < count) fail("a frame was neither sent, dropped, handed off nor held");
@@ -225,6 +225,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     egress_retry_pending(w);
     worker_expire_some(w, 64);
     drain();
-    if (rte_mempool_in_use_count(w.shared->pool) != w.pending_count) fail("an mbuf was leaked");
+    if (rte_mempool_in_use_count(w.shared->pool) != w.next_hops.pending_count) fail("an mbuf was leaked");
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "dataplane/nat.hpp"
 #include "dataplane/parse.hpp"
 #include "fixtures/packet_builder.hpp"
+#include "fixtures/packet_builder6.hpp"
 
 using namespace fulcrum::dataplane;
 using namespace fixture;
@@ -75,9 +76,9 @@ TEST(Parse, MalformedFramesAreDroppedByReason)
     std::vector<Case> cases;
     cases.push_back({"shorter than Ethernet", Bytes(good.begin(), good.begin() + 10), DropReason::too_short});
     cases.push_back({"shorter than IPv4", Bytes(good.begin(), good.begin() + 30), DropReason::too_short});
-    Bytes ipv6 = good;
-    put16(ipv6, 12, 0x86dd);
-    cases.push_back({"IPv6", ipv6, DropReason::unsupported_ethertype});
+    Bytes vlan = good;
+    put16(vlan, 12, 0x8100);
+    cases.push_back({"802.1Q", vlan, DropReason::unsupported_ethertype});
     Bytes version = good;
     version[14] = 0x65;
     cases.push_back({"IP version 6 in an IPv4 frame", version, DropReason::bad_ip_header});
@@ -157,6 +158,162 @@ TEST(Parse, AnIcmpErrorsQuoteIsFoundOnceWholeAndOnlyForErrors)
     b = Frame{}.src(real).dst(client).icmp(3).with_payload(long_header.substr(0, 28)).bytes();
     ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
     EXPECT_EQ(p.quote_offset, 0);
+}
+
+namespace {
+
+const Ip6 client6 = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+const Ip6 vip6 = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+
+}  // namespace
+
+TEST(Parse6, TcpSynToVip)
+{
+    Bytes b = Frame6{}.src(client6, 40000).dst(vip6, 80).tcp(SYN).padded(6).bytes();
+    ParsedPacket p;
+    ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+    EXPECT_TRUE(p.is_ipv6);
+    EXPECT_FALSE(p.is_fragment);
+    EXPECT_EQ(p.l3_offset, 14);
+    EXPECT_EQ(p.l4_offset, 54);
+    EXPECT_EQ(p.l4_length, 20);
+    EXPECT_EQ(p.frame_length, 74u);
+    EXPECT_EQ(p.key.src_ip, 0u);  // an IPv6 packet's addresses are in its header
+    const FlowKey6 k = key6_of(b.data(), p);
+    EXPECT_EQ(k.src_ip.bytes, client6);
+    EXPECT_EQ(k.dst_ip.bytes, vip6);
+    EXPECT_EQ(k.src_port, rte_cpu_to_be_16(40000));
+    EXPECT_EQ(k.dst_port, rte_cpu_to_be_16(80));
+    EXPECT_EQ(k.proto, IPPROTO_TCP);
+    EXPECT_EQ(p.tcp_flags, SYN);
+}
+
+TEST(Parse6, ExtensionHeadersAreWalkedToTheTransportHeader)
+{
+    // Hop-by-hop, destination options, a routing header and an atomic fragment (offset 0, no
+    // more fragments: the whole packet, RFC 6946) before UDP.
+    Bytes b = Frame6{}.src(client6, 5000).dst(vip6, 53).udp().with_payload("query")
+                  .with_extension(padding_options(0)).with_extension(padding_options(60))
+                  .with_extension({43, {0, 0, 0, 0, 0, 0, 0}}).with_extension(fragment_header(0, false, 9)).bytes();
+    ParsedPacket p;
+    ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+    uint8_t proto = 0;
+    EXPECT_EQ(p.l4_offset, transport_offset6(b, proto));
+    EXPECT_EQ(p.l4_offset, 54 + 32);
+    EXPECT_EQ(p.key.proto, IPPROTO_UDP);
+    EXPECT_EQ(p.l4_length, 8 + 5);
+    EXPECT_FALSE(p.is_fragment);
+    EXPECT_EQ(p.key.dst_port, rte_cpu_to_be_16(53));
+}
+
+TEST(Parse6, FragmentsCarryNoPorts)
+{
+    for (const auto& [offset, more] : {std::pair<uint16_t, bool>{0, true}, {1, false}, {100, true}}) {
+        Bytes b = Frame6{}.src(client6, 1).dst(vip6, 80).udp().with_payload("abcdefgh")
+                      .with_extension(fragment_header(offset, more, 1)).bytes();
+        ParsedPacket p;
+        ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+        EXPECT_TRUE(p.is_fragment) << offset;
+        EXPECT_EQ(p.key.proto, IPPROTO_UDP);
+        EXPECT_EQ(p.key.src_port, 0);
+        EXPECT_EQ(p.l4_offset, 54 + 8);
+    }
+}
+
+TEST(Parse6, MalformedFramesAreDroppedByReason)
+{
+    struct Case {
+        const char* what;
+        Bytes frame;
+        DropReason reason;
+    };
+    const Bytes good = Frame6{}.src(client6, 1).dst(vip6, 80).tcp(SYN).bytes();
+    std::vector<Case> cases;
+    cases.push_back({"shorter than IPv6", Bytes(good.begin(), good.begin() + 50), DropReason::too_short});
+    Bytes version = good;
+    version[14] = 0x40;
+    cases.push_back({"IP version 4 in an IPv6 frame", version, DropReason::bad_ip_header});
+    Bytes payload = good;
+    put16(payload, 18, 21);
+    cases.push_back({"payload length beyond the frame", payload, DropReason::bad_ip_header});
+    Bytes late_hop_by_hop = Frame6{}.src(client6, 1).dst(vip6, 80).tcp(SYN)
+                                .with_extension(padding_options(60)).with_extension(padding_options(0)).bytes();
+    cases.push_back({"hop-by-hop after another header", late_hop_by_hop, DropReason::bad_ip_header});
+    Bytes long_options = Frame6{}.src(client6, 1).dst(vip6, 80).tcp(SYN).with_extension(padding_options(60)).bytes();
+    long_options[55] = 9;  // 80 bytes of options in a 28-byte payload
+    cases.push_back({"options beyond the payload", long_options, DropReason::bad_ip_header});
+    Frame6 chain = Frame6{}.src(client6, 1).dst(vip6, 80).tcp(SYN);
+    for (int i = 0; i < 9; ++i) chain.with_extension(padding_options(60));
+    cases.push_back({"nine extension headers", chain.bytes(), DropReason::bad_ip_header});
+    Bytes udp_zero = Frame6{}.src(client6, 1).dst(vip6, 53).udp().without_udp_checksum().bytes();
+    cases.push_back({"UDP without a checksum", udp_zero, DropReason::bad_l4_header});
+    Bytes tcp_short = good;
+    tcp_short[54 + 12] = 0x40;
+    cases.push_back({"TCP data offset", tcp_short, DropReason::bad_l4_header});
+    Bytes icmp_short = Frame6{}.src(client6).dst(vip6).icmp(ECHO6_REQUEST).with_icmp_body({0, 7}).bytes();
+    cases.push_back({"ICMPv6 shorter than 8 bytes", icmp_short, DropReason::bad_l4_header});
+
+    for (Case& c : cases) {
+        ParsedPacket p;
+        Verdict v = parse(c.frame, p);
+        EXPECT_EQ(v.kind, Verdict::Kind::drop) << c.what;
+        EXPECT_EQ(v.reason, c.reason) << c.what;
+    }
+}
+
+TEST(Parse6, AnIcmpv6ErrorsQuoteIsFoundOnlyForErrors)
+{
+    const Bytes quoted = Frame6{}.src(client6, 40000).dst(vip6, 80).tcp(SYN).bytes();
+    Bytes body{0, 0, 0x05, 0x00};  // packet too big: MTU 1280
+    body.insert(body.end(), quoted.begin() + 14, quoted.begin() + 14 + 48);
+    for (uint8_t type : {1, 2, 3, 4}) {
+        Bytes b = Frame6{}.src(vip6).dst(client6).icmp(type).with_icmp_body(body).bytes();
+        ParsedPacket p;
+        ASSERT_EQ(parse(b, p).kind, Verdict::Kind::next);
+        EXPECT_EQ(p.key.proto, IPPROTO_ICMPV6);
+        EXPECT_EQ(p.quote_offset, 54 + 8) << int(type);
+    }
+    Bytes cut = body;
+    cut.resize(body.size() - 1);
+    for (const auto& [type, b] : {std::pair<uint8_t, Bytes>{2, cut}, {ECHO6_REQUEST, body}, {ND_SOLICIT, body}}) {
+        Bytes f = Frame6{}.src(vip6).dst(client6).icmp(type).with_icmp_body(b).bytes();
+        ParsedPacket p;
+        ASSERT_EQ(parse(f, p).kind, Verdict::Kind::next);
+        EXPECT_EQ(p.quote_offset, 0) << int(type) << " " << b.size();
+    }
+}
+
+TEST(Parse6, RandomBytesNeverCrash)
+{
+    std::mt19937 rng(54321);
+    const Bytes seed = Frame6{}.src(client6, 1).dst(vip6, 80).tcp(SYN).with_payload("hello")
+                           .with_extension(padding_options(0)).with_extension(fragment_header(0, false, 3)).bytes();
+    for (int i = 0; i < 20000; ++i) {
+        Bytes b = seed;
+        b.resize(rng() % (seed.size() + 8));
+        for (int flips = 0; flips < 4 && !b.empty(); ++flips) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+        ParsedPacket p;
+        Verdict v = parse(b, p);
+        if (v.kind == Verdict::Kind::next && p.is_ipv6) {
+            EXPECT_LE(p.frame_length, b.size());
+            EXPECT_LE(size_t{p.l4_offset} + p.l4_length, b.size());
+        }
+    }
+}
+
+TEST(Checksum6, AdjustingAnAddressMatchesARecomputation)
+{
+    // NAT66's rewrite, checked against the builder's from-scratch checksum.
+    const Ip6 real6 = ipv6(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x11);
+    Bytes b = Frame6{}.src(client6, 40000).dst(vip6, 80).tcp(SYN).with_payload("data").bytes();
+    const Bytes expected = Frame6{}.src(client6, 40000).dst(real6, 80).tcp(SYN).with_payload("data").bytes();
+    rte_be16_t sum;
+    std::memcpy(&sum, &b[54 + 16], 2);
+    sum = checksum_adjust128(sum, Ipv6Address{vip6}, Ipv6Address{real6});
+    std::memcpy(&b[54 + 16], &sum, 2);
+    std::copy(real6.begin(), real6.end(), b.begin() + 38);
+    EXPECT_EQ(b, expected);
+    EXPECT_TRUE(l4_checksum6_ok(b));
 }
 
 TEST(Parse, RandomBytesNeverCrash)

@@ -149,7 +149,7 @@ TEST_F(Pipeline, RoundRobinOverNewConnections)
 
     Frame third = from_client(41002).tcp(SYN);
     ASSERT_EQ(run(third.bytes(), ext_port).kind, Verdict::Kind::held);
-    EXPECT_EQ(w_->pending_count, 1u);
+    EXPECT_EQ(w_->next_hops.pending_count, 1u);
     auto arp = take(int_port);
     ASSERT_EQ(arp.size(), 1u);
     EXPECT_EQ(arp[0], arp_request_from_director(rs_ip[2]).bytes());
@@ -157,7 +157,7 @@ TEST_F(Pipeline, RoundRobinOverNewConnections)
     // The neighbour answers; once the control core has learned it, the held SYN goes out.
     neighbors_->update(rte_cpu_to_be_32(rs_ip[2]), ether(rs_mac[2]), int_port, false);
     egress_retry_pending(*w_);
-    EXPECT_EQ(w_->pending_count, 0u);
+    EXPECT_EQ(w_->next_hops.pending_count, 0u);
     auto sent = take(int_port);
     ASSERT_EQ(sent.size(), 1u);
     EXPECT_EQ(sent[0], Frame(third).from(int_mac).to(rs_mac[2]).dst(rs_ip[2], 8080).bytes());
@@ -171,7 +171,7 @@ TEST_F(Pipeline, HeldPacketIsDroppedWhenArpGoesUnanswered)
     take(int_port);
     worker_set_clock(*w_, w_->now + 2 * shared_->tsc_hz);
     egress_retry_pending(*w_);
-    EXPECT_EQ(w_->pending_count, 0u);
+    EXPECT_EQ(w_->next_hops.pending_count, 0u);
     EXPECT_EQ(w_->counters.drop(DropReason::neighbor_unresolved), 1u);
 }
 

@@ -140,6 +140,12 @@ std::string Director::start(const Config& config, const std::string& config_path
     shared_.neighbor_updates = rte_ring_create_elem("neighbor_updates", sizeof(NeighborUpdate),
                                                     neighbor_ring_size, socket, RING_F_SC_DEQ);
     if (shared_.neighbor_updates == nullptr) return dpdk_failure("cannot create the neighbour ring");
+    neighbors6_ = Neighbor6Table::create("neighbors6", neighbor_capacity, socket);
+    if (!neighbors6_) return dpdk_failure("cannot create the IPv6 neighbour table");
+    shared_.neighbors6 = neighbors6_.get();
+    shared_.neighbor6_updates = rte_ring_create_elem("neighbor6_updates", sizeof(Neighbor6Update),
+                                                     neighbor_ring_size, socket, RING_F_SC_DEQ);
+    if (shared_.neighbor6_updates == nullptr) return dpdk_failure("cannot create the IPv6 neighbour ring");
 
     shared_.overloaded = std::make_unique<std::atomic<bool>[]>(max_real_servers_per_process);
     templates_ = std::make_unique<PersistenceTable>();
@@ -366,8 +372,10 @@ void Director::stop()
     workers_.clear();
     if (publisher_) publisher_->shut_down();
     rte_ring_free(shared_.neighbor_updates);
+    rte_ring_free(shared_.neighbor6_updates);
     rte_free(shared_.rcu);
     neighbors_.reset();
+    neighbors6_.reset();
     rte_mempool_free(shared_.indirect_pool);
     rte_mempool_free(shared_.pool);
 }

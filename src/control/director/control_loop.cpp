@@ -60,8 +60,9 @@ void Director::run(ControlSignals& signals)
         }
         if (now >= next_estimate) {
             // Learned neighbours neither used nor heard from for a minute are forgotten.
-            if (const uint32_t n = neighbors_->collect(dataplane_seconds(), neighbor_stale_seconds, shared_.rcu); n > 0)
-                log::debug("forgot {} neighbours unused for {} s", n, neighbor_stale_seconds);
+            const uint32_t forgotten = neighbors_->collect(dataplane_seconds(), neighbor_stale_seconds, shared_.rcu) +
+                                       neighbors6_->collect(dataplane_seconds(), neighbor_stale_seconds, shared_.rcu);
+            if (forgotten > 0) log::debug("forgot {} neighbours unused for {} s", forgotten, neighbor_stale_seconds);
             release_unused_ids();
             if (!announce_problem_.empty()) note_announce_problem(announcer_.retry());
             estimate_rates();

@@ -164,6 +164,7 @@ private:
     dataplane::DataplaneShared shared_;
     std::unique_ptr<SnapshotPublisher> publisher_;
     std::unique_ptr<dataplane::NeighborTable> neighbors_;
+    std::unique_ptr<dataplane::Neighbor6Table> neighbors6_;
     std::unique_ptr<dataplane::PersistenceTable> templates_;
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
     std::vector<unsigned> worker_lcores_;

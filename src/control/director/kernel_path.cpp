@@ -128,20 +128,35 @@ void Director::send_gratuitous_arp(const PortInfo& port, rte_be32_t ip)
     }
 }
 
-void Director::learn_neighbors()
+namespace {
+
+std::string neighbor_text(rte_be32_t ip) { return format_ipv4(rte_be_to_cpu_32(ip)); }
+std::string neighbor_text(const dataplane::Ipv6Address& ip) { return format_ip(IpAddress::ipv6(ip.bytes)); }
+
+// What the workers heard about one family's neighbours, into its table.
+template <typename Table>
+void learn_from_ring(rte_ring* ring, Table& table, uint32_t now_s)
 {
-    NeighborUpdate updates[64];
+    using Update = typename Table::Update;
+    Update updates[64];
     unsigned n;
-    while ((n = rte_ring_sc_dequeue_burst_elem(shared_.neighbor_updates, updates, sizeof(NeighborUpdate), 64, nullptr)) > 0) {
+    while ((n = rte_ring_sc_dequeue_burst_elem(ring, updates, sizeof(Update), 64, nullptr)) > 0) {
         for (unsigned i = 0; i < n; ++i) {
-            const NeighborUpdate& u = updates[i];
-            if (!neighbors_->update(u.ip, u.mac, u.port, false, dataplane_seconds()))
-                log::warning("neighbour table full: {} not learned", format_ipv4(rte_be_to_cpu_32(u.ip)));
+            const Update& u = updates[i];
+            if (!table.update(u.ip, u.mac, u.port, false, now_s))
+                log::warning("neighbour table full: {} not learned", neighbor_text(u.ip));
             else
-                log::debug("neighbour {} is at {} on port {}", format_ipv4(rte_be_to_cpu_32(u.ip)),
-                           format_mac(from_ether(u.mac)), u.port);
+                log::debug("neighbour {} is at {} on port {}", neighbor_text(u.ip), format_mac(from_ether(u.mac)), u.port);
         }
     }
+}
+
+}  // namespace
+
+void Director::learn_neighbors()
+{
+    learn_from_ring(shared_.neighbor_updates, *neighbors_, dataplane_seconds());
+    learn_from_ring(shared_.neighbor6_updates, *neighbors6_, dataplane_seconds());
 }
 
 }  // namespace fulcrum::control

@@ -94,8 +94,12 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
                                sc.real_servers.size(), dataplane::max_real_servers_per_service);
         bool thresholds = false;
         for (const RealServerConfig& rs : sc.real_servers) {
-            s.real_servers.push_back({ids.real_server(key_of(sc, rs)), rte_cpu_to_be_32(rs.address),
-                                      rte_cpu_to_be_16(rs.port), rs.forward, rs.upper_threshold, rs.lower_threshold});
+            s.real_servers.push_back({.id = ids.real_server(key_of(sc, rs)),
+                                      .address = rte_cpu_to_be_32(rs.address),
+                                      .port = rte_cpu_to_be_16(rs.port),
+                                      .method = rs.forward,
+                                      .upper_threshold = rs.upper_threshold,
+                                      .lower_threshold = rs.lower_threshold});
             if (s.real_servers.back().id >= dataplane::max_real_servers_per_process)
                 return fmt::format("too many real servers (the limit is {}, counting those that left and still "
                                    "have connections)",
