@@ -32,4 +32,9 @@ inline Verdict dr_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t*, const Pa
     return egress_ipv4(w, m, c.real_ip);
 }
 
+inline Verdict dr_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket&, const Connection6& c)
+{
+    return egress_ipv6(w, m, c.real_ip);
+}
+
 }  // namespace fulcrum::dataplane

@@ -25,8 +25,8 @@ namespace fulcrum::dataplane {
 #define FULCRUM_TO_REAL_SERVER_CASE(name, ipvsadm, flag, replies) \
     case ForwardMethod::name: return name##_to_real_server(w, m, frame, p, real_ip, real_port);
 
-inline Verdict forward_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
-                                    const Connection& c)
+template <typename Conn>
+Verdict forward_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Conn& c)
 {
     switch (c.method) {
 #define FULCRUM_RELATED_ICMP(name, ipvsadm, flag, replies) \

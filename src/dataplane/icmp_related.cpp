@@ -7,6 +7,7 @@
 
 #include "dataplane/egress.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/icmp6.hpp"
 #include "dataplane/forward.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/tun.hpp"
@@ -92,6 +93,37 @@ Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, cons
 
     // From the client's side, about a reply the director sent it (VIP -> client): on by the
     // connection's method. From a NAT real server's side, about what the client sent it.
+    if (!hit.is_reply) return forward_related_icmp(w, m, frame, p, c);
+    return nat_reply_related_icmp(w, m, frame, p, c);
+}
+
+Verdict icmp6_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
+{
+    const uint8_t* message = frame + p.l4_offset;
+    if (!icmp6_is_error(message[0])) return Verdict::next();
+    const rte_ipv6_hdr* ip = p.ip6(frame);
+    if (icmp6_checksum(ip, message, p.l4_length) != 0) return Verdict::drop(DropReason::icmp_bad_checksum);
+    if (p.quote_offset == 0) return Verdict::drop(DropReason::icmp_unhandled);
+    const auto* quote = header_at<rte_ipv6_hdr>(frame, p.quote_offset);
+    uint8_t proto = quote->proto;
+    bool fragment = false;
+    const uint32_t quote_end = uint32_t{p.l4_offset} + p.l4_length;
+    const int l4 = ipv6_transport_offset(frame, p.quote_offset + sizeof(rte_ipv6_hdr),
+                                         quote_end - p.quote_offset - sizeof(rte_ipv6_hdr), proto, fragment);
+    if (l4 < 0 || fragment || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) || static_cast<uint32_t>(l4) + 4 > quote_end)
+        return Verdict::drop(DropReason::icmp_unhandled);
+    rte_be16_t ports[2];
+    std::memcpy(ports, frame + l4, sizeof ports);
+    // The quoted packet went the other way: reversed, it is the key its connection knows.
+    const FlowKey6 key{Ipv6Address::from(quote->dst_addr), Ipv6Address::from(quote->src_addr), ports[1], ports[0],
+                       proto, {0, 0, 0}};
+    ConnTable6::Hit hit = w.conns6.lookup(key);
+    if (hit.conn == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
+    const Connection6& c = *hit.conn;
+    // An error goes to the source of the packet it quotes (as for IPv4).
+    if (Ipv6Address::from(ip->dst_addr) != (hit.is_reply ? c.client_key.src_ip : c.client_key.dst_ip))
+        return Verdict::drop(DropReason::icmp_forged);
+    ++w.counters.icmp_related;
     if (!hit.is_reply) return forward_related_icmp(w, m, frame, p, c);
     return nat_reply_related_icmp(w, m, frame, p, c);
 }

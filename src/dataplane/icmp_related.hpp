@@ -27,4 +27,8 @@ namespace fulcrum::dataplane {
 //   MTU below 552 + the tunnel header): drop(icmp_forged).
 Verdict icmp_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p);
 
+// The same for ICMPv6 errors (destination unreachable, packet too big, time exceeded, parameter
+// problem) about IPv6 connections. The quoted packet's extension headers are walked to its ports.
+Verdict icmp6_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p);
+
 }  // namespace fulcrum::dataplane

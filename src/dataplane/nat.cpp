@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "dataplane/egress.hpp"
+#include "dataplane/icmp6.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -94,6 +95,52 @@ bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection6&
     if (!decrement_hop_limit(p.ip6(frame))) return false;
     nat_rewrite_source(frame, p, c.client_key.dst_ip, c.client_key.dst_port);
     return true;
+}
+
+namespace {
+
+// The quoted IPv6 packet's source (or destination) address and port; its ports follow the
+// extension headers the quote carries.
+bool rewrite_quote6(uint8_t* frame, const ParsedPacket& p, bool source, const Ipv6Address& address, rte_be16_t port)
+{
+    auto* q = header_at<rte_ipv6_hdr>(frame, p.quote_offset);
+    uint8_t proto = q->proto;
+    bool fragment = false;
+    const int l4 = ipv6_transport_offset(frame, p.quote_offset + sizeof(rte_ipv6_hdr),
+                                         p.quote_length() - sizeof(rte_ipv6_hdr), proto, fragment);
+    if (l4 < 0 || fragment || static_cast<uint32_t>(l4) + 4 > uint32_t{p.l4_offset} + p.l4_length) return false;
+    address.to(source ? q->src_addr : q->dst_addr);
+    std::memcpy(frame + l4 + (source ? 0 : sizeof port), &port, sizeof port);
+    return true;
+}
+
+void recompute_icmp6_checksum(uint8_t* frame, const ParsedPacket& p)
+{
+    auto* icmp = header_at<rte_icmp_hdr>(frame, p.l4_offset);
+    icmp->icmp_cksum = 0;
+    icmp->icmp_cksum = icmp6_checksum(p.ip6(frame), frame + p.l4_offset, p.l4_length);
+}
+
+}  // namespace
+
+Verdict nat_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Connection6& c)
+{
+    if (!rewrite_quote6(frame, p, true, c.real_ip, c.real_port)) return Verdict::drop(DropReason::icmp_unhandled);
+    c.real_ip.to(p.ip6(frame)->dst_addr);
+    recompute_icmp6_checksum(frame, p);
+    return egress_ipv6(w, m, c.real_ip);
+}
+
+Verdict nat_reply_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                               const Connection6& c)
+{
+    rte_ipv6_hdr* ip = p.ip6(frame);
+    if (!decrement_hop_limit(ip)) return Verdict::drop(DropReason::ttl_exceeded);
+    if (!rewrite_quote6(frame, p, false, c.client_key.dst_ip, c.client_key.dst_port))
+        return Verdict::drop(DropReason::icmp_unhandled);
+    c.client_key.dst_ip.to(ip->src_addr);
+    recompute_icmp6_checksum(frame, p);
+    return egress_ipv6(w, m, c.client_key.src_ip);
 }
 
 void nat_rewrite_destination(uint8_t* frame, const ParsedPacket& p, rte_be32_t real_ip,

@@ -73,4 +73,11 @@ inline Verdict nat_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame,
 
 bool nat_rewrite_reply(uint8_t* frame, const ParsedPacket& p, const Connection6& c);
 
+// ICMPv6 errors of a NAT66 connection, as nat_related_icmp and nat_reply_related_icmp: the quoted
+// packet's address and port and the outer address rewritten, the ICMPv6 checksum recomputed
+// (it covers the pseudo-header and the whole quote).
+Verdict nat_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Connection6& c);
+Verdict nat_reply_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p,
+                               const Connection6& c);
+
 }  // namespace fulcrum::dataplane

@@ -53,4 +53,9 @@ inline Verdict tun_to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t*, const
     return tun_forward(w, m, p, real_ip);
 }
 
+inline Verdict tun_related_icmp(WorkerContext& w, rte_mbuf* m, uint8_t*, const ParsedPacket& p, const Connection6& c)
+{
+    return tun_forward(w, m, p, c.real_ip);
+}
+
 }  // namespace fulcrum::dataplane
