@@ -248,3 +248,59 @@ TEST_F(ConnTableTest, TwoNatConnectionsWithOneReplyKeyAreRefused)
               ConnTable::InsertResult::ok);
     EXPECT_EQ(table_->size(), 3u);
 }
+
+namespace {
+
+FlowKey6 client_key6(uint16_t i, uint8_t last_byte = 2)
+{
+    FlowKey6 k;
+    k.src_ip.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last_byte};
+    k.dst_ip.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
+    k.src_port = rte_cpu_to_be_16(i);
+    k.dst_port = rte_cpu_to_be_16(80);
+    k.proto = IPPROTO_TCP;
+    return k;
+}
+
+}  // namespace
+
+TEST(ConnTable6Test, IPv6ConnectionsAreFoundByTheirWholeAddressesAndExpire)
+{
+    ConnTable6 table;
+    ASSERT_TRUE(table.init(64, 0));
+    Ipv6Address real;
+    real.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11};
+    Connection6* nat = nullptr;
+    Connection6* dr = nullptr;
+    ASSERT_EQ(table.insert(client_key6(1000), real, rte_cpu_to_be_16(8080), ForwardMethod::nat, 10, 64, &nat),
+              ConnTable6::InsertResult::ok);
+    ASSERT_EQ(table.insert(client_key6(1001), real, rte_cpu_to_be_16(80), ForwardMethod::dr, 10, 640, &dr),
+              ConnTable6::InsertResult::ok);
+    EXPECT_EQ(table.lookup(client_key6(1000)).conn, nat);
+    // The reply key is (real server -> client), found as the reply.
+    const FlowKey6 reply = nat->reply_key();
+    EXPECT_EQ(reply.src_ip, real);
+    EXPECT_EQ(reply.dst_ip, client_key6(1000).src_ip);
+    EXPECT_EQ(reply.src_port, rte_cpu_to_be_16(8080));
+    EXPECT_TRUE(table.lookup(reply).is_reply);
+    EXPECT_EQ(table.lookup(dr->reply_key()).conn, nullptr);
+    // Another client differing in its last address byte only, and the same port: not this one.
+    EXPECT_EQ(table.lookup(client_key6(1000, 3)).conn, nullptr);
+    // The same client key again is a conflict; a second client with the NAT reply key of the
+    // first (the same real server port and client port) too.
+    Connection6* again = nullptr;
+    EXPECT_EQ(table.insert(client_key6(1000), real, rte_cpu_to_be_16(8080), ForwardMethod::nat, 10, 64, &again),
+              ConnTable6::InsertResult::conflict);
+    FlowKey6 other_vip = client_key6(1000);
+    other_vip.dst_ip.bytes[15] = 0x01;
+    EXPECT_EQ(table.insert(other_vip, real, rte_cpu_to_be_16(8080), ForwardMethod::nat, 10, 64, &again),
+              ConnTable6::InsertResult::conflict);
+    EXPECT_EQ(table.size(), 2u);
+    std::vector<uint16_t> gone;
+    table.expire(10 + 64, 100, [](const Connection6& c) { return c.method == ForwardMethod::nat ? Tick{64} : Tick{640}; },
+                 [&](const Connection6& c) { gone.push_back(rte_be_to_cpu_16(c.client_key.src_port)); });
+    EXPECT_EQ(gone, std::vector<uint16_t>{1000});
+    EXPECT_EQ(table.lookup(reply).conn, nullptr);
+    EXPECT_EQ(table.size(), 1u);
+    EXPECT_GT(table.bytes_per_connection(), 92.0);
+}

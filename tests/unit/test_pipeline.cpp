@@ -1573,32 +1573,51 @@ TEST(StableIds, HistoryIsTheKernelsLastWeightAndOrderOfAddition)
     EXPECT_GT(h[0].added, h[1].added);  // and it is now the newest
 }
 
-TEST(NeighborTable, LearnedEntriesUnusedForAMinuteAreForgottenAndTheirSlotsReused)
+namespace {
+
+// One family's table: `ip(host)` is a neighbour's address.
+template <typename Table, typename Ip>
+void forgets_unused_neighbors_and_reuses_their_slots(const char* name, Ip ip)
 {
-    auto table = NeighborTable::create("nbr_gc", 4, 0);
+    auto table = Table::create(name, 4, 0);
     ASSERT_NE(table, nullptr);
     const rte_ether_addr mac{{0x02, 0, 0, 0, 0, 0x01}};
-    auto ip = [](uint8_t host) { return rte_cpu_to_be_32(ipv4(198, 18, 0, host)); };
     ASSERT_TRUE(table->update(ip(1), mac, 0, true, 100));   // static: never forgotten
     for (uint8_t host = 2; host <= 4; ++host) ASSERT_TRUE(table->update(ip(host), mac, 0, false, 100));
     EXPECT_FALSE(table->update(ip(5), mac, 0, false, 100));  // full
-    const NeighborTable::Entry* cached = table->find(ip(2));  // as a worker's cache holds it
+    const typename Table::Entry* cached = table->find(ip(2));  // as a worker's cache holds it
     rte_ether_addr out;
-    ASSERT_TRUE(NeighborTable::mac_for(*cached, ip(2), 100, out));
-    ASSERT_TRUE(NeighborTable::mac_for(*table->find(ip(3)), ip(3), 150, out));  // a worker sent to it
-    table->update(ip(4), mac, 0, false, 130);                                     // its ARP heard again
+    ASSERT_TRUE(Table::mac_for(*cached, ip(2), 100, out));
+    ASSERT_TRUE(Table::mac_for(*table->find(ip(3)), ip(3), 150, out));  // a worker sent to it
+    table->update(ip(4), mac, 0, false, 130);                             // its ARP heard again
 
     EXPECT_EQ(table->collect(159, 60, nullptr), 0u);
     EXPECT_EQ(table->collect(160, 60, nullptr), 1u);   // .2: unused since 100
     EXPECT_EQ(table->find(ip(2)), nullptr);
-    EXPECT_FALSE(NeighborTable::mac_for(*cached, ip(2), 160, out));  // the cached pointer sees it gone
+    EXPECT_FALSE(Table::mac_for(*cached, ip(2), 160, out));  // the cached pointer sees it gone
     EXPECT_EQ(table->size(), 3u);
     // Its slot takes a new neighbour; the old pointer does not read the new one's MAC as .2's.
     ASSERT_TRUE(table->update(ip(5), mac, 0, false, 160));
-    EXPECT_FALSE(NeighborTable::mac_for(*cached, ip(2), 160, out));
+    EXPECT_FALSE(Table::mac_for(*cached, ip(2), 160, out));
+    EXPECT_TRUE(Table::mac_for(*cached, ip(5), 160, out));
     EXPECT_EQ(table->rows().size(), 4u);
     EXPECT_EQ(table->collect(300, 60, nullptr), 3u);  // all but the static one
     EXPECT_EQ(table->rows().size(), 1u);
+    EXPECT_EQ(table->rows()[0].ip, ip(1));
+}
+
+}  // namespace
+
+TEST(NeighborTable, LearnedEntriesUnusedForAMinuteAreForgottenAndTheirSlotsReused)
+{
+    forgets_unused_neighbors_and_reuses_their_slots<NeighborTable>(
+        "nbr_gc", [](uint8_t host) { return rte_cpu_to_be_32(ipv4(198, 18, 0, host)); });
+    // IPv6 neighbours differing only in their first bytes: the whole address is the key.
+    forgets_unused_neighbors_and_reuses_their_slots<Neighbor6Table>("nbr6_gc", [](uint8_t host) {
+        Ipv6Address a;
+        a.bytes = {0x20, 0x01, 0x0d, host, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        return a;
+    });
 }
 
 TEST(NeighborTable, AForgottenSlotWaitsForEveryWorkerToPassAQuiescentState)
