@@ -57,6 +57,9 @@ private:
     Bytes bytes_{};
 };
 
+// "IPv4" or "IPv6", as messages name a family.
+constexpr std::string_view family_name(Family family) { return family == Family::ipv4 ? "IPv4" : "IPv6"; }
+
 // 32 for IPv4, 128 for IPv6: the longest prefix, and the length of a host route.
 constexpr uint8_t full_length(Family family) { return family == Family::ipv4 ? 32 : 128; }
 

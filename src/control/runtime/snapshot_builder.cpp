@@ -52,14 +52,20 @@ std::string build_routes(const Config& config, const InterfacePorts& ports, Serv
                                 std::to_string(dst.length));
         return {};
     };
+    // IPv4 only: the dataplane's IPv6 part fills its own FIB with the IPv6 subnets and routes.
     for (const InterfaceConfig& iface : config.interfaces)
-        for (const Ipv4Prefix& prefix : iface.addresses)
-            if (auto e = add(prefix, {ports.at(iface.name), 0}); !e.empty()) return e;
+        for (const IpPrefix& prefix : iface.addresses)
+            if (prefix.address.is_ipv4())
+                if (auto e = add(Ipv4Prefix{prefix.address.ipv4(), prefix.length}, {ports.at(iface.name), 0}); !e.empty())
+                    return e;
     for (const RouteConfig& route : config.routes) {
+        if (!route.dst.address.is_ipv4()) continue;
         // The validator made sure `via` lies in a connected subnet (of `interface`, if named).
         const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
         const uint16_t port = out == nullptr ? 0 : ports.at(out->name);
-        if (auto e = add(route.dst, {port, rte_cpu_to_be_32(route.via)}); !e.empty()) return e;
+        if (auto e = add(Ipv4Prefix{route.dst.address.ipv4(), route.dst.length}, {port, rte_cpu_to_be_32(route.via.ipv4())});
+            !e.empty())
+            return e;
     }
     return {};
 }
@@ -78,32 +84,37 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
     if (s.service_index == nullptr) return dpdk_failure("cannot create service index " + name);
 
     for (const ServiceConfig& sc : config.services) {
+        // IPv4 only: IPv6 services (and IPv6 real servers of tunnelled IPv4 services) are left
+        // out until the dataplane's IPv6 part fills them.
+        if (!sc.vip.is_ipv4()) continue;
         ServiceEntry e;
         e.id = ids.service(sc.key());
         if (e.id >= dataplane::max_services_per_process)
             return "too many services (the limit is " + std::to_string(dataplane::max_services_per_process) +
                    ", counting those that left and still have connections)";
-        e.vip = rte_cpu_to_be_32(sc.vip);
+        e.vip = rte_cpu_to_be_32(sc.vip.ipv4());
         e.port = rte_cpu_to_be_16(sc.port);
         e.protocol = static_cast<uint8_t>(sc.protocol);
         const sched::Kind kind = *sched::kind_from_name(sc.scheduler);
         e.first_real_server = static_cast<uint32_t>(s.real_servers.size());
         e.real_server_count = static_cast<uint32_t>(sc.real_servers.size());
         if (sc.real_servers.size() > dataplane::max_real_servers_per_service)
-            return fmt::format("service {}:{} has {} real servers; the limit is {}", format_ipv4(sc.vip), sc.port,
+            return fmt::format("service {} has {} real servers; the limit is {}", format_endpoint(sc.vip, sc.port),
                                sc.real_servers.size(), dataplane::max_real_servers_per_service);
         bool thresholds = false;
         for (const RealServerConfig& rs : sc.real_servers) {
-            s.real_servers.push_back({ids.real_server(key_of(sc, rs)), rte_cpu_to_be_32(rs.address),
+            if (!rs.address.is_ipv4()) continue;
+            s.real_servers.push_back({ids.real_server(key_of(sc, rs)), rte_cpu_to_be_32(rs.address.ipv4()),
                                       rte_cpu_to_be_16(rs.port), rs.forward, rs.upper_threshold, rs.lower_threshold});
             if (s.real_servers.back().id >= dataplane::max_real_servers_per_process)
                 return fmt::format("too many real servers (the limit is {}, counting those that left and still "
                                    "have connections)",
                                    dataplane::max_real_servers_per_process);
             const StableIds::History h = ids.history(key_of(sc, rs), rs.weight, history);
-            s.destinations.push_back({rs.weight, false, 0, 0, rs.address, rs.port, h.last_weight, h.added});
+            s.destinations.push_back({rs.weight, false, 0, 0, rs.address.ipv4(), rs.port, h.last_weight, h.added});
             thresholds |= rs.upper_threshold != 0;
         }
+        e.real_server_count = static_cast<uint32_t>(s.real_servers.size()) - e.first_real_server;
         e.sched = sched::prepare(kind, s.destinations_of(e), sc.scheduler_flags, sc.mh_table_size, sc.mh_compat);
         e.persistence_seconds = sc.persistence;
         e.persistence_mask = sc.persistence_netmask == 0 ? 0 : ~uint32_t{0} << (32 - sc.persistence_netmask);
@@ -114,7 +125,7 @@ std::string build_services(const Config& config, StableIds& ids, ServiceSnapshot
         const auto index = static_cast<uintptr_t>(s.services.size());
         s.services.push_back(e);
         if (rte_hash_add_key_data(s.service_index, &key, reinterpret_cast<void*>(index)) != 0)
-            return "cannot index service " + format_ipv4(sc.vip);
+            return "cannot index service " + format_ip(sc.vip);
         s.vips.push_back(e.vip);
     }
     std::sort(s.vips.begin(), s.vips.end());
@@ -236,11 +247,12 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     }
     s->never_sources = s->vips;
     for (const InterfaceConfig& iface : config.interfaces)
-        for (const Ipv4Prefix& prefix : iface.addresses) {
-            s->never_sources.push_back(rte_cpu_to_be_32(prefix.address));
+        for (const IpPrefix& prefix : iface.addresses) {
+            if (!prefix.address.is_ipv4()) continue;  // the dataplane's IPv6 part keeps its own
+            s->never_sources.push_back(rte_cpu_to_be_32(prefix.address.ipv4()));
             // /31 and /32 have no broadcast address (RFC 3021).
             if (prefix.length > 0 && prefix.length < 31)
-                s->never_sources.push_back(rte_cpu_to_be_32(prefix.network() | ~(~uint32_t{0} << (32 - prefix.length))));
+                s->never_sources.push_back(rte_cpu_to_be_32(prefix.network().ipv4() | ~(~uint32_t{0} << (32 - prefix.length))));
         }
     std::sort(s->never_sources.begin(), s->never_sources.end());
     for (const dataplane::RealServerEntry& rs : s->real_servers) {
