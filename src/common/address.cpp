@@ -155,6 +155,43 @@ std::optional<IpAddress> parse_ip(std::string_view text)
     return parse_ipv6(text);
 }
 
+IpAddress IpPrefix::network() const
+{
+    if (address.is_ipv4())
+        return IpAddress(length == 0 ? 0 : address.ipv4() & (~uint32_t{0} << (32 - std::min<unsigned>(length, 32))));
+    IpAddress::Bytes bytes = address.bytes();
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        const unsigned bit = static_cast<unsigned>(i) * 8;
+        if (bit + 8 <= length) continue;
+        bytes[i] = bit >= length ? 0 : static_cast<uint8_t>(bytes[i] & (0xff00u >> (length - bit)));
+    }
+    return IpAddress::ipv6(bytes);
+}
+
+bool IpPrefix::contains(const IpAddress& ip) const
+{
+    return ip.family() == address.family() && IpPrefix{ip, length}.network() == network();
+}
+
+std::string format_prefix(const IpPrefix& prefix) { return format_ip(prefix.address) + "/" + std::to_string(prefix.length); }
+
+std::optional<IpPrefix> parse_prefix(std::string_view text, bool allow_bare)
+{
+    const size_t slash = text.find('/');
+    auto address = parse_ip(text.substr(0, slash));
+    if (!address) return std::nullopt;
+    const uint8_t full = full_length(address->family());
+    if (slash == std::string_view::npos) {
+        if (!allow_bare) return std::nullopt;
+        return IpPrefix{*address, full};
+    }
+    const std::string_view digits = text.substr(slash + 1);
+    if (digits.size() > 1 && digits.starts_with('0')) return std::nullopt;
+    auto length = parse_number<uint8_t>(digits, 0, full);
+    if (!length) return std::nullopt;
+    return IpPrefix{*address, *length};
+}
+
 std::optional<ParsedEndpoint> parse_endpoint(std::string_view text)
 {
     // A port as ipvsadm writes it: no leading zero, which parse_number would take.

@@ -38,6 +38,7 @@ public:
 
     constexpr Family family() const { return family_; }
     constexpr bool is_ipv4() const { return family_ == Family::ipv4; }
+    constexpr bool is_ipv6() const { return family_ == Family::ipv6; }
     // The IPv4 address in host order; 0 for an IPv6 address.
     constexpr uint32_t ipv4() const
     {
@@ -55,6 +56,41 @@ private:
     Family family_ = Family::ipv4;
     Bytes bytes_{};
 };
+
+// "IPv4" or "IPv6", as messages name a family.
+constexpr std::string_view family_name(Family family) { return family == Family::ipv4 ? "IPv4" : "IPv6"; }
+
+// 32 for IPv4, 128 for IPv6: the longest prefix, and the length of a host route.
+constexpr uint8_t full_length(Family family) { return family == Family::ipv4 ? 32 : 128; }
+
+// fe80::/10, the addresses every IPv6 link derives for itself (RFC 4291 section 2.5.6).
+constexpr bool is_ipv6_link_local(const IpAddress& a)
+{
+    return a.is_ipv6() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80;
+}
+// ff00::/8.
+constexpr bool is_ipv6_multicast(const IpAddress& a) { return a.is_ipv6() && a.bytes()[0] == 0xff; }
+
+// A subnet of either family: "10.0.0.1/24" keeps its host bits (an interface's address and the
+// subnet it is attached to); network() clears them.
+struct IpPrefix {
+    IpAddress address;
+    uint8_t length = 0;  // 0 to full_length(address.family())
+
+    Family family() const { return address.family(); }
+    // `address` with every bit after `length` cleared.
+    IpAddress network() const;
+    // Whether `ip` lies in this subnet; an address of the other family never does.
+    bool contains(const IpAddress& ip) const;
+    bool operator==(const IpPrefix&) const = default;
+};
+
+// "10.0.0.0/24", "2001:db8::/32", "::/0": the address as format_ip writes it, host bits kept.
+std::string format_prefix(const IpPrefix& prefix);
+// "ADDRESS/LENGTH" of either family (the address as parse_ip reads it, the length a decimal
+// from 0 to 32 or 128 without a leading zero); a bare address is a host prefix (/32 or /128)
+// when allow_bare is set. nullopt for anything else.
+std::optional<IpPrefix> parse_prefix(std::string_view text, bool allow_bare = false);
 
 // "198.51.100.1" or "2001:db8::1": RFC 5952, with IPv4-mapped (::ffff:0:0/96) and IPv4-compatible
 // addresses in mixed notation, exactly as glibc's inet_ntop (and so ipvsadm) writes them.

@@ -129,4 +129,64 @@ TEST(IpAddress, OrderIsFamilyThenBytes)
     EXPECT_EQ(*parse_ip("2001:DB8::1"), *parse_ip("2001:db8:0:0:0:0:0:1"));
 }
 
+// Bit i of an address, counted from the most significant: the reference the prefixes are
+// checked against, one bit at a time.
+bool bit_of(const IpAddress& a, unsigned i) { return (a.bytes()[i / 8] >> (7 - i % 8)) & 1; }
+
+TEST(IpPrefix, ContainsIsTheFirstLengthBitsEqualAndNeverAcrossFamilies)
+{
+    std::mt19937 rng(15);
+    for (int round = 0; round < 2000; ++round) {
+        const IpAddress base = IpAddress::ipv6(random_bytes(rng));
+        IpAddress::Bytes other_bytes = base.bytes();
+        const unsigned flipped = rng() % 128;
+        other_bytes[flipped / 8] ^= static_cast<uint8_t>(0x80 >> (flipped % 8));
+        const IpAddress other = IpAddress::ipv6(other_bytes);
+        const auto length = static_cast<uint8_t>(rng() % 129);
+        const IpPrefix p{base, length};
+        EXPECT_EQ(p.contains(other), flipped >= length) << format_prefix(p) << " " << format_ip(other);
+        EXPECT_TRUE(p.contains(base));
+        const IpAddress net = p.network();
+        for (unsigned i = 0; i < 128; ++i) ASSERT_EQ(bit_of(net, i), i < length && bit_of(base, i)) << format_prefix(p) << " bit " << i;
+    }
+    const IpPrefix v4{IpAddress(0x0a000001), 24};
+    EXPECT_EQ(v4.network(), IpAddress(0x0a000000));
+    EXPECT_TRUE(v4.contains(IpAddress(0x0a0000fe)));
+    EXPECT_FALSE(v4.contains(IpAddress(0x0a000100)));
+    EXPECT_FALSE(v4.contains(*parse_ip("::a00:1")));  // the same low bits in the other family
+    EXPECT_TRUE((IpPrefix{IpAddress(0x01020304), 0}.contains(IpAddress(0xffffffff))));
+    EXPECT_FALSE((IpPrefix{IpAddress::ipv6({}), 0}.contains(IpAddress(0))));  // ::/0 holds no IPv4 address
+    EXPECT_TRUE((IpPrefix{IpAddress::ipv6({}), 0}.contains(*parse_ip("2001:db8::1"))));
+}
+
+TEST(IpPrefix, TextIsAddressSlashLength)
+{
+    const auto p = parse_prefix("2001:db8::1/32");
+    ASSERT_TRUE(p.has_value());
+    EXPECT_EQ(p->address, *parse_ip("2001:db8::1"));
+    EXPECT_EQ(p->length, 32);
+    EXPECT_EQ(format_prefix(*p), "2001:db8::1/32");
+    EXPECT_EQ(format_prefix(IpPrefix{p->network(), p->length}), "2001:db8::/32");
+    EXPECT_EQ(format_prefix(*parse_prefix("::/0")), "::/0");
+    EXPECT_EQ(format_prefix(*parse_prefix("10.0.0.1/24")), "10.0.0.1/24");
+    EXPECT_EQ(*parse_prefix("fe80::1", true), (IpPrefix{*parse_ip("fe80::1"), 128}));
+    EXPECT_EQ(*parse_prefix("10.0.0.1", true), (IpPrefix{IpAddress(0x0a000001), 32}));
+    EXPECT_EQ(parse_prefix("2001:db8::/128")->length, 128);
+    for (const char* bad : {"10.0.0.1/33", "2001:db8::/129", "10.0.0.1", "2001:db8::", "10.0.0.1/", "10.0.0.1/024",
+                            "[2001:db8::]/32", "2001:db8::/3 2", "/24", "10.0.0.1/-1", "fe80::1%eth0/64"})
+        EXPECT_FALSE(parse_prefix(bad).has_value()) << bad;
+}
+
+TEST(IpPrefix, LinkLocalAndMulticastAreTheirRfc4291Ranges)
+{
+    EXPECT_TRUE(is_ipv6_link_local(*parse_ip("fe80::1")));
+    EXPECT_TRUE(is_ipv6_link_local(*parse_ip("febf:ffff::1")));
+    EXPECT_FALSE(is_ipv6_link_local(*parse_ip("fec0::1")));
+    EXPECT_FALSE(is_ipv6_link_local(IpAddress(0xfe800000)));
+    EXPECT_TRUE(is_ipv6_multicast(*parse_ip("ff02::1:ff00:1")));
+    EXPECT_FALSE(is_ipv6_multicast(*parse_ip("fe02::1")));
+    EXPECT_EQ(full_length(Family::ipv4), 32);
+    EXPECT_EQ(full_length(Family::ipv6), 128);
+}
+
 }  // namespace

@@ -27,7 +27,7 @@ void PrintTo(const HealthCheckConfig& h, std::ostream* os)
 
 void PrintTo(const StatusRange& r, std::ostream* os) { *os << r.low << "-" << r.high; }
 
-void PrintTo(const SorryServerConfig& s, std::ostream* os) { *os << format_ipv4(s.address) << ":" << s.port; }
+void PrintTo(const SorryServerConfig& s, std::ostream* os) { *os << format_endpoint(s.address, s.port); }
 
 }  // namespace fulcrum::control
 
@@ -54,8 +54,8 @@ Config good(const std::string& yaml)
     return *r.config;
 }
 
-Ipv4 ip(const char* text) { return *parse_ipv4(text); }
-Ipv4Prefix prefix(const char* text) { return *parse_ipv4_prefix(text); }
+IpAddress ip(const char* text) { return *parse_ip(text); }
+IpPrefix prefix(const char* text) { return *parse_prefix(text); }
 
 // Two interfaces on lines 2 and 3; what a test appends starts at line 4.
 const std::string two_interfaces = R"(interfaces:
@@ -125,18 +125,18 @@ timeouts:
     ASSERT_EQ(c.interfaces.size(), 2u);
     EXPECT_EQ(c.interfaces[0].name, "ext");
     EXPECT_EQ(c.interfaces[0].device, "net_af_packet0,iface=veth10,qpairs=2");
-    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<Ipv4Prefix>{{0x0a000001, 24}}));
+    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<IpPrefix>{{IpAddress(0x0a000001), 24}}));
     EXPECT_EQ(c.interfaces[0].mtu, 9000);
     EXPECT_EQ(c.interfaces[1].name, "int");
     EXPECT_EQ(c.interfaces[1].device, "0000:03:00.0");
-    EXPECT_EQ(c.interfaces[1].addresses, (std::vector<Ipv4Prefix>{{0xac100001, 24}, {0xac110001, 16}}));
+    EXPECT_EQ(c.interfaces[1].addresses, (std::vector<IpPrefix>{{IpAddress(0xac100001), 24}, {IpAddress(0xac110001), 16}}));
     EXPECT_EQ(c.interfaces[1].mtu, 1500);
 
     ASSERT_EQ(c.routes.size(), 2u);
-    EXPECT_EQ(c.routes[0].dst, (Ipv4Prefix{0, 0}));
+    EXPECT_EQ(c.routes[0].dst, (IpPrefix{IpAddress(0), 0}));
     EXPECT_EQ(c.routes[0].via, 0x0a0000feu);
     EXPECT_EQ(c.routes[0].interface, "");
-    EXPECT_EQ(c.routes[1].dst, (Ipv4Prefix{0xc0000200, 24}));
+    EXPECT_EQ(c.routes[1].dst, (IpPrefix{IpAddress(0xc0000200), 24}));
     EXPECT_EQ(c.routes[1].via, 0xac1000feu);
     EXPECT_EQ(c.routes[1].interface, "int");
 
@@ -250,7 +250,7 @@ timeouts: { tcp: 1, tcp_fin: 1, udp: 1 }
     EXPECT_EQ(lo.interfaces[0].kernel_interface, "fl-a");
     EXPECT_EQ(lo.interfaces[1].kernel_interface, "k_-345");
     EXPECT_EQ(lo.interfaces[1].addresses,
-              (std::vector<Ipv4Prefix>{prefix("10.0.1.0/31"), prefix("10.0.2.1/32"), prefix("11.0.0.1/1")}));
+              (std::vector<IpPrefix>{prefix("10.0.1.0/31"), prefix("10.0.2.1/32"), prefix("11.0.0.1/1")}));
     EXPECT_EQ(lo.services[0].real_servers[0].port, 1);
     EXPECT_EQ(lo.services[0].real_servers[0].weight, 0u);
     EXPECT_EQ(lo.timeouts.of(fulcrum::dataplane::TcpState::established), 1u);
@@ -507,13 +507,13 @@ TEST(ConfigErrors, InterfaceAddresses)
 )"),
               (Lines{
                   "t.yaml:5:9: interfaces[0].address[0]: expected an IPv4 address with a prefix length from 1 to "
-                  "32 (like 10.0.0.1/24), found \"10.0.0.1\"",
+                  "32 (like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found \"10.0.0.1\"",
                   "t.yaml:6:9: interfaces[0].address[1]: expected an IPv4 address with a prefix length from 1 to "
-                  "32 (like 10.0.0.1/24), found \"10.0.0.1/0\"",
+                  "32 (like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found \"10.0.0.1/0\"",
                   "t.yaml:7:9: interfaces[0].address[2]: expected an IPv4 address with a prefix length from 1 to "
-                  "32 (like 10.0.0.1/24), found \"10.0.0.1/33\"",
+                  "32 (like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found \"10.0.0.1/33\"",
                   "t.yaml:8:9: interfaces[0].address[3]: expected an IPv4 address with a prefix length from 1 to "
-                  "32 (like 10.0.0.1/24), found \"256.0.0.1/24\"",
+                  "32 (like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found \"256.0.0.1/24\"",
                   "t.yaml:9:9: interfaces[0].address[4]: expected a host address in 10.0.0.0/24, found "
                   "\"10.0.0.0/24\", the network address of that subnet",
                   "t.yaml:10:9: interfaces[0].address[5]: expected a host address in 10.0.0.0/24, found "
@@ -525,7 +525,7 @@ TEST(ConfigErrors, InterfaceAddresses)
                   "t.yaml:13:9: interfaces[0].address[8]: expected a unicast IPv4 address, found \"0.1.2.3/8\", an "
                   "address in 0.0.0.0/8",
                   "t.yaml:16:9: interfaces[0].address[11]: expected an IPv4 address with a prefix length from 1 "
-                  "to 32 (like 10.0.0.1/24), found a mapping",
+                  "to 32 (like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found a mapping",
                   "t.yaml:17:9: interfaces[0].address[12]: duplicate address 10.0.1.0 (first defined at line 14)",
               }));
 }
@@ -539,10 +539,10 @@ TEST(ConfigErrors, InterfaceAddressShape)
 )"),
               (Lines{
                   "t.yaml:2:43: interfaces[0].address: expected an IPv4 address with a prefix length from 1 to 32 "
-                  "(like 10.0.0.1/24), or a list of them, found a mapping",
+                  "(like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), or a list of them, found a mapping",
                   "t.yaml:3:43: interfaces[1].address: expected at least one address, found an empty list",
                   "t.yaml:4:34: interfaces[2].address: expected an IPv4 address with a prefix length from 1 to 32 "
-                  "(like 10.0.0.1/24), or a list of them, found an empty value",
+                  "(like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), or a list of them, found an empty value",
               }));
 }
 
@@ -618,7 +618,7 @@ routes:
               (Lines{
                   "t.yaml:5:12: routes[0].dst: expected a network address with no host bits set (10.0.0.0/24), "
                   "found \"10.0.0.1/24\"",
-                  "t.yaml:6:12: routes[1].dst: expected an IPv4 prefix (like 192.0.2.0/24), found \"192.0.2.0\"",
+                  "t.yaml:6:12: routes[1].dst: expected an IPv4 or IPv6 prefix (like 192.0.2.0/24 or 2001:db8::/32), found \"192.0.2.0\"",
                   "t.yaml:7:31: routes[2].via: expected an address in a connected subnet of interface int "
                   "(172.16.0.0/24, 172.17.0.0/16), found \"10.0.0.254\"",
                   "t.yaml:8:34: routes[3].via: expected an address in a connected subnet (10.0.0.0/24 on ext, "
@@ -627,7 +627,7 @@ routes:
                   "t.yaml:10:28: routes[5].via: expected the address of a next-hop router, found \"10.0.0.1\", this "
                   "director's own address on interface ext",
                   "t.yaml:11:12: routes[6].dst: duplicate route 0.0.0.0/0 (first defined at line 10)",
-                  "t.yaml:12:32: routes[7].via: expected an IPv4 address (like 10.0.0.1), found \"10.0.0.300\"",
+                  "t.yaml:12:32: routes[7].via: expected an IPv4 or IPv6 address (like 10.0.0.1 or 2001:db8::1), found \"10.0.0.300\"",
               }));
 }
 
@@ -645,7 +645,7 @@ neighbors:
 )"),
               (Lines{
                   "t.yaml:2:45: interfaces[0].address: expected an IPv4 address with a prefix length from 1 to 32 "
-                  "(like 10.0.0.1/24), found \"10.0.0.1\"",
+                  "(like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found \"10.0.0.1\"",
                   "t.yaml:5:54: routes[1].interface: unknown interface \"int\" (expected one of: ext)",
               }));
 }
@@ -861,7 +861,7 @@ TEST(ConfigApi, LoadsAFile)
     ASSERT_EQ(c.interfaces.size(), 1u);
     EXPECT_EQ(c.interfaces[0].name, "ext");
     EXPECT_EQ(c.interfaces[0].device, "net_tap0");
-    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<Ipv4Prefix>{prefix("10.0.0.1/24")}));
+    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<IpPrefix>{prefix("10.0.0.1/24")}));
     ASSERT_EQ(c.services.size(), 1u);
     EXPECT_EQ(c.services[0].vip, ip("10.0.0.100"));
     EXPECT_EQ(c.services[0].port, 80);
@@ -1082,19 +1082,29 @@ TEST(ConfigPersistence, SecondsTrueNetmasksAndErrors)
                      "t.yaml:6:122: services[1].expire_quiescent_template: expected true or false, found \"1\""}));
 }
 
+namespace {
+
+// `path` read, written and read again: both configurations (empty ones after a failure), once
+// the written text is checked to be a fixed point (writing what was read back gives it again).
+std::pair<Config, Config> read_back(const std::string& path)
+{
+    const ConfigResult first = load_config_file(path);
+    EXPECT_TRUE(first.config) << path;
+    if (!first.config) return {};
+    const std::string text = fulcrum::control::config_to_yaml(*first.config);
+    const ConfigResult second = parse_config(text, "written.yaml");
+    for (const auto& e : second.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
+    if (!second.config) return {};
+    EXPECT_EQ(fulcrum::control::config_to_yaml(*second.config), text) << path;
+    return {*first.config, *second.config};
+}
+
+}  // namespace
+
 TEST(ConfigYaml, WrittenConfigReadsBackTheSame)
 {
     for (const char* path : {"../../conf/fulcrum.yaml", "../../conf/lab-mixed.yaml", "../../conf/lab-health.yaml"}) {
-        const ConfigResult first = load_config_file(path);
-        ASSERT_TRUE(first.config) << path;
-        const std::string text = fulcrum::control::config_to_yaml(*first.config);
-        const ConfigResult second = parse_config(text, "written.yaml");
-        for (const auto& e : second.errors) ADD_FAILURE() << e.to_string() << "\n" << text;
-        ASSERT_TRUE(second.config);
-        // A fixed point: writing what was read back gives the same text.
-        EXPECT_EQ(fulcrum::control::config_to_yaml(*second.config), text) << path;
-        const Config& a = *first.config;
-        const Config& b = *second.config;
+        const auto [a, b] = read_back(path);
         ASSERT_EQ(a.services.size(), b.services.size());
         for (size_t i = 0; i < a.services.size(); ++i) {
             EXPECT_EQ(a.services[i].vip, b.services[i].vip);
@@ -1112,6 +1122,183 @@ TEST(ConfigYaml, WrittenConfigReadsBackTheSame)
         EXPECT_EQ(a.interfaces.size(), b.interfaces.size());
         EXPECT_EQ(a.dataplane.eal, b.dataplane.eal);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPv6 beside IPv4
+
+TEST(ConfigDualStack, BothFamiliesEverywhere)
+{
+    const ConfigResult r = load_config_file("configs/dual-stack.yaml");
+    for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+    ASSERT_TRUE(r.config);
+    const Config& c = *r.config;
+    EXPECT_EQ(c.interfaces[0].addresses, (std::vector<IpPrefix>{prefix("10.0.0.1/24"), prefix("2001:db8::1/64")}));
+    EXPECT_EQ(c.interfaces[1].addresses, (std::vector<IpPrefix>{prefix("172.16.0.1/24"), prefix("2001:db8:1::1/64")}));
+    ASSERT_EQ(c.routes.size(), 3u);
+    EXPECT_EQ(c.routes[1].dst, prefix("::/0"));
+    EXPECT_EQ(c.routes[1].via, ip("fe80::1"));
+    EXPECT_EQ(c.routes[1].interface, "ext");
+    EXPECT_EQ(c.routes[2].via, ip("2001:db8:1::fe"));
+    // A link-local next hop leaves by the interface it names; a global one by its subnet's.
+    EXPECT_EQ(interface_holding(c, c.routes[1].via, c.routes[1].interface), &c.interfaces[0]);
+    EXPECT_EQ(interface_holding(c, c.routes[1].via), nullptr);
+    EXPECT_EQ(interface_holding(c, c.routes[2].via), &c.interfaces[1]);
+    EXPECT_EQ(interface_holding(c, ip("172.16.0.9")), &c.interfaces[1]);
+    EXPECT_EQ(interface_holding(c, ip("::ffff:172.16.0.9")), nullptr);
+    EXPECT_EQ(c.neighbors[0].ip, ip("2001:db8::fe"));
+    ASSERT_EQ(c.services.size(), 3u);
+    const ServiceConfig& web = c.services[0];
+    EXPECT_EQ(web.vip, ip("2001:db8::10"));
+    EXPECT_EQ(web.persistence_netmask, 64);
+    EXPECT_EQ(web.sorry_server->address, ip("2001:db8:1::99"));
+    EXPECT_EQ(web.real_servers[1].address, ip("2001:db8:2::12"));
+    EXPECT_EQ(web.key(), (ServiceKey{Protocol::tcp, ip("2001:db8::10"), 80}));
+    EXPECT_EQ(c.services[1].persistence_netmask, 128);  // an IPv6 service's default: its full length
+    EXPECT_EQ(c.services[1].real_servers[0].address, ip("172.16.0.21"));
+    EXPECT_EQ(c.services[2].persistence_netmask, 32);
+    EXPECT_EQ(c.services[2].real_servers[0].address, ip("172.16.0.54"));
+    EXPECT_EQ(c.services[2].real_servers[0].forward, ForwardMethod::tun);
+}
+
+TEST(ConfigDualStack, WrittenReadsBackTheSame)
+{
+    const auto [a, b] = read_back("configs/dual-stack.yaml");
+    EXPECT_EQ(a.interfaces, b.interfaces);
+    EXPECT_EQ(a.routes, b.routes);
+    EXPECT_EQ(a.neighbors, b.neighbors);
+    ASSERT_EQ(a.services.size(), b.services.size());
+    for (size_t i = 0; i < a.services.size(); ++i) {
+        EXPECT_EQ(a.services[i].key(), b.services[i].key());
+        EXPECT_EQ(a.services[i].persistence_netmask, b.services[i].persistence_netmask);
+        EXPECT_EQ(a.services[i].sorry_server, b.services[i].sorry_server);
+        ASSERT_EQ(a.services[i].real_servers.size(), b.services[i].real_servers.size());
+        for (size_t j = 0; j < a.services[i].real_servers.size(); ++j) {
+            EXPECT_EQ(a.services[i].real_servers[j].address, b.services[i].real_servers[j].address);
+            EXPECT_EQ(a.services[i].real_servers[j].forward, b.services[i].real_servers[j].forward);
+        }
+    }
+}
+
+// Two interfaces of both families on lines 2 and 3; what a test appends starts at line 4.
+const std::string dual_interfaces = R"(interfaces:
+  - { name: ext, device: net_tap0, address: [10.0.0.1/24, 2001:db8::1/64] }
+  - { name: int, device: net_tap1, address: [172.16.0.1/24, 2001:db8:1::1/64] }
+)";
+
+TEST(ConfigDualStack, InterfaceAddresses)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - name: ext
+    device: net_tap0
+    address:
+      - fe80::1/64
+      - ff02::1/64
+      - 2001:db8::/64
+      - 2001:db8::1/129
+      - ::1/128
+      - 2001:db8::1/64
+      - 2001:db8:0::1/48
+      - 2001:db8:9::/127
+)"),
+              (Lines{"t.yaml:5:9: interfaces[0].address[0]: expected a global IPv6 address, found \"fe80::1/64\", a "
+                     "link-local address (the director derives its own from the port's MAC)",
+                     "t.yaml:6:9: interfaces[0].address[1]: expected a unicast IPv6 address, found \"ff02::1/64\", a "
+                     "multicast address",
+                     "t.yaml:7:9: interfaces[0].address[2]: expected a host address in 2001:db8::/64, found "
+                     "\"2001:db8::/64\", the Subnet-Router anycast address of that subnet",
+                     "t.yaml:8:9: interfaces[0].address[3]: expected an IPv4 address with a prefix length from 1 to 32 "
+                     "(like 10.0.0.1/24) or an IPv6 one from 1 to 128 (like 2001:db8::1/64), found \"2001:db8::1/129\"",
+                     "t.yaml:9:9: interfaces[0].address[4]: expected a unicast IPv6 address, found \"::1/128\", a "
+                     "loopback address",
+                     "t.yaml:11:9: interfaces[0].address[6]: duplicate address 2001:db8::1 (first defined at line 10)"}));
+}
+
+TEST(ConfigDualStack, RoutesAndNeighbors)
+{
+    EXPECT_EQ(errors_of(dual_interfaces + R"(routes:
+  - { dst: ::/0, via: 10.0.0.254 }
+  - { dst: 2001:db8:5::/48, via: fe80::1 }
+  - { dst: 2001:db8:6::/48, via: 2001:db8:7::1 }
+  - { dst: 2001:db8:8::/48, via: 2001:db8::fe, interface: int }
+  - { dst: 2001:db8:9::1/48, via: 2001:db8::fe }
+  - { dst: 2001:db8:a::/48, via: 2001:db8::1 }
+  - { dst: 0.0.0.0/0, via: fe80::1, interface: ext }
+neighbors:
+  - { ip: fe80::2, mac: "02:00:00:00:00:02" }
+  - { ip: 2001:db8:7::2, mac: "02:00:00:00:00:02" }
+)"),
+              (Lines{"t.yaml:5:23: routes[0].via: expected an IPv6 next hop, as dst is ::/0, found \"10.0.0.254\", an "
+                     "IPv4 address",
+                     "t.yaml:6:34: routes[1].via: a link-local next hop (fe80::/10) needs `interface:` to name its link",
+                     "t.yaml:7:34: routes[2].via: expected an address in a connected subnet (2001:db8::/64 on ext, "
+                     "2001:db8:1::/64 on int), found \"2001:db8:7::1\"",
+                     "t.yaml:8:34: routes[3].via: expected an address in a connected subnet of interface int "
+                     "(2001:db8:1::/64), found \"2001:db8::fe\"",
+                     "t.yaml:9:12: routes[4].dst: expected a network address with no host bits set (2001:db8:9::/48), "
+                     "found \"2001:db8:9::1/48\"",
+                     "t.yaml:10:34: routes[5].via: expected the address of a next-hop router, found \"2001:db8::1\", this "
+                     "director's own address on interface ext",
+                     "t.yaml:11:28: routes[6].via: expected an IPv4 next hop, as dst is 0.0.0.0/0, found \"fe80::1\", an "
+                     "IPv6 address",
+                     "t.yaml:13:11: neighbors[0].ip: expected a global IPv6 address, found \"fe80::2\", a link-local "
+                     "address",
+                     "t.yaml:14:11: neighbors[1].ip: expected an address in a connected subnet (2001:db8::/64 on ext, "
+                     "2001:db8:1::/64 on int), found \"2001:db8:7::2\""}));
+}
+
+TEST(ConfigDualStack, FamilyRulesOfServices)
+{
+    EXPECT_EQ(errors_of(dual_interfaces + R"(services:
+  - vip: 2001:db8::10
+    port: 80
+    protocol: tcp
+    forward: nat
+    persistence: 60
+    persistence_netmask: 129
+    sorry_server: { address: 172.16.0.99 }
+    real_servers:
+      - { address: 172.16.0.2 }
+      - { address: 172.16.0.3, forward: dr }
+      - { address: 172.16.0.4, forward: tun }
+      - { address: 2001:db8:1::5 }
+      - { address: 2001:db8:1::5 }
+      - { address: 2001:db8:3::6, forward: tun }
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, persistence_netmask: 64,
+      real_servers: [{ address: 2001:db8:1::7 }, { address: 2001:db8:1::8, forward: tun }] }
+  - { vip: 2001:db8::1, port: 81, protocol: tcp, persistence_netmask: "255.255.255.0" }
+  - { vip: 2001:db8::10, port: 80, protocol: tcp, persistence_netmask: 128 }
+  - { vip: "ff05::1", port: 80, protocol: tcp, persistence_netmask: 128 }
+)"),
+              (Lines{"t.yaml:10:26: services[0].persistence_netmask: expected a prefix length from 0 to 128 (the "
+                     "service's vip is IPv6), found \"129\"",
+                     "t.yaml:11:30: services[0].sorry_server.address: expected an IPv6 address for a sorry server, as "
+                     "the service's vip 2001:db8::10 is, found \"172.16.0.99\", an IPv4 address",
+                     "t.yaml:13:20: services[0].real_servers[0].address: expected an IPv6 address for a real server "
+                     "with nat forwarding (only tun may mix families), as the service's vip 2001:db8::10 is, found "
+                     "\"172.16.0.2\", an IPv4 address",
+                     "t.yaml:14:20: services[0].real_servers[1].address: expected an IPv6 address for a real server "
+                     "with dr forwarding (only tun may mix families), as the service's vip 2001:db8::10 is, found "
+                     "\"172.16.0.3\", an IPv4 address",
+                     "t.yaml:17:9: services[0].real_servers[4]: duplicate real server [2001:db8:1::5]:80 (first "
+                     "defined at line 16)",
+                     "t.yaml:18:20: services[0].real_servers[5].address: expected an address in a connected subnet or "
+                     "covered by a route, found \"2001:db8:3::6\", which no interface or route reaches",
+                     "t.yaml:19:70: services[1].persistence_netmask: expected a prefix length from 0 to 32 or a "
+                     "contiguous netmask like \"255.255.255.0\", found \"64\"",
+                     "t.yaml:20:33: services[1].real_servers[0].address: expected an IPv4 address for a real server "
+                     "with nat forwarding (only tun may mix families), as the service's vip 10.0.0.100 is, found "
+                     "\"2001:db8:1::7\", an IPv6 address",
+                     "t.yaml:20:61: services[1].real_servers[1].address: expected an IPv4 address for a tun real "
+                     "server of an IPv4 service (IPv4 in IPv6 is not supported yet), found \"2001:db8:1::8\", an "
+                     "IPv6 address",
+                     "t.yaml:21:12: services[2].vip: expected a virtual address, found \"2001:db8::1\", this director's "
+                     "own address on interface ext",
+                     "t.yaml:21:71: services[2].persistence_netmask: expected a prefix length from 0 to 128 (the "
+                     "service's vip is IPv6), found \"255.255.255.0\"",
+                     "t.yaml:22:5: services[3]: duplicate service tcp [2001:db8::10]:80 (first defined at line 5)",
+                     "t.yaml:23:12: services[4].vip: expected a unicast IPv6 address, found \"ff05::1\", a multicast "
+                     "address"}));
 }
 
 TEST(ConfigYaml, CheckConfigHoldsAnEditToTheFilesRules)

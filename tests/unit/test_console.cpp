@@ -176,7 +176,7 @@ public:
     AnnounceStatus announce_status() const override { return announce; }
     std::vector<InterfaceStatus> interfaces() const override { return interface_list; }
     // PersistConn of each real server by address, as the director would count its templates.
-    std::map<Ipv4, uint32_t> templates;
+    std::map<IpAddress, uint32_t> templates;
     void count_templates(std::vector<ServiceStatus>& services) const override
     {
         for (ServiceStatus& s : services)
@@ -633,13 +633,39 @@ TEST(ConsoleCommands, IpvsadmAddEditDeleteService)
 
     EXPECT_EQ(run(d, "ipvsadm -A -t 203.0.113.20:443"),
               "error: ipvsadm -A (--add-service): service tcp 203.0.113.20:443 already exists\n");
-    // An IPv6 address is read as ipvsadm writes it, and refused for what it is.
+    // IPv6 services and real servers as ipvsadm writes them; NAT and DR keep the service's family,
+    // a tunnel may cross it (as IPVS); -M is a prefix length for an IPv6 service.
     const size_t services_before = d.config.services.size();
-    EXPECT_EQ(run(d, "ipvsadm -A -t [2001:db8::1]:80 -s rr"),
-              "error: ipvsadm -A (--add-service): service tcp [2001:db8::1]:80: IPv6 is not supported yet\n");
+    EXPECT_EQ(run(d, "ipvsadm -A -t [2001:db8::1]:80 -s rr -p 60 -M 200"),
+              "error: ipvsadm: -M: expected a prefix length from 1 to 128 for an IPv6 service, found \"200\"\n");
+    EXPECT_EQ(run(d, "ipvsadm -A -t [2001:db8::1]:80 -s rr -p 60 -M 255.255.255.0"),
+              "error: ipvsadm: -M: expected a prefix length from 1 to 128 for an IPv6 service, found \"255.255.255.0\"\n");
+    EXPECT_EQ(run(d, "ipvsadm -A -6 -t [2001:db8::1]:80"),
+              "error: ipvsadm: -6 is not supported: -6 used before -f (it marks a firewall-mark service IPv6; name an "
+              "IPv6 service by its address: -t [2001:db8::10]:80)\n");
+    EXPECT_EQ(d.config.services.size(), services_before);
+    EXPECT_EQ(run(d, "ipvsadm -A -t [2001:db8::1]:80 -s rr -p 60 -M 64"), "ok\n");
+    EXPECT_EQ(d.config.services.back().vip, *parse_ip("2001:db8::1"));
+    EXPECT_EQ(d.config.services.back().persistence_netmask, 64);
+    EXPECT_EQ(run(d, "ipvsadm -E -t [2001:db8::1]:80 -s wlc"), "ok\n");
+    EXPECT_EQ(d.config.services.back().persistence_netmask, 128);  // -E without -M: the family's full length
     EXPECT_EQ(run(d, "ipvsadm -a -t 203.0.113.20:443 -r [2001:db8::2]:8443 -m"),
-              "error: ipvsadm -a (--add-server): real server [2001:db8::2]:8443: IPv6 is not supported yet\n");
-    EXPECT_EQ(run(d, "set weight [2001:db8::1]:80 2001:db8::2 3"), "error: set weight: no service on [2001:db8::1]:80\n");
+              "error: ipvsadm -a (--add-server): real server [2001:db8::2]:8443: nat forwarding needs an IPv4 address, "
+              "as the service's (only tun may mix families)\n");
+    EXPECT_EQ(run(d, "ipvsadm -a -t [2001:db8::1]:80 -r 172.16.0.5 -g"),
+              "error: ipvsadm -a (--add-server): real server 172.16.0.5:80: dr forwarding needs an IPv6 address, as "
+              "the service's (only tun may mix families)\n");
+    d.config.interfaces[1].addresses.push_back(*parse_prefix("2001:db8::fe/64"));
+    EXPECT_EQ(run(d, "ipvsadm -a -t [2001:db8::1]:80 -r [2001:db8::2]:8080 -m -w 3"), "ok\n");
+    EXPECT_EQ(run(d, "ipvsadm -a -t [2001:db8::1]:80 -r 172.16.0.5 -i"), "ok\n");
+    EXPECT_EQ(d.config.services.back().real_servers.size(), 2u);
+    EXPECT_EQ(run(d, "ipvsadm -e -t [2001:db8::1]:80 -r 172.16.0.5 -m"),
+              "error: ipvsadm -e (--edit-server): real server 172.16.0.5:80: nat forwarding needs an IPv6 address, as "
+              "the service's (only tun may mix families)\n");
+    EXPECT_EQ(run(d, "set weight [2001:db8::1]:80 [2001:db8::2]:8080 5"), "ok\n");
+    EXPECT_EQ(d.config.services.back().real_servers[0].weight, 5u);
+    EXPECT_EQ(run(d, "ipvsadm -d -t [2001:db8::1]:80 -r [2001:db8::2]:8080"), "ok\n");
+    EXPECT_EQ(run(d, "ipvsadm -D -t [2001:db8::1]:80"), "ok\n");
     EXPECT_EQ(d.config.services.size(), services_before);
 
     // -E sets the whole service, as ipvsadm does: what is left out goes back to its default.
@@ -1864,8 +1890,7 @@ TEST(ConsoleCommands, ShowInterfacesNeighborsAndRoutes)
     in.link_up = false;
     in.speed_mbps = 0;
     d.interface_list = {ext, in};
-    const std::string ext_addresses = fmt::format("{}/{}", format_ipv4(ext.config.addresses[0].address),
-                                                  ext.config.addresses[0].length);
+    const std::string ext_addresses = format_prefix(ext.config.addresses[0]);
     EXPECT_EQ(run(d, "show interfaces"),
               fmt::format("{}: port 0 {}, link up 10000 Mb/s, mtu 1500, mac 02:00:00:00:00:01\n"
                           "    address {}; kernel interface {}\n"
@@ -1875,8 +1900,7 @@ TEST(ConsoleCommands, ShowInterfacesNeighborsAndRoutes)
                           ext.config.kernel_interface.empty() ? "-" : ext.config.kernel_interface) +
                   fmt::format("{}: port 1 {}, link down, mtu 1500, mac 02:00:00:00:00:01\n", in.config.name,
                               in.config.device) +
-                  "    address " + fmt::format("{}/{}", format_ipv4(in.config.addresses[0].address),
-                                               in.config.addresses[0].length) +
+                  "    address " + format_prefix(in.config.addresses[0]) +
                   "; kernel interface " + (in.config.kernel_interface.empty() ? "-" : in.config.kernel_interface) +
                   "\n    RX: packets 1234 bytes 99999 missed 3 errors 0 no-mbuf 0\n"
                   "    TX: packets 1200 bytes 88888 errors 0\n");
@@ -1885,16 +1909,22 @@ TEST(ConsoleCommands, ShowInterfacesNeighborsAndRoutes)
     EXPECT_EQ(run(d, "show neighbors"), "10.0.0.1 dev int lladdr 02:bb:00:00:00:01 PERMANENT\n"
                                         "198.18.0.2 dev ext lladdr 02:aa:00:00:00:02 REACHABLE\n");
 
-    d.config.interfaces[0].addresses = {*parse_ipv4_prefix("198.18.0.1/24")};
-    d.config.interfaces[1].addresses = {*parse_ipv4_prefix("172.16.0.1/16"), *parse_ipv4_prefix("10.1.2.3/8")};
-    d.config.routes = {RouteConfig{*parse_ipv4_prefix("0.0.0.0/0"), 0xC61200FE, ""},
-                       RouteConfig{*parse_ipv4_prefix("192.168.0.0/16"), 0x0A0000FE, ""}};
+    d.config.interfaces[0].addresses = {*parse_prefix("198.18.0.1/24"), *parse_prefix("2001:db8::1/64")};
+    d.config.interfaces[1].addresses = {*parse_prefix("172.16.0.1/16"), *parse_prefix("10.1.2.3/8")};
+    d.config.routes = {RouteConfig{*parse_prefix("0.0.0.0/0"), 0xC61200FE, ""},
+                       RouteConfig{*parse_prefix("192.168.0.0/16"), 0x0A0000FE, ""},
+                       RouteConfig{*parse_prefix("::/0"), *parse_ip("fe80::1"), d.config.interfaces[0].name},
+                       RouteConfig{*parse_prefix("2001:db8:5::/48"), *parse_ip("2001:db8::fe"), ""}};
+    // As `ip route` and `ip -6 route` print them: no source address on an IPv6 subnet's line.
     EXPECT_EQ(run(d, "show routes"),
               fmt::format("198.18.0.0/24 dev {0} proto kernel scope link src 198.18.0.1\n"
+                          "2001:db8::/64 dev {0} proto kernel\n"
                           "172.16.0.0/16 dev {1} proto kernel scope link src 172.16.0.1\n"
                           "10.0.0.0/8 dev {1} proto kernel scope link src 10.1.2.3\n"
                           "default via 198.18.0.254 dev {0} proto static\n"
-                          "192.168.0.0/16 via 10.0.0.254 dev {1} proto static\n",
+                          "192.168.0.0/16 via 10.0.0.254 dev {1} proto static\n"
+                          "default via fe80::1 dev {0} proto static\n"
+                          "2001:db8:5::/48 via 2001:db8::fe dev {0} proto static\n",
                           d.config.interfaces[0].name, d.config.interfaces[1].name));
     EXPECT_EQ(run(d, "show routes now"), "error: show routes: expected nothing after it, found \"now\"\n");
 }
@@ -1906,17 +1936,17 @@ TEST(ConsoleCommands, IpvsadmPersistentConnCountsTemplates)
     d.config.services[0].persistence_netmask = 32;
     const ServiceConfig& web = d.config.services[0];
     d.templates[web.real_servers[0].address] = 7;
-    const std::string out = run(d, "ipvsadm -L -n --persistent-conn -t " + format_ipv4(web.vip) + ":" + std::to_string(web.port));
+    const std::string out = run(d, "ipvsadm -L -n --persistent-conn -t " + format_endpoint(web.vip, web.port));
     // ipvsadm.c's print_title and print_service_entry for FMT_PERSISTENTCONN.
     std::string expected = c_format("%-33s %-9s %-11s %-10s %-10s\n  -> RemoteAddress:Port\n", "Prot LocalAddress:Port",
                                     "Weight", "PersistConn", "ActiveConn", "InActConn");
-    expected += fmt::format("TCP  {}:{} {} persistent 300\n", format_ipv4(web.vip), web.port, web.scheduler);
+    expected += fmt::format("TCP  {} {} persistent 300\n", format_endpoint(web.vip, web.port), web.scheduler);
     std::vector<const RealServerConfig*> sorted;
     for (const RealServerConfig& rs : web.real_servers) sorted.push_back(&rs);
     std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return std::tie(a->address, a->port) < std::tie(b->address, b->port); });
     for (const RealServerConfig* rs : sorted)
         expected += c_format("  -> %-28s %-9u %-11u %-10u %-10u\n",
-                             fmt::format("{}:{}", format_ipv4(rs->address), rs->port).c_str(), rs->weight,
+                             format_endpoint(rs->address, rs->port).c_str(), rs->weight,
                              rs == &web.real_servers[0] ? 7u : 0u, 0u, 0u);
     EXPECT_EQ(out, expected);
 }
@@ -2000,7 +2030,7 @@ TEST(ConsoleServer, PagedListingReachesAReaderAndTheNextCommandWaits)
                        "destination\n";
     for (const ConnectionRow& r : d.rows)
         want += fmt::format("o UDP 05:00  UDP         {:<18} 203.0.113.10:53    172.16.0.2:53\n",
-                            fmt::format("{}:5353", format_ipv4(r.client)));
+                            format_endpoint(r.client, 5353));
     want += "= 0\no Timeout (tcp tcpfin udp): 900 120 300\n= 0\n";
     EXPECT_EQ(received.size(), want.size());
     EXPECT_TRUE(received == want);

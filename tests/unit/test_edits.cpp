@@ -59,19 +59,48 @@ TEST(Edits, AddServiceRefusesADuplicateAndChangesNothing)
     EXPECT_TRUE(c.services[1].real_servers.empty());
 }
 
-TEST(Edits, KeysCarryTheirFamilyAndAnIpv6ServiceIsRefusedUntilTheConfigurationHasIpv6)
+TEST(Edits, Ipv6ServicesAndTheFamilyRulesOfTheirRealServers)
 {
     Config c = two_servers();
     const ServiceKey v6{Protocol::tcp, *parse_ip("2001:db8::10"), 80};
     EXPECT_EQ(service_name(v6), "tcp [2001:db8::10]:80");
-    EXPECT_EQ(add_service(c, v6, {}), "service tcp [2001:db8::10]:80: IPv6 is not supported yet");
-    EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::20"), 8080}, {}),
-              "real server [2001:db8::20]:8080: IPv6 is not supported yet");
-    EXPECT_EQ(c.services.size(), 1u);
-    EXPECT_EQ(c.services[0].real_servers.size(), 2u);
     // The same address and port in the other family is another service.
     EXPECT_EQ(find_service(c, v6), nullptr);
-    EXPECT_NE(find_service(c, web), nullptr);
+    EXPECT_EQ(add_service(c, v6, {"rr", {}, 60, 129}), "service tcp [2001:db8::10]:80: persistence netmask /129 is "
+                                                       "longer than an IPv6 address");
+    EXPECT_EQ(add_service(c, v6, {"rr", {}, 60, std::nullopt}), "");
+    EXPECT_EQ(find_service(c, v6)->persistence_netmask, 128);  // the family's full length
+    EXPECT_EQ(edit_service(c, v6, {"rr", {}, 60, 64}), "");
+    EXPECT_EQ(find_service(c, v6)->persistence_netmask, 64);
+    EXPECT_EQ(edit_service(c, web, {"rr", {}, 60, 33}),
+              "service tcp 203.0.113.10:80: persistence netmask /33 is longer than an IPv4 address");
+
+    // NAT and DR keep the service's family; a tunnel may cross it, both ways, as IPVS allows.
+    EXPECT_EQ(add_real_server(c, {v6, IpAddress(0xAC100002), 80}, {1, ForwardMethod::nat}),
+              "real server 172.16.0.2:80: nat forwarding needs an IPv6 address, as the service's (only tun may mix "
+              "families)");
+    EXPECT_EQ(add_real_server(c, {v6, IpAddress(0xAC100002), 80}, {1, ForwardMethod::dr}),
+              "real server 172.16.0.2:80: dr forwarding needs an IPv6 address, as the service's (only tun may mix "
+              "families)");
+    EXPECT_EQ(add_real_server(c, {v6, IpAddress(0xAC100002), 80}, {1, ForwardMethod::tun}), "");
+    EXPECT_EQ(add_real_server(c, {v6, *parse_ip("2001:db8::20"), 8080}, {}), "");  // the service's nat
+    // The reverse, an IPv4 service over an IPv6 tunnel, the dataplane does not do yet.
+    EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::21"), 8080}, {1, ForwardMethod::tun}),
+              "real server [2001:db8::21]:8080: an IPv4 service is tunnelled over IPv4 only (IPv4 in IPv6 is not "
+              "supported yet)");
+    EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::22"), 8080}, {}),
+              "real server [2001:db8::22]:8080: dr forwarding needs an IPv4 address, as the service's (only tun may "
+              "mix families)");  // the service's method
+    // An edit may not turn a crossing tunnel into NAT.
+    EXPECT_EQ(edit_real_server(c, {v6, IpAddress(0xAC100002), 80}, {1, ForwardMethod::nat}),
+              "real server 172.16.0.2:80: nat forwarding needs an IPv6 address, as the service's (only tun may mix "
+              "families)");
+    EXPECT_EQ(find_service(c, v6)->real_servers.size(), 2u);
+    EXPECT_EQ(find_service(c, v6)->real_servers[0].forward, ForwardMethod::tun);
+    EXPECT_EQ(set_weight(c, {v6, *parse_ip("2001:db8::20"), 8080}, 7), "");
+    EXPECT_EQ(delete_real_server(c, {v6, *parse_ip("2001:db8::20"), 8080}), "");
+    EXPECT_EQ(delete_service(c, v6), "");
+    EXPECT_EQ(c.services.size(), 1u);
 }
 
 TEST(Edits, EditServiceSetsEverythingAsIpvsadmE)

@@ -31,7 +31,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Tables, ::testing::ValuesIn(table_names()),
 
 TEST(TableRunner, EveryFeatureHasATableAndSomethingSteadyToMeasure)
 {
-    std::vector<std::string> want = {"nat", "dr", "tun", "icmp", "arp", "kernel", "drops", "persistence", "ownership"};
+    std::vector<std::string> want = {"nat", "dr", "tun", "icmp", "arp", "kernel", "drops", "persistence", "ownership", "nd"};
     EXPECT_EQ(table_names(), want);
     for (const Table& t : all_tables()) {
         if (t.name == "drops") continue;  // nothing of it is forwarded

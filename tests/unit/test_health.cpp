@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -27,28 +28,47 @@ using Clock = HealthMonitor::Clock;
 namespace {
 
 constexpr Ipv4 loopback = 0x7F000001;
+const IpAddress loopback6 = *parse_ip("::1");
 constexpr Ipv4 vip = 0xCB00710A;  // 203.0.113.10
 constexpr uint16_t vport = 80;
 
 uint16_t local_port(int fd)
 {
-    sockaddr_in sa{};
-    socklen_t len = sizeof sa;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-    return ntohs(sa.sin_port);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(ss).sin6_port
+                                          : reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+}
+
+// A TCP socket bound to a free port of `address` (127.0.0.1 or ::1).
+int bound_socket(const IpAddress& address)
+{
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (address.is_ipv4()) {
+        auto& sa = reinterpret_cast<sockaddr_in&>(ss);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(address.ipv4());
+        len = sizeof sa;
+    } else {
+        auto& sa = reinterpret_cast<sockaddr_in6&>(ss);
+        sa.sin6_family = AF_INET6;
+        std::copy(address.bytes().begin(), address.bytes().end(), sa.sin6_addr.s6_addr);
+        len = sizeof sa;
+    }
+    const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len), 0) << format_ip(address);
+    return fd;
 }
 
 // A socket bound to a free loopback port. Until listen() it refuses connections (RST) while
 // keeping the port from anyone else, so "closed" and then "open" is the same port.
 class LoopbackPort {
 public:
-    LoopbackPort()
+    explicit LoopbackPort(const IpAddress& address = loopback)
     {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(loopback);
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa), 0);
+        fd_ = bound_socket(address);
         port_ = local_port(fd_);
     }
     ~LoopbackPort() { ::close(fd_); }
@@ -68,14 +88,10 @@ private:
 // writes `response` and closes (or, with hold_open, keeps the connection until destroyed).
 class HttpStub {
 public:
-    explicit HttpStub(std::string response, bool hold_open = false)
+    explicit HttpStub(std::string response, bool hold_open = false, const IpAddress& address = loopback)
         : response_(std::move(response)), hold_open_(hold_open)
     {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(loopback);
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa), 0);
+        fd_ = bound_socket(address);
         EXPECT_EQ(::listen(fd_, 16), 0);
         port_ = local_port(fd_);
         thread_ = std::thread([this] { serve(); });
@@ -163,8 +179,8 @@ struct Server {
     HealthCheckConfig check;
 };
 
-// One tcp service on vip:80 with its real servers on loopback.
-Config service_with(const std::vector<Server>& servers)
+// One tcp service on vip:80 with its real servers on loopback (127.0.0.1, or `address`).
+Config service_with(const std::vector<Server>& servers, const IpAddress& address = loopback)
 {
     Config config;
     ServiceConfig service;
@@ -172,7 +188,7 @@ Config service_with(const std::vector<Server>& servers)
     service.port = vport;
     for (const Server& s : servers) {
         RealServerConfig rs;
-        rs.address = loopback;
+        rs.address = address;
         rs.port = s.port;
         rs.health_check = s.check;
         service.real_servers.push_back(rs);
@@ -181,7 +197,10 @@ Config service_with(const std::vector<Server>& servers)
     return config;
 }
 
-HealthTarget target_on(uint16_t port) { return HealthTarget{Protocol::tcp, vip, vport, loopback, port}; }
+HealthTarget target_on(uint16_t port, const IpAddress& address = loopback)
+{
+    return HealthTarget{Protocol::tcp, vip, vport, address, port};
+}
 
 // Polls until the target's check has finished (or `limit` has passed, a test failure), and
 // returns every change reported meanwhile.
@@ -750,4 +769,37 @@ TEST(HttpCheck, ACompleteResponseIsJudgedWithoutWaitingForTheClose)
     EXPECT_NE(status_of(monitor, target_on(short_of_it.port())).reason.find("timed out after 0.3 s while reading"),
               std::string::npos)
         << status_of(monitor, target_on(short_of_it.port())).reason;
+}
+
+// An IPv6 real server (of a tunnelled IPv4 service here; the checker does not look at the VIP)
+// is probed over AF_INET6: a listener on ::1 is up, the same port closed is down.
+TEST(TcpCheck, ProbesAnIpv6RealServerOverIpv6)
+{
+    LoopbackPort server(loopback6);
+    server.listen();
+    LoopbackPort closed(loopback6);
+    HealthMonitor monitor;
+    monitor.configure(service_with({{server.port(), tcp_check()}, {closed.port(), tcp_check()}}, loopback6));
+    const HealthTarget open_target = target_on(server.port(), loopback6);
+    const HealthTarget closed_target = target_on(closed.port(), loopback6);
+
+    run_check(monitor, open_target);
+    EXPECT_EQ(status_of(monitor, open_target).last_result, "ok") << status_of(monitor, open_target).reason;
+    run_check(monitor, closed_target);
+    EXPECT_EQ(status_of(monitor, closed_target).last_result, "failed");
+    EXPECT_EQ(status_of(monitor, closed_target).reason, "connect: Connection refused");
+}
+
+// Without a configured host, an IPv6 address goes in the Host header in brackets (RFC 3986).
+TEST(HttpCheck, ProbesAnIpv6RealServerWithABracketedHost)
+{
+    HttpStub server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, loopback6);
+    HealthMonitor monitor;
+    monitor.configure(service_with({{server.port(), http_check("/", "^ok$")}}, loopback6));
+    const HealthTarget target = target_on(server.port(), loopback6);
+
+    run_check(monitor, target);
+    EXPECT_EQ(status_of(monitor, target).last_result, "ok") << status_of(monitor, target).reason;
+    ASSERT_EQ(server.requests().size(), 1u);
+    EXPECT_EQ(server.requests()[0], expected_request("/", "[::1]"));
 }

@@ -19,7 +19,7 @@ namespace {
 // Interfaces and a route that reach every address of the samples, as an operator would add them.
 const std::string network = R"(interfaces:
   - { name: ext, device: "net_null0", address: [192.168.200.1/24, 192.168.6.1/24] }
-  - { name: int, device: "net_null1", address: 10.20.0.1/24 }
+  - { name: int, device: "net_null1", address: [10.20.0.1/24, 2001:db8::fe/64] }
 routes:
   - { dst: 10.0.0.0/8, via: 10.20.0.254 }
 )";
@@ -50,7 +50,7 @@ Config loaded(const std::string& yaml)
 const ServiceConfig* service(const Config& c, const char* vip, uint16_t port, Protocol protocol = Protocol::tcp)
 {
     for (const ServiceConfig& s : c.services)
-        if (s.vip == *parse_ipv4(vip) && s.port == port && s.protocol == protocol) return &s;
+        if (s.vip == *parse_ip(vip) && s.port == port && s.protocol == protocol) return &s;
     ADD_FAILURE() << "no service " << vip << ":" << port;
     return nullptr;
 }
@@ -461,15 +461,18 @@ TEST(ImportIpvsadm, SaveFileOfASite)
     const ImportResult r = import_ipvsadm(rules, "rules.save");
     ASSERT_TRUE(r.errors.empty()) << error_lines(r)[0];
     EXPECT_TRUE(has(r.yaml, header("ipvsadm", "rules.save")));
-    EXPECT_TRUE(has(r.yaml, "# rules.save:8: \"-A -t [2001:db8::1]:80 -s rr\" not carried over: ipvsadm -A "
-                            "(--add-service): service tcp [2001:db8::1]:80: IPv6 is not supported yet"))
-        << r.yaml;
-    EXPECT_TRUE(has(r.yaml, "# rules.save:9: \"-a -t [2001:db8::1]:80 -r [2001:db8::11]:80 -m -w 1\" not carried over"));
+    // IPv6 services come over as IPv4 ones do; the writer quotes their addresses.
+    EXPECT_TRUE(has(r.yaml, "  - vip: \"2001:db8::1\"\n")) << r.yaml;
+    EXPECT_TRUE(has(r.yaml, "address: \"2001:db8::11\", port: 80, weight: 1, forward: nat")) << r.yaml;
     EXPECT_TRUE(has(r.yaml, "# rules.save:11: \"--set 3600 120 300\" is not a service")) << r.yaml;
     EXPECT_TRUE(has(r.yaml, "  # rules.save:1: -A -t 192.168.200.16:80 -s wlc -p 600 -M 255.255.255.0\n"));
 
     const Config c = loaded(r.yaml);
-    ASSERT_EQ(c.services.size(), 3u);
+    ASSERT_EQ(c.services.size(), 4u);
+    const ServiceConfig* v6 = service(c, "2001:db8::1", 80);
+    ASSERT_NE(v6, nullptr);
+    ASSERT_EQ(v6->real_servers.size(), 1u);
+    EXPECT_EQ(v6->real_servers[0].address, *parse_ip("2001:db8::11"));
     const ServiceConfig* web = service(c, "192.168.200.16", 80);
     ASSERT_NE(web, nullptr);
     EXPECT_EQ(web->scheduler, "wlc");

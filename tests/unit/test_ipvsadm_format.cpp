@@ -295,3 +295,66 @@ TEST(IpvsadmFormat, NetmaskText)
     EXPECT_EQ(format_netmask(17), "255.255.128.0");
     EXPECT_EQ(format_netmask(0), "0.0.0.0");
 }
+
+// IPv6 as ipvsadm.c prints it: addrport_to_anyname's "[%s]:%u" with inet_ntop's text; the name is
+// cut at 33 (service) and 28 (real server) only for an IPv4 service (`se->af != AF_INET6`), so a
+// long IPv6 name pushes the columns after it; the persistent mask is " mask %i" / " -M %i", the
+// prefix length, unless it is 128.
+TEST(IpvsadmFormat, Ipv6LinesAsIpvsadmPrintsThem)
+{
+    const IpAddress vip = *parse_ip("2001:db8::10");
+    ServiceStatus s;
+    s.config = ServiceConfig{vip, 80, Protocol::tcp, "rr", ForwardMethod::nat, {}};
+    s.config.persistence = 300;
+    s.config.persistence_netmask = 64;
+    RealServerStatus a, b, c;
+    a.config = RealServerConfig{*parse_ip("2001:db8:1::11"), 80, 1, ForwardMethod::nat};
+    b.config = RealServerConfig{*parse_ip("2001:db8:ffff:ffff:ffff:ffff:ffff:12"), 8080, 2, ForwardMethod::nat};
+    c.config = RealServerConfig{IpAddress(0xAC100015), 80, 3, ForwardMethod::tun};  // tunnelled: the other family
+    a.active = 4;
+    s.real_servers = {a, b, c};
+    IpvsadmOptions o;
+    o.version_line = false;
+    // print_title, then "%s %s" + " persistent %u" + " mask %i", then "  -> %-28s %-7s %-6d %-10u %-10u\n".
+    std::string expected = "Prot LocalAddress:Port Scheduler Flags\n"
+                           "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+    expected += c_format("%s %s", "TCP  [2001:db8::10]:80", "rr") + c_format(" persistent %u", 300u) + c_format(" mask %i", 64) + "\n";
+    expected += c_format("  -> %-28s %-7s %-6d %-10u %-10u\n", "172.16.0.21:80", "Tunnel", 3, 0u, 0u);
+    expected += c_format("  -> %-28s %-7s %-6d %-10u %-10u\n", "[2001:db8:1::11]:80", "Masq", 1, 4u, 0u);
+    expected += c_format("  -> %-28s %-7s %-6d %-10u %-10u\n", "[2001:db8:ffff:ffff:ffff:ffff:ffff:12]:8080", "Masq", 2,
+                         0u, 0u);
+    EXPECT_EQ(format_ipvsadm_table({s}, 4096, o), expected);
+    EXPECT_NE(expected.find("TCP  [2001:db8::10]:80 rr persistent 300 mask 64\n"
+                            "  -> 172.16.0.21:80               Tunnel  3      0          0         \n"
+                            "  -> [2001:db8:1::11]:80          Masq    1      4          0         \n"
+                            "  -> [2001:db8:ffff:ffff:ffff:ffff:ffff:12]:8080 Masq    2      0          0         \n"),
+              std::string::npos);
+
+    // -S: "-A %s -s %s" + " -p %u" + " -M %i"; "-a %s -r %s %s -w %d\n".
+    EXPECT_EQ(format_ipvsadm_rules({s}),
+              "-A -t [2001:db8::10]:80 -s rr -p 300 -M 64\n"
+              "-a -t [2001:db8::10]:80 -r 172.16.0.21:80 -i -w 3\n"
+              "-a -t [2001:db8::10]:80 -r [2001:db8:1::11]:80 -m -w 1\n"
+              "-a -t [2001:db8::10]:80 -r [2001:db8:ffff:ffff:ffff:ffff:ffff:12]:8080 -m -w 2\n");
+    // The family's full length is not shown: 128 for IPv6.
+    s.config.persistence_netmask = 128;
+    s.real_servers.clear();
+    EXPECT_EQ(format_ipvsadm_rules({s}), "-A -t [2001:db8::10]:80 -s rr -p 300\n");
+    EXPECT_EQ(format_ipvsadm_table({s}, 4096, o).substr(expected.find("TCP")), "TCP  [2001:db8::10]:80 rr persistent 300\n");
+
+    // --stats: "%-33s" then print_largenum; the long name is not cut.
+    o.table = IpvsadmTable::stats;
+    s.config.vip = *parse_ip("2001:db8:ffff:ffff:ffff:ffff:ffff:10");
+    const std::string stats = format_ipvsadm_table({s}, 4096, o);
+    EXPECT_NE(stats.find(c_format("%-33s", "TCP  [2001:db8:ffff:ffff:ffff:ffff:ffff:10]:80") + largenum(0) + largenum(0) +
+                         largenum(0) + largenum(0) + largenum(0) + "\n"),
+              std::string::npos)
+        << stats;
+
+    // -c: "%-3s %-6s %-11s %-18s %-18s %s\n", each address by addrport_to_anyname.
+    const std::vector<ConnectionRow> rows = {{Protocol::tcp, 61, "ESTABLISHED", *parse_ip("2001:db8:9::7"), 40000, vip, 80,
+                                              *parse_ip("2001:db8:1::11"), 80}};
+    EXPECT_EQ(format_ipvsadm_connection_rows(rows),
+              c_format("%-3s %-6s %-11s %-18s %-18s %s\n", "TCP", "01:01", "ESTABLISHED", "[2001:db8:9::7]:40000",
+                       "[2001:db8::10]:80", "[2001:db8:1::11]:80"));
+}

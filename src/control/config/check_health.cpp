@@ -251,7 +251,7 @@ void Checker::check_health_paths()
         if (i == nullptr || !i->kernel_interface.empty()) continue;
         report(item, fmt::format("real server {} is health-checked, but interface {}, which reaches it, has "
                                  "kernel_interface: false: the checks could not reach it",
-                                 format_ipv4(address), i->name));
+                                 format_ip(address), i->name));
     }
 }
 

@@ -39,7 +39,7 @@ void Checker::check_sync(const Item& item)
     if (auto* x = m->find("syncid"))
         if (auto v = integer(*x, 0, 255)) sync.syncid = static_cast<uint8_t>(*v);
     if (auto* g = m->find("group")) {
-        if (auto ip = address(*g)) {
+        if (auto ip = ipv4_address(*g)) {
             if (is_ipv4_multicast(*ip))
                 sync.group = *ip;
             else

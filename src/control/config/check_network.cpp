@@ -70,45 +70,65 @@ std::optional<std::string> device_identity(std::string_view spec)
     return std::string(head);
 }
 
-std::string format_prefix(const Ipv4Prefix& p) { return fmt::format("{}/{}", format_ipv4(p.address), p.length); }
+// The subnet `p` is in, host bits cleared: "10.0.0.0/24".
+std::string subnet_text(const IpPrefix& p) { return format_prefix(IpPrefix{p.network(), p.length}); }
+
+// Why an interface's address is not a host's of its subnet ("network address"), or nullopt.
+// IPv4: on a /31 or /32 every address is a host; below that the first and last are not. IPv6
+// has no broadcast address, but the first of a subnet below /127 is its Subnet-Router anycast
+// address (RFC 4291 section 2.6.1), which every router of the link answers.
+std::optional<std::string_view> not_a_host(const IpPrefix& p)
+{
+    if (p.address.is_ipv6()) {
+        if (p.length <= 126 && p.address == p.network()) return "Subnet-Router anycast address";
+        return std::nullopt;
+    }
+    if (p.length > 30) return std::nullopt;
+    const Ipv4 host_mask = ~uint32_t{0} >> p.length;
+    const Ipv4 host = p.address.ipv4() & host_mask;
+    if (host == 0) return "network address";
+    if (host == host_mask) return "broadcast address";
+    return std::nullopt;
+}
 
 
 }  // namespace
 
 // --- cross-check helpers ---
 
-std::string Checker::connected_list(std::string_view only_interface) const
+std::string Checker::connected_list(Family family, std::string_view only_interface) const
 {
     std::vector<std::string> subnets;  // two addresses in one subnet name it once
     for (const auto& c : connected_) {
+        if (c.prefix.family() != family) continue;
         if (!only_interface.empty() && c.interface != only_interface) continue;
-        std::string s = format_prefix(Ipv4Prefix{c.prefix.network(), c.prefix.length});
+        std::string s = subnet_text(c.prefix);
         if (only_interface.empty()) s += " on " + c.interface;
         if (std::find(subnets.begin(), subnets.end(), s) == subnets.end()) subnets.push_back(std::move(s));
     }
     std::string out;
     for (const auto& s : subnets) out += (out.empty() ? "" : ", ") + s;
-    return out;
+    return out.empty() ? fmt::format("no {} subnet is connected", family_name(family)) : out;
 }
 
-std::optional<std::string> Checker::own_address(Ipv4 ip) const
+std::optional<std::string> Checker::own_address(const IpAddress& ip) const
 {
     for (const auto& c : connected_)
         if (c.prefix.address == ip) return c.interface;
     return std::nullopt;
 }
 
-bool Checker::in_connected_subnet(Ipv4 ip) const
+bool Checker::in_connected_subnet(const IpAddress& ip) const
 {
     return std::any_of(connected_.begin(), connected_.end(),
-                       [ip](const Connected& c) { return c.prefix.contains(ip); });
+                       [&ip](const Connected& c) { return c.prefix.contains(ip); });
 }
 
-bool Checker::reachable(Ipv4 ip) const
+bool Checker::reachable(const IpAddress& ip) const
 {
     return in_connected_subnet(ip) ||
            std::any_of(config_.routes.begin(), config_.routes.end(),
-                       [ip](const RouteConfig& r) { return r.dst.contains(ip); });
+                       [&ip](const RouteConfig& r) { return r.dst.contains(ip); });
 }
 
 void Checker::check_interfaces(const Item& item)
@@ -162,7 +182,8 @@ void Checker::check_interface(const Item& item)
     }
     errors_before = errors_.size();
     if (auto* a = m->find("address")) {
-        constexpr std::string_view what = "an IPv4 address with a prefix length from 1 to 32 (like 10.0.0.1/24)";
+        constexpr std::string_view what = "an IPv4 address with a prefix length from 1 to 32 (like 10.0.0.1/24) or an "
+                                          "IPv6 one from 1 to 128 (like 2001:db8::1/64)";
         std::vector<Item> addrs;
         if (a->node.IsSequence()) {
             if (a->node.size() == 0) expected(*a, "at least one address");
@@ -175,29 +196,27 @@ void Checker::check_interface(const Item& item)
         for (const Item& ai : addrs) {
             auto s = string(ai, what);
             if (!s) continue;
-            auto p = parse_ipv4_prefix(*s, false);
+            auto p = parse_prefix(*s, false);
             if (!p || p->length == 0) {
                 expected(ai, what);
                 continue;
             }
             if (auto why = not_unicast(p->address)) {
-                expected(ai, "a unicast IPv4 address", fmt::format("{}, {}", quote(*s), *why));
+                expected(ai, fmt::format("a unicast {} address", family_name(p->family())), fmt::format("{}, {}", quote(*s), *why));
                 continue;
             }
-            // On a /31 or /32 every address is a host; below that the first and last are not.
-            if (p->length <= 30) {
-                const Ipv4 host_mask = ~uint32_t{0} >> p->length;
-                const Ipv4 host = p->address & host_mask;
-                const std::string subnet = format_prefix(Ipv4Prefix{p->network(), p->length});
-                if (host == 0 || host == host_mask) {
-                    expected(ai, fmt::format("a host address in {}", subnet),
-                             fmt::format("{}, the {} address of that subnet", quote(*s),
-                                         host == 0 ? "network" : "broadcast"));
-                    continue;
-                }
+            if (is_ipv6_link_local(p->address)) {
+                expected(ai, "a global IPv6 address",
+                         fmt::format("{}, a link-local address (the director derives its own from the port's MAC)", quote(*s)));
+                continue;
+            }
+            if (auto why = not_a_host(*p)) {
+                expected(ai, fmt::format("a host address in {}", subnet_text(*p)),
+                         fmt::format("{}, the {} of that subnet", quote(*s), *why));
+                continue;
             }
             if (auto [it, fresh] = own_addresses_.emplace(p->address, line_of(ai.mark)); !fresh) {
-                report(ai, fmt::format("duplicate address {} (first defined at line {})", format_ipv4(p->address),
+                report(ai, fmt::format("duplicate address {} (first defined at line {})", format_ip(p->address),
                                        it->second));
                 continue;
             }
@@ -246,7 +265,7 @@ void Checker::check_routes(const Item& item)
     auto items = list(item, "a list of routes", true);
     if (!items) return;
     routes_complete_ = true;
-    std::map<std::pair<Ipv4, uint8_t>, int> seen;  // dst → line
+    std::map<std::pair<IpAddress, uint8_t>, int> seen;  // dst → line
     for (const Item& ri : *items) {
         auto m = mapping(ri, route_spec, false);
         if (!m) {
@@ -257,14 +276,13 @@ void Checker::check_routes(const Item& item)
         bool dst_ok = false;
         bool via_ok = false;
         if (auto* d = m->find("dst")) {
-            constexpr std::string_view what = "an IPv4 prefix (like 192.0.2.0/24)";
+            constexpr std::string_view what = "an IPv4 or IPv6 prefix (like 192.0.2.0/24 or 2001:db8::/32)";
             if (auto s = string(*d, what)) {
-                auto p = parse_ipv4_prefix(*s, false);
+                auto p = parse_prefix(*s, false);
                 if (!p) {
                     expected(*d, what);
                 } else if (p->address != p->network()) {
-                    expected(*d, fmt::format("a network address with no host bits set ({})",
-                                             format_prefix(Ipv4Prefix{p->network(), p->length})));
+                    expected(*d, fmt::format("a network address with no host bits set ({})", subnet_text(*p)));
                 } else {
                     rc.dst = *p;
                     dst_ok = true;
@@ -276,9 +294,15 @@ void Checker::check_routes(const Item& item)
             }
         }
         if (auto* v = m->find("via")) {
-            if (auto ip = unicast_address(*v)) {
+            if (auto ip = unicast_address(*v, true)) {
                 rc.via = *ip;
                 via_ok = true;
+                if (dst_ok && ip->family() != rc.dst.family()) {
+                    expected(*v, fmt::format("an {} next hop, as dst is {}", family_name(rc.dst.family()),
+                                             format_prefix(rc.dst)),
+                             fmt::format("{}, an {} address", describe(v->node), family_name(ip->family())));
+                    via_ok = false;
+                }
             }
         }
         const Item* ifc = m->find("interface");
@@ -297,7 +321,11 @@ void Checker::check_routes(const Item& item)
             }
         }
         if (!dst_ok) routes_complete_ = false;
-        if (via_ok && subnets_complete_ && (!ifc || names_complete_)) {
+        // Every link has fe80::/64, so a link-local next hop is on whichever link `interface` names.
+        const bool link_local = via_ok && is_ipv6_link_local(rc.via);
+        if (link_local && !ifc)
+            report(*m->find("via"), "a link-local next hop (fe80::/10) needs `interface:` to name its link");
+        if (via_ok && !link_local && subnets_complete_ && (!ifc || names_complete_)) {
             const Item& v = *m->find("via");
             if (auto owner = own_address(rc.via)) {
                 expected(v, "the address of a next-hop router",
@@ -308,9 +336,9 @@ void Checker::check_routes(const Item& item)
                 });
                 if (!held)
                     expected(v, fmt::format("an address in a connected subnet of interface {} ({})", rc.interface,
-                                            connected_list(rc.interface)));
+                                            connected_list(rc.via.family(), rc.interface)));
             } else if (!ifc && !in_connected_subnet(rc.via)) {
-                expected(v, fmt::format("an address in a connected subnet ({})", connected_list()));
+                expected(v, fmt::format("an address in a connected subnet ({})", connected_list(rc.via.family())));
             }
         }
         config_.routes.push_back(std::move(rc));
@@ -321,7 +349,7 @@ void Checker::check_neighbors(const Item& item)
 {
     auto items = list(item, "a list of neighbors", true);
     if (!items) return;
-    std::map<Ipv4, int> seen;
+    std::map<IpAddress, int> seen;
     for (const Item& ni : *items) {
         auto m = mapping(ni, neighbor_spec, false);
         if (!m) continue;
@@ -330,7 +358,7 @@ void Checker::check_neighbors(const Item& item)
             if (auto ip = unicast_address(*i)) {
                 nc.ip = *ip;
                 if (auto [it, fresh] = seen.emplace(*ip, line_of(i->mark)); !fresh) {
-                    report(*i, fmt::format("duplicate neighbor {} (first defined at line {})", format_ipv4(*ip),
+                    report(*i, fmt::format("duplicate neighbor {} (first defined at line {})", format_ip(*ip),
                                            it->second));
                 } else if (subnets_complete_) {
                     if (auto owner = own_address(*ip))
@@ -338,7 +366,7 @@ void Checker::check_neighbors(const Item& item)
                                  fmt::format("{}, this director's own address on interface {}", describe(i->node),
                                              *owner));
                     else if (!in_connected_subnet(*ip))
-                        expected(*i, fmt::format("an address in a connected subnet ({})", connected_list()));
+                        expected(*i, fmt::format("an address in a connected subnet ({})", connected_list(ip->family())));
                 }
             }
         }
@@ -385,7 +413,7 @@ void Checker::check_kernel_interfaces()
 }
 
 // The interface packets to `ip` leave by: a connected subnet's, else the most specific route's.
-const InterfaceConfig* Checker::interface_reaching(Ipv4 ip) const
+const InterfaceConfig* Checker::interface_reaching(const IpAddress& ip) const
 {
     if (const InterfaceConfig* i = interface_holding(config_, ip)) return i;
     const RouteConfig* best = nullptr;

@@ -53,8 +53,8 @@ void Checker::check_services(const Item& item)
         if (!check_service(si)) continue;
         const ServiceConfig& svc = config_.services.back();
         if (auto [it, fresh] = seen.emplace(svc.key(), line_of(si.mark)); !fresh)
-            report(si, fmt::format("duplicate service {} {}:{} (first defined at line {})",
-                                   protocol_name(svc.protocol), format_ipv4(svc.vip), svc.port, it->second));
+            report(si, fmt::format("duplicate service {} {} (first defined at line {})", protocol_name(svc.protocol),
+                                   format_endpoint(svc.vip, svc.port), it->second));
     }
 }
 
@@ -70,6 +70,7 @@ bool Checker::check_service(const Item& item)
     if (auto* v = m->find("vip")) {
         if (auto ip = unicast_address(*v)) {
             svc.vip = *ip;
+            svc.persistence_netmask = full_length(ip->family());
             vip_ok = true;
             // The director's own address answers for its kernel (health checks, BGP): as a VIP
             // its traffic would be the service's, and the kernel's replies taken for clients'.
@@ -105,27 +106,8 @@ bool Checker::check_service(const Item& item)
             svc.persistence = static_cast<uint32_t>(*v);
         }
     }
-    if (auto* n = m->find("persistence_netmask")) {
-        // A prefix length (24) or a dotted mask ("255.255.255.0"), as ipvsadm -M.
-        constexpr std::string_view what = "a prefix length from 0 to 32 or a contiguous netmask like \"255.255.255.0\"";
-        bool ok = false;
-        if (n->node.IsScalar()) {
-            const std::string text = n->node.Scalar();
-            if (auto mask = parse_ipv4(text)) {
-                const uint32_t inverted = ~*mask;
-                if ((inverted & (inverted + 1)) == 0) {
-                    svc.persistence_netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
-                    ok = true;
-                }
-            } else if (n->node.Tag() != "!") {
-                if (auto len = parse_number<uint8_t>(text, 0, 32)) {
-                    svc.persistence_netmask = *len;
-                    ok = true;
-                }
-            }
-        }
-        if (!ok) expected(*n, what);
-    }
+    service_vip_ok_ = vip_ok;
+    if (auto* n = m->find("persistence_netmask")) check_persistence_netmask(*n, svc);
     if (auto* q = m->find("expire_quiescent_template"))
         if (auto v = boolean(*q)) svc.expire_quiescent_template = *v;
     const Item* compat = m->find("mh_compat");
@@ -163,7 +145,7 @@ bool Checker::check_service(const Item& item)
         if (auto sm = mapping(*ss, sorry_server_spec, false)) {
             SorryServerConfig sorry;
             if (auto* a = sm->find("address"))
-                if (auto ip = unicast_address(*a)) {
+                if (auto ip = unicast_address(*a); ip && of_service_family(*a, *ip, svc, "a sorry server")) {
                     sorry.address = *ip;
                     sorry_items_.push_back({*a, config_.services.size()});
                 }
@@ -174,7 +156,7 @@ bool Checker::check_service(const Item& item)
     }
     if (auto* r = m->find("real_servers")) {
         if (auto items = list(*r, "a list of real servers", true)) {
-            std::map<std::pair<Ipv4, uint16_t>, int> seen;
+            std::map<std::pair<IpAddress, uint16_t>, int> seen;
             for (const Item& ri : *items) check_real_server(ri, svc, forward_ok, seen);
         }
     }
@@ -183,8 +165,44 @@ bool Checker::check_service(const Item& item)
     return identity_ok;
 }
 
+void Checker::check_persistence_netmask(const Item& item, ServiceConfig& svc)
+{
+    // Until the vip is known, any length of either family is taken, so that one bad vip is one error.
+    const Family family = service_vip_ok_ ? svc.vip.family() : Family::ipv6;
+    const bool v4 = service_vip_ok_ && family == Family::ipv4;
+    // A prefix length (24) or, for IPv4, a dotted mask ("255.255.255.0"), as ipvsadm -M.
+    const std::string what = v4 ? "a prefix length from 0 to 32 or a contiguous netmask like \"255.255.255.0\""
+                                : fmt::format("a prefix length from 0 to {} (the service's vip is {})",
+                                              full_length(family), family_name(family));
+    if (item.node.IsScalar()) {
+        const std::string text = item.node.Scalar();
+        if (auto mask = parse_ipv4(text); mask && v4) {
+            const uint32_t inverted = ~*mask;
+            if ((inverted & (inverted + 1)) == 0) {
+                svc.persistence_netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
+                return;
+            }
+        } else if (item.node.Tag() != "!") {
+            if (auto len = parse_number<uint8_t>(text, 0, full_length(family))) {
+                svc.persistence_netmask = *len;
+                return;
+            }
+        }
+    }
+    expected(item, what);
+}
+
+bool Checker::of_service_family(const Item& item, const IpAddress& ip, const ServiceConfig& svc, std::string_view what)
+{
+    if (!service_vip_ok_ || ip.family() == svc.vip.family()) return true;
+    expected(item, fmt::format("an {} address for {}, as the service's vip {} is", family_name(svc.vip.family()), what,
+                               format_ip(svc.vip)),
+             fmt::format("{}, an {} address", describe(item.node), family_name(ip.family())));
+    return false;
+}
+
 void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_forward_ok,
-                                std::map<std::pair<Ipv4, uint16_t>, int>& seen)
+                                std::map<std::pair<IpAddress, uint16_t>, int>& seen)
 {
     auto m = mapping(item, real_server_spec, false);
     if (!m) return;
@@ -236,8 +254,8 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
 
     if (address_ok && port_ok) {
         if (auto [it, fresh] = seen.emplace(std::pair{rs.address, rs.port}, line_of(item.mark)); !fresh)
-            report(item, fmt::format("duplicate real server {}:{} (first defined at line {})", format_ipv4(rs.address),
-                                     rs.port, it->second));
+            report(item, fmt::format("duplicate real server {} (first defined at line {})",
+                                     format_endpoint(rs.address, rs.port), it->second));
     }
     // DR rewrites only the MAC and TUN wraps the packet whole: neither touches the port.
     if (forward_ok && rs.forward != ForwardMethod::nat && port_item && port_ok && svc.port != 0 &&
@@ -245,6 +263,23 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
         report(*port_item, fmt::format("real server port {} differs from the virtual port {}; {} forwarding cannot "
                                        "change the port",
                                        rs.port, svc.port, forward_method_name(rs.forward)));
+    }
+    // IPVS mixes families only in tunnelling: NAT rewrites the header and DR hands the frame
+    // over whole, so either needs the real server in the VIP's family; an IPIP or IPv6-in-IPv6
+    // tunnel carries either family inside either.
+    if (address_ok && forward_ok && rs.forward != ForwardMethod::tun &&
+        !of_service_family(*m->find("address"), rs.address, svc,
+                           fmt::format("a real server with {} forwarding (only tun may mix families)",
+                                       forward_method_name(rs.forward))))
+        address_ok = false;
+    // The dataplane tunnels an IPv6 service over either family, an IPv4 one over IPv4 only so
+    // far: an IPv4 connection holds an IPv4 real server.
+    if (address_ok && forward_ok && rs.forward == ForwardMethod::tun && service_vip_ok_ && svc.vip.is_ipv4() &&
+        !rs.address.is_ipv4()) {
+        const Item& a = *m->find("address");
+        expected(a, "an IPv4 address for a tun real server of an IPv4 service (IPv4 in IPv6 is not supported yet)",
+                 describe(a.node) + ", an IPv6 address");
+        address_ok = false;
     }
     if (address_ok && forward_ok && subnets_complete_) {
         const Item& a = *m->find("address");
@@ -254,7 +289,8 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
         } else if (rs.forward == ForwardMethod::dr) {
             // DR hands the frame to the real server's MAC: it must share a link with the director.
             if (!in_connected_subnet(rs.address))
-                expected(a, fmt::format("an address in a connected subnet ({}) for dr forwarding", connected_list()));
+                expected(a, fmt::format("an address in a connected subnet ({}) for dr forwarding",
+                                        connected_list(rs.address.family())));
         } else if (routes_complete_ && !reachable(rs.address)) {
             expected(a, "an address in a connected subnet or covered by a route",
                      describe(a.node) + ", which no interface or route reaches");
@@ -280,8 +316,8 @@ void Checker::check_sorry_servers()
         }
         for (const RealServerConfig& rs : s.real_servers)
             if (rs.address == sorry.address && rs.port == sorry.port)
-                report(item, fmt::format("sorry server {}:{} is also a real server of this service",
-                                         format_ipv4(sorry.address), sorry.port));
+                report(item, fmt::format("sorry server {} is also a real server of this service",
+                                         format_endpoint(sorry.address, sorry.port)));
     }
 }
 

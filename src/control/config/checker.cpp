@@ -126,15 +126,24 @@ ConfigResult parse_config(const std::string& yaml_text, const std::string& file_
     }
 }
 
-const InterfaceConfig* interface_holding(const Config& config, Ipv4 ip, std::string_view only)
+const InterfaceConfig* interface_holding(const Config& config, const IpAddress& ip, std::string_view only)
 {
     const InterfaceConfig* holder = nullptr;
     for (const InterfaceConfig& iface : config.interfaces) {
         if (!only.empty() && iface.name != only) continue;
-        for (const Ipv4Prefix& prefix : iface.addresses)
+        if (is_ipv6_link_local(ip) && !only.empty()) return &iface;
+        for (const IpPrefix& prefix : iface.addresses)
             if (prefix.contains(ip)) holder = &iface;
     }
     return holder;
+}
+
+std::vector<Ipv4Prefix> ipv4_addresses(const InterfaceConfig& iface)
+{
+    std::vector<Ipv4Prefix> out;
+    for (const IpPrefix& p : iface.addresses)
+        if (p.address.is_ipv4()) out.push_back(Ipv4Prefix{p.address.ipv4(), p.length});
+    return out;
 }
 
 std::string_view health_check_type_name(HealthCheckType type) { return checking::health_check_type_names[static_cast<size_t>(type)]; }

@@ -22,12 +22,13 @@
 
 namespace fulcrum::control::checking {
 
-// Why an address cannot be a host's unicast address, or nullopt when it can.
-std::optional<std::string_view> not_unicast(Ipv4 ip);
+// Why an address cannot be a host's unicast address, or nullopt when it can. IPv6 link-local
+// addresses are unicast; the callers that refuse them say why themselves.
+std::optional<std::string_view> not_unicast(const IpAddress& ip);
 
 // A subnet the director is attached to, and the interface it is on.
 struct Connected {
-    Ipv4Prefix prefix;
+    IpPrefix prefix;
     std::string interface;
 };
 
@@ -74,8 +75,10 @@ private:
     std::optional<bool> boolean(const Item& item);
     std::optional<size_t> choice(const Item& item, std::string_view noun,
                                  std::span<const std::string_view> names);
-    std::optional<Ipv4> address(const Item& item);
-    std::optional<Ipv4> unicast_address(const Item& item);
+    std::optional<IpAddress> address(const Item& item);
+    std::optional<Ipv4> ipv4_address(const Item& item);
+    // A unicast address of either family; an IPv6 link-local one only when `link_local` is set.
+    std::optional<IpAddress> unicast_address(const Item& item, bool link_local = false);
 
     // --- sections ---
     void check_dataplane(const Item& item);
@@ -89,7 +92,12 @@ private:
     void check_services(const Item& item);
     bool check_service(const Item& item);
     void check_real_server(const Item& item, ServiceConfig& svc, bool svc_forward_ok,
-                           std::map<std::pair<Ipv4, uint16_t>, int>& seen);
+                           std::map<std::pair<IpAddress, uint16_t>, int>& seen);
+    // ipvsadm -M: a prefix length within the service's family (or a dotted mask for IPv4).
+    void check_persistence_netmask(const Item& item, ServiceConfig& svc);
+    // Whether `ip` is of the service's family (true while its vip is unknown); reports at `item`
+    // when not, naming `what` ("a sorry server").
+    bool of_service_family(const Item& item, const IpAddress& ip, const ServiceConfig& svc, std::string_view what);
     void check_timeouts(const Item& item);
     void check_high_availability(const Item& item);
     void check_announce(const Item& item);
@@ -108,15 +116,16 @@ private:
     void check_sorry_servers();
     void check_kernel_interfaces();
     void check_health_paths();
-    const InterfaceConfig* interface_reaching(Ipv4 ip) const;
+    const InterfaceConfig* interface_reaching(const IpAddress& ip) const;
     void check_queue_pairs();
     void check_mh_table_sizes();
 
     // --- cross-checks ---
-    std::string connected_list(std::string_view only_interface = {}) const;
-    std::optional<std::string> own_address(Ipv4 ip) const;
-    bool in_connected_subnet(Ipv4 ip) const;
-    bool reachable(Ipv4 ip) const;
+    // The connected subnets of `family` ("172.16.0.0/24 on int, ..."), of one interface when given.
+    std::string connected_list(Family family, std::string_view only_interface = {}) const;
+    std::optional<std::string> own_address(const IpAddress& ip) const;
+    bool in_connected_subnet(const IpAddress& ip) const;
+    bool reachable(const IpAddress& ip) const;
 
     std::string_view text_;
     std::string file_;
@@ -131,9 +140,10 @@ private:
     std::vector<std::pair<Item, size_t>> mh_size_items_;      // each mh_table_size node and its service
     std::vector<std::pair<Item, size_t>> sorry_items_;        // each sorry_server address node and its service
     bool service_timeout_given_ = false;                      // the service being checked gave a check timeout
+    bool service_vip_ok_ = false;                             // the service being checked has a valid vip
     std::vector<Item> interface_items_;                       // each interface's mapping
     bool interfaces_clean_ = false;                           // `interfaces` had no problem at all
-    std::vector<std::pair<Item, Ipv4>> checked_real_servers_; // each health-checked real server
+    std::vector<std::pair<Item, IpAddress>> checked_real_servers_; // each health-checked real server
     std::optional<Item> sync_interface_item_;                 // sync.interface, checked against interfaces
     std::optional<Item> sync_length_item_;                    // sync.max_length, checked against its MTU
     std::optional<Item> vip_ownership_item_;
@@ -144,7 +154,7 @@ private:
     std::vector<Connected> connected_;
     std::map<std::string, int> interface_names_;     // name → line
     std::map<std::string, int> devices_;             // device identity → line
-    std::map<Ipv4, int> own_addresses_;              // interface address → line
+    std::map<IpAddress, int> own_addresses_;         // interface address → line
 };
 
 }  // namespace fulcrum::control::checking

@@ -40,22 +40,29 @@ struct DataplaneConfig {
 struct InterfaceConfig {
     std::string name;                    // label used in logs, routes and the console
     std::string device;                  // vdev specification ("net_af_packet0,iface=veth10") or PCI address
-    std::vector<Ipv4Prefix> addresses;   // the director's own addresses on this link
+    // The director's own addresses on this link, of either family or both; never IPv6
+    // link-local (the director derives its fe80:: address from the port's MAC) nor multicast.
+    std::vector<IpPrefix> addresses;
     uint16_t mtu = 1500;
     uint16_t queues = 0;                 // RX queues; 0 = one per worker
     // The kernel TAP interface of the exception path ("fl-" + name unless set); "" = none.
     std::string kernel_interface;
+    bool operator==(const InterfaceConfig&) const = default;
 };
 
 struct RouteConfig {
-    Ipv4Prefix dst;
-    Ipv4 via = 0;                        // next hop; must lie in a connected subnet
+    IpPrefix dst;                        // 0.0.0.0/0 or ::/0 is a default route
+    // Next hop, of dst's family: in a connected subnet (of `interface` when given), or an IPv6
+    // link-local address (fe80::/10), which needs `interface`.
+    IpAddress via;
     std::string interface;               // optional; empty = the interface whose subnet holds `via`
+    bool operator==(const RouteConfig&) const = default;
 };
 
 struct NeighborConfig {
-    Ipv4 ip = 0;
+    IpAddress ip;                        // in a connected subnet; not link-local (no interface to say which link)
     MacAddress mac{};
+    bool operator==(const NeighborConfig&) const = default;
 };
 
 enum class HealthCheckType : uint8_t { none, tcp, http };
@@ -95,13 +102,13 @@ struct HealthCheckConfig {
 
 // Takes new connections (NAT) while none of the service's real servers is up.
 struct SorryServerConfig {
-    Ipv4 address = 0;
+    IpAddress address;                   // of the service's family
     uint16_t port = 0;                   // 0 = the virtual port
     bool operator==(const SorryServerConfig&) const = default;
 };
 
 struct RealServerConfig {
-    Ipv4 address = 0;
+    IpAddress address;                   // the service's family, or either for tun (as IPVS allows)
     uint16_t port = 0;
     uint32_t weight = 1;                 // 0 = quiescent: no new connections
     ForwardMethod forward = ForwardMethod::nat;
@@ -113,7 +120,7 @@ struct RealServerConfig {
 };
 
 struct ServiceConfig {
-    Ipv4 vip = 0;
+    IpAddress vip;                       // IPv4 or IPv6
     uint16_t port = 0;
     Protocol protocol = Protocol::tcp;
     std::string scheduler = "wlc";       // ipvsadm -s name; wlc when left out, as ipvsadm
@@ -123,7 +130,9 @@ struct ServiceConfig {
     uint32_t mh_table_size = sched::default_mh_table_size;  // with mh_compat kernel: 4093 unless given
     sched::MhCompat mh_compat = sched::MhCompat::fulcrum;   // which Maglev table mh builds
     uint32_t persistence = 0;            // ipvsadm -p, seconds; 0 = off
-    uint8_t persistence_netmask = 32;    // ipvsadm -M, as a prefix length
+    // ipvsadm -M, as a prefix length: 0..32 for an IPv4 service, 0..128 for an IPv6 one;
+    // full_length(vip.family()) when not given.
+    uint8_t persistence_netmask = 32;
     bool expire_quiescent_template = false;  // IPVS's sysctl, per service here
     HealthCheckConfig health_check;      // the default for its real servers
     std::optional<SorryServerConfig> sorry_server;
@@ -228,8 +237,14 @@ struct ConfigResult {
 
 // The interface whose connected subnet holds `ip` (among those named `only`, when given): the
 // last such, as the FIB, built in interface order, resolves overlapping subnets. nullptr if none.
+// Every interface holds the IPv6 link-local subnet, so a link-local `ip` is held by `only` when
+// it names an interface and by none otherwise (the link is not known).
 // A route's next hop `via` leaves through interface_holding(config, via, route.interface).
-const InterfaceConfig* interface_holding(const Config& config, Ipv4 ip, std::string_view only = {});
+const InterfaceConfig* interface_holding(const Config& config, const IpAddress& ip, std::string_view only = {});
+
+// The interface's IPv4 addresses, for the parts that are IPv4 only today (the dataplane's ports,
+// the TAP's addresses, gratuitous ARP); the dataplane's IPv6 part takes the others.
+std::vector<Ipv4Prefix> ipv4_addresses(const InterfaceConfig& iface);
 
 // Reads and validates a file. Errors name `path` as the file.
 ConfigResult load_config_file(const std::string& path);

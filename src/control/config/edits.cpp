@@ -32,20 +32,38 @@ Found find(Config& config, const RealServerKey& key)
     return f;
 }
 
-void apply_settings(ServiceConfig& s, const ServiceSettings& settings)
+std::string apply_settings(ServiceConfig& s, const ServiceSettings& settings)
 {
+    const uint8_t full = full_length(s.vip.family());
+    if (settings.persistence_netmask.value_or(full) > full)
+        return fmt::format("service {}: persistence netmask /{} is longer than an {} address", service_name(s.key()),
+                           *settings.persistence_netmask, family_name(s.vip.family()));
     s.scheduler = settings.scheduler;
     s.scheduler_flags = settings.scheduler_flags;
     s.persistence = settings.persistence;
-    s.persistence_netmask = settings.persistence_netmask;
+    s.persistence_netmask = settings.persistence_netmask.value_or(full);
+    return {};
 }
 
-void apply_settings(RealServerConfig& rs, const ServiceConfig& service, const RealServerSettings& settings)
+// NAT rewrites the header and DR hands the frame over whole: only a tunnel carries a service of
+// one family to a real server of the other, as IPVS allows.
+std::string apply_settings(RealServerConfig& rs, const ServiceConfig& service, const RealServerSettings& settings)
 {
+    const ForwardMethod forward = settings.forward.value_or(service.forward);
+    if (forward != ForwardMethod::tun && rs.address.family() != service.vip.family())
+        return fmt::format("real server {}: {} forwarding needs an {} address, as the service's (only tun may mix "
+                           "families)",
+                           format_endpoint(rs.address, rs.port), forward_method_name(forward),
+                           family_name(service.vip.family()));
+    if (forward == ForwardMethod::tun && service.vip.is_ipv4() && !rs.address.is_ipv4())
+        return fmt::format("real server {}: an IPv4 service is tunnelled over IPv4 only (IPv4 in IPv6 is not supported "
+                           "yet)",
+                           format_endpoint(rs.address, rs.port));
     rs.weight = settings.weight;
     rs.forward = settings.forward.value_or(service.forward);
     rs.upper_threshold = settings.upper_threshold;
     rs.lower_threshold = settings.lower_threshold;
+    return {};
 }
 
 }  // namespace
@@ -70,12 +88,11 @@ std::string service_name(const ServiceKey& key)
 std::string add_service(Config& config, const ServiceKey& key, const ServiceSettings& settings)
 {
     if (find_service(config, key) != nullptr) return fmt::format("service {} already exists", service_name(key));
-    if (!key.vip.is_ipv4()) return fmt::format("service {}: IPv6 is not supported yet", service_name(key));
     ServiceConfig s;
-    s.vip = key.vip.ipv4();
+    s.vip = key.vip;
     s.port = key.port;
     s.protocol = key.protocol;
-    apply_settings(s, settings);
+    if (std::string problem = apply_settings(s, settings); !problem.empty()) return problem;
     config.services.push_back(std::move(s));
     return {};
 }
@@ -84,8 +101,7 @@ std::string edit_service(Config& config, const ServiceKey& key, const ServiceSet
 {
     ServiceConfig* s = find_service(config, key);
     if (s == nullptr) return "no service " + service_name(key);
-    apply_settings(*s, settings);
-    return {};
+    return apply_settings(*s, settings);
 }
 
 std::string delete_service(Config& config, const ServiceKey& key)
@@ -102,12 +118,10 @@ std::string add_real_server(Config& config, const RealServerKey& key, const Real
     if (f.service == nullptr) return f.problem;
     if (f.problem.empty())
         return fmt::format("{} already has real server {}", service_name(key.service), format_endpoint(key.address, key.port));
-    if (!key.address.is_ipv4())
-        return fmt::format("real server {}: IPv6 is not supported yet", format_endpoint(key.address, key.port));
     RealServerConfig rs;
-    rs.address = key.address.ipv4();
+    rs.address = key.address;
     rs.port = key.port;
-    apply_settings(rs, *f.service, settings);
+    if (std::string problem = apply_settings(rs, *f.service, settings); !problem.empty()) return problem;
     rs.health_check = f.service->health_check;
     f.service->real_servers.push_back(rs);
     return {};
@@ -117,8 +131,7 @@ std::string edit_real_server(Config& config, const RealServerKey& key, const Rea
 {
     Found f = find(config, key);
     if (!f.problem.empty()) return f.problem;
-    apply_settings(*f.real_server, *f.service, settings);
-    return {};
+    return apply_settings(*f.real_server, *f.service, settings);
 }
 
 std::string delete_real_server(Config& config, const RealServerKey& key)

@@ -5,6 +5,7 @@
 // which checks it as it checks a file.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "control/config/config.hpp"
@@ -22,11 +23,13 @@ struct ServiceSettings {
     std::string scheduler = "wlc";
     sched::Flags scheduler_flags;
     uint32_t persistence = 0;
-    uint8_t persistence_netmask = 32;
+    // A prefix length within the service's family; not given: the family's full length (32, 128).
+    std::optional<uint8_t> persistence_netmask;
 };
 
 // What ipvsadm -a and -e set; -e, as ipvsadm, sets all of it. Without `forward`, the service's
 // method (the configuration file's rule; ipvsadm's own default would be -g).
+// The real server's family must be its service's unless it is tunnelled (as IPVS and the checker).
 struct RealServerSettings {
     uint32_t weight = 1;
     std::optional<ForwardMethod> forward;

@@ -37,13 +37,25 @@ std::string describe(const YAML::Node& node)
 }
 
 // Why an address cannot be a host's unicast address, or nullopt when it can.
-std::optional<std::string_view> not_unicast(Ipv4 ip)
+std::optional<std::string_view> not_unicast(const IpAddress& ip)
 {
-    if ((ip >> 24) == 0) return "an address in 0.0.0.0/8";
-    if ((ip >> 24) == 127) return "a loopback address";
-    if (is_ipv4_multicast(ip)) return "a multicast address";
-    if (ip == 0xffffffff) return "the broadcast address";
-    if ((ip >> 28) == 0xf) return "a reserved address";
+    if (ip.is_ipv6()) {
+        const IpAddress::Bytes& b = ip.bytes();
+        const bool first_80_zero = std::all_of(b.begin(), b.begin() + 10, [](uint8_t x) { return x == 0; });
+        if (ip == IpAddress::ipv6({})) return "the unspecified address";
+        if (first_80_zero && b[10] == 0 && b[11] == 0 && b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] == 1)
+            return "a loopback address";
+        if (is_ipv6_multicast(ip)) return "a multicast address";
+        // ::ffff:0:0/96 is how a socket shows an IPv4 peer: the IPv4 address is meant.
+        if (first_80_zero && b[10] == 0xff && b[11] == 0xff) return "an IPv4-mapped address (write the IPv4 address)";
+        return std::nullopt;
+    }
+    const Ipv4 v4 = ip.ipv4();
+    if ((v4 >> 24) == 0) return "an address in 0.0.0.0/8";
+    if ((v4 >> 24) == 127) return "a loopback address";
+    if (is_ipv4_multicast(v4)) return "a multicast address";
+    if (v4 == 0xffffffff) return "the broadcast address";
+    if ((v4 >> 28) == 0xf) return "a reserved address";
     return std::nullopt;
 }
 
@@ -243,7 +255,17 @@ std::optional<size_t> Checker::choice(const Item& item, std::string_view noun,
     return std::nullopt;
 }
 
-std::optional<Ipv4> Checker::address(const Item& item)
+std::optional<IpAddress> Checker::address(const Item& item)
+{
+    constexpr std::string_view what = "an IPv4 or IPv6 address (like 10.0.0.1 or 2001:db8::1)";
+    auto s = string(item, what);
+    if (!s) return std::nullopt;
+    auto ip = parse_ip(*s);
+    if (!ip) expected(item, what);
+    return ip;
+}
+
+std::optional<Ipv4> Checker::ipv4_address(const Item& item)
 {
     constexpr std::string_view what = "an IPv4 address (like 10.0.0.1)";
     auto s = string(item, what);
@@ -253,12 +275,17 @@ std::optional<Ipv4> Checker::address(const Item& item)
     return ip;
 }
 
-std::optional<Ipv4> Checker::unicast_address(const Item& item)
+std::optional<IpAddress> Checker::unicast_address(const Item& item, bool link_local)
 {
     auto ip = address(item);
     if (!ip) return std::nullopt;
+    const std::string_view unicast = ip->is_ipv4() ? "a unicast IPv4 address" : "a unicast IPv6 address";
     if (auto why = not_unicast(*ip)) {
-        expected(item, "a unicast IPv4 address", fmt::format("{}, {}", describe(item.node), *why));
+        expected(item, unicast, fmt::format("{}, {}", describe(item.node), *why));
+        return std::nullopt;
+    }
+    if (!link_local && is_ipv6_link_local(*ip)) {
+        expected(item, "a global IPv6 address", fmt::format("{}, a link-local address", describe(item.node)));
         return std::nullopt;
     }
     return ip;

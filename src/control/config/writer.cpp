@@ -8,7 +8,19 @@ namespace fulcrum::control {
 
 namespace {
 
-std::string prefix_text(const Ipv4Prefix& p) { return format_ipv4(p.address) + "/" + std::to_string(p.length); }
+// An address or prefix as a scalar: IPv6 text is double-quoted, as a plain scalar with ':' in
+// it (and "::/0", which starts with one) is not read back as the same string in flow style.
+struct AddressScalar {
+    std::string text;
+    bool quoted;
+};
+YAML::Emitter& operator<<(YAML::Emitter& out, const AddressScalar& a)
+{
+    if (a.quoted) out << YAML::DoubleQuoted;
+    return out << a.text;
+}
+AddressScalar scalar(const IpAddress& a) { return {format_ip(a), a.is_ipv6()}; }
+AddressScalar scalar(const IpPrefix& p) { return {format_prefix(p), p.address.is_ipv6()}; }
 
 // Milliseconds as the seconds the file says: 1000 -> "1", 500 -> "0.5", 1250 -> "1.25".
 std::string seconds_text(uint32_t ms)
@@ -109,7 +121,7 @@ std::string config_to_yaml(const Config& c)
         out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << i.name;
         out << YAML::Key << "device" << YAML::Value << YAML::DoubleQuoted << i.device;
         out << YAML::Key << "address" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-        for (const Ipv4Prefix& p : i.addresses) out << prefix_text(p);
+        for (const IpPrefix& p : i.addresses) out << scalar(p);
         out << YAML::EndSeq;
         out << YAML::Key << "mtu" << YAML::Value << i.mtu;
         if (i.queues != 0) out << YAML::Key << "queues" << YAML::Value << i.queues;
@@ -125,8 +137,8 @@ std::string config_to_yaml(const Config& c)
     if (!c.routes.empty()) {
         out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
         for (const RouteConfig& r : c.routes) {
-            out << YAML::Flow << YAML::BeginMap << YAML::Key << "dst" << YAML::Value << prefix_text(r.dst);
-            out << YAML::Key << "via" << YAML::Value << format_ipv4(r.via);
+            out << YAML::Flow << YAML::BeginMap << YAML::Key << "dst" << YAML::Value << scalar(r.dst);
+            out << YAML::Key << "via" << YAML::Value << scalar(r.via);
             if (!r.interface.empty()) out << YAML::Key << "interface" << YAML::Value << r.interface;
             out << YAML::EndMap;
         }
@@ -135,7 +147,7 @@ std::string config_to_yaml(const Config& c)
     if (!c.neighbors.empty()) {
         out << YAML::Key << "neighbors" << YAML::Value << YAML::BeginSeq;
         for (const NeighborConfig& n : c.neighbors)
-            out << YAML::Flow << YAML::BeginMap << YAML::Key << "ip" << YAML::Value << format_ipv4(n.ip) << YAML::Key
+            out << YAML::Flow << YAML::BeginMap << YAML::Key << "ip" << YAML::Value << scalar(n.ip) << YAML::Key
                 << "mac" << YAML::Value << YAML::DoubleQuoted << format_mac(n.mac) << YAML::EndMap;
         out << YAML::EndSeq;
     }
@@ -143,7 +155,7 @@ std::string config_to_yaml(const Config& c)
     out << YAML::Key << "services" << YAML::Value << YAML::BeginSeq;
     for (const ServiceConfig& s : c.services) {
         out << YAML::BeginMap;
-        out << YAML::Key << "vip" << YAML::Value << format_ipv4(s.vip);
+        out << YAML::Key << "vip" << YAML::Value << scalar(s.vip);
         out << YAML::Key << "port" << YAML::Value << s.port;
         out << YAML::Key << "protocol" << YAML::Value << std::string(protocol_name(s.protocol));
         out << YAML::Key << "scheduler" << YAML::Value << s.scheduler;
@@ -173,12 +185,12 @@ std::string config_to_yaml(const Config& c)
         if (s.health_check != HealthCheckConfig{}) emit_health_check(out, s.health_check);
         if (s.sorry_server)
             out << YAML::Key << "sorry_server" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "address"
-                << YAML::Value << format_ipv4(s.sorry_server->address) << YAML::Key << "port" << YAML::Value
+                << YAML::Value << scalar(s.sorry_server->address) << YAML::Key << "port" << YAML::Value
                 << s.sorry_server->port << YAML::EndMap;
         out << YAML::Key << "real_servers" << YAML::Value << YAML::BeginSeq;
         for (const RealServerConfig& rs : s.real_servers) {
             out << YAML::Flow << YAML::BeginMap;
-            out << YAML::Key << "address" << YAML::Value << format_ipv4(rs.address);
+            out << YAML::Key << "address" << YAML::Value << scalar(rs.address);
             out << YAML::Key << "port" << YAML::Value << rs.port;
             out << YAML::Key << "weight" << YAML::Value << rs.weight;
             out << YAML::Key << "forward" << YAML::Value << std::string(forward_method_name(rs.forward));

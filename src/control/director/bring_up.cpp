@@ -118,8 +118,8 @@ std::string Director::start(const Config& config, const std::string& config_path
         info.port_id = *port_id;
         info.name = iface.name;
         info.mtu = iface.mtu;
-        info.addresses = iface.addresses;
-        for (const Ipv4Prefix& prefix : iface.addresses) {
+        info.addresses = ipv4_addresses(iface);  // the dataplane's IPv6 part takes the IPv6 ones
+        for (const Ipv4Prefix& prefix : info.addresses) {
             info.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
             shared_.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
         }
@@ -206,7 +206,8 @@ std::string Director::start(const Config& config, const std::string& config_path
     configure_health(config);
     if (workers > 1) steer_to_owners();
     for (const NeighborConfig& n : config.neighbors)
-        neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
+        if (n.ip.is_ipv4())  // IPv6 neighbours: the dataplane's IPv6 part
+            neighbors_->update(rte_cpu_to_be_32(n.ip.ipv4()), to_ether(n.mac), 0, true);
 
     for (unsigned i = 0; i < workers; ++i) {
         if (rte_eal_remote_launch(worker_main, workers_[i].get(), worker_lcores_[i]) != 0)
@@ -291,7 +292,7 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     kernel_interface_disable_ipv6(iface.kernel_interface);
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
     if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
-    if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
+    if (auto e = kernel_interface_setup(iface.kernel_interface, ipv4_addresses(iface)); !e.empty()) return e;
     if (const std::string shared = af_packet_interface(iface.device); !shared.empty()) {
         if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
         log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "

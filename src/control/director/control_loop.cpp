@@ -100,8 +100,8 @@ void Director::update_overload()
             const bool now = sched::overloaded_after(was, uint64_t{c.active} + c.inactive, rs.upper_threshold, rs.lower_threshold);
             if (now != was) {
                 flag.store(now, std::memory_order_relaxed);
-                log::info("real server {}:{} of {} {}:{} {} ({} connections, thresholds {}/{})", format_ipv4(rs.address),
-                          rs.port, protocol_name(s.protocol), format_ipv4(s.vip), s.port,
+                log::info("real server {} of {} {} {} ({} connections, thresholds {}/{})",
+                          format_endpoint(rs.address, rs.port), protocol_name(s.protocol), format_endpoint(s.vip, s.port),
                           now ? "is overloaded" : "is no longer overloaded", c.active + c.inactive, rs.upper_threshold,
                           rs.lower_threshold);
             }

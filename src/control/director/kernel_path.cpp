@@ -36,9 +36,10 @@ void Director::sync_kernel_routes(const Config& config)
     // Through the interface the dataplane's FIB uses for the same route.
     std::vector<KernelRoute> wanted;
     for (const RouteConfig& route : config.routes) {
+        if (!route.dst.address.is_ipv4()) continue;  // IPv6 routes: the dataplane's IPv6 part
         const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
         if (out != nullptr && !out->kernel_interface.empty())
-            wanted.push_back({route.dst, route.via, out->kernel_interface});
+            wanted.push_back({{route.dst.address.ipv4(), route.dst.length}, route.via.ipv4(), out->kernel_interface});
     }
     // Only routes this process added are ever deleted: the host's own are not ours to touch.
     std::vector<KernelRoute> kept;

@@ -123,9 +123,8 @@ std::string Director::publish(const Config& config)
         const bool active = sorry_server_active(s);
         if (active == sorry.active) continue;
         sorry = {active, std::chrono::system_clock::now()};
-        log::info("health: {} {}:{} sorry server {}:{} is {}", protocol_label(s.protocol),
-                  format_ipv4(s.vip), s.port,
-                  format_ipv4(s.sorry_server->address), s.sorry_server->port,
+        log::info("health: {} {} sorry server {} is {}", protocol_label(s.protocol), format_endpoint(s.vip, s.port),
+                  format_endpoint(s.sorry_server->address, s.sorry_server->port),
                   active ? "active: none of the real servers is up" : "standing by: a real server is up");
     }
     return {};
@@ -242,7 +241,9 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     listeners_changed_ = next.console != config_.console || next.metrics_listen != config_.metrics_listen;
     // The rules name the VIPs: a change may have changed them.
     if (shared_.hardware_steering) steer_to_owners();
-    for (const NeighborConfig& n : next.neighbors) neighbors_->update(rte_cpu_to_be_32(n.ip), to_ether(n.mac), 0, true);
+    for (const NeighborConfig& n : next.neighbors)
+        if (n.ip.is_ipv4())  // IPv6 neighbours: the dataplane's IPv6 part
+            neighbors_->update(rte_cpu_to_be_32(n.ip.ipv4()), to_ether(n.mac), 0, true);
     config_ = next;
     configure_sync(next);
     announce_addresses();

@@ -338,8 +338,8 @@ void Director::zero_counters(const ServiceConfig* only)
             if (const auto id = ids_.find_real_server(key_of(s, rs)))
                 real_server_zero_[*id] = real_server_totals(*id);
     }
-    log::info("traffic counters zeroed{}", only == nullptr ? "" : fmt::format(" for {} {}:{}", protocol_name(only->protocol),
-                                                                            format_ipv4(only->vip), only->port));
+    log::info("traffic counters zeroed{}", only == nullptr ? "" : fmt::format(" for {} {}", protocol_name(only->protocol),
+                                                                            format_endpoint(only->vip, only->port)));
 }
 
 }  // namespace fulcrum::control

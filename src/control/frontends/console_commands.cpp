@@ -99,7 +99,7 @@ CommandOutput show_health(ControlApi& api)
             changed = text;
         }
         out.lines.push_back(fmt::format("{:<4} {:<21} {:<21} {:<5} {:<9} {:<6} {:<19} {:<6} {}", protocol_label(row.protocol),
-                                        format_ipv4_port(row.vip, row.vport), format_ipv4_port(row.address, row.port),
+                                        format_endpoint(row.vip, row.vport), format_endpoint(row.address, row.port),
                                         row.check, health_state_name(row.state),
                                         row.weight ? std::to_string(*row.weight) : "-", changed,
                                         row.last_result.empty() ? "-" : row.last_result,
@@ -145,8 +145,7 @@ CommandOutput show_interfaces(ControlApi& api)
     CommandOutput out;
     for (const InterfaceStatus& i : api.interfaces()) {
         std::string addresses;
-        for (const Ipv4Prefix& a : i.config.addresses)
-            addresses += fmt::format("{}{}/{}", addresses.empty() ? "" : " ", format_ipv4(a.address), a.length);
+        for (const IpPrefix& a : i.config.addresses) addresses += (addresses.empty() ? "" : " ") + format_prefix(a);
         out.lines.push_back(fmt::format("{}: port {} {}, link {}{}, mtu {}, mac {}", i.config.name, i.port,
                                         i.config.device, i.link_up ? "up" : "down",
                                         i.speed_mbps ? fmt::format(" {} Mb/s", i.speed_mbps) : "", i.mtu, i.mac));
@@ -166,7 +165,7 @@ CommandOutput show_neighbors(ControlApi& api)
     std::sort(rows.begin(), rows.end(), [](const NeighborRow& a, const NeighborRow& b) { return a.ip < b.ip; });
     CommandOutput out;
     for (const NeighborRow& n : rows)
-        out.lines.push_back(fmt::format("{} dev {} lladdr {} {}", format_ipv4(n.ip), n.interface, n.mac,
+        out.lines.push_back(fmt::format("{} dev {} lladdr {} {}", format_ip(n.ip), n.interface, n.mac,
                                         n.is_static ? "PERMANENT" : "REACHABLE"));
     return out;
 }
@@ -177,18 +176,18 @@ CommandOutput show_routes(ControlApi& api)
 {
     const Config& c = api.running_config();
     CommandOutput out;
+    // `ip -6 route` names no source address for a connected subnet; `ip route` does.
     for (const InterfaceConfig& i : c.interfaces)
-        for (const Ipv4Prefix& a : i.addresses)
-            out.lines.push_back(fmt::format("{}/{} dev {} proto kernel scope link src {}", format_ipv4(a.network()),
-                                            a.length, i.name, format_ipv4(a.address)));
+        for (const IpPrefix& a : i.addresses)
+            out.lines.push_back(fmt::format("{} dev {} proto kernel{}", format_prefix({a.network(), a.length}), i.name,
+                                            a.address.is_ipv4() ? " scope link src " + format_ip(a.address) : ""));
     for (const RouteConfig& r : c.routes) {
-        const std::string dst =
-            r.dst.length == 0 ? "default" : fmt::format("{}/{}", format_ipv4(r.dst.network()), r.dst.length);
+        const std::string dst = r.dst.length == 0 ? "default" : format_prefix({r.dst.network(), r.dst.length});
         // The interface the dataplane sends by (snapshot_builder.cpp asks the same); the checker
         // refuses a route none holds, which would show as "?" rather than be hidden.
         const InterfaceConfig* holder = interface_holding(c, r.via, r.interface);
         const std::string dev = holder ? holder->name : "?";
-        out.lines.push_back(fmt::format("{} via {} dev {} proto static", dst, format_ipv4(r.via), dev));
+        out.lines.push_back(fmt::format("{} via {} dev {} proto static", dst, format_ip(r.via), dev));
     }
     return out;
 }

@@ -105,11 +105,12 @@ struct ConnectionRow {
     Protocol protocol = Protocol::tcp;
     uint32_t expires_in_seconds = 0;
     std::string state;        // "ESTABLISHED", ... ; "UDP" for UDP as ipvsadm
-    Ipv4 client = 0;
+    // Of either family (a tunnelled service's real server may be of the other one).
+    IpAddress client;
     uint16_t client_port = 0;
-    Ipv4 vip = 0;
+    IpAddress vip;
     uint16_t vport = 0;
-    Ipv4 real_server = 0;
+    IpAddress real_server;
     uint16_t real_port = 0;
 };
 
@@ -136,9 +137,9 @@ constexpr std::string_view health_state_name(HealthState s)
 // One line of "show health": a real server's check, or a service's sorry server.
 struct HealthRow {
     Protocol protocol = Protocol::tcp;
-    Ipv4 vip = 0;
+    IpAddress vip;
     uint16_t vport = 0;
-    Ipv4 address = 0;
+    IpAddress address;
     uint16_t port = 0;
     std::string check;               // "none", "tcp", "http"; "sorry" for a sorry server
     HealthState state = HealthState::up;
@@ -185,7 +186,7 @@ struct InterfaceStatus {
 
 // One resolved neighbour (ARP, or the file's neighbors:) as `show neighbors` shows it.
 struct NeighborRow {
-    Ipv4 ip = 0;
+    IpAddress ip;
     std::string mac;
     std::string interface;       // the configuration's name
     bool is_static = false;

@@ -115,7 +115,10 @@ struct Unsupported {
 constexpr Unsupported unsupported_specs[] = {
     {'f', "fwmark-service", "firewall-mark services do not exist here (no netfilter)"},
     {0, "sctp-service", "Fulcrum balances TCP and UDP, not SCTP"},
-    {'6', "ipv6", "Fulcrum is IPv4 only"},
+    // ipvsadm takes -6 only after -f ("-6 used before -f" otherwise): it marks a firewall-mark
+    // service IPv6. An IPv6 virtual service is named by its address, as in ipvsadm.
+    {'6', "ipv6", "-6 used before -f (it marks a firewall-mark service IPv6; name an IPv6 service by its address: "
+                  "-t [2001:db8::10]:80)"},
     {'o', "ops", "one-packet scheduling is not implemented"},
     {0, "pe", "persistence engines are not implemented"},
 };
@@ -149,7 +152,8 @@ struct Ipvsadm {
     Endpoint service;
     std::string scheduler;
     uint32_t persistence = 0;
-    uint8_t netmask = 32;
+    std::string_view netmask_text;        // -M, read once the service's family is known
+    std::optional<uint8_t> netmask;       // none: the family's full length
     Endpoint server;
     ForwardMethod forward = ForwardMethod::dr;  // ipvsadm's default: -a and -e without -g|-i|-m mean -g
     uint32_t weight = 1;
@@ -161,6 +165,31 @@ struct Ipvsadm {
     SyncDaemonSettings daemon;
     bool popt_error = false;  // what popt itself refuses (an unknown option, a missing value): ipvsadm exits 255
 };
+
+// -M by the service's family, as ipvsadm reads it: for IPv4 a contiguous netmask or a prefix length
+// up to 32; for IPv6 a prefix length from 1 to 128 (ipvsadm: "illegal ipv6 netmask specified").
+std::string read_netmask(Ipvsadm& c)
+{
+    const std::string_view v = c.netmask_text;
+    if (!c.service.address.is_ipv4()) {
+        if (auto len = parse_number<uint8_t>(v, 1, 128)) {
+            c.netmask = *len;
+            return "";
+        }
+        return fmt::format("-M: expected a prefix length from 1 to 128 for an IPv6 service, found {}", quote(v));
+    }
+    if (auto mask = parse_ipv4(v)) {
+        const uint32_t inverted = ~*mask;
+        if ((inverted & (inverted + 1)) == 0) {
+            c.netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
+            return "";
+        }
+    } else if (auto len = parse_number<uint8_t>(v.starts_with('/') ? v.substr(1) : v, 0, 32)) {
+        c.netmask = *len;
+        return "";
+    }
+    return fmt::format("-M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found {}", quote(v));
+}
 
 // Records one option and its value; returns "" or the problem.
 std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::string_view> value)
@@ -195,18 +224,8 @@ std::string take_option(Ipvsadm& c, const OptSpec& spec, std::optional<std::stri
         }
         return fmt::format("-p: expected a timeout from 1 to {} seconds, found {}", limits::max_persistence_seconds, quote(v));
     case 'M':
-        if (auto mask = parse_ipv4(v)) {
-            const uint32_t inverted = ~*mask;
-            if ((inverted & (inverted + 1)) == 0) {
-                c.netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
-                return "";
-            }
-        } else if (auto len = parse_number<uint8_t>(v.starts_with('/') ? v.substr(1) : v, 0, 32)) {
-            c.netmask = *len;
-            return "";
-        }
-        return fmt::format("-M: expected a netmask like 255.255.255.0 or a prefix length from 0 to 32, found {}",
-                           quote(v));
+        c.netmask_text = v;
+        return "";
     case 'r':
         if (auto e = parse_endpoint(v)) {
             c.server = *e;
@@ -507,7 +526,9 @@ std::pair<std::string, int> read_command(const Words& args, Ipvsadm& c)
     if (auto why = check_rules(c); !why.empty()) return {"ipvsadm " + why, bad_command_line};
     // The netmask only groups the clients of a persistent service: ipvsadm takes -M without -p
     // and nothing comes of it (neither -L nor -S shows it), and so here.
-    if (!(c.options & opt::persistent)) c.netmask = 32;
+    if (c.options & opt::netmask)
+        if (auto why = read_netmask(c); !why.empty()) return {"ipvsadm: " + why, bad_command_line};
+    if (!(c.options & opt::persistent)) c.netmask.reset();
     return {};
 }
 

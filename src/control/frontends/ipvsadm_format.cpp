@@ -14,12 +14,23 @@ std::string protocol_switch(Protocol p) { return std::string("-") + protocol_fla
 std::string forward_switch(ForwardMethod m) { return {'-', forward_methods[static_cast<size_t>(m)].flag}; }
 
 
-// ipvsadm cuts the service name ("TCP  a.b.c.d:p") at 33 characters and a real server's at 28;
-// IPv4 names never reach either, the cuts are kept for the record.
-std::string cut(std::string s, size_t n)
+// ipvsadm cuts the service name ("TCP  a.b.c.d:p") at 33 characters and a real server's at 28,
+// for an IPv4 service only (`if (se->af != AF_INET6) svc_name[33] = '\0'`, and dname[28] the
+// same): IPv4 names never reach either, the cuts are kept for the record; IPv6 names stay whole
+// and push the columns after them to the right.
+std::string cut(std::string s, size_t n, Family service_family)
 {
-    if (s.size() > n) s.resize(n);
+    if (service_family == Family::ipv4 && s.size() > n) s.resize(n);
     return s;
+}
+
+// ipvsadm's persistent netmask after "mask" (-L) or "-M" (-S): an IPv4 service's as a dotted
+// mask when not 255.255.255.255, an IPv6 service's as its prefix length when not 128 ("%i");
+// "" when it is the family's full length.
+std::string netmask_text(const ServiceConfig& s)
+{
+    if (s.persistence_netmask == full_length(s.vip.family())) return "";
+    return s.vip.is_ipv4() ? format_netmask(s.persistence_netmask) : std::to_string(s.persistence_netmask);
 }
 
 std::vector<const ServiceStatus*> sorted_services(const std::vector<ServiceStatus>& services, bool sorted = true)
@@ -80,7 +91,8 @@ std::string flags_suffix(const sched::Flags& flags)
 void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions& o, const TrafficStats& st,
                   const TrafficRates& r)
 {
-    const std::string name = cut(fmt::format("{}  {}", protocol_label(s.protocol), format_ipv4_port(s.vip, s.port)), 33);
+    const std::string name =
+        cut(fmt::format("{}  {}", protocol_label(s.protocol), format_endpoint(s.vip, s.port)), 33, s.vip.family());
     switch (o.table) {
     case IpvsadmTable::list:
     case IpvsadmTable::thresholds:  // ipvsadm prints the service as in the plain list
@@ -88,7 +100,7 @@ void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions
         out += fmt::format("{} {}{}", name, s.scheduler, flags_suffix(s.scheduler_flags));
         if (s.persistence != 0) {
             out += fmt::format(" persistent {}", s.persistence);
-            if (s.persistence_netmask != 32) out += fmt::format(" mask {}", format_netmask(s.persistence_netmask));
+            if (const std::string mask = netmask_text(s); !mask.empty()) out += " mask " + mask;
         }
         break;
     case IpvsadmTable::stats:
@@ -105,9 +117,9 @@ void service_line(std::string& out, const ServiceConfig& s, const IpvsadmOptions
     out += '\n';
 }
 
-void real_server_line(std::string& out, const RealServerStatus& rs, const IpvsadmOptions& o)
+void real_server_line(std::string& out, const RealServerStatus& rs, Family service_family, const IpvsadmOptions& o)
 {
-    const std::string name = cut(format_ipv4_port(rs.config.address, rs.config.port), 28);
+    const std::string name = cut(format_endpoint(rs.config.address, rs.config.port), 28, service_family);
     switch (o.table) {
     case IpvsadmTable::list:
         // "  -> %-28s %-7s %-6d %-10u %-10u\n"
@@ -170,7 +182,8 @@ std::string format_ipvsadm_table(const std::vector<ServiceStatus>& services, uin
     title(out, options.table);
     for (const ServiceStatus* s : sorted_services(services, options.sorted)) {
         service_line(out, s->config, options, s->stats, s->rates);
-        for (const RealServerStatus* rs : sorted_real_servers(*s, options.sorted)) real_server_line(out, *rs, options);
+        for (const RealServerStatus* rs : sorted_real_servers(*s, options.sorted))
+            real_server_line(out, *rs, s->config.vip.family(), options);
     }
     return out;
 }
@@ -210,8 +223,8 @@ std::string format_ipvsadm_connection_rows(const std::vector<ConnectionRow>& row
         const std::string expire =
             fmt::format("{:02}:{:02}", c.expires_in_seconds / 60, c.expires_in_seconds % 60);
         out += fmt::format("{:<3} {:<6} {:<11} {:<18} {:<18} {}\n", protocol_label(c.protocol), expire, c.state,
-                           format_ipv4_port(c.client, c.client_port), format_ipv4_port(c.vip, c.vport),
-                           format_ipv4_port(c.real_server, c.real_port));
+                           format_endpoint(c.client, c.client_port), format_endpoint(c.vip, c.vport),
+                           format_endpoint(c.real_server, c.real_port));
     }
     return out;
 }
@@ -237,17 +250,17 @@ std::string format_ipvsadm_rules(const std::vector<ServiceStatus>& services)
     std::string out;
     for (const ServiceStatus* s : sorted_services(services)) {
         const ServiceConfig& c = s->config;
-        const std::string name = fmt::format("{} {}", protocol_switch(c.protocol), format_ipv4_port(c.vip, c.port));
+        const std::string name = fmt::format("{} {}", protocol_switch(c.protocol), format_endpoint(c.vip, c.port));
         out += fmt::format("-A {} -s {}", name, c.scheduler);
         if (c.persistence != 0) {
             out += fmt::format(" -p {}", c.persistence);
-            if (c.persistence_netmask != 32) out += fmt::format(" -M {}", format_netmask(c.persistence_netmask));
+            if (const std::string mask = netmask_text(c); !mask.empty()) out += " -M " + mask;
         }
         if (const std::string flags = sched::flags_text(c.scheduler_flags); !flags.empty())
             out += fmt::format(" -b {}", flags);
         out += '\n';
         for (const RealServerStatus* rs : sorted_real_servers(*s)) {
-            out += fmt::format("-a {} -r {} {} -w {}", name, format_ipv4_port(rs->config.address, rs->config.port),
+            out += fmt::format("-a {} -r {} {} -w {}", name, format_endpoint(rs->config.address, rs->config.port),
                                forward_switch(rs->config.forward), rs->config.weight);
             out += '\n';
         }

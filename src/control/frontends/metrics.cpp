@@ -19,16 +19,16 @@ namespace {
 constexpr size_t max_clients = 8;
 constexpr size_t max_request = 8192;
 
-std::string service_label(Protocol protocol, Ipv4 vip, uint16_t port)
+std::string service_label(Protocol protocol, const IpAddress& vip, uint16_t port)
 {
-    return fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\"", protocol_name(protocol), format_ipv4(vip), port);
+    return fmt::format("protocol=\"{}\",vip=\"{}\",port=\"{}\"", protocol_name(protocol), format_ip(vip), port);
 }
 
 std::string service_label(const ServiceConfig& s) { return service_label(s.protocol, s.vip, s.port); }
 
-std::string real_server_label(const std::string& service, Ipv4 address, uint16_t port)
+std::string real_server_label(const std::string& service, const IpAddress& address, uint16_t port)
 {
-    return fmt::format("{},real_server=\"{}\"", service, format_ipv4_port(address, port));
+    return fmt::format("{},real_server=\"{}\"", service, format_endpoint(address, port));
 }
 
 void add_stats(std::string& out, std::string_view metric, const std::string& labels, uint64_t value)

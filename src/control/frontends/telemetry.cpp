@@ -55,7 +55,7 @@ struct TelemetryAccess {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
             rte_tel_data_add_dict_string(c, "protocol", std::string(protocol_name(s.config.protocol)).c_str());
-            rte_tel_data_add_dict_string(c, "service", format_ipv4_port(s.config.vip, s.config.port).c_str());
+            rte_tel_data_add_dict_string(c, "service", format_endpoint(s.config.vip, s.config.port).c_str());
             rte_tel_data_add_dict_u64(c, "conns", s.stats.conns);
             rte_tel_data_add_dict_u64(c, "in_packets", s.stats.in_packets);
             rte_tel_data_add_dict_u64(c, "out_packets", s.stats.out_packets);
@@ -106,8 +106,8 @@ struct TelemetryAccess {
             rte_tel_data* c = rte_tel_data_alloc();
             rte_tel_data_start_dict(c);
             rte_tel_data_add_dict_string(c, "protocol", std::string(protocol_name(h.protocol)).c_str());
-            rte_tel_data_add_dict_string(c, "service", format_ipv4_port(h.vip, h.vport).c_str());
-            rte_tel_data_add_dict_string(c, "real_server", format_ipv4_port(h.address, h.port).c_str());
+            rte_tel_data_add_dict_string(c, "service", format_endpoint(h.vip, h.vport).c_str());
+            rte_tel_data_add_dict_string(c, "real_server", format_endpoint(h.address, h.port).c_str());
             rte_tel_data_add_dict_string(c, "check", h.check.c_str());
             rte_tel_data_add_dict_string(c, "state", std::string(health_state_name(h.state)).c_str());
             rte_tel_data_add_dict_int(c, "weight", h.weight ? static_cast<int>(*h.weight) : -1);

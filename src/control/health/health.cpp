@@ -123,12 +123,15 @@ std::string_view body_of(std::string_view response)
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-std::string http_request(const HealthCheckConfig& check, Ipv4 address)
+// Without a configured host, the Host header is the address: an IPv6 one in brackets (RFC 3986's
+// IP-literal, which RFC 9110's Host takes).
+std::string http_request(const HealthCheckConfig& check, const IpAddress& address)
 {
     std::string_view path = check.http.path;
     if (path.empty()) path = "/";
+    const std::string host = address.is_ipv4() ? format_ip(address) : "[" + format_ip(address) + "]";
     return fmt::format("GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: fulcrum-health\r\nConnection: close\r\n\r\n",
-                       path, check.http.host.empty() ? format_ipv4(address) : check.http.host);
+                       path, check.http.host.empty() ? host : check.http.host);
 }
 
 std::optional<std::string> body_mismatch(const BodyPattern& pattern, std::string_view body)
@@ -220,15 +223,26 @@ void advance(Probe& p, short revents, Clock::time_point now)
     }
 }
 
-void connect_probe(Probe& p, Ipv4 address, uint16_t port, Clock::time_point now)
+void connect_probe(Probe& p, const IpAddress& address, uint16_t port, Clock::time_point now)
 {
-    p.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_storage ss{};
+    socklen_t length = 0;
+    if (address.is_ipv4()) {
+        auto& sa = reinterpret_cast<sockaddr_in&>(ss);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(address.ipv4());
+        sa.sin_port = htons(port);
+        length = sizeof sa;
+    } else {
+        auto& sa = reinterpret_cast<sockaddr_in6&>(ss);
+        sa.sin6_family = AF_INET6;
+        std::memcpy(&sa.sin6_addr, address.bytes().data(), sizeof sa.sin6_addr);
+        sa.sin6_port = htons(port);
+        length = sizeof sa;
+    }
+    p.fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p.fd < 0) return p.finish(false, "socket: " + errno_text(errno), now);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(address);
-    sa.sin_port = htons(port);
-    if (::connect(p.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return on_connected(p, now);
+    if (::connect(p.fd, reinterpret_cast<const sockaddr*>(&ss), length) == 0) return on_connected(p, now);
     // EINTR on a non-blocking connect: it goes on in the background, as EINPROGRESS.
     if (errno == EINPROGRESS || errno == EINTR) return;
     p.finish(false, "connect: " + errno_text(errno), now);
@@ -403,8 +417,7 @@ void HealthMonitor::start_check(const HealthTarget& target, Clock::time_point no
     auto probe = std::make_unique<Probe>();
     probe->check = status.check;
     probe->started = now;
-    // The configuration's real servers are IPv4 (IPv6 is issue #15's): the probe connects over IPv4.
-    const Ipv4 address = target.address.ipv4();
+    const IpAddress& address = target.address;
     if (status.check.type == HealthCheckType::http) {
         probe->request = http_request(status.check, address);
         if (auto pattern = body_patterns_.find(target); pattern != body_patterns_.end()) probe->body = pattern->second;

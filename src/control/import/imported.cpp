@@ -71,11 +71,15 @@ void write_health_check(std::string& out, std::string_view indent, const HealthC
     if (!hc.http.expect_body.empty()) out += fmt::format("{}  expect_body: {}\n", in, quoted(hc.http.expect_body));
 }
 
+// An address as the file writes it: IPv6 in double quotes, as a ':' in a flow mapping's plain
+// scalar is not read back as one string.
+std::string address_text(const IpAddress& a) { return a.is_ipv4() ? format_ip(a) : quoted(format_ip(a)); }
+
 void write_real_server(std::string& out, const ImportedRealServer& imported)
 {
     for (const std::string& n : imported.notes) comment(out, "      ", n);
     const RealServerConfig& rs = imported.config;
-    std::string fields = fmt::format("address: {}, port: {}, weight: {}, forward: {}", format_ipv4(rs.address), rs.port,
+    std::string fields = fmt::format("address: {}, port: {}, weight: {}, forward: {}", address_text(rs.address), rs.port,
                                      rs.weight, forward_method_name(rs.forward));
     if (rs.upper_threshold != 0) fields += fmt::format(", upper_threshold: {}", rs.upper_threshold);
     if (rs.lower_threshold != 0) fields += fmt::format(", lower_threshold: {}", rs.lower_threshold);
@@ -93,7 +97,7 @@ void write_real_server(std::string& out, const ImportedRealServer& imported)
 void write_service(std::string& out, const ImportedService& imported)
 {
     const ServiceConfig& s = *imported.config;
-    out += fmt::format("  - vip: {}\n", format_ipv4(s.vip));
+    out += fmt::format("  - vip: {}\n", address_text(s.vip));
     out += fmt::format("    port: {}\n", s.port);
     out += fmt::format("    protocol: {}\n", protocol_name(s.protocol));
     out += fmt::format("    scheduler: {}\n", s.scheduler);
@@ -106,7 +110,7 @@ void write_service(std::string& out, const ImportedService& imported)
     }
     if (s.health_check.type != HealthCheckType::none) write_health_check(out, "    ", s.health_check);
     if (s.sorry_server) {
-        out += fmt::format("    sorry_server: {{ address: {}", format_ipv4(s.sorry_server->address));
+        out += fmt::format("    sorry_server: {{ address: {}", address_text(s.sorry_server->address));
         if (s.sorry_server->port != 0) out += fmt::format(", port: {}", s.sorry_server->port);
         out += " }\n";
     }
@@ -129,21 +133,21 @@ void finish_service(ImportedService& service, std::string_view sorry_name)
 {
     if (!service.config) return;
     ServiceConfig& svc = *service.config;
-    std::set<std::pair<Ipv4, uint16_t>> seen;
+    std::set<std::pair<IpAddress, uint16_t>> seen;
     std::vector<ImportedRealServer> kept;
     for (ImportedRealServer& rs : service.real_servers) {
         if (seen.insert({rs.config.address, rs.config.port}).second)
             kept.push_back(std::move(rs));
         else
             service.note(fmt::format("real server {} given twice: kept once",
-                                     format_ipv4_port(rs.config.address, rs.config.port)));
+                                     format_endpoint(rs.config.address, rs.config.port)));
     }
     service.real_servers = std::move(kept);
     if (svc.sorry_server) {
         const uint16_t port = svc.sorry_server->port != 0 ? svc.sorry_server->port : svc.port;
         if (seen.count({svc.sorry_server->address, port})) {
             service.note(fmt::format("{} {} not carried over: it is also a real server here, which Fulcrum refuses",
-                                     sorry_name, format_ipv4_port(svc.sorry_server->address, port)));
+                                     sorry_name, format_endpoint(svc.sorry_server->address, port)));
             svc.sorry_server.reset();
         }
     }

@@ -7,8 +7,11 @@ namespace fulcrum::control {
 std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum)
 {
     std::map<Ipv4, bool> out;
-    for (const ServiceConfig& s : running.services) out.emplace(s.vip, false);
+    // IPv4 VIPs only: the announcer's routes are IPv4 until the dataplane's IPv6 part lands.
+    for (const ServiceConfig& s : running.services)
+        if (s.vip.is_ipv4()) out.emplace(s.vip.ipv4(), false);
     for (const ServiceConfig& e : effective.services) {
+        if (!e.vip.is_ipv4()) continue;
         const auto configured = std::find_if(running.services.begin(), running.services.end(), [&](const ServiceConfig& s) {
             return s.key() == e.key();
         });
@@ -21,7 +24,7 @@ std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effec
                                           [&](const RealServerConfig& c) { return c.address == rs.address && c.port == rs.port; });
             if (real) ++usable;
         }
-        if (usable >= quorum) out[e.vip] = true;
+        if (usable >= quorum) out[e.vip.ipv4()] = true;
     }
     return out;
 }
