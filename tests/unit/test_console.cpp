@@ -465,6 +465,8 @@ TEST(ConsoleCommands, ShowWorkers)
               "templates_full                      14            14            28\n"
               "arp_replies                          0             0             0\n"
               "arp_requests                         0             0             0\n"
+              "nd_advertisements                    0             0             0\n"
+              "nd_solicitations                     0             0             0\n"
               "held_for_arp                         0             0             0\n"
               "icmp_echo_replies                    0             0             0\n"
               "icmp_related                         0             0             0\n"

@@ -118,12 +118,19 @@ std::string Director::start(const Config& config, const std::string& config_path
         info.port_id = *port_id;
         info.name = iface.name;
         info.mtu = iface.mtu;
-        info.addresses = ipv4_addresses(iface);  // the dataplane's IPv6 part takes the IPv6 ones
+        info.addresses = ipv4_addresses(iface);
         for (const Ipv4Prefix& prefix : info.addresses) {
             info.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
             shared_.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
         }
+        for (const IpPrefix& prefix : iface.addresses) {
+            if (prefix.address.is_ipv4()) continue;
+            info.local_ips6.push_back(Ipv6Address{prefix.address.bytes()});
+            info.prefix_lengths6.push_back(prefix.length);
+        }
         rte_eth_macaddr_get(*port_id, &info.mac);
+        // The TAP has the port's MAC, so the kernel gives it this link-local address too.
+        info.link_local = link_local_of(info.mac);
         shared_.port_count = std::max<unsigned>(shared_.port_count, *port_id + 1u);
         log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, *port_id,
                   iface.device, format_mac(from_ether(info.mac)), rx_queues, workers);
@@ -206,8 +213,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     configure_health(config);
     if (workers > 1) steer_to_owners();
     for (const NeighborConfig& n : config.neighbors)
-        if (n.ip.is_ipv4())  // IPv6 neighbours: the dataplane's IPv6 part
-            neighbors_->update(rte_cpu_to_be_32(n.ip.ipv4()), to_ether(n.mac), 0, true);
+        add_static_neighbor(n);
 
     for (unsigned i = 0; i < workers; ++i) {
         if (rte_eal_remote_launch(worker_main, workers_[i].get(), worker_lcores_[i]) != 0)
@@ -288,11 +294,13 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     if (auto e = port_create_tap(vdev, iface.kernel_interface, from_ether(info.mac), tap); !e.empty()) return e;
     if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
     kernel_ports_.push_back(tap);
-    // Before the interface comes up: no router solicitation or MLD report may leave first.
-    kernel_interface_disable_ipv6(iface.kernel_interface);
+    // Before the interface comes up: no router solicitation or duplicate-address probe may leave.
+    kernel_interface_set_ipv6(iface.kernel_interface,
+                              std::any_of(iface.addresses.begin(), iface.addresses.end(),
+                                          [](const IpPrefix& p) { return !p.address.is_ipv4(); }));
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
     if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
-    if (auto e = kernel_interface_setup(iface.kernel_interface, ipv4_addresses(iface)); !e.empty()) return e;
+    if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
     if (const std::string shared = af_packet_interface(iface.device); !shared.empty()) {
         if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
         log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "

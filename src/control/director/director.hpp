@@ -123,6 +123,9 @@ private:
     static TrafficStats since_zero(const TrafficStats& totals, const std::map<uint32_t, TrafficStats>& zero, uint32_t id);
     void estimate_rates();
     void learn_neighbors();
+    void add_static_neighbor(const NeighborConfig& n);
+    // An unsolicited neighbour advertisement of `ip` from `port`: IPv6's gratuitous ARP.
+    void send_unsolicited_advertisement(const dataplane::PortInfo& port, const dataplane::Ipv6Address& ip);
     // Gives back the stable ids of services and real servers that have left and are no longer
     // referred to by any connection (StableIds::release), with their counters' baselines.
     void release_unused_ids();

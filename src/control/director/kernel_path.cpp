@@ -23,6 +23,7 @@
 #include "control/frontends/ipvsadm_format.hpp"
 #include "control/log.hpp"
 #include "dataplane/arp.hpp"
+#include "dataplane/nd.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/steering.hpp"
 #include "dataplane/worker.hpp"
@@ -116,6 +117,20 @@ void Director::announce_addresses()
         std::vector<rte_be32_t> addresses = port.local_ips;
         if (!snapshot->vips_follow_kernel) addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());
         for (rte_be32_t ip : addresses) send_gratuitous_arp(port, ip);
+        // The same for IPv6 (RFC 4861 7.2.6), the link-local address included.
+        std::vector<Ipv6Address> addresses6 = port.local_ips6;
+        addresses6.push_back(port.link_local);
+        addresses6.insert(addresses6.end(), snapshot->vips6.begin(), snapshot->vips6.end());
+        for (const Ipv6Address& ip : addresses6) send_unsolicited_advertisement(port, ip);
+    }
+}
+
+void Director::send_unsolicited_advertisement(const PortInfo& port, const Ipv6Address& ip)
+{
+    rte_mbuf* m = nd_build_advertisement(shared_.pool, port, ip);
+    if (m == nullptr || workers_.empty() || rte_ring_sp_enqueue(workers_[0]->from_control, m) != 0) {
+        rte_pktmbuf_free(m);
+        log::warning("neighbour advertisement for {} on {} not sent", format_ip(IpAddress::ipv6(ip.bytes)), port.name);
     }
 }
 
@@ -153,6 +168,14 @@ void learn_from_ring(rte_ring* ring, Table& table, uint32_t now_s)
 }
 
 }  // namespace
+
+void Director::add_static_neighbor(const NeighborConfig& n)
+{
+    const bool added = n.ip.is_ipv4()
+                           ? neighbors_->update(rte_cpu_to_be_32(n.ip.ipv4()), to_ether(n.mac), 0, true)
+                           : neighbors6_->update(Ipv6Address{n.ip.bytes()}, to_ether(n.mac), 0, true);
+    if (!added) log::warning("neighbour table full: static neighbour {} not added", format_ip(n.ip));
+}
 
 void Director::learn_neighbors()
 {

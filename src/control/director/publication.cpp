@@ -242,8 +242,7 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     // The rules name the VIPs: a change may have changed them.
     if (shared_.hardware_steering) steer_to_owners();
     for (const NeighborConfig& n : next.neighbors)
-        if (n.ip.is_ipv4())  // IPv6 neighbours: the dataplane's IPv6 part
-            neighbors_->update(rte_cpu_to_be_32(n.ip.ipv4()), to_ether(n.mac), 0, true);
+        add_static_neighbor(n);
     config_ = next;
     configure_sync(next);
     announce_addresses();

@@ -128,15 +128,46 @@ std::string describe_route(const KernelRoute& r)
 
 }  // namespace
 
-void kernel_interface_disable_ipv6(const std::string& interface)
+void kernel_interface_set_ipv6(const std::string& interface, bool wanted)
 {
-    std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", interface)) << "1\n";
+    if (wanted)
+        for (const char* setting : {"accept_ra", "accept_dad", "autoconf", "router_solicitations"})
+            std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/{}", interface, setting)) << "0\n";
+    std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", interface)) << (wanted ? "0\n" : "1\n");
 }
 
-std::string kernel_interface_setup(const std::string& interface, const std::vector<Ipv4Prefix>& addresses)
+namespace {
+
+std::string add_ipv6_address(const std::string& interface, unsigned index, const IpPrefix& prefix)
+{
+    NetlinkRequest request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+    auto* ifa = request.body<ifaddrmsg>();
+    ifa->ifa_family = AF_INET6;
+    ifa->ifa_prefixlen = prefix.length;
+    // The dataplane answers neighbour solicitations for it: the kernel's duplicate-address
+    // detection would hear nothing of its own probe and is not asked.
+    ifa->ifa_flags = IFA_F_NODAD;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = index;
+    request.attribute(IFA_LOCAL, prefix.address.bytes().data(), 16);
+    request.attribute(IFA_ADDRESS, prefix.address.bytes().data(), 16);
+    if (auto e = request.send(); !e.empty()) return fmt::format("adding {} to {}: {}", format_prefix(prefix), interface, e);
+    return {};
+}
+
+}  // namespace
+
+std::string kernel_interface_setup(const std::string& interface, const std::vector<IpPrefix>& all_addresses)
 {
     const unsigned index = if_nametoindex(interface.c_str());
     if (index == 0) return fmt::format("no kernel interface {}", interface);
+    for (const IpPrefix& address : all_addresses) {
+        if (address.address.is_ipv4()) continue;
+        if (auto e = add_ipv6_address(interface, index, address); !e.empty()) return e;
+    }
+    std::vector<Ipv4Prefix> addresses;
+    for (const IpPrefix& address : all_addresses)
+        if (address.address.is_ipv4()) addresses.push_back({address.address.ipv4(), address.length});
     for (const Ipv4Prefix& prefix : addresses) {
         NetlinkRequest request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
         auto* ifa = request.body<ifaddrmsg>();
@@ -166,8 +197,9 @@ std::string kernel_interface_setup(const std::string& interface, const std::vect
 
 std::string kernel_interface_silence(const std::string& interface, std::vector<SavedSetting>& saved)
 {
-    for (const auto& [setting, value] : {std::pair{"rp_filter", "1"}, std::pair{"arp_ignore", "8"}}) {
-        const std::string path = fmt::format("/proc/sys/net/ipv4/conf/{}/{}", interface, setting);
+    for (const auto& [setting, value] : {std::pair{"ipv4/conf/{}/rp_filter", "1"}, std::pair{"ipv4/conf/{}/arp_ignore", "8"},
+                                         std::pair{"ipv6/conf/{}/disable_ipv6", "1"}}) {
+        const std::string path = "/proc/sys/net/" + fmt::format(fmt::runtime(setting), interface);
         std::string old;
         std::getline(std::ifstream(path), old);
         if (!old.empty()) saved.push_back({path, old});

@@ -22,19 +22,22 @@ struct KernelRoute {
 // reply that is not an acknowledgement of that request at all.
 std::string netlink_ack_problem(const void* reply, size_t length, uint32_t seq);
 
-// Turns IPv6 off on `interface`: the director forwards IPv4 only, and the kernel's router
-// solicitations and MLD reports would go out on the wire. Best effort (a kernel without IPv6
-// has nothing to turn off).
-void kernel_interface_disable_ipv6(const std::string& interface);
+// IPv6 on `interface`: off when the interface has no IPv6 address (the kernel's router
+// solicitations and MLD reports would go out on the wire for nothing); otherwise on, but kept
+// to itself where the dataplane speaks for it: no router advertisements followed, no addresses
+// made from them, no router solicitations sent, no duplicate-address detection (the dataplane
+// answers for the addresses). Best effort (a kernel without IPv6 has nothing to set).
+void kernel_interface_set_ipv6(const std::string& interface, bool wanted);
 
-// Gives `interface` the addresses (replacing none of the kernel's others) and brings it up.
-// Returns "" or what the kernel refused.
-std::string kernel_interface_setup(const std::string& interface, const std::vector<Ipv4Prefix>& addresses);
+// Gives `interface` the addresses of either family (replacing none of the kernel's others; the
+// IPv6 ones with IFA_F_NODAD) and brings it up. Returns "" or what the kernel refused.
+std::string kernel_interface_setup(const std::string& interface, const std::vector<IpPrefix>& addresses);
 
 // For a kernel interface a PMD reads beside the kernel (af_packet): once the kernel holds the
 // director's addresses on the TAP, it would also take packets arriving on this interface as its
 // own (Linux's weak host model) and answer them and their ARP a second time. Strict reverse-path
-// filtering (no route back through it) and arp_ignore=8 keep it out. Returns "" or what failed.
+// filtering (no route back through it) and arp_ignore=8 keep it out, and IPv6 is turned off on
+// it (its link-local address, made from the same MAC, is the TAP's). Returns "" or what failed.
 // What it changed is appended to `saved`, for kernel_settings_restore at shutdown.
 struct SavedSetting {
     std::string path;
