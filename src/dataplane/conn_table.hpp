@@ -135,7 +135,8 @@ private:
     bool holds(uint32_t value, const Key& key) const
     {
         const Connection& c = slots_[value >> 1];
-        return c.in_use && ((value & 1) ? c.reply_key() : c.client_key) == key;
+        // Not one comparison of a conditional: that would copy the client key first.
+        return c.in_use && ((value & 1) ? c.reply_key() == key : c.client_key == key);
     }
 
     FlowIndex index_;            // flow hash -> slot index << 1 | is_reply

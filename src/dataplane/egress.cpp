@@ -162,8 +162,14 @@ Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32
 
 Verdict egress_ipv6(WorkerContext& w, rte_mbuf* m, const Ipv6Address& destination)
 {
-    const NextHop6* hop = w.snapshot->route(destination);
-    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+    // Snapshot generations start at 1, so a slot never filled never matches.
+    auto& slot = w.route_cache6[((uint32_t{destination.bytes[14]} << 8) | destination.bytes[15]) & (route_cache6_size - 1)];
+    const NextHop6* hop = slot.hop;
+    if (slot.generation != w.snapshot->generation || !(slot.destination == destination)) {
+        hop = w.snapshot->route(destination);
+        if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+        slot = {destination, hop, w.snapshot->generation};
+    }
     return egress_via(w, m, *hop, destination);
 }
 

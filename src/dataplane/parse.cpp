@@ -101,9 +101,12 @@ Verdict parse_ipv6(uint8_t* frame, uint32_t l3_length, ParsedPacket& out)
         return Verdict::drop(DropReason::bad_ip_header);
     out.frame_length = out.l3_offset + sizeof(rte_ipv6_hdr) + payload_length;
     uint8_t proto = ip->proto;
-    const int l4 = ipv6_transport_offset(frame, out.l3_offset + sizeof(rte_ipv6_hdr), payload_length, proto,
-                                         out.is_fragment);
-    if (l4 < 0) return Verdict::drop(DropReason::bad_ip_header);
+    int l4 = out.l3_offset + sizeof(rte_ipv6_hdr);
+    // Most packets have no extension header: the walk is for the others.
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+        l4 = ipv6_transport_offset(frame, static_cast<uint32_t>(l4), payload_length, proto, out.is_fragment);
+        if (l4 < 0) return Verdict::drop(DropReason::bad_ip_header);
+    }
     out.l4_offset = static_cast<uint16_t>(l4);
     out.l4_length = static_cast<uint16_t>(out.frame_length - static_cast<uint32_t>(l4));
     out.key.proto = proto;

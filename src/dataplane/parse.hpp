@@ -66,15 +66,19 @@ constexpr bool icmp6_is_error(uint8_t type)
 
 // The flow key of an IPv6 packet `p` describes: its addresses from the header, the rest from
 // p.key.
-inline FlowKey6 key6_of(const uint8_t* frame, const ParsedPacket& p)
+inline void key6_of(const uint8_t* frame, const ParsedPacket& p, FlowKey6& k)
 {
-    const rte_ipv6_hdr* ip = p.ip6(frame);
-    FlowKey6 k;
-    k.src_ip = Ipv6Address::from(ip->src_addr);
-    k.dst_ip = Ipv6Address::from(ip->dst_addr);
+    // The two addresses lie side by side in the header, as in the key.
+    std::memcpy(&k.src_ip, p.ip6(frame)->src_addr, 32);
     k.src_port = p.key.src_port;
     k.dst_port = p.key.dst_port;
     k.proto = p.key.proto;
+    k.pad[0] = k.pad[1] = k.pad[2] = 0;
+}
+inline FlowKey6 key6_of(const uint8_t* frame, const ParsedPacket& p)
+{
+    FlowKey6 k;
+    key6_of(frame, p, k);
     return k;
 }
 

@@ -33,9 +33,13 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
     return egress_ipv4(w, m, p.key.src_ip);
 }
 
+bool has_ports(const ParsedPacket& p)
+{
+    return !p.is_arp && !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
+}
+
 bool needs_connection_lookup(const ParsedPacket& p)
 {
-    // IPv6 packets look their connection up in classify_ipv6.
     return !p.is_arp && !p.is_ipv6 && !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
 }
 
@@ -146,7 +150,8 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool hand
     const FlowKey* keys[rx_burst_size] = {};
     uint8_t key_of[rx_burst_size];
     ConnTable::Hit hits[rx_burst_size];
-    unsigned key_count = 0;
+    const FlowKey6* keys6[rx_burst_size];
+    unsigned key_count = 0, key6_count = 0;
     w.connection_created_in_burst = false;
     for (uint16_t i = 0; i < count; ++i) {
         if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
@@ -157,17 +162,26 @@ void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool hand
                 verdicts[i] = hand_off(w, static_cast<unsigned>(owner), mbufs[i]) ? Verdict::held()
                                                                                   : Verdict::drop(DropReason::handoff_full);
         }
-        if (!verdicts[i].settled() && needs_connection_lookup(parsed[i])) {
+        if (verdicts[i].settled()) continue;
+        if (needs_connection_lookup(parsed[i])) {
             key_of[i] = static_cast<uint8_t>(key_count);
             keys[key_count++] = &parsed[i].key;
+        } else if (parsed[i].is_ipv6 && has_ports(parsed[i])) {
+            key_of[i] = static_cast<uint8_t>(key6_count);
+            key6_of(rte_pktmbuf_mtod(mbufs[i], uint8_t*), parsed[i], w.burst_keys6[key6_count]);
+            keys6[key6_count] = &w.burst_keys6[key6_count];
+            ++key6_count;
         }
     }
     w.conns.lookup_bulk(keys, key_count, hits);
+    if (key6_count != 0) w.conns6.lookup_bulk(keys6, key6_count, w.burst_hits6.data());
     for (uint16_t i = 0; i < count; ++i) {
         if (!verdicts[i].settled()) {
             uint8_t* frame = rte_pktmbuf_mtod(mbufs[i], uint8_t*);
             if (parsed[i].is_ipv6) {
-                verdicts[i] = classify_ipv6(w, mbufs[i], frame, parsed[i]);
+                const bool looked_up = has_ports(parsed[i]);
+                verdicts[i] = classify_ipv6(w, mbufs[i], frame, parsed[i], looked_up ? &w.burst_keys6[key_of[i]] : nullptr,
+                                            looked_up ? w.burst_hits6[key_of[i]] : ConnTable6::Hit{});
             } else {
                 const ConnTable::Hit hit = needs_connection_lookup(parsed[i]) ? hits[key_of[i]] : ConnTable::Hit{};
                 verdicts[i] = classify_ipv4(w, mbufs[i], frame, parsed[i], hit);

@@ -74,7 +74,10 @@ void forget_connection(WorkerContext& w, Conn& c)
 }
 
 // The IPv6 way through the pipeline after parse (pipeline6.cpp): neighbour discovery, echo,
-// connections and their forwarding. `p` is an IPv6 packet that parse let through.
-Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p);
+// connections and their forwarding. `p` is an IPv6 packet that parse let through; a TCP or UDP
+// one comes with its flow key and what the burst's bulk lookup found for it (checked again
+// here, as classify_ipv4 does), anything else with `key` nullptr.
+Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const FlowKey6* key,
+                      ConnTable6::Hit hit);
 
 }  // namespace fulcrum::dataplane

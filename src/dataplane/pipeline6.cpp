@@ -33,12 +33,17 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
     return egress_ipv6(w, m, requester);
 }
 
-// A packet of a connection, or one that may open one.
-Verdict classify_flow(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const FlowKey6& key)
+// A packet of a connection, or one that may open one. `hit` is the burst's lookup, made before
+// any packet of it was processed: checked, and a miss looked up again when it matters (as
+// classify_ipv4 does).
+Verdict classify_flow(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const FlowKey6& key,
+                      ConnTable6::Hit hit)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
     if (p.key.proto == IPPROTO_TCP && tcp_flags_invalid(p.tcp_flags)) return Verdict::drop(DropReason::tcp_bad_flags);
-    ConnTable6::Hit hit = w.conns6.lookup(key);
+    const bool stale_hit =
+        hit.conn != nullptr && !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key() == key : hit.conn->client_key == key));
+    if (stale_hit || (hit.conn == nullptr && w.connection_created_in_burst)) hit = w.conns6.lookup(key);
     if (hit.conn != nullptr && !hit.is_reply && p.key.proto == IPPROTO_TCP && (p.tcp_flags & RTE_TCP_SYN_FLAG) &&
         tcp_new_conn_expected(hit.conn->tcp.state, hit.conn->tcp.no_output)) {
         forget_connection(w, *hit.conn);
@@ -56,19 +61,20 @@ Verdict classify_flow(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
 
 }  // namespace
 
-Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p)
+Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const FlowKey6* flow_key,
+                      ConnTable6::Hit hit)
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
     const PortInfo& port = w.shared->ports[m->port];
-    const FlowKey6 key = key6_of(frame, p);
+    if (flow_key != nullptr) {
+        // Packets of a connection are not checked again: their addresses are the connection's.
+        if (Verdict v = classify_flow(w, m, frame, p, *flow_key, hit); v.settled()) return v;
+    }
+    const FlowKey6 key = flow_key != nullptr ? *flow_key : key6_of(frame, p);
+    const bool has_ports = flow_key != nullptr;
     const bool icmp = p.key.proto == IPPROTO_ICMPV6 && !p.is_fragment;
     if (icmp && nd_is_message(frame[p.l4_offset])) return nd_receive(w, m, frame, p, port);
 
-    const bool has_ports = !p.is_fragment && (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP);
-    if (has_ports) {
-        // Packets of a connection are not checked again: their addresses are the connection's.
-        if (Verdict v = classify_flow(w, m, frame, p, key); v.settled()) return v;
-    }
     // A link-local source is only ever the director's neighbour talking to the director itself.
     const bool local = w.shared->is_local(key.dst_ip);
     if (martian_source(snapshot, key.src_ip) || (key.src_ip.is_link_local() && !local && !key.dst_ip.is_multicast()))

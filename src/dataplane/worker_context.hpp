@@ -34,6 +34,7 @@ inline constexpr uint16_t rx_burst_size = 32;
 inline constexpr uint16_t tx_stage_size = 64;
 inline constexpr unsigned max_pending_arp = 64;
 inline constexpr unsigned neighbor_cache_size = 256;  // power of two
+inline constexpr unsigned route_cache6_size = 256;     // power of two
 // Upper bounds on stable ids handed out in one process: per-worker scheduler cursors and
 // connection counts are indexed by them.
 inline constexpr uint32_t max_services_per_process = 65536;
@@ -240,6 +241,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
 
     ConnTable conns;
     ConnTable6 conns6;
+    // A burst's IPv6 flow keys and what the bulk lookup found for them (process_burst): kept
+    // here, not on the stack, so that a burst of IPv4 only does not pay for clearing them.
+    std::array<FlowKey6, rx_burst_size> burst_keys6{};
+    std::array<ConnTable6::Hit, rx_burst_size> burst_hits6{};
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
     // Where the next search for a connection to evict starts, and the tick before which a full
     // table is not searched again after a search found nothing (conn_pressure.hpp).
@@ -260,6 +265,15 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
 
     NextHopState<rte_be32_t> next_hops;
     NextHopState<Ipv6Address> next_hops6;
+    // IPv6 destinations routed recently, direct-mapped, each valid for the snapshot generation
+    // that routed it: rte_fib6's trie costs an established IPv6 packet more than the rest of its
+    // routing (fulcrum-bench, docs/performance.md). IPv4's dir24_8 needs no such cache.
+    struct RouteCacheSlot6 {
+        Ipv6Address destination;
+        const NextHop6* hop = nullptr;
+        uint64_t generation = 0;
+    };
+    std::array<RouteCacheSlot6, route_cache6_size> route_cache6{};
 
     // Frames ready to send, per port id, flushed at the end of each burst.
     std::array<std::array<rte_mbuf*, tx_stage_size>, max_ports> tx{};

@@ -49,31 +49,65 @@ constexpr Ipv4 vip = 0xC6120064;        // 198.18.0.100
 constexpr Ipv4 real_base = 0xC613000B;  // 198.19.0.11..
 constexpr unsigned real_servers = 8;
 constexpr uint16_t nat_port = 80, dr_port = 81, tun_port = 82;
+// The same services over IPv6: ext 2001:db8::/64 (the VIP 2001:db8::100, clients in
+// 2001:db8::8000:0/96), int 2001:db8:1::/64 (real servers 2001:db8:1::11..).
+constexpr IpAddress::Bytes ext_ip6{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr IpAddress::Bytes int_ip6{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr IpAddress::Bytes vip6{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0};
 
-struct Flow {
-    rte_be32_t client_ip;
-    rte_be16_t client_port;
-};
-
-// Client i: 10 000 ports per address over 198.18.128.0/17 ... wrapping into 198.19.128.0/17.
-Flow flow_of(uint32_t i)
+IpAddress::Bytes real_server6(unsigned i)
 {
-    const uint32_t ip = 0xC6128000u + i / 50000u;
-    return {rte_cpu_to_be_32(ip), rte_cpu_to_be_16(static_cast<uint16_t>(10000 + i % 50000))};
+    IpAddress::Bytes a = int_ip6;
+    a[15] = static_cast<uint8_t>(0x11 + i);
+    return a;
 }
 
-// A 64-byte client -> VIP TCP frame with a valid IP header checksum; only the client address,
-// port and flags vary, so the checksum is patched rather than computed per packet.
-struct Template {
-    uint8_t bytes[64];
-    rte_be16_t base_checksum;
+// Client i: 10 000 ports per address over 198.18.128.0/17 ... wrapping into 198.19.128.0/17;
+// over IPv6, 2001:db8::8000:0 and on.
+uint32_t client_number(uint32_t i) { return i / 50000u; }
+rte_be16_t client_port(uint32_t i) { return rte_cpu_to_be_16(static_cast<uint16_t>(10000 + i % 50000)); }
 
-    Template(const rte_ether_addr& dst_mac, uint16_t dport, uint8_t flags)
+// A minimal client -> VIP TCP frame (64 bytes over IPv4, 78 over IPv6, with the FCS) with a
+// valid IPv4 header checksum; only the client address, port and flags vary, so the checksum is
+// patched rather than computed per packet.
+struct Template {
+    uint8_t bytes[80];
+    uint16_t length;  // without the FCS
+    bool ipv6;
+    rte_be16_t base_checksum = 0;
+
+    Template(const rte_ether_addr& dst_mac, uint16_t dport, uint8_t flags, bool over_ipv6 = false)
+        : length(over_ipv6 ? 74 : 60), ipv6(over_ipv6)
     {
         std::memset(bytes, 0, sizeof bytes);
         auto* eth = reinterpret_cast<rte_ether_hdr*>(bytes);
         eth->dst_addr = dst_mac;
         eth->src_addr = {{0x02, 0xcc, 0, 0, 0, 0x02}};
+        rte_tcp_hdr* tcp;
+        if (ipv6) {
+            eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+            auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
+            ip->vtc_flow = RTE_BE32(0x60000000);
+            ip->payload_len = rte_cpu_to_be_16(sizeof(rte_tcp_hdr));
+            ip->proto = IPPROTO_TCP;
+            ip->hop_limits = 64;
+            ip->src_addr[0] = 0x20;
+            ip->src_addr[1] = 0x01;
+            ip->src_addr[2] = 0x0d;
+            ip->src_addr[3] = 0xb8;
+            ip->src_addr[11] = 0x80;
+            std::memcpy(ip->dst_addr, vip6.data(), 16);
+            tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+        } else {
+            tcp = write_ipv4(eth);
+        }
+        tcp->dst_port = rte_cpu_to_be_16(dport);
+        tcp->data_off = 5 << 4;
+        tcp->tcp_flags = flags;
+    }
+
+    rte_tcp_hdr* write_ipv4(rte_ether_hdr* eth)
+    {
         eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
         auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
         ip->version_ihl = RTE_IPV4_VHL_DEF;
@@ -84,25 +118,31 @@ struct Template {
         ip->dst_addr = rte_cpu_to_be_32(vip);
         ip->hdr_checksum = rte_ipv4_cksum(ip);
         base_checksum = ip->hdr_checksum;
-        auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
-        tcp->dst_port = rte_cpu_to_be_16(dport);
-        tcp->data_off = 5 << 4;
-        tcp->tcp_flags = flags;
+        return reinterpret_cast<rte_tcp_hdr*>(ip + 1);
     }
 
-    void write(uint8_t* out, const Flow& f) const
+    // The frame of flow `i` at `out`.
+    void write(uint8_t* out, uint32_t i) const
     {
-        std::memcpy(out, bytes, 60);
+        std::memcpy(out, bytes, length);
+        const rte_be32_t client = rte_cpu_to_be_32(ipv6 ? client_number(i) : 0xC6128000u + client_number(i));
+        if (ipv6) {
+            auto* ip = reinterpret_cast<rte_ipv6_hdr*>(out + 14);
+            std::memcpy(&ip->src_addr[12], &client, sizeof client);
+            reinterpret_cast<rte_tcp_hdr*>(ip + 1)->src_port = client_port(i);
+            return;
+        }
         auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + 14);
-        ip->src_addr = f.client_ip;
-        ip->hdr_checksum = checksum_adjust32(base_checksum, 0, f.client_ip);
-        reinterpret_cast<rte_tcp_hdr*>(ip + 1)->src_port = f.client_port;
+        ip->src_addr = client;
+        ip->hdr_checksum = checksum_adjust32(base_checksum, 0, client);
+        reinterpret_cast<rte_tcp_hdr*>(ip + 1)->src_port = client_port(i);
     }
 };
 
 struct Bench {
     DataplaneShared shared;
     std::unique_ptr<NeighborTable> neighbors;
+    std::unique_ptr<Neighbor6Table> neighbors6;
     std::unique_ptr<ServiceSnapshot> snapshot;
     uint16_t ext_port_id = 0, int_port_id = 1;
 };
@@ -110,15 +150,20 @@ struct Bench {
 control::Config bench_config()
 {
     control::Config c;
-    c.interfaces.push_back({"ext", "net_null0", {{ext_ip, 16}}, 1500});
-    c.interfaces.push_back({"int", "net_null1", {{int_ip, 16}}, 1500});
-    auto service = [](uint16_t port, ForwardMethod method) {
-        control::ServiceConfig s{vip, port, Protocol::tcp, "rr", method, {}};
-        for (unsigned i = 0; i < real_servers; ++i) s.real_servers.push_back({real_base + i, port, 1, method});
+    c.interfaces.push_back({"ext", "net_null0", {{ext_ip, 16}, {IpAddress::ipv6(ext_ip6), 64}}, 1500});
+    c.interfaces.push_back({"int", "net_null1", {{int_ip, 16}, {IpAddress::ipv6(int_ip6), 64}}, 1500});
+    auto service = [](uint16_t port, ForwardMethod method, bool ipv6) {
+        control::ServiceConfig s{ipv6 ? IpAddress::ipv6(vip6) : IpAddress(vip), port, Protocol::tcp, "rr", method, {}};
+        for (unsigned i = 0; i < real_servers; ++i)
+            s.real_servers.push_back(
+                {ipv6 ? IpAddress::ipv6(real_server6(i)) : IpAddress(real_base + i), port, 1, method});
+        if (ipv6) s.persistence_netmask = 128;
         return s;
     };
-    c.services = {service(nat_port, ForwardMethod::nat), service(dr_port, ForwardMethod::dr),
-                  service(tun_port, ForwardMethod::tun)};
+    for (bool ipv6 : {false, true})
+        for (const auto& [port, method] : {std::pair{nat_port, ForwardMethod::nat}, {dr_port, ForwardMethod::dr},
+                                            {tun_port, ForwardMethod::tun}})
+            c.services.push_back(service(port, method, ipv6));
     return c;
 }
 
@@ -141,6 +186,9 @@ void setup(Bench& b, uint32_t mbufs)
         rte_eth_macaddr_get(*id, &p.mac);
         p.addresses = {{addresses[i], 16}};
         p.local_ips = {rte_cpu_to_be_32(addresses[i])};
+        p.local_ips6 = {Ipv6Address{i == 0 ? ext_ip6 : int_ip6}};
+        p.prefix_lengths6 = {64};
+        p.link_local = link_local_of(p.mac);
         b.shared.local_ips.push_back(rte_cpu_to_be_32(addresses[i]));
         b.shared.port_count = std::max<unsigned>(b.shared.port_count, *id + 1u);
         (i == 0 ? b.ext_port_id : b.int_port_id) = *id;
@@ -151,6 +199,12 @@ void setup(Bench& b, uint32_t mbufs)
         b.neighbors->update(rte_cpu_to_be_32(real_base + i), {{0x02, 0x55, 0, 0, 0, static_cast<uint8_t>(i)}}, b.int_port_id, true);
     b.shared.neighbors = b.neighbors.get();
     b.shared.neighbor_updates = rte_ring_create_elem("bench_nbr", sizeof(NeighborUpdate), 1024, 0, 0);
+    b.neighbors6 = Neighbor6Table::create("bench_neighbors6", 64, 0);
+    for (unsigned i = 0; i < real_servers; ++i)
+        b.neighbors6->update(Ipv6Address{real_server6(i)}, {{0x02, 0x55, 0, 0, 0, static_cast<uint8_t>(i)}},
+                             b.int_port_id, true);
+    b.shared.neighbors6 = b.neighbors6.get();
+    b.shared.neighbor6_updates = rte_ring_create_elem("bench_nbr6", sizeof(Neighbor6Update), 1024, 0, 0);
     control::StableIds ids;
     auto built = control::build_snapshot(bench_config(), {{"ext", b.ext_port_id}, {"int", b.int_port_id}}, ids, 1);
     if (!built.snapshot) rte_exit(1, "snapshot: %s\n", built.error.c_str());
@@ -164,9 +218,9 @@ bool receive(Bench& b, rte_mbuf** mbufs, const Template& t, const std::vector<ui
     if (rte_pktmbuf_alloc_bulk(b.shared.pool, mbufs, burst) != 0) return false;
     for (uint16_t i = 0; i < burst; ++i) {
         rte_mbuf* m = mbufs[i];
-        t.write(rte_pktmbuf_mtod(m, uint8_t*), flow_of(order[next]));
+        t.write(rte_pktmbuf_mtod(m, uint8_t*), order[next]);
         if (++next == order.size()) next = 0;
-        m->data_len = m->pkt_len = 60;
+        m->data_len = m->pkt_len = t.length;
         m->port = b.ext_port_id;
     }
     return true;
@@ -213,7 +267,7 @@ Result run_macswap(Bench& b, WorkerContext& w, const Template& t, const std::vec
     });
 }
 
-std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& conn_bytes)
+std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& conn_bytes, size_t& conn_bytes6)
 {
     auto w = std::make_unique<WorkerContext>();
     static unsigned id = 0;
@@ -223,7 +277,17 @@ std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& 
     if (auto e = set_rate_limits(b.shared, 20000, 1000); !e.empty()) rte_exit(1, "%s\n", e.c_str());
     if (auto e = worker_prepare(*w, capacity, 0); !e.empty()) rte_exit(1, "%s\n", e.c_str());
     conn_bytes = static_cast<size_t>(w->conns.bytes_per_connection() * capacity);
+    conn_bytes6 = static_cast<size_t>(w->conns6.bytes_per_connection() * capacity);
     return w;
+}
+
+// Whether `name` is one of the comma-separated `list`.
+bool listed(const std::string& list, const std::string& name)
+{
+    std::stringstream items(list);
+    for (std::string item; std::getline(items, item, ',');)
+        if (item == name) return true;
+    return false;
 }
 
 uint32_t table_size_for(uint32_t flows)
@@ -261,7 +325,7 @@ int main(int argc, char** argv)
          "live connections for the established-flow runs")
         ("packets", po::value<uint64_t>(&packets)->default_value(20000000), "packets per measurement")
         ("repeat", po::value<unsigned>(&repeat)->default_value(3), "measurements per figure; the median is printed")
-        ("methods", po::value<std::string>(&methods)->default_value("index,expiry,nat,dr,tun"),
+        ("methods", po::value<std::string>(&methods)->default_value("index,expiry,nat,dr,tun,nat6,dr6,tun6"),
          "what to measure: index (rte_hash against FlowIndex), expiry (the timer wheel against rte_timer), nat, dr, tun, "
          "tap (an empty poll of an exception-path TAP queue; creates a kernel interface)")
         ("fixture", po::value<std::string>(&fixture_name),
@@ -300,9 +364,9 @@ int main(int argc, char** argv)
         rte_eal_cleanup();
         return status;
     }
-    if (methods.find("index") != std::string::npos) compare_indexes(flow_counts, repeat);
-    if (methods.find("expiry") != std::string::npos) compare_expiry(flow_counts);
-    if (methods.find("tap") != std::string::npos) measure_kernel_poll(repeat);
+    if (listed(methods, "index")) compare_indexes(flow_counts, repeat);
+    if (listed(methods, "expiry")) compare_expiry(flow_counts);
+    if (listed(methods, "tap")) measure_kernel_poll(repeat);
     run_all(flow_counts, packets, repeat, methods);
     rte_eal_cleanup();
     return 0;
@@ -319,8 +383,8 @@ void compare_indexes(const std::vector<uint32_t>& flow_counts, unsigned repeat)
     for (uint32_t keys : flow_counts) {
         std::vector<FlowKey> all(keys);
         for (uint32_t i = 0; i < keys; ++i) {
-            const Flow f = flow_of(i);
-            all[i] = {f.client_ip, rte_cpu_to_be_32(vip), f.client_port, RTE_BE16(80), IPPROTO_TCP, {0, 0, 0}};
+            all[i] = {rte_cpu_to_be_32(0xC6128000u + client_number(i)), rte_cpu_to_be_32(vip), client_port(i), RTE_BE16(80),
+                      IPPROTO_TCP, {0, 0, 0}};
         }
         std::vector<uint32_t> order(std::min<uint32_t>(keys * 4, 4u << 20));
         std::mt19937 rng(7);
@@ -415,8 +479,8 @@ void compare_expiry(const std::vector<uint32_t>& flow_counts)
         if (!table.init(n, 0)) rte_exit(1, "ConnTable: no memory\n");
         std::vector<Connection*> conns(n);
         for (uint32_t i = 0; i < n; ++i) {
-            const Flow f = flow_of(i);
-            const FlowKey key{f.client_ip, rte_cpu_to_be_32(vip), f.client_port, RTE_BE16(80), IPPROTO_TCP, {0, 0, 0}};
+            const FlowKey key{rte_cpu_to_be_32(0xC6128000u + client_number(i)), rte_cpu_to_be_32(vip), client_port(i),
+                              RTE_BE16(80), IPPROTO_TCP, {0, 0, 0}};
             if (table.insert(key, 1, 1, ForwardMethod::dr, 0, 1000, &conns[i]) != ConnTable::InsertResult::ok)
                 rte_exit(1, "ConnTable insert failed\n");
         }
@@ -517,31 +581,34 @@ void run_all(const std::vector<uint32_t>& flow_counts, uint64_t packets, unsigne
         std::mt19937 rng(42);
         for (auto& x : random_order) x = rng() % flows;
         const Result base = median([&] {
-            size_t unused = 0;
-            auto w = make_worker(b, 1024, unused);
+            size_t unused = 0, unused6 = 0;
+            auto w = make_worker(b, 1024, unused, unused6);
             return run_macswap(b, *w, Template(ext_mac, nat_port, RTE_TCP_ACK_FLAG), random_order, packets);
         });
 
         struct Method {
             const char* name;
             uint16_t port;
+            bool ipv6;
         };
-        for (Method method : {Method{"NAT", nat_port}, Method{"DR", dr_port}, Method{"TUN", tun_port}}) {
+        for (Method method : {Method{"NAT", nat_port, false}, Method{"DR", dr_port, false}, Method{"TUN", tun_port, false},
+                              Method{"NAT6", nat_port, true}, Method{"DR6", dr_port, true}, Method{"TUN6", tun_port, true}}) {
             std::string lower(method.name);
             std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
-            if (methods.find(lower) == std::string::npos) continue;
-            size_t conn_bytes = 0;
+            if (!listed(methods, lower)) continue;
+            size_t conn_bytes = 0, conn_bytes6 = 0;
             const uint32_t capacity = table_size_for(flows);
-            auto w = make_worker(b, capacity, conn_bytes);
+            auto w = make_worker(b, capacity, conn_bytes, conn_bytes6);
             // New connections: one SYN per flow, each creating a connection (the last burst
             // may repeat a few SYNs of the first flows, which find their connection).
-            const Template syn(ext_mac, method.port, RTE_TCP_SYN_FLAG);
+            const Template syn(ext_mac, method.port, RTE_TCP_SYN_FLAG, method.ipv6);
             const uint64_t syn_packets = (flows + burst - 1) / burst * burst;
             const Result created = run_fulcrum(b, *w, syn, sequential, syn_packets);
             std::printf("%-26s %10u %9.2f %9.1f %12s %9s %8s   %u connections, %.0f bytes per slot (table of %u)\n",
                         (std::string(method.name) + " new connections").c_str(), flows, created.mpps, created.ns_per_packet,
-                        "-", "-", "-", w->conns.size(), static_cast<double>(conn_bytes) / capacity, capacity);
-            const Template ack(ext_mac, method.port, RTE_TCP_ACK_FLAG);
+                        "-", "-", "-", method.ipv6 ? w->conns6.size() : w->conns.size(),
+                        static_cast<double>(method.ipv6 ? conn_bytes6 : conn_bytes) / capacity, capacity);
+            const Template ack(ext_mac, method.port, RTE_TCP_ACK_FLAG, method.ipv6);
             print_row((std::string(method.name) + " established").c_str(), flows,
                       median([&] { return run_fulcrum(b, *w, ack, random_order, packets); }), base);
             const uint64_t drops = w->counters.drops_total();
