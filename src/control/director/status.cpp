@@ -102,17 +102,20 @@ std::vector<InterfaceStatus> Director::interfaces() const
 std::vector<NeighborRow> Director::neighbors() const
 {
     std::vector<NeighborRow> out;
-    if (!neighbors_) return out;
-    for (const NeighborTable::Row& r : neighbors_->rows()) {
+    if (!neighbors_ || !neighbors6_) return out;
+    auto add = [&](const IpAddress& ip, const rte_ether_addr& mac, uint16_t port, bool is_static) {
         NeighborRow row;
-        row.ip = rte_be_to_cpu_32(r.ip);
-        row.mac = format_mac(from_ether(r.mac));
-        row.interface = fmt::format("port{}", r.port);
-        for (const auto& [name, port] : interface_ports_)
-            if (port == r.port) row.interface = name;
-        row.is_static = r.is_static;
+        row.ip = ip;
+        row.mac = format_mac(from_ether(mac));
+        row.interface = fmt::format("port{}", port);
+        for (const auto& [name, id] : interface_ports_)
+            if (id == port) row.interface = name;
+        row.is_static = is_static;
         out.push_back(std::move(row));
-    }
+    };
+    // IPv4 first, then IPv6, as `ip neigh` lists them.
+    for (const NeighborTable::Row& r : neighbors_->rows()) add(rte_be_to_cpu_32(r.ip), r.mac, r.port, r.is_static);
+    for (const Neighbor6Table::Row& r : neighbors6_->rows()) add(IpAddress::ipv6(r.ip.bytes), r.mac, r.port, r.is_static);
     return out;
 }
 

@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""End-to-end IPv6 test: one director serves an IPv6 VIP beside the IPv4 one, with real kernels on
+both sides. The lab's links get IPv6 here (the lab itself keeps IPv6 off): the client
+2001:db8:18::2 on ext, rs1/rs2 2001:db8:19::11/12 on int (default route via the director's
+2001:db8:19::1), rs4 2001:db8:18::14 on ext with the IPv6 VIP on lo (DR). Small HTTP servers of
+this test answer on [::]:8080 (rs1, rs2: NAT66) and [::]:8081 (rs4: DR).
+
+Shown: neighbour discovery with the kernels (the client and the real servers resolve the
+director, the director them), ping -6 to the director and the VIP, HTTP through NAT66 with rr's
+split, a 1 MB download intact, HTTP through DR6 answered by rs4 directly, the IPv4 service
+working at the same time, and ipvsadm's IPv6 listing from the console.
+
+Run as root from anywhere: /usr/bin/python3 tests/e2e/test_ipv6.py
+Prints one PASS/FAIL line per check and `ipv6: N passed, N failed`; exits 1 if any check failed.
+"""
+
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lablib as L  # noqa: E402
+
+DIR_EXT6 = "2001:db8:18::1"
+DIR_INT6 = "2001:db8:19::1"
+CLIENT6 = "2001:db8:18::2"
+VIP6 = "2001:db8:18::100"
+RS6 = {"rs1": "2001:db8:19::11", "rs2": "2001:db8:19::12", "rs4": "2001:db8:18::14"}
+DEV = {"rs1": "rs1-eth", "rs2": "rs2-eth", "rs4": "rs4-eth"}
+
+CONFIG = f"""\
+dataplane:
+  workers: 1
+  eal: ["--no-huge", "-m", "512", "--file-prefix", "fulcrum-lab", "--no-pci"]
+interfaces:
+  - {{ name: ext, device: "net_af_packet0,iface=dir-ext", address: [198.18.0.1/24, "{DIR_EXT6}/64"] }}
+  - {{ name: int, device: "net_af_packet1,iface=dir-int", address: [198.19.0.1/24, "{DIR_INT6}/64"] }}
+console:
+  listen: "127.0.0.1:9023"
+services:
+  - vip: 198.18.0.100
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    forward: nat
+    real_servers:
+      - {{ address: 198.19.0.11, port: 80 }}
+      - {{ address: 198.19.0.12, port: 80 }}
+  - vip: "{VIP6}"
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    forward: nat
+    real_servers:
+      - {{ address: "{RS6['rs1']}", port: 8080 }}
+      - {{ address: "{RS6['rs2']}", port: 8080 }}
+  - vip: "{VIP6}"
+    port: 8081
+    protocol: tcp
+    scheduler: rr
+    forward: dr
+    real_servers:
+      - {{ address: "{RS6['rs4']}", port: 8081 }}
+"""
+
+# An HTTP server on [::]:PORT that says who it is, and sends 1 MB of a pattern for /1mb.
+SERVER = r"""
+import http.server, socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+BLOB = bytes((i * 7 + 3) % 251 for i in range(1 << 20))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = BLOB if self.path == "/1mb" else f"{name} {self.client_address[0]}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+s = S(("::", port), H)
+print('{"ready": true}', flush=True)
+s.serve_forever()
+"""
+
+# The client's side: `count` GETs of `url`, one connection each; prints a JSON summary.
+CLIENT = r"""
+import json, sys, urllib.request, hashlib
+url, count = sys.argv[1], int(sys.argv[2])
+seen, errors, digest, size = {}, [], None, 0
+for _ in range(count):
+    try:
+        body = urllib.request.urlopen(url, timeout=3).read()
+    except Exception as e:
+        errors.append(str(e)[:80])
+        continue
+    if url.endswith("/1mb"):
+        size, digest = len(body), hashlib.sha256(body).hexdigest()
+    else:
+        who = body.decode().split()[0]
+        seen[who] = seen.get(who, 0) + 1
+print(json.dumps({"ok": not errors, "servers": seen, "errors": errors[:3], "size": size, "sha256": digest}))
+"""
+
+
+def ns_sh(ns, script):
+    return L.in_ns(ns, "sh", "-c", script)
+
+
+def give_lab_ipv6():
+    """IPv6 on the links this test uses: addresses without duplicate-address detection, routes."""
+    steps = [("fl-client", "cli-eth", f"{CLIENT6}/64", f"ip -6 route add default via {DIR_EXT6}")]
+    for rs in ("rs1", "rs2"):
+        steps.append((f"fl-{rs}", DEV[rs], f"{RS6[rs]}/64", f"ip -6 route add default via {DIR_INT6}"))
+    steps.append(("fl-rs4", DEV["rs4"], f"{RS6['rs4']}/64", f"ip -6 addr add {VIP6}/128 dev lo"))
+    for ns, dev, address, extra in steps:
+        r = ns_sh(ns, f"sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0 "
+                      f"net.ipv6.conf.{dev}.disable_ipv6=0 net.ipv6.conf.{dev}.accept_dad=0 "
+                      f"net.ipv6.conf.{dev}.accept_ra=0 && ip -6 addr add {address} dev {dev} nodad && {extra}")
+        if r.returncode != 0:
+            return False, f"{ns}: {r.stderr.strip()[-200:]}"
+    # DR: rs4's kernel answers solicitations only for addresses on the interface asked on
+    # (ndisc_recv_ns looks the target up strictly), so the VIP on its lo stays the director's.
+    return True, "IPv6 on cli-eth, rs1-eth, rs2-eth, rs4-eth (the VIP on rs4's lo)"
+
+
+def run_client(url, count, limit=60):
+    r = L.in_ns("fl-client", L.PY, "-c", CLIENT, url, str(count), timeout=limit)
+    got = L._last_json(r.stdout)
+    return got if isinstance(got, dict) else {"ok": False, "errors": [(r.stderr or r.stdout).strip()[-200:]]}
+
+
+def ping6(addr, count=3):
+    r = L.in_ns("fl-client", "ping", "-6", "-n", "-c", str(count), "-i", "0.2", "-W", "1", "-w", "5", addr, timeout=10)
+    for line in r.stdout.splitlines():
+        if "received" in line:
+            return int(line.split(",")[1].split()[0]), count
+    return 0, count
+
+
+def main():
+    checks = L.Checks("ipv6")
+    if not L.can_run_beyond_nat(checks):
+        return checks.summary()
+    path = os.path.join(L.RUN_DIR, "lab-ipv6.yaml")
+    os.makedirs(L.RUN_DIR, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(CONFIG)
+    checks.report("check_config", *L.check_config(path))
+    director = L.Director("ipv6", path)
+    servers = []
+    try:
+        with L.Lab():
+            ok, detail = give_lab_ipv6()
+            checks.report("lab_ipv6", ok, detail)
+            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081)):
+                s = L.Background(f"fl-{rs}", L.PY, "-c", SERVER, rs, str(port))
+                servers.append(s)
+                if not s.start():
+                    checks.report("servers", False, f"{rs}'s IPv6 HTTP server did not start")
+            director.start()
+            ready, detail = director.wait_ready()
+            checks.report("director_ready", ready, detail)
+            if ready:
+                for name, addr in (("ping6_director", DIR_EXT6), ("ping6_vip", VIP6)):
+                    got, sent = ping6(addr)
+                    checks.report(name, got == sent, f"{got}/{sent} echo replies from {addr}")
+                r = run_client(f"http://[{VIP6}]/", 20)
+                checks.report("http_nat66_rr", r.get("ok") and r.get("servers") == {"rs1": 10, "rs2": 10},
+                              f"20 GETs of http://[{VIP6}]/: {r.get('servers')} (want rs1/rs2 10/10) {r.get('errors') or ''}")
+                want = __import__("hashlib").sha256(bytes((i * 7 + 3) % 251 for i in range(1 << 20))).hexdigest()
+                r = run_client(f"http://[{VIP6}]/1mb", 1)
+                checks.report("download_1mb_nat66", r.get("ok") and r.get("size") == 1 << 20 and r.get("sha256") == want,
+                              f"{r.get('size')} bytes, sha256 {'matches' if r.get('sha256') == want else 'differs'} "
+                              f"{r.get('errors') or ''}")
+                r = run_client(f"http://[{VIP6}]:8081/", 5)
+                checks.report("http_dr6", r.get("ok") and r.get("servers") == {"rs4": 5},
+                              f"5 GETs of http://[{VIP6}]:8081/: {r.get('servers')} {r.get('errors') or ''}")
+                four = L.client("http", "--count", "10", "--deadline", "30", timeout=3, limit=45)
+                counts = four.get("counts", {})
+                checks.report("ipv4_beside", four.get("ok", False) and counts == {"rs1": 5, "rs2": 5},
+                              f"10 GETs of the IPv4 VIP 198.18.0.100 on the same director: {counts or '-'} "
+                              f"(want rs1/rs2 5/5) {four.get('errors') or ''}")
+                text, _ = L.console_script("ipvsadm -L -n\n")
+                checks.report("ipvsadm_lists_ipv6", f"TCP  [{VIP6}]:80 rr" in text and f"  -> [{RS6['rs1']}]:8080" in text,
+                              " | ".join(line for line in text.splitlines() if "[" in line)[:400])
+                neighbors, _ = L.console_script("show neighbors\n")
+                checks.report("neighbors_learned", RS6["rs1"] in neighbors and CLIENT6 in neighbors,
+                              " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
+            else:
+                for n in ("ping6_director", "ping6_vip", "http_nat66_rr", "download_1mb_nat66", "http_dr6",
+                          "ipv4_beside", "ipvsadm_lists_ipv6", "neighbors_learned"):
+                    checks.report(n, False, "director not ready")
+            code = director.stop()
+            for s in servers:
+                s.finish(limit=3, terminate=True)
+    except RuntimeError as e:
+        checks.report("lab", False, str(e))
+        director.stop()
+        return checks.summary()
+    checks.report("sigterm_exit_0", code == 0, L.stop_outcome(code, director))
+    w = director.worker_totals()
+    checks.report("no_nd_invalid", bool(w) and w.get("drop_nd_invalid", 1) == 0,
+                  L.show(w, "nd_advertisements", "nd_solicitations", "drop_nd_invalid", "drop_nd_not_for_us")
+                  if w else "no `stats worker=N` line")
+    return checks.summary()
+
+
+if __name__ == "__main__":
+    L.main_guard(main)
