@@ -83,6 +83,30 @@ TEST_F(Pipeline, NatSynGoesToFirstRealServerByteExact)
     EXPECT_EQ(w_->conns.size(), 1u);
 }
 
+TEST_F(Pipeline, Ipv6RoutesCachedByAWorkerFollowAReload)
+{
+    // rs1's IPv6 subnet is on int: its first SYN leaves there, and the route is cached.
+    const Frame6 first = from_client6(40000).tcp(SYN);
+    ASSERT_EQ(run(first.bytes(), ext_port).kind, Verdict::Kind::transmit);
+    ASSERT_EQ(take(int_port).size(), 1u);
+    // A reload moves that subnet to ext (and ext's to int): the cached route belongs to the old
+    // snapshot, and the next SYN to rs1 must leave by ext.
+    control::Config c = config_;
+    std::swap(c.interfaces[0].addresses[1], c.interfaces[1].addresses[1]);
+    republish(c);
+    // The client's subnet is int's now: it sends there.
+    const Frame6 again = from_client6(40003).to(int_mac).tcp(SYN);  // rr: rs1 again, after rs2's and rs3's turns
+    const Verdict second = run(from_client6(40001).to(int_mac).tcp(SYN).bytes(), int_port);
+    ASSERT_EQ(second.kind, Verdict::Kind::transmit) << drop_reason_names[static_cast<size_t>(second.reason)];
+    ASSERT_EQ(run(from_client6(40002).to(int_mac).tcp(SYN).bytes(), int_port).kind, Verdict::Kind::held);  // rs3 unknown
+    Verdict v = run(again.bytes(), int_port);
+    ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+    EXPECT_EQ(v.port, ext_port);
+    const auto sent = take(ext_port);
+    ASSERT_FALSE(sent.empty());
+    EXPECT_EQ(sent.back(), Frame6(again).from(ext_mac).to(rs_mac[0]).dst(rs_ip6[0], 8080).bytes());
+}
+
 TEST_F(Pipeline, SloppyTcpOpensAConnectionFromAnyPacketButARst)
 {
     // Off (IPVS's default): a mid-flow packet with no connection is dropped and counted.
