@@ -7,8 +7,9 @@ this test answer on [::]:8080 (rs1, rs2: NAT66) and [::]:8081 (rs4: DR).
 
 Shown: neighbour discovery with the kernels (the client and the real servers resolve the
 director, the director them), ping -6 to the director and the VIP, HTTP through NAT66 with rr's
-split, a 1 MB download intact, HTTP through DR6 answered by rs4 directly, the IPv4 service
-working at the same time, and ipvsadm's IPv6 listing from the console.
+split, a 1 MB download intact, HTTP through DR6 answered by rs4 directly, a UDP echo through
+NAT66, a TCP health check over IPv6 (from the director's kernel, through its TAP) taking rs2 out
+and back, the IPv4 service working at the same time, and ipvsadm's IPv6 listing from the console.
 
 Run as root from anywhere: /usr/bin/python3 tests/e2e/test_ipv6.py
 Prints one PASS/FAIL line per check and `ipv6: N passed, N failed`; exits 1 if any check failed.
@@ -52,9 +53,18 @@ services:
     protocol: tcp
     scheduler: rr
     forward: nat
+    health_check: {{ type: tcp, interval: 1, timeout: 0.5, fall: 2, rise: 2 }}
     real_servers:
       - {{ address: "{RS6['rs1']}", port: 8080 }}
       - {{ address: "{RS6['rs2']}", port: 8080 }}
+  - vip: "{VIP6}"
+    port: 5353
+    protocol: udp
+    scheduler: rr
+    forward: nat
+    real_servers:
+      - {{ address: "{RS6['rs1']}", port: 5353 }}
+      - {{ address: "{RS6['rs2']}", port: 5353 }}
   - vip: "{VIP6}"
     port: 8081
     protocol: tcp
@@ -64,10 +74,19 @@ services:
       - {{ address: "{RS6['rs4']}", port: 8081 }}
 """
 
-# An HTTP server on [::]:PORT that says who it is, and sends 1 MB of a pattern for /1mb.
+# An HTTP server on [::]:PORT that says who it is, and sends 1 MB of a pattern for /1mb; and a UDP
+# echo on [::]:5353 that answers NAME:PAYLOAD.
 SERVER = r"""
-import http.server, socket, sys
+import http.server, socket, sys, threading
 name, port = sys.argv[1], int(sys.argv[2])
+def echo():
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # the lab's IPv4 echo holds 0.0.0.0:5353
+    u.bind(("::", 5353))
+    while True:
+        data, peer = u.recvfrom(2048)
+        u.sendto(name.encode() + b":" + data, peer)
+threading.Thread(target=echo, daemon=True).start()
 BLOB = bytes((i * 7 + 3) % 251 for i in range(1 << 20))
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -126,6 +145,46 @@ def give_lab_ipv6():
     return True, "IPv6 on cli-eth, rs1-eth, rs2-eth, rs4-eth (the VIP on rs4's lo)"
 
 
+# Datagrams to [VIP]:5353, each from a socket of its own: who answered, and from where.
+UDP_CLIENT = r"""
+import json, socket, sys
+vip, count = sys.argv[1], int(sys.argv[2])
+answers = []
+for i in range(count):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(f"ping{i}".encode(), (vip, 5353))
+    try:
+        data, peer = s.recvfrom(2048)
+        answers.append([data.decode(), peer[0], peer[1]])
+    except socket.timeout:
+        answers.append(None)
+print(json.dumps({"ok": all(answers), "answers": answers}))
+"""
+
+
+def listed_real_servers(port=80):
+    """The real servers ipvsadm -L -n lists under [VIP]:port."""
+    text, _ = L.console_script("ipvsadm -L -n\n")
+    servers, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(("TCP", "UDP")):
+            inside = line.startswith(f"TCP  [{VIP6}]:{port} ")
+        elif inside and line.startswith("  -> ["):
+            servers.append(line.split()[1])
+    return servers
+
+
+def wait_listed(want, limit=10.0):
+    deadline = time.monotonic() + limit
+    start = time.monotonic()
+    got = listed_real_servers()
+    while got != want and time.monotonic() < deadline:
+        time.sleep(0.2)
+        got = listed_real_servers()
+    return got == want, f"{got} after {time.monotonic() - start:.1f} s (want {want})"
+
+
 def run_client(url, count, limit=60):
     r = L.in_ns("fl-client", L.PY, "-c", CLIENT, url, str(count), timeout=limit)
     got = L._last_json(r.stdout)
@@ -178,6 +237,22 @@ def main():
                 r = run_client(f"http://[{VIP6}]:8081/", 5)
                 checks.report("http_dr6", r.get("ok") and r.get("servers") == {"rs4": 5},
                               f"5 GETs of http://[{VIP6}]:8081/: {r.get('servers')} {r.get('errors') or ''}")
+                r = L.in_ns("fl-client", L.PY, "-c", UDP_CLIENT, VIP6, "2", timeout=15)
+                u = L._last_json(r.stdout) or {}
+                answers = u.get("answers") or []
+                checks.report("udp_echo_nat66", u.get("ok") and [a[0] for a in answers] == ["rs1:ping0", "rs2:ping1"]
+                              and all(a[1] == VIP6 and a[2] == 5353 for a in answers),
+                              f"{answers} (want rs1, then rs2, each from [{VIP6}]:5353)")
+                # The health check, from the director's kernel over IPv6: rs2's server stops, then
+                # comes back.
+                rs1, rs2 = f"[{RS6['rs1']}]:8080", f"[{RS6['rs2']}]:8080"
+                servers[1].finish(limit=3, terminate=True)
+                ok, detail = wait_listed([rs1])
+                checks.report("health_removes_ipv6", ok, f"rs2's server stopped: {detail}")
+                servers[1] = L.Background("fl-rs2", L.PY, "-c", SERVER, "rs2", "8080")
+                servers[1].start()
+                ok, detail = wait_listed([rs1, rs2])
+                checks.report("health_restores_ipv6", ok, f"rs2's server back: {detail}")
                 four = L.client("http", "--count", "10", "--deadline", "30", timeout=3, limit=45)
                 counts = four.get("counts", {})
                 checks.report("ipv4_beside", four.get("ok", False) and counts == {"rs1": 5, "rs2": 5},
@@ -191,7 +266,8 @@ def main():
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
             else:
                 for n in ("ping6_director", "ping6_vip", "http_nat66_rr", "download_1mb_nat66", "http_dr6",
-                          "ipv4_beside", "ipvsadm_lists_ipv6", "neighbors_learned"):
+                          "udp_echo_nat66", "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside",
+                          "ipvsadm_lists_ipv6", "neighbors_learned"):
                     checks.report(n, False, "director not ready")
             code = director.stop()
             for s in servers:
