@@ -2,12 +2,16 @@
 """End-to-end IPv6 test: one director serves an IPv6 VIP beside the IPv4 one, with real kernels on
 both sides. The lab's links get IPv6 here (the lab itself keeps IPv6 off): the client
 2001:db8:18::2 on ext, rs1/rs2 2001:db8:19::11/12 on int (default route via the director's
-2001:db8:19::1), rs4 2001:db8:18::14 on ext with the IPv6 VIP on lo (DR). Small HTTP servers of
-this test answer on [::]:8080 (rs1, rs2: NAT66) and [::]:8081 (rs4: DR).
+2001:db8:19::1), rs4 2001:db8:18::14 on ext with the IPv6 VIP on lo (DR), rs5 2001:db8:18::15
+on ext with the VIP on lo and this test's decapsulator of IPv6 in IPv6 and in IPv4 (TUN). Small
+HTTP servers of this test answer on [::]:8080 (rs1, rs2: NAT66), [::]:8081 (rs4: DR) and
+[::]:8082/8083 (rs5: TUN over IPv6 / over IPv4).
 
 Shown: neighbour discovery with the kernels (the client and the real servers resolve the
 director, the director them), ping -6 to the director and the VIP, HTTP through NAT66 with rr's
-split, a 1 MB download intact, HTTP through DR6 answered by rs4 directly, a UDP echo through
+split, a 1 MB download intact, HTTP through DR6 answered by rs4 directly, HTTP through both
+tunnels to rs5, packet too big (1460) reaching the client for the IPv6 tunnel and its upload
+going on in smaller segments, a UDP echo through
 NAT66, a TCP health check over IPv6 (from the director's kernel, through its TAP) taking rs2 out
 and back, the IPv4 service working at the same time, and ipvsadm's IPv6 listing from the console.
 
@@ -27,8 +31,9 @@ DIR_EXT6 = "2001:db8:18::1"
 DIR_INT6 = "2001:db8:19::1"
 CLIENT6 = "2001:db8:18::2"
 VIP6 = "2001:db8:18::100"
-RS6 = {"rs1": "2001:db8:19::11", "rs2": "2001:db8:19::12", "rs4": "2001:db8:18::14"}
-DEV = {"rs1": "rs1-eth", "rs2": "rs2-eth", "rs4": "rs4-eth"}
+RS6 = {"rs1": "2001:db8:19::11", "rs2": "2001:db8:19::12", "rs4": "2001:db8:18::14", "rs5": "2001:db8:18::15"}
+DEV = {"rs1": "rs1-eth", "rs2": "rs2-eth", "rs4": "rs4-eth", "rs5": "rs5-eth"}
+TUN6_DEV = "tun6-dec"  # rs5's TUN device for the inner IPv6 packets
 
 CONFIG = f"""\
 dataplane:
@@ -72,6 +77,20 @@ services:
     forward: dr
     real_servers:
       - {{ address: "{RS6['rs4']}", port: 8081 }}
+  - vip: "{VIP6}"
+    port: 8082
+    protocol: tcp
+    scheduler: rr
+    forward: tun
+    real_servers:
+      - {{ address: "{RS6['rs5']}", port: 8082 }}
+  - vip: "{VIP6}"
+    port: 8083
+    protocol: tcp
+    scheduler: rr
+    forward: tun
+    real_servers:
+      - {{ address: 198.18.0.15, port: 8083 }}
 """
 
 # An HTTP server on [::]:PORT that says who it is, and sends 1 MB of a pattern for /1mb; and a UDP
@@ -89,6 +108,14 @@ def echo():
 threading.Thread(target=echo, daemon=True).start()
 BLOB = bytes((i * 7 + 3) % 251 for i in range(1 << 20))
 class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        import hashlib
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        answer = f"{name} {len(body)} {hashlib.sha256(body).hexdigest()}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
     def do_GET(self):
         body = BLOB if self.path == "/1mb" else f"{name} {self.client_address[0]}\n".encode()
         self.send_response(200)
@@ -134,6 +161,11 @@ def give_lab_ipv6():
     for rs in ("rs1", "rs2"):
         steps.append((f"fl-{rs}", DEV[rs], f"{RS6[rs]}/64", f"ip -6 route add default via {DIR_INT6}"))
     steps.append(("fl-rs4", DEV["rs4"], f"{RS6['rs4']}/64", f"ip -6 addr add {VIP6}/128 dev lo"))
+    # TUN: the VIP on lo too, and a TUN device for the decapsulated packets (no reverse-path
+    # filter in IPv6; the replies leave by rs5-eth, to the client on the link).
+    steps.append(("fl-rs5", DEV["rs5"], f"{RS6['rs5']}/64",
+                  f"ip -6 addr add {VIP6}/128 dev lo && ip tuntap add dev {TUN6_DEV} mode tun && "
+                  f"sysctl -qw net.ipv6.conf.{TUN6_DEV}.disable_ipv6=0 && ip link set {TUN6_DEV} up"))
     for ns, dev, address, extra in steps:
         r = ns_sh(ns, f"sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0 "
                       f"net.ipv6.conf.{dev}.disable_ipv6=0 net.ipv6.conf.{dev}.accept_dad=0 "
@@ -142,8 +174,52 @@ def give_lab_ipv6():
             return False, f"{ns}: {r.stderr.strip()[-200:]}"
     # DR: rs4's kernel answers solicitations only for addresses on the interface asked on
     # (ndisc_recv_ns looks the target up strictly), so the VIP on its lo stays the director's.
-    return True, "IPv6 on cli-eth, rs1-eth, rs2-eth, rs4-eth (the VIP on rs4's lo)"
+    return True, "IPv6 on cli-eth, rs1-eth, rs2-eth, rs4-eth, rs5-eth (the VIP on rs4's and rs5's lo)"
 
+
+# The IPv6 tunnels' far end on rs5, as decap.py is IPIP's: a raw socket for IPv6 in IPv6 (the
+# kernel hands over the inner packet) and one for IPv6 in IPv4 (the outer header included), the
+# inner packets written to a TUN device, where the kernel takes them as arrived there. Only what
+# comes from the director is taken.
+DECAP6 = r"""
+import fcntl, os, select, socket, struct, sys, json
+dev, director6, director4 = sys.argv[1], socket.inet_pton(socket.AF_INET6, sys.argv[2]), socket.inet_aton(sys.argv[3])
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH22x", dev.encode(), 0x0001 | 0x1000))
+six = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 41)
+four = socket.socket(socket.AF_INET, socket.SOCK_RAW, 41)
+counts = {"6in6": 0, "6in4": 0, "refused": 0}
+print('{"ready": true}', flush=True)
+import signal
+signal.signal(signal.SIGTERM, lambda *a: (print(json.dumps({"ok": True, **counts}), flush=True), os._exit(0)))
+while True:
+    for s in select.select([six, four], [], [], 0.5)[0]:
+        data, peer = s.recvfrom(65535)
+        if s is six:
+            if socket.inet_pton(socket.AF_INET6, peer[0]) != director6:
+                counts["refused"] += 1
+                continue
+            inner, kind = data, "6in6"
+        else:
+            if data[12:16] != director4:
+                counts["refused"] += 1
+                continue
+            inner, kind = data[(data[0] & 15) * 4:], "6in4"
+        os.write(fd, inner)
+        counts[kind] += 1
+"""
+
+# A POST of `size` bytes to `url`: rs's answer (name, length, sha256) and the path MTU after.
+POST_CLIENT = r"""
+import hashlib, json, sys, urllib.request
+url, size = sys.argv[1], int(sys.argv[2])
+body = bytes((i * 13 + 5) % 253 for i in range(size))
+try:
+    answer = urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10).read().decode().split()
+    print(json.dumps({"ok": answer[1:] == [str(size), hashlib.sha256(body).hexdigest()], "server": answer[0]}))
+except Exception as e:
+    print(json.dumps({"ok": False, "error": str(e)[:200]}))
+"""
 
 # Datagrams to [VIP]:5353, each from a socket of its own: who answered, and from where.
 UDP_CLIENT = r"""
@@ -214,7 +290,10 @@ def main():
         with L.Lab():
             ok, detail = give_lab_ipv6()
             checks.report("lab_ipv6", ok, detail)
-            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081)):
+            decap = L.Background("fl-rs5", L.PY, "-c", DECAP6, TUN6_DEV, DIR_EXT6, "198.18.0.1")
+            if not decap.start():
+                checks.report("decap6", False, f"rs5's IPv6 decapsulator did not start: {decap.finish(limit=2)}")
+            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081), ("rs5", 8082), ("rs5", 8083)):
                 s = L.Background(f"fl-{rs}", L.PY, "-c", SERVER, rs, str(port))
                 servers.append(s)
                 if not s.start():
@@ -237,6 +316,19 @@ def main():
                 r = run_client(f"http://[{VIP6}]:8081/", 5)
                 checks.report("http_dr6", r.get("ok") and r.get("servers") == {"rs4": 5},
                               f"5 GETs of http://[{VIP6}]:8081/: {r.get('servers')} {r.get('errors') or ''}")
+                for name, port, outer in (("http_tun6_in_6", 8082, "IPv6"), ("http_tun6_in_4", 8083, "IPv4")):
+                    r = run_client(f"http://[{VIP6}]:{port}/", 5)
+                    checks.report(name, r.get("ok") and r.get("servers") == {"rs5": 5},
+                                  f"5 GETs of http://[{VIP6}]:{port}/ through an {outer} tunnel: {r.get('servers')} "
+                                  f"{r.get('errors') or ''}")
+                # 1440-byte segments are 1500-byte packets, 40 too many for the IPv6 tunnel: the
+                # client hears packet too big (1460) from the VIP, and its upload goes on smaller.
+                L.in_ns("fl-client", "ip", "-6", "route", "flush", "cache", timeout=5)
+                r = L.in_ns("fl-client", L.PY, "-c", POST_CLIENT, f"http://[{VIP6}]:8082/upload", str(200000), timeout=30)
+                posted = L._last_json(r.stdout) or {}
+                mtu = L.in_ns("fl-client", "ip", "-6", "route", "get", VIP6, timeout=5).stdout
+                checks.report("packet_too_big_tun6", posted.get("ok") and " mtu 1460 " in f" {mtu} ",
+                              f"200 KB POST through the IPv6 tunnel: {posted}; client's route: {mtu.strip()}")
                 r = L.in_ns("fl-client", L.PY, "-c", UDP_CLIENT, VIP6, "2", timeout=15)
                 u = L._last_json(r.stdout) or {}
                 answers = u.get("answers") or []
@@ -266,16 +358,19 @@ def main():
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
             else:
                 for n in ("ping6_director", "ping6_vip", "http_nat66_rr", "download_1mb_nat66", "http_dr6",
-                          "udp_echo_nat66", "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside",
+                          "http_tun6_in_6", "http_tun6_in_4", "packet_too_big_tun6", "udp_echo_nat66", "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside",
                           "ipvsadm_lists_ipv6", "neighbors_learned"):
                     checks.report(n, False, "director not ready")
             code = director.stop()
             for s in servers:
                 s.finish(limit=3, terminate=True)
+            tunnelled = decap.finish(limit=3, terminate=True)
     except RuntimeError as e:
         checks.report("lab", False, str(e))
         director.stop()
         return checks.summary()
+    checks.report("decap6_from_director_only", tunnelled.get("6in6", 0) > 0 and tunnelled.get("6in4", 0) > 0
+                  and tunnelled.get("refused", 1) == 0, f"rs5's decapsulator: {tunnelled}")
     checks.report("sigterm_exit_0", code == 0, L.stop_outcome(code, director))
     w = director.worker_totals()
     checks.report("no_nd_invalid", bool(w) and w.get("drop_nd_invalid", 1) == 0,
