@@ -362,7 +362,7 @@ void HealthMonitor::configure(const Config& config)
 
     for (const ServiceConfig& service : config.services) {
         for (const RealServerConfig& rs : service.real_servers) {
-            const HealthTarget target{service.protocol, service.vip, service.port, rs.address, rs.port};
+            const HealthTarget target = key_of(service, rs);
             if (next.contains(target)) continue;  // the validator refuses duplicates; the first one counts
             const HealthCheckConfig& check = rs.health_check;
             HealthStatus status;
