@@ -15,18 +15,50 @@ unsigned owner_of_client(rte_be32_t client_ip, rte_be16_t client_port, unsigned 
     return static_cast<unsigned>((uint64_t{hash} * workers) >> 32);
 }
 
+namespace {
+
+unsigned owner_of_client6(const Ipv6Address& client, rte_be16_t port, unsigned workers)
+{
+    return owner_of_client(rte_cpu_to_be_32(fold_ipv6(client)), port, workers);
+}
+
+// The same rules over IPv6, a client's address folded as the schedulers fold it.
+int packet_owner6(const WorkerContext& w, const uint8_t* frame, const ParsedPacket& p)
+{
+    const unsigned workers = w.shared->worker_count;
+    if (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP) {
+        const FlowKey6 key = key6_of(frame, p);
+        if (w.snapshot->is_vip(key.dst_ip)) return static_cast<int>(owner_of_client6(key.src_ip, key.src_port, workers));
+        return static_cast<int>(owner_of_client6(key.dst_ip, key.dst_port, workers));
+    }
+    if (p.key.proto != IPPROTO_ICMPV6 || p.quote_offset == 0) return -1;
+    // An ICMPv6 error quoting a TCP or UDP packet whose ports the quote holds (its extension
+    // headers walked); a tunnel packet of ours is quoted with the inner packet out of reach.
+    const auto* quote = reinterpret_cast<const rte_ipv6_hdr*>(frame + p.quote_offset);
+    const uint32_t end = uint32_t{p.l4_offset} + p.l4_length;
+    uint8_t proto = quote->proto;
+    bool fragment = false;
+    const int l4 = ipv6_transport_offset(frame, p.quote_offset + sizeof(rte_ipv6_hdr),
+                                         end - p.quote_offset - sizeof(rte_ipv6_hdr), proto, fragment);
+    if (l4 < 0 || fragment || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) || static_cast<uint32_t>(l4) + 4 > end)
+        return -1;
+    rte_be16_t ports[2];
+    std::memcpy(ports, frame + l4, sizeof ports);
+    const Ipv6Address source = Ipv6Address::from(quote->src_addr);
+    // Quoting VIP -> client (from the client's side) or client -> real server (from a NAT
+    // real server's side).
+    if (w.snapshot->is_vip(source))
+        return static_cast<int>(owner_of_client6(Ipv6Address::from(quote->dst_addr), ports[1], workers));
+    return static_cast<int>(owner_of_client6(source, ports[0], workers));
+}
+
+}  // namespace
+
 int packet_owner(const WorkerContext& w, const uint8_t* frame, const ParsedPacket& p)
 {
     const unsigned workers = w.shared->worker_count;
     if (p.is_fragment) return -1;
-    if (p.is_ipv6) {
-        if (p.key.proto != IPPROTO_TCP && p.key.proto != IPPROTO_UDP) return -1;
-        // The same rule over the folded addresses (ICMPv6 errors stay where they arrive).
-        const FlowKey6 key = key6_of(frame, p);
-        if (w.snapshot->is_vip(key.dst_ip))
-            return static_cast<int>(owner_of_client(rte_cpu_to_be_32(fold_ipv6(key.src_ip)), key.src_port, workers));
-        return static_cast<int>(owner_of_client(rte_cpu_to_be_32(fold_ipv6(key.dst_ip)), key.dst_port, workers));
-    }
+    if (p.is_ipv6) return packet_owner6(w, frame, p);
     if (p.key.proto == IPPROTO_TCP || p.key.proto == IPPROTO_UDP) {
         // To a VIP the client is the source; anything else may be a NAT reply to the client.
         if (w.snapshot->is_vip(p.key.dst_ip)) return static_cast<int>(owner_of_client(p.key.src_ip, p.key.src_port, workers));

@@ -1309,6 +1309,50 @@ TEST_F(Pipeline, BothDirectionsAndTheirIcmpErrorsHaveTheSameOwner)
     EXPECT_EQ(owner(Frame{}.from(client_mac).to(ext_mac).src(client_ip).dst(vip).icmp(8).bytes(), ext_port), -1);
 }
 
+TEST_F(Pipeline, BothDirectionsAndTheirIcmpv6ErrorsHaveTheSameOwner)
+{
+    shared_->worker_count = 8;
+    auto owner = [&](const Bytes& frame, uint16_t port) {
+        Bytes b = frame;
+        ParsedPacket p;
+        EXPECT_EQ(parse_frame(b.data(), static_cast<uint32_t>(b.size()), shared_->ports[port].mac, p).kind, Verdict::Kind::next);
+        return packet_owner(*w_, b.data(), p);
+    };
+    auto error = [](const Mac& from, const Mac& to, const Ip6& src, const Ip6& dst, uint8_t type, const Bytes& quoted) {
+        Bytes body{0, 0, 0x05, 0x00};
+        body.insert(body.end(), quoted.begin() + 14, quoted.end());
+        return Frame6{}.from(from).to(to).src(src).dst(dst).icmp(type).with_icmp_body(body).bytes();
+    };
+    std::set<int> owners;
+    for (uint16_t client_port = 40000; client_port < 40064; ++client_port) {
+        const int expected = owner(from_client6(client_port).tcp(SYN).bytes(), ext_port);
+        ASSERT_GE(expected, 0);
+        owners.insert(expected);
+        const Frame6 reply = Frame6{}.from(rs_mac[1]).to(int_mac).src(rs_ip6[1], 8080).dst(client_ip6, client_port).tcp(ACK);
+        EXPECT_EQ(owner(reply.bytes(), int_port), expected);
+        // Packet too big from the real server, quoting what the client sent it (behind a
+        // destination-options header).
+        const Bytes seen_by_rs = Frame6{}.src(client_ip6, client_port).dst(rs_ip6[1], 8080).tcp(ACK)
+                                     .with_extension(padding_options(60)).bytes();
+        EXPECT_EQ(owner(error(rs_mac[1], int_mac, rs_ip6[1], client_ip6, 2, seen_by_rs), int_port), expected);
+        // Unreachable from the client's side, quoting VIP -> client.
+        const Bytes seen_by_client = Frame6{}.src(vip6, 80).dst(client_ip6, client_port).tcp(ACK).bytes();
+        EXPECT_EQ(owner(error(client_mac, ext_mac, client_ip6, vip6, 1, seen_by_client), ext_port), expected);
+    }
+    EXPECT_GT(owners.size(), 4u);  // the clients spread over the workers
+    // A quote cut before its ports, and echo requests: anyone's.
+    const Bytes cut = Frame6{}.src(vip6, 80).dst(client_ip6, 40000).tcp(ACK).bytes();
+    Bytes short_body{0, 0, 0, 0};
+    short_body.insert(short_body.end(), cut.begin() + 14, cut.begin() + 14 + 40 + 8);
+    Bytes shorter = short_body;
+    shorter.resize(short_body.size() - 5);
+    EXPECT_GE(owner(Frame6{}.from(client_mac).to(ext_mac).src(client_ip6).dst(vip6).icmp(1).with_icmp_body(short_body).bytes(),
+                    ext_port), 0);
+    EXPECT_EQ(owner(Frame6{}.from(client_mac).to(ext_mac).src(client_ip6).dst(vip6).icmp(1).with_icmp_body(shorter).bytes(),
+                    ext_port), -1);
+    EXPECT_EQ(owner(Frame6{}.from(client_mac).to(ext_mac).src(client_ip6).dst(vip6).icmp(ECHO6_REQUEST).bytes(), ext_port), -1);
+}
+
 TEST_F(Pipeline, TheOwnerOfAnIcmpErrorIsReadOnlyFromAQuoteThatHoldsIt)
 {
     auto owner = [&](const Bytes& frame) {
