@@ -1,10 +1,11 @@
 // ldirectord.cf to Fulcrum services, read as Debian's ldirectord (4.12) reads it: global
-// `key = value` lines start at the first column; a `virtual=` (or `virtual6=`) line opens a section whose lines are
-// indented by at least four spaces or a tab, and the first line that is not (a blank one too) ends
-// it; '#' starts a comment. Its defaults, written out: checkinterval 10 s, checktimeout 5 s (connect
-// checks), negotiatetimeout 30 s (the others; each defaults to the other when only one is set),
-// failurecount 1, quiescent no, scheduler wrr, checktype negotiate, protocol tcp (udp on port 53),
-// weight 1, and a fallback forwarded by gate. A server comes back after one good check.
+// `key = value` lines start at the first column; a `virtual=` (or `virtual6=`) line opens a
+// section whose lines are indented by at least four spaces or a tab, and the first line that is
+// not (a blank one too) ends it; '#' starts a comment. Its defaults, written out: checkinterval
+// 10 s, checktimeout 5 s (connect checks), negotiatetimeout 30 s (the others; each defaults to the
+// other when only one is set), failurecount 1, quiescent no, scheduler wrr, checktype negotiate,
+// protocol tcp (udp on port 53), weight 1, and a fallback forwarded by gate. A server comes back
+// after one good check.
 #include <algorithm>
 #include <map>
 #include <optional>
