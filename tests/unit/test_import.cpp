@@ -315,14 +315,157 @@ TEST(ImportKeepalived, GroupsExpandRangesAndNetworks)
                                              "t.conf");
     ASSERT_TRUE(r.errors.empty()) << error_lines(r).front();
     const Config c = loaded(r.yaml);
-    EXPECT_EQ(c.services.size(), 9u);
+    EXPECT_EQ(c.services.size(), 10u);
     for (const char* vip : {"192.168.200.30", "192.168.200.31", "192.168.200.32", "192.168.200.40", "192.168.200.41",
                             "192.168.200.48", "192.168.200.49", "192.168.200.50", "192.168.200.51"}) {
         const ServiceConfig* s = service(c, vip, 80);
         ASSERT_NE(s, nullptr);
         EXPECT_EQ(real(s, "192.168.200.99", 80)->forward, ForwardMethod::dr);  // no port: the virtual one
     }
-    EXPECT_TRUE(has(r.yaml, "2001:db8::1 80 (virtual_server_group G, line 5)\n  # not carried over: Fulcrum is IPv4 only"));
+    // The group's IPv6 address is a service of its own; the IPv4 real server cannot serve it by DR.
+    const ServiceConfig* v6 = service(c, "2001:db8::1", 80);
+    ASSERT_NE(v6, nullptr);
+    EXPECT_TRUE(v6->real_servers.empty());
+    EXPECT_TRUE(has(r.yaml, "2001:db8::1 80 (virtual_server_group G, line 5)\n"
+                            "  # t.conf:9: real_server 192.168.200.99 not carried over: an IPv4 real server of an IPv6 "
+                            "service by DR, which keeps the packet's family (only TUN mixes families)\n"))
+        << r.yaml;
+}
+
+TEST(ImportKeepalived, Ipv6BesideIpv4Exactly)
+{
+    const std::string yaml = imported("keepalived", "import/keepalived-ipv6.conf");
+    EXPECT_EQ(yaml, header("keepalived", "import/keepalived-ipv6.conf") + R"(services:
+
+  # import/keepalived-ipv6.conf:4: virtual_server 192.168.200.16 80
+  # import/keepalived-ipv6.conf:8: ip_family inet6 ignored, as keepalived ignores it: the virtual server's address is IPv4
+  # import/keepalived-ipv6.conf:12: real_server 2001:db8::11 not carried over: an IPv6 real server of an IPv4 service by NAT, which keeps the packet's family (only TUN mixes families)
+  - vip: 192.168.200.16
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    forward: nat
+    health_check:
+      type: tcp
+      interval: 60
+      timeout: 3
+      rise: 1
+      fall: 2
+      on_failure: remove
+    real_servers:
+      - { address: 10.20.0.11, port: 8080, weight: 1, forward: nat }
+
+  # import/keepalived-ipv6.conf:18: virtual_server 2001:db8::10 80
+  # import/keepalived-ipv6.conf:47: real_server 10.20.0.12 not carried over: an IPv4 real server of an IPv6 service by NAT, which keeps the packet's family (only TUN mixes families)
+  - vip: "2001:db8::10"
+    port: 80
+    protocol: tcp
+    scheduler: wrr
+    forward: nat
+    persistence: 300
+    persistence_netmask: 64
+    health_check:
+      type: http
+      interval: 5
+      timeout: 2
+      rise: 1
+      fall: 2
+      on_failure: remove
+      http:
+        path: "/health"
+        expect_status: "200"
+    sorry_server: { address: "2001:db8::250", port: 8080 }
+    real_servers:
+      - { address: "2001:db8::11", port: 8080, weight: 2, forward: nat }
+      - { address: "2001:db8::12", port: 8080, weight: 1, forward: nat }
+
+  # import/keepalived-ipv6.conf:53: virtual_server 2001:db8::10 443
+  # import/keepalived-ipv6.conf:57: sorry_server 10.20.0.250 not carried over: an IPv4 sorry server for an IPv6 service (a sorry server is of the service's family; keepalived skips it too)
+  - vip: "2001:db8::10"
+    port: 443
+    protocol: tcp
+    scheduler: rr
+    forward: tun
+    real_servers:
+      - { address: "2001:db8::21", port: 443, weight: 1, forward: tun }
+      - { address: 10.20.0.21, port: 443, weight: 1, forward: tun }
+
+  # import/keepalived-ipv6.conf:63: virtual_server 192.168.200.20 443
+  # import/keepalived-ipv6.conf:67: persistence_granularity 64 is not a netmask, which an IPv4 service takes: 32 here
+  # import/keepalived-ipv6.conf:70: real_server 2001:db8::31 not carried over: an IPv4 service tunnelled to an IPv6 real server (IPv4 in IPv6 is not supported yet)
+  - vip: 192.168.200.20
+    port: 443
+    protocol: tcp
+    scheduler: rr
+    forward: tun
+    persistence: 60
+    persistence_netmask: 32
+    real_servers:
+      - { address: 10.20.0.31, port: 443, weight: 1, forward: tun }
+
+  # import/keepalived-ipv6.conf:79: virtual_server group DNS: 192.168.200.17 53 (virtual_server_group DNS, line 75)
+  # import/keepalived-ipv6.conf:83: real_server 2001:db8::41 not carried over: an IPv6 real server of an IPv4 service by DR, which keeps the packet's family (only TUN mixes families)
+  - vip: 192.168.200.17
+    port: 53
+    protocol: udp
+    scheduler: wlc
+    forward: dr
+    real_servers:
+      - { address: 192.168.200.41, port: 53, weight: 1, forward: dr }
+
+  # import/keepalived-ipv6.conf:79: virtual_server group DNS: 2001:db8::17 53 (virtual_server_group DNS, line 76)
+  # import/keepalived-ipv6.conf:82: real_server 192.168.200.41 not carried over: an IPv4 real server of an IPv6 service by DR, which keeps the packet's family (only TUN mixes families)
+  - vip: "2001:db8::17"
+    port: 53
+    protocol: udp
+    scheduler: wlc
+    forward: dr
+    real_servers:
+      - { address: "2001:db8::41", port: 53, weight: 1, forward: dr }
+
+  # import/keepalived-ipv6.conf:79: virtual_server group DNS: 2001:db8::20-21 53 (virtual_server_group DNS, line 77)
+  # not carried over: the importer expands IPv4 ranges and networks only (write the IPv6 addresses out)
+)");
+    // And the daemon's checker takes it: each service's family kept, TUN carrying IPv6 over IPv4.
+    const Config c = loaded(yaml);
+    EXPECT_EQ(c.services.size(), 6u);
+    const ServiceConfig* web6 = service(c, "2001:db8::10", 80);
+    ASSERT_NE(web6, nullptr);
+    EXPECT_EQ(web6->persistence, 300u);
+    EXPECT_EQ(web6->persistence_netmask, 64);
+    ASSERT_TRUE(web6->sorry_server.has_value());
+    EXPECT_EQ(web6->sorry_server->address, *parse_ip("2001:db8::250"));
+    EXPECT_EQ(web6->real_servers.size(), 2u);
+    const ServiceConfig* tun6 = service(c, "2001:db8::10", 443);
+    ASSERT_NE(tun6, nullptr);
+    EXPECT_FALSE(tun6->sorry_server.has_value());
+    ASSERT_EQ(tun6->real_servers.size(), 2u);
+    EXPECT_EQ(tun6->real_servers[1].address, *parse_ip("10.20.0.21"));
+    EXPECT_EQ(service(c, "192.168.200.20", 443)->persistence_netmask, 32);
+    EXPECT_EQ(service(c, "2001:db8::17", 53, Protocol::udp)->real_servers.at(0).address, *parse_ip("2001:db8::41"));
+}
+
+TEST(ImportKeepalived, Ipv6PersistenceGranularityIsAPrefixLength)
+{
+    const ImportResult dotted = import_keepalived("virtual_server 2001:db8::10 80 {\n"
+                                                  "  persistence_granularity 255.255.255.0\n"
+                                                  "  real_server 2001:db8::11 80 { weight 1 }\n"
+                                                  "}\n",
+                                                  "t.conf");
+    ASSERT_TRUE(dotted.errors.empty()) << error_lines(dotted).front();
+    EXPECT_TRUE(has(dotted.yaml, "  # t.conf:2: persistence_granularity 255.255.255.0 is not a prefix length, which an "
+                                 "IPv6 service takes (keepalived ignores it): 128 here\n"))
+        << dotted.yaml;
+    EXPECT_EQ(service(loaded(dotted.yaml), "2001:db8::10", 80)->persistence_netmask, 128);
+    const ImportResult wide = import_keepalived("virtual_server 2001:db8::10 80 {\n"
+                                                "  persistence_granularity 129\n"
+                                                "  real_server 2001:db8::11 80 { weight 1 }\n"
+                                                "}\n",
+                                                "t.conf");
+    EXPECT_EQ(error_lines(wide), std::vector<std::string>{"t.conf:2:27: persistence_granularity: expected a netmask (like "
+                                                          "255.255.255.0) or, for IPv6, a prefix length from 1 to 128, "
+                                                          "found \"129\""});
+    EXPECT_EQ(wide.yaml, "");
 }
 
 TEST(ImportLdirectord, SmallFileExactly)
@@ -413,6 +556,133 @@ TEST(ImportLdirectord, DebianShapedSampleLoadsAndKeepsItsValues)
 
     EXPECT_TRUE(has(yaml, "virtual=7\n  # not carried over: Fulcrum has no firewall-mark services"));
     EXPECT_TRUE(has(yaml, "autoreload not carried over"));
+}
+
+TEST(ImportLdirectord, Ipv6BesideIpv4Exactly)
+{
+    const std::string yaml = imported("ldirectord", "import/ldirectord-ipv6.cf");
+    EXPECT_EQ(yaml, header("ldirectord", "import/ldirectord-ipv6.cf") + R"(services:
+
+  # import/ldirectord-ipv6.cf:10: virtual=192.168.6.240:80
+  - vip: 192.168.6.240
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    forward: dr
+    health_check:
+      type: http
+      interval: 5
+      timeout: 3
+      rise: 1
+      fall: 1
+      on_failure: remove
+      http:
+        path: "/health"
+        expect_status: "200-299"
+        expect_body: "OK"
+    sorry_server: { address: 10.1.0.9, port: 80 }
+    real_servers:
+      - { address: 192.168.6.2, port: 80, weight: 1, forward: dr }
+      - { address: 192.168.6.3, port: 80, weight: 3, forward: dr }
+
+  # import/ldirectord-ipv6.cf:19: virtual6=[2001:db8::10]:80
+  - vip: "2001:db8::10"
+    port: 80
+    protocol: tcp
+    scheduler: rr
+    forward: dr
+    persistence: 600
+    persistence_netmask: 64
+    health_check:
+      type: http
+      interval: 5
+      timeout: 3
+      rise: 1
+      fall: 1
+      on_failure: remove
+      http:
+        path: "/health"
+        expect_status: "200-299"
+        expect_body: "OK"
+    sorry_server: { address: "2001:db8::99", port: 80 }
+    real_servers:
+      - { address: "2001:db8::2", port: 80, weight: 1, forward: dr }
+      - { address: "2001:db8::3", port: 80, weight: 3, forward: dr }
+
+  # import/ldirectord-ipv6.cf:30: virtual6=[2001:db8::10]:443
+  # import/ldirectord-ipv6.cf:33: fallback6 [::1]:443 not carried over: it is the director itself, and Fulcrum's sorry server is another host it forwards to
+  - vip: "2001:db8::10"
+    port: 443
+    protocol: tcp
+    scheduler: wrr
+    forward: nat
+    health_check:
+      type: tcp
+      interval: 5
+      timeout: 3
+      rise: 1
+      fall: 1
+      on_failure: remove
+    real_servers:
+      - { address: "2001:db8::12", port: 8443, weight: 1, forward: nat }
+      - { address: "2001:db8::13", port: 443, weight: 2, forward: nat }
+
+  # import/ldirectord-ipv6.cf:37: virtual6=[2001:db8::11]:53
+  # service=dns not carried over: Fulcrum's checks are TCP and HTTP; the real servers are not checked
+  - vip: "2001:db8::11"
+    port: 53
+    protocol: udp
+    scheduler: wlc
+    forward: nat
+    sorry_server: { address: "2001:db8::99", port: 80 }
+    real_servers:
+      - { address: "2001:db8::53", port: 53, weight: 1, forward: nat }
+)");
+    const Config c = loaded(yaml);
+    EXPECT_EQ(c.services.size(), 4u);
+    const ServiceConfig* web6 = service(c, "2001:db8::10", 80);
+    ASSERT_NE(web6, nullptr);
+    EXPECT_EQ(web6->persistence_netmask, 64);
+    ASSERT_TRUE(web6->sorry_server.has_value());
+    EXPECT_EQ(web6->sorry_server->address, *parse_ip("2001:db8::99"));
+    EXPECT_EQ(web6->real_servers.at(1).address, *parse_ip("2001:db8::3"));
+    EXPECT_EQ(web6->real_servers.at(1).forward, ForwardMethod::dr);
+    EXPECT_FALSE(service(c, "2001:db8::10", 443)->sorry_server.has_value());
+    EXPECT_EQ(service(c, "2001:db8::11", 53, Protocol::udp)->real_servers.at(0).address, *parse_ip("2001:db8::53"));
+    EXPECT_EQ(service(c, "192.168.6.240", 80)->sorry_server->address, *parse_ip("10.1.0.9"));
+}
+
+TEST(ImportLdirectord, FamilyKeywordsAreRefusedWhereLdirectordRefusesThem)
+{
+    struct Case {
+        const char* text;
+        const char* error;
+    };
+    const Case cases[] = {
+        {"virtual=[2001:db8::10]:80\n\treal6=[2001:db8::2]:80 gate\n",
+         "t.cf:1:9: virtual= takes an IPv4 address; an IPv6 one takes virtual6=, as ldirectord says"},
+        {"virtual6=10.0.0.1:80\n\treal=10.0.1.1:80 gate\n",
+         "t.cf:1:10: virtual6= takes an IPv6 address in brackets ([2001:db8::10]:80), as ldirectord says"},
+        {"virtual6=[2001:db8::10]:80\n\treal=10.0.1.1:80 gate\n",
+         "t.cf:2:2: real in a virtual6= section: ldirectord takes real6 there"},
+        {"virtual=10.0.0.1:80\n\treal6=[2001:db8::2]:80 gate\n",
+         "t.cf:2:2: real6 in a virtual= section: ldirectord takes real there"},
+        {"virtual6=[2001:db8::10]:80\n\treal6=[2001:db8::2]->[2001:db8::3]:80 gate\n",
+         "t.cf:2:8: an IPv6 range, which ldirectord refuses (\"Address range for IPv6 is not supported yet\")"},
+        {"virtual6=[2001:db8::10]:80\n\treal6=2001:db8::2 gate\n",
+         "t.cf:2:8: real6 takes an IPv6 address in brackets (like [2001:db8::11]:80), found \"2001:db8::2\""},
+        {"virtual6=[2001:db8::10]:80\n\treal6=[2001:db8::2]:80 gate\n\tfallback=10.0.0.9:80\n",
+         "t.cf:3:2: fallback in a virtual6= section: ldirectord takes fallback6 there"},
+        {"virtual6=[2001:db8::10]:80\n\treal6=[2001:db8::2]:80 gate\n\tpersistent=60\n\tnetmask=255.255.255.0\n",
+         "t.cf:4:10: netmask: expected a prefix length from 1 to 128 for a virtual6, found \"255.255.255.0\""},
+        {"fallback6=10.0.0.9:80\nvirtual6=[2001:db8::10]:80\n\treal6=[2001:db8::2]:80 gate\n",
+         "t.cf:1:11: expected an IPv6 address in brackets (like [2001:db8::99]:80), found \"10.0.0.9\""},
+    };
+    for (const Case& c : cases) {
+        const ImportResult r = import_ldirectord(c.text, "t.cf");
+        EXPECT_EQ(error_lines(r), std::vector<std::string>{c.error}) << c.text;
+        EXPECT_EQ(r.yaml, "") << c.text;
+    }
 }
 
 TEST(ImportLdirectord, MalformedInputIsRefusedWhereItGoesWrong)

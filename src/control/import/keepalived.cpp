@@ -4,12 +4,12 @@
 // (outside quotes; "\#" is a '#'); "..." is one word; a '\' at the end of a line continues it.
 // Defaults are keepalived's: lvs_sched wlc, lvs_method NAT, protocol TCP, delay_loop 60 s,
 // connect_timeout 5 s, retry 1 (a server is down after retry + 1 failed checks, up after one good).
-#include <arpa/inet.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <bit>
 #include <deque>
 #include <map>
 #include <optional>
@@ -247,21 +247,10 @@ private:
 
 // ---- Values ----------------------------------------------------------------------------------
 
-struct Address {
-    std::optional<Ipv4> v4;  // unset: IPv6
-};
-
-bool is_ipv6(std::string_view text)
-{
-    in6_addr a{};
-    return inet_pton(AF_INET6, std::string(text).c_str(), &a) == 1;
-}
-
 // An IPv4 or IPv6 address; anything else is an error.
-Address address(Context& c, const Token& t)
+IpAddress address(Context& c, const Token& t)
 {
-    if (auto ip = parse_ipv4(t.text)) return {*ip};
-    if (is_ipv6(t.text)) return {};
+    if (auto ip = parse_ip(t.text)) return *ip;
     c.fail(t, fmt::format("expected an IP address, found {}", quote(t.text)));
 }
 
@@ -474,7 +463,7 @@ bool is_checker(std::string_view k)
 
 // One checker as Fulcrum's check, or nullopt (with a note) for one Fulcrum cannot make.
 std::optional<HealthCheckConfig> translate_checker(Context& c, const Statement& checker, const CheckSettings& outer,
-                                                   Ipv4 rs_address, ImportedService& notes)
+                                                   const IpAddress& rs_address, ImportedService& notes)
 {
     const std::string& kind = checker.keyword.text;
     const std::string where = Context::where(checker.keyword);
@@ -510,8 +499,7 @@ std::optional<HealthCheckConfig> translate_checker(Context& c, const Statement& 
         if (k == "connect_port") {
             check.port = port(c, argument(c, s, 0, "a port"), false);
         } else if (k == "connect_ip") {
-            const Address a = address(c, argument(c, s, 0, "an address"));
-            if (!a.v4 || *a.v4 != rs_address)
+            if (address(c, argument(c, s, 0, "an address")) != rs_address)
                 notes.note(fmt::format("{}: connect_ip {}: Fulcrum checks the real server's own address", at,
                                        s.args[0].text));
         } else if (k == "url" && kind == "HTTP_GET") {
@@ -555,7 +543,7 @@ std::optional<HealthCheckConfig> translate_checker(Context& c, const Statement& 
 
 struct Endpoint {
     Token at;
-    Address vip;
+    IpAddress vip;
     uint16_t port = 0;
     std::string origin;   // what the comment above the service says
     std::string problem;  // why it cannot be a Fulcrum service, or ""
@@ -582,8 +570,13 @@ std::vector<Endpoint> group_entries(Context& c, const Statement& group)
         const size_t dash = text.find('-');
         const size_t slash = text.find('/');
         std::string first_text = text.substr(0, std::min(dash, slash));
-        if (is_ipv6(first_text)) {
-            out.push_back({e.keyword, {}, p, origin, "not carried over: Fulcrum is IPv4 only"});
+        if (auto v6 = parse_ip(first_text); v6 && v6->is_ipv6()) {
+            if (dash == std::string::npos && slash == std::string::npos)
+                out.push_back({e.keyword, *v6, p, origin, ""});
+            else
+                out.push_back({e.keyword, {}, p, origin,
+                               "not carried over: the importer expands IPv4 ranges and networks only (write the "
+                               "IPv6 addresses out)"});
             continue;
         }
         auto first = parse_ipv4(first_text);
@@ -615,14 +608,79 @@ std::vector<Endpoint> group_entries(Context& c, const Statement& group)
         for (uint64_t ip = *first; ip <= last; ++ip) {
             std::string one = origin;
             if (last != *first) one += fmt::format(": {}", format_ipv4(static_cast<Ipv4>(ip)));
-            out.push_back({e.keyword, {static_cast<Ipv4>(ip)}, p, one, ""});
+            out.push_back({e.keyword, IpAddress(static_cast<Ipv4>(ip)), p, one, ""});
         }
     }
     return out;
 }
 
+// persistence_granularity: a netmask for an IPv4 service, a prefix length from 1 to 128 for an
+// IPv6 one. keepalived tells them apart by the virtual server's family, or by a '.' when it has
+// none yet (a group's); so does this, by the '.', and each endpoint then checks its own family.
+struct Granularity {
+    Token at;
+    Family family = Family::ipv4;   // the family it is written for
+    std::optional<uint8_t> length;  // nullopt: a netmask that is not contiguous
+};
+
+Granularity persistence_granularity(Context& c, const Statement& s)
+{
+    const Token& mask = argument(c, s, 0, "a netmask or prefix length");
+    const std::string expected = fmt::format("persistence_granularity: expected a netmask (like 255.255.255.0) or, for "
+                                             "IPv6, a prefix length from 1 to 128, found {}",
+                                             quote(mask.text));
+    if (mask.text.find('.') == std::string::npos) {
+        auto length = parse_number<uint8_t>(mask.text, 1, 128);
+        if (!length) c.fail(mask, expected);
+        return {mask, Family::ipv6, length};
+    }
+    auto m = parse_ipv4(mask.text);
+    if (!m) c.fail(mask, expected);
+    const uint32_t inverted = ~*m;
+    if ((inverted & (inverted + 1)) != 0) return {mask, Family::ipv4, std::nullopt};
+    return {mask, Family::ipv4, static_cast<uint8_t>(32 - std::popcount(inverted))};
+}
+
+// A persistent service's netmask length: the granularity written for its family, else the full
+// length, with a note.
+uint8_t granularity_for(const std::optional<Granularity>& g, Family family, ImportedService& service)
+{
+    const uint8_t full = full_length(family);
+    if (!g) return full;
+    const std::string at = Context::where(g->at);
+    if (g->family != family) {
+        service.note(fmt::format("{}: persistence_granularity {} is not {}, which an {} service takes{}: {} here",
+                                 at, g->at.text, family == Family::ipv4 ? "a netmask" : "a prefix length",
+                                 family_name(family), family == Family::ipv6 ? " (keepalived ignores it)" : "", full));
+        return full;
+    }
+    if (!g->length) {
+        service.note(fmt::format("{}: persistence_granularity {} is not a contiguous netmask, which Fulcrum needs: "
+                                 "32 here",
+                                 at, g->at.text));
+        return full;
+    }
+    return *g->length;
+}
+
+// Why a real server of `rs`'s family cannot serve a service on `vip` by `forward` ("" if it can):
+// NAT rewrites the header and DR hands the frame over whole, so both keep the packet's family;
+// Fulcrum tunnels an IPv6 service over IPv4 or IPv6, an IPv4 one over IPv4 only so far.
+std::string family_problem(const IpAddress& vip, const IpAddress& rs, ForwardMethod forward)
+{
+    if (rs.family() == vip.family()) return "";
+    if (forward != ForwardMethod::tun)
+        return fmt::format("an {} real server of an {} service by {}, which keeps the packet's family (only TUN "
+                           "mixes families)",
+                           family_name(rs.family()), family_name(vip.family()),
+                           forward == ForwardMethod::nat ? "NAT" : "DR");
+    if (vip.is_ipv4()) return "an IPv4 service tunnelled to an IPv6 real server (IPv4 in IPv6 is not supported yet)";
+    return "";
+}
+
 struct RealServerPlan {
-    Ipv4 address = 0;   // 0: not carried over (IPv6), noted
+    Token at;           // its real_server keyword
+    IpAddress address;
     uint16_t port = 0;  // 0: the virtual port
     bool method_given = false;
     ImportedRealServer imported;
@@ -690,9 +748,8 @@ private:
             endpoints = g->second.endpoints;
             for (Endpoint& e : endpoints) e.origin = fmt::format("{}: {}", origin, e.origin);
         } else {
-            Endpoint e{first, address(c_, first), vs.args.size() > 1 ? port(c_, vs.args[1], true) : uint16_t{0}, origin, ""};
-            if (!e.vip.v4) e.problem = "not carried over: Fulcrum is IPv4 only";
-            endpoints.push_back(e);
+            endpoints.push_back(
+                {first, address(c_, first), vs.args.size() > 1 ? port(c_, vs.args[1], true) : uint16_t{0}, origin, ""});
         }
 
         ImportedService base;
@@ -701,7 +758,9 @@ private:
         CheckSettings settings;
         std::vector<RealServerPlan> reals;
         std::optional<Token> sorry_at;
-        std::optional<std::pair<Ipv4, uint16_t>> sorry;
+        std::optional<std::pair<IpAddress, uint16_t>> sorry;
+        std::optional<Granularity> granularity;
+        std::optional<Token> family_at;  // ip_family
         std::optional<ForwardMethod> sorry_method;
         std::vector<std::string> flags;
         bool method_given = false;
@@ -729,17 +788,7 @@ private:
                     base.note(fmt::format("{}: persistence_timeout {} is above Fulcrum's {}: {} here", at, seconds,
                                           limits::max_persistence_seconds, svc.persistence));
             } else if (k == "persistence_granularity") {
-                const Token& mask = argument(c_, s, 0, "a netmask");
-                auto m = parse_ipv4(mask.text);
-                const uint32_t inverted = m ? ~*m : 1;
-                if (m && (inverted & (inverted + 1)) == 0)
-                    svc.persistence_netmask = static_cast<uint8_t>(32 - std::popcount(inverted));
-                else if (m)
-                    base.note(fmt::format("{}: persistence_granularity {} is not a contiguous netmask, which Fulcrum "
-                                          "needs: 32 here",
-                                          at, mask.text));
-                else
-                    c_.fail(mask, fmt::format("persistence_granularity: expected a netmask (like 255.255.255.0), found {}", quote(mask.text)));
+                granularity = persistence_granularity(c_, s);
                 if (svc.persistence == 0) svc.persistence = 360;  // as keepalived: granularity makes it persistent
             } else if (k == "protocol") {
                 const Token& p = argument(c_, s, 0, "TCP, UDP or SCTP");
@@ -754,14 +803,9 @@ private:
                 else
                     c_.fail(p, fmt::format("protocol: expected TCP, UDP or SCTP, found {}", quote(p.text)));
             } else if (k == "sorry_server") {
-                const Address a = address(c_, argument(c_, s, 0, "an address"));
-                const uint16_t p = s.args.size() > 1 ? port(c_, s.args[1], true) : 0;
-                if (!a.v4)
-                    base.note(fmt::format("{}: sorry_server {} not carried over: Fulcrum is IPv4 only", at, s.args[0].text));
-                else {
-                    sorry = {*a.v4, p};
-                    sorry_at = s.keyword;
-                }
+                const IpAddress a = address(c_, argument(c_, s, 0, "an address"));
+                sorry = {a, s.args.size() > 1 ? port(c_, s.args[1], true) : uint16_t{0}};
+                sorry_at = s.keyword;
             } else if (k == "sorry_server_lvs_method") {
                 sorry_method = method(c_, base, s);
             } else if (k == "sorry_server_inhibit") {
@@ -772,7 +816,13 @@ private:
                        k == "flag-2" || k == "flag-3") {
                 flags.push_back(k);
             } else if (k == "ip_family") {
-                if (!s.args.empty() && s.args[0].text == "inet6") problem = "not carried over: Fulcrum is IPv4 only";
+                // It names the family of a firewall-mark virtual server, which has no address; for
+                // one with an address keepalived ignores it unless it agrees.
+                const Token& f = argument(c_, s, 0, "inet or inet6");
+                if (f.text != "inet" && f.text != "inet6")
+                    base.note(fmt::format("{}: ip_family {} is not a family keepalived knows; it ignores it, as here", at, quote(f.text)));
+                else
+                    family_at = f;
             } else if (k == "ops") {
                 base.note(fmt::format("{}: ops not carried over: Fulcrum has no one-packet scheduling", at));
             } else if (k == "quorum" || k == "hysteresis" || k == "quorum_up" || k == "quorum_down") {
@@ -795,10 +845,6 @@ private:
             if (name.rfind(svc.scheduler + "-", 0) != 0 || !sched::set_flag(svc.scheduler_flags, name))
                 base.note(fmt::format("{} not carried over: no such flag for the {} scheduler", f, svc.scheduler));
         }
-        if (sorry && sorry_method.value_or(svc.forward) != ForwardMethod::nat)
-            base.note(fmt::format("{}: sorry_server: keepalived forwards to it by {}, Fulcrum by NAT: its replies "
-                                  "must come back through the director",
-                                  Context::where(*sorry_at), forward_method_name(sorry_method.value_or(svc.forward))));
         // Checks are resolved last, as keepalived does: the virtual server's settings may follow
         // its real servers.
         for (RealServerPlan& plan : reals) {
@@ -831,10 +877,26 @@ private:
                 out.services.push_back(std::move(one));
                 continue;
             }
-            one.config->vip = *e.vip.v4;
+            one.config->vip = e.vip;
             one.config->port = e.port;
+            const Family family = e.vip.family();
+            if (family_at && (family_at->text == "inet6") != (family == Family::ipv6))
+                one.note(fmt::format("{}: ip_family {} ignored, as keepalived ignores it: the virtual server's "
+                                     "address is {}",
+                                     Context::where(*family_at), family_at->text, family_name(family)));
+            if (svc.persistence != 0) one.config->persistence_netmask = granularity_for(granularity, family, one);
             place_real_servers(one, reals);
-            if (sorry) one.config->sorry_server = SorryServerConfig{sorry->first, sorry->second};
+            if (sorry && sorry->first.family() != family)
+                one.note(fmt::format("{}: sorry_server {} not carried over: an {} sorry server for an {} service (a "
+                                     "sorry server is of the service's family; keepalived skips it too)",
+                                     Context::where(*sorry_at), format_ip(sorry->first),
+                                     family_name(sorry->first.family()), family_name(family)));
+            else if (sorry)
+                one.config->sorry_server = SorryServerConfig{sorry->first, sorry->second};
+            if (one.config->sorry_server && sorry_method.value_or(svc.forward) != ForwardMethod::nat)
+                one.note(fmt::format("{}: sorry_server: keepalived forwards to it by {}, Fulcrum by NAT: its replies "
+                                     "must come back through the director",
+                                     Context::where(*sorry_at), forward_method_name(sorry_method.value_or(svc.forward))));
             finish_service(one, "sorry_server");
             if (auto [it, fresh] = seen_.emplace(one.config->key(), one.origin); !fresh) {
                 one.config.reset();
@@ -848,14 +910,8 @@ private:
     RealServerPlan real_server(const Statement& s, ImportedService& notes)
     {
         RealServerPlan plan;
-        const Token& a = argument(c_, s, 0, "an address");
-        const Address address_of = address(c_, a);
-        if (!address_of.v4) {
-            notes.note(fmt::format("{}: real_server {} not carried over: Fulcrum is IPv4 only", Context::where(s.keyword), a.text));
-            plan.address = 0;
-            return plan;
-        }
-        plan.address = *address_of.v4;
+        plan.at = s.keyword;
+        plan.address = address(c_, argument(c_, s, 0, "an address"));
         plan.port = s.args.size() > 1 ? port(c_, s.args[1], true) : 0;
         RealServerConfig& rs = plan.imported.config;
         std::optional<ForwardMethod> forward;
@@ -902,9 +958,13 @@ private:
     {
         ServiceConfig& svc = *service.config;
         for (const RealServerPlan& plan : reals) {
-            if (plan.address == 0) continue;
             ImportedRealServer rs = plan.imported;
             if (!plan.method_given) rs.config.forward = svc.forward;
+            if (const std::string why = family_problem(svc.vip, plan.address, rs.config.forward); !why.empty()) {
+                service.note(fmt::format("{}: real_server {} not carried over: {}", Context::where(plan.at),
+                                         format_ip(plan.address), why));
+                continue;
+            }
             rs.config.port = plan.port != 0 ? plan.port : svc.port;
             if (rs.config.forward != ForwardMethod::nat && rs.config.port != svc.port) {
                 rs.notes.push_back(fmt::format("port {}: {} forwarding does not change the port (IPVS ignores it): "

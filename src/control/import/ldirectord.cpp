@@ -1,10 +1,11 @@
 // ldirectord.cf to Fulcrum services, read as Debian's ldirectord (4.12) reads it: global
-// `key = value` lines start at the first column; a `virtual=` line opens a section whose lines are
-// indented by at least four spaces or a tab, and the first line that is not (a blank one too) ends
-// it; '#' starts a comment. Its defaults, written out: checkinterval 10 s, checktimeout 5 s (connect
-// checks), negotiatetimeout 30 s (the others; each defaults to the other when only one is set),
-// failurecount 1, quiescent no, scheduler wrr, checktype negotiate, protocol tcp (udp on port 53),
-// weight 1, and a fallback forwarded by gate. A server comes back after one good check.
+// `key = value` lines start at the first column; a `virtual=` (or `virtual6=`) line opens a
+// section whose lines are indented by at least four spaces or a tab, and the first line that is
+// not (a blank one too) ends it; '#' starts a comment. Its defaults, written out: checkinterval
+// 10 s, checktimeout 5 s (connect checks), negotiatetimeout 30 s (the others; each defaults to the
+// other when only one is set), failurecount 1, quiescent no, scheduler wrr, checktype negotiate,
+// protocol tcp (udp on port 53), weight 1, and a fallback forwarded by gate. A server comes back
+// after one good check.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -227,8 +228,6 @@ struct Translator {
                     out.notes.push_back(fmt::format("{}: checkcount not carried over: it repeats ping checks, which "
                                                     "Fulcrum does not make",
                                                     where(s.key)));
-                if (s.key.text == "fallback6")
-                    out.notes.push_back(fmt::format("{}: fallback6 not carried over: Fulcrum is IPv4 only", where(s.key)));
             } else if (own.count(s.key.text)) {
                 if (s.key.text == "fork") yes_no(s);
                 out.notes.push_back(fmt::format("{}: {} not carried over: ldirectord's own operation (Fulcrum logs "
@@ -250,21 +249,39 @@ struct Translator {
             service.notes.insert(service.notes.begin(), std::move(why));
             out.services.push_back(std::move(service));
         };
-        const size_t colon = text.rfind(':');
-        if (v.key.text == "virtual6") return comment_only("not carried over: Fulcrum is IPv4 only");
-        if (colon == std::string::npos) {
-            if (parse_decimal(text)) return comment_only("not carried over: Fulcrum has no firewall-mark services");
-            r.fail(v.value, fmt::format("expected IP:PORT or a firewall mark, found {}", quote(text)));
+        // virtual6= holds IPv6 services, each with real6= servers and a fallback6=; ldirectord
+        // refuses the other family's address or keyword anywhere in it, and so does this.
+        const bool six = v.key.text == "virtual6";
+        std::optional<IpAddress> vip;
+        uint16_t vport = 0;
+        if (!text.empty() && text.front() == '[') {
+            const size_t close = text.find(']');
+            if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+                r.fail(v.value, fmt::format("expected [IPV6]:PORT, found {}", quote(text)));
+            if (!six) r.fail(v.value, "virtual= takes an IPv4 address; an IPv6 one takes virtual6=, as ldirectord says");
+            vip = parse_ip(text.substr(1, close - 1));
+            if (!vip || !vip->is_ipv6())
+                r.fail(v.value, fmt::format("expected an IPv6 address in brackets, found {}", quote(text.substr(0, close + 1))));
+            vport = port_of(at_offset(v.value, close + 2, text.substr(close + 2)));
+        } else {
+            const size_t colon = text.rfind(':');
+            if (colon == std::string::npos) {
+                if (parse_decimal(text)) return comment_only("not carried over: Fulcrum has no firewall-mark services");
+                r.fail(v.value, fmt::format("expected IP:PORT or a firewall mark, found {}", quote(text)));
+            }
+            const std::string host = text.substr(0, colon);
+            vport = port_of(at_offset(v.value, colon + 1, text.substr(colon + 1)));
+            const bool dotted = !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
+            if (auto v4 = parse_ipv4(host)) vip = IpAddress(*v4);
+            if (dotted && !vip) r.fail(v.value, fmt::format("expected an IPv4 address, found {}", quote(host)));
+            if (six && (vip || parse_ip(host)))
+                r.fail(v.value, "virtual6= takes an IPv6 address in brackets ([2001:db8::10]:80), as ldirectord says");
+            if (!vip) return comment_only("not carried over: the importer resolves no host names; write the address");
         }
-        const std::string host = text.substr(0, colon);
-        const uint16_t vport = port_of(at_offset(v.value, colon + 1, text.substr(colon + 1)));
-        const bool dotted = !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
-        auto vip = parse_ipv4(host);
-        if (dotted && !vip) r.fail(v.value, fmt::format("expected an IPv4 address, found {}", quote(host)));
-        if (!vip) return comment_only("not carried over: the importer resolves no host names; write the address");
 
         ServiceConfig& svc = service.config.emplace();
         svc.vip = *vip;
+        svc.persistence_netmask = full_length(vip->family());
         svc.port = vport;
         svc.protocol = vport == 53 ? Protocol::udp : Protocol::tcp;
         svc.scheduler = "wrr";
@@ -348,10 +365,11 @@ struct Translator {
                 positive(s);
             } else if (k == "quiescent") {
                 yes_no(s);
-            } else if (k == "fallback") {
+            } else if (k == "fallback" || k == "fallback6") {
+                if ((k == "fallback6") != six)
+                    r.fail(s.key, fmt::format("{} in a {}= section: ldirectord takes {} there", k, v.key.text,
+                                              six ? "fallback6" : "fallback"));
                 // Read with the global one below.
-            } else if (k == "fallback6") {
-                service.note(fmt::format("{}: fallback6 not carried over: Fulcrum is IPv4 only", at));
             } else if (k == "servicename" || k == "comment") {
                 service.note(fmt::format("{}: {}", k, s.value.text));
             } else if (k == "login" || k == "passwd" || k == "database" || k == "secret" || k == "load" ||
@@ -369,7 +387,18 @@ struct Translator {
                 service.note(fmt::format("persistent {} is above Fulcrum's {}: {} here", *persistent,
                                          limits::max_persistence_seconds, svc.persistence));
         }
-        if (netmask) {
+        if (netmask && six) {
+            // ldirectord passes a virtual6's netmask to ipvsadm -M as a prefix length.
+            auto length = parse_number<uint8_t>(netmask->value.text, 1, 128);
+            if (!length)
+                r.fail(netmask->value, fmt::format("netmask: expected a prefix length from 1 to 128 for a virtual6, found {}",
+                                                   quote(netmask->value.text)));
+            if (!persistent)
+                service.note(fmt::format("{}: netmask not carried over: ldirectord uses it only with persistent",
+                                         where(netmask->key)));
+            else
+                svc.persistence_netmask = *length;
+        } else if (netmask) {
             auto m = parse_ipv4(netmask->value.text);
             if (!m) r.fail(netmask->value, fmt::format("netmask: expected a dotted netmask, found {}", quote(netmask->value.text)));
             const uint32_t inverted = ~*m;
@@ -451,7 +480,7 @@ struct Translator {
         // The service's own method is the first real server's (ldirectord names one per real server),
         // or gate, ldirectord's default for a fallback, when there is none.
         svc.forward = service.real_servers.empty() ? ForwardMethod::dr : service.real_servers.front().config.forward;
-        fallback(sec, service, checktype == "off");
+        fallback(sec, service, six, checktype == "off");
         finish_service(service, "fallback");
         for (const ImportedService& earlier : out.services)
             if (earlier.config && earlier.config->key() == svc.key())
@@ -491,10 +520,10 @@ struct Translator {
         const ServiceConfig& svc = *service.config;
         const std::string& text = real.value.text;
         const std::string at = where(real.key);
-        if (real.key.text == "real6") {
-            service.note(fmt::format("{}: real6 not carried over: Fulcrum is IPv4 only", at));
-            return;
-        }
+        const bool six = svc.vip.is_ipv6();
+        if ((real.key.text == "real6") != six)
+            r.fail(real.key, fmt::format("{} in a {}= section: ldirectord takes {} there", real.key.text,
+                                         six ? "virtual6" : "virtual", six ? "real6" : "real"));
         size_t blank = text.find_first_of(" \t");
         const std::string target = text.substr(0, blank);
         // The rest: words, a quoted string being one.
@@ -508,18 +537,35 @@ struct Translator {
             words.push_back(at_offset(real.value, i, text.substr(i, end == std::string::npos ? std::string::npos : end - i)));
             i = end;
         }
-        const size_t colon = target.rfind(':');
-        const size_t arrow = target.find("->");
+        // [IPV6][:PORT] for real6 (no range: ldirectord refuses one), IP[->IP][:PORT] for real.
+        const size_t close = six && target.starts_with('[') ? target.find(']') : std::string::npos;
+        const size_t colon = six ? (close == std::string::npos ? target.rfind(':') : target.find(':', close))
+                                 : target.rfind(':');
+        if (six && target.find("->") != std::string::npos)
+            r.fail(real.value, "an IPv6 range, which ldirectord refuses (\"Address range for IPv6 is not supported yet\")");
+        const size_t arrow = six ? std::string::npos : target.find("->");
         const std::string first_text = target.substr(0, std::min(arrow, colon));
         std::string last_text = arrow == std::string::npos ? first_text : target.substr(arrow + 2, colon == std::string::npos ? std::string::npos : colon - arrow - 2);
         uint16_t port = 0;
         if (colon != std::string::npos) port = port_of(at_offset(real.value, colon + 1, target.substr(colon + 1)));
         const bool dotted = first_text.find_first_not_of("0123456789.") == std::string::npos &&
                             last_text.find_first_not_of("0123456789.") == std::string::npos;
-        auto first = parse_ipv4(first_text);
-        auto last = parse_ipv4(last_text);
-        if (dotted && (!first || !last))
-            r.fail(real.value, fmt::format("expected an IPv4 address or range (like 10.0.0.2->10.0.0.7), found {}", quote(target)));
+        std::optional<IpAddress> first;
+        std::optional<IpAddress> last;
+        if (six && close != std::string::npos) {
+            first = last = parse_ip(target.substr(1, close - 1));
+            if (!first || !first->is_ipv6() || (colon != std::string::npos && colon != close + 1) ||
+                (colon == std::string::npos && close + 1 != target.size()))
+                r.fail(real.value, fmt::format("expected an IPv6 address in brackets (like [2001:db8::11]:80), found {}", quote(target)));
+        } else if (six) {
+            if (dotted || parse_ip(target))
+                r.fail(real.value, fmt::format("real6 takes an IPv6 address in brackets (like [2001:db8::11]:80), found {}", quote(target)));
+        } else {
+            if (auto v4 = parse_ipv4(first_text)) first = IpAddress(*v4);
+            if (auto v4 = parse_ipv4(last_text)) last = IpAddress(*v4);
+            if (dotted && (!first || !last))
+                r.fail(real.value, fmt::format("expected an IPv4 address or range (like 10.0.0.2->10.0.0.7), found {}", quote(target)));
+        }
         if (words.empty())
             r.fail(at_offset(real.value, target.size(), ""), "expected a forwarding method (gate, masq or ipip) after the real server");
         ForwardMethod method{};
@@ -528,11 +574,12 @@ struct Translator {
         else if (words[0].text == "ipip") method = ForwardMethod::tun;
         else r.fail(words[0], fmt::format("unknown forwarding method {} (expected gate, masq or ipip)", quote(words[0].text)));
         if (!first) {
-            service.note(fmt::format("{}: real={} not carried over: the importer resolves no host names", at, target));
+            service.note(fmt::format("{}: {}={} not carried over: the importer resolves no host names", at,
+                                     real.key.text, target));
             return;
         }
         if (*last < *first) r.fail(real.value, fmt::format("range {} ends before it starts", quote(target)));
-        if (uint64_t{*last} - *first + 1 > max_real_range)
+        if (uint64_t{last->ipv4()} - first->ipv4() + 1 > max_real_range)
             r.fail(real.value, fmt::format("range {} holds more than {} addresses", quote(target), max_real_range));
         RealServerConfig rs;
         rs.forward = method;
@@ -579,19 +626,25 @@ struct Translator {
         if (svc.protocol == Protocol::udp && rs.health_check.type != HealthCheckType::none && rs.health_check.port == 0)
             rs.health_check.port = rs.port;
         if (never_added) {
-            service.note(fmt::format("{}: real={} not added (checktype=off)", at, text));
+            service.note(fmt::format("{}: {}={} not added (checktype=off)", at, real.key.text, text));
             return;
         }
-        for (uint64_t ip = *first; ip <= *last; ++ip) {
+        if (six) {
+            rs.address = *first;
+            service.real_servers.push_back({rs, notes});
+            return;
+        }
+        for (uint64_t ip = first->ipv4(); ip <= last->ipv4(); ++ip) {
             rs.address = static_cast<Ipv4>(ip);
             service.real_servers.push_back({rs, notes});
         }
     }
 
-    // fallback=HOST[:PORT] [gate|masq|ipip]: Fulcrum's sorry server, which it reaches by NAT.
-    void fallback(const Section& sec, ImportedService& service, bool never_added)
+    // fallback=HOST[:PORT] [gate|masq|ipip], fallback6=[IPV6][:PORT] [...] for a virtual6:
+    // Fulcrum's sorry server, which it reaches by NAT.
+    void fallback(const Section& sec, ImportedService& service, bool six, bool never_added)
     {
-        const Setting* f = setting(sec, "fallback");
+        const Setting* f = setting(sec, six ? "fallback6" : "fallback");
         if (!f || never_added) return;
         const std::string at = where(f->key);
         const std::string& text = f->value.text;
@@ -600,26 +653,35 @@ struct Translator {
         const std::string method = blank == std::string::npos ? "gate" : text.substr(text.find_first_not_of(" \t", blank));
         if (method != "gate" && method != "masq" && method != "ipip")
             r.fail(at_offset(f->value, blank + 1, method), fmt::format("unknown forwarding method {} (expected gate, masq or ipip)", quote(method)));
-        const size_t colon = target.rfind(':');
+        const size_t close = target.starts_with('[') ? target.find(']') : std::string::npos;
+        const size_t colon = close == std::string::npos ? target.rfind(':') : target.find(':', close);
         const std::string host = target.substr(0, colon);
         const uint16_t port = colon == std::string::npos ? 0 : port_of(at_offset(f->value, colon + 1, target.substr(colon + 1)));
-        auto ip = parse_ipv4(host);
-        if (!ip && host.find_first_not_of("0123456789.") == std::string::npos)
+        std::optional<IpAddress> ip;
+        if (close != std::string::npos && (colon == close + 1 || close + 1 == target.size()))
+            ip = parse_ip(host.substr(1, close - 1));
+        else if (auto v4 = parse_ipv4(host))
+            ip = IpAddress(*v4);
+        const bool literal = host.find_first_not_of("0123456789.") == std::string::npos || host.starts_with('[') ||
+                             parse_ip(host);
+        if (six && (!ip || !ip->is_ipv6()) && literal)
+            r.fail(f->value, fmt::format("expected an IPv6 address in brackets (like [2001:db8::99]:80), found {}", quote(host)));
+        if (!six && (!ip || !ip->is_ipv4()) && literal)
             r.fail(f->value, fmt::format("expected an IPv4 address, found {}", quote(host)));
         if (!ip) {
-            service.note(fmt::format("{}: fallback {} not carried over: the importer resolves no host names", at, text));
+            service.note(fmt::format("{}: {} {} not carried over: the importer resolves no host names", at, f->key.text, text));
             return;
         }
-        if ((*ip >> 24) == 127) {
-            service.note(fmt::format("{}: fallback {} not carried over: it is the director itself, and Fulcrum's sorry "
+        if (six ? *ip == *parse_ip("::1") : (ip->ipv4() >> 24) == 127) {
+            service.note(fmt::format("{}: {} {} not carried over: it is the director itself, and Fulcrum's sorry "
                                      "server is another host it forwards to",
-                                     at, text));
+                                     at, f->key.text, text));
             return;
         }
         if (method != "masq")
-            service.note(fmt::format("{}: fallback by {}: Fulcrum forwards to its sorry server by NAT, so its replies "
+            service.note(fmt::format("{}: {} by {}: Fulcrum forwards to its sorry server by NAT, so its replies "
                                      "must come back through the director",
-                                     at, method));
+                                     at, f->key.text, method));
         service.config->sorry_server = SorryServerConfig{*ip, port};
     }
 };
