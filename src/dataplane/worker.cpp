@@ -141,16 +141,16 @@ std::string set_rate_limits(DataplaneShared& shared, uint32_t kernel_per_second,
     return {};
 }
 
-std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socket)
+std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, uint32_t conn_table_size6, int socket)
 {
     rte_meter_srtcm_config(&w.kernel_meter, &w.shared->kernel_meter_profile);
     rte_meter_srtcm_config(&w.icmp_meter, &w.shared->icmp_meter_profile);
     if (!w.conns.init(conn_table_size, socket))
         return "cannot allocate the connection table of worker " + std::to_string(w.worker_id) + " (" +
                std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";
-    if (!w.conns6.init(conn_table_size, socket))
+    if (!w.conns6.init(conn_table_size6, socket))
         return "cannot allocate the IPv6 connection table of worker " + std::to_string(w.worker_id) + " (" +
-               std::to_string(conn_table_size) + " connections): not enough memory given to EAL (-m)";
+               std::to_string(conn_table_size6) + " connections): not enough memory given to EAL (-m)";
     w.cursors.assign(max_services_per_process, sched::SchedCursor{});
     // Each worker's random choices (twos) differ from the others'.
     for (sched::SchedCursor& cursor : w.cursors) sched::seed_cursor(cursor, w.worker_id + 1);
@@ -195,14 +195,23 @@ bool worker_dump_connections(WorkerContext& w, uint32_t budget)
         phase = ConnectionDump::working;
     }
     if (phase != ConnectionDump::working) return false;
-    const uint32_t capacity = w.conns.capacity();
+    const uint32_t capacity = dump_slots(w);
+    const uint32_t ipv4_slots = w.conns.capacity();
     const uint32_t end = capacity - dump.next_slot < budget ? capacity : dump.next_slot + budget;
     for (; dump.next_slot < end && dump.rows.size() < dump.limit; ++dump.next_slot) {
-        const Connection& c = w.conns.slot(dump.next_slot);
-        if (!c.in_use) continue;
-        dump.rows.push_back({c.client_key, c.real_ip, c.real_port,
-                             c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::count,
-                             connection_time_left(c, *w.snapshot, w.now_tick)});
+        if (dump.next_slot < ipv4_slots) {
+            const Connection& c = w.conns.slot(dump.next_slot);
+            if (!c.in_use) continue;
+            dump.rows.push_back({false, c.client_key, {}, c.real_ip, {}, c.real_port,
+                                 c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::count,
+                                 connection_time_left(c, *w.snapshot, w.now_tick)});
+        } else {
+            const Connection6& c = w.conns6.slot(dump.next_slot - ipv4_slots);
+            if (!c.in_use) continue;
+            dump.rows.push_back({true, {}, c.client_key, 0, c.real_ip, c.real_port,
+                                 c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::count,
+                                 connection_time_left(c, *w.snapshot, w.now_tick)});
+        }
     }
     if (dump.next_slot >= capacity || dump.rows.size() >= dump.limit)
         dump.phase.store(ConnectionDump::done, std::memory_order_release);

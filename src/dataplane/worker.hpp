@@ -14,8 +14,9 @@ namespace fulcrum::dataplane {
 // or what the meter refused.
 std::string set_rate_limits(DataplaneShared& shared, uint32_t kernel_per_second, uint32_t icmp_per_second);
 
-// Prepares a worker's own tables before it is launched. Returns an empty string, or what failed.
-std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, int socket);
+// Prepares a worker's own tables (the IPv4 and IPv6 connection tables of the sizes given)
+// before it is launched. Returns an empty string, or what failed.
+std::string worker_prepare(WorkerContext& w, uint32_t conn_table_size, uint32_t conn_table_size6, int socket);
 
 // The lcore entry point (rte_eal_remote_launch): runs until shared->stop is set. Returns 0.
 int worker_main(void* worker_context);

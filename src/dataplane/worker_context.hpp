@@ -135,13 +135,17 @@ inline void count_add(std::atomic<uint32_t>& counter, int delta)
 }
 
 // A request from the control core for a copy of some of a worker's connections (the console's
-// "show conns"). The worker copies a slice of its table per loop iteration (worker.hpp), so a
-// table of 2^24 slots never stalls one iteration. `phase` says who owns `limit` and `rows`:
+// "show conns"). The worker copies a slice of its tables per loop iteration (worker.hpp), so a
+// table of 2^24 slots never stalls one iteration. Slots number the IPv4 table's first, then the
+// IPv6 table's (dump_slots). `phase` says who owns `limit` and `rows`:
 // the control core while idle or done, the worker while requested or working.
 struct ConnectionDump {
     struct Row {
-        FlowKey client_key;
-        rte_be32_t real_ip;
+        bool is_ipv6;
+        FlowKey client_key;      // an IPv4 connection's
+        FlowKey6 client_key6;    // an IPv6 connection's
+        rte_be32_t real_ip;      // an IPv4 connection's
+        Ipv6Address real_ip6;    // an IPv6 connection's (IPv4-mapped for an IPv4 tunnel server)
         rte_be16_t real_port;
         TcpState state;
         Tick expires_in;
@@ -283,5 +287,8 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
 
     WorkerCounters counters;
 };
+
+// The slots a connection dump walks: the IPv4 table's, then the IPv6 table's.
+inline uint32_t dump_slots(const WorkerContext& w) { return w.conns.capacity() + w.conns6.capacity(); }
 
 }  // namespace fulcrum::dataplane

@@ -275,7 +275,7 @@ std::unique_ptr<WorkerContext> make_worker(Bench& b, uint32_t capacity, size_t& 
     w->shared = &b.shared;
     w->snapshot = b.snapshot.get();
     if (auto e = set_rate_limits(b.shared, 20000, 1000); !e.empty()) rte_exit(1, "%s\n", e.c_str());
-    if (auto e = worker_prepare(*w, capacity, 0); !e.empty()) rte_exit(1, "%s\n", e.c_str());
+    if (auto e = worker_prepare(*w, capacity, capacity, 0); !e.empty()) rte_exit(1, "%s\n", e.c_str());
     conn_bytes = static_cast<size_t>(w->conns.bytes_per_connection() * capacity);
     conn_bytes6 = static_cast<size_t>(w->conns6.bytes_per_connection() * capacity);
     return w;

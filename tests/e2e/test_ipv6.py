@@ -215,7 +215,8 @@ import hashlib, json, sys, urllib.request
 url, size = sys.argv[1], int(sys.argv[2])
 body = bytes((i * 13 + 5) % 253 for i in range(size))
 try:
-    answer = urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10).read().decode().split()
+    request = urllib.request.Request(url, data=body, method="POST")
+    answer = urllib.request.urlopen(request, timeout=10).read().decode().split()
     print(json.dumps({"ok": answer[1:] == [str(size), hashlib.sha256(body).hexdigest()], "server": answer[0]}))
 except Exception as e:
     print(json.dumps({"ok": False, "error": str(e)[:200]}))
@@ -307,10 +308,12 @@ def main():
                     checks.report(name, got == sent, f"{got}/{sent} echo replies from {addr}")
                 r = run_client(f"http://[{VIP6}]/", 20)
                 checks.report("http_nat66_rr", r.get("ok") and r.get("servers") == {"rs1": 10, "rs2": 10},
-                              f"20 GETs of http://[{VIP6}]/: {r.get('servers')} (want rs1/rs2 10/10) {r.get('errors') or ''}")
+                              f"20 GETs of http://[{VIP6}]/: {r.get('servers')} (want rs1/rs2 10/10) "
+                              f"{r.get('errors') or ''}")
                 want = __import__("hashlib").sha256(bytes((i * 7 + 3) % 251 for i in range(1 << 20))).hexdigest()
                 r = run_client(f"http://[{VIP6}]/1mb", 1)
-                checks.report("download_1mb_nat66", r.get("ok") and r.get("size") == 1 << 20 and r.get("sha256") == want,
+                checks.report("download_1mb_nat66",
+                              r.get("ok") and r.get("size") == 1 << 20 and r.get("sha256") == want,
                               f"{r.get('size')} bytes, sha256 {'matches' if r.get('sha256') == want else 'differs'} "
                               f"{r.get('errors') or ''}")
                 r = run_client(f"http://[{VIP6}]:8081/", 5)
@@ -324,7 +327,8 @@ def main():
                 # 1440-byte segments are 1500-byte packets, 40 too many for the IPv6 tunnel: the
                 # client hears packet too big (1460) from the VIP, and its upload goes on smaller.
                 L.in_ns("fl-client", "ip", "-6", "route", "flush", "cache", timeout=5)
-                r = L.in_ns("fl-client", L.PY, "-c", POST_CLIENT, f"http://[{VIP6}]:8082/upload", str(200000), timeout=30)
+                r = L.in_ns("fl-client", L.PY, "-c", POST_CLIENT, f"http://[{VIP6}]:8082/upload", str(200000),
+                            timeout=30)
                 posted = L._last_json(r.stdout) or {}
                 mtu = L.in_ns("fl-client", "ip", "-6", "route", "get", VIP6, timeout=5).stdout
                 checks.report("packet_too_big_tun6", posted.get("ok") and " mtu 1460 " in f" {mtu} ",
@@ -351,15 +355,24 @@ def main():
                               f"10 GETs of the IPv4 VIP 198.18.0.100 on the same director: {counts or '-'} "
                               f"(want rs1/rs2 5/5) {four.get('errors') or ''}")
                 text, _ = L.console_script("ipvsadm -L -n\n")
-                checks.report("ipvsadm_lists_ipv6", f"TCP  [{VIP6}]:80 rr" in text and f"  -> [{RS6['rs1']}]:8080" in text,
+                checks.report("ipvsadm_lists_ipv6",
+                              f"TCP  [{VIP6}]:80 rr" in text and f"  -> [{RS6['rs1']}]:8080" in text,
                               " | ".join(line for line in text.splitlines() if "[" in line)[:400])
+                # While the 10 connections above wait out their timeouts: ipvsadm -L -n -c lists
+                # the IPv6 ones as ipvsadm does ("TCP 01:58  TIME_WAIT   [client]:port [vip]:80 [rs]:8080").
+                conns, _ = L.console_script("ipvsadm -L -n -c\n")
+                rows6 = [line for line in conns.splitlines() if f"[{VIP6}]:80 " in line]
+                checks.report("ipvsadm_lists_ipv6_connections",
+                              len(rows6) >= 10 and all(f"[{CLIENT6}]:" in r and "[2001:db8:19::1" in r for r in rows6),
+                              f"{len(rows6)} rows to [{VIP6}]:80, e.g. {rows6[0].strip() if rows6 else '-'}")
                 neighbors, _ = L.console_script("show neighbors\n")
                 checks.report("neighbors_learned", RS6["rs1"] in neighbors and CLIENT6 in neighbors,
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
             else:
                 for n in ("ping6_director", "ping6_vip", "http_nat66_rr", "download_1mb_nat66", "http_dr6",
-                          "http_tun6_in_6", "http_tun6_in_4", "packet_too_big_tun6", "udp_echo_nat66", "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside",
-                          "ipvsadm_lists_ipv6", "neighbors_learned"):
+                          "http_tun6_in_6", "http_tun6_in_4", "packet_too_big_tun6", "udp_echo_nat66",
+                          "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside", "ipvsadm_lists_ipv6",
+                          "ipvsadm_lists_ipv6_connections", "neighbors_learned"):
                     checks.report(n, False, "director not ready")
             code = director.stop()
             for s in servers:

@@ -178,7 +178,7 @@ void set_up()
     h->w->shared = &s;
     // The defaults: a fuzzer's inputs are as fast as a flood.
     if (!set_rate_limits(s, 20000, 1000).empty()) fail("set_rate_limits failed");
-    if (!worker_prepare(*h->w, 1024, 0).empty()) fail("worker_prepare failed");
+    if (!worker_prepare(*h->w, 1024, 1024, 0).empty()) fail("worker_prepare failed");
     h->w->snapshot = h->snapshot.get();
     worker_set_clock(*h->w, rte_rdtsc());
     harness = h.release();

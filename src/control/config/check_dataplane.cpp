@@ -119,15 +119,20 @@ void Checker::check_dataplane(const Item& item)
             }
         }
     }
-    if (auto* c = m->find("conn_table_size")) {
+    // Connection tables: a power of two, so that a hash indexes them with a mask.
+    auto table_size = [&](const char* key, uint32_t& size) {
+        auto* c = m->find(key);
+        if (c == nullptr) return;
         const std::string what = fmt::format("a power of two from {} to {}", limits::min_conn_table_size, limits::max_conn_table_size);
         if (auto v = integer(*c, limits::min_conn_table_size, limits::max_conn_table_size, what)) {
             if (is_power_of_two(*v))
-                dp.conn_table_size = static_cast<uint32_t>(*v);
+                size = static_cast<uint32_t>(*v);
             else
                 expected(*c, what);
         }
-    }
+    };
+    table_size("conn_table_size", dp.conn_table_size);
+    table_size("conn_table_size_ipv6", dp.conn_table_size_ipv6);
     if (auto* b = m->find("mbufs"))
         if (auto v = integer(*b, limits::min_mbufs, limits::max_mbufs)) dp.mbufs = static_cast<uint32_t>(*v);
     if (auto* k = m->find("kernel_rate_limit"))

@@ -4,6 +4,7 @@
 // configuration's public functions.
 #include "control/config/checker.hpp"
 #include "common/text.hpp"
+#include "control/config/limits.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -136,6 +137,15 @@ const InterfaceConfig* interface_holding(const Config& config, const IpAddress& 
             if (prefix.contains(ip)) holder = &iface;
     }
     return holder;
+}
+
+uint32_t ipv6_conn_table_size(const Config& config)
+{
+    if (config.dataplane.conn_table_size_ipv6 != 0) return config.dataplane.conn_table_size_ipv6;
+    for (const InterfaceConfig& iface : config.interfaces)
+        for (const IpPrefix& prefix : iface.addresses)
+            if (!prefix.address.is_ipv4()) return config.dataplane.conn_table_size;
+    return static_cast<uint32_t>(limits::min_conn_table_size);
 }
 
 std::vector<Ipv4Prefix> ipv4_addresses(const InterfaceConfig& iface)

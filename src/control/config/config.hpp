@@ -18,6 +18,10 @@ struct DataplaneConfig {
     unsigned workers = 1;                // worker lcores; the main lcore runs the control plane
     std::vector<std::string> eal;        // extra EAL arguments, after the generated ones
     uint32_t conn_table_size = 65536;    // connections per worker
+    // IPv6 connections per worker, in a table of their own; 0 = not given: conn_table_size when
+    // an interface has an IPv6 address, else the least (ipv6_conn_table_size), so that an IPv4-only
+    // director does not pay for a table it never fills.
+    uint32_t conn_table_size_ipv6 = 0;
     uint32_t mbufs = 16384;              // packet buffers in the pool shared by all ports
     // IPVS's sysctl: a packet of a connection whose real server has left its service ends the
     // connection (dropped) instead of still reaching the old server.
@@ -241,6 +245,10 @@ struct ConfigResult {
 // it names an interface and by none otherwise (the link is not known).
 // A route's next hop `via` leaves through interface_holding(config, via, route.interface).
 const InterfaceConfig* interface_holding(const Config& config, const IpAddress& ip, std::string_view only = {});
+
+// The IPv6 connection table's size per worker, as conn_table_size_ipv6 says or derived from
+// the configuration.
+uint32_t ipv6_conn_table_size(const Config& config);
 
 // The interface's IPv4 addresses, for the parts that are IPv4 only today (the dataplane's ports,
 // the TAP's addresses, gratuitous ARP); the dataplane's IPv6 part takes the others.

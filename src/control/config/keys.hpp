@@ -21,10 +21,10 @@ inline constexpr std::array<std::string_view, 11> top_keys{"dataplane", "interfa
                                                      "services",  "timeouts",   "console", "metrics",
                                                      "high_availability", "sync", "announce"};
 inline constexpr std::array<std::string_view, 1> top_required{"interfaces"};
-inline constexpr std::array<std::string_view, 14> dataplane_keys{
+inline constexpr std::array<std::string_view, 15> dataplane_keys{
     "workers",    "eal",         "conn_table_size", "mbufs",      "expire_nodest_conn", "kernel_rate_limit",
     "drop_entry", "drop_packet", "secure_tcp",      "flood_mode", "amemthresh",         "am_droprate",
-    "icmp_rate_limit", "sloppy_tcp"};
+    "icmp_rate_limit", "sloppy_tcp", "conn_table_size_ipv6"};
 inline constexpr std::array<std::string_view, 1> listen_keys{"listen"};
 inline constexpr std::array<std::string_view, 4> console_keys{"socket", "group", "listen", "allow_remote"};
 inline constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",

@@ -79,6 +79,8 @@ std::string config_to_yaml(const Config& c)
     for (const std::string& a : c.dataplane.eal) out << YAML::DoubleQuoted << a;
     out << YAML::EndSeq;
     out << YAML::Key << "conn_table_size" << YAML::Value << c.dataplane.conn_table_size;
+    if (c.dataplane.conn_table_size_ipv6 != 0)
+        out << YAML::Key << "conn_table_size_ipv6" << YAML::Value << c.dataplane.conn_table_size_ipv6;
     out << YAML::Key << "mbufs" << YAML::Value << c.dataplane.mbufs;
     if (c.dataplane.expire_nodest_conn) out << YAML::Key << "expire_nodest_conn" << YAML::Value << true;
     if (c.dataplane.sloppy_tcp) out << YAML::Key << "sloppy_tcp" << YAML::Value << true;

@@ -200,7 +200,9 @@ std::string Director::start(const Config& config, const std::string& config_path
                                           RING_F_SP_ENQ | RING_F_SC_DEQ);
         if (w->from_control == nullptr) return dpdk_failure("cannot create ring " + ring_name);
         if (auto e = create_sync_rings(*w, socket); !e.empty()) return e;
-        if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, socket); !e.empty()) return e;
+        if (auto e = worker_prepare(*w, config.dataplane.conn_table_size, ipv6_conn_table_size(config), socket);
+            !e.empty())
+            return e;
         workers_.push_back(std::move(w));
     }
 

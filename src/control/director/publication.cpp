@@ -48,6 +48,9 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
     if (running.dataplane.eal != next.dataplane.eal) changed.push_back("dataplane.eal");
     if (running.dataplane.conn_table_size != next.dataplane.conn_table_size)
         changed.push_back("dataplane.conn_table_size");
+    // Derived when not given: IPv6 addresses appearing on a reload would want a larger table.
+    if (ipv6_conn_table_size(running) != ipv6_conn_table_size(next))
+        changed.push_back("dataplane.conn_table_size_ipv6");
     if (running.dataplane.mbufs != next.dataplane.mbufs) changed.push_back("dataplane.mbufs");
     if (running.dataplane.kernel_rate_limit != next.dataplane.kernel_rate_limit)
         changed.push_back("dataplane.kernel_rate_limit");

@@ -16,6 +16,7 @@
 #include <rte_timer.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <chrono>
 #include <thread>
@@ -115,7 +116,8 @@ std::vector<NeighborRow> Director::neighbors() const
     };
     // IPv4 first, then IPv6, as `ip neigh` lists them.
     for (const NeighborTable::Row& r : neighbors_->rows()) add(rte_be_to_cpu_32(r.ip), r.mac, r.port, r.is_static);
-    for (const Neighbor6Table::Row& r : neighbors6_->rows()) add(IpAddress::ipv6(r.ip.bytes), r.mac, r.port, r.is_static);
+    for (const Neighbor6Table::Row& r : neighbors6_->rows())
+        add(IpAddress::ipv6(neighbor_address(r.ip).bytes), r.mac, r.port, r.is_static);
     return out;
 }
 
@@ -261,6 +263,45 @@ std::vector<WorkerStatus> Director::workers() const
     return out;
 }
 
+namespace {
+
+IpAddress ip_of(const Ipv6Address& a)
+{
+    // An IPv6 service's IPv4 tunnel real server is held IPv4-mapped: ipvsadm shows it as IPv4.
+    if (a.is_ipv4_mapped()) {
+        rte_be32_t v4;
+        std::memcpy(&v4, &a.bytes[12], sizeof v4);
+        return IpAddress(rte_be_to_cpu_32(v4));
+    }
+    return IpAddress::ipv6(a.bytes);
+}
+
+ConnectionRow connection_row(const ConnectionDump::Row& row)
+{
+    ConnectionRow c;
+    const uint8_t proto = row.is_ipv6 ? row.client_key6.proto : row.client_key.proto;
+    c.protocol = proto == IPPROTO_TCP ? Protocol::tcp : Protocol::udp;
+    c.expires_in_seconds = row.expires_in / ticks_per_second;
+    c.state = row.state == TcpState::count ? "UDP" : std::string(tcp_state_name(row.state));
+    c.real_port = rte_be_to_cpu_16(row.real_port);
+    if (row.is_ipv6) {
+        c.client = ip_of(row.client_key6.src_ip);
+        c.client_port = rte_be_to_cpu_16(row.client_key6.src_port);
+        c.vip = ip_of(row.client_key6.dst_ip);
+        c.vport = rte_be_to_cpu_16(row.client_key6.dst_port);
+        c.real_server = ip_of(row.real_ip6);
+    } else {
+        c.client = rte_be_to_cpu_32(row.client_key.src_ip);
+        c.client_port = rte_be_to_cpu_16(row.client_key.src_port);
+        c.vip = rte_be_to_cpu_32(row.client_key.dst_ip);
+        c.vport = rte_be_to_cpu_16(row.client_key.dst_port);
+        c.real_server = rte_be_to_cpu_32(row.real_ip);
+    }
+    return c;
+}
+
+}  // namespace
+
 std::vector<ConnectionRow> Director::connections(size_t limit)
 {
     ConnectionCursor cursor;
@@ -287,7 +328,7 @@ std::vector<ConnectionRow> Director::connections_from(ConnectionCursor& cursor, 
             cursor.slot = 0;
         };
         // A worker still busy with a request given up on is skipped (it finishes that one).
-        if (cursor.slot >= w.conns.capacity() || !dump.request(limit, cursor.slot)) {
+        if (cursor.slot >= dump_slots(w) || !dump.request(limit, cursor.slot)) {
             next_worker();
             continue;
         }
@@ -301,24 +342,12 @@ std::vector<ConnectionRow> Director::connections_from(ConnectionCursor& cursor, 
             next_worker();
             continue;
         }
-        for (const ConnectionDump::Row& row : dump.rows) {
-            ConnectionRow c;
-            c.protocol = row.client_key.proto == IPPROTO_TCP ? Protocol::tcp : Protocol::udp;
-            c.expires_in_seconds = row.expires_in / ticks_per_second;
-            c.state = row.state == TcpState::count ? "UDP" : std::string(tcp_state_name(row.state));
-            c.client = rte_be_to_cpu_32(row.client_key.src_ip);
-            c.client_port = rte_be_to_cpu_16(row.client_key.src_port);
-            c.vip = rte_be_to_cpu_32(row.client_key.dst_ip);
-            c.vport = rte_be_to_cpu_16(row.client_key.dst_port);
-            c.real_server = rte_be_to_cpu_32(row.real_ip);
-            c.real_port = rte_be_to_cpu_16(row.real_port);
-            out.push_back(c);
-        }
+        for (const ConnectionDump::Row& row : dump.rows) out.push_back(connection_row(row));
         // The worker's place moves on, or this worker is done: a listing always ends.
         const bool moved = dump.next_slot > cursor.slot;
         cursor.slot = dump.next_slot;
         dump.release();
-        if (!moved || cursor.slot >= w.conns.capacity()) next_worker();
+        if (!moved || cursor.slot >= dump_slots(w)) next_worker();
     }
     return out;
 }
