@@ -36,6 +36,7 @@ struct NextHopFamily<rte_be32_t> {
     static NextHopState<rte_be32_t>& state(WorkerContext& w) { return w.next_hops; }
     // Host order, so hosts of one subnet spread over the slots.
     static uint32_t cache_index(rte_be32_t ip) { return rte_be_to_cpu_32(ip) & (neighbor_cache_size - 1); }
+    static rte_be32_t key(rte_be32_t ip, uint16_t) { return ip; }
     static void ask(WorkerContext& w, uint16_t port_id, rte_be32_t target)
     {
         const PortInfo& port = w.shared->ports[port_id];
@@ -55,6 +56,7 @@ struct NextHopFamily<Ipv6Address> {
     {
         return ((uint32_t{ip.bytes[14]} << 8) | ip.bytes[15]) & (neighbor_cache_size - 1);
     }
+    static Ipv6Address key(const Ipv6Address& ip, uint16_t port) { return neighbor_key(ip, port); }
     static void ask(WorkerContext& w, uint16_t port_id, const Ipv6Address& target)
     {
         const PortInfo& port = w.shared->ports[port_id];
@@ -65,12 +67,14 @@ struct NextHopFamily<Ipv6Address> {
     }
 };
 
-// The neighbour cache is direct-mapped on the low bits of the address.
+// The neighbour cache is direct-mapped on the low bits of the address. `port` is where the next
+// hop is reached (a link-local one's table key has it).
 template <typename Address>
-bool resolve(WorkerContext& w, const Address& next_hop, rte_ether_addr& mac)
+bool resolve(WorkerContext& w, const Address& address, uint16_t port, rte_ether_addr& mac)
 {
     using Family = NextHopFamily<Address>;
     using Table = BasicNeighborTable<Address>;
+    const Address next_hop = Family::key(address, port);
     auto& slot = Family::state(w).cache[Family::cache_index(next_hop)];
     const uint32_t now_s = w.now_tick / ticks_per_second;
     if (slot.entry != nullptr && slot.ip == next_hop && Table::mac_for(*slot.entry, next_hop, now_s, mac))
@@ -83,10 +87,10 @@ bool resolve(WorkerContext& w, const Address& next_hop, rte_ether_addr& mac)
 }
 
 template <typename Address>
-bool already_waiting_for(const NextHopState<Address>& state, const Address& next_hop)
+bool already_waiting_for(const NextHopState<Address>& state, const Address& next_hop, uint16_t port)
 {
     for (unsigned i = 0; i < state.pending_count; ++i)
-        if (state.pending[i].next_hop == next_hop) return true;
+        if (state.pending[i].next_hop == next_hop && state.pending[i].port_id == port) return true;
     return false;
 }
 
@@ -95,13 +99,13 @@ Verdict send_to_next_hop(WorkerContext& w, rte_mbuf* m, uint16_t port_id, const 
 {
     using Family = NextHopFamily<Address>;
     rte_ether_addr mac;
-    if (resolve(w, next_hop, mac)) {
+    if (resolve(w, next_hop, port_id, mac)) {
         fill_ethernet(m, w.shared->ports[port_id], mac, Family::ether_type);
         return Verdict::transmit(port_id);
     }
     NextHopState<Address>& state = Family::state(w);
     if (state.pending_count == max_pending_arp) return Verdict::drop(DropReason::neighbor_unresolved);
-    if (!already_waiting_for(state, next_hop)) Family::ask(w, port_id, next_hop);
+    if (!already_waiting_for(state, next_hop, port_id)) Family::ask(w, port_id, next_hop);
     state.pending[state.pending_count++] = {m, next_hop, port_id, w.now};
     ++w.counters.held_for_arp;
     return Verdict::held();
@@ -119,7 +123,7 @@ void retry_pending(WorkerContext& w)
     for (unsigned i = 0; i < state.pending_count; ++i) {
         BasicPendingPacket<Address> p = state.pending[i];
         rte_ether_addr mac;
-        if (resolve(w, p.next_hop, mac)) {
+        if (resolve(w, p.next_hop, p.port_id, mac)) {
             fill_ethernet(p.mbuf, w.shared->ports[p.port_id], mac, Family::ether_type);
             egress_stage(w, p.port_id, p.mbuf);
             continue;
@@ -132,7 +136,7 @@ void retry_pending(WorkerContext& w)
         // One request per next hop per retry round: only the first frame waiting for it asks.
         bool first_for_hop = true;
         for (unsigned j = 0; j < kept; ++j)
-            if (state.pending[j].next_hop == p.next_hop) first_for_hop = false;
+            if (state.pending[j].next_hop == p.next_hop && state.pending[j].port_id == p.port_id) first_for_hop = false;
         if (ask_again && first_for_hop) Family::ask(w, p.port_id, p.next_hop);
         state.pending[kept++] = p;
     }

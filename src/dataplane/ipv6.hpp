@@ -91,6 +91,29 @@ inline Ipv6Address ipv4_mapped(rte_be32_t address)
     return a;
 }
 
+// The neighbour table's key of `a` heard or reached on port `port`. A link-local address is
+// unique on its link only (fe80::/64 is every link's): two links may each have a router at
+// fe80::1, and one link's hosts must not be able to speak for the other's. Its key carries the
+// port in bytes 2 and 3, which fe80::/64 has as zero; any other address is its own key.
+inline Ipv6Address neighbor_key(const Ipv6Address& a, uint16_t port)
+{
+    if (!a.is_link_local()) return a;
+    Ipv6Address key = a;
+    const auto tag = static_cast<uint16_t>(port + 1);
+    key.bytes[2] = static_cast<uint8_t>(tag >> 8);
+    key.bytes[3] = static_cast<uint8_t>(tag);
+    return key;
+}
+
+// The address a neighbour_key stands for (the port's tag cleared), for the console.
+inline Ipv6Address neighbor_address(const Ipv6Address& key)
+{
+    if (!key.is_link_local()) return key;
+    Ipv6Address a = key;
+    a.bytes[2] = a.bytes[3] = 0;
+    return a;
+}
+
 // IPVS's fold of an IPv6 address into 32 bits for its hashing schedulers (sh, dh, mh, lblc):
 // the XOR of its four words, as ip_vs_sh_hashkey and ip_vs_mh_hashkey compute it, in host order.
 inline uint32_t fold_ipv6(const Ipv6Address& a)

@@ -43,24 +43,27 @@ bool answers_for(const WorkerContext& w, const PortInfo& port, const Ipv6Address
     return port.is_local(ip) || (w.snapshot != nullptr && w.snapshot->is_vip(ip));
 }
 
-// As ARP's: a neighbour is learned from what is addressed to us (a solicitation for one of our
-// addresses, an advertisement sent to one), and an entry that exists follows any message its
-// owner sends (an unsolicited advertisement after a failover). The sender must be on the link
-// and not claim an address no host has.
+// What a message says about its sender goes to the control core. Only a solicited advertisement
+// sent to one of our addresses makes an entry (the answer to our solicitation; RFC 4861 7.2.5
+// discards an unsolicited one that finds none), so a flood of solicitations from made-up
+// sources cannot fill the table; an entry that exists follows its owner's messages, to another
+// MAC only with the override flag (7.2.5). The sender must be on the link and not claim an
+// address no host has; a link-local one is known per port (neighbor_key).
 void tell_control(WorkerContext& w, const PortInfo& port, const Ipv6Address& sender, const rte_ether_addr& mac,
-                  bool addressed_to_us)
+                  bool may_create, bool may_override)
 {
     if (!port.on_link(sender) || (!sender.is_link_local() && martian_source(*w.snapshot, sender))) return;
     if (sender.is_link_local() && port.is_local(sender)) return;
-    if (const Neighbor6Table::Entry* entry = w.shared->neighbors6->find(sender)) {
+    const Ipv6Address key = neighbor_key(sender, port.port_id);
+    if (const Neighbor6Table::Entry* entry = w.shared->neighbors6->find(key)) {
         rte_ether_addr known;
-        if (Neighbor6Table::mac_for(*entry, sender, w.now_tick / ticks_per_second, known) &&
-            rte_is_same_ether_addr(&known, &mac))
+        if (Neighbor6Table::mac_for(*entry, key, w.now_tick / ticks_per_second, known) &&
+            (rte_is_same_ether_addr(&known, &mac) || !may_override))
             return;
-    } else if (!addressed_to_us) {
+    } else if (!may_create) {
         return;
     }
-    Neighbor6Update update{sender, mac, port.port_id};
+    Neighbor6Update update{key, mac, port.port_id};
     rte_ring_mp_enqueue_elem(w.shared->neighbor6_updates, &update, sizeof update);
 }
 
@@ -134,7 +137,10 @@ Verdict nd_receive(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPa
     if (!solicitation) {
         // RFC 4861 7.1.2: a solicited advertisement is never multicast.
         if (destination.is_multicast() && (message[4] & flag_solicited)) return Verdict::drop(DropReason::nd_invalid);
-        if (link_layer != nullptr) tell_control(w, port, target, *link_layer, answers_for(w, port, destination));
+        const bool solicited = (message[4] & flag_solicited) != 0;
+        if (link_layer != nullptr)
+            tell_control(w, port, target, *link_layer, solicited && answers_for(w, port, destination),
+                         (message[4] & flag_override) != 0);
         // The kernel behind the port resolves its own neighbours: it hears the answers.
         if (port.kernel_port != no_port) return egress_to_kernel(w, port.kernel_port);
         return Verdict::drop(DropReason::nd_not_for_us);
@@ -145,9 +151,10 @@ Verdict nd_receive(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPa
     const bool probe = source.is_unspecified();
     if (probe && (link_layer != nullptr || destination != solicited_node_group(target)))
         return Verdict::drop(DropReason::nd_invalid);
-    const bool ours = answers_for(w, port, target);
-    if (!probe && link_layer != nullptr) tell_control(w, port, source, *link_layer, ours);
-    if (!ours) return Verdict::drop(DropReason::nd_not_for_us);
+    // A solicitation for an address not ours is discarded whole (7.2.3); one for ours updates
+    // what we know of its sender, and makes no entry.
+    if (!answers_for(w, port, target)) return Verdict::drop(DropReason::nd_not_for_us);
+    if (!probe && link_layer != nullptr) tell_control(w, port, source, *link_layer, false, true);
 
     // The advertisement, in place: to the solicitation's sender, or to all nodes for a probe
     // (which then learns that the address is taken).

@@ -132,6 +132,9 @@ int ipv6_transport_offset(const uint8_t* frame, uint32_t offset, uint32_t availa
         case ipv6_routing:
         case ipv6_destination_options: {
             if (end - offset < 8) return -1;
+            // Segments left: the packet is on its way to another node, through this one, and
+            // its pseudo-header's destination is not the one it carries yet. Not ours to serve.
+            if (proto == ipv6_routing && frame[offset + 3] != 0) return -1;
             const uint32_t length = (uint32_t{frame[offset + 1]} + 1) * 8;
             if (end - offset < length) return -1;
             proto = frame[offset];

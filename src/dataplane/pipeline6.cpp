@@ -30,6 +30,8 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
     Verdict v = icmp6_answer_echo(m, frame, p);
     if (v.settled()) return v;
     ++w.counters.icmp_echo_replies;
+    // A link-local requester is on the link the request came in by, which no route names.
+    if (requester.is_link_local()) return egress_via(w, m, NextHop6{m->port, {}}, requester);
     return egress_ipv6(w, m, requester);
 }
 

@@ -114,13 +114,17 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be
 
 namespace {
 
-// The inner packet is too big for the tunnel: the client hears the largest that fits.
-Verdict refuse_too_big(WorkerContext& w, const uint8_t* inner, uint16_t inner_length, uint16_t mtu, uint16_t overhead)
+// The inner packet is too big for the tunnel: the client hears the largest that fits, unless
+// the packet is itself an ICMPv6 error (one relayed to a tunnelled real server), which is never
+// answered with another (RFC 4443 2.4 e.1).
+Verdict refuse_too_big(WorkerContext& w, const ParsedPacket& p, const uint8_t* inner, uint16_t inner_length,
+                       uint16_t mtu, uint16_t overhead)
 {
     const uint16_t fits = mtu > overhead ? static_cast<uint16_t>(mtu - overhead) : 0;
+    const bool is_error = p.key.proto == IPPROTO_ICMPV6 && icmp6_is_error(inner[p.l4_offset - p.l3_offset]);
     // A link whose tunnel MTU is below IPv6's minimum would have to fragment the outer packet
     // (RFC 2473 7.1); such a link is not supported, and the packet is dropped unanswered.
-    if (fits < ipv6_minimum_mtu || !icmp_within_rate(w)) return Verdict::drop(DropReason::too_big_df);
+    if (is_error || fits < ipv6_minimum_mtu || !icmp_within_rate(w)) return Verdict::drop(DropReason::too_big_df);
     const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(inner);
     rte_mbuf* icmp = icmp6_build_error(w.shared->pool, inner, inner_length, Ipv6Address::from(ip->dst_addr),
                                        icmp6_packet_too_big, 0, fits);
@@ -146,7 +150,8 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const 
         if (hop == nullptr) return Verdict::drop(DropReason::no_route);
         const PortInfo& port = w.shared->ports[hop->port];
         if (inner_length + tunnel_overhead > port.mtu)
-            return refuse_too_big(w, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu, tunnel_overhead);
+            return refuse_too_big(w, p, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu,
+                                  tunnel_overhead);
         if (!open_gap_after_ethernet(m, tunnel_overhead)) return Verdict::drop(DropReason::no_headroom);
         auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
         auto* outer = header_at<rte_ipv4_hdr>(frame, sizeof(rte_ether_hdr));
@@ -169,7 +174,7 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const 
     const PortInfo& port = w.shared->ports[hop->port];
     constexpr uint16_t overhead = sizeof(rte_ipv6_hdr);
     if (inner_length + overhead > port.mtu)
-        return refuse_too_big(w, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu, overhead);
+        return refuse_too_big(w, p, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu, overhead);
     if (!open_gap_after_ethernet(m, overhead)) return Verdict::drop(DropReason::no_headroom);
     auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
     auto* outer = header_at<rte_ipv6_hdr>(frame, sizeof(rte_ether_hdr));

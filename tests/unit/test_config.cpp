@@ -319,7 +319,7 @@ timeouts: { tcpfin: 10 }
                   "routes, neighbors, services, timeouts, console, metrics, high_availability, sync, announce)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
                   "conn_table_size, mbufs, expire_nodest_conn, kernel_rate_limit, drop_entry, drop_packet, secure_tcp, "
-              "flood_mode, amemthresh, am_droprate, icmp_rate_limit, sloppy_tcp)",
+              "flood_mode, amemthresh, am_droprate, icmp_rate_limit, sloppy_tcp, conn_table_size_ipv6)",
                   "t.yaml:6:40: routes[0]: unknown key \"metric\" in route (expected one of: dst, via, interface)",
                   "t.yaml:8:47: neighbors[0]: unknown key \"iface\" in neighbor (expected one of: ip, mac)",
                   "t.yaml:14:5: services[0]: unknown key \"persistent\" in service (expected one of: vip, port, "
@@ -1185,6 +1185,34 @@ const std::string dual_interfaces = R"(interfaces:
   - { name: ext, device: net_tap0, address: [10.0.0.1/24, 2001:db8::1/64] }
   - { name: int, device: net_tap1, address: [172.16.0.1/24, 2001:db8:1::1/64] }
 )";
+
+TEST(ConfigDualStack, VipOwnershipKernelFollowsIpv4VipsOnly)
+{
+    // The dataplane would answer for an IPv6 VIP whichever director holds it: refused, not
+    // silently taken over.
+    EXPECT_EQ(errors_of(dual_interfaces + R"(high_availability: { vip_ownership: kernel }
+services:
+  - { vip: 10.0.0.100, port: 80, protocol: tcp, real_servers: [{ address: 172.16.0.2 }] }
+  - { vip: 2001:db8::100, port: 80, protocol: tcp, real_servers: [{ address: 2001:db8:1::2 }] }
+)"),
+              (Lines{"t.yaml:4:37: high_availability.vip_ownership: vip_ownership kernel follows IPv4 VIPs only so "
+                     "far, and service [2001:db8::100]:80 has an IPv6 one"}));
+}
+
+TEST(ConfigDualStack, TheIpv6TableSizeIsGivenOrFollowsTheAddresses)
+{
+    EXPECT_EQ(ipv6_conn_table_size(good(R"(interfaces:
+  - { name: ext, device: net_tap0, address: 10.0.0.1/24 }
+)")), 1024u);  // no IPv6 address: the least
+    EXPECT_EQ(ipv6_conn_table_size(good(dual_interfaces + "dataplane: { conn_table_size: 131072 }\n")), 131072u);
+    const Config given = good(dual_interfaces + "dataplane: { conn_table_size_ipv6: 4096 }\n");
+    EXPECT_EQ(ipv6_conn_table_size(given), 4096u);
+    // Written only when given, and read back the same.
+    EXPECT_EQ(parse_config(config_to_yaml(given), "w.yaml").config->dataplane.conn_table_size_ipv6, 4096u);
+    EXPECT_EQ(errors_of(dual_interfaces + "dataplane: { conn_table_size_ipv6: 5000 }\n"),
+              (Lines{"t.yaml:4:36: dataplane.conn_table_size_ipv6: expected a power of two from 1024 to 16777216, "
+                     "found \"5000\""}));
+}
 
 TEST(ConfigDualStack, InterfaceAddresses)
 {

@@ -335,6 +335,80 @@ TEST_F(Pipeline, ArpBetweenOtherHostsTeachesNothingNewButUpdatesWhatIsKnown)
     EXPECT_EQ(update.mac.addr_bytes[1], 0xdd);
 }
 
+namespace {
+
+// A neighbour advertisement of `target` at `mac`, from `target` to `to` on a link.
+Bytes advertisement6(const Mac& from_mac, const Mac& to_mac, const Ip6& target, const Ip6& to, uint8_t flags,
+                     const Mac& mac)
+{
+    Bytes body{flags, 0, 0, 0};
+    body.insert(body.end(), target.begin(), target.end());
+    body.insert(body.end(), {2, 1});
+    body.insert(body.end(), mac.begin(), mac.end());
+    return Frame6{}.from(from_mac).to(to_mac).src(target).dst(to).icmp(ND_ADVERT).with_icmp_body(body).with_hop_limit(255).bytes();
+}
+
+const Ip6 all_nodes6 = ipv6(0xff02, 0, 0, 0, 0, 0, 0, 1);
+const Mac all_nodes_mac{0x33, 0x33, 0, 0, 0, 1};
+
+Ip6 link_local6(const Mac& m)
+{
+    return {0xfe, 0x80, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(m[0] ^ 2), m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]};
+}
+
+}  // namespace
+
+TEST_F(Pipeline, IPv6NeighboursAreLearnedOnlyFromAnswersAndLinkLocalOnesPerLink)
+{
+    constexpr uint8_t solicited_override = 0x40 | 0x20, override_only = 0x20, solicited_only = 0x40;
+    const Ip6 router = ipv6(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    const Mac uplink_router{0x02, 0xaa, 0, 0, 0, 1}, impostor{0x02, 0xbb, 0, 0, 0, 1};
+    auto learned = [&]() {
+        std::vector<Neighbor6Update> out;
+        Neighbor6Update u{};
+        while (rte_ring_dequeue_elem(shared_->neighbor6_updates, &u, sizeof u) == 0) {
+            neighbors6_->update(u.ip, u.mac, u.port, false, 0);
+            out.push_back(u);
+        }
+        return out;
+    };
+    // The uplink's router answers a solicitation of ours: learned, keyed with the port it is on.
+    run(advertisement6(uplink_router, ext_mac, router, link_local6(ext_mac), solicited_override, uplink_router), ext_port);
+    auto got = learned();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].ip, neighbor_key(Ipv6Address{router}, ext_port));
+    EXPECT_EQ(got[0].port, ext_port);
+    // A host on the other link claims fe80::1 with its own MAC, every way it can: the uplink's
+    // router is not touched. Unsolicited, it makes nothing; solicited, it makes int's fe80::1.
+    run(advertisement6(impostor, all_nodes_mac, router, all_nodes6, override_only, impostor), int_port);
+    EXPECT_TRUE(learned().empty());
+    run(advertisement6(impostor, int_mac, router, link_local6(int_mac), solicited_override, impostor), int_port);
+    got = learned();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].ip, neighbor_key(Ipv6Address{router}, int_port));
+    rte_ether_addr mac;
+    ASSERT_TRUE(neighbors6_->lookup(neighbor_key(Ipv6Address{router}, ext_port), mac));
+    EXPECT_EQ(mac.addr_bytes[1], 0xaa);
+    // On the uplink itself, an advertisement without the override flag does not move a known
+    // neighbour to another MAC; with it, it does (RFC 4861 7.2.5).
+    run(advertisement6(impostor, ext_mac, router, link_local6(ext_mac), solicited_only, impostor), ext_port);
+    EXPECT_TRUE(learned().empty());
+    run(advertisement6(impostor, all_nodes_mac, router, all_nodes6, override_only, impostor), ext_port);
+    EXPECT_EQ(learned().size(), 1u);
+    // A solicitation for one of our addresses from a host not known makes no entry (a flood of
+    // them from made-up sources cannot fill the table), though it is answered.
+    const Ip6 stranger = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x77);
+    Bytes body{0, 0, 0, 0};
+    body.insert(body.end(), vip6.begin(), vip6.end());
+    body.insert(body.end(), {1, 1, 0x02, 0xcc, 0, 0, 0, 0x77});
+    const Ip6 group = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, vip6[13], vip6[14], vip6[15]};
+    Frame6 ns = Frame6{}.from({0x02, 0xcc, 0, 0, 0, 0x77}).to({0x33, 0x33, 0xff, vip6[13], vip6[14], vip6[15]})
+                    .src(stranger).dst(group).icmp(ND_SOLICIT).with_icmp_body(body).with_hop_limit(255);
+    EXPECT_EQ(run(ns.bytes(), ext_port).kind, Verdict::Kind::transmit);
+    take(ext_port);
+    EXPECT_TRUE(learned().empty());
+}
+
 TEST_F(Pipeline, NoNeighbourIsLearnedFromAnOffLinkSender)
 {
     // A sender outside the port's subnets is not a neighbour: learning it would let anyone on
@@ -734,25 +808,38 @@ TEST_F(Pipeline, ShowConnsCopiesTheTableASliceAtATime)
     build("rr", {1, 1, 0}, 8192);
     for (uint16_t port = 40000; port < 40010; ++port) run(from_client(port).tcp(SYN).bytes(), ext_port);
     run(from_client(40010, 5353).udp().bytes(), ext_port);
+    // Two IPv6 connections, in the IPv6 table: listed after the IPv4 ones.
+    for (uint16_t port : {40020, 40021}) run(from_client6(port).tcp(SYN).bytes(), ext_port);
     take(int_port);
     ConnectionDump& dump = w_->dump;
     EXPECT_FALSE(worker_dump_connections(*w_, 4096));  // nothing asked
     ASSERT_TRUE(dump.request(100));
-    // 8192 slots, 4096 a call: two calls, and the control core cannot ask again meanwhile.
-    EXPECT_TRUE(worker_dump_connections(*w_, 4096));
-    EXPECT_FALSE(dump.ready());
-    EXPECT_FALSE(dump.request(100));
+    // 8192 IPv4 slots then 8192 IPv6 ones, 4096 a call: four calls, and the control core cannot
+    // ask again meanwhile.
+    for (int call = 0; call < 3; ++call) {
+        EXPECT_TRUE(worker_dump_connections(*w_, 4096));
+        EXPECT_FALSE(dump.ready());
+        EXPECT_FALSE(dump.request(100));
+    }
     EXPECT_TRUE(worker_dump_connections(*w_, 4096));
     ASSERT_TRUE(dump.ready());
-    ASSERT_EQ(dump.rows.size(), 11u);
+    ASSERT_EQ(dump.rows.size(), 13u);
     std::set<uint16_t> ports;
+    auto port_of = [](const ConnectionDump::Row& row) {
+        return rte_be_to_cpu_16(row.is_ipv6 ? row.client_key6.src_port : row.client_key.src_port);
+    };
     for (const ConnectionDump::Row& row : dump.rows) {
-        ports.insert(rte_be_to_cpu_16(row.client_key.src_port));
-        const bool udp = row.client_key.proto == IPPROTO_UDP;
+        ports.insert(port_of(row));
+        const bool udp = (row.is_ipv6 ? row.client_key6.proto : row.client_key.proto) == IPPROTO_UDP;
         EXPECT_EQ(row.state, udp ? TcpState::count : TcpState::syn_recv);
         EXPECT_EQ(row.expires_in, (udp ? 300u : 60u) * ticks_per_second);
+        EXPECT_EQ(row.is_ipv6, port_of(row) >= 40020);
+        if (row.is_ipv6) {
+            EXPECT_EQ(row.client_key6.src_ip, Ipv6Address{client_ip6});
+        }
     }
-    EXPECT_EQ(ports.size(), 11u);
+    EXPECT_EQ(dump.rows.back().real_ip6, Ipv6Address{rs_ip6[1]});  // rr's second IPv6 pick
+    EXPECT_EQ(ports.size(), 13u);
     dump.release();
     EXPECT_FALSE(worker_dump_connections(*w_, 4096));
 
@@ -774,13 +861,12 @@ TEST_F(Pipeline, ShowConnsCopiesTheTableASliceAtATime)
     // and together they hold every connection once.
     std::set<uint16_t> paged;
     uint32_t from = 0;
-    for (int page = 0; page < 10 && from < w_->conns.capacity(); ++page) {
+    for (int page = 0; page < 10 && from < dump_slots(*w_); ++page) {
         ASSERT_TRUE(dump.request(4, from));
-        for (int i = 0; i < 4 && !dump.ready(); ++i) worker_dump_connections(*w_, 4096);
+        for (int i = 0; i < 8 && !dump.ready(); ++i) worker_dump_connections(*w_, 4096);
         ASSERT_TRUE(dump.ready());
         EXPECT_LE(dump.rows.size(), 4u);
-        for (const ConnectionDump::Row& row : dump.rows)
-            EXPECT_TRUE(paged.insert(rte_be_to_cpu_16(row.client_key.src_port)).second);
+        for (const ConnectionDump::Row& row : dump.rows) EXPECT_TRUE(paged.insert(port_of(row)).second);
         EXPECT_GT(dump.next_slot, from);
         from = dump.next_slot;
         dump.release();

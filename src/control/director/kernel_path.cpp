@@ -147,7 +147,10 @@ void Director::send_gratuitous_arp(const PortInfo& port, rte_be32_t ip)
 namespace {
 
 std::string neighbor_text(rte_be32_t ip) { return format_ipv4(rte_be_to_cpu_32(ip)); }
-std::string neighbor_text(const dataplane::Ipv6Address& ip) { return format_ip(IpAddress::ipv6(ip.bytes)); }
+std::string neighbor_text(const dataplane::Ipv6Address& key)
+{
+    return format_ip(IpAddress::ipv6(dataplane::neighbor_address(key).bytes));
+}
 
 // What the workers heard about one family's neighbours, into its table.
 template <typename Table>

@@ -130,8 +130,10 @@ std::string describe_route(const KernelRoute& r)
 
 void kernel_interface_set_ipv6(const std::string& interface, bool wanted)
 {
+    // addr_gen_mode 0: the link-local address is the EUI-64 one of the MAC, which the dataplane
+    // answers for (a stable-privacy one would be neither answered nor known as ours).
     if (wanted)
-        for (const char* setting : {"accept_ra", "accept_dad", "autoconf", "router_solicitations"})
+        for (const char* setting : {"addr_gen_mode", "accept_ra", "accept_dad", "autoconf", "router_solicitations"})
             std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/{}", interface, setting)) << "0\n";
     std::ofstream(fmt::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", interface)) << (wanted ? "0\n" : "1\n");
 }
