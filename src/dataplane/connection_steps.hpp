@@ -249,6 +249,37 @@ Verdict to_client(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPac
     return egress_to(w, m, c.client_key.src_ip);
 }
 
+// A packet with ports, and what the burst's bulk lookup found for `key` before any packet of
+// the burst was processed: an earlier packet may since have removed that connection (a SYN
+// reusing a closing one) or created the one this packet belongs to, so a hit is checked and a
+// miss is looked up again when it matters. On along its connection, or next() when it has none.
+template <typename Key, typename Hit>
+Verdict follow_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const Key& key,
+                          Hit hit)
+{
+    const ServiceSnapshot& snapshot = *w.snapshot;
+    const bool stale_hit =
+        hit.conn != nullptr && !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key() == key : hit.conn->client_key == key));
+    if (stale_hit || (hit.conn == nullptr && w.connection_created_in_burst)) hit = table_for(w, key).lookup(key);
+    if (hit.conn != nullptr && !hit.is_reply && p.key.proto == IPPROTO_TCP && (p.tcp_flags & RTE_TCP_SYN_FLAG) &&
+        tcp_new_conn_expected(hit.conn->tcp.state, hit.conn->tcp.no_output)) {
+        // The client reused its port: the old connection is over and the SYN is scheduled
+        // afresh (IPVS's conn_reuse_mode 1).
+        forget_connection(w, *hit.conn);
+        hit = {};
+    }
+    if (hit.conn != nullptr && !hit.is_reply && snapshot.expire_nodest_conn &&
+        !snapshot.has_real_server(hit.conn->real_server_id)) {
+        // As IPVS with expire_nodest_conn: the client learns at once (its retransmission finds
+        // no connection) instead of talking to a server that has left.
+        forget_connection(w, *hit.conn);
+        return Verdict::drop(DropReason::real_server_gone);
+    }
+    if (hit.conn != nullptr)
+        return hit.is_reply ? to_client(w, m, frame, p, *hit.conn) : to_real_server(w, m, frame, p, *hit.conn);
+    return Verdict::next();
+}
+
 // flood_mode: a DR or TUN flow of an sh or mh service goes to the real server its addresses
 // pick, without a connection (Katran's flood mode). The replies bypass the director, so nothing
 // else needs the connection; what is lost is IPVS's state and per-connection counts.

@@ -73,26 +73,7 @@ bool needs_connection_lookup(const ParsedPacket& p)
     if (has_ports && p.key.proto == IPPROTO_TCP && tcp_flags_invalid(p.tcp_flags))
         return Verdict::drop(DropReason::tcp_bad_flags);
     if (has_ports) {
-        const bool stale_hit = hit.conn != nullptr &&
-            !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key() : hit.conn->client_key) == p.key);
-        if (stale_hit || (hit.conn == nullptr && w.connection_created_in_burst)) hit = w.conns.lookup(p.key);
-        if (hit.conn != nullptr && !hit.is_reply && p.key.proto == IPPROTO_TCP &&
-            (p.tcp_flags & RTE_TCP_SYN_FLAG) && tcp_new_conn_expected(hit.conn->tcp.state, hit.conn->tcp.no_output)) {
-            // The client reused its port: the old connection is over and the SYN is scheduled
-            // afresh (IPVS's conn_reuse_mode 1).
-            forget_connection(w, *hit.conn);
-            hit = {};
-        }
-        if (hit.conn != nullptr && !hit.is_reply && snapshot.expire_nodest_conn &&
-            !snapshot.has_real_server(hit.conn->real_server_id)) {
-            // As IPVS with expire_nodest_conn: the client learns at once (its retransmission
-            // finds no connection) instead of talking to a server that has left.
-            forget_connection(w, *hit.conn);
-            return Verdict::drop(DropReason::real_server_gone);
-        }
-        if (hit.conn != nullptr)
-            return hit.is_reply ? to_client(w, m, frame, p, *hit.conn)
-                                : to_real_server(w, m, frame, p, *hit.conn);
+        if (Verdict v = follow_connection(w, m, frame, p, p.key, hit); v.settled()) return v;
     }
     if (!source_checked && martian_source(snapshot, p.key.src_ip)) return Verdict::drop(DropReason::martian_source);
     if (has_ports) {

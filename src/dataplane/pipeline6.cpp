@@ -35,30 +35,12 @@ Verdict answer_echo(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedP
     return egress_ipv6(w, m, requester);
 }
 
-// A packet of a connection, or one that may open one. `hit` is the burst's lookup, made before
-// any packet of it was processed: checked, and a miss looked up again when it matters (as
-// classify_ipv4 does).
+// A packet of a connection, or one that may open one (follow_connection says how `hit` is used).
 Verdict classify_flow(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPacket& p, const FlowKey6& key,
                       ConnTable6::Hit hit)
 {
-    const ServiceSnapshot& snapshot = *w.snapshot;
     if (p.key.proto == IPPROTO_TCP && tcp_flags_invalid(p.tcp_flags)) return Verdict::drop(DropReason::tcp_bad_flags);
-    const bool stale_hit =
-        hit.conn != nullptr && !(hit.conn->in_use && (hit.is_reply ? hit.conn->reply_key() == key : hit.conn->client_key == key));
-    if (stale_hit || (hit.conn == nullptr && w.connection_created_in_burst)) hit = w.conns6.lookup(key);
-    if (hit.conn != nullptr && !hit.is_reply && p.key.proto == IPPROTO_TCP && (p.tcp_flags & RTE_TCP_SYN_FLAG) &&
-        tcp_new_conn_expected(hit.conn->tcp.state, hit.conn->tcp.no_output)) {
-        forget_connection(w, *hit.conn);
-        hit = {};
-    }
-    if (hit.conn != nullptr && !hit.is_reply && snapshot.expire_nodest_conn &&
-        !snapshot.has_real_server(hit.conn->real_server_id)) {
-        forget_connection(w, *hit.conn);
-        return Verdict::drop(DropReason::real_server_gone);
-    }
-    if (hit.conn != nullptr)
-        return hit.is_reply ? to_client(w, m, frame, p, *hit.conn) : to_real_server(w, m, frame, p, *hit.conn);
-    return Verdict::next();
+    return follow_connection(w, m, frame, p, key, hit);
 }
 
 }  // namespace
