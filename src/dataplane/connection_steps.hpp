@@ -359,10 +359,8 @@ Verdict new_connection(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     const Tick first_timeout = tcp ? w.snapshot->tcp_timeout[0] : w.snapshot->udp_timeout;
     typename Table::Connection* c = nullptr;
     auto inserted = table.insert(key, real_ip, real_port, rs.method, w.now_tick, first_timeout, &c);
-    // The table-pressure defences watch the IPv4 table only so far.
-    if constexpr (std::is_same_v<Key, FlowKey>)
-        if (inserted == Table::InsertResult::full && evict_for_new_connection(w))
-            inserted = table.insert(key, real_ip, real_port, rs.method, w.now_tick, first_timeout, &c);
+    if (inserted == Table::InsertResult::full && evict_for_new_connection(w, table))
+        inserted = table.insert(key, real_ip, real_port, rs.method, w.now_tick, first_timeout, &c);
     if (inserted == Table::InsertResult::conflict && tcp && replies_through_director(rs.method) &&
         forget_closed_namesake(w, Key{real_ip, key.src_ip, real_port, key.src_port, IPPROTO_TCP, {0, 0, 0}}))
         inserted = table.insert(key, real_ip, real_port, rs.method, w.now_tick, first_timeout, &c);

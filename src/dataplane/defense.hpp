@@ -3,8 +3,10 @@
 // hash-scheduled DR and TUN services while the table is under a flood (Katran's "flood mode").
 //
 // IPVS measures the machine's free memory against amemthresh; here each worker measures the
-// free slots of its own table, the thing a flood exhausts. Once a second a worker decides which
-// defences are on; drop_entry then sweeps a 32nd of its table over the following loop iterations.
+// free slots of its own tables, the thing a flood exhausts: the defences are on while either
+// family's table is short (the IPv4 or the IPv6 one; a flood fills one of them). Once a second a
+// worker decides which defences are on; drop_entry then sweeps a 32nd of each table over the
+// following loop iterations.
 #pragma once
 
 #include <array>
@@ -14,6 +16,13 @@
 #include "dataplane/conn_table.hpp"
 
 namespace fulcrum::dataplane {
+
+// Where a table's next search for a connection to evict starts, and the tick before which a
+// full table is not searched again after a search found nothing (conn_pressure.hpp).
+struct EvictionSearch {
+    uint32_t cursor = 0;
+    Tick not_until = 0;
+};
 
 struct WorkerContext;
 
@@ -32,12 +41,16 @@ struct DefenseState {
     // drop_entry: a connection with n packets from its client (1..8) goes every n-th time one
     // is found, so those that carried least go first (IPVS's dropentry_counters).
     std::array<int32_t, 8> entry_counters{};
-    uint32_t sweep_cursor = 0;    // where drop_entry's sweep goes on
-    uint32_t sweep_left = 0;      // slots this second's sweep has still to look at
+    // Where drop_entry's sweep goes on, and the slots this second's sweep has still to look
+    // at, in the IPv4 table and in the IPv6 one.
+    uint32_t sweep_cursor = 0;
+    uint32_t sweep_left = 0;
+    uint32_t sweep_cursor6 = 0;
+    uint32_t sweep_left6 = 0;
     Tick next_update = 0;
 };
 
-// A worker's connection table is short of free slots (IPVS's "nomem").
+// A worker's connection table of either family is short of free slots (IPVS's "nomem").
 bool table_short(const WorkerContext& w);
 
 // Once a second, sets which defences are on from the snapshot's settings and the table; then

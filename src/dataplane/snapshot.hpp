@@ -148,6 +148,19 @@ struct ServiceSnapshot {
     bool has_real_server(uint32_t id) const { return id < real_server_port.size() && real_server_port[id] != 0; }
     // Whether `port` is where real server `id` at `address` is reached: the one place its
     // replies can come from. A server that left the snapshot is routed afresh.
+    // An IPv4 service's IPv6 tunnel real server (IPv4 in IPv6): its IPv4 connections, which
+    // hold a 4-byte real server, hold its id in 0.1.0.0/16 instead (0.0.0.0/8 is no host's, RFC
+    // 1122), and the tunnel's far end is looked up here by id: the unspecified address when the
+    // snapshot lacks it.
+    static rte_be32_t ipv6_tunnel_handle(uint32_t id) { return rte_cpu_to_be_32(0x10000 | id); }
+    static bool is_ipv6_tunnel_handle(rte_be32_t address) { return (rte_be_to_cpu_32(address) >> 16) == 1; }
+    std::vector<Ipv6Address> ipv6_tunnel_ends;  // indexed by real server id
+    const Ipv6Address& ipv6_tunnel_end(rte_be32_t handle) const
+    {
+        static const Ipv6Address none{};
+        const uint32_t id = rte_be_to_cpu_32(handle) & 0xffff;
+        return id < ipv6_tunnel_ends.size() ? ipv6_tunnel_ends[id] : none;
+    }
     bool reaches_real_server_by(uint32_t id, rte_be32_t address, uint16_t port) const
     {
         if (has_real_server(id)) return real_server_port[id] == port + 1;

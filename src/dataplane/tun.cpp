@@ -27,11 +27,12 @@ bool open_gap_after_ethernet(rte_mbuf* m, uint16_t extra)
     return true;
 }
 
-Verdict send_fragments(WorkerContext& w, rte_mbuf* m, const NextHop& hop, uint16_t mtu,
-                       rte_be32_t real_server)
+// Cuts the IPv4 packet after the Ethernet header of `m` into fragments of at most `mtu` bytes
+// and hands each, its Ethernet header room back in front, to send(fragment, its IP length).
+template <typename Send>
+Verdict send_fragments(WorkerContext& w, rte_mbuf* m, uint16_t mtu, Send send)
 {
-    // rte_ipv4_fragment_packet wants the IP header first; each fragment gets its Ethernet
-    // header back before it is routed.
+    // rte_ipv4_fragment_packet wants the IP header first.
     rte_pktmbuf_adj(m, sizeof(rte_ether_hdr));
     rte_mbuf* fragments[max_fragments];
     const int32_t n = rte_ipv4_fragment_packet(m, fragments, max_fragments, mtu, w.shared->pool,
@@ -44,21 +45,85 @@ Verdict send_fragments(WorkerContext& w, rte_mbuf* m, const NextHop& hop, uint16
     }
     for (int32_t i = 0; i < n; ++i) {
         rte_mbuf* f = fragments[i];
+        // The library leaves the fragments' header checksums to TX offload, which virtual
+        // devices do not have.
+        auto* ip = rte_pktmbuf_mtod(f, rte_ipv4_hdr*);
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
         if (rte_pktmbuf_prepend(f, sizeof(rte_ether_hdr)) == nullptr) {
             ++w.counters.drop(DropReason::fragmentation_failed);
             rte_pktmbuf_free(f);
             continue;
         }
-        rte_pktmbuf_mtod(f, rte_ether_hdr*)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-        // The library leaves the fragments' header checksums to TX offload, which virtual
-        // devices do not have.
-        auto* ip = rte_pktmbuf_mtod_offset(f, rte_ipv4_hdr*, sizeof(rte_ether_hdr));
-        ip->hdr_checksum = 0;
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        settle_packet(w, f, egress_via(w, f, hop, real_server));
+        settle_packet(w, f, send(f, rte_be_to_cpu_16(ip->total_length)));
     }
     w.counters.tunnel_fragments += static_cast<uint64_t>(n);
     return Verdict::held();
+}
+
+// The inner IPv4 packet, with DF, is too big for the tunnel: as IPVS, the client hears the
+// largest packet that fits.
+Verdict refuse_frag_needed(WorkerContext& w, const ParsedPacket& p, const rte_ipv4_hdr* inner, uint16_t fits)
+{
+    if (!icmp_within_rate(w)) return Verdict::drop(DropReason::too_big_df);
+    rte_mbuf* icmp = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
+                                            rte_be_to_cpu_16(inner->total_length), p.key.dst_ip, fits);
+    if (icmp != nullptr) {
+        ++w.counters.icmp_frag_needed;
+        settle_packet(w, icmp, egress_ipv4(w, icmp, p.key.src_ip));
+    }
+    return Verdict::drop(DropReason::too_big_df);
+}
+
+// An IPv6 tunnel packet's source: our address on the next hop's subnet or, beyond a link-local
+// router, the port's first configured one; a link-local source would not be routed back.
+Ipv6Address tunnel_source(const PortInfo& port, const NextHop6& hop, const Ipv6Address& real_server)
+{
+    const Ipv6Address& next = hop.gateway.is_unspecified() ? real_server : hop.gateway;
+    if (next.is_link_local() && !port.local_ips6.empty()) return port.local_ips6.front();
+    return port.source_for(next);
+}
+
+// Puts an outer IPv6 header in front of the `inner_length` bytes after the Ethernet header, as
+// ip_vs_tunnel_xmit_v6: traffic class and hop limit from the inner packet, flow label 0.
+Verdict send_in_ipv6(WorkerContext& w, rte_mbuf* m, uint16_t inner_length, uint8_t next_header, uint8_t traffic_class,
+                     uint8_t hop_limit, const NextHop6& hop, const Ipv6Address& real_server)
+{
+    if (!open_gap_after_ethernet(m, sizeof(rte_ipv6_hdr))) return Verdict::drop(DropReason::no_headroom);
+    auto* outer = header_at<rte_ipv6_hdr>(rte_pktmbuf_mtod(m, uint8_t*), sizeof(rte_ether_hdr));
+    outer->vtc_flow = rte_cpu_to_be_32((6u << 28) | (uint32_t{traffic_class} << 20));
+    outer->payload_len = rte_cpu_to_be_16(inner_length);
+    outer->proto = next_header;
+    outer->hop_limits = hop_limit;
+    tunnel_source(w.shared->ports[hop.port], hop, real_server).to(outer->src_addr);
+    real_server.to(outer->dst_addr);
+    return egress_via(w, m, hop, real_server);
+}
+
+// IPv4 in IPv6, to an IPv4 service's IPv6 real server (the connection holds its handle). An
+// inner packet too big for the tunnel is refused to the client with DF, as over IPv4; without
+// DF it is the inner packet that is fragmented, each fragment in a tunnel packet of its own
+// (where IPVS lets IPv6 fragment the outer one): the real server's IP layer reassembles either.
+Verdict tun_forward_4in6(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be32_t handle)
+{
+    const Ipv6Address& real_server = w.snapshot->ipv6_tunnel_end(handle);
+    if (real_server.is_unspecified()) return Verdict::drop(DropReason::real_server_gone);
+    const NextHop6* hop = w.snapshot->route(real_server);
+    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
+    const uint16_t mtu = w.shared->ports[hop->port].mtu;
+    constexpr uint16_t overhead = sizeof(rte_ipv6_hdr);
+    const rte_ipv4_hdr* inner = p.ip(rte_pktmbuf_mtod(m, uint8_t*));
+    const uint16_t inner_length = rte_be_to_cpu_16(inner->total_length);
+    const uint8_t tos = inner->type_of_service;
+    const uint8_t ttl = inner->time_to_live;
+    if (inner_length + overhead <= mtu)
+        return send_in_ipv6(w, m, inner_length, IPPROTO_IPIP, tos, ttl, *hop, real_server);
+    if ((inner->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0)
+        return refuse_frag_needed(w, p, inner, static_cast<uint16_t>(mtu - overhead));
+
+    return send_fragments(w, m, static_cast<uint16_t>(mtu - overhead), [&](rte_mbuf* f, uint16_t length) {
+        return send_in_ipv6(w, f, length, IPPROTO_IPIP, tos, ttl, *hop, real_server);
+    });
 }
 
 }  // namespace
@@ -82,6 +147,7 @@ void tun_write_outer_header(rte_ipv4_hdr* outer, const rte_ipv4_hdr* inner, rte_
 
 Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be32_t real_server)
 {
+    if (ServiceSnapshot::is_ipv6_tunnel_handle(real_server)) return tun_forward_4in6(w, m, p, real_server);
     const NextHop* hop = w.snapshot->route(real_server);
     if (hop == nullptr) return Verdict::drop(DropReason::no_route);
     const PortInfo& port = w.shared->ports[hop->port];
@@ -89,18 +155,8 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be
     const uint16_t inner_length = rte_be_to_cpu_16(inner->total_length);
     const bool dont_fragment = (inner->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) != 0;
 
-    if (inner_length + tunnel_overhead > port.mtu && dont_fragment) {
-        // As IPVS: tell the client the largest packet that fits through the tunnel.
-        if (!icmp_within_rate(w)) return Verdict::drop(DropReason::too_big_df);
-        rte_mbuf* icmp = icmp_build_frag_needed(w.shared->pool, reinterpret_cast<const uint8_t*>(inner),
-                                                inner_length, p.key.dst_ip,
-                                                static_cast<uint16_t>(port.mtu - tunnel_overhead));
-        if (icmp != nullptr) {
-            ++w.counters.icmp_frag_needed;
-            settle_packet(w, icmp, egress_ipv4(w, icmp, p.key.src_ip));
-        }
-        return Verdict::drop(DropReason::too_big_df);
-    }
+    if (inner_length + tunnel_overhead > port.mtu && dont_fragment)
+        return refuse_frag_needed(w, p, inner, static_cast<uint16_t>(port.mtu - tunnel_overhead));
 
     if (!open_gap_after_ethernet(m, tunnel_overhead)) return Verdict::drop(DropReason::no_headroom);
     auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
@@ -108,7 +164,11 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, rte_be
     const rte_be32_t source = port.source_for(hop->gateway != 0 ? hop->gateway : real_server);
     tun_write_outer_header(outer, outer + 1, source, real_server,
                            rte_cpu_to_be_16(static_cast<uint16_t>(w.next_ip_id++)));
-    if (inner_length + tunnel_overhead > port.mtu) return send_fragments(w, m, *hop, port.mtu, real_server);
+    if (inner_length + tunnel_overhead > port.mtu)
+        return send_fragments(w, m, port.mtu, [&](rte_mbuf* f, uint16_t) {
+            rte_pktmbuf_mtod(f, rte_ether_hdr*)->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+            return egress_via(w, f, *hop, real_server);
+        });
     return egress_via(w, m, *hop, real_server);
 }
 
@@ -171,20 +231,12 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const 
     }
     const NextHop6* hop = w.snapshot->route(real_server);
     if (hop == nullptr) return Verdict::drop(DropReason::no_route);
-    const PortInfo& port = w.shared->ports[hop->port];
+    const uint16_t mtu = w.shared->ports[hop->port].mtu;
     constexpr uint16_t overhead = sizeof(rte_ipv6_hdr);
-    if (inner_length + overhead > port.mtu)
-        return refuse_too_big(w, p, reinterpret_cast<const uint8_t*>(inner), inner_length, port.mtu, overhead);
-    if (!open_gap_after_ethernet(m, overhead)) return Verdict::drop(DropReason::no_headroom);
-    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    auto* outer = header_at<rte_ipv6_hdr>(frame, sizeof(rte_ether_hdr));
-    outer->vtc_flow = rte_cpu_to_be_32((6u << 28) | (traffic_class << 20));
-    outer->payload_len = rte_cpu_to_be_16(inner_length);
-    outer->proto = IPPROTO_IPV6;
-    outer->hop_limits = hop_limit;
-    port.source_for(hop->gateway.is_unspecified() ? real_server : hop->gateway).to(outer->src_addr);
-    real_server.to(outer->dst_addr);
-    return egress_via(w, m, *hop, real_server);
+    if (inner_length + overhead > mtu)
+        return refuse_too_big(w, p, reinterpret_cast<const uint8_t*>(inner), inner_length, mtu, overhead);
+    return send_in_ipv6(w, m, inner_length, IPPROTO_IPV6, static_cast<uint8_t>(traffic_class), hop_limit, *hop,
+                        real_server);
 }
 
 }  // namespace fulcrum::dataplane

@@ -202,7 +202,11 @@ bool worker_dump_connections(WorkerContext& w, uint32_t budget)
         if (dump.next_slot < ipv4_slots) {
             const Connection& c = w.conns.slot(dump.next_slot);
             if (!c.in_use) continue;
-            dump.rows.push_back({false, c.client_key, {}, c.real_ip, {}, c.real_port,
+            // An IPv4 connection tunnelled over IPv6 holds a handle, not its real server.
+            const Ipv6Address real_ip6 = ServiceSnapshot::is_ipv6_tunnel_handle(c.real_ip)
+                                             ? w.snapshot->ipv6_tunnel_end(c.real_ip)
+                                             : Ipv6Address{};
+            dump.rows.push_back({false, c.client_key, {}, c.real_ip, real_ip6, c.real_port,
                                  c.client_key.proto == IPPROTO_TCP ? c.tcp.state : TcpState::count,
                                  connection_time_left(c, *w.snapshot, w.now_tick)});
         } else {

@@ -145,7 +145,8 @@ struct ConnectionDump {
         FlowKey client_key;      // an IPv4 connection's
         FlowKey6 client_key6;    // an IPv6 connection's
         rte_be32_t real_ip;      // an IPv4 connection's
-        Ipv6Address real_ip6;    // an IPv6 connection's (IPv4-mapped for an IPv4 tunnel server)
+        Ipv6Address real_ip6;    // an IPv6 connection's (IPv4-mapped for an IPv4 tunnel server), or an IPv4
+                                 // one's IPv6 tunnel server
         rte_be16_t real_port;
         TcpState state;
         Tick expires_in;
@@ -250,10 +251,9 @@ struct alignas(RTE_CACHE_LINE_SIZE) WorkerContext {
     std::array<FlowKey6, rx_burst_size> burst_keys6{};
     std::array<ConnTable6::Hit, rx_burst_size> burst_hits6{};
     bool connection_created_in_burst = false;  // misses of the burst's bulk lookup may be stale
-    // Where the next search for a connection to evict starts, and the tick before which a full
-    // table is not searched again after a search found nothing (conn_pressure.hpp).
-    uint32_t eviction_cursor = 0;
-    Tick no_eviction_until = 0;
+    // Each table's search for a connection to evict (conn_pressure.hpp).
+    EvictionSearch eviction;
+    EvictionSearch eviction6;
     DefenseState defense;
     // The full refresh's place in the table, and the tick whose share of slots it has sent.
     uint32_t sync_refresh_cursor = 0;

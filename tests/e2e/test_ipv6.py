@@ -5,12 +5,13 @@ both sides. The lab's links get IPv6 here (the lab itself keeps IPv6 off): the c
 2001:db8:19::1), rs4 2001:db8:18::14 on ext with the IPv6 VIP on lo (DR), rs5 2001:db8:18::15
 on ext with the VIP on lo and this test's decapsulator of IPv6 in IPv6 and in IPv4 (TUN). Small
 HTTP servers of this test answer on [::]:8080 (rs1, rs2: NAT66), [::]:8081 (rs4: DR) and
-[::]:8082/8083 (rs5: TUN over IPv6 / over IPv4).
+[::]:8082/8083 (rs5: TUN over IPv6 / over IPv4), and 8084 for the IPv4 VIP tunnelled to rs5's
+IPv6 address (IPv4 in IPv6).
 
 Shown: neighbour discovery with the kernels (the client and the real servers resolve the
 director, the director them), ping -6 to the director and the VIP, HTTP through NAT66 with rr's
 split, a 1 MB download intact, HTTP through DR6 answered by rs4 directly, HTTP through both
-tunnels to rs5, packet too big (1460) reaching the client for the IPv6 tunnel and its upload
+tunnels to rs5, HTTP to the IPv4 VIP through an IPv6 tunnel to rs5, packet too big (1460) reaching the client for the IPv6 tunnel and its upload
 going on in smaller segments, a UDP echo through
 NAT66, a TCP health check over IPv6 (from the director's kernel, through its TAP) taking rs2 out
 and back, the IPv4 service working at the same time, and ipvsadm's IPv6 listing from the console.
@@ -91,6 +92,13 @@ services:
     forward: tun
     real_servers:
       - {{ address: 198.18.0.15, port: 8083 }}
+  - vip: 198.18.0.100
+    port: 8084
+    protocol: tcp
+    scheduler: rr
+    forward: tun
+    real_servers:
+      - {{ address: "{RS6['rs5']}", port: 8084 }}
 """
 
 # An HTTP server on [::]:PORT that says who it is, and sends 1 MB of a pattern for /1mb; and a UDP
@@ -165,7 +173,8 @@ def give_lab_ipv6():
     # filter in IPv6; the replies leave by rs5-eth, to the client on the link).
     steps.append(("fl-rs5", DEV["rs5"], f"{RS6['rs5']}/64",
                   f"ip -6 addr add {VIP6}/128 dev lo && ip tuntap add dev {TUN6_DEV} mode tun && "
-                  f"sysctl -qw net.ipv6.conf.{TUN6_DEV}.disable_ipv6=0 && ip link set {TUN6_DEV} up"))
+                  f"sysctl -qw net.ipv6.conf.{TUN6_DEV}.disable_ipv6=0 net.ipv4.conf.{TUN6_DEV}.rp_filter=0 && "
+                  f"ip link set {TUN6_DEV} up"))
     for ns, dev, address, extra in steps:
         r = ns_sh(ns, f"sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0 "
                       f"net.ipv6.conf.{dev}.disable_ipv6=0 net.ipv6.conf.{dev}.accept_dad=0 "
@@ -177,8 +186,9 @@ def give_lab_ipv6():
     return True, "IPv6 on cli-eth, rs1-eth, rs2-eth, rs4-eth, rs5-eth (the VIP on rs4's and rs5's lo)"
 
 
-# The IPv6 tunnels' far end on rs5, as decap.py is IPIP's: a raw socket for IPv6 in IPv6 (the
-# kernel hands over the inner packet) and one for IPv6 in IPv4 (the outer header included), the
+# The IPv6 tunnels' far end on rs5, as decap.py is IPIP's: a raw socket for IPv6 in IPv6 and one
+# for IPv4 in IPv6 (the kernel hands over the inner packet), one for IPv6 in IPv4 (the outer
+# header included), the
 # inner packets written to a TUN device, where the kernel takes them as arrived there. Only what
 # comes from the director is taken.
 DECAP6 = r"""
@@ -188,18 +198,19 @@ fd = os.open("/dev/net/tun", os.O_RDWR)
 fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH22x", dev.encode(), 0x0001 | 0x1000))
 six = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 41)
 four = socket.socket(socket.AF_INET, socket.SOCK_RAW, 41)
-counts = {"6in6": 0, "6in4": 0, "refused": 0}
+ipip6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 4)
+counts = {"6in6": 0, "6in4": 0, "4in6": 0, "refused": 0}
 print('{"ready": true}', flush=True)
 import signal
 signal.signal(signal.SIGTERM, lambda *a: (print(json.dumps({"ok": True, **counts}), flush=True), os._exit(0)))
 while True:
-    for s in select.select([six, four], [], [], 0.5)[0]:
+    for s in select.select([six, four, ipip6], [], [], 0.5)[0]:
         data, peer = s.recvfrom(65535)
-        if s is six:
+        if s is not four:
             if socket.inet_pton(socket.AF_INET6, peer[0]) != director6:
                 counts["refused"] += 1
                 continue
-            inner, kind = data, "6in6"
+            inner, kind = data, "6in6" if s is six else "4in6"
         else:
             if data[12:16] != director4:
                 counts["refused"] += 1
@@ -294,7 +305,7 @@ def main():
             decap = L.Background("fl-rs5", L.PY, "-c", DECAP6, TUN6_DEV, DIR_EXT6, "198.18.0.1")
             if not decap.start():
                 checks.report("decap6", False, f"rs5's IPv6 decapsulator did not start: {decap.finish(limit=2)}")
-            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081), ("rs5", 8082), ("rs5", 8083)):
+            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081), ("rs5", 8082), ("rs5", 8083), ("rs5", 8084)):
                 s = L.Background(f"fl-{rs}", L.PY, "-c", SERVER, rs, str(port))
                 servers.append(s)
                 if not s.start():
@@ -324,6 +335,15 @@ def main():
                     checks.report(name, r.get("ok") and r.get("servers") == {"rs5": 5},
                                   f"5 GETs of http://[{VIP6}]:{port}/ through an {outer} tunnel: {r.get('servers')} "
                                   f"{r.get('errors') or ''}")
+                # The IPv4 VIP through an IPv6 tunnel: rs5's kernel answers from the IPv4 VIP, and
+                # ipvsadm lists the connections towards rs5's IPv6 address.
+                r = run_client("http://198.18.0.100:8084/", 5)
+                conns, _ = L.console_script("ipvsadm -L -n -c\n")
+                rows = [line for line in conns.splitlines() if " 198.18.0.100:8084 " in line]
+                checks.report("http_tun4_in_6", r.get("ok") and r.get("servers") == {"rs5": 5} and len(rows) == 5
+                              and all(line.rstrip().endswith(f"[{RS6['rs5']}]:8084") for line in rows),
+                              f"5 GETs of http://198.18.0.100:8084/ through an IPv6 tunnel: {r.get('servers')} "
+                              f"{r.get('errors') or ''}; {len(rows)} rows, e.g. {rows[0].strip() if rows else '-'}")
                 # 1440-byte segments are 1500-byte packets, 40 too many for the IPv6 tunnel: the
                 # client hears packet too big (1460) from the VIP, and its upload goes on smaller.
                 L.in_ns("fl-client", "ip", "-6", "route", "flush", "cache", timeout=5)
@@ -370,7 +390,7 @@ def main():
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
             else:
                 for n in ("ping6_director", "ping6_vip", "http_nat66_rr", "download_1mb_nat66", "http_dr6",
-                          "http_tun6_in_6", "http_tun6_in_4", "packet_too_big_tun6", "udp_echo_nat66",
+                          "http_tun6_in_6", "http_tun6_in_4", "http_tun4_in_6", "packet_too_big_tun6", "udp_echo_nat66",
                           "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside", "ipvsadm_lists_ipv6",
                           "ipvsadm_lists_ipv6_connections", "neighbors_learned"):
                     checks.report(n, False, "director not ready")
@@ -383,7 +403,7 @@ def main():
         director.stop()
         return checks.summary()
     checks.report("decap6_from_director_only", tunnelled.get("6in6", 0) > 0 and tunnelled.get("6in4", 0) > 0
-                  and tunnelled.get("refused", 1) == 0, f"rs5's decapsulator: {tunnelled}")
+                  and tunnelled.get("4in6", 0) > 0 and tunnelled.get("refused", 1) == 0, f"rs5's decapsulator: {tunnelled}")
     checks.report("sigterm_exit_0", code == 0, L.stop_outcome(code, director))
     w = director.worker_totals()
     checks.report("no_nd_invalid", bool(w) and w.get("drop_nd_invalid", 1) == 0,

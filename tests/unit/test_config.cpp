@@ -1159,6 +1159,9 @@ TEST(ConfigDualStack, BothFamiliesEverywhere)
     EXPECT_EQ(c.services[2].persistence_netmask, 32);
     EXPECT_EQ(c.services[2].real_servers[0].address, ip("172.16.0.54"));
     EXPECT_EQ(c.services[2].real_servers[0].forward, ForwardMethod::tun);
+    ASSERT_EQ(c.services[2].real_servers.size(), 3u);
+    EXPECT_EQ(c.services[2].real_servers[2].address, ip("2001:db8:1::55"));
+    EXPECT_EQ(c.services[2].real_servers[2].forward, ForwardMethod::tun);
 }
 
 TEST(ConfigDualStack, WrittenReadsBackTheSame)
@@ -1293,7 +1296,8 @@ TEST(ConfigDualStack, FamilyRulesOfServices)
       - { address: 2001:db8:1::5 }
       - { address: 2001:db8:3::6, forward: tun }
   - { vip: 10.0.0.100, port: 80, protocol: tcp, persistence_netmask: 64,
-      real_servers: [{ address: 2001:db8:1::7 }, { address: 2001:db8:1::8, forward: tun }] }
+      real_servers: [{ address: 2001:db8:1::7 }, { address: 2001:db8:1::8, forward: tun },
+                     { address: 2001:db8:3::9, forward: tun }] }
   - { vip: 2001:db8::1, port: 81, protocol: tcp, persistence_netmask: "255.255.255.0" }
   - { vip: 2001:db8::10, port: 80, protocol: tcp, persistence_netmask: 128 }
   - { vip: "ff05::1", port: 80, protocol: tcp, persistence_netmask: 128 }
@@ -1317,15 +1321,14 @@ TEST(ConfigDualStack, FamilyRulesOfServices)
                      "t.yaml:20:33: services[1].real_servers[0].address: expected an IPv4 address for a real server "
                      "with nat forwarding (only tun may mix families), as the service's vip 10.0.0.100 is, found "
                      "\"2001:db8:1::7\", an IPv6 address",
-                     "t.yaml:20:61: services[1].real_servers[1].address: expected an IPv4 address for a tun real "
-                     "server of an IPv4 service (IPv4 in IPv6 is not supported yet), found \"2001:db8:1::8\", an "
-                     "IPv6 address",
-                     "t.yaml:21:12: services[2].vip: expected a virtual address, found \"2001:db8::1\", this director's "
+                     "t.yaml:21:33: services[1].real_servers[2].address: expected an address in a connected subnet "
+                     "or covered by a route, found \"2001:db8:3::9\", which no interface or route reaches",
+                     "t.yaml:22:12: services[2].vip: expected a virtual address, found \"2001:db8::1\", this director's "
                      "own address on interface ext",
-                     "t.yaml:21:71: services[2].persistence_netmask: expected a prefix length from 0 to 128 (the "
+                     "t.yaml:22:71: services[2].persistence_netmask: expected a prefix length from 0 to 128 (the "
                      "service's vip is IPv6), found \"255.255.255.0\"",
-                     "t.yaml:22:5: services[3]: duplicate service tcp [2001:db8::10]:80 (first defined at line 5)",
-                     "t.yaml:23:12: services[4].vip: expected a unicast IPv6 address, found \"ff05::1\", a multicast "
+                     "t.yaml:23:5: services[3]: duplicate service tcp [2001:db8::10]:80 (first defined at line 5)",
+                     "t.yaml:24:12: services[4].vip: expected a unicast IPv6 address, found \"ff05::1\", a multicast "
                      "address"}));
 }
 

@@ -84,10 +84,8 @@ TEST(Edits, Ipv6ServicesAndTheFamilyRulesOfTheirRealServers)
               "families)");
     EXPECT_EQ(add_real_server(c, {v6, IpAddress(0xAC100002), 80}, {1, ForwardMethod::tun}), "");
     EXPECT_EQ(add_real_server(c, {v6, *parse_ip("2001:db8::20"), 8080}, {}), "");  // the service's nat
-    // The reverse, an IPv4 service over an IPv6 tunnel, the dataplane does not do yet.
-    EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::21"), 8080}, {1, ForwardMethod::tun}),
-              "real server [2001:db8::21]:8080: an IPv4 service is tunnelled over IPv4 only (IPv4 in IPv6 is not "
-              "supported yet)");
+    // The reverse, an IPv4 service over an IPv6 tunnel.
+    EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::21"), 8080}, {1, ForwardMethod::tun}), "");
     EXPECT_EQ(add_real_server(c, {web, *parse_ip("2001:db8::22"), 8080}, {}),
               "real server [2001:db8::22]:8080: dr forwarding needs an IPv4 address, as the service's (only tun may "
               "mix families)");  // the service's method

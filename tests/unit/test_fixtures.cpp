@@ -31,7 +31,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Tables, ::testing::ValuesIn(table_names()),
 
 TEST(TableRunner, EveryFeatureHasATableAndSomethingSteadyToMeasure)
 {
-    std::vector<std::string> want = {"nat", "dr", "tun", "icmp", "arp", "kernel", "drops", "persistence", "ownership", "nd",
+    std::vector<std::string> want = {"nat", "dr", "tun", "tun4in6", "icmp", "arp", "kernel", "drops", "persistence", "ownership", "nd",
                                      "nat6",  "dr6", "tun6", "icmp6"};
     EXPECT_EQ(table_names(), want);
     for (const Table& t : all_tables()) {

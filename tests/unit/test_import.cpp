@@ -392,7 +392,6 @@ TEST(ImportKeepalived, Ipv6BesideIpv4Exactly)
 
   # import/keepalived-ipv6.conf:63: virtual_server 192.168.200.20 443
   # import/keepalived-ipv6.conf:67: persistence_granularity 64 is not a netmask, which an IPv4 service takes: 32 here
-  # import/keepalived-ipv6.conf:70: real_server 2001:db8::31 not carried over: an IPv4 service tunnelled to an IPv6 real server (IPv4 in IPv6 is not supported yet)
   - vip: 192.168.200.20
     port: 443
     protocol: tcp
@@ -402,6 +401,7 @@ TEST(ImportKeepalived, Ipv6BesideIpv4Exactly)
     persistence_netmask: 32
     real_servers:
       - { address: 10.20.0.31, port: 443, weight: 1, forward: tun }
+      - { address: "2001:db8::31", port: 443, weight: 1, forward: tun }
 
   # import/keepalived-ipv6.conf:79: virtual_server group DNS: 192.168.200.17 53 (virtual_server_group DNS, line 75)
   # import/keepalived-ipv6.conf:83: real_server 2001:db8::41 not carried over: an IPv6 real server of an IPv4 service by DR, which keeps the packet's family (only TUN mixes families)

@@ -803,6 +803,82 @@ TEST_F(Defense, FloodModeAutomaticStartsWhenTheTableIsShort)
     EXPECT_EQ(w_->counters.stateless_forwarded, 100u);
 }
 
+// Beyond a link-local router a tunnel packet leaves from the port's global address: a
+// link-local source would not be routed back. An IPv4 service's IPv6 real server is reached so too.
+TEST_F(Pipeline, TunnelsBeyondALinkLocalRouterLeaveFromAGlobalAddress)
+{
+    const Ip6 router = ipv6(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    const Ip6 far = ipv6(0x2001, 0xdb8, 5, 0, 0, 0, 0, 7);
+    const Mac router_mac{0x02, 0xaa, 0, 0, 0, 1};
+    control::Config c = config_;
+    c.routes.push_back({{IpAddress::ipv6(ipv6(0x2001, 0xdb8, 5, 0, 0, 0, 0, 0)), 48}, IpAddress::ipv6(router), "int"});
+    c.services.push_back({IpAddress::ipv6(vip6), 8005, Protocol::tcp, "rr", ForwardMethod::tun,
+                          {{IpAddress::ipv6(far), 8005, 1, ForwardMethod::tun}}});
+    c.services.push_back({IpAddress(vip), 8005, Protocol::tcp, "rr", ForwardMethod::tun,
+                          {{IpAddress::ipv6(far), 8005, 1, ForwardMethod::tun}}});
+    republish(c);
+    neighbors6_->update(neighbor_key(Ipv6Address{router}, int_port), ether(router_mac), int_port, true);
+    for (const Bytes& syn : {from_client6(46000, 8005).tcp(SYN).bytes(), from_client(46000, 8005).tcp(SYN).bytes()}) {
+        ASSERT_EQ(run(syn, ext_port).kind, Verdict::Kind::transmit);
+        const auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u);
+        const Bytes& f = sent[0];
+        EXPECT_TRUE(std::equal(router_mac.begin(), router_mac.end(), f.begin()));
+        EXPECT_EQ(get16(f, 12), 0x86dd);
+        EXPECT_EQ(f[20], syn[12] == 0x86 ? 41 : 4);
+        EXPECT_TRUE(std::equal(int_ip6.begin(), int_ip6.end(), f.begin() + 22));
+        EXPECT_TRUE(std::equal(far.begin(), far.end(), f.begin() + 38));
+        EXPECT_TRUE(std::equal(syn.begin() + 14, syn.end(), f.begin() + 54));
+    }
+}
+
+// The IPv6 table is defended as the IPv4 one: eviction when full, drop_entry's sweep, and the
+// automatic defences turned on by its shortage alone.
+TEST_F(Pipeline, Ipv6HalfOpenConnectionsGiveWayInAFullTable)
+{
+    build("rr", {1, 1, 0}, 64);
+    run(from_client6(30000).tcp(SYN).bytes(), ext_port);
+    run(from_client6(30000).tcp(ACK).bytes(), ext_port);
+    for (uint16_t port = 31000; port < 31063; ++port) run(from_client6(port).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    ASSERT_EQ(w_->conns6.size(), 64u);
+    for (uint16_t port = 41000; port < 41010; ++port)
+        EXPECT_EQ(run(from_client6(port).tcp(SYN).bytes(), ext_port).kind, Verdict::Kind::transmit) << port;
+    take(int_port);
+    EXPECT_EQ(w_->counters.connections_evicted, 10u);
+    EXPECT_EQ(w_->conns6.size(), 64u);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    const auto kept = w_->conns6.lookup(fulcrum::dataplane::FlowKey6{
+        Ipv6Address{client_ip6}, Ipv6Address{vip6}, rte_cpu_to_be_16(30000), rte_cpu_to_be_16(80), IPPROTO_TCP, {0, 0, 0}});
+    ASSERT_NE(kept.conn, nullptr);
+    EXPECT_EQ(kept.conn->tcp.state, TcpState::established);
+}
+
+TEST_F(Defense, DropEntryAndDropPacketWatchTheIpv6TableToo)
+{
+    build("rr", {1, 1, 0}, 64);
+    set({.drop_entry = defense_always, .drop_packet = defense_automatic, .amemthresh = 16});
+    for (uint16_t port = 40000; port < 40050; ++port) run(from_client6(port).tcp(SYN).bytes(), ext_port);
+    take(int_port);
+    ASSERT_EQ(w_->conns6.size(), 50u);  // 14 free of 64: short, while the IPv4 table is empty
+    next_second();
+    EXPECT_TRUE(table_short(*w_));
+    EXPECT_EQ(w_->defense.drop_packet.load(), defense_automatic_on);
+    // 16 / (16 - 14) = 8: one new connection in 8 is refused, of either family.
+    std::string refused;
+    for (uint16_t port = 42000; port < 42008; ++port)
+        refused += run(from_client(port).tcp(SYN).bytes(), ext_port).kind == Verdict::Kind::drop ? 'x' : '.';
+    EXPECT_EQ(refused, ".......x");
+    take(int_port);
+    // drop_entry sweeps 2 slots of each table a second: the half-open IPv6 connections go.
+    for (int s = 0; s < 32; ++s) next_second(1024);
+    EXPECT_EQ(w_->conns6.size(), 0u);
+    EXPECT_EQ(w_->counters.removed_by_drop_entry, 57u);  // and the 7 half-open IPv4 ones
+    next_second();
+    EXPECT_FALSE(table_short(*w_));
+    EXPECT_EQ(w_->defense.drop_packet.load(), defense_automatic);
+}
+
 TEST_F(Pipeline, ShowConnsCopiesTheTableASliceAtATime)
 {
     build("rr", {1, 1, 0}, 8192);

@@ -272,15 +272,6 @@ void Checker::check_real_server(const Item& item, ServiceConfig& svc, bool svc_f
                            fmt::format("a real server with {} forwarding (only tun may mix families)",
                                        forward_method_name(rs.forward))))
         address_ok = false;
-    // The dataplane tunnels an IPv6 service over either family, an IPv4 one over IPv4 only so
-    // far: an IPv4 connection holds an IPv4 real server.
-    if (address_ok && forward_ok && rs.forward == ForwardMethod::tun && service_vip_ok_ && svc.vip.is_ipv4() &&
-        !rs.address.is_ipv4()) {
-        const Item& a = *m->find("address");
-        expected(a, "an IPv4 address for a tun real server of an IPv4 service (IPv4 in IPv6 is not supported yet)",
-                 describe(a.node) + ", an IPv6 address");
-        address_ok = false;
-    }
     if (address_ok && forward_ok && subnets_complete_) {
         const Item& a = *m->find("address");
         if (auto owner = own_address(rs.address)) {

@@ -55,10 +55,6 @@ std::string apply_settings(RealServerConfig& rs, const ServiceConfig& service, c
                            "families)",
                            format_endpoint(rs.address, rs.port), forward_method_name(forward),
                            family_name(service.vip.family()));
-    if (forward == ForwardMethod::tun && service.vip.is_ipv4() && !rs.address.is_ipv4())
-        return fmt::format("real server {}: an IPv4 service is tunnelled over IPv4 only (IPv4 in IPv6 is not supported "
-                           "yet)",
-                           format_endpoint(rs.address, rs.port));
     rs.weight = settings.weight;
     rs.forward = settings.forward.value_or(service.forward);
     rs.upper_threshold = settings.upper_threshold;

@@ -665,7 +665,7 @@ uint8_t granularity_for(const std::optional<Granularity>& g, Family family, Impo
 
 // Why a real server of `rs`'s family cannot serve a service on `vip` by `forward` ("" if it can):
 // NAT rewrites the header and DR hands the frame over whole, so both keep the packet's family;
-// Fulcrum tunnels an IPv6 service over IPv4 or IPv6, an IPv4 one over IPv4 only so far.
+// a tunnel carries either family inside either, as IPVS's.
 std::string family_problem(const IpAddress& vip, const IpAddress& rs, ForwardMethod forward)
 {
     if (rs.family() == vip.family()) return "";
@@ -674,7 +674,6 @@ std::string family_problem(const IpAddress& vip, const IpAddress& rs, ForwardMet
                            "mixes families)",
                            family_name(rs.family()), family_name(vip.family()),
                            forward == ForwardMethod::nat ? "NAT" : "DR");
-    if (vip.is_ipv4()) return "an IPv4 service tunnelled to an IPv6 real server (IPv4 in IPv6 is not supported yet)";
     return "";
 }
 

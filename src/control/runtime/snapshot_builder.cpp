@@ -114,7 +114,8 @@ std::string build_routes6(const Config& config, const InterfacePorts& ports, Ser
 }
 
 // A real server as the workers see it. An IPv6 service's IPv4 tunnel real server is kept
-// IPv4-mapped too, where its connections hold it.
+// IPv4-mapped too, where its connections hold it; an IPv4 service's IPv6 one by the handle its
+// connections hold (ServiceSnapshot::ipv6_tunnel_handle).
 dataplane::RealServerEntry real_server_entry(uint32_t id, const ServiceConfig& sc, const RealServerConfig& rs)
 {
     dataplane::RealServerEntry entry{.id = id,
@@ -128,6 +129,7 @@ dataplane::RealServerEntry real_server_entry(uint32_t id, const ServiceConfig& s
         if (!sc.vip.is_ipv4()) entry.address6 = dataplane::ipv4_mapped(entry.address);
     } else {
         entry.address6.bytes = rs.address.bytes();
+        if (sc.vip.is_ipv4()) entry.address = dataplane::ServiceSnapshot::ipv6_tunnel_handle(id);
     }
     return entry;
 }
@@ -347,6 +349,10 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
     std::sort(s->never_sources6.begin(), s->never_sources6.end());
     for (const dataplane::RealServerEntry& rs : s->real_servers) {
         if (rs.id >= s->real_server_port.size()) s->real_server_port.resize(rs.id + 1, 0);
+        if (rs.is_ipv6 && dataplane::ServiceSnapshot::is_ipv6_tunnel_handle(rs.address)) {
+            if (rs.id >= s->ipv6_tunnel_ends.size()) s->ipv6_tunnel_ends.resize(rs.id + 1);
+            s->ipv6_tunnel_ends[rs.id] = rs.address6;
+        }
         // The checker refuses real servers without a route; a port id is below max_ports.
         if (rs.is_ipv6) {
             if (const dataplane::NextHop6* hop = s->route(rs.address6))
