@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """End-to-end IPv6 test: one director serves an IPv6 VIP beside the IPv4 one, with real kernels on
-both sides. The lab's links get IPv6 here (the lab itself keeps IPv6 off): the client
-2001:db8:18::2 on ext, rs1/rs2 2001:db8:19::11/12 on int (default route via the director's
-2001:db8:19::1), rs4 2001:db8:18::14 on ext with the IPv6 VIP on lo (DR), rs5 2001:db8:18::15
-on ext with the VIP on lo and this test's decapsulator of IPv6 in IPv6 and in IPv4 (TUN). Small
+both sides. The lab's IPv6 (tests/lab/lab.sh): the client 2001:db8:18::2 on ext, rs1/rs2
+2001:db8:19::11/12 on int (default route via the director's 2001:db8:19::1), rs4 2001:db8:18::14
+on ext with the IPv6 VIP on lo (DR), rs5 2001:db8:18::15 on ext with the VIP on lo and this
+test's decapsulator of IPv6 in IPv6 and in IPv4 (TUN). Small
 HTTP servers of this test answer on [::]:8080 (rs1, rs2: NAT66), [::]:8081 (rs4: DR) and
 [::]:8082/8083 (rs5: TUN over IPv6 / over IPv4), and 8084 for the IPv4 VIP tunnelled to rs5's
 IPv6 address (IPv4 in IPv6).
@@ -164,26 +164,20 @@ def ns_sh(ns, script):
 
 
 def give_lab_ipv6():
-    """IPv6 on the links this test uses: addresses without duplicate-address detection, routes."""
-    steps = [("fl-client", "cli-eth", f"{CLIENT6}/64", f"ip -6 route add default via {DIR_EXT6}")]
-    for rs in ("rs1", "rs2"):
-        steps.append((f"fl-{rs}", DEV[rs], f"{RS6[rs]}/64", f"ip -6 route add default via {DIR_INT6}"))
-    steps.append(("fl-rs4", DEV["rs4"], f"{RS6['rs4']}/64", f"ip -6 addr add {VIP6}/128 dev lo"))
-    # TUN: the VIP on lo too, and a TUN device for the decapsulated packets (no reverse-path
-    # filter in IPv6; the replies leave by rs5-eth, to the client on the link).
-    steps.append(("fl-rs5", DEV["rs5"], f"{RS6['rs5']}/64",
-                  f"ip -6 addr add {VIP6}/128 dev lo && ip tuntap add dev {TUN6_DEV} mode tun && "
-                  f"sysctl -qw net.ipv6.conf.{TUN6_DEV}.disable_ipv6=0 net.ipv4.conf.{TUN6_DEV}.rp_filter=0 && "
-                  f"ip link set {TUN6_DEV} up"))
-    for ns, dev, address, extra in steps:
-        r = ns_sh(ns, f"sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0 "
-                      f"net.ipv6.conf.{dev}.disable_ipv6=0 net.ipv6.conf.{dev}.accept_dad=0 "
-                      f"net.ipv6.conf.{dev}.accept_ra=0 && ip -6 addr add {address} dev {dev} nodad && {extra}")
-        if r.returncode != 0:
-            return False, f"{ns}: {r.stderr.strip()[-200:]}"
-    # DR: rs4's kernel answers solicitations only for addresses on the interface asked on
-    # (ndisc_recv_ns looks the target up strictly), so the VIP on its lo stays the director's.
-    return True, "IPv6 on cli-eth, rs1-eth, rs2-eth, rs4-eth, rs5-eth (the VIP on rs4's and rs5's lo)"
+    """What this test adds to the lab's IPv6 (tests/lab/lab.sh): rs5's TUN device for the inner
+    packets of its tunnels (no reverse-path filter; the replies leave by rs5-eth, to the client on
+    the link)."""
+    r = ns_sh("fl-rs5", f"ip tuntap add dev {TUN6_DEV} mode tun && "
+                        f"sysctl -qw net.ipv6.conf.{TUN6_DEV}.disable_ipv6=0 net.ipv4.conf.{TUN6_DEV}.rp_filter=0 && "
+                        f"ip link set {TUN6_DEV} up")
+    if r.returncode != 0:
+        return False, f"fl-rs5: {r.stderr.strip()[-200:]}"
+    # The lab's own IPv6, as this test relies on it.
+    for ns, dev, address in [("fl-client", "cli-eth", CLIENT6)] + [(f"fl-{rs}", DEV[rs], RS6[rs]) for rs in RS6]:
+        shown = L.in_ns(ns, "ip", "-6", "addr", "show", "dev", dev, timeout=5).stdout
+        if f"inet6 {address}/64" not in shown:
+            return False, f"{ns}: no {address}/64 on {dev} (tests/lab/lab.sh gives every host IPv6)"
+    return True, f"the lab's IPv6 on cli-eth and rs1-5, and rs5's {TUN6_DEV}"
 
 
 # The IPv6 tunnels' far end on rs5, as decap.py is IPIP's: a raw socket for IPv6 in IPv6 and one

@@ -14,6 +14,12 @@
 #            ├──── sw-rs2 ── rs2-eth 198.19.0.12/24  fl-rs2  NAT
 #            └──── sw-rs3 ── rs3-eth 198.19.0.13/24  fl-rs3  NAT
 #
+# Every host has IPv6 too: 2001:db8:18::N/64 on the client's link and 2001:db8:19::N/64 on the
+# internal one (N as the IPv4 address's last byte: the client ::2, rs1 2001:db8:19::11, rs4
+# 2001:db8:18::14), with the IPv6 VIP 2001:db8:18::100 on rs4's and rs5's lo and default routes via
+# the director's 2001:db8:18::1 and 2001:db8:19::1 (tests/e2e/test_ipv6.py configures those). No
+# duplicate-address detection, router solicitations or advertisements: the addresses are these.
+#
 # The director answers 198.18.0.1 (ext), 198.19.0.1 (int) and the VIP 198.18.0.100 (TCP 80, UDP 5353);
 # see conf/lab-nat.yaml, lab-dr.yaml, lab-tun.yaml, lab-mixed.yaml. Each real server runs
 # tests/lab/realserver.py (HTTP :80, UDP echo :5353).
@@ -51,9 +57,14 @@ LAB_VIP=198.18.0.100
 LAB_HTTP_PORT=80
 LAB_UDP_PORT=5353
 LAB_DECAP_DEV=tunl-dec
+LAB_CLIENT_IP6=2001:db8:18::2
+LAB_DIR_EXT_IP6=2001:db8:18::1
+LAB_DIR_INT_IP6=2001:db8:19::1
+LAB_VIP6=2001:db8:18::100
 
 # rs1-rs3 on the director's internal subnet, rs4 and rs5 on the client's.
 lab_rs_ip() { if (($1 <= 3)); then echo "198.19.0.1$1"; else echo "198.18.0.1$1"; fi; }
+lab_rs_ip6() { if (($1 <= 3)); then echo "2001:db8:19::1$1"; else echo "2001:db8:18::1$1"; fi; }
 
 _lab_log() { echo "lab: $*" >&2; }
 
@@ -67,10 +78,24 @@ _lab_offloads_off() {
 }
 
 _lab_ns_init() {
-    local ns=$1
+    local ns=$1 scope
     ip netns add "$ns"
-    # Before any interface exists, so that new ones inherit "default" too.
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    # Before any interface exists, so that new ones inherit "default" too. The switches have no
+    # IP, and the directors' namespaces none of their own (the director turns IPv6 on for the
+    # kernel interfaces that hold its IPv6 addresses); the hosts have IPv6, quiet: no
+    # duplicate-address detection, router solicitations or autoconfiguration.
+    case $ns in
+    fl-sw | fl-swx | fl-dir | fl-dir2)
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ;;
+    *)
+        for scope in all default; do
+            ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$scope.accept_dad=0" "net.ipv6.conf.$scope.dad_transmits=0" \
+                "net.ipv6.conf.$scope.accept_ra=0" "net.ipv6.conf.$scope.autoconf=0" \
+                "net.ipv6.conf.$scope.router_solicitations=0"
+        done
+        ;;
+    esac
     ip -n "$ns" link set lo up
 }
 
@@ -202,6 +227,9 @@ _lab_vip_on_lo() {
         ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$scope.rp_filter=0"
     done
     ip -n "$ns" addr add "$LAB_VIP/32" dev lo
+    # An IPv6 host answers solicitations only for addresses on the interface asked (ndisc_recv_ns
+    # looks the target up on it): the IPv6 VIP on lo stays the director's on the link.
+    ip -n "$ns" addr add "$LAB_VIP6/128" dev lo
 }
 
 # The body runs in a subshell with errexit, so a failed step stops it wherever it was called from.
@@ -239,8 +267,10 @@ _lab_up_body() (
     # The client.
     _lab_offloads_off fl-client cli-eth
     ip -n fl-client addr add "$LAB_CLIENT_IP/24" dev cli-eth
+    ip -n fl-client addr add "$LAB_CLIENT_IP6/64" dev cli-eth nodad
     ip -n fl-client link set cli-eth up
     ip -n fl-client route add default via "$LAB_DIR_EXT_IP"
+    ip -n fl-client -6 route add default via "$LAB_DIR_EXT_IP6"
 
     # The director's namespace: interfaces up, no addresses, so the kernel stays out of the way.
     for dev in dir-ext dir-int; do
@@ -275,10 +305,12 @@ _lab_up_body() (
     for n in "${LAB_RS[@]}"; do
         _lab_offloads_off "fl-rs$n" "rs$n-eth"
         ip -n "fl-rs$n" addr add "$(lab_rs_ip "$n")/24" dev "rs$n-eth"
+        ip -n "fl-rs$n" addr add "$(lab_rs_ip6 "$n")/64" dev "rs$n-eth" nodad
         ip -n "fl-rs$n" link set "rs$n-eth" up
     done
     for n in "${LAB_RS_NAT[@]}"; do
         ip -n "fl-rs$n" route add default via "$LAB_DIR_INT_IP"
+        ip -n "fl-rs$n" -6 route add default via "$LAB_DIR_INT_IP6"
     done
     for n in "${LAB_RS_DR[@]}"; do
         _lab_vip_on_lo "fl-rs$n" "rs$n-eth"
