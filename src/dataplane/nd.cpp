@@ -40,7 +40,9 @@ bool find_link_layer_option(const uint8_t* message, uint32_t length, uint8_t typ
 
 bool answers_for(const WorkerContext& w, const PortInfo& port, const Ipv6Address& ip)
 {
-    return port.is_local(ip) || (w.snapshot != nullptr && w.snapshot->is_vip(ip));
+    const ServiceSnapshot* s = w.snapshot;
+    return port.is_local(ip) ||
+           (s != nullptr && ((s->is_vip(ip) && s->serves_vip(ip)) || s->kernel_holds(port.port_id, ip)));
 }
 
 // What a message says about its sender goes to the control core. Only a solicited advertisement

@@ -50,6 +50,12 @@ Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
 {
     const ServiceSnapshot& snapshot = *w.snapshot;
     const PortInfo& port = w.shared->ports[m->port];
+    // Under vip_ownership kernel, another director may hold the VIP now: nothing to it is ours.
+    if (snapshot.vips_follow_kernel) {
+        const Ipv6Address destination = Ipv6Address::from(p.ip6(frame)->dst_addr);
+        if (snapshot.is_vip(destination) && !snapshot.serves_vip(destination))
+            return Verdict::drop(DropReason::vip_not_held);
+    }
     if (flow_key != nullptr) {
         // Packets of a connection are not checked again: their addresses are the connection's.
         if (Verdict v = classify_flow(w, m, frame, p, *flow_key, hit); v.settled()) return v;
@@ -60,7 +66,9 @@ Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     if (icmp && nd_is_message(frame[p.l4_offset])) return nd_receive(w, m, frame, p, port);
 
     // A link-local source is only ever the director's neighbour talking to the director itself.
-    const bool local = w.shared->is_local(key.dst_ip);
+    // What a kernel interface holds under vip_ownership kernel (keepalived's floating gateway)
+    // is the director's own while it does.
+    const bool local = w.shared->is_local(key.dst_ip) || snapshot.kernel_holds(m->port, key.dst_ip);
     if (martian_source(snapshot, key.src_ip) || (key.src_ip.is_link_local() && !local && !key.dst_ip.is_multicast()))
         return Verdict::drop(DropReason::martian_source);
     if (icmp) {

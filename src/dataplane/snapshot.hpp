@@ -122,13 +122,23 @@ struct ServiceSnapshot {
     bool vips_follow_kernel = false;
     std::vector<rte_be32_t> held_vips;                               // sorted
     std::array<std::vector<rte_be32_t>, max_ports> kernel_addresses;  // by interface port, sorted
+    std::vector<Ipv6Address> held_vips6;                              // the same for IPv6
+    std::array<std::vector<Ipv6Address>, max_ports> kernel_addresses6;
     bool serves_vip(rte_be32_t vip) const
     {
         return !vips_follow_kernel || std::binary_search(held_vips.begin(), held_vips.end(), vip);
     }
+    bool serves_vip(const Ipv6Address& vip) const
+    {
+        return !vips_follow_kernel || std::binary_search(held_vips6.begin(), held_vips6.end(), vip);
+    }
     bool kernel_holds(uint16_t port, rte_be32_t ip) const
     {
         return port < max_ports && std::binary_search(kernel_addresses[port].begin(), kernel_addresses[port].end(), ip);
+    }
+    bool kernel_holds(uint16_t port, const Ipv6Address& ip) const
+    {
+        return port < max_ports && std::binary_search(kernel_addresses6[port].begin(), kernel_addresses6[port].end(), ip);
     }
     // Indexed by service id: its index in `services` plus one; 0 when the snapshot lacks it.
     std::vector<uint32_t> service_index_by_id;

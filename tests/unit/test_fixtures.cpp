@@ -32,7 +32,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Tables, ::testing::ValuesIn(table_names()),
 TEST(TableRunner, EveryFeatureHasATableAndSomethingSteadyToMeasure)
 {
     std::vector<std::string> want = {"nat", "dr", "tun", "tun4in6", "icmp", "arp", "kernel", "drops", "persistence", "ownership", "nd",
-                                     "nat6",  "dr6", "tun6", "icmp6"};
+                                     "nat6",  "dr6", "tun6", "icmp6", "ownership6"};
     EXPECT_EQ(table_names(), want);
     for (const Table& t : all_tables()) {
         if (t.name == "drops") continue;  // nothing of it is forwarded

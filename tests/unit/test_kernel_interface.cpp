@@ -14,6 +14,7 @@
 #include "control/kernel/kernel_interface.hpp"
 #include "control/kernel/route_announcer.hpp"
 
+using fulcrum::IpAddress;
 using fulcrum::control::netlink_ack_problem;
 
 namespace {
@@ -107,7 +108,8 @@ TEST(AddressWatch, NewAndDeletedAddressesFollowTheKernel)
     const auto gone = address_message(RTM_DELADDR, AF_INET, 5, vip);
     EXPECT_TRUE(apply_address_messages(gone.data(), gone.size(), held));
     EXPECT_EQ(held, (AddressesByInterface{{5, {own}}, {6, {gateway}}}));
-    // IPv6 and other messages are not addresses of ours; a cut message ends the buffer.
+    // An IPv6 message with a 4-byte address, and other messages, are not addresses; a cut
+    // message ends the buffer.
     const auto v6 = address_message(RTM_NEWADDR, AF_INET6, 5, 0x01020304);
     EXPECT_FALSE(apply_address_messages(v6.data(), v6.size(), held));
     const auto other = address_message(RTM_NEWROUTE, AF_INET, 5, 0x01020304);
@@ -128,6 +130,40 @@ TEST(AddressWatch, NewAndDeletedAddressesFollowTheKernel)
     const auto last = address_message(RTM_DELADDR, AF_INET, 6, gateway);
     EXPECT_TRUE(apply_address_messages(last.data(), last.size(), held));
     EXPECT_EQ(held.count(6), 0u) << "an interface with no address left is forgotten";
+}
+
+// keepalived's IPv6 VIP on the TAP: RTM_NEWADDR of AF_INET6 carries IFA_ADDRESS alone, 16 bytes.
+TEST(AddressWatch, Ipv6AddressesFollowTheKernelToo)
+{
+    using fulcrum::control::AddressesByInterface;
+    using fulcrum::control::apply_address_messages;
+    const IpAddress::Bytes vip6{0x20, 0x01, 0x0d, 0xb8, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
+    auto message6 = [&](uint16_t type, int index) {
+        std::vector<char> bytes(NLMSG_LENGTH(sizeof(ifaddrmsg)) + RTA_SPACE(16), 0);
+        nlmsghdr h{};
+        h.nlmsg_len = static_cast<uint32_t>(bytes.size());
+        h.nlmsg_type = type;
+        std::memcpy(bytes.data(), &h, sizeof h);
+        ifaddrmsg ifa{};
+        ifa.ifa_family = AF_INET6;
+        ifa.ifa_prefixlen = 128;
+        ifa.ifa_index = static_cast<unsigned>(index);
+        std::memcpy(bytes.data() + NLMSG_HDRLEN, &ifa, sizeof ifa);
+        rtattr a{static_cast<unsigned short>(RTA_LENGTH(16)), IFA_ADDRESS};
+        std::memcpy(bytes.data() + NLMSG_LENGTH(sizeof(ifaddrmsg)), &a, sizeof a);
+        std::memcpy(bytes.data() + NLMSG_LENGTH(sizeof(ifaddrmsg)) + RTA_LENGTH(0), vip6.data(), 16);
+        return bytes;
+    };
+    constexpr uint32_t own = 0xC6120001;
+    AddressesByInterface held;
+    const auto v4 = address_message(RTM_NEWADDR, AF_INET, 5, own);
+    ASSERT_TRUE(apply_address_messages(v4.data(), v4.size(), held));
+    const auto added = message6(RTM_NEWADDR, 5);
+    EXPECT_TRUE(apply_address_messages(added.data(), added.size(), held));
+    EXPECT_EQ(held, (AddressesByInterface{{5, {IpAddress(own), IpAddress::ipv6(vip6)}}}));
+    const auto removed = message6(RTM_DELADDR, 5);
+    EXPECT_TRUE(apply_address_messages(removed.data(), removed.size(), held));
+    EXPECT_EQ(held, (AddressesByInterface{{5, {IpAddress(own)}}}));
 }
 
 // Route health injection against a kernel that says what it was asked, and refuses on demand.

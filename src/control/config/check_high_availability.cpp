@@ -71,14 +71,6 @@ void Checker::check_sync_interface()
         if (!any)
             report(*vip_ownership_item_, "vip_ownership kernel follows the addresses of the kernel interfaces, and "
                                          "every interface has kernel_interface: false");
-        // The dataplane would answer for an IPv6 VIP whichever director holds it.
-        for (const ServiceConfig& s : config_.services)
-            if (!s.vip.is_ipv4()) {
-                report(*vip_ownership_item_, fmt::format("vip_ownership kernel follows IPv4 VIPs only so far, and "
-                                                         "service {} has an IPv6 one",
-                                                         format_endpoint(s.vip, s.port)));
-                break;
-            }
     }
     if (!sync_interface_item_) return;
     const SyncConfig& sync = config_.sync;

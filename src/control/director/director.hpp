@@ -137,6 +137,9 @@ private:
     KernelAddresses kernel_addresses(const Config& config) const;
     void follow_kernel_addresses();
     void announce_acquired(const dataplane::ServiceSnapshot& snapshot);
+    template <typename Address, typename Announce>
+    void announce_acquired_on(const dataplane::ServiceSnapshot& snapshot, unsigned port_id,
+                              const std::vector<Address>& held, std::vector<Address>& before, Announce announce);
     // Route health injection (announce_path.cpp): the announcer follows `config`'s announce:
     // section, and each VIP's availability; what the kernel refuses is logged once and retried.
     void configure_announce(const Config& config);
@@ -180,6 +183,7 @@ private:
     sync::SyncDaemon sync_;
     AddressWatch address_watch_;
     std::array<std::vector<rte_be32_t>, max_ports> announced_;  // kernel-held addresses GARP went out for
+    std::array<std::vector<dataplane::Ipv6Address>, max_ports> announced6_;  // and IPv6 ones, advertised
     RouteAnnouncer announcer_;
     std::string announce_problem_;  // what the kernel last refused, "" once all went through
     EventBus events_;

@@ -79,27 +79,43 @@ void Director::follow_kernel_addresses()
     if (auto e = publish(config_); !e.empty()) log::error("cannot publish what the kernel interfaces hold: {}", e);
 }
 
+namespace {
+
+std::string address_text(rte_be32_t ip) { return format_ipv4(rte_be_to_cpu_32(ip)); }
+std::string address_text(const Ipv6Address& ip) { return format_ip(IpAddress::ipv6(ip.bytes)); }
+
+}  // namespace
+
+// One family's addresses held by port_id's kernel interface: those new since `before` are
+// announced (gratuitous ARP, unsolicited neighbour advertisement), and `before` becomes `held`.
+template <typename Address, typename Announce>
+void Director::announce_acquired_on(const ServiceSnapshot& snapshot, unsigned port_id, const std::vector<Address>& held,
+                                    std::vector<Address>& before, Announce announce)
+{
+    for (const Address& ip : held) {
+        if (std::binary_search(before.begin(), before.end(), ip)) continue;
+        log::info("{} {} is held by kernel interface {}: answering for it on {}", snapshot.is_vip(ip) ? "VIP" : "address",
+                  address_text(ip), shared_.ports[shared_.ports[port_id].kernel_port].name, shared_.ports[port_id].name);
+        announce(ip);
+    }
+    for (const Address& ip : before)
+        if (!std::binary_search(held.begin(), held.end(), ip))
+            log::info("{} {} is no longer held by a kernel interface: not answering for it on {}",
+                      snapshot.is_vip(ip) ? "VIP" : "address", address_text(ip), shared_.ports[port_id].name);
+    before = held;
+}
+
 void Director::announce_acquired(const ServiceSnapshot& snapshot)
 {
     // An address a kernel interface just took (keepalived's master moving a VIP or the gateway
     // here) is announced from its port at once, so that neighbours switch to this director;
     // keepalived announces it too, through the TAP.
     for (unsigned port_id = 0; port_id < max_ports; ++port_id) {
-        const std::vector<rte_be32_t>& held = snapshot.kernel_addresses[port_id];
-        std::vector<rte_be32_t>& before = announced_[port_id];
-        for (rte_be32_t ip : held) {
-            if (std::binary_search(before.begin(), before.end(), ip)) continue;
-            log::info("{} {} is held by kernel interface {}: answering for it on {}",
-                      snapshot.is_vip(ip) ? "VIP" : "address", format_ipv4(rte_be_to_cpu_32(ip)),
-                      shared_.ports[shared_.ports[port_id].kernel_port].name, shared_.ports[port_id].name);
-            send_gratuitous_arp(shared_.ports[port_id], ip);
-        }
-        for (rte_be32_t ip : before)
-            if (!std::binary_search(held.begin(), held.end(), ip))
-                log::info("{} {} is no longer held by a kernel interface: not answering for it on {}",
-                          snapshot.is_vip(ip) ? "VIP" : "address", format_ipv4(rte_be_to_cpu_32(ip)),
-                          shared_.ports[port_id].name);
-        before = held;
+        const PortInfo& port = shared_.ports[port_id];
+        announce_acquired_on(snapshot, port_id, snapshot.kernel_addresses[port_id], announced_[port_id],
+                             [&](rte_be32_t ip) { send_gratuitous_arp(port, ip); });
+        announce_acquired_on(snapshot, port_id, snapshot.kernel_addresses6[port_id], announced6_[port_id],
+                             [&](const Ipv6Address& ip) { send_unsolicited_advertisement(port, ip); });
     }
 }
 
@@ -120,7 +136,7 @@ void Director::announce_addresses()
         // The same for IPv6 (RFC 4861 7.2.6), the link-local address included.
         std::vector<Ipv6Address> addresses6 = port.local_ips6;
         addresses6.push_back(port.link_local);
-        addresses6.insert(addresses6.end(), snapshot->vips6.begin(), snapshot->vips6.end());
+        if (!snapshot->vips_follow_kernel) addresses6.insert(addresses6.end(), snapshot->vips6.begin(), snapshot->vips6.end());
         for (const Ipv6Address& ip : addresses6) send_unsolicited_advertisement(port, ip);
     }
 }

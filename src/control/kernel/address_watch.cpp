@@ -32,20 +32,25 @@ bool apply_address_messages(const void* buffer, size_t length, AddressesByInterf
         if ((h.nlmsg_type == RTM_NEWADDR || h.nlmsg_type == RTM_DELADDR) && h.nlmsg_len >= NLMSG_LENGTH(sizeof(ifaddrmsg))) {
             ifaddrmsg ifa;
             std::memcpy(&ifa, bytes + offset + NLMSG_HDRLEN, sizeof ifa);
-            if (ifa.ifa_family == AF_INET) {
+            if (ifa.ifa_family == AF_INET || ifa.ifa_family == AF_INET6) {
                 // IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer's on a
-                // point-to-point link); either will do where the other is missing.
-                std::optional<Ipv4> local, address;
+                // point-to-point link); either will do where the other is missing. IPv6 has
+                // IFA_ADDRESS alone.
+                const size_t size = ifa.ifa_family == AF_INET ? 4 : 16;
+                std::optional<IpAddress> local, address;
                 size_t at = offset + NLMSG_LENGTH(sizeof(ifaddrmsg));
                 const size_t end = offset + h.nlmsg_len;
                 while (at < end && end - at >= sizeof(rtattr)) {
                     rtattr a;
                     std::memcpy(&a, bytes + at, sizeof a);
                     if (a.rta_len < sizeof a || a.rta_len > end - at) break;
-                    if ((a.rta_type == IFA_LOCAL || a.rta_type == IFA_ADDRESS) && a.rta_len == RTA_LENGTH(4)) {
-                        uint32_t be;
-                        std::memcpy(&be, bytes + at + RTA_LENGTH(0), 4);
-                        (a.rta_type == IFA_LOCAL ? local : address) = ntohl(be);
+                    if ((a.rta_type == IFA_LOCAL || a.rta_type == IFA_ADDRESS) && a.rta_len == RTA_LENGTH(size)) {
+                        IpAddress::Bytes raw{};
+                        std::memcpy(raw.data(), bytes + at + RTA_LENGTH(0), size);
+                        const IpAddress ip = size == 4 ? IpAddress(uint32_t{raw[0]} << 24 | uint32_t{raw[1]} << 16 |
+                                                                   uint32_t{raw[2]} << 8 | raw[3])
+                                                       : IpAddress::ipv6(raw);
+                        (a.rta_type == IFA_LOCAL ? local : address) = ip;
                     }
                     at += RTA_ALIGN(a.rta_len);
                 }
@@ -77,7 +82,7 @@ std::string AddressWatch::open()
     if (fd_ < 0) return std::string("rtnetlink socket: ") + std::strerror(errno);
     sockaddr_nl local{};
     local.nl_family = AF_NETLINK;
-    local.nl_groups = RTMGRP_IPV4_IFADDR;
+    local.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
     if (bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
         const std::string e = std::string("rtnetlink bind: ") + std::strerror(errno);
         close(fd_);
@@ -99,7 +104,7 @@ bool AddressWatch::dump()
     request.h.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
     request.h.nlmsg_type = RTM_GETADDR;
     request.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    request.ifa.ifa_family = AF_INET;
+    request.ifa.ifa_family = AF_UNSPEC;  // both families
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     return sendto(fd_, &request, request.h.nlmsg_len, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) >= 0;
@@ -126,7 +131,7 @@ bool AddressWatch::poll()
     }
 }
 
-std::vector<Ipv4> AddressWatch::held_by(const std::string& name) const
+std::vector<IpAddress> AddressWatch::held_by(const std::string& name) const
 {
     const unsigned index = if_nametoindex(name.c_str());
     if (index == 0) return {};

@@ -1,4 +1,4 @@
-// The IPv4 addresses the director's kernel interfaces hold, followed through rtnetlink: what
+// The addresses (IPv4 and IPv6) the director's kernel interfaces hold, followed through rtnetlink: what
 // keepalived's VRRP adds (a VIP, the NAT real servers' floating gateway) on the master and takes
 // away on failover decides, under high_availability.vip_ownership: kernel, what the dataplane
 // answers for. Plain rtnetlink; no DPDK.
@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "common/types.hpp"
+#include "common/address.hpp"
 
 namespace fulcrum::control {
 
-// Interface index -> its IPv4 addresses.
-using AddressesByInterface = std::map<int, std::set<Ipv4>>;
+// Interface index -> its addresses.
+using AddressesByInterface = std::map<int, std::set<IpAddress>>;
 
-// Applies a buffer of rtnetlink messages (RTM_NEWADDR, RTM_DELADDR of AF_INET; anything else,
-// and anything malformed, is skipped) to `held`. Returns whether it changed.
+// Applies a buffer of rtnetlink messages (RTM_NEWADDR, RTM_DELADDR of AF_INET and AF_INET6;
+// anything else, and anything malformed, is skipped) to `held`. Returns whether it changed.
 bool apply_address_messages(const void* buffer, size_t length, AddressesByInterface& held);
 
 class AddressWatch {
@@ -28,7 +28,7 @@ public:
     AddressWatch& operator=(const AddressWatch&) = delete;
     ~AddressWatch();
 
-    // Subscribes to the namespace's IPv4 address changes, then asks for every current address.
+    // Subscribes to the namespace's address changes, then asks for every current address.
     // Returns "" or what failed.
     std::string open();
     bool is_open() const { return fd_ >= 0; }
@@ -38,7 +38,7 @@ public:
     bool poll();
 
     // The addresses interface `name` holds, in order; none when it does not exist.
-    std::vector<Ipv4> held_by(const std::string& name) const;
+    std::vector<IpAddress> held_by(const std::string& name) const;
 
 private:
     bool dump();

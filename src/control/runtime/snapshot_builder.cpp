@@ -319,13 +319,24 @@ SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports,
             const auto port = ports.find(name);
             if (port == ports.end() || port->second >= max_ports) continue;
             auto& held = s->kernel_addresses[port->second];
-            for (Ipv4 a : addresses) held.push_back(rte_cpu_to_be_32(a));
+            auto& held6 = s->kernel_addresses6[port->second];
+            for (const IpAddress& a : addresses) {
+                if (a.is_ipv4())
+                    held.push_back(rte_cpu_to_be_32(a.ipv4()));
+                else
+                    held6.push_back(dataplane::Ipv6Address{a.bytes()});
+            }
             std::sort(held.begin(), held.end());
+            std::sort(held6.begin(), held6.end());
             for (rte_be32_t a : held)
                 if (s->is_vip(a)) s->held_vips.push_back(a);
+            for (const dataplane::Ipv6Address& a : held6)
+                if (s->is_vip(a)) s->held_vips6.push_back(a);
         }
         std::sort(s->held_vips.begin(), s->held_vips.end());
         s->held_vips.erase(std::unique(s->held_vips.begin(), s->held_vips.end()), s->held_vips.end());
+        std::sort(s->held_vips6.begin(), s->held_vips6.end());
+        s->held_vips6.erase(std::unique(s->held_vips6.begin(), s->held_vips6.end()), s->held_vips6.end());
     }
     for (size_t i = 0; i < s->services.size(); ++i) {
         const uint32_t id = s->services[i].id;

@@ -83,7 +83,7 @@ struct SnapshotResult {
 
 // The addresses each configured interface's kernel interface holds (by interface name), as the
 // kernel reports them: under vip_ownership kernel, the VIPs served and the addresses answered for.
-using KernelAddresses = std::map<std::string, std::vector<Ipv4>>;
+using KernelAddresses = std::map<std::string, std::vector<IpAddress>>;
 
 SnapshotResult build_snapshot(const Config& config, const InterfacePorts& ports, StableIds& ids,
                               uint64_t generation, const KernelAddresses& kernel_addresses = {});
