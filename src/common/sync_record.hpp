@@ -8,15 +8,19 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "common/address.hpp"
 #include "common/tcp_state.hpp"
 #include "common/types.hpp"
 
 namespace fulcrum {
 
 struct SyncRecord {
-    Ipv4 client_ip = 0;        // a template's: the client's address under the service's netmask
-    Ipv4 vip = 0;
-    Ipv4 real_ip = 0;
+    // The VIP's family is the connection's, and the wire record's type. The client's is always
+    // the VIP's; the real server's may differ (an IPv6 service's IPv4 tunnel real server). A
+    // template's client is the client's address under the service's netmask.
+    IpAddress client_ip;
+    IpAddress vip;
+    IpAddress real_ip;
     uint16_t client_port = 0;  // host order; 0 in a template
     uint16_t vport = 0;
     uint16_t real_port = 0;
@@ -32,9 +36,14 @@ struct SyncRecord {
     dataplane::TcpState state = dataplane::TcpState::none;  // TCP connections; none otherwise
     uint32_t timeout_seconds = 0;  // the full timeout of its state (a template's: persistence)
 
+    bool is_ipv6() const { return vip.is_ipv6(); }
     bool operator==(const SyncRecord&) const = default;
 };
 static_assert(std::is_trivially_copyable_v<SyncRecord>);
-static_assert(sizeof(SyncRecord) % 4 == 0 && sizeof(SyncRecord) == 28);
+// Three family-tagged addresses (17 bytes each) rather than a family byte and a union: the
+// rings carry a few hundred records a millisecond at most, and the record compares and prints
+// as the values it holds.
+static_assert(sizeof(IpAddress) == 17);
+static_assert(sizeof(SyncRecord) % 4 == 0 && sizeof(SyncRecord) == 68);
 
 }  // namespace fulcrum

@@ -176,14 +176,20 @@ inline uint32_t persistence_client(const ServiceEntry& service, const FlowKey& k
 {
     return rte_be_to_cpu_32(key.src_ip) & service.persistence_mask;
 }
-inline uint32_t persistence_client(const ServiceEntry& service, const FlowKey6& key)
+// The IPv6 client's address under the service's prefix length: what the kernel's template
+// holds, and connection sync sends.
+inline Ipv6Address persistence_network(const ServiceEntry& service, const FlowKey6& key)
 {
     Ipv6Address masked;
     for (unsigned i = 0; i < 16; ++i) {
         const unsigned bits = service.persistence_prefix6 > i * 8 ? std::min(8u, service.persistence_prefix6 - i * 8) : 0;
         masked.bytes[i] = static_cast<uint8_t>(key.src_ip.bytes[i] & static_cast<uint8_t>(0xff00 >> bits));
     }
-    return fold_ipv6(masked);
+    return masked;
+}
+inline uint32_t persistence_client(const ServiceEntry& service, const FlowKey6& key)
+{
+    return fold_ipv6(persistence_network(service, key));
 }
 
 inline Verdict egress_to(WorkerContext& w, rte_mbuf* m, rte_be32_t destination) { return egress_ipv4(w, m, destination); }
@@ -221,9 +227,7 @@ Verdict to_real_server(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Pars
     c.last_seen = w.now_tick;
     ++c.in_packets;
     track_tcp(w, c, p, TcpDirection::input);
-    // Connection sync carries IPv4 connections only so far.
-    if constexpr (std::is_same_v<Conn, Connection>)
-        if (w.snapshot->sync.send) sync_after_packet(w, c);
+    if (w.snapshot->sync.send) sync_after_packet(w, c);
     ++w.counters.to_real_server;
     count_traffic(w, c.service_id, c.real_server_id, m, true);
     const auto& real_ip = c.real_ip;  // read where a case needs them

@@ -15,12 +15,12 @@ unsigned owner_of_client(rte_be32_t client_ip, rte_be16_t client_port, unsigned 
     return static_cast<unsigned>((uint64_t{hash} * workers) >> 32);
 }
 
-namespace {
-
 unsigned owner_of_client6(const Ipv6Address& client, rte_be16_t port, unsigned workers)
 {
     return owner_of_client(rte_cpu_to_be_32(fold_ipv6(client)), port, workers);
 }
+
+namespace {
 
 // The same rules over IPv6, a client's address folded as the schedulers fold it.
 int packet_owner6(const WorkerContext& w, const uint8_t* frame, const ParsedPacket& p)

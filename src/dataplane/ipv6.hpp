@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/address.hpp"
 #include "dataplane/packet.hpp"
 
 namespace fulcrum::dataplane {
@@ -89,6 +90,18 @@ inline Ipv6Address ipv4_mapped(rte_be32_t address)
     a.bytes[10] = a.bytes[11] = 0xff;
     std::memcpy(&a.bytes[12], &address, sizeof address);
     return a;
+}
+
+// `a` as the family-tagged address the control plane and connection sync name it by: an IPv4
+// tunnel real server held IPv4-mapped (above) is the IPv4 address it is.
+inline IpAddress ip_address_of(const Ipv6Address& a)
+{
+    if (a.is_ipv4_mapped()) {
+        rte_be32_t v4;
+        std::memcpy(&v4, &a.bytes[12], sizeof v4);
+        return IpAddress(rte_be_to_cpu_32(v4));
+    }
+    return IpAddress::ipv6(a.bytes);
 }
 
 // The neighbour table's key of `a` heard or reached on port `port`. A link-local address is

@@ -5,7 +5,10 @@
 #include <rte_ring_elem.h>
 
 #include <algorithm>
+#include <cstring>
+#include <type_traits>
 
+#include "dataplane/connection_steps.hpp"
 #include "dataplane/pipeline.hpp"
 
 namespace fulcrum::dataplane {
@@ -23,11 +26,24 @@ bool tcp_state_synced(TcpState s)
 // onto the live connections of the master. Directors that serve alike (vip_ownership always)
 // re-send only what they scheduled or carried themselves, so that two of them do not keep each
 // other's copies alive for ever.
-bool worth_refreshing(const ServiceSnapshot& s, const Connection& c)
+// (vip_ownership kernel is refused with IPv6 services, so an IPv6 connection goes by the second
+// rule.)
+template <typename Conn>
+bool worth_refreshing(const ServiceSnapshot& s, const Conn& c)
 {
     if (!c.in_use || (c.client_key.proto == IPPROTO_TCP && !tcp_state_synced(c.tcp.state))) return false;
-    return s.vips_follow_kernel ? s.serves_vip(c.client_key.dst_ip) : !c.installed_by_sync;
+    if constexpr (std::is_same_v<Conn, Connection>)
+        if (s.vips_follow_kernel) return s.serves_vip(c.client_key.dst_ip);
+    return !c.installed_by_sync;
 }
+
+// A connection's addresses as a record holds them.
+IpAddress record_address(rte_be32_t a) { return rte_be_to_cpu_32(a); }
+IpAddress record_address(const Ipv6Address& a) { return IpAddress::ipv6(a.bytes); }
+// An IPv6 connection holds an IPv4 tunnel real server IPv4-mapped; the record names it as the
+// IPv4 address it is, which the encoder writes as the kernel does.
+IpAddress real_server_address(rte_be32_t a) { return record_address(a); }
+IpAddress real_server_address(const Ipv6Address& a) { return ip_address_of(a); }
 
 void hand_to_control(WorkerContext& w, const SyncRecord& r)
 {
@@ -42,7 +58,8 @@ void hand_to_control(WorkerContext& w, const SyncRecord& r)
 // connection it controls is looked at; here with the connection's records, which is as often as
 // a backup needs it). `time_left`: the record's timeout is what remains of the connection's,
 // not its state's full timeout (the refresh, for a connection that may have been idle).
-void send(WorkerContext& w, const Connection& c, bool time_left = false)
+template <typename Conn>
+void send(WorkerContext& w, const Conn& c, bool time_left = false)
 {
     SyncRecord record = sync_record_of(w, c);
     if (time_left) {
@@ -55,14 +72,25 @@ void send(WorkerContext& w, const Connection& c, bool time_left = false)
     if (service != nullptr && service->persistence_seconds != 0) hand_to_control(w, sync_template_of(c, *service));
 }
 
+// Whether `rs` is the real server at `address`. An IPv6 record names an IPv4 tunnel real server
+// as the kernel writes it: its 4 bytes, then 12 zeros (struct ip_vs_sync_v6 has no family of
+// its own for the destination).
+bool is_at(const RealServerEntry& rs, const IpAddress& address)
+{
+    if (address.is_ipv4()) return !rs.is_ipv6 && rs.address == rte_cpu_to_be_32(address.ipv4());
+    if (rs.is_ipv6) return rs.address6.bytes == address.bytes();
+    const auto& b = address.bytes();
+    if (std::any_of(b.begin() + 4, b.end(), [](uint8_t x) { return x != 0; })) return false;
+    return std::memcmp(&rs.address, b.data(), sizeof rs.address) == 0;
+}
+
 // The real server of `service` a record names. DR and TUN real servers are reached on the
 // virtual port whatever their configured one, so only their address must match.
 const RealServerEntry* real_server_named(const ServiceSnapshot& s, const ServiceEntry& service, const SyncRecord& r)
 {
-    const rte_be32_t address = rte_cpu_to_be_32(r.real_ip);
     const rte_be16_t port = rte_cpu_to_be_16(r.real_port);
     for (const RealServerEntry& rs : s.real_servers_of(service))
-        if (rs.address == address && (!replies_through_director(rs.method) || rs.port == port)) return &rs;
+        if (is_at(rs, r.real_ip) && (!replies_through_director(rs.method) || rs.port == port)) return &rs;
     return nullptr;
 }
 
@@ -76,7 +104,8 @@ Tick synced_timeout(const SyncRecord& r, Tick local)
 
 // Sets `c`'s state from the record, moving it between ActiveConn and InActConn, and its idle
 // clock so that it expires when the record says.
-void take_state(WorkerContext& w, Connection& c, const SyncRecord& r)
+template <typename Conn>
+void take_state(WorkerContext& w, Conn& c, const SyncRecord& r)
 {
     c.installed_by_sync = true;
     const TcpState before = c.tcp.state;
@@ -86,16 +115,18 @@ void take_state(WorkerContext& w, Connection& c, const SyncRecord& r)
     const Tick local = connection_timeout(c, *w.snapshot);
     const Tick timeout = synced_timeout(r, local);
     c.last_seen = w.now_tick - (local - timeout);
-    w.conns.reschedule(&c, w.now_tick + timeout);
+    table_of(w, c).reschedule(&c, w.now_tick + timeout);
 }
 
-void install_template(WorkerContext& w, const SyncRecord& r, const ServiceEntry& service, const RealServerEntry& rs)
+// `client`: the template's key, the record's client under this director's netmask for the
+// service (persistence_client).
+void install_template(WorkerContext& w, uint32_t client, const ServiceEntry& service, const RealServerEntry& rs)
 {
     const uint32_t now_s = w.now_tick / ticks_per_second;
     const auto rs_id = static_cast<uint16_t>(rs.id);
     PersistenceTable::ClaimResult how;
-    const auto claimed = w.shared->templates->claim(service.id, r.client_ip & service.persistence_mask, rs_id, now_s,
-                                                    service.persistence_seconds, &how);
+    const auto claimed =
+        w.shared->templates->claim(service.id, client, rs_id, now_s, service.persistence_seconds, &how);
     if (!claimed)
         ++w.counters.sync_not_installed;
     else if (how != PersistenceTable::ClaimResult::joined)
@@ -108,7 +139,8 @@ void install_template(WorkerContext& w, const SyncRecord& r, const ServiceEntry&
 
 }  // namespace
 
-bool sync_wanted(const Connection& c)
+template <typename Conn>
+bool sync_wanted(const Conn& c)
 {
     if (c.client_key.proto == IPPROTO_TCP) {
         if (!tcp_state_synced(c.tcp.state)) return false;
@@ -117,7 +149,8 @@ bool sync_wanted(const Connection& c)
     return c.in_packets % sync_period == sync_threshold;
 }
 
-void sync_after_packet(WorkerContext& w, Connection& c)
+template <typename Conn>
+void sync_after_packet(WorkerContext& w, Conn& c)
 {
     // A client's packet came here: this director carries the connection now. (Only a sender's
     // refresh reads the flag, so a director that does not send need not clear it.)
@@ -127,12 +160,13 @@ void sync_after_packet(WorkerContext& w, Connection& c)
     send(w, c);
 }
 
-SyncRecord sync_record_of(const WorkerContext& w, const Connection& c)
+template <typename Conn>
+SyncRecord sync_record_of(const WorkerContext& w, const Conn& c)
 {
     SyncRecord r;
-    r.client_ip = rte_be_to_cpu_32(c.client_key.src_ip);
-    r.vip = rte_be_to_cpu_32(c.client_key.dst_ip);
-    r.real_ip = rte_be_to_cpu_32(c.real_ip);
+    r.client_ip = record_address(c.client_key.src_ip);
+    r.vip = record_address(c.client_key.dst_ip);
+    r.real_ip = real_server_address(c.real_ip);
     r.client_port = rte_be_to_cpu_16(c.client_key.src_port);
     r.vport = rte_be_to_cpu_16(c.client_key.dst_port);
     r.real_port = rte_be_to_cpu_16(c.real_port);
@@ -145,12 +179,24 @@ SyncRecord sync_record_of(const WorkerContext& w, const Connection& c)
     return r;
 }
 
-SyncRecord sync_template_of(const Connection& c, const ServiceEntry& service)
+// The client's network, as the kernel's template holds it: IPv4 under the netmask, IPv6 under
+// the prefix length (ip_vs_sched_persist).
+static IpAddress template_client(const FlowKey& key, const ServiceEntry& service)
+{
+    return rte_be_to_cpu_32(key.src_ip) & service.persistence_mask;
+}
+static IpAddress template_client(const FlowKey6& key, const ServiceEntry& service)
+{
+    return IpAddress::ipv6(persistence_network(service, key).bytes);
+}
+
+template <typename Conn>
+SyncRecord sync_template_of(const Conn& c, const ServiceEntry& service)
 {
     SyncRecord r;
-    r.client_ip = rte_be_to_cpu_32(c.client_key.src_ip) & service.persistence_mask;
-    r.vip = rte_be_to_cpu_32(c.client_key.dst_ip);
-    r.real_ip = rte_be_to_cpu_32(c.real_ip);
+    r.client_ip = template_client(c.client_key, service);
+    r.vip = record_address(c.client_key.dst_ip);
+    r.real_ip = real_server_address(c.real_ip);
     r.vport = rte_be_to_cpu_16(c.client_key.dst_port);
     r.real_port = rte_be_to_cpu_16(c.real_port);
     r.protocol = c.client_key.proto;
@@ -164,6 +210,15 @@ SyncRecord sync_template_of(const Connection& c, const ServiceEntry& service)
     return r;
 }
 
+template bool sync_wanted(const Connection&);
+template bool sync_wanted(const Connection6&);
+template void sync_after_packet(WorkerContext&, Connection&);
+template void sync_after_packet(WorkerContext&, Connection6&);
+template SyncRecord sync_record_of(const WorkerContext&, const Connection&);
+template SyncRecord sync_record_of(const WorkerContext&, const Connection6&);
+template SyncRecord sync_template_of(const Connection&, const ServiceEntry&);
+template SyncRecord sync_template_of(const Connection6&, const ServiceEntry&);
+
 void sync_refresh_some(WorkerContext& w)
 {
     const uint32_t period = w.snapshot->sync.full_refresh_seconds;
@@ -173,47 +228,46 @@ void sync_refresh_some(WorkerContext& w)
     const Tick elapsed = w.now_tick - w.sync_refresh_tick;
     const uint64_t ticks = elapsed <= 4 ? elapsed : 1;
     w.sync_refresh_tick = w.now_tick;
-    const uint32_t capacity = w.conns.capacity();
+    // One cursor over both tables, the IPv4 one's slots first: a period covers every
+    // connection of either family once.
+    const uint32_t capacity4 = w.conns.capacity();
+    const uint32_t capacity = capacity4 + w.conns6.capacity();
+    if (capacity == 0) return;
     const uint64_t share = (uint64_t{capacity} * ticks + uint64_t{period} * ticks_per_second - 1) /
                            (uint64_t{period} * ticks_per_second);
-    for (uint64_t n = 0; n < share; ++n) {
-        const Connection& c = w.conns.slot(w.sync_refresh_cursor);
-        if (worth_refreshing(*w.snapshot, c)) {
-            // Room for a connection and its template, or the rest waits for the next tick (the
-            // cursor stays), so that a large table's share never overruns the ring.
-            if (w.sync_out != nullptr && rte_ring_free_count(w.sync_out) < 2) {
-                ++w.counters.sync_ring_full;
-                return;
-            }
-            send(w, c, true);
+    auto refresh = [&](const auto& c) {
+        if (!worth_refreshing(*w.snapshot, c)) return true;
+        // Room for a connection and its template, or the rest waits for the next tick (the
+        // cursor stays), so that a large table's share never overruns the ring.
+        if (w.sync_out != nullptr && rte_ring_free_count(w.sync_out) < 2) {
+            ++w.counters.sync_ring_full;
+            return false;
         }
-        w.sync_refresh_cursor = w.sync_refresh_cursor + 1 == capacity ? 0 : w.sync_refresh_cursor + 1;
+        send(w, c, true);
+        return true;
+    };
+    for (uint64_t n = 0; n < share; ++n) {
+        if (w.sync_refresh_cursor >= capacity) w.sync_refresh_cursor = 0;  // a table shrank
+        const uint32_t i = w.sync_refresh_cursor;
+        if (!(i < capacity4 ? refresh(w.conns.slot(i)) : refresh(w.conns6.slot(i - capacity4)))) return;
+        w.sync_refresh_cursor = i + 1 == capacity ? 0 : i + 1;
     }
 }
 
-void sync_install(WorkerContext& w, const SyncRecord& r)
+namespace {
+
+// Installs a record of `service`'s connection towards `rs` into the table of `key`'s family.
+template <typename Key>
+void install_connection(WorkerContext& w, const SyncRecord& r, const Key& key, const ServiceEntry& service,
+                        const RealServerEntry& rs)
 {
-    const ServiceSnapshot& s = *w.snapshot;
-    const ServiceEntry* service = s.find_service(rte_cpu_to_be_32(r.vip), rte_cpu_to_be_16(r.vport), r.protocol);
-    if (service == nullptr || (r.is_template && service->persistence_seconds == 0)) {
-        ++w.counters.sync_no_service;
-        return;
-    }
-    const RealServerEntry* rs = real_server_named(s, *service, r);
-    if (rs == nullptr) {
-        ++w.counters.sync_no_real_server;
-        return;
-    }
-    if (r.is_template) {
-        install_template(w, r, *service, *rs);
-        return;
-    }
-    const rte_be16_t real_port = replies_through_director(rs->method) ? rs->port : rte_cpu_to_be_16(r.vport);
-    const FlowKey key{rte_cpu_to_be_32(r.client_ip), rte_cpu_to_be_32(r.vip), rte_cpu_to_be_16(r.client_port),
-                      rte_cpu_to_be_16(r.vport), r.protocol, {0, 0, 0}};
-    if (const ConnTable::Hit hit = w.conns.lookup(key); hit.conn != nullptr && !hit.is_reply) {
-        Connection& c = *hit.conn;
-        if (c.real_ip == rs->address && c.real_port == real_port) {
+    auto& table = table_for(w, key);
+    using Table = std::remove_reference_t<decltype(table)>;
+    const auto& real_ip = address_of(rs, key);
+    const rte_be16_t real_port = replies_through_director(rs.method) ? rs.port : key.dst_port;
+    if (const auto hit = table.lookup(key); hit.conn != nullptr && !hit.is_reply) {
+        auto& c = *hit.conn;
+        if (c.real_ip == real_ip && c.real_port == real_port) {
             take_state(w, c, r);
             ++w.counters.sync_updated;
             return;
@@ -226,21 +280,64 @@ void sync_install(WorkerContext& w, const SyncRecord& r)
         }
         forget_connection(w, c);
     }
-    Connection* c = nullptr;
-    const Tick first = r.protocol == IPPROTO_TCP ? s.tcp_timeout[0] : s.udp_timeout;
-    if (w.conns.insert(key, rs->address, real_port, rs->method, w.now_tick, first, &c) != ConnTable::InsertResult::ok) {
+    typename Table::Connection* c = nullptr;
+    const Tick first = r.protocol == IPPROTO_TCP ? w.snapshot->tcp_timeout[0] : w.snapshot->udp_timeout;
+    if (table.insert(key, real_ip, real_port, rs.method, w.now_tick, first, &c) != Table::InsertResult::ok) {
         ++w.counters.sync_not_installed;
         return;
     }
-    c->service_id = static_cast<uint16_t>(service->id);
-    c->real_server_id = static_cast<uint16_t>(rs->id);
+    c->service_id = static_cast<uint16_t>(service.id);
+    c->real_server_id = static_cast<uint16_t>(rs.id);
     // The local real server's method decides (the kernel's synced connections inherit their
     // destination's): DR and TUN replies bypass this director too.
-    c->tcp = {TcpState::none, !replies_through_director(rs->method)};
+    c->tcp = {TcpState::none, !replies_through_director(rs.method)};
     c->in_packets = sync_threshold;  // as the kernel sets in_pkts of a synced connection
-    count_add(w.conn_counts[rs->id].inactive, 1);
+    count_add(w.conn_counts[rs.id].inactive, 1);
     take_state(w, *c, r);
     ++w.counters.sync_installed;
+}
+
+// A record of `service` towards `rs`, whose client's flow is `key`: a template (keyed by the
+// client's network under this director's netmask) or a connection.
+template <typename Key>
+void install(WorkerContext& w, const SyncRecord& r, const Key& key, const ServiceEntry& service,
+             const RealServerEntry& rs)
+{
+    if (r.is_template)
+        install_template(w, persistence_client(service, key), service, rs);
+    else
+        install_connection(w, r, key, service, rs);
+}
+
+Ipv6Address ipv6_of(const IpAddress& a) { return Ipv6Address{a.bytes()}; }
+
+}  // namespace
+
+void sync_install(WorkerContext& w, const SyncRecord& r)
+{
+    const ServiceSnapshot& s = *w.snapshot;
+    const rte_be16_t vport = rte_cpu_to_be_16(r.vport);
+    const ServiceEntry* service = r.is_ipv6() ? s.find_service(ipv6_of(r.vip), vport, r.protocol)
+                                              : s.find_service(rte_cpu_to_be_32(r.vip.ipv4()), vport, r.protocol);
+    // An IPv6 connection's client is IPv6 too; a record that mixes them names no flow.
+    if (service == nullptr || r.client_ip.family() != r.vip.family() ||
+        (r.is_template && service->persistence_seconds == 0)) {
+        ++w.counters.sync_no_service;
+        return;
+    }
+    const RealServerEntry* rs = real_server_named(s, *service, r);
+    if (rs == nullptr) {
+        ++w.counters.sync_no_real_server;
+        return;
+    }
+    const rte_be16_t cport = rte_cpu_to_be_16(r.client_port);
+    if (r.is_ipv6())
+        install(w, r, FlowKey6{ipv6_of(r.client_ip), ipv6_of(r.vip), cport, vport, r.protocol, {0, 0, 0}}, *service, *rs);
+    else
+        install(w, r,
+                FlowKey{rte_cpu_to_be_32(r.client_ip.ipv4()), rte_cpu_to_be_32(r.vip.ipv4()), cport, vport, r.protocol,
+                        {0, 0, 0}},
+                *service, *rs);
 }
 
 unsigned sync_install_some(WorkerContext& w, unsigned budget)

@@ -15,11 +15,16 @@ tunnels to rs5, HTTP to the IPv4 VIP through an IPv6 tunnel to rs5, packet too b
 going on in smaller segments, a UDP echo through
 NAT66, a TCP health check over IPv6 (from the director's kernel, through its TAP) taking rs2 out
 and back, the IPv4 service working at the same time, and ipvsadm's IPv6 listing from the console.
+Connection sync over IPv6 (role both on int): the independent decoder (tests/lab/ipvs_sync.py,
+from the kernel's structures) reads the IPv6 records the director sends for its NAT66
+connections, and IPv6 records its encoder builds as a kernel master would (one to an IPv4 tunnel
+real server, in the kernel's form) are listed by ipvsadm -L -n -c.
 
 Run as root from anywhere: /usr/bin/python3 tests/e2e/test_ipv6.py
 Prints one PASS/FAIL line per check and `ipv6: N passed, N failed`; exits 1 if any check failed.
 """
 
+import json
 import os
 import sys
 import time
@@ -35,6 +40,7 @@ VIP6 = "2001:db8:18::100"
 RS6 = {"rs1": "2001:db8:19::11", "rs2": "2001:db8:19::12", "rs4": "2001:db8:18::14", "rs5": "2001:db8:18::15"}
 DEV = {"rs1": "rs1-eth", "rs2": "rs2-eth", "rs4": "rs4-eth", "rs5": "rs5-eth"}
 TUN6_DEV = "tun6-dec"  # rs5's TUN device for the inner IPv6 packets
+SYNC_PY = os.path.join(L.REPO, "tests", "lab", "ipvs_sync.py")
 
 CONFIG = f"""\
 dataplane:
@@ -45,6 +51,10 @@ interfaces:
   - {{ name: int, device: "net_af_packet1,iface=dir-int", address: [198.19.0.1/24, "{DIR_INT6}/64"] }}
 console:
   listen: "127.0.0.1:9023"
+sync:
+  role: both
+  interface: int
+  syncid: 1
 services:
   - vip: 198.18.0.100
     port: 80
@@ -311,7 +321,23 @@ def main():
                 for name, addr in (("ping6_director", DIR_EXT6), ("ping6_vip", VIP6)):
                     got, sent = ping6(addr)
                     checks.report(name, got == sent, f"{got}/{sent} echo replies from {addr}")
+                # What the director sends for these connections, read on the internal link.
+                listener = L.Background("fl-rs1", L.PY, SYNC_PY, "listen", "224.0.0.81", "8848", "rs1-eth", "8")
+                listening = listener.start(limit=5)
                 r = run_client(f"http://[{VIP6}]/", 20)
+                heard = []
+                if listening:
+                    out, _ = listener.proc.communicate(timeout=15)
+                    heard = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+                records = [x for d in heard for x in d.get("records", [])]
+                established6 = [x for x in records if x["family"] == 6 and x["vip"] == VIP6 and x["vport"] == 80
+                                and x["client"] == CLIENT6 and x["state"] == "ESTABLISHED"]
+                checks.report("sync_sends_ipv6",
+                              listening and not any("error" in d for d in heard) and len(established6) >= 20
+                              and {x["real"] for x in established6} == {RS6["rs1"], RS6["rs2"]}
+                              and all(x["dport"] == 8080 and x["method"] == "nat" for x in established6),
+                              f"{len(heard)} datagrams, {len(records)} records, {len(established6)} IPv6 ESTABLISHED "
+                              f"to [{VIP6}]:80, e.g. {established6[0] if established6 else '-'}")
                 checks.report("http_nat66_rr", r.get("ok") and r.get("servers") == {"rs1": 10, "rs2": 10},
                               f"20 GETs of http://[{VIP6}]/: {r.get('servers')} (want rs1/rs2 10/10) "
                               f"{r.get('errors') or ''}")
@@ -379,6 +405,22 @@ def main():
                 checks.report("ipvsadm_lists_ipv6_connections",
                               len(rows6) >= 10 and all(f"[{CLIENT6}]:" in r and "[2001:db8:19::1" in r for r in rows6),
                               f"{len(rows6)} rows to [{VIP6}]:80, e.g. {rows6[0].strip() if rows6 else '-'}")
+                # Records a kernel master would send: NAT66 to rs2, and TUN to rs5's IPv4 address.
+                injected = [dict(protocol="tcp", client="2001:db8:18::77", cport=50000, vip=VIP6, vport=80,
+                                 real=RS6["rs2"], dport=8080, method="nat", state="ESTABLISHED", timeout=900),
+                            dict(protocol="tcp", client="2001:db8:18::77", cport=50001, vip=VIP6, vport=8083,
+                                 real="198.18.0.15", dport=8083, method="tun", state="ESTABLISHED", timeout=900,
+                                 nooutput=True)]
+                sent = L.in_ns("fl-rs1", L.PY, SYNC_PY, "send", "224.0.0.81", "8848", "rs1-eth", "1",
+                               json.dumps(injected))
+                time.sleep(1)
+                conns, _ = L.console_script("ipvsadm -L -n -c\n")
+                rows = [line.split() for line in conns.splitlines() if "[2001:db8:18::77]:" in line]
+                want = [["TCP", "ESTABLISHED", "[2001:db8:18::77]:50000", f"[{VIP6}]:80", f"[{RS6['rs2']}]:8080"],
+                        ["TCP", "ESTABLISHED", "[2001:db8:18::77]:50001", f"[{VIP6}]:8083", "198.18.0.15:8083"]]
+                checks.report("sync_installs_ipv6",
+                              sent.returncode == 0 and sorted([r[0]] + r[2:] for r in rows) == want,
+                              f"send: {sent.stdout.strip() or sent.stderr.strip()}; listed: {rows}")
                 neighbors, _ = L.console_script("show neighbors\n")
                 checks.report("neighbors_learned", RS6["rs1"] in neighbors and CLIENT6 in neighbors,
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
@@ -386,7 +428,8 @@ def main():
                 for n in ("ping6_director", "ping6_vip", "http_nat66_rr", "download_1mb_nat66", "http_dr6",
                           "http_tun6_in_6", "http_tun6_in_4", "http_tun4_in_6", "packet_too_big_tun6", "udp_echo_nat66",
                           "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside", "ipvsadm_lists_ipv6",
-                          "ipvsadm_lists_ipv6_connections", "neighbors_learned"):
+                          "ipvsadm_lists_ipv6_connections", "sync_sends_ipv6", "sync_installs_ipv6",
+                          "neighbors_learned"):
                     checks.report(n, False, "director not ready")
             code = director.stop()
             for s in servers:

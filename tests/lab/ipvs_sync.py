@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The kernel's IPVS connection-sync protocol, version 1, written for the tests from the kernel's
-structures (net/netfilter/ipvs/ip_vs_sync.c: struct ip_vs_sync_mesg, struct ip_vs_sync_v4,
-IPVS_OPT_*; include/uapi/linux/ip_vs.h: IP_VS_CONN_F_*; include/net/ip_vs.h: IP_VS_TCP_S_*), not
+structures (net/netfilter/ipvs/ip_vs_sync.c: struct ip_vs_sync_mesg, struct ip_vs_sync_v4 and
+struct ip_vs_sync_v6, STYPE_F_INET6, IPVS_OPT_*; include/uapi/linux/ip_vs.h: IP_VS_CONN_F_*; include/net/ip_vs.h: IP_VS_TCP_S_*), not
 from Fulcrum's code: it reads what a Fulcrum master sends and builds what a kernel master would.
 
     python3 ipvs_sync.py listen GROUP PORT IFACE SECONDS   print the records heard, one JSON per line
@@ -18,7 +18,21 @@ GROUP, PORT = "224.0.0.81", 8848
 HEADER = struct.Struct("!BBHBbH")          # reserved, syncid, size, nr_conns, version, spare
 V4 = struct.Struct("!BBHIHHHHII4s4s4s")    # type, protocol, ver_size, flags, state, cport, vport, dport,
                                            # fwmark, timeout, caddr, vaddr, daddr
-assert HEADER.size == 8 and V4.size == 36
+# struct ip_vs_sync_v6: the same 24 bytes, then caddr, vaddr, daddr as struct in6_addr.
+V6 = struct.Struct("!BBHIHHHHII16s16s16s")
+assert HEADER.size == 8 and V4.size == 36 and V6.size == 72
+STYPE_F_INET6 = 0x01
+
+
+def pack_address(address, ipv6):
+    """An address as the record's family holds it. An IPv4 address in an IPv6 record is how the
+    kernel writes an IPv6 service's IPv4 tunnel real server (union nf_inet_addr, which
+    ip_vs_addr_set fills with the 4 bytes and 12 zeros)."""
+    if not ipv6:
+        return socket.inet_aton(address)
+    if ":" in address:
+        return socket.inet_pton(socket.AF_INET6, address)
+    return socket.inet_aton(address) + bytes(12)
 
 F_MASQ, F_TUNNEL, F_DROUTE = 0, 2, 3
 F_NOOUTPUT, F_INACTIVE, F_TEMPLATE = 0x80, 0x100, 0x1000
@@ -30,7 +44,7 @@ TCP_STATES = ["NONE", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_W
 def encode(records, syncid=0):
     """A datagram of `records`: dicts with protocol ('tcp'/'udp'), client, cport, vip, vport, real,
     dport, method, state (a TCP state name, or 'NONE'), timeout, and optional template, inactive,
-    nooutput."""
+    nooutput. An IPv6 VIP makes an IPv6 record (struct ip_vs_sync_v6)."""
     body = b""
     for r in records:
         flags = {v: k for k, v in METHODS.items()}[r.get("method", "nat")]
@@ -40,10 +54,12 @@ def encode(records, syncid=0):
             flags |= F_INACTIVE
         if r.get("template"):
             flags |= F_TEMPLATE
-        body += V4.pack(0, {"tcp": 6, "udp": 17}[r["protocol"]], V4.size, flags,
-                        TCP_STATES.index(r.get("state", "NONE")), r.get("cport", 0), r["vport"], r["dport"], 0,
-                        r["timeout"], socket.inet_aton(r["client"]), socket.inet_aton(r["vip"]),
-                        socket.inet_aton(r["real"]))
+        ipv6 = ":" in r["vip"]
+        layout = V6 if ipv6 else V4
+        body += layout.pack(STYPE_F_INET6 if ipv6 else 0, {"tcp": 6, "udp": 17}[r["protocol"]], layout.size, flags,
+                            TCP_STATES.index(r.get("state", "NONE")), r.get("cport", 0), r["vport"], r["dport"], 0,
+                            r["timeout"], pack_address(r["client"], ipv6), pack_address(r["vip"], ipv6),
+                            pack_address(r["real"], ipv6))
     return HEADER.pack(0, syncid, HEADER.size + len(body), len(records), 1, 0) + body
 
 
@@ -56,16 +72,25 @@ def decode(datagram):
         raise ValueError(f"bad header {reserved} {size}/{len(datagram)} v{version} {spare}")
     records, offset = [], HEADER.size
     for _ in range(count):
-        (stype, proto, ver_size, flags, state, cport, vport, dport, fwmark, timeout,
-         caddr, vaddr, daddr) = V4.unpack_from(datagram, offset)
-        rsize = ver_size & 0x0fff
-        if stype != 0 or ver_size >> 12 or rsize < V4.size or offset + rsize > len(datagram):
+        if offset + V4.size > len(datagram):
+            raise ValueError(f"short record at {offset}")
+        ipv6 = datagram[offset] == STYPE_F_INET6
+        layout = V6 if ipv6 else V4
+        rsize = struct.unpack_from("!H", datagram, offset + 2)[0] & 0x0fff
+        if datagram[offset] not in (0, STYPE_F_INET6) or datagram[offset + 2] >> 4 or rsize < layout.size \
+                or offset + rsize > len(datagram):
             raise ValueError(f"bad record at {offset}")
+        (stype, proto, ver_size, flags, state, cport, vport, dport, fwmark, timeout,
+         caddr, vaddr, daddr) = layout.unpack_from(datagram, offset)
+        family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        # The destination as the 16 bytes say; an IPv4 tunnel real server of an IPv6 service
+        # reads as a.b.c.d followed by zeros ("c613:d::"), as a kernel backup reads it too.
         records.append({
+            "family": 6 if ipv6 else 4,
             "protocol": {6: "tcp", 17: "udp"}.get(proto, str(proto)),
-            "client": socket.inet_ntoa(caddr), "cport": cport,
-            "vip": socket.inet_ntoa(vaddr), "vport": vport,
-            "real": socket.inet_ntoa(daddr), "dport": dport,
+            "client": socket.inet_ntop(family, caddr), "cport": cport,
+            "vip": socket.inet_ntop(family, vaddr), "vport": vport,
+            "real": socket.inet_ntop(family, daddr), "dport": dport,
             "method": METHODS.get(flags & 7, str(flags & 7)),
             "template": bool(flags & F_TEMPLATE), "inactive": bool(flags & F_INACTIVE),
             "nooutput": bool(flags & F_NOOUTPUT),

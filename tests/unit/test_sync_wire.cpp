@@ -1,10 +1,12 @@
 // The IPVS sync protocol's codec, byte for byte. The expected bytes are written from the kernel's
 // structure layout (net/netfilter/ipvs/ip_vs_sync.c: struct ip_vs_sync_mesg, struct
-// ip_vs_sync_v4, the IPVS_OPT_* options; include/uapi/linux/ip_vs.h: IP_VS_CONN_F_*;
+// ip_vs_sync_v4 and ip_vs_sync_v6, the IPVS_OPT_* options; include/uapi/linux/ip_vs.h: IP_VS_CONN_F_*;
 // include/net/ip_vs.h: IP_VS_TCP_S_*), each field named where it is, not from Fulcrum's encoder.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "control/sync/wire.hpp"
@@ -113,6 +115,67 @@ SyncRecord template_of_udp()
     return r;
 }
 
+// struct ip_vs_sync_v6 (type 1): the same 24 bytes as struct ip_vs_sync_v4, then caddr, vaddr
+// and daddr as 16-byte struct in6_addr. A NAT connection, ESTABLISHED:
+// [2001:db8:0:1::7]:40000 -> VIP [2001:db8::100]:80 -> real server [2001:db8:1::11]:8080, 900 s.
+const Bytes nat6_established_record = {
+    0x01,              // type: STYPE_F_INET6
+    0x06,              // protocol: IPPROTO_TCP
+    0x00, 0x48,        // ver_size: version 0, size 72
+    0x00, 0x00, 0x00, 0x00,  // flags: IP_VS_CONN_F_MASQ, not INACTIVE
+    0x00, 0x01,        // state: IP_VS_TCP_S_ESTABLISHED
+    0x9c, 0x40,        // cport 40000
+    0x00, 0x50,        // vport 80
+    0x1f, 0x90,        // dport 8080
+    0x00, 0x00, 0x00, 0x00,  // fwmark
+    0x00, 0x00, 0x03, 0x84,  // timeout: 900 s
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07,  // caddr
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,  // vaddr
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11,  // daddr
+};
+// A persistence template of an IPv6 UDP service by TUN to an IPv4 real server. The kernel's
+// template holds the client under the service's prefix length (/64 here), and writes the
+// destination from its union nf_inet_addr: an IPv4 one is its 4 bytes, then 12 zeros
+// (ip_vs_addr_set clears them), with nothing in the record to say so.
+const Bytes template6_over_ipv4_record = {
+    0x01, 0x11, 0x00, 0x48,  // IPv6, UDP, size 72
+    0x00, 0x00, 0x11, 0x02,  // flags: IP_VS_CONN_F_TEMPLATE | INACTIVE | TUNNEL
+    0x00, 0x00,              // state: IP_VS_CTPL_S_NONE
+    0x00, 0x00, 0x00, 0x35, 0x00, 0x35,  // cport 0, vport 53, dport 53
+    0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x2c,  // timeout: 300 s
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // caddr /64
+    0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x35,  // vaddr
+    0xc6, 0x13, 0x00, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // daddr 198.19.0.13
+};
+
+IpAddress v6(std::initializer_list<uint8_t> head, uint8_t last)
+{
+    IpAddress::Bytes b{};
+    std::copy(head.begin(), head.end(), b.begin());
+    b[15] = last;
+    return IpAddress::ipv6(b);
+}
+
+SyncRecord nat6_record()
+{
+    SyncRecord r = nat_record();
+    r.client_ip = v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1}, 0x07);
+    r.vip = v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}, 0x00);
+    r.real_ip = v6({0x20, 0x01, 0x0d, 0xb8, 0, 1}, 0x11);
+    return r;
+}
+
+// As the encoder is given it: the real server as the IPv4 address it is.
+SyncRecord template6_over_ipv4()
+{
+    SyncRecord r = template_of_udp();
+    r.client_ip = v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1}, 0x00);
+    r.vip = v6({0x20, 0x01, 0x0d, 0xb8}, 0x35);
+    r.real_ip = 0xc613000d;
+    return r;
+}
+
 // A version 1 message of sync id `syncid` around `records` (their bytes as they are).
 Bytes message(const Bytes& records, uint8_t count, uint8_t syncid = 5)
 {
@@ -124,6 +187,32 @@ Bytes message(const Bytes& records, uint8_t count, uint8_t syncid = 5)
 
 Bytes record_of(const Bytes& msg) { return Bytes(msg.begin() + 8, msg.end()); }
 
+// One datagram of sync id 5 (1472 bytes at most) holding `records`, as the encoder writes it.
+Bytes encoded(std::initializer_list<SyncRecord> records)
+{
+    MessageBuilder b(5, 1472);
+    for (const SyncRecord& r : records) EXPECT_TRUE(b.add(r));
+    return Bytes(b.bytes().begin(), b.bytes().end());
+}
+
+Bytes joined(std::initializer_list<Bytes> parts)
+{
+    Bytes out;
+    for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+// How many copies of `r` go into `b` before it is full.
+size_t fill(MessageBuilder& b, const SyncRecord& r)
+{
+    size_t added = 0;
+    while (b.add(r)) ++added;
+    return added;
+}
+
+// A datagram of two records: a good IPv4 one, then `second`.
+Bytes after_good(const Bytes& second) { return message(joined({record_of(nat_established), second}), 2); }
+
 DecodeResult decode(const Bytes& datagram, std::vector<SyncRecord>& out, uint8_t syncid = 0)
 {
     return decode_message(datagram, syncid, out);
@@ -131,26 +220,15 @@ DecodeResult decode(const Bytes& datagram, std::vector<SyncRecord>& out, uint8_t
 
 TEST(SyncWire, EncodesTheKernelsLayout)
 {
-    MessageBuilder b(5, 1472);
-    ASSERT_TRUE(b.add(nat_record()));
-    EXPECT_EQ(Bytes(b.bytes().begin(), b.bytes().end()), nat_established);
-
-    MessageBuilder three(5, 1472);
-    ASSERT_TRUE(three.add(nat_record()));
-    ASSERT_TRUE(three.add(dr_record()));
-    ASSERT_TRUE(three.add(template_of_udp()));
-    Bytes records = record_of(nat_established);
-    records.insert(records.end(), dr_fin_wait_record.begin(), dr_fin_wait_record.end());
-    records.insert(records.end(), template_record.begin(), template_record.end());
-    EXPECT_EQ(Bytes(three.bytes().begin(), three.bytes().end()), message(records, 3));
+    EXPECT_EQ(encoded({nat_record()}), nat_established);
+    EXPECT_EQ(encoded({nat_record(), dr_record(), template_of_udp()}),
+              message(joined({record_of(nat_established), dr_fin_wait_record, template_record}), 3));
 }
 
 TEST(SyncWire, FillsADatagramUpToMaxLengthAndTheCountByte)
 {
     MessageBuilder b(0, 1472);
-    size_t added = 0;
-    while (b.add(nat_record())) ++added;
-    EXPECT_EQ(added, 40u);  // (1472 - 8) / 36
+    EXPECT_EQ(fill(b, nat_record()), 40u);  // (1472 - 8) / 36
     EXPECT_EQ(b.bytes().size(), 8u + 40 * 36);
     EXPECT_EQ(b.bytes()[4], 40);
     b.clear();
@@ -160,9 +238,7 @@ TEST(SyncWire, FillsADatagramUpToMaxLengthAndTheCountByte)
     EXPECT_EQ(b.bytes()[3], 8);
 
     MessageBuilder big(0, 65507);
-    added = 0;
-    while (big.add(nat_record())) ++added;
-    EXPECT_EQ(added, 255u);  // nr_conns is one byte
+    EXPECT_EQ(fill(big, nat_record()), 255u);  // nr_conns is one byte
 }
 
 TEST(SyncWire, DecodesTheKernelsLayout)
@@ -181,6 +257,71 @@ TEST(SyncWire, DecodesTheKernelsLayout)
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out[0], dr_record());
     EXPECT_EQ(out[1], template_of_udp());
+}
+
+TEST(SyncWire, EncodesIpv6RecordsBesideIpv4OnesInTheKernelsLayout)
+{
+    EXPECT_EQ(encoded({nat6_record()}), message(nat6_established_record, 1));
+    EXPECT_EQ(encoded({nat_record(), nat6_record(), template6_over_ipv4()}),
+              message(joined({record_of(nat_established), nat6_established_record, template6_over_ipv4_record}), 3));
+}
+
+TEST(SyncWire, DecodesIpv6RecordsBesideIpv4Ones)
+{
+    std::vector<SyncRecord> out;
+    const DecodeResult r = decode(
+        message(joined({record_of(nat_established), nat6_established_record, template6_over_ipv4_record}), 3), out);
+    EXPECT_FALSE(r.dropped);
+    EXPECT_EQ(r.accepted, 3u);
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0], nat_record());
+    EXPECT_EQ(out[1], nat6_record());
+    // The wire does not say the destination is IPv4: it comes out as the 16 bytes it is, and
+    // goes back out the same.
+    SyncRecord expected = template6_over_ipv4();
+    expected.real_ip = v6({0xc6, 0x13, 0x00, 0x0d}, 0x00);
+    EXPECT_EQ(out[2], expected);
+    EXPECT_EQ(encoded({out[2]}), message(template6_over_ipv4_record, 1));
+}
+
+TEST(SyncWire, FillsADatagramWithRecordsOfEitherSize)
+{
+    MessageBuilder b(0, 1472);
+    EXPECT_EQ(fill(b, nat6_record()), 20u);  // (1472 - 8) / 72
+    EXPECT_EQ(b.bytes().size(), 8u + 20 * 72);
+    // 1472 - 8 - 20 * 72 = 24 bytes left: no room for an IPv4 record either.
+    EXPECT_FALSE(b.add(nat_record()));
+    b.clear();
+    for (int i = 0; i < 39; ++i) ASSERT_TRUE(b.add(nat_record()));
+    // 1472 - 8 - 39 * 36 = 60: an IPv4 record fits, an IPv6 one does not.
+    EXPECT_FALSE(b.add(nat6_record()));
+    EXPECT_TRUE(b.add(nat_record()));
+    // The smallest datagram the configuration allows holds one record of either family.
+    MessageBuilder smallest(0, 80);
+    EXPECT_TRUE(smallest.add(nat6_record()));
+    EXPECT_FALSE(smallest.add(nat_record()));
+}
+
+TEST(SyncWire, MalformedIpv6RecordsDropTheDatagram)
+{
+    const Bytes good = record_of(nat_established);
+    std::vector<SyncRecord> out;
+    // The datagram ends inside the IPv6 record's addresses.
+    EXPECT_EQ(decode(after_good(Bytes(nat6_established_record.begin(), nat6_established_record.begin() + 60)), out).dropped,
+              SyncRefusal::truncated_record);
+    // A size of 36 on an IPv6 record: its addresses would run into the next record (the kernel's
+    // ip_vs_proc_sync_conn returns -20 and the datagram goes).
+    Bytes short36 = Bytes(nat6_established_record.begin(), nat6_established_record.begin() + 36);
+    short36[3] = 36;
+    EXPECT_EQ(decode(after_good(short36), out).dropped, SyncRefusal::bad_record);
+    Bytes short68 = Bytes(nat6_established_record.begin(), nat6_established_record.begin() + 68);
+    short68[3] = 68;
+    EXPECT_EQ(decode(after_good(short68), out).dropped, SyncRefusal::bad_record);
+    // An IPv6 record first, then a second record cut short.
+    Bytes records = nat6_established_record;
+    records.insert(records.end(), good.begin(), good.begin() + 30);
+    EXPECT_EQ(decode(message(records, 2), out).dropped, SyncRefusal::truncated_record);
+    EXPECT_TRUE(out.empty());
 }
 
 TEST(SyncWire, HeaderErrorsDropTheDatagram)
@@ -207,11 +348,7 @@ TEST(SyncWire, HeaderErrorsDropTheDatagram)
 TEST(SyncWire, RecordErrorsDropTheWholeDatagram)
 {
     const Bytes good = record_of(nat_established);
-    auto two = [&](Bytes second) {
-        Bytes records = good;
-        records.insert(records.end(), second.begin(), second.end());
-        return message(records, 2);
-    };
+    const auto two = after_good;
     std::vector<SyncRecord> out;
     EXPECT_EQ(decode(message(good, 2), out).dropped, SyncRefusal::truncated_record);
     EXPECT_EQ(decode(two(Bytes(good.begin(), good.begin() + 35)), out).dropped, SyncRefusal::truncated_record);
@@ -298,11 +435,13 @@ TEST(SyncWire, RecordsOfNoUseAreSkippedAndTheOthersKept)
             if (r.skipped[i] != 0) return static_cast<SyncRefusal>(i);
         return SyncRefusal::count;
     };
-    Bytes ipv6(72, 0);  // struct ip_vs_sync_v6: 24 bytes, then three in6_addr
-    ipv6[0] = 0x01;
-    ipv6[1] = 0x06;
-    ipv6[3] = 72;
-    EXPECT_EQ(skipped(ipv6), SyncRefusal::ipv6_record);
+    // An IPv6 record is read, and skipped for the same reasons as an IPv4 one.
+    Bytes ipv6_fwmark = nat6_established_record;
+    ipv6_fwmark[19] = 7;
+    EXPECT_EQ(skipped(ipv6_fwmark), SyncRefusal::firewall_mark);
+    Bytes ipv6_sctp = nat6_established_record;
+    ipv6_sctp[1] = 132;
+    EXPECT_EQ(skipped(ipv6_sctp), SyncRefusal::unsupported_protocol);
     Bytes fwmark = good;
     fwmark[19] = 7;
     EXPECT_EQ(skipped(fwmark), SyncRefusal::firewall_mark);

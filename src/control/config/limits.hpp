@@ -29,9 +29,10 @@ inline constexpr uint32_t max_threshold = 1u << 30;        // upper_threshold, l
 // A persistence template's timeout fits the dataplane's 15 bits (runtime/snapshot_builder.cpp
 // asserts it is PersistenceTable's bound).
 inline constexpr uint32_t max_persistence_seconds = 86400 * 31;  // ipvsadm -p (MAX_TIMEOUT)
-// Connection sync: a datagram holds the 8-byte header and at least one 36-byte record, and at
-// most what one UDP datagram carries; a full refresh at most once a day.
-inline constexpr uint64_t min_sync_length = 44;
+// Connection sync: a datagram holds the 8-byte header and at least one record of either family
+// (72 bytes for an IPv6 connection), and at most what one UDP datagram carries; a full refresh
+// at most once a day.
+inline constexpr uint64_t min_sync_length = 80;
 inline constexpr uint64_t max_sync_length = 65507;
 inline constexpr uint64_t max_full_refresh = 86400;
 inline constexpr uint64_t min_check_ms = 10;               // a health check's interval and timeout

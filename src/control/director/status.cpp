@@ -265,17 +265,6 @@ std::vector<WorkerStatus> Director::workers() const
 
 namespace {
 
-IpAddress ip_of(const Ipv6Address& a)
-{
-    // An IPv6 service's IPv4 tunnel real server is held IPv4-mapped: ipvsadm shows it as IPv4.
-    if (a.is_ipv4_mapped()) {
-        rte_be32_t v4;
-        std::memcpy(&v4, &a.bytes[12], sizeof v4);
-        return IpAddress(rte_be_to_cpu_32(v4));
-    }
-    return IpAddress::ipv6(a.bytes);
-}
-
 ConnectionRow connection_row(const ConnectionDump::Row& row)
 {
     ConnectionRow c;
@@ -285,11 +274,11 @@ ConnectionRow connection_row(const ConnectionDump::Row& row)
     c.state = row.state == TcpState::count ? "UDP" : std::string(tcp_state_name(row.state));
     c.real_port = rte_be_to_cpu_16(row.real_port);
     if (row.is_ipv6) {
-        c.client = ip_of(row.client_key6.src_ip);
+        c.client = ip_address_of(row.client_key6.src_ip);
         c.client_port = rte_be_to_cpu_16(row.client_key6.src_port);
-        c.vip = ip_of(row.client_key6.dst_ip);
+        c.vip = ip_address_of(row.client_key6.dst_ip);
         c.vport = rte_be_to_cpu_16(row.client_key6.dst_port);
-        c.real_server = ip_of(row.real_ip6);
+        c.real_server = ip_address_of(row.real_ip6);
     } else {
         c.client = rte_be_to_cpu_32(row.client_key.src_ip);
         c.client_port = rte_be_to_cpu_16(row.client_key.src_port);

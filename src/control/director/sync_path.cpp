@@ -68,10 +68,13 @@ void Director::poll_sync()
         }
     }
     sync_.flush_due(now);
-    // Each received connection goes to the worker that will see its packets.
+    // Each received connection goes to the worker that will see its packets (handoff.hpp's
+    // owner, for either family).
     const unsigned worker_count = static_cast<unsigned>(workers_.size());
     sync_.receive([&](const SyncRecord& r) {
-        const unsigned owner = owner_of_client(rte_cpu_to_be_32(r.client_ip), rte_cpu_to_be_16(r.client_port), worker_count);
+        const rte_be16_t port = rte_cpu_to_be_16(r.client_port);
+        const unsigned owner = r.is_ipv6() ? owner_of_client6(Ipv6Address{r.client_ip.bytes()}, port, worker_count)
+                                           : owner_of_client(rte_cpu_to_be_32(r.client_ip.ipv4()), port, worker_count);
         SyncRecord copy = r;
         return rte_ring_sp_enqueue_elem(workers_[owner]->sync_in, &copy, sizeof copy) == 0;
     });

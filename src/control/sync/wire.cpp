@@ -1,6 +1,7 @@
 #include "control/sync/wire.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace fulcrum::control::sync {
 
@@ -38,6 +39,12 @@ void put32(uint8_t* p, uint32_t v)
 }
 uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 uint32_t get32(const uint8_t* p) { return uint32_t{get16(p)} << 16 | get16(p + 2); }
+IpAddress ipv6_at(const uint8_t* p)
+{
+    IpAddress::Bytes b;
+    std::memcpy(b.data(), p, b.size());
+    return IpAddress::ipv6(b);
+}
 
 uint32_t method_flag(ForwardMethod m)
 {
@@ -96,9 +103,8 @@ std::optional<SyncRefusal> walk_options(const uint8_t* p, const uint8_t* end, bo
 }
 
 // Why a well-formed record is of no use to this director, if it is not.
-std::optional<SyncRefusal> unusable(uint8_t type, uint32_t flags, uint16_t state, uint8_t protocol, uint32_t fwmark)
+std::optional<SyncRefusal> unusable(uint32_t flags, uint16_t state, uint8_t protocol, uint32_t fwmark)
 {
-    if (type & type_ipv6) return SyncRefusal::ipv6_record;
     if (fwmark != 0) return SyncRefusal::firewall_mark;
     if (protocol != ipproto_tcp && protocol != ipproto_udp) return SyncRefusal::unsupported_protocol;
     const bool is_template = flags & flag_template;
@@ -113,7 +119,7 @@ std::optional<SyncRefusal> unusable(uint8_t type, uint32_t flags, uint16_t state
 }  // namespace
 
 MessageBuilder::MessageBuilder(uint8_t syncid, size_t max_length)
-    : buffer_(std::max(max_length, header_size + ipv4_record_size), 0)
+    : buffer_(std::max(max_length, header_size + ipv6_record_size), 0)
 {
     buffer_[1] = syncid;
     buffer_[5] = protocol_version;
@@ -130,12 +136,14 @@ void MessageBuilder::clear()
 
 bool MessageBuilder::add(const SyncRecord& r)
 {
-    // Records are 36 bytes, a multiple of 4: no padding between them.
-    if (records_ == max_records_per_message || buffer_.size() - length_ < ipv4_record_size) return false;
+    // Records are 36 or 72 bytes, multiples of 4: no padding between them.
+    const bool ipv6 = r.is_ipv6();
+    const size_t size = ipv6 ? ipv6_record_size : ipv4_record_size;
+    if (records_ == max_records_per_message || buffer_.size() - length_ < size) return false;
     uint8_t* p = &buffer_[length_];
-    p[0] = 0;  // type: IPv4
+    p[0] = ipv6 ? type_ipv6 : 0;
     p[1] = r.protocol;
-    put16(p + 2, static_cast<uint16_t>(ipv4_record_size));  // version 0, size
+    put16(p + 2, static_cast<uint16_t>(size));  // version 0, size
     uint32_t flags = method_flag(r.method);
     if (r.no_output) flags |= flag_no_output;
     if (r.inactive) flags |= flag_inactive;
@@ -147,10 +155,15 @@ bool MessageBuilder::add(const SyncRecord& r)
     put16(p + 14, r.real_port);
     put32(p + 16, 0);  // firewall mark
     put32(p + 20, r.timeout_seconds);
-    put32(p + 24, r.client_ip);
-    put32(p + 28, r.vip);
-    put32(p + 32, r.real_ip);
-    length_ += ipv4_record_size;
+    // An IpAddress holds an IPv4 address as its 4 bytes and 12 zeros: an IPv4 tunnel real
+    // server of an IPv6 connection goes out as the kernel writes it.
+    const size_t address_size = ipv6 ? 16 : 4;
+    uint8_t* a = p + 24;
+    for (const IpAddress* address : {&r.client_ip, &r.vip, &r.real_ip}) {
+        std::memcpy(a, address->bytes().data(), address_size);
+        a += address_size;
+    }
+    length_ += size;
     ++records_;
     put16(&buffer_[2], static_cast<uint16_t>(length_));
     buffer_[4] = static_cast<uint8_t>(records_);
@@ -187,7 +200,8 @@ DecodeResult decode_message(std::span<const uint8_t> datagram, uint8_t accepted_
         if (version_size >> record_version_shift) return drop(SyncRefusal::bad_record);
         const uint8_t type = p[0];
         if (type & ~type_ipv6) return drop(SyncRefusal::bad_record);
-        const size_t fixed = (type & type_ipv6) ? ipv4_record_size + 36 : ipv4_record_size;  // v6: three 16-byte addresses
+        const bool ipv6 = type & type_ipv6;
+        const size_t fixed = ipv6 ? ipv6_record_size : ipv4_record_size;
         if (size < fixed) return drop(SyncRefusal::bad_record);
         bool skip = false;
         SyncRefusal skip_reason = SyncRefusal::count;
@@ -196,7 +210,7 @@ DecodeResult decode_message(std::span<const uint8_t> datagram, uint8_t accepted_
         const uint32_t flags = get32(p + 4);
         const uint8_t protocol = p[1];
         if (!skip) {
-            if (auto why = unusable(type, flags, get16(p + 8), protocol, get32(p + 16))) skip = true, skip_reason = *why;
+            if (auto why = unusable(flags, get16(p + 8), protocol, get32(p + 16))) skip = true, skip_reason = *why;
         }
         if (skip) {
             ++result.skipped[static_cast<size_t>(skip_reason)];
@@ -213,9 +227,15 @@ DecodeResult decode_message(std::span<const uint8_t> datagram, uint8_t accepted_
             r.vport = get16(p + 12);
             r.real_port = get16(p + 14);
             r.timeout_seconds = get32(p + 20);
-            r.client_ip = get32(p + 24);
-            r.vip = get32(p + 28);
-            r.real_ip = get32(p + 32);
+            if (ipv6) {
+                r.client_ip = ipv6_at(p + 24);
+                r.vip = ipv6_at(p + 40);
+                r.real_ip = ipv6_at(p + 56);
+            } else {
+                r.client_ip = get32(p + 24);
+                r.vip = get32(p + 28);
+                r.real_ip = get32(p + 32);
+            }
             out.push_back(r);
             ++result.accepted;
         }

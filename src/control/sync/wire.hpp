@@ -3,10 +3,18 @@
 // sync with each other. Plain C++: no DPDK, no sockets.
 //
 // A datagram is an 8-byte header (reserved 0, sync id, size = the datagram's length, number of
-// records, version 1, spare 0) and that many records, each 4-byte aligned: a 36-byte IPv4
-// connection (type 0, protocol, version and size, flags, state, client/virtual/destination
-// ports, firewall mark, timeout in seconds, client/virtual/destination addresses) followed by
-// option TLVs. Every field is big-endian.
+// records, version 1, spare 0) and that many records, each 4-byte aligned: a 24-byte head (type,
+// protocol, version and size, flags, state, client/virtual/destination ports, firewall mark,
+// timeout in seconds), the client/virtual/destination addresses, then option TLVs. The type's
+// bit 0 says the family: 0 an IPv4 connection (three 4-byte addresses, 36 bytes, struct
+// ip_vs_sync_v4), 1 an IPv6 one (three 16-byte addresses, 72 bytes, struct ip_vs_sync_v6). Every
+// field is big-endian.
+//
+// The family is the service's. The kernel writes an IPv6 service's IPv4 tunnel real server
+// into the 16-byte destination as its 4 bytes and 12 zeros (its union nf_inet_addr), and a
+// kernel backup reads that back as an IPv6 address (ip_vs_proc_conn assumes the real server is
+// of the service's family); so do the encoder and decoder here: which real server such a
+// record names is the dataplane's question (dataplane/sync.hpp).
 //
 // Decoding is stricter than the kernel's, because sync is unauthenticated multicast: where the
 // kernel keeps the records before a malformed one, the whole datagram is dropped here.
@@ -28,6 +36,7 @@ inline constexpr Ipv4 default_group = 0xe0000051;  // 224.0.0.81, IP_VS_SYNC_GRO
 inline constexpr uint16_t default_port = 8848;     // IP_VS_SYNC_PORT
 inline constexpr size_t header_size = 8;           // struct ip_vs_sync_mesg
 inline constexpr size_t ipv4_record_size = 36;     // struct ip_vs_sync_v4
+inline constexpr size_t ipv6_record_size = 72;     // struct ip_vs_sync_v6
 inline constexpr size_t max_records_per_message = 255;  // nr_conns is one byte
 
 // Why a datagram or one of its records was not taken. The first group drops the whole
@@ -41,7 +50,6 @@ inline constexpr size_t max_records_per_message = 255;  // nr_conns is one byte
     X(truncated_record, true, "a record runs past the end of the datagram")                        \
     X(bad_record, true, "record version not 0, unknown type bits, or shorter than its fixed part")  \
     X(bad_option, true, "option of length 0, past its record, or a sequence option malformed")     \
-    X(ipv6_record, false, "IPv6 connection (this director has no IPv6 services)")                  \
     X(unknown_option, false, "mandatory option this director does not know")                       \
     X(persistence_engine, false, "persistence-engine data (ipvsadm --pe), which Fulcrum lacks")    \
     X(firewall_mark, false, "connection of a firewall-mark service")                               \
@@ -77,7 +85,8 @@ inline constexpr std::array<bool, sync_refusal_count> sync_refusal_drops_message
 // Fills datagrams of at most `max_length` bytes (the kernel's sync_maxlen) with records.
 class MessageBuilder {
 public:
-    // `max_length`: at least header_size + ipv4_record_size.
+    // `max_length`: at least header_size + ipv6_record_size (the configuration's minimum), so
+    // that a record of either family fits an empty datagram.
     MessageBuilder(uint8_t syncid, size_t max_length);
 
     // Appends `record`. False, and nothing appended, when the datagram has no room left (send
