@@ -26,15 +26,11 @@ bool tcp_state_synced(TcpState s)
 // onto the live connections of the master. Directors that serve alike (vip_ownership always)
 // re-send only what they scheduled or carried themselves, so that two of them do not keep each
 // other's copies alive for ever.
-// (vip_ownership kernel is refused with IPv6 services, so an IPv6 connection goes by the second
-// rule.)
 template <typename Conn>
 bool worth_refreshing(const ServiceSnapshot& s, const Conn& c)
 {
     if (!c.in_use || (c.client_key.proto == IPPROTO_TCP && !tcp_state_synced(c.tcp.state))) return false;
-    if constexpr (std::is_same_v<Conn, Connection>)
-        if (s.vips_follow_kernel) return s.serves_vip(c.client_key.dst_ip);
-    return !c.installed_by_sync;
+    return s.vips_follow_kernel ? s.serves_vip(c.client_key.dst_ip) : !c.installed_by_sync;
 }
 
 // A connection's addresses as a record holds them.
@@ -61,6 +57,10 @@ void hand_to_control(WorkerContext& w, const SyncRecord& r)
 template <typename Conn>
 void send(WorkerContext& w, const Conn& c, bool time_left = false)
 {
+    // An IPv4 connection tunnelled to an IPv6 real server holds a handle of this director's, no
+    // address another could bind; the kernel's IPv4 record has 4 bytes for it too. Not sent.
+    if constexpr (std::is_same_v<Conn, Connection>)
+        if (ServiceSnapshot::is_ipv6_tunnel_handle(c.real_ip)) return;
     SyncRecord record = sync_record_of(w, c);
     if (time_left) {
         const Tick left = connection_time_left(c, *w.snapshot, w.now_tick);

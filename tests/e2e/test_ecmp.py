@@ -8,16 +8,22 @@ and the kernel's L4 multipath hash (fib_multipath_hash_policy=1); fl-far (10.99.
 Director A is fl-dir (198.18.0.1), B is fl-dir2 (198.18.0.5); each runs BIRD with conf/bird.conf
 (B's with its own address). The service: VIP:80, mh with mh-port over rs4 (DR) and rs5 (TUN),
 whose answers go to the far client by the router; `dataplane.sloppy_tcp`, `announce: { table: 100 }`.
+Beside it, the IPv6 VIP [2001:db8:18::100]:80, tunnelled to the same real servers with the same
+checks: each director's ext also has an IPv6 address (A 2001:db8:18::1, B 2001:db8:18::5, the
+router 2001:db8:18::fe), and BIRD announces the VIP's /128 over an IPv6 BGP session (conf/bird.conf's
+`ecmp_router6`) into the router's IPv6 multipath route.
 
 Three rounds, each with both directors (and their BIRD) started afresh:
   mh         mh with mh-port and sloppy_tcp, no sync:
-    bgp        the router's kernel holds the VIP with two next hops, 198.18.0.1 and 198.18.0.5
+    bgp        the router's kernel holds the VIP with two next hops, 198.18.0.1 and 198.18.0.5, and
+               the IPv6 VIP with two, 2001:db8:18::1 and 2001:db8:18::5
     spread     200 new connections from fl-far: every one answered, and each director carries at
                least a quarter of them (its own `connections_created`)
     health     A's checks of both real servers fail (a check port only A uses): A withdraws the
-               route, the router keeps B alone and new connections all go through B; back, two
+               route, the router keeps B alone and new connections all go through B; back, two;
+               the IPv6 VIP's next hops the same, B alone then both
     failover   12 downloads of 4 MB in flight at 1 MB/s; A killed with SIGKILL: the router keeps one
-               next hop within 5 s, and every download completes byte for byte, those that were on
+               next hop within 5 s (for the IPv6 VIP too), and every download completes byte for byte, those that were on
                A through B, which picks the same real servers and takes them up mid-stream
                (sloppy_connections)
   rr_sync    rr, sloppy_tcp off, connection sync (role both) on the internal link: the same
@@ -42,10 +48,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lablib as L  # noqa: E402
 
-VIP = L.VIP
+VIP, VIP6 = L.VIP, "2001:db8:18::100"
 ROUTER, FAR, FAR_NET = "198.18.0.254", "10.99.0.2", "10.99.0.0/24"
+ROUTER6 = "2001:db8:18::fe"
 DIRECTORS = {"a": ("fl-dir", "dir-ext", "dir-int", "198.18.0.1", "198.19.0.1"),
              "b": ("fl-dir2", "dir2-ext", "dir2-int", "198.18.0.5", "198.19.0.5")}
+DIRECTORS6 = {"a": "2001:db8:18::1", "b": "2001:db8:18::5"}  # on ext, beside the IPv4 address
 RS = {4: "198.18.0.14", 5: "198.18.0.15"}
 CHECK_PORT_A = 8080  # A checks its real servers here, B on :80: A alone can be made to fail
 BIRD_CONF = os.path.join(L.REPO, "conf", "bird.conf")
@@ -80,8 +88,14 @@ def router_up():
             sh("ip", "-n", ns, "link", "set", dev, "up")
     for flag in ("tx", "tso", "gso", "gro"):
         L.run(["ip", "netns", "exec", "fl-swx", "ethtool", "-K", "swx-rtr", flag, "off"], 5)
+    # IPv6 on rtr-ext alone, for the BGP sessions of the IPv6 VIP (no duplicate-address detection:
+    # the address is usable at once).
     for args in (["ip", "netns", "exec", "fl-router", "sysctl", "-qw", "net.ipv4.ip_forward=1",
-                  "net.ipv4.fib_multipath_hash_policy=1", "net.ipv6.conf.all.disable_ipv6=1"],
+                  "net.ipv4.fib_multipath_hash_policy=1", "net.ipv6.fib_multipath_hash_policy=1",
+                  "net.ipv6.conf.all.disable_ipv6=1"],
+                 ["ip", "netns", "exec", "fl-router", "sysctl", "-qw", "net.ipv6.conf.rtr-ext.disable_ipv6=0",
+                  "net.ipv6.conf.rtr-ext.accept_dad=0", "net.ipv6.conf.rtr-ext.accept_ra=0"],
+                 ["ip", "-n", "fl-router", "-6", "addr", "add", f"{ROUTER6}/64", "dev", "rtr-ext", "nodad"],
                  ["ip", "-n", "fl-far", "route", "add", "default", "via", "10.99.0.1"],
                  ["ip", "-n", "fl-rs4", "route", "add", FAR_NET, "via", ROUTER],
                  ["ip", "-n", "fl-rs5", "route", "add", FAR_NET, "via", ROUTER]):
@@ -108,6 +122,10 @@ protocol kernel {{
     merge paths on;
     ipv4 {{ import none; export all; }};
 }}
+protocol kernel {{
+    merge paths on;
+    ipv6 {{ import none; export all; }};
+}}
 protocol bfd {{
     interface "rtr-ext" {{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }};
 }}
@@ -121,6 +139,16 @@ template bgp director {{
 }}
 protocol bgp director_a from director {{ neighbor {DIRECTORS['a'][3]} as 65010; }}
 protocol bgp director_b from director {{ neighbor {DIRECTORS['b'][3]} as 65010; }}
+template bgp director6 {{
+    local {ROUTER6} as 65000;
+    hold time 3; keepalive time 1; connect retry time 1;
+    error wait time 1, 5;
+    bfd on;
+    debug {{ states }};
+    ipv6 {{ import all; export none; next hop prefer global; }};
+}}
+protocol bgp director_a6 from director6 {{ neighbor {DIRECTORS6['a']} as 65010; }}
+protocol bgp director_b6 from director6 {{ neighbor {DIRECTORS6['b']} as 65010; }}
 """)
     return path
 
@@ -130,7 +158,8 @@ def director_bird_conf(side):
     text = open(BIRD_CONF).read()
     if side == "b":
         text = text.replace(DIRECTORS["a"][3] + ";", DIRECTORS["b"][3] + ";").replace(
-            f"local {DIRECTORS['a'][3]} ", f"local {DIRECTORS['b'][3]} ")
+            f"local {DIRECTORS['a'][3]} ", f"local {DIRECTORS['b'][3]} ").replace(
+            f"local {DIRECTORS6['a']} ", f"local {DIRECTORS6['b']} ")
     path = os.path.join(L.RUN_DIR, f"bird-ecmp-{side}.conf")
     with open(path, "w") as f:
         f.write(text)
@@ -163,7 +192,7 @@ dataplane:
   sloppy_tcp: {"true" if sloppy else "false"}
 
 interfaces:
-  - {{ name: ext, device: "net_af_packet0,iface={ext}", address: {ext_ip}/24 }}
+  - {{ name: ext, device: "net_af_packet0,iface={ext}", address: [{ext_ip}/24, "{DIRECTORS6[side]}/64"] }}
   - {{ name: int, device: "net_af_packet1,iface={inner}", address: {int_ip}/24 }}
 
 routes:
@@ -181,6 +210,15 @@ services:
     real_servers:
       - {{ address: {RS[4]}, port: 80, weight: 1, forward: dr }}
       - {{ address: {RS[5]}, port: 80, weight: 1, forward: tun }}
+  - vip: "{VIP6}"
+    port: 80
+    protocol: tcp
+    scheduler: {scheduler}{flags}
+    forward: tun
+    health_check: {{ type: tcp, port: {check_port}, interval: 1, timeout: 0.5, fall: 2, rise: 2 }}
+    real_servers:
+      - {{ address: {RS[4]}, port: 80, weight: 1 }}
+      - {{ address: {RS[5]}, port: 80, weight: 1 }}
 """
     path = os.path.join(L.RUN_DIR, f"ecmp-{side}.yaml")
     with open(path, "w") as f:
@@ -188,9 +226,9 @@ services:
     return path
 
 
-def vip_next_hops():
-    """The router kernel's next hops for the VIP (a list of gateway addresses)."""
-    r = L.in_ns("fl-router", "ip", "-j", "route", "show", VIP)
+def vip_next_hops(vip=VIP):
+    """The router kernel's next hops for `vip` (a list of gateway addresses)."""
+    r = L.in_ns("fl-router", "ip", "-j", "-6" if ":" in vip else "-4", "route", "show", vip)
     try:
         routes = json.loads(r.stdout or "[]")
     except ValueError:
@@ -204,10 +242,10 @@ def vip_next_hops():
     return sorted(hops)
 
 
-def wait_hops(want, limit):
+def wait_hops(want, limit, vip=VIP):
     start = time.monotonic()
     while True:
-        hops = vip_next_hops()
+        hops = vip_next_hops(vip)
         if hops == sorted(want) or time.monotonic() - start > limit:
             return hops == sorted(want), time.monotonic() - start, hops
         time.sleep(0.1)
@@ -273,10 +311,12 @@ def check_failover(checks, directors, name, survive, sync):
     directors["a"].proc.wait(10)
     killed_at = time.monotonic()
     ok_hops, secs, hops = wait_hops([DIRECTORS["b"][3]], 5)
+    ok_hops6, secs6, hops6 = wait_hops([DIRECTORS6["b"]], max(0.5, 5 - (time.monotonic() - killed_at)), VIP6)
     results = [bg.finish(limit=60) for bg in flows]
     done = [r.get("ok", False) and r.get("received") == DOWNLOAD_SIZE for r in results]
-    checks.report(f"{name}.router_drops_the_dead_director", ok_hops,
-                  f"after SIGKILL of A: next hops {hops} within {secs:.1f} s of the kill")
+    checks.report(f"{name}.router_drops_the_dead_director", ok_hops and ok_hops6,
+                  f"after SIGKILL of A: next hops {hops} within {secs:.1f} s of the kill; for {VIP6}: {hops6} "
+                  f"{secs6:.1f} s after that")
     rows = {}
     try:
         con = L.Console(ns=DIRECTORS["b"][0])
@@ -305,17 +345,22 @@ def check_health_withdraws(checks, checked):
     for e in checked:
         e.stop()
     ok_off, secs_off, hops_off = wait_hops([DIRECTORS["b"][3]], 10)
+    ok_off6, secs_off6, hops_off6 = wait_hops([DIRECTORS6["b"]], 3, VIP6)
     before = {side: created(side) for side in DIRECTORS}
     r = far_client("http", "--count", "40", "--deadline", "30", timeout=3, limit=60)
     after = {side: created(side) for side in DIRECTORS}
     for e in checked:
         e.start()
     ok_on, secs_on, hops_on = wait_hops([DIRECTORS["a"][3], DIRECTORS["b"][3]], 15)
+    ok_on6, secs_on6, hops_on6 = wait_hops(list(DIRECTORS6.values()), 5, VIP6)
     via_a = (after["a"] - before["a"]) if None not in (after["a"], before["a"]) else None
     checks.report("health_withdraws_the_route",
                   ok_off and ok_on and r.get("ok", False) and via_a == 0,
                   f"A's checks failing: next hops {hops_off} after {secs_off:.1f} s; 40 connections answered "
                   f"{r.get('counts')}, {via_a} of them made by A; checks back: {hops_on} after {secs_on:.1f} s")
+    checks.report("health_withdraws_the_route6", ok_off6 and ok_on6,
+                  f"{VIP6}: next hops {hops_off6} while A's checks fail ({secs_off6:.1f} s after IPv4's), "
+                  f"{hops_on6} when they are back ({secs_on6:.1f} s after IPv4's)")
 
 
 def main():
@@ -357,6 +402,9 @@ def main():
                     ok, secs, hops = wait_hops([DIRECTORS["a"][3], DIRECTORS["b"][3]], 30)
                     checks.report(f"{name}.two_next_hops", ok,
                                   f"the router's route to {VIP} after {secs:.1f} s: next hops {hops}")
+                    ok6, secs6, hops6 = wait_hops(list(DIRECTORS6.values()), 10, VIP6)
+                    checks.report(f"{name}.two_next_hops6", ok6,
+                                  f"the router's route to {VIP6} {secs6:.1f} s later: next hops {hops6}")
                     if not ok:
                         continue
                     if name == "mh":
@@ -368,8 +416,10 @@ def main():
                         d.stop()
                     # The router must have forgotten both before the next round counts next hops.
                     gone, _, left = wait_hops([], 10)
-                    if not gone:
-                        checks.report(f"{name}.router_forgets", False, f"after the round the router still has {left}")
+                    gone6, _, left6 = wait_hops([], 5, VIP6)
+                    if not (gone and gone6):
+                        checks.report(f"{name}.router_forgets", False,
+                                      f"after the round the router still has {left} and {left6}")
         finally:
             for d in daemons:
                 d.stop()

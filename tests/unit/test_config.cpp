@@ -2384,6 +2384,50 @@ announce: { table: 100 }
                      "has kernel_interface: false"}));
 }
 
+// The kernel takes an IPv6 route only over an interface with IPv6 on, which the director keeps
+// only where the interface has an IPv6 address.
+TEST(ConfigAnnounce, AnIpv6VipNeedsAnIpv6AddressOnTheAnnounceInterface)
+{
+    const std::string services = R"(services:
+  - vip: 198.51.100.1
+    port: 80
+    protocol: tcp
+    real_servers: [{ address: 10.0.1.10, port: 80 }]
+  - vip: "2001:db8:18::100"
+    port: 80
+    protocol: tcp
+    forward: tun
+    real_servers: [{ address: 10.0.1.10, port: 80 }]
+)";
+    const Config c = good(R"(interfaces:
+  - { name: ext, device: net_tap0, address: [10.0.0.1/24, "2001:db8:18::1/64"] }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24 }
+announce: { table: 100 }
+)" + services);
+    EXPECT_EQ(c.announce.interface, "ext");
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: ext, device: net_tap0, address: [10.0.0.1/24, "2001:db8:18::1/64"] }
+  - { name: int, device: net_tap1, address: 10.0.1.1/24 }
+announce: { table: 100, interface: int }
+)" + services),
+              (Lines{"t.yaml:4:36: announce.interface: the route to IPv6 VIP 2001:db8:18::100 needs IPv6 on kernel "
+                     "interface fl-int, and interface int has no IPv6 address (the director keeps IPv6 off there): "
+                     "give it one, or announce over an interface that has one"}));
+    // The first interface with a kernel interface, when none is named.
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: int, device: net_tap1, address: 10.0.1.1/24 }
+  - { name: ext, device: net_tap0, address: [10.0.0.1/24, "2001:db8:18::1/64"] }
+announce: { table: 100 }
+)" + services),
+              (Lines{"t.yaml:4:11: announce: the route to IPv6 VIP 2001:db8:18::100 needs IPv6 on kernel interface "
+                     "fl-int, and interface int has no IPv6 address (the director keeps IPv6 off there): give it one, "
+                     "or announce over an interface that has one"}));
+    // IPv4 VIPs alone need no IPv6 anywhere, and with announce off nothing is asked.
+    good("interfaces:\n  - { name: int, device: net_tap1, address: 10.0.1.1/24 }\nannounce: { table: 100 }\n" +
+         services.substr(0, services.find("  - vip: \"2001")));
+    good("interfaces:\n  - { name: int, device: net_tap1, address: 10.0.1.1/24 }\n" + services);
+}
+
 TEST(ConfigYaml, SyncAndHighAvailabilityReadBackTheSame)
 {
     const Config first = good(R"(interfaces:

@@ -798,6 +798,14 @@ TEST(ConsoleCommands, ShowAnnounce)
                                        "the kernel refused: adding route 203.0.113.12/32 dev fl-ext table 100: "
                                        "Network is down\n");
     EXPECT_EQ(run(d, "show announce now"), "error: show announce: expected nothing after it, found \"now\"\n");
+    // An IPv6 VIP widens the column to fit it.
+    d.announce.problem.clear();
+    d.announce.vips = {{0xCB00710Au, true, true},
+                       {*fulcrum::parse_ip("2001:db8:ffff:ffff:ffff:ffff:ffff:100"), true, false}};
+    EXPECT_EQ(run(d, "show announce"), "table 100 over ext (kernel interface fl-ext), quorum 2\n"
+                                       "VIP                                    available  announced\n"
+                                       "203.0.113.10                           yes        yes\n"
+                                       "2001:db8:ffff:ffff:ffff:ffff:ffff:100  yes        no\n");
 }
 
 TEST(ConsoleCommands, IpvsadmSyncDaemonsStartListAndStop)

@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -166,6 +167,83 @@ TEST(AddressWatch, Ipv6AddressesFollowTheKernelToo)
     EXPECT_EQ(held, (AddressesByInterface{{5, {IpAddress(own)}}}));
 }
 
+// ---------------------------------------------------------------------------------------------
+// The requests for the announced host routes, against messages laid out here from
+// <linux/rtnetlink.h>: nlmsghdr, rtmsg, then RTA_DST (4 or 16 bytes), RTA_OIF and RTA_TABLE.
+
+namespace {
+
+template <size_t AddressBytes>
+struct HostRouteMessage {
+    nlmsghdr header;
+    rtmsg route;
+    rtattr dst_attribute;
+    uint8_t dst[AddressBytes];
+    rtattr oif_attribute;
+    uint32_t oif;
+    rtattr table_attribute;
+    uint32_t table;
+};
+// Every part a multiple of 4 bytes: the attributes follow each other with no padding.
+static_assert(sizeof(HostRouteMessage<4>) == 16 + 12 + 8 + 8 + 8);
+static_assert(sizeof(HostRouteMessage<16>) == 16 + 12 + 20 + 8 + 8);
+
+template <size_t AddressBytes>
+std::vector<uint8_t> expected_host_route(bool add, unsigned char family, unsigned char rtm_table, unsigned char scope,
+                                         const std::array<uint8_t, AddressBytes>& dst, uint32_t oif, uint32_t table)
+{
+    HostRouteMessage<AddressBytes> m;
+    std::memset(&m, 0, sizeof m);
+    m.header.nlmsg_len = sizeof m;
+    m.header.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+    // `ip route replace`: created if missing, replaced if there; a delete takes no flags of its own.
+    m.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+    m.header.nlmsg_seq = 1;
+    m.route.rtm_family = family;
+    m.route.rtm_dst_len = AddressBytes * 8;
+    m.route.rtm_table = rtm_table;
+    m.route.rtm_protocol = RTPROT_STATIC;
+    m.route.rtm_scope = scope;
+    m.route.rtm_type = RTN_UNICAST;
+    m.dst_attribute = {static_cast<unsigned short>(4 + AddressBytes), RTA_DST};
+    std::memcpy(m.dst, dst.data(), AddressBytes);
+    m.oif_attribute = {8, RTA_OIF};
+    m.oif = oif;
+    m.table_attribute = {8, RTA_TABLE};
+    m.table = table;
+    std::vector<uint8_t> bytes(sizeof m);
+    std::memcpy(bytes.data(), &m, sizeof m);
+    return bytes;
+}
+
+}  // namespace
+
+TEST(HostRouteRequest, Ipv4IsASlash32InTheTableOverTheInterface)
+{
+    using fulcrum::control::host_route_request;
+    const std::array<uint8_t, 4> vip{198, 18, 0, 100};
+    EXPECT_EQ(host_route_request(0xC6120064u, 100, 7, true),
+              expected_host_route(true, AF_INET, 100, RT_SCOPE_LINK, vip, 7, 100));
+    EXPECT_EQ(host_route_request(0xC6120064u, 100, 7, false),
+              expected_host_route(false, AF_INET, 100, RT_SCOPE_LINK, vip, 7, 100));
+    // A table above 255 is in RTA_TABLE alone.
+    EXPECT_EQ(host_route_request(0xC6120064u, 4000000000u, 7, true),
+              expected_host_route(true, AF_INET, RT_TABLE_UNSPEC, RT_SCOPE_LINK, vip, 7, 4000000000u));
+}
+
+TEST(HostRouteRequest, Ipv6IsASlash128InTheSameTableOverTheSameInterface)
+{
+    using fulcrum::control::host_route_request;
+    const std::array<uint8_t, 16> vip{0x20, 0x01, 0x0d, 0xb8, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00};
+    const fulcrum::IpAddress vip6 = fulcrum::IpAddress::ipv6(vip);  // 2001:db8:18::100
+    EXPECT_EQ(host_route_request(vip6, 100, 7, true),
+              expected_host_route(true, AF_INET6, 100, RT_SCOPE_UNIVERSE, vip, 7, 100));
+    EXPECT_EQ(host_route_request(vip6, 100, 7, false),
+              expected_host_route(false, AF_INET6, 100, RT_SCOPE_UNIVERSE, vip, 7, 100));
+    EXPECT_EQ(host_route_request(vip6, 300, 12, true),
+              expected_host_route(true, AF_INET6, RT_TABLE_UNSPEC, RT_SCOPE_UNIVERSE, vip, 12, 300));
+}
+
 // Route health injection against a kernel that says what it was asked, and refuses on demand.
 TEST(RouteAnnouncer, RoutesFollowAvailabilityTableAndInterface)
 {
@@ -173,9 +251,9 @@ TEST(RouteAnnouncer, RoutesFollowAvailabilityTableAndInterface)
     constexpr uint32_t vip_a = 0xC6120064, vip_b = 0xC6120065;
     std::vector<std::string> asked;
     bool refuse = false;
-    RouteAnnouncer announcer([&](uint32_t vip, uint32_t table, const std::string& interface, bool present) {
-        asked.push_back(std::string(present ? "add " : "del ") + std::to_string(vip & 0xff) + " " + std::to_string(table) +
-                        " " + interface);
+    RouteAnnouncer announcer([&](const fulcrum::IpAddress& vip, uint32_t table, const std::string& interface, bool present) {
+        asked.push_back(std::string(present ? "add " : "del ") + std::to_string(vip.ipv4() & 0xff) + " " +
+                        std::to_string(table) + " " + interface);
         return refuse ? std::string("refused") : std::string();
     });
     // Available before announce is on: remembered, nothing asked.
@@ -216,5 +294,51 @@ TEST(RouteAnnouncer, RoutesFollowAvailabilityTableAndInterface)
     asked.clear();
     EXPECT_EQ(announcer.withdraw_all(), "");
     EXPECT_EQ(asked, (std::vector<std::string>{"del 100 100 fl-int"}));
+    EXPECT_TRUE(announcer.installed().empty());
+}
+
+// IPv6 VIPs beside IPv4 ones: the same table and interface, the same moves, retries and withdrawal.
+TEST(RouteAnnouncer, Ipv6VipsFollowTheSameRulesAsIpv4Ones)
+{
+    using fulcrum::IpAddress;
+    using fulcrum::control::RouteAnnouncer;
+    const IpAddress vip4 = 0xC6120064u;
+    const IpAddress vip6 = IpAddress::ipv6({0x20, 0x01, 0x0d, 0xb8, 0, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00});
+    std::vector<std::string> asked;
+    bool refuse = false;
+    RouteAnnouncer announcer([&](const IpAddress& vip, uint32_t table, const std::string& interface, bool present) {
+        asked.push_back(std::string(present ? "add " : "del ") + fulcrum::format_ip(vip) + " " + std::to_string(table) +
+                        " " + interface);
+        return refuse && vip.is_ipv6() ? std::string("Permission denied") : std::string();
+    });
+    announcer.configure(100, "fl-ext");
+    announcer.set_available(vip6, true);
+    announcer.set_available(vip4, true);
+    EXPECT_EQ(asked, (std::vector<std::string>{"add 2001:db8:18::100 100 fl-ext", "add 198.18.0.100 100 fl-ext"}));
+    EXPECT_TRUE(announcer.announced(vip6));
+    EXPECT_TRUE(announcer.announced(vip4));
+    asked.clear();
+    announcer.set_available(vip6, false);
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 2001:db8:18::100 100 fl-ext"}));
+    EXPECT_FALSE(announcer.announced(vip6));
+    EXPECT_TRUE(announcer.announced(vip4));
+    // Refused (IPv6 off on the interface): kept wanted, tried again, in the end put.
+    asked.clear();
+    refuse = true;
+    EXPECT_EQ(announcer.set_available(vip6, true), "Permission denied");
+    EXPECT_FALSE(announcer.announced(vip6));
+    EXPECT_EQ(announcer.retry(), "Permission denied");
+    refuse = false;
+    EXPECT_EQ(announcer.retry(), "");
+    EXPECT_TRUE(announcer.announced(vip6));
+    EXPECT_EQ(asked, (std::vector<std::string>(3, "add 2001:db8:18::100 100 fl-ext")));
+    // Another table: both move, the old ones going first (IPv4 before IPv6, as addresses order).
+    asked.clear();
+    announcer.configure(200, "fl-ext");
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 198.18.0.100 100 fl-ext", "del 2001:db8:18::100 100 fl-ext",
+                                                "add 198.18.0.100 200 fl-ext", "add 2001:db8:18::100 200 fl-ext"}));
+    asked.clear();
+    EXPECT_EQ(announcer.withdraw_all(), "");
+    EXPECT_EQ(asked, (std::vector<std::string>{"del 198.18.0.100 200 fl-ext", "del 2001:db8:18::100 200 fl-ext"}));
     EXPECT_TRUE(announcer.installed().empty());
 }

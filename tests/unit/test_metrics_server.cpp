@@ -119,7 +119,9 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     sync.counters.connections_sent = 41;
     sync.counters.refused[static_cast<size_t>(fulcrum::control::sync::SyncRefusal::bad_version)] = 3;
     AnnounceStatus announce;
-    announce.vips = {{0xC6120064u, true, true}, {0xC6120065u, true, false}};
+    announce.vips = {{0xC6120064u, true, true},
+                     {0xC6120065u, true, false},
+                     {*fulcrum::parse_ip("2001:db8:18::100"), false, false}};
     metrics.update({service}, workers, {}, {{"mbufs", 16384, 1200}, {"indirect", 4096, 0}}, sync, announce);
     const std::string text = metrics.prometheus_text();
 
@@ -157,6 +159,8 @@ TEST(Metrics, EachMetricsSamplesFollowItsTypeLineTogether)
     EXPECT_NE(text.find("fulcrum_vip_available{vip=\"198.18.0.101\"} 1\n"), std::string::npos) << text;
     EXPECT_NE(text.find("fulcrum_vip_announced{vip=\"198.18.0.100\"} 1\n"), std::string::npos);
     EXPECT_NE(text.find("fulcrum_vip_announced{vip=\"198.18.0.101\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_vip_available{vip=\"2001:db8:18::100\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("fulcrum_vip_announced{vip=\"2001:db8:18::100\"} 0\n"), std::string::npos);
 }
 
 TEST(Metrics, WorkerFamiliesAreTheNamesOfWorkerValues)

@@ -449,6 +449,31 @@ TEST_F(Sync, UnderKernelOwnershipTheHolderOfTheVipSpeaksForAllItsConnections)
     EXPECT_TRUE(refresh_once(*this).empty());
 }
 
+TEST_F(Sync, UnderKernelOwnershipTheHolderOfTheIpv6VipSpeaksForItsConnections)
+{
+    start(0, 1);
+    control::Config c = config_;
+    c.high_availability.vip_ownership = control::VipOwnership::kernel;
+    ASSERT_EQ(republish(c, {{"ext", {ext_ip, vip, IpAddress::ipv6(vip6)}}}), "");
+    client_packets6(45100, 80, 3);
+    take_sync();
+    EXPECT_EQ(refresh_once(*this), (std::vector<uint16_t>{45100}));
+    // keepalived moved the IPv6 VIP away, the IPv4 one stays: quiet about the IPv6 connections.
+    ASSERT_EQ(republish(c, {{"ext", {ext_ip, vip}}}), "");
+    EXPECT_TRUE(refresh_once(*this).empty());
+}
+
+// An IPv4 connection tunnelled to an IPv6 real server holds this director's handle for it, which
+// no record can carry (the kernel's IPv4 record has 4 bytes for the destination): never sent.
+TEST_F(Sync, AnIpv4ConnectionTunnelledOverIpv6IsNotSent)
+{
+    resolve_rs3();
+    const auto seen = client_packets(45200, 8004, 3);  // tun4_over_6: rs3's IPv6 address
+    ASSERT_NE(connection(45200, 8004), nullptr);
+    for (const auto& records : seen) EXPECT_TRUE(records.empty());
+    EXPECT_EQ(client_packets(45201, 8002, 3)[2].size(), 1u) << "the IPv4 tunnel's connections are";
+}
+
 // The client's /64, as the kernel's IPv6 template holds it.
 static IpAddress client_network6()
 {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace fulcrum::control::checking {
 
 void Checker::check_high_availability(const Item& item)
@@ -130,18 +132,35 @@ void Checker::check_announce(const Item& item)
 void Checker::check_announce_interface()
 {
     if (!interfaces_clean_ || !announce_item_ || !config_.announce.enabled()) return;
+    const InterfaceConfig* iface = nullptr;
     if (announce_interface_item_) {
-        interface_with_kernel(*announce_interface_item_, config_.announce.interface,
-                              "the announced routes go over the kernel interface");
-        return;
+        iface = interface_with_kernel(*announce_interface_item_, config_.announce.interface,
+                                      "the announced routes go over the kernel interface");
+    } else {
+        for (const InterfaceConfig& ic : config_.interfaces) {
+            if (ic.kernel_interface.empty()) continue;
+            config_.announce.interface = ic.name;
+            iface = &ic;
+            break;
+        }
+        if (iface == nullptr)
+            report(*announce_item_, "announce puts its routes over a kernel interface, and every interface has "
+                                    "kernel_interface: false");
     }
-    for (const InterfaceConfig& ic : config_.interfaces) {
-        if (ic.kernel_interface.empty()) continue;
-        config_.announce.interface = ic.name;
-        return;
-    }
-    report(*announce_item_, "announce puts its routes over a kernel interface, and every interface has "
-                            "kernel_interface: false");
+    if (iface == nullptr) return;
+    // The kernel refuses an IPv6 route over an interface whose IPv6 is off (EACCES), and the
+    // director turns it off on a kernel interface whose interface has no IPv6 address: an IPv6
+    // VIP would never be announced, its route refused every 2 s.
+    const auto ipv6_vip = std::find_if(config_.services.begin(), config_.services.end(),
+                                       [](const ServiceConfig& s) { return s.vip.is_ipv6(); });
+    const bool has_ipv6 = std::any_of(iface->addresses.begin(), iface->addresses.end(),
+                                      [](const IpPrefix& p) { return p.address.is_ipv6(); });
+    if (ipv6_vip != config_.services.end() && !has_ipv6)
+        report(announce_interface_item_ ? *announce_interface_item_ : *announce_item_,
+               fmt::format("the route to IPv6 VIP {} needs IPv6 on kernel interface {}, and interface {} has no "
+                           "IPv6 address (the director keeps IPv6 off there): give it one, or announce over an "
+                           "interface that has one",
+                           format_ip(ipv6_vip->vip), iface->kernel_interface, iface->name));
 }
 
 }  // namespace fulcrum::control::checking

@@ -58,7 +58,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     // or withdrawn (announce:).
     events_.subscribe([](const DirectorEvent& event) {
         if (const auto* v = std::get_if<VipAvailability>(&event))
-            log::info("VIP {} is {}", format_ipv4(v->vip),
+            log::info("VIP {} is {}", format_ip(v->vip),
                       v->available ? "available: a service has enough usable real servers"
                                    : "unavailable: none of its services has enough usable real servers");
     });
@@ -67,7 +67,7 @@ std::string Director::start(const Config& config, const std::string& config_path
         if (v == nullptr) return;
         note_announce_problem(announcer_.set_available(v->vip, v->available));
         if (announcer_.table() != 0 && announcer_.announced(v->vip) == v->available)
-            log::info("announce: VIP {} {} table {}", format_ipv4(v->vip),
+            log::info("announce: VIP {} {} table {}", format_ip(v->vip),
                       v->available ? "announced in" : "withdrawn from", announcer_.table());
     });
     config_ = config;

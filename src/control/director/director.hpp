@@ -187,7 +187,7 @@ private:
     RouteAnnouncer announcer_;
     std::string announce_problem_;  // what the kernel last refused, "" once all went through
     EventBus events_;
-    std::map<Ipv4, bool> vip_available_;  // as of the last publication
+    std::map<IpAddress, bool> vip_available_;  // as of the last publication
     std::map<HealthTarget, std::unique_ptr<HealthCheckTimer>> health_timers_;
     std::map<ServiceKey, SorryState> sorry_;
     bool running_ = false;

@@ -109,7 +109,7 @@ std::string Director::publish(const Config& config)
     // Announcing turned off goes before the events and turned on after them, so that no VIP is
     // announced for a moment by the other section's table or quorum.
     if (!config.announce.enabled()) configure_announce(config);
-    std::map<Ipv4, bool> available = vip_availability(config, effective, config.announce.enabled() ? config.announce.quorum : 1);
+    std::map<IpAddress, bool> available = vip_availability(config, effective, config.announce.enabled() ? config.announce.quorum : 1);
     for (const VipAvailability& change : availability_changes(vip_available_, available)) events_.raise(change);
     if (config.announce.enabled()) configure_announce(config);
     vip_available_ = std::move(available);

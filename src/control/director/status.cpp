@@ -284,8 +284,8 @@ ConnectionRow connection_row(const ConnectionDump::Row& row)
         c.client_port = rte_be_to_cpu_16(row.client_key.src_port);
         c.vip = rte_be_to_cpu_32(row.client_key.dst_ip);
         c.vport = rte_be_to_cpu_16(row.client_key.dst_port);
-        c.real_server = dataplane::ServiceSnapshot::is_ipv6_tunnel_handle(row.real_ip) ? ip_of(row.real_ip6)
-                                                                                       : IpAddress(rte_be_to_cpu_32(row.real_ip));
+        c.real_server = dataplane::ServiceSnapshot::is_ipv6_tunnel_handle(row.real_ip) ? ip_address_of(row.real_ip6)
+                                                                                               : IpAddress(rte_be_to_cpu_32(row.real_ip));
     }
     return c;
 }

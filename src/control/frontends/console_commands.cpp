@@ -203,9 +203,12 @@ CommandOutput show_announce(ControlApi& api)
         out.lines.push_back(fmt::format("table {} over {} (kernel interface {}), quorum {}", a.config.table,
                                         a.config.interface, a.kernel_interface.empty() ? "-" : a.kernel_interface,
                                         a.config.quorum));
-    out.lines.push_back(fmt::format("{:<18}{:<11}{}", "VIP", "available", "announced"));
+    // The VIP column is as wide as the longest IPv6 VIP needs, and 18 at least.
+    size_t width = 18;
+    for (const AnnounceStatus::Vip& v : a.vips) width = std::max(width, format_ip(v.address).size() + 2);
+    out.lines.push_back(fmt::format("{:<{}}{:<11}{}", "VIP", width, "available", "announced"));
     for (const AnnounceStatus::Vip& v : a.vips)
-        out.lines.push_back(fmt::format("{:<18}{:<11}{}", format_ipv4(v.address), v.available ? "yes" : "no",
+        out.lines.push_back(fmt::format("{:<{}}{:<11}{}", format_ip(v.address), width, v.available ? "yes" : "no",
                                         v.announced ? "yes" : "no"));
     if (!a.problem.empty()) out.lines.push_back("the kernel refused: " + a.problem);
     return out;

@@ -163,12 +163,12 @@ struct AnnounceStatus {
     AnnounceConfig config;
     std::string kernel_interface;
     struct Vip {
-        Ipv4 address = 0;
+        IpAddress address;
         bool available = false;
         bool announced = false;  // its route is in the kernel's table
         bool operator==(const Vip&) const = default;
     };
-    std::vector<Vip> vips;      // every VIP, in address order
+    std::vector<Vip> vips;      // every VIP, in address order (IPv4 before IPv6)
     std::string problem;        // what the kernel last refused, "" if nothing
 };
 

@@ -146,11 +146,11 @@ std::string Metrics::prometheus_text() const
     out += "# HELP fulcrum_vip_available 1 while one of the VIP's services has enough usable real servers.\n"
            "# TYPE fulcrum_vip_available gauge\n";
     for (const AnnounceStatus::Vip& v : announce_.vips)
-        add_stats(out, "fulcrum_vip_available", fmt::format("vip=\"{}\"", format_ipv4(v.address)), v.available ? 1 : 0);
+        add_stats(out, "fulcrum_vip_available", fmt::format("vip=\"{}\"", format_ip(v.address)), v.available ? 1 : 0);
     out += "# HELP fulcrum_vip_announced 1 while the VIP's route is in announce.table.\n"
            "# TYPE fulcrum_vip_announced gauge\n";
     for (const AnnounceStatus::Vip& v : announce_.vips)
-        add_stats(out, "fulcrum_vip_announced", fmt::format("vip=\"{}\"", format_ipv4(v.address)), v.announced ? 1 : 0);
+        add_stats(out, "fulcrum_vip_announced", fmt::format("vip=\"{}\"", format_ip(v.address)), v.announced ? 1 : 0);
     return out;
 }
 

@@ -46,6 +46,12 @@ public:
         header()->nlmsg_len = static_cast<uint32_t>(NLMSG_ALIGN(header()->nlmsg_len) + RTA_ALIGN(attr->rta_len));
     }
 
+    std::vector<uint8_t> bytes() const
+    {
+        const auto* begin = reinterpret_cast<const uint8_t*>(buffer_);
+        return {begin, begin + header()->nlmsg_len};
+    }
+
     // Sends the request and waits for the kernel's answer: "" or its error.
     std::string send() const
     {
@@ -228,31 +234,45 @@ std::string kernel_route_add(const KernelRoute& route, bool& added)
     return {};
 }
 
-std::string kernel_host_route(Ipv4 address, uint32_t table, const std::string& interface, bool present)
+namespace {
+
+NetlinkRequest host_route_message(const IpAddress& address, uint32_t table, unsigned interface_index, bool present)
+{
+    NetlinkRequest request(present ? RTM_NEWROUTE : RTM_DELROUTE,
+                           present ? static_cast<uint16_t>(NLM_F_CREATE | NLM_F_REPLACE) : uint16_t{0});
+    auto* rt = request.body<rtmsg>();
+    rt->rtm_family = address.is_ipv4() ? AF_INET : AF_INET6;
+    rt->rtm_dst_len = full_length(address.family());
+    // Tables above 255 only fit the attribute; the header says RT_TABLE_UNSPEC then.
+    rt->rtm_table = table < 256 ? static_cast<unsigned char>(table) : static_cast<unsigned char>(RT_TABLE_UNSPEC);
+    rt->rtm_protocol = RTPROT_STATIC;
+    // IPv6 routes have no scope: the kernel ignores the field and reports every one as universe.
+    rt->rtm_scope = address.is_ipv4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+    rt->rtm_type = RTN_UNICAST;
+    const uint32_t oif = interface_index;
+    request.attribute(RTA_DST, address.bytes().data(), address.size());
+    request.attribute(RTA_OIF, &oif, sizeof oif);
+    request.attribute(RTA_TABLE, &table, sizeof table);
+    return request;
+}
+
+}  // namespace
+
+std::vector<uint8_t> host_route_request(const IpAddress& address, uint32_t table, unsigned interface_index, bool present)
+{
+    return host_route_message(address, table, interface_index, present).bytes();
+}
+
+std::string kernel_host_route(const IpAddress& address, uint32_t table, const std::string& interface, bool present)
 {
     const unsigned index = if_nametoindex(interface.c_str());
     // An interface that is gone took its routes with it: nothing left to delete.
     if (index == 0) return present ? fmt::format("no kernel interface {}", interface) : std::string();
-    NetlinkRequest request(present ? RTM_NEWROUTE : RTM_DELROUTE,
-                           present ? static_cast<uint16_t>(NLM_F_CREATE | NLM_F_REPLACE) : uint16_t{0});
-    auto* rt = request.body<rtmsg>();
-    rt->rtm_family = AF_INET;
-    rt->rtm_dst_len = 32;
-    // Tables above 255 only fit the attribute; the header says RT_TABLE_UNSPEC then.
-    rt->rtm_table = table < 256 ? static_cast<unsigned char>(table) : static_cast<unsigned char>(RT_TABLE_UNSPEC);
-    rt->rtm_protocol = RTPROT_STATIC;
-    rt->rtm_scope = RT_SCOPE_LINK;
-    rt->rtm_type = RTN_UNICAST;
-    const uint32_t dst = htonl(address);
-    const uint32_t oif = index;
-    request.attribute(RTA_DST, &dst, sizeof dst);
-    request.attribute(RTA_OIF, &oif, sizeof oif);
-    request.attribute(RTA_TABLE, &table, sizeof table);
-    std::string e = request.send();
+    std::string e = host_route_message(address, table, index, present).send();
     if (!present && e == std::strerror(ESRCH)) e.clear();
     if (!e.empty())
-        return fmt::format("{} route {}/32 dev {} table {}: {}", present ? "adding" : "deleting", format_ipv4(address),
-                           interface, table, e);
+        return fmt::format("{} route {}/{} dev {} table {}: {}", present ? "adding" : "deleting", format_ip(address),
+                           full_length(address.family()), interface, table, e);
     return {};
 }
 

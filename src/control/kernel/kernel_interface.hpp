@@ -3,6 +3,7 @@
 // Plain rtnetlink; no DPDK.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,16 @@ void kernel_settings_restore(const std::vector<SavedSetting>& saved);
 std::string kernel_route_add(const KernelRoute& route, bool& added);
 std::string kernel_route_delete(const KernelRoute& route);
 
-// Puts (or with `present` false removes) the host route `address`/32 over `interface` in routing
-// table `table`, `proto static`, as `ip route replace ADDRESS dev INTERFACE table TABLE` would:
-// what a routing daemon (BIRD's `protocol kernel` with `learn`) picks up and announces. Removing
-// a route that is not there is not an error. Returns "" or what the kernel refused.
-std::string kernel_host_route(Ipv4 address, uint32_t table, const std::string& interface, bool present);
+// Puts (or with `present` false removes) the host route to `address` (/32 or /128, by its
+// family) over `interface` in routing table `table`, `proto static`, as `ip route replace ADDRESS
+// dev INTERFACE table TABLE` would: what a routing daemon (BIRD's `protocol kernel` with `learn`)
+// picks up and announces. Removing a route that is not there is not an error. An IPv6 route needs
+// IPv6 on the interface (the kernel refuses it with EACCES where disable_ipv6 is set, and drops it
+// when IPv6 is turned off). Returns "" or what the kernel refused.
+std::string kernel_host_route(const IpAddress& address, uint32_t table, const std::string& interface, bool present);
+
+// The rtnetlink request kernel_host_route sends for interface index `interface_index`, whole
+// (nlmsghdr, rtmsg, RTA_DST, RTA_OIF, RTA_TABLE), for the tests to read byte for byte.
+std::vector<uint8_t> host_route_request(const IpAddress& address, uint32_t table, unsigned interface_index, bool present);
 
 }  // namespace fulcrum::control

@@ -13,7 +13,7 @@ std::string RouteAnnouncer::configure(uint32_t table, const std::string& interfa
     return converge();
 }
 
-std::string RouteAnnouncer::set_available(Ipv4 vip, bool available)
+std::string RouteAnnouncer::set_available(const IpAddress& vip, bool available)
 {
     if (available)
         wanted_.insert(vip);
@@ -50,7 +50,7 @@ std::string RouteAnnouncer::converge()
         it = e.empty() ? installed_.erase(it) : std::next(it);
     }
     if (table_ == 0) return problems;
-    for (Ipv4 vip : wanted_) {
+    for (const IpAddress& vip : wanted_) {
         const Route route{vip, table_, interface_};
         if (installed_.count(route) != 0) continue;
         const std::string e = change_(vip, table_, interface_, true);

@@ -4,14 +4,11 @@
 
 namespace fulcrum::control {
 
-std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum)
+std::map<IpAddress, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum)
 {
-    std::map<Ipv4, bool> out;
-    // IPv4 VIPs only: the announcer's routes are IPv4 until the dataplane's IPv6 part lands.
-    for (const ServiceConfig& s : running.services)
-        if (s.vip.is_ipv4()) out.emplace(s.vip.ipv4(), false);
+    std::map<IpAddress, bool> out;
+    for (const ServiceConfig& s : running.services) out.emplace(s.vip, false);
     for (const ServiceConfig& e : effective.services) {
-        if (!e.vip.is_ipv4()) continue;
         const auto configured = std::find_if(running.services.begin(), running.services.end(), [&](const ServiceConfig& s) {
             return s.key() == e.key();
         });
@@ -24,14 +21,15 @@ std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effec
                                           [&](const RealServerConfig& c) { return c.address == rs.address && c.port == rs.port; });
             if (real) ++usable;
         }
-        if (usable >= quorum) out[e.vip.ipv4()] = true;
+        if (usable >= quorum) out[e.vip] = true;
     }
     return out;
 }
 
-std::vector<VipAvailability> availability_changes(const std::map<Ipv4, bool>& before, const std::map<Ipv4, bool>& after)
+std::vector<VipAvailability> availability_changes(const std::map<IpAddress, bool>& before,
+                                                  const std::map<IpAddress, bool>& after)
 {
-    std::map<Ipv4, std::pair<bool, bool>> both;
+    std::map<IpAddress, std::pair<bool, bool>> both;
     for (const auto& [vip, available] : before) both[vip].first = available;
     for (const auto& [vip, available] : after) both[vip].second = available;
     std::vector<VipAvailability> out;

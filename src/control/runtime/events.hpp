@@ -33,7 +33,7 @@ struct HealthChanged {
 // usable real servers: configured (not a sorry server standing in), up, and of weight above 0 in
 // what is published.
 struct VipAvailability {
-    Ipv4 vip = 0;
+    IpAddress vip;
     bool available = false;
     bool operator==(const VipAvailability&) const = default;
 };
@@ -56,10 +56,11 @@ private:
 
 // Whether each VIP of `running` is available once `effective` (running with health applied:
 // failed servers out, quiesced at weight 0, sorry servers in) is published.
-std::map<Ipv4, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum = 1);
+std::map<IpAddress, bool> vip_availability(const Config& running, const Config& effective, uint32_t quorum = 1);
 
 // The VIPs whose availability differs between two results of vip_availability, in address
-// order; a VIP only one of them has counts as unavailable in the other.
-std::vector<VipAvailability> availability_changes(const std::map<Ipv4, bool>& before, const std::map<Ipv4, bool>& after);
+// order (IPv4 before IPv6); a VIP only one of them has counts as unavailable in the other.
+std::vector<VipAvailability> availability_changes(const std::map<IpAddress, bool>& before,
+                                                  const std::map<IpAddress, bool>& after);
 
 }  // namespace fulcrum::control
