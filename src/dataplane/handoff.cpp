@@ -22,6 +22,21 @@ unsigned owner_of_client6(const Ipv6Address& client, rte_be16_t port, unsigned w
 
 namespace {
 
+// The owner of the client whose IPv6 packet one of our tunnel packets carried, quoted at `offset`.
+int inner_client_owner6(const uint8_t* frame, uint32_t offset, uint32_t available, unsigned workers)
+{
+    if (available < sizeof(rte_ipv6_hdr)) return -1;
+    const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(frame + offset);
+    uint8_t proto = ip->proto;
+    bool fragment = false;
+    const int l4 = ipv6_transport_offset(frame, offset + sizeof(rte_ipv6_hdr),
+                                         available - static_cast<uint32_t>(sizeof(rte_ipv6_hdr)), proto, fragment);
+    if (l4 < 0 || fragment || static_cast<uint32_t>(l4) + 2 > offset + available) return -1;
+    rte_be16_t port;
+    std::memcpy(&port, frame + l4, sizeof port);
+    return static_cast<int>(owner_of_client6(Ipv6Address::from(ip->src_addr), port, workers));
+}
+
 // The same rules over IPv6, a client's address folded as the schedulers fold it.
 int packet_owner6(const WorkerContext& w, const uint8_t* frame, const ParsedPacket& p)
 {
@@ -33,9 +48,15 @@ int packet_owner6(const WorkerContext& w, const uint8_t* frame, const ParsedPack
     }
     if (p.key.proto != IPPROTO_ICMPV6 || p.quote_offset == 0) return -1;
     // An ICMPv6 error quoting a TCP or UDP packet whose ports the quote holds (its extension
-    // headers walked); a tunnel packet of ours is quoted with the inner packet out of reach.
+    // headers walked), or one of our tunnel packets: then the client is the inner packet's source.
     const auto* quote = reinterpret_cast<const rte_ipv6_hdr*>(frame + p.quote_offset);
     const uint32_t end = uint32_t{p.l4_offset} + p.l4_length;
+    const uint32_t inner = p.quote_offset + static_cast<uint32_t>(sizeof(rte_ipv6_hdr));
+    if (quote->proto == IPPROTO_IPV6 && end > inner) return inner_client_owner6(frame, inner, end - inner, workers);
+    if (quote->proto == IPPROTO_IPIP && end > inner) {
+        const rte_ipv4_hdr* q = icmp_quoted_header(frame, inner, end - inner);
+        return q == nullptr ? -1 : static_cast<int>(owner_of_client(q->src_addr, quoted_ports(q).first, workers));
+    }
     uint8_t proto = quote->proto;
     bool fragment = false;
     const int l4 = ipv6_transport_offset(frame, p.quote_offset + sizeof(rte_ipv6_hdr),
@@ -73,6 +94,12 @@ int packet_owner(const WorkerContext& w, const uint8_t* frame, const ParsedPacke
         const rte_ipv4_hdr* inner = icmp_quoted_inner(frame, p);
         if (inner == nullptr) return -1;
         return static_cast<int>(owner_of_client(inner->src_addr, quoted_ports(inner).first, workers));
+    }
+    if (quote->next_proto_id == IPPROTO_IPV6) {
+        // One of our IPv6-in-IPv4 tunnel packets: the client is the inner IPv6 packet's source.
+        const uint32_t outer = rte_ipv4_hdr_len(quote);
+        if (p.quote_length() <= outer) return -1;
+        return inner_client_owner6(frame, p.quote_offset + outer, p.quote_length() - outer, workers);
     }
     const auto [sport, dport] = quoted_ports(quote);
     // Quoting VIP -> client (from the client's side) or client -> real server (from a NAT

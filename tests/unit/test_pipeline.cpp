@@ -1500,6 +1500,30 @@ TEST_F(Pipeline, BothDirectionsAndTheirIcmpv6ErrorsHaveTheSameOwner)
         // Unreachable from the client's side, quoting VIP -> client.
         const Bytes seen_by_client = Frame6{}.src(vip6, 80).dst(client_ip6, client_port).tcp(ACK).bytes();
         EXPECT_EQ(owner(error(client_mac, ext_mac, client_ip6, vip6, 1, seen_by_client), ext_port), expected);
+        // A router's packet too big about our tunnel packet of the client's: IPv6 in IPv6, and
+        // (fragmentation-needed) IPv6 in IPv4.
+        const Bytes inner = from_client6(client_port, 8002).tcp(ACK).bytes();
+        Bytes in6 = Frame6{}.src(int_ip6).dst(rs_ip6[2]).udp().bytes();  // its header, then the inner packet
+        in6.resize(14 + 40);
+        in6[20] = 41;
+        in6.insert(in6.end(), inner.begin() + 14, inner.end());
+        put16(in6, 18, static_cast<uint16_t>(in6.size() - 54));
+        EXPECT_EQ(owner(error(rs_mac[2], int_mac, rs_ip6[2], int_ip6, 2, in6), int_port), expected);
+        Bytes in4 = Frame{}.src(int_ip).dst(rs_ip[2]).udp().bytes();
+        in4.resize(14 + 20);
+        in4[23] = 41;
+        in4.insert(in4.end(), inner.begin() + 14, inner.end());
+        Frame frag_needed = Frame{}.from(rs_mac[2]).to(int_mac).src(rs_ip[2]).dst(int_ip).icmp(3, 4)
+                                .with_payload(as_string(in4, 14, in4.size() - 14));
+        EXPECT_EQ(owner(frag_needed.bytes(), int_port), expected);
+        // IPv4 in IPv6: the IPv4 client's owner.
+        const Bytes inner4 = from_client(client_port, 8004).tcp(ACK).bytes();
+        Bytes in6_4 = in6;
+        in6_4.resize(14 + 40);
+        in6_4[20] = 4;
+        in6_4.insert(in6_4.end(), inner4.begin() + 14, inner4.end());
+        EXPECT_EQ(owner(error(rs_mac[2], int_mac, rs_ip6[2], int_ip6, 2, in6_4), int_port),
+                  owner(from_client(client_port, 8004).tcp(ACK).bytes(), ext_port));
     }
     EXPECT_GT(owners.size(), 4u);  // the clients spread over the workers
     // A quote cut before its ports, and echo requests: anyone's.
