@@ -448,10 +448,12 @@ def main():
                 checks.report("kernel_route_ipv6_on_tap", f"via {RS3_INT6} dev fl-int proto static" in shown,
                               f"fl-dir's ip -6 route show {ROUTED_NET6}: {shown or '(none)'}")
                 routed = f"[{ROUTED_RS6}]:{ROUTED_PORT}"
-                routed_server = servers[-1]
-                routed_server.finish(limit=3, terminate=True)
+                # Up first (its checks passing over the route), so that going down is the check's doing.
+                up, up_detail = wait_listed([routed], port=ROUTED_PORT)
+                servers[-1].finish(limit=3, terminate=True)
                 ok, detail = wait_listed([], port=ROUTED_PORT)
-                checks.report("health_removes_routed_ipv6", ok, f"rs3's routed server stopped: {detail}")
+                checks.report("health_removes_routed_ipv6", up and ok,
+                              f"rs3's routed server up: {up_detail}; stopped: {detail}")
                 servers[-1] = L.Background("fl-rs3", L.PY, "-c", SERVER, "rs3", str(ROUTED_PORT))
                 servers[-1].start()
                 ok, detail = wait_listed([routed], port=ROUTED_PORT)
