@@ -18,7 +18,8 @@ and back, the IPv4 service working at the same time, and ipvsadm's IPv6 listing 
 A routed IPv6 real server: rs3's 2001:db8:77::13 (on its lo) is reached through the configured
 route via rs3's 2001:db8:19::13, which the director also puts on its TAP fl-int, so that its
 TCP health check (made by its kernel) reaches it: taken out when its server stops and back
-when it returns, and its traffic through NAT66.
+when it returns, and its traffic through NAT66; a reload that changes the route's destination
+moves it on the TAP.
 Connection sync over IPv6 (role both on int): the independent decoder (tests/lab/ipvs_sync.py,
 from the kernel's structures) reads the IPv6 records the director sends for its NAT66
 connections, and IPv6 records its encoder builds as a kernel master would (one to an IPv4 tunnel
@@ -46,6 +47,7 @@ RS3_INT6 = "2001:db8:19::13"
 ROUTED_NET6 = "2001:db8:77::/64"
 ROUTED_RS6 = "2001:db8:77::13"  # on rs3's lo, reached only through the route via RS3_INT6
 ROUTED_PORT = 8085
+MOVED_NET6 = "2001:db8:77::/48"  # what a reload turns ROUTED_NET6 into (ROUTED_RS6 still reached)
 DEV = {"rs1": "rs1-eth", "rs2": "rs2-eth", "rs4": "rs4-eth", "rs5": "rs5-eth"}
 TUN6_DEV = "tun6-dec"  # rs5's TUN device for the inner IPv6 packets
 SYNC_PY = os.path.join(L.REPO, "tests", "lab", "ipvs_sync.py")
@@ -463,6 +465,15 @@ def main():
                 checks.report("http_routed_ipv6", r.get("ok") and r.get("servers") == {"rs3": 5},
                               f"5 GETs of http://[{VIP6}]:{ROUTED_PORT}/ to {routed}: {r.get('servers')} "
                               f"{r.get('errors') or ''}")
+                # A reload that changes the route's destination: the old one leaves the TAP, the new one comes.
+                with open(path, "w") as f:
+                    f.write(CONFIG.replace(ROUTED_NET6, MOVED_NET6))
+                reloaded, detail, _ = L.reload_director(director)
+                old = L.in_ns("fl-dir", "ip", "-6", "route", "show", "exact", ROUTED_NET6, timeout=5).stdout.strip()
+                new = L.in_ns("fl-dir", "ip", "-6", "route", "show", "exact", MOVED_NET6, timeout=5).stdout.strip()
+                checks.report("reload_moves_ipv6_route",
+                              reloaded and not old and f"via {RS3_INT6} dev fl-int proto static" in new,
+                              f"reload: {detail}; {ROUTED_NET6}: {old or '(none)'}; {MOVED_NET6}: {new or '(none)'}")
                 neighbors, _ = L.console_script("show neighbors\n")
                 checks.report("neighbors_learned", RS6["rs1"] in neighbors and CLIENT6 in neighbors,
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
@@ -472,7 +483,7 @@ def main():
                           "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside", "ipvsadm_lists_ipv6",
                           "ipvsadm_lists_ipv6_connections", "sync_sends_ipv6", "sync_installs_ipv6",
                           "kernel_route_ipv6_on_tap", "health_removes_routed_ipv6", "health_restores_routed_ipv6",
-                          "http_routed_ipv6", "neighbors_learned"):
+                          "http_routed_ipv6", "reload_moves_ipv6_route", "neighbors_learned"):
                     checks.report(n, False, "director not ready")
             code = director.stop()
             for s in servers:
