@@ -15,6 +15,11 @@ tunnels to rs5, HTTP to the IPv4 VIP through an IPv6 tunnel to rs5, packet too b
 going on in smaller segments, a UDP echo through
 NAT66, a TCP health check over IPv6 (from the director's kernel, through its TAP) taking rs2 out
 and back, the IPv4 service working at the same time, and ipvsadm's IPv6 listing from the console.
+A routed IPv6 real server: rs3's 2001:db8:77::13 (on its lo) is reached through the configured
+route via rs3's 2001:db8:19::13, which the director also puts on its TAP fl-int, so that its
+TCP health check (made by its kernel) reaches it: taken out when its server stops and back
+when it returns, and its traffic through NAT66; a reload that changes the route's destination
+moves it on the TAP.
 Connection sync over IPv6 (role both on int): the independent decoder (tests/lab/ipvs_sync.py,
 from the kernel's structures) reads the IPv6 records the director sends for its NAT66
 connections, and IPv6 records its encoder builds as a kernel master would (one to an IPv4 tunnel
@@ -38,6 +43,11 @@ DIR_INT6 = "2001:db8:19::1"
 CLIENT6 = "2001:db8:18::2"
 VIP6 = "2001:db8:18::100"
 RS6 = {"rs1": "2001:db8:19::11", "rs2": "2001:db8:19::12", "rs4": "2001:db8:18::14", "rs5": "2001:db8:18::15"}
+RS3_INT6 = "2001:db8:19::13"
+ROUTED_NET6 = "2001:db8:77::/64"
+ROUTED_RS6 = "2001:db8:77::13"  # on rs3's lo, reached only through the route via RS3_INT6
+ROUTED_PORT = 8085
+MOVED_NET6 = "2001:db8:77::/48"  # what a reload turns ROUTED_NET6 into (ROUTED_RS6 still reached)
 DEV = {"rs1": "rs1-eth", "rs2": "rs2-eth", "rs4": "rs4-eth", "rs5": "rs5-eth"}
 TUN6_DEV = "tun6-dec"  # rs5's TUN device for the inner IPv6 packets
 SYNC_PY = os.path.join(L.REPO, "tests", "lab", "ipvs_sync.py")
@@ -49,6 +59,8 @@ dataplane:
 interfaces:
   - {{ name: ext, device: "net_af_packet0,iface=dir-ext", address: [198.18.0.1/24, "{DIR_EXT6}/64"] }}
   - {{ name: int, device: "net_af_packet1,iface=dir-int", address: [198.19.0.1/24, "{DIR_INT6}/64"] }}
+routes:
+  - {{ dst: "{ROUTED_NET6}", via: "{RS3_INT6}" }}
 console:
   listen: "127.0.0.1:9023"
 sync:
@@ -102,6 +114,14 @@ services:
     forward: tun
     real_servers:
       - {{ address: 198.18.0.15, port: 8083 }}
+  - vip: "{VIP6}"
+    port: {ROUTED_PORT}
+    protocol: tcp
+    scheduler: rr
+    forward: nat
+    health_check: {{ type: tcp, interval: 1, timeout: 0.5, fall: 2, rise: 2 }}
+    real_servers:
+      - {{ address: "{ROUTED_RS6}", port: {ROUTED_PORT} }}
   - vip: 198.18.0.100
     port: 8084
     protocol: tcp
@@ -176,18 +196,21 @@ def ns_sh(ns, script):
 def give_lab_ipv6():
     """What this test adds to the lab's IPv6 (tests/lab/lab.sh): rs5's TUN device for the inner
     packets of its tunnels (no reverse-path filter; the replies leave by rs5-eth, to the client on
-    the link)."""
+    the link), and rs3's routed address on its lo."""
     r = ns_sh("fl-rs5", f"ip tuntap add dev {TUN6_DEV} mode tun && "
                         f"sysctl -qw net.ipv6.conf.{TUN6_DEV}.disable_ipv6=0 net.ipv4.conf.{TUN6_DEV}.rp_filter=0 && "
                         f"ip link set {TUN6_DEV} up")
     if r.returncode != 0:
         return False, f"fl-rs5: {r.stderr.strip()[-200:]}"
+    r = L.in_ns("fl-rs3", "ip", "-6", "addr", "add", f"{ROUTED_RS6}/128", "dev", "lo", timeout=5)
+    if r.returncode != 0:
+        return False, f"fl-rs3: {r.stderr.strip()[-200:]}"
     # The lab's own IPv6, as this test relies on it.
     for ns, dev, address in [("fl-client", "cli-eth", CLIENT6)] + [(f"fl-{rs}", DEV[rs], RS6[rs]) for rs in RS6]:
         shown = L.in_ns(ns, "ip", "-6", "addr", "show", "dev", dev, timeout=5).stdout
         if f"inet6 {address}/64" not in shown:
             return False, f"{ns}: no {address}/64 on {dev} (tests/lab/lab.sh gives every host IPv6)"
-    return True, f"the lab's IPv6 on cli-eth and rs1-5, and rs5's {TUN6_DEV}"
+    return True, f"the lab's IPv6 on cli-eth and rs1-5, rs5's {TUN6_DEV} and rs3's {ROUTED_RS6} on lo"
 
 
 # The IPv6 tunnels' far end on rs5, as decap.py is IPIP's: a raw socket for IPv6 in IPv6 and one
@@ -267,13 +290,13 @@ def listed_real_servers(port=80):
     return servers
 
 
-def wait_listed(want, limit=10.0):
+def wait_listed(want, limit=10.0, port=80):
     deadline = time.monotonic() + limit
     start = time.monotonic()
-    got = listed_real_servers()
+    got = listed_real_servers(port)
     while got != want and time.monotonic() < deadline:
         time.sleep(0.2)
-        got = listed_real_servers()
+        got = listed_real_servers(port)
     return got == want, f"{got} after {time.monotonic() - start:.1f} s (want {want})"
 
 
@@ -309,7 +332,8 @@ def main():
             decap = L.Background("fl-rs5", L.PY, "-c", DECAP6, TUN6_DEV, DIR_EXT6, "198.18.0.1")
             if not decap.start():
                 checks.report("decap6", False, f"rs5's IPv6 decapsulator did not start: {decap.finish(limit=2)}")
-            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081), ("rs5", 8082), ("rs5", 8083), ("rs5", 8084)):
+            for rs, port in (("rs1", 8080), ("rs2", 8080), ("rs4", 8081), ("rs5", 8082), ("rs5", 8083), ("rs5", 8084),
+                             ("rs3", ROUTED_PORT)):
                 s = L.Background(f"fl-{rs}", L.PY, "-c", SERVER, rs, str(port))
                 servers.append(s)
                 if not s.start():
@@ -421,6 +445,35 @@ def main():
                 checks.report("sync_installs_ipv6",
                               sent.returncode == 0 and sorted([r[0]] + r[2:] for r in rows) == want,
                               f"send: {sent.stdout.strip() or sent.stderr.strip()}; listed: {rows}")
+                # The routed real server: the route on the TAP, and the health check over it.
+                shown = L.in_ns("fl-dir", "ip", "-6", "route", "show", ROUTED_NET6, timeout=5).stdout.strip()
+                checks.report("kernel_route_ipv6_on_tap", f"via {RS3_INT6} dev fl-int proto static" in shown,
+                              f"fl-dir's ip -6 route show {ROUTED_NET6}: {shown or '(none)'}")
+                routed = f"[{ROUTED_RS6}]:{ROUTED_PORT}"
+                # Up first (its checks passing over the route), so that going down is the check's doing.
+                up, up_detail = wait_listed([routed], port=ROUTED_PORT)
+                servers[-1].finish(limit=3, terminate=True)
+                ok, detail = wait_listed([], port=ROUTED_PORT)
+                checks.report("health_removes_routed_ipv6", up and ok,
+                              f"rs3's routed server up: {up_detail}; stopped: {detail}")
+                servers[-1] = L.Background("fl-rs3", L.PY, "-c", SERVER, "rs3", str(ROUTED_PORT))
+                servers[-1].start()
+                ok, detail = wait_listed([routed], port=ROUTED_PORT)
+                checks.report("health_restores_routed_ipv6", ok,
+                              f"rs3's routed server back, its health check through the TAP's route: {detail}")
+                r = run_client(f"http://[{VIP6}]:{ROUTED_PORT}/", 5)
+                checks.report("http_routed_ipv6", r.get("ok") and r.get("servers") == {"rs3": 5},
+                              f"5 GETs of http://[{VIP6}]:{ROUTED_PORT}/ to {routed}: {r.get('servers')} "
+                              f"{r.get('errors') or ''}")
+                # A reload that changes the route's destination: the old one leaves the TAP, the new one comes.
+                with open(path, "w") as f:
+                    f.write(CONFIG.replace(ROUTED_NET6, MOVED_NET6))
+                reloaded, detail, _ = L.reload_director(director)
+                old = L.in_ns("fl-dir", "ip", "-6", "route", "show", "exact", ROUTED_NET6, timeout=5).stdout.strip()
+                new = L.in_ns("fl-dir", "ip", "-6", "route", "show", "exact", MOVED_NET6, timeout=5).stdout.strip()
+                checks.report("reload_moves_ipv6_route",
+                              reloaded and not old and f"via {RS3_INT6} dev fl-int proto static" in new,
+                              f"reload: {detail}; {ROUTED_NET6}: {old or '(none)'}; {MOVED_NET6}: {new or '(none)'}")
                 neighbors, _ = L.console_script("show neighbors\n")
                 checks.report("neighbors_learned", RS6["rs1"] in neighbors and CLIENT6 in neighbors,
                               " | ".join(line for line in neighbors.splitlines() if ":" in line)[:300])
@@ -429,7 +482,8 @@ def main():
                           "http_tun6_in_6", "http_tun6_in_4", "http_tun4_in_6", "packet_too_big_tun6", "udp_echo_nat66",
                           "health_removes_ipv6", "health_restores_ipv6", "ipv4_beside", "ipvsadm_lists_ipv6",
                           "ipvsadm_lists_ipv6_connections", "sync_sends_ipv6", "sync_installs_ipv6",
-                          "neighbors_learned"):
+                          "kernel_route_ipv6_on_tap", "health_removes_routed_ipv6", "health_restores_routed_ipv6",
+                          "http_routed_ipv6", "reload_moves_ipv6_route", "neighbors_learned"):
                     checks.report(n, False, "director not ready")
             code = director.stop()
             for s in servers:

@@ -173,6 +173,32 @@ TEST(AddressWatch, Ipv6AddressesFollowTheKernelToo)
 
 namespace {
 
+// What every route request starts with: nlmsghdr (request 1, acknowledged) and the rtmsg of a
+// static unicast route.
+struct RouteHead {
+    nlmsghdr header;
+    rtmsg route;
+};
+
+RouteHead route_head(size_t length, bool add, uint16_t add_flags, unsigned char family, unsigned char dst_len,
+                     unsigned char rtm_table, unsigned char scope)
+{
+    RouteHead h;
+    std::memset(&h, 0, sizeof h);
+    h.header.nlmsg_len = static_cast<uint32_t>(length);
+    h.header.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+    // A delete takes no flags of its own.
+    h.header.nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | NLM_F_ACK | (add ? add_flags : 0));
+    h.header.nlmsg_seq = 1;
+    h.route.rtm_family = family;
+    h.route.rtm_dst_len = dst_len;
+    h.route.rtm_table = rtm_table;
+    h.route.rtm_protocol = RTPROT_STATIC;
+    h.route.rtm_scope = scope;
+    h.route.rtm_type = RTN_UNICAST;
+    return h;
+}
+
 template <size_t AddressBytes>
 struct HostRouteMessage {
     nlmsghdr header;
@@ -194,17 +220,10 @@ std::vector<uint8_t> expected_host_route(bool add, unsigned char family, unsigne
 {
     HostRouteMessage<AddressBytes> m;
     std::memset(&m, 0, sizeof m);
-    m.header.nlmsg_len = sizeof m;
-    m.header.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-    // `ip route replace`: created if missing, replaced if there; a delete takes no flags of its own.
-    m.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
-    m.header.nlmsg_seq = 1;
-    m.route.rtm_family = family;
-    m.route.rtm_dst_len = AddressBytes * 8;
-    m.route.rtm_table = rtm_table;
-    m.route.rtm_protocol = RTPROT_STATIC;
-    m.route.rtm_scope = scope;
-    m.route.rtm_type = RTN_UNICAST;
+    // `ip route replace`: created if missing, replaced if there.
+    const RouteHead head = route_head(sizeof m, add, NLM_F_CREATE | NLM_F_REPLACE, family, AddressBytes * 8, rtm_table, scope);
+    m.header = head.header;
+    m.route = head.route;
     m.dst_attribute = {static_cast<unsigned short>(4 + AddressBytes), RTA_DST};
     std::memcpy(m.dst, dst.data(), AddressBytes);
     m.oif_attribute = {8, RTA_OIF};
@@ -341,4 +360,128 @@ TEST(RouteAnnouncer, Ipv6VipsFollowTheSameRulesAsIpv4Ones)
     EXPECT_EQ(announcer.withdraw_all(), "");
     EXPECT_EQ(asked, (std::vector<std::string>{"del 198.18.0.100 200 fl-ext", "del 2001:db8:18::100 200 fl-ext"}));
     EXPECT_TRUE(announcer.installed().empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exception path's routes on the TAPs (the configured `routes:`), against messages laid out
+// here from <linux/rtnetlink.h>: nlmsghdr, rtmsg, then RTA_DST and RTA_GATEWAY (4 or 16 bytes
+// each) and RTA_OIF, in the main table.
+
+namespace {
+
+template <size_t AddressBytes>
+struct GatewayRouteMessage {
+    nlmsghdr header;
+    rtmsg route;
+    rtattr dst_attribute;
+    uint8_t dst[AddressBytes];
+    rtattr gateway_attribute;
+    uint8_t gateway[AddressBytes];
+    rtattr oif_attribute;
+    uint32_t oif;
+};
+static_assert(sizeof(GatewayRouteMessage<4>) == 16 + 12 + 8 + 8 + 8);
+static_assert(sizeof(GatewayRouteMessage<16>) == 16 + 12 + 20 + 20 + 8);
+
+template <size_t AddressBytes>
+std::vector<uint8_t> expected_gateway_route(bool add, unsigned char family, unsigned char dst_len,
+                                            const std::array<uint8_t, AddressBytes>& dst,
+                                            const std::array<uint8_t, AddressBytes>& gateway, uint32_t oif)
+{
+    GatewayRouteMessage<AddressBytes> m;
+    std::memset(&m, 0, sizeof m);
+    // `ip route add`: refused where the kernel has the route already (the host's own stays).
+    const RouteHead head = route_head(sizeof m, add, NLM_F_CREATE | NLM_F_EXCL, family, dst_len, RT_TABLE_MAIN, RT_SCOPE_UNIVERSE);
+    m.header = head.header;
+    m.route = head.route;
+    m.dst_attribute = {static_cast<unsigned short>(4 + AddressBytes), RTA_DST};
+    std::memcpy(m.dst, dst.data(), AddressBytes);
+    m.gateway_attribute = {static_cast<unsigned short>(4 + AddressBytes), RTA_GATEWAY};
+    std::memcpy(m.gateway, gateway.data(), AddressBytes);
+    m.oif_attribute = {8, RTA_OIF};
+    m.oif = oif;
+    std::vector<uint8_t> bytes(sizeof m);
+    std::memcpy(bytes.data(), &m, sizeof m);
+    return bytes;
+}
+
+using Bytes16 = std::array<uint8_t, 16>;
+constexpr Bytes16 net77{0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};        // 2001:db8:77::
+constexpr Bytes16 rs3{0x20, 0x01, 0x0d, 0xb8, 0, 0x19, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x13};       // 2001:db8:19::13
+constexpr Bytes16 router_ll{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};           // fe80::1
+
+}  // namespace
+
+TEST(KernelRouteRequest, Ipv4RouteIsTheDestinationTheGatewayAndTheTap)
+{
+    using fulcrum::control::KernelRoute;
+    using fulcrum::control::kernel_route_request;
+    // 10.77.0.0/16 via 10.0.2.13 dev fl-int (index 5); host bits in the configured prefix are not sent.
+    const KernelRoute route{{0x0A4D0102u, 16}, 0x0A00020Du, "fl-int"};
+    const std::array<uint8_t, 4> dst{10, 77, 0, 0}, gateway{10, 0, 2, 13};
+    EXPECT_EQ(kernel_route_request(route, 5, true), expected_gateway_route(true, AF_INET, 16, dst, gateway, 5));
+    EXPECT_EQ(kernel_route_request(route, 5, false), expected_gateway_route(false, AF_INET, 16, dst, gateway, 5));
+    const KernelRoute fallback{{0u, 0}, 0x0A00020Du, "fl-int"};
+    EXPECT_EQ(kernel_route_request(fallback, 5, true),
+              expected_gateway_route(true, AF_INET, 0, std::array<uint8_t, 4>{}, gateway, 5));
+}
+
+TEST(KernelRouteRequest, Ipv6RouteCarriesSixteenByteDestinationAndGateway)
+{
+    using fulcrum::control::KernelRoute;
+    using fulcrum::control::kernel_route_request;
+    Bytes16 with_host_bits = net77;
+    with_host_bits[15] = 0x13;
+    // 2001:db8:77::13/64 via 2001:db8:19::13 dev fl-int: the network 2001:db8:77::/64 is sent.
+    const KernelRoute route{{IpAddress::ipv6(with_host_bits), 64}, IpAddress::ipv6(rs3), "fl-int"};
+    EXPECT_EQ(kernel_route_request(route, 5, true), expected_gateway_route(true, AF_INET6, 64, net77, rs3, 5));
+    EXPECT_EQ(kernel_route_request(route, 5, false), expected_gateway_route(false, AF_INET6, 64, net77, rs3, 5));
+}
+
+TEST(KernelRouteRequest, Ipv6LinkLocalGatewayAndDefaultRouteNameTheirTap)
+{
+    using fulcrum::control::KernelRoute;
+    using fulcrum::control::kernel_route_request;
+    // via fe80::1 (interface: ext): the gateway is on that TAP alone, which RTA_OIF says.
+    const KernelRoute link_local{{IpAddress::ipv6(net77), 48}, IpAddress::ipv6(router_ll), "fl-ext"};
+    EXPECT_EQ(kernel_route_request(link_local, 9, true), expected_gateway_route(true, AF_INET6, 48, net77, router_ll, 9));
+    EXPECT_EQ(kernel_route_request(link_local, 9, false), expected_gateway_route(false, AF_INET6, 48, net77, router_ll, 9));
+    // ::/0, the default route: a destination of length 0.
+    const KernelRoute fallback{{IpAddress::ipv6(Bytes16{}), 0}, IpAddress::ipv6(router_ll), "fl-ext"};
+    EXPECT_EQ(kernel_route_request(fallback, 9, true), expected_gateway_route(true, AF_INET6, 0, Bytes16{}, router_ll, 9));
+    EXPECT_EQ(kernel_route_request(fallback, 9, false), expected_gateway_route(false, AF_INET6, 0, Bytes16{}, router_ll, 9));
+}
+
+// Which configured routes go on which TAP: the one of the interface the next hop leaves through,
+// IPv6 ones only where that TAP has IPv6 on.
+TEST(KernelRoutesWanted, EachRouteOnItsInterfacesTapIpv6OnlyWhereIpv6IsOn)
+{
+    using fulcrum::IpPrefix;
+    using fulcrum::control::Config;
+    using fulcrum::control::KernelRoute;
+    using fulcrum::control::kernel_routes_wanted;
+    Bytes16 own6 = rs3;
+    own6[15] = 0x01;  // 2001:db8:19::1
+    Config config;
+    config.interfaces.push_back({.name = "int", .addresses = {IpPrefix{0x0A000201u, 24}, IpPrefix{IpAddress::ipv6(own6), 64}},
+                                 .kernel_interface = "fl-int"});
+    config.interfaces.push_back({.name = "ext", .addresses = {IpPrefix{0xC6120001u, 24}}, .kernel_interface = "fl-ext"});
+    config.interfaces.push_back({.name = "bare", .addresses = {IpPrefix{0xC6130001u, 24}}, .kernel_interface = ""});
+    const IpPrefix v6_dst{IpAddress::ipv6(net77), 64};
+    const IpPrefix v6_default{IpAddress::ipv6(Bytes16{}), 0};
+    config.routes = {
+        {IpPrefix{0x0A4D0000u, 16}, 0x0A00020Du, ""},               // over int
+        {v6_dst, IpAddress::ipv6(rs3), ""},                          // over int, which has IPv6
+        {v6_default, IpAddress::ipv6(router_ll), "int"},             // link-local, over int
+        {v6_default, IpAddress::ipv6(router_ll), "ext"},             // ext's TAP has IPv6 off
+        {IpPrefix{0u, 0}, 0xC61200FEu, ""},                          // over ext
+        {IpPrefix{0x0A4E0000u, 16}, 0xC61300FEu, ""},                // bare has no TAP
+    };
+    EXPECT_EQ(kernel_routes_wanted(config),
+              (std::vector<KernelRoute>{{IpPrefix{0x0A4D0000u, 16}, 0x0A00020Du, "fl-int"},
+                                        {v6_dst, IpAddress::ipv6(rs3), "fl-int"},
+                                        {v6_default, IpAddress::ipv6(router_ll), "fl-int"},
+                                        {IpPrefix{0u, 0}, 0xC61200FEu, "fl-ext"}}));
+    EXPECT_TRUE(fulcrum::control::kernel_interface_wants_ipv6(config.interfaces[0]));
+    EXPECT_FALSE(fulcrum::control::kernel_interface_wants_ipv6(config.interfaces[1]));
 }

@@ -297,9 +297,7 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
     kernel_ports_.push_back(tap);
     // Before the interface comes up: no router solicitation or duplicate-address probe may leave.
-    kernel_interface_set_ipv6(iface.kernel_interface,
-                              std::any_of(iface.addresses.begin(), iface.addresses.end(),
-                                          [](const IpPrefix& p) { return !p.address.is_ipv4(); }));
+    kernel_interface_set_ipv6(iface.kernel_interface, kernel_interface_wants_ipv6(iface));
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
     if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
     if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;

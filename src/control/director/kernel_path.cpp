@@ -34,14 +34,7 @@ using namespace fulcrum::dataplane;
 
 void Director::sync_kernel_routes(const Config& config)
 {
-    // Through the interface the dataplane's FIB uses for the same route.
-    std::vector<KernelRoute> wanted;
-    for (const RouteConfig& route : config.routes) {
-        if (!route.dst.address.is_ipv4()) continue;  // IPv6 routes: the dataplane's IPv6 part
-        const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
-        if (out != nullptr && !out->kernel_interface.empty())
-            wanted.push_back({{route.dst.address.ipv4(), route.dst.length}, route.via.ipv4(), out->kernel_interface});
-    }
+    const std::vector<KernelRoute> wanted = kernel_routes_wanted(config);
     // Only routes this process added are ever deleted: the host's own are not ours to touch.
     std::vector<KernelRoute> kept;
     for (const KernelRoute& r : kernel_routes_) {
@@ -57,8 +50,8 @@ void Director::sync_kernel_routes(const Config& config)
         if (auto e = kernel_route_add(r, added); !e.empty())
             log::warning("exception path: {}", e);
         else if (!added)
-            log::warning("exception path: the kernel has a route to {}/{} already; it is left as it is",
-                         format_ipv4(r.dst.network()), r.dst.length);
+            log::warning("exception path: the kernel has a route to {} already; it is left as it is",
+                         format_prefix({r.dst.network(), r.dst.length}));
         if (added) kept.push_back(r);
     }
     kernel_routes_ = std::move(kept);

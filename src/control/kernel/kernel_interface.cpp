@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -106,33 +107,60 @@ std::string netlink_ack_problem(const void* reply, size_t length, uint32_t seq)
 
 namespace {
 
-std::string route_request(const KernelRoute& route, uint16_t type, uint16_t flags)
+NetlinkRequest route_message(const KernelRoute& route, unsigned interface_index, bool add)
 {
-    const unsigned index = if_nametoindex(route.interface.c_str());
-    if (index == 0) return fmt::format("no kernel interface {}", route.interface);
-    NetlinkRequest request(type, flags);
+    NetlinkRequest request(add ? RTM_NEWROUTE : RTM_DELROUTE, add ? static_cast<uint16_t>(NLM_F_CREATE | NLM_F_EXCL) : uint16_t{0});
     auto* rt = request.body<rtmsg>();
-    rt->rtm_family = AF_INET;
+    rt->rtm_family = route.dst.address.is_ipv4() ? AF_INET : AF_INET6;
     rt->rtm_dst_len = route.dst.length;
     rt->rtm_table = RT_TABLE_MAIN;
     rt->rtm_protocol = RTPROT_STATIC;
     rt->rtm_scope = RT_SCOPE_UNIVERSE;
     rt->rtm_type = RTN_UNICAST;
-    const uint32_t dst = htonl(route.dst.network());
-    const uint32_t via = htonl(route.via);
-    const uint32_t oif = index;
-    request.attribute(RTA_DST, &dst, sizeof dst);
-    request.attribute(RTA_GATEWAY, &via, sizeof via);
+    const IpAddress dst = route.dst.network();
+    // Always the interface too: an IPv6 link-local gateway means nothing without it.
+    const uint32_t oif = interface_index;
+    request.attribute(RTA_DST, dst.bytes().data(), dst.size());
+    request.attribute(RTA_GATEWAY, route.via.bytes().data(), route.via.size());
     request.attribute(RTA_OIF, &oif, sizeof oif);
-    return request.send();
+    return request;
+}
+
+std::string route_request(const KernelRoute& route, bool add)
+{
+    const unsigned index = if_nametoindex(route.interface.c_str());
+    if (index == 0) return fmt::format("no kernel interface {}", route.interface);
+    return route_message(route, index, add).send();
 }
 
 std::string describe_route(const KernelRoute& r)
 {
-    return fmt::format("{}/{} via {} dev {}", format_ipv4(r.dst.network()), r.dst.length, format_ipv4(r.via), r.interface);
+    return fmt::format("{}/{} via {} dev {}", format_ip(r.dst.network()), r.dst.length, format_ip(r.via), r.interface);
 }
 
 }  // namespace
+
+std::vector<uint8_t> kernel_route_request(const KernelRoute& route, unsigned interface_index, bool add)
+{
+    return route_message(route, interface_index, add).bytes();
+}
+
+bool kernel_interface_wants_ipv6(const InterfaceConfig& iface)
+{
+    return std::any_of(iface.addresses.begin(), iface.addresses.end(), [](const IpPrefix& p) { return p.address.is_ipv6(); });
+}
+
+std::vector<KernelRoute> kernel_routes_wanted(const Config& config)
+{
+    std::vector<KernelRoute> wanted;
+    for (const RouteConfig& route : config.routes) {
+        const InterfaceConfig* out = interface_holding(config, route.via, route.interface);
+        if (out == nullptr || out->kernel_interface.empty()) continue;
+        if (route.dst.address.is_ipv6() && !kernel_interface_wants_ipv6(*out)) continue;
+        wanted.push_back({route.dst, route.via, out->kernel_interface});
+    }
+    return wanted;
+}
 
 void kernel_interface_set_ipv6(const std::string& interface, bool wanted)
 {
@@ -227,7 +255,7 @@ void kernel_settings_restore(const std::vector<SavedSetting>& saved)
 std::string kernel_route_add(const KernelRoute& route, bool& added)
 {
     added = false;
-    const std::string e = route_request(route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    const std::string e = route_request(route, true);
     if (e == std::strerror(EEXIST)) return {};
     if (!e.empty()) return fmt::format("adding route {}: {}", describe_route(route), e);
     added = true;
@@ -278,7 +306,7 @@ std::string kernel_host_route(const IpAddress& address, uint32_t table, const st
 
 std::string kernel_route_delete(const KernelRoute& route)
 {
-    if (auto e = route_request(route, RTM_DELROUTE, 0); !e.empty())
+    if (auto e = route_request(route, false); !e.empty())
         return fmt::format("deleting route {}: {}", describe_route(route), e);
     return {};
 }

@@ -8,15 +8,27 @@
 #include <vector>
 
 #include "common/types.hpp"
+#include "control/config/config.hpp"
 
 namespace fulcrum::control {
 
+// One family: dst and via are both IPv4 or both IPv6 (`via` may be an IPv6 link-local address,
+// which the kernel finds on `interface` alone).
 struct KernelRoute {
-    Ipv4Prefix dst;
-    Ipv4 via = 0;
+    IpPrefix dst;
+    IpAddress via;
     std::string interface;   // the kernel interface the gateway is reached through
     bool operator==(const KernelRoute&) const = default;
 };
+
+// Whether the director turns IPv6 on for `iface`'s kernel interface: only when the interface has
+// an IPv6 address (kernel_interface_set_ipv6).
+bool kernel_interface_wants_ipv6(const InterfaceConfig& iface);
+
+// The configured routes the exception path puts on the TAPs: each over the kernel interface of
+// the interface the dataplane's FIB sends it through. An IPv6 route is left out where that
+// kernel interface has IPv6 off: the kernel would refuse it (EACCES).
+std::vector<KernelRoute> kernel_routes_wanted(const Config& config);
 
 // What an rtnetlink answer of `length` bytes to request `seq` (sent with NLM_F_ACK) says: "" for
 // an acknowledgement (NLMSG_ERROR with error 0), else what went wrong: the kernel's error, or a
@@ -47,10 +59,16 @@ struct SavedSetting {
 std::string kernel_interface_silence(const std::string& interface, std::vector<SavedSetting>& saved);
 void kernel_settings_restore(const std::vector<SavedSetting>& saved);
 
-// Adds a route to the main table, unless the kernel has one to the same destination already
-// (the host's own, which is left alone: `added` false). Deletes one. Returns "" or what failed.
+// Adds a route of either family to the main table, unless the kernel has one to the same
+// destination already (the host's own, which is left alone: `added` false). Deletes one. An IPv6
+// route needs IPv6 on its interface (EACCES otherwise). Returns "" or what failed.
 std::string kernel_route_add(const KernelRoute& route, bool& added);
 std::string kernel_route_delete(const KernelRoute& route);
+
+// The rtnetlink request kernel_route_add (`add`) or kernel_route_delete sends for interface index
+// `interface_index`, whole (nlmsghdr, rtmsg, RTA_DST, RTA_GATEWAY, RTA_OIF), for the tests to
+// read byte for byte.
+std::vector<uint8_t> kernel_route_request(const KernelRoute& route, unsigned interface_index, bool add);
 
 // Puts (or with `present` false removes) the host route to `address` (/32 or /128, by its
 // family) over `interface` in routing table `table`, `proto static`, as `ip route replace ADDRESS
