@@ -302,7 +302,32 @@ def check_spread(checks):
                   f"(want at least 50 each)")
 
 
+def real_servers_listed(side):
+    """The real servers `side` lists under the IPv4 VIP:80 (ipvsadm -L -n): those its health checks
+    have up."""
+    try:
+        con = L.Console(ns=DIRECTORS[side][0])
+        lines = con.cmd("ipvsadm -L -n")
+        con.close()
+    except (OSError, TimeoutError):
+        return []
+    listed, inside = [], False
+    for line in lines:
+        if line.startswith(("TCP", "UDP")):
+            inside = line.startswith(f"TCP  {VIP}:80 ")
+        elif inside and line.strip().startswith("->") and not line.strip().startswith("-> RemoteAddress"):
+            listed.append(line.split()[1])
+    return sorted(listed)
+
+
 def check_failover(checks, directors, name, survive, sync):
+    # Both directors must schedule over the same real servers: a flow A gives rs4 while its checks
+    # still have rs5 down (A announces the VIP once one server is up) would go to rs5 on B. The
+    # checks have rs5 up on A within a few seconds of rs4.
+    want = sorted(f"{RS[n]}:80" for n in RS)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(real_servers_listed(side) != want for side in DIRECTORS):
+        time.sleep(0.2)
     before = created("a")
     flows = downloads(DOWNLOADS, deadline=40 if survive else 12)
     time.sleep(2.0)  # every download under way on one director or the other
