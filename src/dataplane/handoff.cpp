@@ -25,16 +25,8 @@ namespace {
 // The owner of the client whose IPv6 packet one of our tunnel packets carried, quoted at `offset`.
 int inner_client_owner6(const uint8_t* frame, uint32_t offset, uint32_t available, unsigned workers)
 {
-    if (available < sizeof(rte_ipv6_hdr)) return -1;
-    const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(frame + offset);
-    uint8_t proto = ip->proto;
-    bool fragment = false;
-    const int l4 = ipv6_transport_offset(frame, offset + sizeof(rte_ipv6_hdr),
-                                         available - static_cast<uint32_t>(sizeof(rte_ipv6_hdr)), proto, fragment);
-    if (l4 < 0 || fragment || static_cast<uint32_t>(l4) + 2 > offset + available) return -1;
-    rte_be16_t port;
-    std::memcpy(&port, frame + l4, sizeof port);
-    return static_cast<int>(owner_of_client6(Ipv6Address::from(ip->src_addr), port, workers));
+    const auto inner = icmp6_quoted_key(frame, offset, available);
+    return inner ? static_cast<int>(owner_of_client6(inner->src_ip, inner->src_port, workers)) : -1;
 }
 
 // The same rules over IPv6, a client's address folded as the schedulers fold it.
@@ -57,20 +49,13 @@ int packet_owner6(const WorkerContext& w, const uint8_t* frame, const ParsedPack
         const rte_ipv4_hdr* q = icmp_quoted_header(frame, inner, end - inner);
         return q == nullptr ? -1 : static_cast<int>(owner_of_client(q->src_addr, quoted_ports(q).first, workers));
     }
-    uint8_t proto = quote->proto;
-    bool fragment = false;
-    const int l4 = ipv6_transport_offset(frame, p.quote_offset + sizeof(rte_ipv6_hdr),
-                                         end - p.quote_offset - sizeof(rte_ipv6_hdr), proto, fragment);
-    if (l4 < 0 || fragment || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) || static_cast<uint32_t>(l4) + 4 > end)
-        return -1;
-    rte_be16_t ports[2];
-    std::memcpy(ports, frame + l4, sizeof ports);
-    const Ipv6Address source = Ipv6Address::from(quote->src_addr);
+    const auto quoted = icmp6_quoted_key(frame, p.quote_offset, end - p.quote_offset);
+    if (!quoted) return -1;
     // Quoting VIP -> client (from the client's side) or client -> real server (from a NAT
     // real server's side).
-    if (w.snapshot->is_vip(source))
-        return static_cast<int>(owner_of_client6(Ipv6Address::from(quote->dst_addr), ports[1], workers));
-    return static_cast<int>(owner_of_client6(source, ports[0], workers));
+    if (w.snapshot->is_vip(quoted->src_ip))
+        return static_cast<int>(owner_of_client6(quoted->dst_ip, quoted->dst_port, workers));
+    return static_cast<int>(owner_of_client6(quoted->src_ip, quoted->src_port, workers));
 }
 
 }  // namespace

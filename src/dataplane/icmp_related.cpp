@@ -3,7 +3,6 @@
 #include <rte_mbuf.h>
 
 #include <cstring>
-#include <optional>
 #include <utility>
 
 #include "dataplane/egress.hpp"
@@ -68,24 +67,6 @@ Verdict tunnel_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const 
                                    static_cast<uint16_t>(path_mtu - tunnel_overhead));
 }
 
-// The client key (client -> VIP) of the IPv6 packet quoted at `offset`, `available` bytes of it,
-// when the quote reaches its ports.
-std::optional<FlowKey6> quoted_client_key6(const uint8_t* frame, uint32_t offset, uint32_t available)
-{
-    if (available < sizeof(rte_ipv6_hdr) + 4) return std::nullopt;
-    const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(frame + offset);
-    uint8_t proto = ip->proto;
-    bool fragment = false;
-    const int l4 = ipv6_transport_offset(frame, offset + sizeof(rte_ipv6_hdr),
-                                         available - static_cast<uint32_t>(sizeof(rte_ipv6_hdr)), proto, fragment);
-    if (l4 < 0 || fragment || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
-        static_cast<uint32_t>(l4) + 4 > offset + available)
-        return std::nullopt;
-    rte_be16_t ports[2];
-    std::memcpy(ports, frame + l4, sizeof ports);
-    return FlowKey6{Ipv6Address::from(ip->src_addr), Ipv6Address::from(ip->dst_addr), ports[0], ports[1], proto, {0, 0, 0}};
-}
-
 // The client of IPv6 connection `key` hears packet too big from the VIP, carrying `mtu` and
 // quoting what the router quoted of its packet; `m` (the router's message) is consumed.
 Verdict tell_client_too_big6(WorkerContext& w, rte_mbuf* m, const uint8_t* inner, uint32_t inner_length,
@@ -114,7 +95,7 @@ Verdict tunnel6_over_4_frag_needed(WorkerContext& w, rte_mbuf* m, uint8_t* frame
     if (p.quote_length() <= outer_length) return Verdict::drop(DropReason::icmp_unhandled);
     const uint32_t inner_offset = p.quote_offset + outer_length;
     const uint32_t available = p.quote_length() - outer_length;
-    const auto key = quoted_client_key6(frame, inner_offset, available);
+    const auto key = icmp6_quoted_key(frame, inner_offset, available);
     if (!key) return Verdict::drop(DropReason::icmp_unhandled);
     const ConnTable6::Hit hit = w.conns6.lookup(*key);
     if (hit.conn == nullptr || hit.is_reply) return Verdict::drop(DropReason::icmp_unhandled);
@@ -145,7 +126,7 @@ Verdict tunnel6_too_big(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Par
     const uint32_t path_mtu = uint32_t{message[4]} << 24 | uint32_t{message[5]} << 16 | uint32_t{message[6]} << 8 | message[7];
     const bool sent_back = Ipv6Address::from(p.ip6(frame)->dst_addr) == Ipv6Address::from(outer_quote->src_addr);
     if (outer_quote->proto == IPPROTO_IPV6) {
-        const auto key = quoted_client_key6(frame, inner_offset, available);
+        const auto key = icmp6_quoted_key(frame, inner_offset, available);
         if (!key) return Verdict::drop(DropReason::icmp_unhandled);
         const ConnTable6::Hit hit = w.conns6.lookup(*key);
         if (hit.conn == nullptr || hit.is_reply) return Verdict::drop(DropReason::icmp_unhandled);
@@ -220,18 +201,10 @@ Verdict icmp6_forward_related(WorkerContext& w, rte_mbuf* m, uint8_t* frame, con
     if ((quote->proto == IPPROTO_IPV6 || quote->proto == IPPROTO_IPIP) &&
         w.shared->is_local(Ipv6Address::from(quote->src_addr)))
         return tunnel6_too_big(w, m, frame, p, quote);
-    uint8_t proto = quote->proto;
-    bool fragment = false;
-    const uint32_t quote_end = uint32_t{p.l4_offset} + p.l4_length;
-    const int l4 = ipv6_transport_offset(frame, p.quote_offset + sizeof(rte_ipv6_hdr),
-                                         quote_end - p.quote_offset - sizeof(rte_ipv6_hdr), proto, fragment);
-    if (l4 < 0 || fragment || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) || static_cast<uint32_t>(l4) + 4 > quote_end)
-        return Verdict::drop(DropReason::icmp_unhandled);
-    rte_be16_t ports[2];
-    std::memcpy(ports, frame + l4, sizeof ports);
+    const auto quoted = icmp6_quoted_key(frame, p.quote_offset, uint32_t{p.l4_offset} + p.l4_length - p.quote_offset);
+    if (!quoted) return Verdict::drop(DropReason::icmp_unhandled);
     // The quoted packet went the other way: reversed, it is the key its connection knows.
-    const FlowKey6 key{Ipv6Address::from(quote->dst_addr), Ipv6Address::from(quote->src_addr), ports[1], ports[0],
-                       proto, {0, 0, 0}};
+    const FlowKey6 key{quoted->dst_ip, quoted->src_ip, quoted->dst_port, quoted->src_port, quoted->proto, {0, 0, 0}};
     ConnTable6::Hit hit = w.conns6.lookup(key);
     if (hit.conn == nullptr) return Verdict::drop(DropReason::icmp_unhandled);
     const Connection6& c = *hit.conn;

@@ -172,6 +172,22 @@ const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, ui
     return q;
 }
 
+std::optional<FlowKey6> icmp6_quoted_key(const uint8_t* frame, uint32_t offset, uint32_t available)
+{
+    if (available < sizeof(rte_ipv6_hdr) + 4) return std::nullopt;
+    const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(frame + offset);
+    uint8_t proto = ip->proto;
+    bool fragment = false;
+    const int l4 = ipv6_transport_offset(frame, offset + sizeof(rte_ipv6_hdr),
+                                         available - static_cast<uint32_t>(sizeof(rte_ipv6_hdr)), proto, fragment);
+    if (l4 < 0 || fragment || (proto != IPPROTO_TCP && proto != IPPROTO_UDP) ||
+        static_cast<uint32_t>(l4) + 4 > offset + available)
+        return std::nullopt;
+    rte_be16_t ports[2];
+    std::memcpy(ports, frame + l4, sizeof ports);
+    return FlowKey6{Ipv6Address::from(ip->src_addr), Ipv6Address::from(ip->dst_addr), ports[0], ports[1], proto, {0, 0, 0}};
+}
+
 const rte_ipv4_hdr* icmp_quoted_inner(const uint8_t* frame, const ParsedPacket& p)
 {
     if (p.quote_offset == 0) return nullptr;

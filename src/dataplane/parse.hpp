@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "dataplane/ipv6.hpp"
@@ -92,6 +93,11 @@ int ipv6_transport_offset(const uint8_t* frame, uint32_t offset, uint32_t availa
 // The IPv4 header quoted at `offset`, when the `available` bytes there hold all of it and the
 // 8 bytes after it (the ports); nullptr otherwise.
 const rte_ipv4_hdr* icmp_quoted_header(const uint8_t* frame, uint32_t offset, uint32_t available);
+
+// The TCP or UDP packet quoted, IPv6, at `offset` (`available` bytes of it), as it was sent
+// (source first), its extension headers walked; nullopt when it is a fragment, another protocol,
+// or the quote stops before its ports.
+std::optional<FlowKey6> icmp6_quoted_key(const uint8_t* frame, uint32_t offset, uint32_t available);
 
 // For a quote of one of the director's IPIP packets (`p.quote_offset` set, protocol 4): the
 // inner packet's header, under the same rule; nullptr otherwise.
