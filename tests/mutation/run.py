@@ -67,8 +67,10 @@ def build_and_test(tree, log_prefix):
     """'built' and the test result: 0 all passed, anything else a failure."""
     if run(["ninja", "-C", "build", *UNIT_TARGETS], tree, 1800, log_prefix + ".build.log") != 0:
         return False, None
-    return True, run(["meson", "test", "-C", "build", "--no-rebuild", "--print-errorlogs"], tree, 600,
-                     log_prefix + ".test.log")
+    # Not the list's own check: a mutated tree no longer holds the mutation's `from` line, so
+    # that test fails for every mutation and would count each as killed.
+    return True, run(["meson", "test", "-C", "build", "--no-rebuild", "--print-errorlogs", "--no-suite", "mutation-list"],
+                     tree, 600, log_prefix + ".test.log")
 
 
 def check_list(mutations):
