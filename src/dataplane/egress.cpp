@@ -164,16 +164,21 @@ Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32
     return send_to_next_hop(w, m, route.port, route.gateway != 0 ? route.gateway : destination);
 }
 
-Verdict egress_ipv6(WorkerContext& w, rte_mbuf* m, const Ipv6Address& destination)
+const NextHop6* route_ipv6(WorkerContext& w, const Ipv6Address& destination)
 {
     // Snapshot generations start at 1, so a slot never filled never matches.
     auto& slot = w.route_cache6[((uint32_t{destination.bytes[14]} << 8) | destination.bytes[15]) & (route_cache6_size - 1)];
-    const NextHop6* hop = slot.hop;
-    if (slot.generation != w.snapshot->generation || !(slot.destination == destination)) {
-        hop = w.snapshot->route(destination);
-        if (hop == nullptr) return Verdict::drop(DropReason::no_route);
-        slot = {destination, hop, w.snapshot->generation};
-    }
+    if (slot.generation == w.snapshot->generation && slot.destination == destination) return slot.hop;
+    const NextHop6* hop = w.snapshot->route(destination);
+    // No route is not cached: it is rare, and the next packet asks the trie again.
+    if (hop != nullptr) slot = {destination, hop, w.snapshot->generation};
+    return hop;
+}
+
+Verdict egress_ipv6(WorkerContext& w, rte_mbuf* m, const Ipv6Address& destination)
+{
+    const NextHop6* hop = route_ipv6(w, destination);
+    if (hop == nullptr) return Verdict::drop(DropReason::no_route);
     return egress_via(w, m, *hop, destination);
 }
 

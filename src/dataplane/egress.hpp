@@ -24,6 +24,8 @@ Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop& route, rte_be32
 // The same for an IPv6 frame: routed by the IPv6 routes, its next hop resolved by neighbour
 // discovery.
 Verdict egress_ipv6(WorkerContext& w, rte_mbuf* m, const Ipv6Address& destination);
+// The route to an IPv6 destination through the worker's cache of recent ones (nullptr: none).
+const NextHop6* route_ipv6(WorkerContext& w, const Ipv6Address& destination);
 Verdict egress_via(WorkerContext& w, rte_mbuf* m, const NextHop6& route, const Ipv6Address& destination);
 
 // Sends waiting frames whose next hop has been resolved, repeats ARP requests, and drops frames

@@ -108,7 +108,7 @@ Verdict tun_forward_4in6(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, r
 {
     const Ipv6Address& real_server = w.snapshot->ipv6_tunnel_end(handle);
     if (real_server.is_unspecified()) return Verdict::drop(DropReason::real_server_gone);
-    const NextHop6* hop = w.snapshot->route(real_server);
+    const NextHop6* hop = route_ipv6(w, real_server);
     if (hop == nullptr) return Verdict::drop(DropReason::no_route);
     const uint16_t mtu = w.shared->ports[hop->port].mtu;
     constexpr uint16_t overhead = sizeof(rte_ipv6_hdr);
@@ -229,7 +229,7 @@ Verdict tun_forward(WorkerContext& w, rte_mbuf* m, const ParsedPacket& p, const 
         outer->hdr_checksum = rte_ipv4_cksum(outer);
         return egress_via(w, m, *hop, real_server4);
     }
-    const NextHop6* hop = w.snapshot->route(real_server);
+    const NextHop6* hop = route_ipv6(w, real_server);
     if (hop == nullptr) return Verdict::drop(DropReason::no_route);
     const uint16_t mtu = w.shared->ports[hop->port].mtu;
     constexpr uint16_t overhead = sizeof(rte_ipv6_hdr);

@@ -90,13 +90,20 @@ bool DataplaneShared::is_local(rte_be32_t ip) const
 
 namespace {
 
+// By 64-bit halves, as the addresses' own comparison: a variable-length memcmp here cost a
+// tunnelled IPv6 packet 2% of its time (its source is chosen per packet).
 bool same_prefix(const Ipv6Address& a, const Ipv6Address& b, unsigned length)
 {
-    const unsigned bytes = length / 8, bits = length % 8;
-    if (std::memcmp(a.bytes.data(), b.bytes.data(), bytes) != 0) return false;
-    if (bits == 0) return true;
-    const auto mask = static_cast<uint8_t>(0xff00 >> bits);
-    return ((a.bytes[bytes] ^ b.bytes[bytes]) & mask) == 0;
+    for (unsigned half = 0; half < 2; ++half) {
+        const unsigned bits = length > 64 * half ? std::min(length - 64 * half, 64u) : 0;
+        if (bits == 0) return true;
+        uint64_t x, y;
+        std::memcpy(&x, a.bytes.data() + 8 * half, sizeof x);
+        std::memcpy(&y, b.bytes.data() + 8 * half, sizeof y);
+        const uint64_t mask = rte_cpu_to_be_64(~uint64_t{0} << (64 - bits));
+        if (((x ^ y) & mask) != 0) return false;
+    }
+    return true;
 }
 
 }  // namespace

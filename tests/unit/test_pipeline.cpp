@@ -2415,3 +2415,36 @@ TEST_F(Pipeline, WithoutAKernelPortTheDirectorsOwnTrafficIsDroppedAsBefore)
                      Frame(ping).from(ext_mac).to(client_mac).src(ext_ip).dst(client_ip).icmp(0).with_ttl(64).bytes());
     EXPECT_EQ(w_->counters.to_kernel, 0u);
 }
+
+// A port's subnets are matched by prefix length on every tunnelled IPv6 packet (its source) and
+// neighbour solicitation: checked against a bit-at-a-time reading of the prefix, at each length
+// and with the first differing bit on either side of it.
+TEST(PortSubnets, Ipv6PrefixesMatchBitForBit)
+{
+    const auto bit = [](const Ipv6Address& a, unsigned i) { return (a.bytes[i / 8] >> (7 - i % 8)) & 1; };
+    const auto reference = [&](const Ipv6Address& a, const Ipv6Address& b, unsigned length) {
+        for (unsigned i = 0; i < length; ++i)
+            if (bit(a, i) != bit(b, i)) return false;
+        return true;
+    };
+    Ipv6Address ours{};
+    for (unsigned i = 0; i < 16; ++i) ours.bytes[i] = static_cast<uint8_t>(0x20 + 17 * i);
+    unsigned matched = 0, refused = 0;
+    for (unsigned length = 0; length <= 128; ++length) {
+        PortInfo port;
+        port.link_local.bytes = {0xfe, 0x80};
+        port.local_ips6 = {ours};
+        port.prefix_lengths6 = {static_cast<uint8_t>(length)};
+        for (unsigned flip = 0; flip < 128; ++flip) {
+            Ipv6Address target = ours;
+            target.bytes[flip / 8] ^= static_cast<uint8_t>(0x80 >> (flip % 8));
+            const bool expected = reference(target, ours, length);
+            EXPECT_EQ(port.on_link(target), expected) << "length " << length << " bit " << flip;
+            EXPECT_EQ(port.source_for(target), expected ? ours : port.link_local) << "length " << length << " bit " << flip;
+            (expected ? matched : refused) += 1;
+        }
+    }
+    // Lengths 0..128 against bits 0..127: bit i differs inside a prefix of length > i.
+    EXPECT_EQ(refused, 128u * 129u / 2u);
+    EXPECT_EQ(matched, 129u * 128u - 128u * 129u / 2u);
+}
