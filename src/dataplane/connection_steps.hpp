@@ -4,6 +4,7 @@
 // connection, and forwarding its packets either way.
 #pragma once
 
+#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 
@@ -171,7 +172,7 @@ inline sched::FlowInput flow_input(const WorkerContext& w, const FlowKey6& key)
 }
 
 // The client's address under the service's netmask: the key of its persistence template (an
-// IPv6 one folded after masking).
+// IPv6 one hashed whole after masking, below).
 inline uint32_t persistence_client(const ServiceEntry& service, const FlowKey& key)
 {
     return rte_be_to_cpu_32(key.src_ip) & service.persistence_mask;
@@ -187,9 +188,14 @@ inline Ipv6Address persistence_network(const ServiceEntry& service, const FlowKe
     }
     return masked;
 }
+// All 128 bits through CRC32C, where the schedulers' XOR of the four words would give distinct
+// networks one template whenever their words XOR alike (2001:db8:0:10::/60 and 2001:da8::/60):
+// IPVS keys templates by the whole masked address, and the template table's tag then only
+// collides by chance, as for IPv4.
 inline uint32_t persistence_client(const ServiceEntry& service, const FlowKey6& key)
 {
-    return fold_ipv6(persistence_network(service, key));
+    const Ipv6Address network = persistence_network(service, key);
+    return rte_hash_crc(network.bytes.data(), network.bytes.size(), 0x6b43a9b5);
 }
 
 inline Verdict egress_to(WorkerContext& w, rte_mbuf* m, rte_be32_t destination) { return egress_ipv4(w, m, destination); }

@@ -1665,6 +1665,32 @@ TEST_F(Pipeline, PersistenceKeepsAClientOnItsRealServerUntilTheTemplateExpires)
     EXPECT_EQ(picked(client_ip, 58200), 3);  // template gone: rr's next
 }
 
+// IPv6 templates are keyed by the client's network under the prefix length, all 128 bits of it:
+// networks whose words XOR alike (the schedulers' fold) still get templates of their own.
+TEST_F(Pipeline, Ipv6PersistenceKeysTheWholeNetworkUnderThePrefixLength)
+{
+    resolve_rs3();
+    control::Config c = config_;
+    c.services[6].persistence = 5;
+    c.services[6].persistence_netmask = 60;
+    republish(c);
+    auto picked = [&](const Ip6& client, uint16_t port) {
+        run(Frame6{}.from(client_mac).to(ext_mac).src(client, port).dst(vip6, 80).tcp(SYN).bytes(), ext_port);
+        auto sent = take(int_port);
+        return sent.size() == 1 ? static_cast<int>(sent[0][53]) - 0x10 : -1;
+    };
+    EXPECT_EQ(picked(ipv6(0x2001, 0xdb8, 0, 0x10, 0, 0, 0, 5), 40000), 1);
+    // The same /60 (the last four bits of the fourth group are host bits): the same template.
+    EXPECT_EQ(picked(ipv6(0x2001, 0xdb8, 0, 0x1f, 0xaaaa, 0, 0, 9), 40001), 1);
+    EXPECT_EQ(picked(ipv6(0x2001, 0xdb8, 0, 0x10, 0, 0, 0, 5), 40002), 1);
+    // 2001:da8::/60 folds as 2001:db8:0:10::/60 does: a network of its own all the same.
+    EXPECT_EQ(picked(ipv6(0x2001, 0xda8, 0, 0, 0, 0, 0, 5), 40003), 2);
+    // One bit above the prefix length: another network.
+    EXPECT_EQ(picked(ipv6(0x2001, 0xdb8, 0, 0x30, 0, 0, 0, 5), 40004), 3);
+    EXPECT_EQ(picked(ipv6(0x2001, 0xda8, 0, 0, 0, 0, 0, 6), 40005), 2);
+    EXPECT_EQ(templates_->live(static_cast<uint32_t>(w_->now_tick / ticks_per_second), 5), 3u);
+}
+
 TEST_F(Pipeline, PersistenceNetmaskZeroSharesOneTemplateAmongAllClients)
 {
     build("rr", {1, 1, 1}, 1024, 60, 0);
