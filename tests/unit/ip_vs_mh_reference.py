@@ -33,8 +33,10 @@ KEY1 / KEY2
 hashkey
     ip_vs_mh.c, ip_vs_mh_hashkey(): v = offset + ntohs(port) + ntohl(addr)
     computed in unsigned int (mod 2**32), then hsiphash(&v, 4, key).
-    Only IPv4 is modelled (for IPv6 the kernel folds the four words with
-    xor first).
+    For AF_INET6 the address is first folded: addr_fold = ip6[0] ^ ip6[1]
+    ^ ip6[2] ^ ip6[3], the four __be32 words as they lie in the address,
+    and ntohl(addr_fold) is what is added (fold() below).  The same fold
+    serves the real servers' permutations and the clients' picks.
 
 permutation
     ip_vs_mh.c, ip_vs_mh_permutate(): for every destination, in list order,
@@ -99,11 +101,13 @@ Command line
     ip_vs_mh_reference.py --selftest
 
 SIZE is one of the kernel's primes.  SERVER is
-ADDRESS:PORT:WEIGHT[:LAST_WEIGHT][:down] (IPv4), in the order the real
-servers were added.  Output: "table ..." (with --table), then
+ADDRESS:PORT:WEIGHT[:LAST_WEIGHT][:down], in the order the real servers
+were added; ADDRESS is IPv4 or, in brackets, IPv6 ([2001:db8::1]:80:1), as
+is SRC in --flows.  Output: "table ..." (with --table), then
 "digest 0x%016x" (64-bit FNV-1a over the slots, each slot a little-endian
 uint32 server index, 0xFFFFFFFF for an empty slot), then one
-"flow SRC:SPORT ADDRESS:PORT" or "flow SRC:SPORT none" per flow.
+"flow SRC:SPORT ADDRESS:PORT" or "flow SRC:SPORT none" per flow, IPv6
+addresses in brackets.
 """
 
 import ipaddress
@@ -217,10 +221,23 @@ def hsiphash_u32(value, key):
 # ip_vs_mh.c
 # ----------------------------------------------------------------------------
 
+def fold(address):
+    """What ip_vs_mh_hashkey() adds for an address, as a host-order integer:
+    ntohl(addr) for IPv4; for IPv6, ntohl() of the xor of the four __be32
+    words, which is the xor of the four words read big-endian."""
+    if address.version == 4:
+        return int(address)
+    packed = address.packed
+    value = 0
+    for i in range(0, 16, 4):
+        value ^= int.from_bytes(packed[i:i + 4], "big")
+    return value
+
+
 def hashkey(addr, port, key, offset):
-    """ip_vs_mh_hashkey() for IPv4: `addr` is the address as a host-order
-    integer (what ntohl() yields), `port` the port number (what ntohs()
-    yields)."""
+    """ip_vs_mh_hashkey(): `addr` is the folded address as a host-order
+    integer (fold(), what ntohl() yields), `port` the port number (what
+    ntohs() yields)."""
     v = (offset + port + addr) & MASK32
     return hsiphash_u32(v, key)
 
@@ -230,8 +247,8 @@ class Server:
 
     def __init__(self, index, address, port, weight, last_weight, down):
         self.index = index              # position in the SERVER arguments
-        self.address = address          # ipaddress.IPv4Address
-        self.addr = int(address)        # host-order integer
+        self.address = address          # ipaddress.IPv4Address or IPv6Address
+        self.addr = fold(address)       # host-order integer
         self.port = port
         self.weight = weight            # dest->weight (current)
         self.last_weight = last_weight  # dest->last_weight (builds the table)
@@ -242,7 +259,7 @@ class Server:
         return self.weight > 0 and not self.down
 
     def name(self):
-        return "%s:%d" % (self.address, self.port)
+        return "%s:%d" % (address_text(self.address), self.port)
 
 
 def gcd_weight(servers):
@@ -409,8 +426,30 @@ def _parse_ipv4(text):
         raise UsageError("bad IPv4 address %r" % text)
 
 
+def _split_address(text):
+    """(address, the rest after its colon): an IPv6 address is in brackets."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1:end + 2] != ":":
+            raise UsageError("bad bracketed IPv6 address in %r" % text)
+        try:
+            address = ipaddress.IPv6Address(text[1:end])
+        except ValueError:
+            raise UsageError("bad IPv6 address %r" % text[1:end])
+        return address, text[end + 2:]
+    if ":" not in text:
+        raise UsageError("missing port in %r" % text)
+    head, rest = text.split(":", 1)
+    return _parse_ipv4(head), rest
+
+
+def address_text(address):
+    return "[%s]" % address if address.version == 6 else str(address)
+
+
 def parse_server(index, text):
-    parts = text.split(":")
+    address, rest = _split_address(text)
+    parts = [str(address)] + rest.split(":")
     down = False
     if len(parts) >= 4 and parts[-1] == "down":
         down = True
@@ -418,7 +457,6 @@ def parse_server(index, text):
     if len(parts) not in (3, 4):
         raise UsageError("bad SERVER %r (want ADDRESS:PORT:WEIGHT"
                          "[:LAST_WEIGHT][:down])" % text)
-    address = _parse_ipv4(parts[0])
     port = _parse_int(parts[1], "port", 0, 65535)
     # IPVS refuses negative weights (ip_vs_add_dest / ip_vs_edit_dest).
     weight = _parse_int(parts[2], "weight", 0, 0x7FFFFFFF)
@@ -433,10 +471,10 @@ def parse_flows(text):
     for item in text.split(","):
         if item == "":
             continue                       # trailing comma allowed
-        if item.count(":") != 1:
+        address, port_text = _split_address(item)
+        if ":" in port_text:
             raise UsageError("bad flow %r (want SRC:SPORT)" % item)
-        addr_text, port_text = item.split(":")
-        flows.append((_parse_ipv4(addr_text),
+        flows.append((address,
                       _parse_int(port_text, "source port", 0, 65535)))
     return flows
 
@@ -487,8 +525,8 @@ def run(argv):
             "-1" if s is None else str(s.index) for s in table))
     out.append("digest 0x%016x" % digest(table))
     for addr, port in flows:
-        dest = schedule(table, int(addr), port, use_port, use_fallback)
-        out.append("flow %s:%d %s" % (addr, port,
+        dest = schedule(table, fold(addr), port, use_port, use_fallback)
+        out.append("flow %s:%d %s" % (address_text(addr), port,
                                       "none" if dest is None else dest.name()))
     sys.stdout.write("\n".join(out) + "\n")
     return 0
@@ -708,10 +746,49 @@ def selftest():
              for a, p in sources[:50])
     check("without --port the source port does not change the pick", ok)
 
+    # --- IPv6: the fold -----------------------------------------------------
+    six = ipaddress.IPv6Address("2001:db8:1:2:3:4:5:6")
+    check("fold of 2001:db8:1:2:3:4:5:6 is the xor of its words",
+          fold(six) == 0x20010db8 ^ 0x00010002 ^ 0x00030004 ^ 0x00050006,
+          "got 0x%08x" % fold(six))
+    # An IPv6 server whose words fold to an IPv4 server's address hashes as
+    # that server does: the same permutation, hence the same table.
+    a = populate(_servers("[::10.0.0.1]:80:1", "[2001:db8::2001:db8:a00:2]:80:2"), 251)
+    b = populate(_servers("10.0.0.1:80:1", "10.0.0.2:80:2"), 251)
+    check("IPv6 servers folding to 10.0.0.1 and 10.0.0.2 build their table",
+          slot_indices(a) == slot_indices(b))
+    srv = _servers("[2001:db8::11]:8080:1", "[2001:db8::12]:8080:1")
+    table = populate(srv, 251)
+    client = ipaddress.IPv6Address("2001:db8:99::7")
+    check("an IPv6 client is picked by its fold",
+          pick(table, fold(client), 0, False)
+          is table[hashkey(0x20010db8 ^ 0x00990000 ^ 0 ^ 7, 0, KEY1, 0) % 251])
+    out = []
+    try:
+        run_lines = _capture(["251", "[2001:db8::11]:8080:1", "10.0.0.2:80:1",
+                              "--flows", "[2001:db8:99::7]:4000,192.0.2.1:5,"])
+        out = run_lines.splitlines()
+    except UsageError as e:
+        out = ["error %s" % e]
+    check("bracketed IPv6 on the command line, in and out",
+          len(out) == 3 and out[1].startswith("flow [2001:db8:99::7]:4000 ")
+          and out[2].startswith("flow 192.0.2.1:5 "), "got %s" % out)
+
     passed = all(results)
     print("selftest %s (%d checks)" % ("passed" if passed else "FAILED",
                                        len(results)))
     return 0 if passed else 1
+
+
+def _capture(argv):
+    """What run(argv) writes, as a string."""
+    import io
+    saved, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        run(argv)
+        return sys.stdout.getvalue()
+    finally:
+        sys.stdout = saved
 
 
 def main(argv):

@@ -11,7 +11,10 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include <arpa/inet.h>
+
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -1663,6 +1666,61 @@ TEST_F(Pipeline, PersistenceKeepsAClientOnItsRealServerUntilTheTemplateExpires)
     ASSERT_EQ(w_->conns.size(), 0u);
     worker_set_clock(*w_, w_->now + 6 * shared_->tsc_hz);
     EXPECT_EQ(picked(client_ip, 58200), 3);  // template gone: rr's next
+}
+
+// An IPv6 service with mh_compat kernel picks as ip_vs_mh does: the real servers' and the clients'
+// addresses folded into 32 bits by the kernel's XOR of words. Checked against the independent
+// ip_vs_mh of tests/unit/ip_vs_mh_reference.py (IP_VS_MH_REFERENCE), which folds on its own.
+TEST_F(Pipeline, Ipv6MhKernelPicksAsTheKernelsReference)
+{
+    const char* script = std::getenv("IP_VS_MH_REFERENCE");
+    ASSERT_NE(script, nullptr) << "IP_VS_MH_REFERENCE is not set (meson test sets it)";
+    build("mh", {1, 2, 3}, 4096);
+    resolve_rs3();
+    control::Config c = config_;
+    c.services[6].mh_compat = sched::MhCompat::kernel;
+    c.services[6].mh_table_size = 509;
+    republish(c);
+    const auto text = [](const Ip6& a) {
+        char buffer[INET6_ADDRSTRLEN];
+        return std::string(inet_ntop(AF_INET6, a.data(), buffer, sizeof buffer));
+    };
+    std::mt19937 random(15);
+    std::vector<Ip6> clients;
+    std::vector<int> picked;
+    std::string command = std::string("/usr/bin/python3 ") + script + " 509";
+    for (int i = 0; i < 3; ++i) command += " [" + text(rs_ip6[i]) + "]:8080:" + std::to_string(i + 1);
+    command += " --flows ";
+    for (int i = 0; i < 200; ++i) {
+        Ip6 client{};
+        for (auto& b : client) b = static_cast<uint8_t>(random());
+        client[0] = 0x20;  // global unicast
+        clients.push_back(client);
+        run(Frame6{}.from(client_mac).to(ext_mac).src(client, 1024).dst(vip6, 80).tcp(SYN).bytes(), ext_port);
+        auto sent = take(int_port);
+        ASSERT_EQ(sent.size(), 1u) << text(client);
+        picked.push_back(sent[0][53] - 0x10);
+        command += "[" + text(client) + "]:1024,";
+    }
+    FILE* out = popen(command.c_str(), "r");
+    ASSERT_NE(out, nullptr);
+    std::vector<std::string> lines;
+    std::array<char, 256> line;
+    while (std::fgets(line.data(), line.size(), out) != nullptr) lines.emplace_back(line.data());
+    ASSERT_EQ(pclose(out), 0) << command;
+    ASSERT_EQ(lines.size(), clients.size() + 1);
+    std::array<int, 4> counts{};
+    for (size_t i = 0; i < clients.size(); ++i) {
+        // "flow [client]:1024 [2001:db8:1::1N]:8080"
+        const std::string& l = lines[i + 1];
+        const std::string want = "flow [" + text(clients[i]) + "]:1024 [2001:db8:1::1";
+        ASSERT_EQ(l.compare(0, want.size(), want), 0) << l;
+        EXPECT_EQ(l[want.size()] - '0', picked[i]) << l;
+        ++counts[static_cast<size_t>(picked[i])];
+    }
+    // Weights 1, 2, 3: every real server gets some of 200 clients, the heaviest the most.
+    EXPECT_GT(counts[1], 0);
+    EXPECT_GT(counts[3], counts[1]);
 }
 
 // IPv6 templates are keyed by the client's network under the prefix length, all 128 bits of it:
