@@ -42,6 +42,7 @@ namespace fulcrum::dataplane {
     X(neighbor_unresolved, "next hop did not answer ARP in time, or too many packets waiting")     \
     X(too_big_df, "TUN: larger than the egress MTU with DF set; ICMP fragmentation-needed sent")      \
     X(fragmentation_failed, "TUN: the outer packet could not be fragmented")                       \
+    X(chain_unsendable, "a chain (fragment) its port cannot send, not copied into one mbuf")       \
     X(no_headroom, "no room in front of the packet for the outer header")                          \
     X(real_server_gone, "its real server left the service (expire_nodest_conn)")                   \
     X(handoff_full, "the owning worker's hand-off ring is full")                                  \

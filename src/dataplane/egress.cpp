@@ -204,6 +204,13 @@ Verdict egress_to_kernel(WorkerContext& w, uint16_t kernel_port)
 
 void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m)
 {
+    // A fragment is a header mbuf and an indirect one over the original's data; a device without
+    // multi-segment TX would send the header alone, or worse (docs/nics.md).
+    if (m->nb_segs > 1 && !w.shared->ports[port_id].sends_chains && rte_pktmbuf_linearize(m) != 0) {
+        ++w.counters.drop(DropReason::chain_unsendable);
+        rte_pktmbuf_free(m);
+        return;
+    }
     if (w.tx_count[port_id] == tx_stage_size) egress_flush(w);
     w.tx[port_id][w.tx_count[port_id]++] = m;
 }

@@ -50,36 +50,51 @@ std::optional<uint16_t> find_port(std::string_view device)
     return port_id;
 }
 
-std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool,
-                       uint16_t descriptors)
+std::string port_capabilities(uint16_t port_id, DeviceCapabilities& out)
 {
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return failure("device info", rc);
-    if (rx_queues > info.max_rx_queues || tx_queues > info.max_tx_queues)
-        return "the device offers " + std::to_string(info.max_rx_queues) + " RX and " +
-               std::to_string(info.max_tx_queues) + " TX queues, " + std::to_string(rx_queues) + " and " +
-               std::to_string(tx_queues) + " are needed (for af_packet, raise qpairs=)";
+    out = capabilities_of(info);
+    return {};
+}
 
-    rte_eth_conf conf{};
-    if (int rc = rte_eth_dev_configure(port_id, rx_queues, tx_queues, &conf); rc != 0)
+std::string port_start(uint16_t port_id, const PortPlan& plan, const PortRequest& request, rte_mempool* pool)
+{
+    if (!plan.error.empty()) return plan.error;
+    if (int rc = rte_eth_dev_configure(port_id, request.rx_queues, request.tx_queues, &plan.conf); rc != 0)
         return failure("configure", rc);
-    uint16_t rx_desc = descriptors;
-    uint16_t tx_desc = descriptors;
+    // The plan has already kept the counts within the device's limits, as this would.
+    uint16_t rx_desc = plan.rx_descriptors;
+    uint16_t tx_desc = plan.tx_descriptors;
     if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc); rc != 0)
         return failure("descriptor counts", rc);
     const int socket = rte_eth_dev_socket_id(port_id);
     const unsigned socket_id = socket < 0 ? 0u : static_cast<unsigned>(socket);
-    for (uint16_t q = 0; q < rx_queues; ++q)
+    for (uint16_t q = 0; q < request.rx_queues; ++q)
         if (int rc = rte_eth_rx_queue_setup(port_id, q, rx_desc, socket_id, nullptr, pool); rc != 0)
             return failure("RX queue setup", rc);
-    for (uint16_t q = 0; q < tx_queues; ++q)
+    for (uint16_t q = 0; q < request.tx_queues; ++q)
         if (int rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, socket_id, nullptr); rc != 0)
             return failure("TX queue setup", rc);
-    // Not every virtual device lets DPDK set the MTU (af_packet keeps the interface's own); a
-    // refusal is not fatal, the configured MTU still bounds what the director sends.
-    rte_eth_dev_set_mtu(port_id, mtu);
+    // rte_eth_dev_configure took the MTU (rxmode.mtu) for the drivers that program it at start;
+    // the others set it now. A device without the operation keeps what it has, which must then
+    // be the configured MTU: frames up to it are what the director sends.
+    if (int rc = rte_eth_dev_set_mtu(port_id, request.mtu); rc != 0) {
+        uint16_t current = 0;
+        if (rc != -ENOTSUP) return failure(("setting the MTU to " + std::to_string(request.mtu)).c_str(), rc);
+        if (rte_eth_dev_get_mtu(port_id, &current) != 0 || current != request.mtu)
+            return "the device cannot set its MTU, which is " + std::to_string(current) + ", not the configured " +
+                   std::to_string(request.mtu);
+    }
     if (int rc = rte_eth_dev_start(port_id); rc != 0) return failure("start", rc);
     return {};
+}
+
+std::string port_start(uint16_t port_id, const PortRequest& request, rte_mempool* pool)
+{
+    DeviceCapabilities device;
+    if (auto e = port_capabilities(port_id, device); !e.empty()) return e;
+    return port_start(port_id, plan_port(device, request), request, pool);
 }
 
 std::string port_create_tap(const std::string& vdev_name, const std::string& kernel_name, const MacAddress& mac,

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/types.hpp"
+#include "dataplane/port_plan.hpp"
 
 struct rte_mempool;
 
@@ -24,12 +25,15 @@ std::string af_packet_interface(std::string_view device);
 // The port EAL created for `device`, if any.
 std::optional<uint16_t> find_port(std::string_view device);
 
-// Configures `rx_queues` RX and `tx_queues` TX queues on the port, sets the MTU when the device
-// allows it, and starts the port. Returns an empty string, or what failed, with DPDK's reason.
-// `descriptors` per queue, as the device adjusts them (net_tap fills every RX descriptor with an
-// mbuf from `pool` at once).
-std::string port_start(uint16_t port_id, uint16_t rx_queues, uint16_t tx_queues, uint16_t mtu, rte_mempool* pool,
-                       uint16_t descriptors = 1024);
+// What the port's device offers (rte_eth_dev_info_get). Returns "" or why it could not be read.
+std::string port_capabilities(uint16_t port_id, DeviceCapabilities& out);
+
+// Configures the port as `plan` says (made by plan_port for `request`), sets the MTU and starts
+// it. Returns an empty string, or what failed, with DPDK's reason. RX queues take their mbufs
+// from `pool` (net_tap fills every RX descriptor at once).
+std::string port_start(uint16_t port_id, const PortPlan& plan, const PortRequest& request, rte_mempool* pool);
+// The same, planned here from the device's capabilities (tools and benchmarks).
+std::string port_start(uint16_t port_id, const PortRequest& request, rte_mempool* pool);
 
 void port_stop(uint16_t port_id);
 

@@ -54,6 +54,8 @@ struct PortInfo {
     Ipv6Address link_local;
     std::vector<uint8_t> prefix_lengths6;   // parallel to local_ips6: the subnet each one is on
     uint16_t mtu = 1500;
+    // The device sends chained mbufs (tunnel fragments); else they are copied into one first.
+    bool sends_chains = true;
     // The TAP port of the exception path: the kernel gets what is addressed to the director and
     // not handled here, and what it sends there goes out of this port. no_port = none.
     uint16_t kernel_port = no_port;

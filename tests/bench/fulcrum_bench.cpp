@@ -179,7 +179,7 @@ void setup(Bench& b, uint32_t mbufs)
     for (int i = 0; i < 2; ++i) {
         auto id = find_port(names[i]);
         if (!id) rte_exit(1, "no port %s: pass --vdev net_null0 --vdev net_null1\n", names[i]);
-        if (auto e = port_start(*id, 1, 1, 1500, b.shared.pool); !e.empty()) rte_exit(1, "%s: %s\n", names[i], e.c_str());
+        if (auto e = port_start(*id, PortRequest{}, b.shared.pool); !e.empty()) rte_exit(1, "%s: %s\n", names[i], e.c_str());
         PortInfo& p = b.shared.ports[*id];
         p.port_id = *id;
         p.name = i == 0 ? "ext" : "int";
@@ -525,7 +525,7 @@ void measure_kernel_poll(unsigned repeat)
         std::printf("tap: cannot create a TAP port: %s\n", e.c_str());
         return;
     }
-    if (auto e = port_start(tap, 1, 1, 1500, pool); !e.empty()) {
+    if (auto e = port_start(tap, PortRequest{}, pool); !e.empty()) {
         std::printf("tap: cannot start the TAP port: %s\n", e.c_str());
         return;
     }

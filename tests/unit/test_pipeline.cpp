@@ -1109,6 +1109,34 @@ TEST_F(Pipeline, TunnelTooBigWithoutDfIsFragmented)
     EXPECT_EQ(reassembled, Bytes(whole.begin() + 34, whole.end()));
 }
 
+// A port whose device cannot send chains (no RTE_ETH_TX_OFFLOAD_MULTI_SEGS) gets each fragment
+// copied into one mbuf at staging: the same bytes, one segment each.
+TEST_F(Pipeline, FragmentsForAPortThatCannotSendChainsAreCopiedIntoOneMbuf)
+{
+    resolve_rs3();
+    shared_->ports[int_port].mtu = 100;
+    const Bytes big = from_client(49000, 8002).udp().with_payload(std::string(150, 'q')).with_frag(0).bytes();
+    ASSERT_EQ(run(big, ext_port).kind, Verdict::Kind::held);
+    ASSERT_EQ(w_->tx_count[int_port], 3u);
+    for (unsigned i = 0; i < 3; ++i) EXPECT_EQ(w_->tx[int_port][i]->nb_segs, 2u);
+    const auto chained = take(int_port);
+
+    shared_->ports[int_port].sends_chains = false;
+    ASSERT_EQ(run(big, ext_port).kind, Verdict::Kind::held);
+    ASSERT_EQ(w_->tx_count[int_port], 3u);
+    for (unsigned i = 0; i < 3; ++i) EXPECT_EQ(w_->tx[int_port][i]->nb_segs, 1u);
+    const auto copied = take(int_port);
+    ASSERT_EQ(copied.size(), chained.size());
+    for (size_t i = 0; i < copied.size(); ++i) {
+        EXPECT_TRUE(ip_checksum_ok(copied[i]));
+        // The same bytes but the outer header's IP id, and its checksum.
+        Bytes a = copied[i], b = chained[i];
+        for (size_t at : {18, 19, 24, 25}) a[at] = b[at] = 0;
+        EXPECT_EQ(a, b) << "fragment " << i;
+    }
+    EXPECT_EQ(w_->counters.drop(DropReason::chain_unsendable), 0u);
+}
+
 TEST_F(Pipeline, IcmpFromRealServerIsNattedBackToTheClient)
 {
     Frame syn = from_client(40000).tcp(SYN);

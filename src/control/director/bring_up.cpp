@@ -43,6 +43,7 @@ constexpr unsigned handoff_ring_size = 4096;
 // Per TAP queue: the kernel's traffic is light, and net_tap takes an mbuf for every RX
 // descriptor from the shared pool at start.
 constexpr uint16_t kernel_queue_descriptors = 128;
+constexpr uint16_t port_descriptors = 1024;   // per queue of a port, before its device's limits
 constexpr uint32_t persistence_slots = 1u << 20;  // 16 MB, shared by the workers
 // Old snapshots that may wait for their readers at once: far more than health flaps and reloads
 // publish within the few microseconds a worker takes to pass a quiescent state.
@@ -87,9 +88,52 @@ std::string Director::start(const Config& config, const std::string& config_path
         return fmt::format("{} workers configured but EAL has {} worker lcores", workers,
                            worker_lcores_.size());
 
+    // Every port's set-up is decided from what its device offers before anything is created:
+    // the pool's mbufs must hold the longest frame, and be enough for every descriptor.
+    std::vector<uint16_t> mtus;
+    for (const InterfaceConfig& iface : config.interfaces) mtus.push_back(iface.mtu);
+    const uint32_t data_room = mbuf_data_room_for(mtus);
+    struct PlannedPort {
+        uint16_t port_id;
+        PortRequest request;
+        PortPlan plan;
+    };
+    std::vector<PlannedPort> planned;
+    PoolDemand demand;
+    unsigned port_count = 0;
+    for (const InterfaceConfig& iface : config.interfaces) {
+        auto port_id = find_port(iface.device);
+        if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
+        if (*port_id >= max_ports)
+            return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
+        DeviceCapabilities device;
+        if (auto e = port_capabilities(*port_id, device); !e.empty())
+            return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
+        const PortRequest request{iface.queues != 0 ? iface.queues : static_cast<uint16_t>(workers),
+                                  static_cast<uint16_t>(workers), iface.mtu, port_descriptors, data_room};
+        PortPlan plan = plan_port(device, request);
+        if (!plan.error.empty()) return fmt::format("interface {} ({}): {}", iface.name, iface.device, plan.error);
+        for (const std::string& note : plan.notes) log::info("interface {}: {}", iface.name, note);
+        demand.add_port(plan, request);
+        ++port_count;
+        // Its TAP: net_tap fills each RX descriptor with an mbuf of the pool at start.
+        if (!iface.kernel_interface.empty()) {
+            demand.descriptors += 2ull * workers * kernel_queue_descriptors;
+            ++port_count;
+        }
+        planned.push_back({*port_id, request, std::move(plan)});
+    }
+    demand.workers = workers;
+    demand.per_worker = rx_burst_size + uint64_t{port_count} * tx_stage_size + 2 * max_pending_arp;
+    demand.cache_size = mbuf_cache_size;
+    demand.lcores = workers + 1;
+    if (auto e = check_pool(config.dataplane.mbufs, demand); !e.empty()) return e;
+
     shared_.pool = rte_pktmbuf_pool_create("mbufs", config.dataplane.mbufs, mbuf_cache_size, 0,
-                                           RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+                                           static_cast<uint16_t>(data_room + RTE_PKTMBUF_HEADROOM), socket);
     if (shared_.pool == nullptr) return dpdk_failure("cannot create the mbuf pool");
+    if (data_room > RTE_MBUF_DEFAULT_DATAROOM)
+        log::info("mbufs of {} bytes, for frames of the largest MTU, {}", data_room, *std::max_element(mtus.begin(), mtus.end()));
     // Fragments of tunnelled packets point into the original's data (no copy): they need
     // data-less mbufs of their own.
     shared_.indirect_pool = rte_pktmbuf_pool_create(
@@ -99,25 +143,24 @@ std::string Director::start(const Config& config, const std::string& config_path
     // From here on stop() has something to undo (ports, TAP interfaces, sysctls), even when
     // start-up fails half-way.
     running_ = true;
-    for (const InterfaceConfig& iface : config.interfaces) {
-        auto port_id = find_port(iface.device);
-        if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
-        if (*port_id >= max_ports)
-            return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
-        const uint16_t rx_queues = iface.queues != 0 ? iface.queues : static_cast<uint16_t>(workers);
-        interface_ports_[iface.name] = *port_id;
-        if (auto e = port_start(*port_id, rx_queues, static_cast<uint16_t>(workers), iface.mtu, shared_.pool); !e.empty())
+    for (size_t i = 0; i < config.interfaces.size(); ++i) {
+        const InterfaceConfig& iface = config.interfaces[i];
+        const uint16_t port_id = planned[i].port_id;
+        const uint16_t rx_queues = planned[i].request.rx_queues;
+        interface_ports_[iface.name] = port_id;
+        if (auto e = port_start(port_id, planned[i].plan, planned[i].request, shared_.pool); !e.empty())
             return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
-        rx_queue_counts_[*port_id] = rx_queues;
+        rx_queue_counts_[port_id] = rx_queues;
         // VRRP (224.0.0.18) and connection sync are multicast, which a NIC filters unless told.
-        if (int rc = rte_eth_allmulticast_enable(*port_id); rc != 0)
+        if (int rc = rte_eth_allmulticast_enable(port_id); rc != 0)
             log::warning("interface {}: the device does not accept all multicast ({}): VRRP and connection sync "
                          "may not reach the kernel interface", iface.name, rte_strerror(-rc));
 
-        PortInfo& info = shared_.ports[*port_id];
-        info.port_id = *port_id;
+        PortInfo& info = shared_.ports[port_id];
+        info.port_id = port_id;
         info.name = iface.name;
         info.mtu = iface.mtu;
+        info.sends_chains = planned[i].plan.sends_chains;
         info.addresses = ipv4_addresses(iface);
         for (const Ipv4Prefix& prefix : info.addresses) {
             info.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
@@ -128,14 +171,14 @@ std::string Director::start(const Config& config, const std::string& config_path
             info.local_ips6.push_back(Ipv6Address{prefix.address.bytes()});
             info.prefix_lengths6.push_back(prefix.length);
         }
-        rte_eth_macaddr_get(*port_id, &info.mac);
+        rte_eth_macaddr_get(port_id, &info.mac);
         // The TAP has the port's MAC, so the kernel gives it this link-local address too.
         info.link_local = link_local_of(info.mac);
-        shared_.port_count = std::max<unsigned>(shared_.port_count, *port_id + 1u);
-        log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, *port_id,
+        shared_.port_count = std::max<unsigned>(shared_.port_count, port_id + 1u);
+        log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, port_id,
                   iface.device, format_mac(from_ether(info.mac)), rx_queues, workers);
         if (!iface.kernel_interface.empty())
-            if (auto e = start_kernel_interface(iface, *port_id); !e.empty())
+            if (auto e = start_kernel_interface(iface, port_id); !e.empty())
                 return fmt::format("interface {}: kernel interface {}: {}", iface.name, iface.kernel_interface, e);
     }
     sync_kernel_routes(config);
@@ -299,7 +342,12 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     // Before the interface comes up: no router solicitation or duplicate-address probe may leave.
     kernel_interface_set_ipv6(iface.kernel_interface, kernel_interface_wants_ipv6(iface));
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
-    if (auto e = port_start(tap, queues, queues, iface.mtu, shared_.pool, kernel_queue_descriptors); !e.empty()) return e;
+    DeviceCapabilities device;
+    if (auto e = port_capabilities(tap, device); !e.empty()) return e;
+    const PortRequest request{queues, queues, iface.mtu, kernel_queue_descriptors,
+                              rte_pktmbuf_data_room_size(shared_.pool) - uint32_t{RTE_PKTMBUF_HEADROOM}};
+    const PortPlan plan = plan_port(device, request);
+    if (auto e = port_start(tap, plan, request, shared_.pool); !e.empty()) return e;
     if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
     if (const std::string shared = af_packet_interface(iface.device); !shared.empty()) {
         if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
@@ -311,6 +359,7 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     kernel.name = iface.kernel_interface;
     kernel.mac = info.mac;
     kernel.mtu = iface.mtu;
+    kernel.sends_chains = plan.sends_chains;
     info.kernel_port = tap;
     shared_.port_count = std::max<unsigned>(shared_.port_count, tap + 1u);
     log::info("interface {}: kernel interface {} (port {}) has its MAC and addresses: the exception path", iface.name,

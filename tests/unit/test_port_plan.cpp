@@ -1,0 +1,172 @@
+// Port set-up as a function of what the device offers (src/dataplane/port_plan.hpp), over the
+// capabilities of the drivers operators use, recorded from DPDK 22.11 (unit/nic_capabilities.hpp).
+#include <gtest/gtest.h>
+
+#include "dataplane/port_plan.hpp"
+#include "unit/nic_capabilities.hpp"
+
+using namespace fulcrum::dataplane;
+
+namespace {
+
+// Eight workers on a port, as a production director would run them.
+PortRequest eight_workers(uint16_t mtu = 1500)
+{
+    return PortRequest{8, 8, mtu, 1024, mbuf_data_room_for(std::vector<uint16_t>{mtu})};
+}
+
+bool within(uint16_t n, const rte_eth_desc_lim& limits)
+{
+    return (limits.nb_max == 0 || n <= limits.nb_max) && n >= limits.nb_min &&
+           (limits.nb_align <= 1 || n % limits.nb_align == 0);
+}
+
+}  // namespace
+
+// What rte_eth_dev_configure would refuse is never asked: offloads and RSS types the device does
+// not offer. What the dataplane needs is asked where offered: multi-segment TX (tunnel
+// fragments are chains) and RSS over addresses and ports with several queues.
+TEST(PortPlan, EveryRecordedDeviceIsAskedOnlyWhatItOffers)
+{
+    for (const auto& [name, device] : fixture::nics::all) {
+        SCOPED_TRACE(name);
+        const uint16_t queues = std::min<uint16_t>(device->max_rx_queues, std::min<uint16_t>(device->max_tx_queues, 8));
+        PortRequest request = eight_workers();
+        request.rx_queues = request.tx_queues = queues;
+        const PortPlan plan = plan_port(*device, request);
+        ASSERT_EQ(plan.error, "");
+        EXPECT_EQ(plan.conf.rxmode.offloads & ~device->rx_offloads, 0u);
+        EXPECT_EQ(plan.conf.txmode.offloads & ~device->tx_offloads, 0u);
+        EXPECT_EQ(plan.conf.rx_adv_conf.rss_conf.rss_hf & ~device->rss_hash_types, 0u);
+        const bool multi_segs = (device->tx_offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+        EXPECT_EQ(plan.sends_chains, multi_segs);
+        EXPECT_EQ((plan.conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0, multi_segs);
+        // Fast free assumes one pool and no indirect mbufs: fragments are indirect.
+        EXPECT_EQ(plan.conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE, 0u);
+        const bool rss = queues > 1 && (device->rss_hash_types & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)) != 0;
+        EXPECT_EQ(plan.conf.rxmode.mq_mode, rss ? RTE_ETH_MQ_RX_RSS : RTE_ETH_MQ_RX_NONE);
+        if (rss) {
+            EXPECT_NE(plan.rss_hash & device->rss_hash_types & RTE_ETH_RSS_IP, 0u);
+            EXPECT_EQ(plan.conf.rx_adv_conf.rss_conf.rss_key, nullptr);  // the device's own key
+        }
+        EXPECT_EQ(plan.conf.rxmode.mtu, 1500u);
+        EXPECT_TRUE(within(plan.rx_descriptors, device->rx_descriptors)) << plan.rx_descriptors;
+        EXPECT_TRUE(within(plan.tx_descriptors, device->tx_descriptors)) << plan.tx_descriptors;
+    }
+}
+
+// The NICs of production directors all offer what Fulcrum needs at eight workers.
+TEST(PortPlan, HardwareNicsTakeEightWorkersWithRssAndChains)
+{
+    for (const auto* device : {&fixture::nics::ixgbe, &fixture::nics::i40e, &fixture::nics::ice, &fixture::nics::mlx5}) {
+        SCOPED_TRACE(device->driver);
+        const PortPlan plan = plan_port(*device, eight_workers());
+        ASSERT_EQ(plan.error, "");
+        EXPECT_EQ(plan.conf.rxmode.mq_mode, RTE_ETH_MQ_RX_RSS);
+        EXPECT_TRUE(plan.sends_chains);
+        EXPECT_TRUE(plan.notes.empty()) << plan.notes.front();
+    }
+}
+
+// Descriptor counts are aligned up, then kept within the device's bounds, as ethdev adjusts them.
+TEST(PortPlan, DescriptorsAreAlignedAndBounded)
+{
+    DeviceCapabilities device;
+    device.driver = "test";
+    device.max_rx_queues = device.max_tx_queues = 1;
+    device.rx_descriptors = {4096, 32, 8, 40, 40};
+    device.tx_descriptors = {512, 64, 32, 40, 40};
+    const auto plan_for = [&](uint16_t wanted) {
+        PortRequest request;
+        request.descriptors = wanted;
+        return plan_port(device, request);
+    };
+    EXPECT_EQ(plan_for(1024).rx_descriptors, 1024);
+    EXPECT_EQ(plan_for(1001).rx_descriptors, 1008);
+    EXPECT_EQ(plan_for(1001).tx_descriptors, 512);
+    EXPECT_EQ(plan_for(10).rx_descriptors, 32);
+    EXPECT_EQ(plan_for(10).tx_descriptors, 64);
+    EXPECT_EQ(plan_for(65000).rx_descriptors, 4096);
+    EXPECT_EQ(plan_for(100).tx_descriptors, 128);
+}
+
+// What cannot be set up is refused with the numbers, before anything is created.
+TEST(PortPlan, RefusalsNameTheNumbers)
+{
+    DeviceCapabilities one_queue = fixture::nics::af_packet;
+    one_queue.max_rx_queues = one_queue.max_tx_queues = 1;
+    EXPECT_EQ(plan_port(one_queue, PortRequest{2, 2, 1500, 1024, 2048}).error,
+              "the device (net_af_packet) offers 1 RX and 1 TX queues, 2 and 2 are needed (raise its qpairs=)");
+
+    DeviceCapabilities small = fixture::nics::ixgbe;
+    small.max_mtu = 1500;
+    small.max_rx_frame = 1518;
+    EXPECT_EQ(plan_port(small, eight_workers(9000)).error, "MTU 9000 is outside what the device (net_ixgbe) takes, 68 to 1500");
+    EXPECT_EQ(plan_port(small, eight_workers(60)).error, "MTU 60 is outside what the device (net_ixgbe) takes, 68 to 1500");
+
+    // No largest MTU given: ethdev's own overhead of header and FCS against the longest frame.
+    DeviceCapabilities unbounded;
+    unbounded.driver = "test";
+    unbounded.max_rx_frame = 1518;
+    EXPECT_EQ(plan_port(unbounded, PortRequest{1, 1, 1500, 1024, 2048}).error, "");
+    EXPECT_EQ(plan_port(unbounded, PortRequest{1, 1, 1501, 1024, 2048}).error,
+              "MTU 1501 needs frames of 1519 bytes, the device (test) receives at most 1518");
+
+    // The pool's mbufs too short for the MTU's frames, or for what the device needs.
+    EXPECT_EQ(plan_port(fixture::nics::ixgbe, PortRequest{1, 1, 9000, 1024, 2048}).error,
+              "frames of 9014 bytes (MTU 9000) do not fit the pool's mbufs of 2048 bytes");
+    DeviceCapabilities picky = fixture::nics::ixgbe;
+    picky.min_rx_buffer = 4096;
+    EXPECT_EQ(plan_port(picky, PortRequest{1, 1, 1500, 1024, 2048}).error,
+              "the device (net_ixgbe) needs RX mbufs of at least 4096 bytes, the pool's hold 2048");
+}
+
+// Jumbo frames: every mbuf holds the longest frame, on every device, so no chain is received.
+TEST(PortPlan, MbufsHoldTheLongestFrame)
+{
+    EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{1500}), uint32_t{RTE_MBUF_DEFAULT_DATAROOM});
+    EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{1500, 9000, 4000}), 9014u);
+    EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{}), uint32_t{RTE_MBUF_DEFAULT_DATAROOM});
+    for (const auto* device : {&fixture::nics::ixgbe, &fixture::nics::i40e, &fixture::nics::ice, &fixture::nics::mlx5}) {
+        SCOPED_TRACE(device->driver);
+        const PortPlan plan = plan_port(*device, eight_workers(9000));
+        ASSERT_EQ(plan.error, "");
+        EXPECT_EQ(plan.conf.rxmode.mtu, 9000u);
+        EXPECT_EQ(plan.conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_SCATTER, 0u);
+    }
+}
+
+// A device without multi-segment TX still works: its fragments are copied (a note says so).
+TEST(PortPlan, NoMultiSegmentTxMeansCopiedFragments)
+{
+    DeviceCapabilities device = fixture::nics::virtio;
+    device.tx_offloads &= ~uint64_t{RTE_ETH_TX_OFFLOAD_MULTI_SEGS};
+    const PortPlan plan = plan_port(device, PortRequest{});
+    ASSERT_EQ(plan.error, "");
+    EXPECT_FALSE(plan.sends_chains);
+    EXPECT_EQ(plan.conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS, 0u);
+    ASSERT_EQ(plan.notes.size(), 1u);
+    EXPECT_NE(plan.notes[0].find("copied into one mbuf"), std::string::npos);
+}
+
+// The issue's own case: the default 16,384 mbufs are too few for 8 workers on two ports of 1,024
+// descriptors each way; the error says how many are needed and why.
+TEST(PortPlan, ThePoolIsCheckedAgainstDescriptorsBurstsAndCaches)
+{
+    PoolDemand demand;
+    for (int port = 0; port < 2; ++port) {
+        const PortRequest request = eight_workers();
+        demand.add_port(plan_port(fixture::nics::i40e, request), request);
+    }
+    demand.workers = 8;
+    demand.per_worker = 32 + 4 * 64 + 128;
+    demand.cache_size = 256;
+    demand.lcores = 9;
+    EXPECT_EQ(demand.descriptors, 32768u);
+    EXPECT_EQ(demand.total(), 32768u + 8 * 416 + 9 * 256);
+    EXPECT_EQ(check_pool(16384, demand),
+              "dataplane.mbufs 16384 is too few: the ports' RX and TX descriptors hold 32768, 8 workers' bursts and "
+              "waiting frames 3328, and the pool's caches on 9 lcores 2304; at least 38400 are needed");
+    EXPECT_EQ(check_pool(38400, demand), "");
+    EXPECT_NE(check_pool(38399, demand), "");
+}
