@@ -16,11 +16,16 @@ struct rte_mbuf;
 
 namespace fulcrum::dataplane {
 
-// The worker (0..workers-1) that owns connections of this client. Spreads clients evenly
-// (CRC32 of address and port, scaled into the range).
-unsigned owner_of_client(rte_be32_t client_ip, rte_be16_t client_port, unsigned workers);
-// The same for an IPv6 client: its address folded as the schedulers fold it.
-unsigned owner_of_client6(const Ipv6Address& client, rte_be16_t client_port, unsigned workers);
+// The worker (0..workers-1) that owns connections of this client. Spreads clients evenly:
+// CRC32 of address and port, scaled into the range; or (toeplitz, hardware steering, `workers`
+// a power of two) the low bits of the Toeplitz hash of address then port under the steering
+// rules' symmetric key, which is the queue a NIC's RSS indirection table filled round-robin
+// over `workers` queues picks.
+unsigned owner_of_client(rte_be32_t client_ip, rte_be16_t client_port, unsigned workers, OwnerHash hash = OwnerHash::crc);
+// The same for an IPv6 client: its address folded as the schedulers fold it (crc), or whole
+// (toeplitz).
+unsigned owner_of_client6(const Ipv6Address& client, rte_be16_t client_port, unsigned workers,
+                          OwnerHash hash = OwnerHash::crc);
 
 // The owner of the connection `p` belongs to, or -1 when any worker may handle the packet
 // (ARP, ICMP echo, fragments and other traffic that needs no connection).

@@ -125,7 +125,9 @@ Verdict receive_stage(WorkerContext& w, rte_mbuf* m, ParsedPacket& p)
 
 void process_burst(WorkerContext& w, rte_mbuf** mbufs, uint16_t count, bool handed_to_us, Verdict* verdicts_out)
 {
-    const bool may_hand_off = !handed_to_us && w.shared->worker_count > 1 && !w.shared->hardware_steering;
+    // With hardware steering too: the NIC puts most packets on their owner's queue, but not ICMP
+    // errors, IPv6, or the clients of a VIP whose rule is missing.
+    const bool may_hand_off = !handed_to_us && w.shared->worker_count > 1;
     ParsedPacket parsed[rx_burst_size];
     Verdict verdicts[rx_burst_size];
     const FlowKey* keys[rx_burst_size] = {};

@@ -41,6 +41,10 @@ inline constexpr uint32_t max_services_per_process = 65536;
 inline constexpr uint32_t max_real_servers_per_process = 65536;
 inline constexpr uint32_t max_real_servers_per_service = 4096;
 
+// Which hash of a client's address and port picks its owner: a CRC, or with hardware steering
+// the NIC's symmetric Toeplitz hash (steering.hpp), so that the queue it picks is the owner's.
+enum class OwnerHash : uint8_t { crc, toeplitz };
+
 // One DPDK port as the dataplane sees it. Interfaces cannot change while running.
 struct PortInfo {
     uint16_t port_id = 0;
@@ -88,8 +92,12 @@ struct DataplaneShared {
     // handoff_rings[from * worker_count + to]: packets worker `from` passes to their owner `to`
     // (nullptr on the diagonal). Single producer, single consumer.
     std::vector<rte_ring*> handoff_rings;
-    // The NIC already steers both directions of a connection to its owner's queue (rte_flow
-    // RSS on the client's address and port): no packet needs handing off.
+    // How a client's owner is computed (handoff.hpp): chosen at start, before any connection,
+    // and never changed while the director runs, whatever becomes of the NIC's rules.
+    OwnerHash owner_hash = OwnerHash::crc;
+    // The NIC steers both directions of most connections to their owner's queue (rte_flow RSS
+    // on the client's address and port, hashed as owner_hash toeplitz computes it). What it
+    // cannot steer (ICMP errors, IPv6, VIPs whose rules failed) is still handed off.
     bool hardware_steering = false;
     // Real servers above their upper threshold (IPVS's IP_VS_DEST_F_OVERLOAD), by real server id:
     // the control core sets and clears them from connection counts summed over workers.

@@ -26,6 +26,7 @@
 #include "dataplane/handoff.hpp"
 #include "dataplane/persistence.hpp"
 #include "dataplane/pipeline.hpp"
+#include "dataplane/steering.hpp"
 #include "dataplane/worker.hpp"
 #include "fixtures/packet_builder.hpp"
 #include "fixtures/world.hpp"
@@ -1626,6 +1627,125 @@ TEST_F(Pipeline, PacketForAnotherWorkerIsHandedOffAndProcessedThere)
     EXPECT_EQ(sent[0], Frame(syn).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
     EXPECT_EQ(w_->counters.handoffs_received, 1u);
     shared_->worker_count = 1;
+    rte_ring_free(rings[1]);
+    rte_ring_free(rings[2]);
+}
+
+namespace {
+
+// Toeplitz as the Microsoft RSS specification defines it, a bit at a time: for each set bit of
+// the input (most significant first), the 32 bits of the key starting at that bit are XORed in.
+uint32_t toeplitz(const uint8_t* key, size_t key_length, const std::vector<uint8_t>& input)
+{
+    uint32_t result = 0;
+    for (size_t bit = 0; bit < input.size() * 8; ++bit) {
+        if (((input[bit / 8] >> (7 - bit % 8)) & 1) == 0) continue;
+        uint32_t window = 0;
+        for (size_t k = 0; k < 32; ++k) {
+            const size_t at = bit + k;
+            const uint32_t key_bit = at / 8 < key_length ? (key[at / 8] >> (7 - at % 8)) & 1 : 0;
+            window = window << 1 | key_bit;
+        }
+        result ^= window;
+    }
+    return result;
+}
+
+std::vector<uint8_t> bytes_of(std::initializer_list<uint32_t> words32, std::initializer_list<uint16_t> words16)
+{
+    std::vector<uint8_t> out;
+    for (uint32_t w : words32)
+        for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(w >> shift));
+    for (uint16_t w : words16) {
+        out.push_back(static_cast<uint8_t>(w >> 8));
+        out.push_back(static_cast<uint8_t>(w));
+    }
+    return out;
+}
+
+}  // namespace
+
+// With hardware steering the owner is the NIC's hash of the client's address then port under the
+// steering key, its low bits picking one of a power-of-two count of workers. Checked against the
+// specification's Toeplitz written above, itself checked against the specification's own
+// verification values (its key, 66.9.149.187:2794 -> 161.142.100.80:1766).
+TEST(Owner, ToeplitzIsTheNicsHashOfTheClientsAddressThenPort)
+{
+    const uint8_t microsoft_key[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+                                       0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+                                       0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+    EXPECT_EQ(toeplitz(microsoft_key, 40, bytes_of({0x420995bb, 0xa18e6450}, {})), 0x323e8fc2u);
+    EXPECT_EQ(toeplitz(microsoft_key, 40, bytes_of({0x420995bb, 0xa18e6450}, {2794, 1766})), 0x51ccc178u);
+
+    const uint8_t* key = steering_rss_key.data();
+    std::mt19937 rng(17);
+    for (int i = 0; i < 2000; ++i) {
+        const uint32_t ip = static_cast<uint32_t>(rng());
+        const auto port = static_cast<uint16_t>(rng());
+        const unsigned workers = 2u << (rng() % 4);
+        const uint32_t hash = toeplitz(key, 40, bytes_of({ip}, {port}));
+        ASSERT_EQ(owner_of_client(rte_cpu_to_be_32(ip), rte_cpu_to_be_16(port), workers, OwnerHash::toeplitz),
+                  hash & (workers - 1))
+            << std::hex << ip << " " << port << " " << workers;
+        // The key is symmetric: the whole 4-tuple hashes alike from either side.
+        const uint32_t vip = static_cast<uint32_t>(rng());
+        const auto vport = static_cast<uint16_t>(rng());
+        ASSERT_EQ(toeplitz(key, 40, bytes_of({ip, vip}, {port, vport})), toeplitz(key, 40, bytes_of({vip, ip}, {vport, port})));
+        Ipv6Address six;
+        for (auto& b : six.bytes) b = static_cast<uint8_t>(rng());
+        std::vector<uint8_t> input(six.bytes.begin(), six.bytes.end());
+        input.push_back(static_cast<uint8_t>(port >> 8));
+        input.push_back(static_cast<uint8_t>(port));
+        ASSERT_EQ(owner_of_client6(six, rte_cpu_to_be_16(port), workers, OwnerHash::toeplitz),
+                  toeplitz(key, 40, input) & (workers - 1));
+    }
+}
+
+// Hardware steering puts a connection's packets on its owner's queue, but not an ICMP error a
+// router or real server sends about it: that is handed to the owner, which forwards it.
+TEST_F(Pipeline, WithHardwareSteeringAnIcmpErrorReachesItsConnectionsOwner)
+{
+    shared_->worker_count = 2;
+    shared_->owner_hash = OwnerHash::toeplitz;
+    shared_->hardware_steering = true;
+    rte_ring* rings[4] = {nullptr, rte_ring_create("hs01", 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ),
+                          rte_ring_create("hs10", 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ), nullptr};
+    shared_->handoff_rings.assign(rings, rings + 4);
+    uint16_t port = 40000;
+    while (owner_of_client(rte_cpu_to_be_32(client_ip), rte_cpu_to_be_16(port), 2, OwnerHash::toeplitz) != 1) ++port;
+    // The NIC steered the SYN to worker 1's queue.
+    w_->worker_id = 1;
+    Frame syn = from_client(port).tcp(SYN);
+    rte_mbuf* m = mbuf_of(syn.bytes(), ext_port);
+    process_burst(*w_, &m, 1);
+    const Bytes to_rs = take(int_port).at(0);
+    EXPECT_EQ(w_->counters.handed_off, 0u);
+    ASSERT_EQ(w_->conns.size(), 1u);
+
+    // rs1's ICMP error is hashed on its own addresses: it lands on worker 0, which hands it off.
+    w_->worker_id = 0;
+    Frame icmp = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0]).dst(client_ip).icmp(3, 4).with_payload(as_string(to_rs, 14, 28));
+    icmp.icmp_id = 0;
+    icmp.icmp_seq = 1400;
+    m = mbuf_of(icmp.bytes(), int_port);
+    process_burst(*w_, &m, 1);
+    EXPECT_EQ(w_->counters.handed_off, 1u);
+    EXPECT_EQ(take(ext_port).size(), 0u);
+
+    w_->worker_id = 1;
+    rte_mbuf* received[4];
+    ASSERT_EQ(receive_handed_off(*w_, received, 4), 1u);
+    process_burst(*w_, received, 1, true);
+    const Bytes syn_bytes = syn.bytes();
+    Frame expected = Frame(icmp).from(ext_mac).to(client_mac).src(vip).with_ttl(63)
+                         .with_payload(std::string(syn_bytes.begin() + 14, syn_bytes.begin() + 42));
+    const auto sent = take(ext_port);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0], expected.bytes());
+    EXPECT_EQ(w_->counters.icmp_related, 1u);
+    shared_->worker_count = 1;
+    shared_->owner_hash = OwnerHash::crc;
+    shared_->hardware_steering = false;
     rte_ring_free(rings[1]);
     rte_ring_free(rings[2]);
 }

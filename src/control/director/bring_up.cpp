@@ -369,25 +369,29 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
 
 void Director::steer_to_owners()
 {
-    // Hardware steering replaces the hand-off only when every port can do it: a connection's
-    // two directions usually arrive on different ports.
-    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    // At start, before any worker runs: the NIC's hash becomes the owner function only when
+    // every port steers (a connection's two directions usually arrive on different ports), and
+    // stays it for as long as the director runs.
+    std::vector<std::pair<uint16_t, uint16_t>> queue_counts(rx_queue_counts_.begin(), rx_queue_counts_.end());
     std::string why;
-    steering_.clear();
-    for (const auto& [port_id, rx_queues] : rx_queue_counts_) {
-        auto s = std::make_unique<PortSteering>();
-        why = s->install(port_id, snapshot->vips, rx_queues);
-        if (!why.empty()) break;
-        steering_.push_back(std::move(s));
-    }
-    if (why.empty() && config_.dataplane.workers == rx_queue_counts_.begin()->second) {
-        shared_.hardware_steering = true;
-        log::info("rte_flow steers each client to its worker's queue on every port: no hand-off");
-        return;
-    }
-    steering_.clear();
-    shared_.hardware_steering = false;
-    log::info("software hand-off between workers ({})", why.empty() ? "RX queues differ from workers" : why);
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    shared_.owner_hash = steering_.start(config_.dataplane.workers, queue_counts, snapshot->vips, why);
+    shared_.hardware_steering = steering_.active();
+    if (steering_.active())
+        log::info("rte_flow steers each client to its worker's queue on every port; what it cannot steer is handed off");
+    else
+        log::info("software hand-off between workers ({})", why);
+}
+
+void Director::resteer_vips()
+{
+    // A port whose new rules fail keeps its old ones; what they do not steer (a new VIP's
+    // clients) is handed off to the same owners.
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    for (const std::string& refused : steering_.update(snapshot->vips))
+        log::warning("steering rules for the new VIPs refused, the old rules stay and the new VIPs' packets are "
+                     "handed off: {}",
+                     refused);
 }
 
 void Director::stop()

@@ -149,7 +149,8 @@ private:
     std::string create_sync_rings(dataplane::WorkerContext& w, int socket);
     void configure_sync(const Config& config);
     void poll_sync();
-    void steer_to_owners();
+    void steer_to_owners();   // at start: chooses the owner function
+    void resteer_vips();      // after a reload: the VIPs' rules, never the owner function
     void update_overload();
     void log_counters() const;
     void log_service_table(const Config& config) const;
@@ -174,7 +175,7 @@ private:
     std::unique_ptr<dataplane::PersistenceTable> templates_;
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
     std::vector<unsigned> worker_lcores_;
-    std::vector<std::unique_ptr<dataplane::PortSteering>> steering_;
+    dataplane::Steering steering_;
     std::vector<std::unique_ptr<sched::LocalityTable>> locality_tables_;
     std::vector<uint16_t> kernel_ports_;              // TAP ports of the exception path
     std::vector<KernelRoute> kernel_routes_;       // the ones this process added

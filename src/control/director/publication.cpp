@@ -243,7 +243,7 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
     // console may be the one asking.
     listeners_changed_ = next.console != config_.console || next.metrics_listen != config_.metrics_listen;
     // The rules name the VIPs: a change may have changed them.
-    if (shared_.hardware_steering) steer_to_owners();
+    if (shared_.hardware_steering) resteer_vips();
     for (const NeighborConfig& n : next.neighbors)
         add_static_neighbor(n);
     config_ = next;

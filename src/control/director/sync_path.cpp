@@ -73,8 +73,10 @@ void Director::poll_sync()
     const unsigned worker_count = static_cast<unsigned>(workers_.size());
     sync_.receive([&](const SyncRecord& r) {
         const rte_be16_t port = rte_cpu_to_be_16(r.client_port);
-        const unsigned owner = r.is_ipv6() ? owner_of_client6(Ipv6Address{r.client_ip.bytes()}, port, worker_count)
-                                           : owner_of_client(rte_cpu_to_be_32(r.client_ip.ipv4()), port, worker_count);
+        const unsigned owner = r.is_ipv6()
+                                   ? owner_of_client6(Ipv6Address{r.client_ip.bytes()}, port, worker_count, shared_.owner_hash)
+                                   : owner_of_client(rte_cpu_to_be_32(r.client_ip.ipv4()), port, worker_count,
+                                                     shared_.owner_hash);
         SyncRecord copy = r;
         return rte_ring_sp_enqueue_elem(workers_[owner]->sync_in, &copy, sizeof copy) == 0;
     });
