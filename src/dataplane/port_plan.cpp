@@ -1,6 +1,7 @@
 #include "dataplane/port_plan.hpp"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 namespace fulcrum::dataplane {
@@ -136,6 +137,33 @@ std::string check_pool(uint32_t mbufs, const PoolDemand& demand)
            ", " + n(demand.workers) + " workers' bursts and waiting frames " + n(demand.per_worker * demand.workers) +
            ", and the pool's caches on " + n(demand.lcores) + " lcores " + n(uint64_t{demand.cache_size} * demand.lcores) +
            "; at least " + n(demand.total()) + " are needed";
+}
+
+std::vector<rte_ether_addr> multicast_macs(std::span<const rte_be32_t> ipv4_groups,
+                                           std::span<const Ipv6Address> ipv6_unicast)
+{
+    std::vector<rte_ether_addr> out;
+    // RFC 1112 6.4: 01:00:5e and the group's low 23 bits.
+    const auto add_ipv4 = [&](rte_be32_t group) {
+        const uint32_t g = rte_be_to_cpu_32(group);
+        out.push_back({{0x01, 0x00, 0x5e, static_cast<uint8_t>((g >> 16) & 0x7f), static_cast<uint8_t>(g >> 8),
+                        static_cast<uint8_t>(g)}});
+    };
+    // RFC 2464 7: 33:33 and the group's last four bytes.
+    const auto add_ipv6 = [&](uint8_t b12, uint8_t b13, uint8_t b14, uint8_t b15) {
+        out.push_back({{0x33, 0x33, b12, b13, b14, b15}});
+    };
+    add_ipv4(RTE_BE32(0xe0000012));    // 224.0.0.18, VRRP
+    for (rte_be32_t group : ipv4_groups) add_ipv4(group);
+    add_ipv6(0, 0, 0, 0x01);           // ff02::1, all nodes
+    add_ipv6(0, 0, 0, 0x12);           // ff02::12, VRRP
+    // RFC 4291 2.7.1: ff02::1:ff00:0/104 and the address's last three bytes.
+    for (const Ipv6Address& a : ipv6_unicast) add_ipv6(0xff, a.bytes[13], a.bytes[14], a.bytes[15]);
+    const auto key = [](const rte_ether_addr& m) { return std::to_array(m.addr_bytes); };
+    std::sort(out.begin(), out.end(), [&](const rte_ether_addr& a, const rte_ether_addr& b) { return key(a) < key(b); });
+    out.erase(std::unique(out.begin(), out.end(), [&](const rte_ether_addr& a, const rte_ether_addr& b) { return key(a) == key(b); }),
+              out.end());
+    return out;
 }
 
 }  // namespace fulcrum::dataplane

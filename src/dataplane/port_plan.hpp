@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/ipv6.hpp"
+
 namespace fulcrum::dataplane {
 
 // The parts of rte_eth_dev_info that set-up decides by.
@@ -80,5 +82,13 @@ struct PoolDemand {
 
 // "" when a pool of `mbufs` covers `demand`, else an error naming the numbers.
 std::string check_pool(uint32_t mbufs, const PoolDemand& demand);
+
+// The multicast MACs a port must let in when its device filters multicast and refuses
+// allmulticast: VRRP's groups (224.0.0.18, ff02::12) for keepalived behind the TAP, IPv6's
+// all-nodes group, the solicited-node group of each IPv6 address in `ipv6_unicast` (the port's,
+// its link-local one, the VIPs: neighbour discovery asks there), and `ipv4_groups` (the sync
+// group). Sorted, each once: a NIC's list has room for few.
+std::vector<rte_ether_addr> multicast_macs(std::span<const rte_be32_t> ipv4_groups,
+                                           std::span<const Ipv6Address> ipv6_unicast);
 
 }  // namespace fulcrum::dataplane

@@ -170,3 +170,31 @@ TEST(PortPlan, ThePoolIsCheckedAgainstDescriptorsBurstsAndCaches)
     EXPECT_EQ(check_pool(38400, demand), "");
     EXPECT_NE(check_pool(38399, demand), "");
 }
+
+// A NIC that filters multicast and refuses allmulticast is given the groups the director needs:
+// VRRP, the sync group, IPv6 all-nodes and each address's solicited-node group, mapped to MACs
+// as RFC 1112 and RFC 2464 say, each once.
+TEST(PortPlan, MulticastListHoldsTheGroupsTheDirectorNeeds)
+{
+    const auto text = [](const rte_ether_addr& m) {
+        char buffer[RTE_ETHER_ADDR_FMT_SIZE];
+        rte_ether_format_addr(buffer, sizeof buffer, &m);
+        return std::string(buffer);
+    };
+    const auto six = [](std::initializer_list<uint8_t> last) {
+        Ipv6Address a;
+        a.bytes[0] = 0x20;
+        a.bytes[1] = 0x01;
+        size_t at = 16 - last.size();
+        for (uint8_t b : last) a.bytes[at++] = b;
+        return a;
+    };
+    const std::vector<rte_be32_t> groups{rte_cpu_to_be_32(0xe0800051)};   // 224.128.0.81: bit 23 is not mapped
+    const std::vector<Ipv6Address> unicast{six({0xab, 0x12, 0x34, 0x56}), six({0x01, 0x12, 0x34, 0x56}),
+                                           six({0x00, 0x00, 0x01})};
+    std::vector<std::string> macs;
+    for (const rte_ether_addr& m : multicast_macs(groups, unicast)) macs.push_back(text(m));
+    EXPECT_EQ(macs, (std::vector<std::string>{"01:00:5E:00:00:12", "01:00:5E:00:00:51", "33:33:00:00:00:01",
+                                              "33:33:00:00:00:12", "33:33:FF:00:00:01", "33:33:FF:12:34:56"}));
+    EXPECT_EQ(multicast_macs({}, {}).size(), 3u);
+}

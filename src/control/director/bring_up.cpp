@@ -151,10 +151,14 @@ std::string Director::start(const Config& config, const std::string& config_path
         if (auto e = port_start(port_id, planned[i].plan, planned[i].request, shared_.pool); !e.empty())
             return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
         rx_queue_counts_[port_id] = rx_queues;
-        // VRRP (224.0.0.18) and connection sync are multicast, which a NIC filters unless told.
-        if (int rc = rte_eth_allmulticast_enable(port_id); rc != 0)
-            log::warning("interface {}: the device does not accept all multicast ({}): VRRP and connection sync "
-                         "may not reach the kernel interface", iface.name, rte_strerror(-rc));
+        // VRRP (224.0.0.18), connection sync and IPv6 neighbour discovery are multicast, which a
+        // NIC filters unless told: all of it, or else the groups the director needs.
+        if (int rc = rte_eth_allmulticast_enable(port_id); rc != 0) {
+            multicast_listed_[port_id] = false;
+            log::info("interface {}: the device does not accept all multicast ({}): it is given the groups the "
+                      "director needs instead",
+                      iface.name, rte_strerror(-rc));
+        }
 
         PortInfo& info = shared_.ports[port_id];
         info.port_id = port_id;
@@ -257,6 +261,7 @@ std::string Director::start(const Config& config, const std::string& config_path
     if (auto e = publish(config); !e.empty()) return e;
     configure_health(config);
     if (workers > 1) steer_to_owners();
+    list_multicast();
     for (const NeighborConfig& n : config.neighbors)
         add_static_neighbor(n);
 
@@ -381,6 +386,28 @@ void Director::steer_to_owners()
         log::info("rte_flow steers each client to its worker's queue on every port; what it cannot steer is handed off");
     else
         log::info("software hand-off between workers ({})", why);
+}
+
+void Director::list_multicast()
+{
+    const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
+    std::vector<rte_be32_t> groups;
+    if (config_.sync.enabled()) groups.push_back(rte_cpu_to_be_32(config_.sync.group));
+    for (auto& [port_id, refused] : multicast_listed_) {
+        const PortInfo& port = shared_.ports[port_id];
+        std::vector<Ipv6Address> unicast = port.local_ips6;
+        unicast.push_back(port.link_local);
+        unicast.insert(unicast.end(), snapshot->vips6.begin(), snapshot->vips6.end());
+        std::vector<rte_ether_addr> macs = multicast_macs(groups, unicast);
+        const int rc = rte_eth_dev_set_mc_addr_list(port_id, macs.data(), static_cast<uint32_t>(macs.size()));
+        // Said once: a virtual device refuses on every reload alike.
+        if (rc != 0 && !refused)
+            log::warning("interface {}: the device takes neither all multicast nor a list of {} groups ({}): VRRP, "
+                         "connection sync and IPv6 neighbour discovery reach it only if it does not filter multicast "
+                         "(af_packet does not)",
+                         port.name, macs.size(), rte_strerror(-rc));
+        refused = rc != 0;
+    }
 }
 
 void Director::resteer_vips()

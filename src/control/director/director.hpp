@@ -151,6 +151,9 @@ private:
     void poll_sync();
     void steer_to_owners();   // at start: chooses the owner function
     void resteer_vips();      // after a reload: the VIPs' rules, never the owner function
+    // The multicast groups of the ports that refuse allmulticast (their addresses' and the VIPs'
+    // solicited-node groups, VRRP, the sync group), at start and after each reload.
+    void list_multicast();
     void update_overload();
     void log_counters() const;
     void log_service_table(const Config& config) const;
@@ -176,6 +179,7 @@ private:
     std::vector<std::unique_ptr<dataplane::WorkerContext>> workers_;
     std::vector<unsigned> worker_lcores_;
     dataplane::Steering steering_;
+    std::map<uint16_t, bool> multicast_listed_;   // ports given a multicast list: whether it was refused
     std::vector<std::unique_ptr<sched::LocalityTable>> locality_tables_;
     std::vector<uint16_t> kernel_ports_;              // TAP ports of the exception path
     std::vector<KernelRoute> kernel_routes_;       // the ones this process added

@@ -248,6 +248,7 @@ std::string Director::apply_checked(const Config& next, std::string_view what)
         add_static_neighbor(n);
     config_ = next;
     configure_sync(next);
+    list_multicast();
     announce_addresses();
     log::info("applied configuration from {}", what);
     return {};
