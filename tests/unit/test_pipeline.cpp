@@ -787,6 +787,32 @@ TEST_F(Defense, FloodModeForwardsHashScheduledDrAndTunFlowsWithoutConnections)
     EXPECT_EQ(w_->counters.sloppy_connections, 2u);
 }
 
+// During a flood a DR flow's packet that sloppy_tcp would have opened a connection with goes on
+// without one, as any mid-flow packet of such a flow: it opens nothing, so drop_packet, which
+// refuses new connections, does not refuse it.
+TEST_F(Defense, DuringAFloodSloppyMidFlowPacketsOfDrFlowsAreNotNewConnections)
+{
+    control::Config c = config_;
+    c.services[2].scheduler = "sh";  // DR, port 8001
+    c.dataplane.sloppy_tcp = true;
+    c.dataplane.defense = {.drop_packet = defense_always, .flood_mode = defense_always, .am_droprate = 2};
+    republish(c);
+    next_second();
+    for (uint16_t port = 40000; port < 40006; ++port) {
+        Frame ack = from_client(port, 8001).tcp(ACK).with_payload("GET");
+        expect_forwarded(ack.bytes(), ext_port, int_port, Frame(ack).from(int_mac).to(rs_mac[1]).bytes());
+    }
+    EXPECT_EQ(w_->counters.stateless_forwarded, 6u);
+    EXPECT_EQ(drops(DropReason::drop_packet), 0u);
+    EXPECT_EQ(w_->conns.size(), 0u);
+    // A SYN does ask for a connection, which drop_packet refuses one time in two.
+    std::string refused;
+    for (uint16_t port = 41000; port < 41004; ++port)
+        refused += run(from_client(port, 8001).tcp(SYN).bytes(), ext_port).kind == Verdict::Kind::drop ? 'x' : '.';
+    take(int_port);
+    EXPECT_EQ(refused, "x.x.");
+}
+
 TEST_F(Defense, FloodModeAutomaticStartsWhenTheTableIsShort)
 {
     build("rr", {1, 1, 1}, 64);
@@ -2057,6 +2083,30 @@ TEST(StableIds, HistoryIsTheKernelsLastWeightAndOrderOfAddition)
     h = build({{rs1, 0}, {rs2, 5}});
     EXPECT_EQ(h[0].last_weight, 0u);  // back with weight 0: its old weight is gone
     EXPECT_GT(h[0].added, h[1].added);  // and it is now the newest
+}
+
+// build_snapshot itself: a configuration it refuses part-way (here a later service with more real
+// servers than a service may have) leaves the kernel-order history as the last good build left it.
+TEST_F(Pipeline, ARefusedBuildLeavesTheRealServersHistoryAsItWas)
+{
+    control::Config good = config_;   // http: rs1, rs2, rs3, weight 1 each
+    control::Config bad = good;
+    bad.services[0].real_servers.erase(bad.services[0].real_servers.begin() + 1);   // rs2 gone...
+    control::ServiceConfig huge{IpAddress(vip), 9000, Protocol::tcp, "rr", ForwardMethod::dr, {}};
+    for (uint32_t i = 0; i <= max_real_servers_per_service; ++i)
+        huge.real_servers.push_back({IpAddress(ipv4(10, 1, 0, 0) + i), 9000, 1, ForwardMethod::dr});
+    bad.services.push_back(huge);                                                      // ...and refused
+    EXPECT_NE(World::republish(bad), "");
+    control::Config quiesced = good;
+    quiesced.services[0].real_servers[1].weight = 0;
+    republish(quiesced);
+    const ServiceEntry& http = snapshot_->services[0];
+    const auto destinations = snapshot_->destinations_of(http);
+    ASSERT_EQ(destinations.size(), 3u);
+    // rs2 was never out of what is published: it keeps its last weight and its place.
+    EXPECT_EQ(destinations[1].weight, 0u);
+    EXPECT_EQ(destinations[1].last_weight, 1u);
+    EXPECT_LT(destinations[1].added, destinations[2].added);
 }
 
 namespace {
