@@ -411,6 +411,14 @@ TEST_F(Pipeline, IPv6NeighboursAreLearnedOnlyFromAnswersAndLinkLocalOnesPerLink)
     EXPECT_EQ(run(ns.bytes(), ext_port).kind, Verdict::Kind::transmit);
     take(ext_port);
     EXPECT_TRUE(learned().empty());
+    // An advertisement sent to one of our addresses that nobody asked for (no solicited flag)
+    // makes no entry either; the same answering a solicitation does.
+    const Ip6 newcomer = ipv6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x78);
+    const Mac newcomer_mac{0x02, 0xcc, 0, 0, 0, 0x78};
+    run(advertisement6(newcomer_mac, ext_mac, newcomer, ext_ip6, override_only, newcomer_mac), ext_port);
+    EXPECT_TRUE(learned().empty());
+    run(advertisement6(newcomer_mac, ext_mac, newcomer, ext_ip6, solicited_override, newcomer_mac), ext_port);
+    EXPECT_EQ(learned().size(), 1u);
 }
 
 TEST_F(Pipeline, NoNeighbourIsLearnedFromAnOffLinkSender)
