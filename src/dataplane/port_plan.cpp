@@ -1,7 +1,10 @@
 #include "dataplane/port_plan.hpp"
 
+#include <linux/if_packet.h>
+
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <string>
 
 namespace fulcrum::dataplane {
@@ -113,11 +116,29 @@ PortPlan plan_port(const DeviceCapabilities& device, const PortRequest& request)
     return plan;
 }
 
-uint32_t mbuf_data_room_for(std::span<const uint16_t> mtus)
+uint32_t mbuf_data_room_for(std::span<const uint16_t> mtus, uint32_t device_frame)
 {
-    uint32_t room = RTE_MBUF_DEFAULT_DATAROOM;
+    uint32_t room = std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, device_frame);
     for (uint16_t mtu : mtus) room = std::max(room, frame_length(mtu));
     return room;
+}
+
+uint32_t af_packet_frame_data(std::string_view device)
+{
+    if (!device.starts_with("net_af_packet")) return 0;
+    constexpr uint32_t default_frame = 2048;
+    constexpr uint32_t header = TPACKET2_HDRLEN - sizeof(sockaddr_ll);
+    uint32_t frame = default_frame;
+    for (size_t at = device.find(','); at != std::string_view::npos; at = device.find(',', at + 1)) {
+        const std::string_view arg = device.substr(at + 1, device.find(',', at + 1) - (at + 1));
+        if (!arg.starts_with("framesz=")) continue;
+        uint32_t n = 0;
+        const std::string_view digits = arg.substr(8);
+        // Anything else the PMD itself refuses at probe time.
+        if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc{} || n <= header) return 0;
+        frame = n;
+    }
+    return frame - header;
 }
 
 void PoolDemand::add_port(const PortPlan& plan, const PortRequest& request)

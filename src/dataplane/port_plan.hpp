@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/ipv6.hpp"
@@ -64,7 +65,14 @@ PortPlan plan_port(const DeviceCapabilities& device, const PortRequest& request)
 // MTUs where that is longer. Every received frame then fits one mbuf, on every device, and the
 // parser never meets a chain; scattered RX would save memory on the NICs that offer it at the
 // price of a parser that walks segments (docs/nics.md).
-uint32_t mbuf_data_room_for(std::span<const uint16_t> mtus);
+// `device_frame` is the most any device of the ports copies into one mbuf whatever the MTU
+// (af_packet's frame size less its header: af_packet_frame_data), which the mbufs must hold too.
+uint32_t mbuf_data_room_for(std::span<const uint16_t> mtus, uint32_t device_frame = 0);
+
+// What one af_packet frame carries into an mbuf, from the device string's `framesz=` (DPDK's
+// default 2048) less the packet header the PMD counts (TPACKET2_HDRLEN less the sockaddr_ll):
+// its RX queue setup refuses mbufs with less room. 0 for any other device.
+uint32_t af_packet_frame_data(std::string_view device);
 
 // The mbufs that can be out of the pool at once: every RX descriptor filled, every TX
 // descriptor holding a frame sent, each worker's bursts and staged frames, frames waiting for

@@ -7,6 +7,7 @@ Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-*.log, rs*.log, gene
 """
 
 import os
+import re
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
@@ -98,9 +99,22 @@ def check_rr_director(checks, stops):
 
 
 def check_wrr_director(checks, stops):
-    director = L.Director("wrr", L.nat_config("lab-wrr", "wrr", WRR_WEIGHTS), WRR_WEIGHTS)
+    # Its af_packet devices with ring frames of 4096 bytes: the PMD copies up to 4064 into one
+    # mbuf and refuses a pool whose mbufs hold less, so the director must size them from framesz.
+    path = L.nat_config("lab-wrr", "wrr", WRR_WEIGHTS)
+    text = open(path).read()
+    text, n = re.subn(r'(iface=dir-(?:ext|int))"', r'\1,framesz=4096,blocksz=4096"', text)
+    assert n == 2, "conf/lab-nat.yaml: expected two af_packet devices"
+    with open(path, "w") as f:
+        f.write(text)
+    director = L.Director("wrr", path, WRR_WEIGHTS)
     director.start()
     ready, detail = director.wait_ready()
+    log = open(director.log_path).read() if os.path.exists(director.log_path) else ""
+    rooms = re.findall(r"mbufs of (\d+) bytes", log)
+    checks.report("af_packet_framesz_4096", ready and rooms == ["4064"],
+                  f"ready: {ready}; the log says mbufs of {rooms or 'the default'} bytes (want 4064)"
+                  + ("" if ready else f"; {detail}"))
     want = [WRR_COUNT * w // sum(WRR_WEIGHTS) for w in WRR_WEIGHTS]
     if not ready:
         checks.report("http_wrr_321_600", False, f"director not ready: {detail}")

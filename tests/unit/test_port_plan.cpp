@@ -198,3 +198,19 @@ TEST(PortPlan, MulticastListHoldsTheGroupsTheDirectorNeeds)
                                               "33:33:00:00:00:12", "33:33:FF:00:00:01", "33:33:FF:12:34:56"}));
     EXPECT_EQ(multicast_macs({}, {}).size(), 3u);
 }
+
+// af_packet copies a whole ring frame's worth into one mbuf and its RX queue set-up refuses
+// mbufs with less room than that: the pool's mbufs follow `framesz=` (2048 unless given), less
+// the 32 bytes of packet header the PMD counts (TPACKET2_HDRLEN less the sockaddr_ll).
+TEST(PortPlan, AfPacketFrameSizeSetsTheMbufsRoom)
+{
+    EXPECT_EQ(af_packet_frame_data("net_af_packet0,iface=dir-ext"), 2016u);
+    EXPECT_EQ(af_packet_frame_data("net_af_packet1,iface=dir-int,framesz=4096,blocksz=4096"), 4064u);
+    EXPECT_EQ(af_packet_frame_data("net_af_packet1,framesz=16384,iface=dir-int"), 16352u);
+    EXPECT_EQ(af_packet_frame_data("net_tap0,iface=x"), 0u);
+    EXPECT_EQ(af_packet_frame_data("0000:03:00.0"), 0u);
+    EXPECT_EQ(af_packet_frame_data("net_af_packet0,iface=a,framesz=lots"), 0u);
+    EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{1500}, 2016), uint32_t{RTE_MBUF_DEFAULT_DATAROOM});
+    EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{1500}, 4064), 4064u);
+    EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{9000}, 4064), 9014u);
+}

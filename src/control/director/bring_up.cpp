@@ -91,8 +91,12 @@ std::string Director::start(const Config& config, const std::string& config_path
     // Every port's set-up is decided from what its device offers before anything is created:
     // the pool's mbufs must hold the longest frame, and be enough for every descriptor.
     std::vector<uint16_t> mtus;
-    for (const InterfaceConfig& iface : config.interfaces) mtus.push_back(iface.mtu);
-    const uint32_t data_room = mbuf_data_room_for(mtus);
+    uint32_t device_frame = 0;
+    for (const InterfaceConfig& iface : config.interfaces) {
+        mtus.push_back(iface.mtu);
+        device_frame = std::max(device_frame, af_packet_frame_data(iface.device));
+    }
+    const uint32_t data_room = mbuf_data_room_for(mtus, device_frame);
     struct PlannedPort {
         uint16_t port_id;
         PortRequest request;
@@ -133,7 +137,8 @@ std::string Director::start(const Config& config, const std::string& config_path
                                            static_cast<uint16_t>(data_room + RTE_PKTMBUF_HEADROOM), socket);
     if (shared_.pool == nullptr) return dpdk_failure("cannot create the mbuf pool");
     if (data_room > RTE_MBUF_DEFAULT_DATAROOM)
-        log::info("mbufs of {} bytes, for frames of the largest MTU, {}", data_room, *std::max_element(mtus.begin(), mtus.end()));
+        log::info("mbufs of {} bytes, for frames of the largest MTU ({}) or af_packet's frame size", data_room,
+                  *std::max_element(mtus.begin(), mtus.end()));
     // Fragments of tunnelled packets point into the original's data (no copy): they need
     // data-less mbufs of their own.
     shared_.indirect_pool = rte_pktmbuf_pool_create(
