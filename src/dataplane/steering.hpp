@@ -39,29 +39,30 @@ struct FlowCalls {
     decltype(&rte_flow_destroy) destroy = rte_flow_destroy;
 };
 
+// The rules of one port, spreading over its queues 0..queues-1.
 class PortSteering {
 public:
-    explicit PortSteering(FlowCalls calls = {}) : calls_(calls) {}
+    PortSteering(uint16_t port_id, uint16_t queues, FlowCalls calls = {})
+        : calls_(calls), port_id_(port_id), queues_(queues) {}
     PortSteering(const PortSteering&) = delete;
     PortSteering& operator=(const PortSteering&) = delete;
     ~PortSteering() { clear(); }
 
-    // Installs the rules for `vips` on `port_id`, spreading over queues 0..queues-1: the first
-    // time every rule; later the rules of new VIPs, then the removal of those of VIPs that left,
-    // so that there is no moment without rules. Returns an empty string, or why the device cannot
-    // steer so; then the rules installed before stay, untouched.
-    std::string install(uint16_t port_id, const std::vector<rte_be32_t>& vips, uint16_t queues);
+    // Installs the rules for `vips`: the first time every rule; later the rules of new VIPs, then
+    // the removal of those of VIPs that left, so that there is no moment without rules. Returns an
+    // empty string, or why the device cannot steer so; then the rules installed before stay,
+    // untouched.
+    std::string install(const std::vector<rte_be32_t>& vips);
 
-    size_t rules() const { return flows_.size(); }
     uint16_t port() const { return port_id_; }
     void clear();
 
 private:
     FlowCalls calls_;
-    uint16_t port_id_ = 0;
+    uint16_t port_id_;
+    uint16_t queues_;
     std::map<rte_be32_t, rte_flow*> vip_rules_;
     rte_flow* catch_all_ = nullptr;
-    std::vector<rte_flow*> flows_;   // all of them
 };
 
 // The rules of every port, and the owner function they allow.
@@ -72,7 +73,7 @@ public:
     // At start, before any worker runs: the NIC's hash (toeplitz) when every port of
     // `rx_queue_counts` (port id, RX queues) takes the rules, else crc with no rule left anywhere
     // and `why` saying what refused. The answer is the owner function for the director's life.
-    OwnerHash start(unsigned workers, const std::vector<std::pair<uint16_t, uint16_t>>& rx_queue_counts,
+    OwnerHash start(unsigned workers, const std::map<uint16_t, uint16_t>& rx_queue_counts,
                     const std::vector<rte_be32_t>& vips, std::string& why);
 
     // After a reload, the VIPs' rules on every port that steers. A port that refuses keeps its
@@ -84,13 +85,7 @@ public:
 
 private:
     FlowCalls calls_;
-    std::vector<std::pair<std::unique_ptr<PortSteering>, uint16_t>> ports_;   // and its queues
+    std::vector<std::unique_ptr<PortSteering>> ports_;
 };
-
-// Whether `workers` workers can take the NIC's hash as their owner function: more than one, a
-// power of two (an indirection table filled round-robin then maps a hash to queue hash mod
-// workers, whatever its size), and every port with exactly one RX queue per worker. "" when
-// they can, else why not.
-std::string steering_refused(unsigned workers, const std::vector<uint16_t>& rx_queue_counts);
 
 }  // namespace fulcrum::dataplane

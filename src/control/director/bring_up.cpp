@@ -382,10 +382,9 @@ void Director::steer_to_owners()
     // At start, before any worker runs: the NIC's hash becomes the owner function only when
     // every port steers (a connection's two directions usually arrive on different ports), and
     // stays it for as long as the director runs.
-    std::vector<std::pair<uint16_t, uint16_t>> queue_counts(rx_queue_counts_.begin(), rx_queue_counts_.end());
     std::string why;
     const ServiceSnapshot* snapshot = shared_.snapshot.load(std::memory_order_acquire);
-    shared_.owner_hash = steering_.start(config_.dataplane.workers, queue_counts, snapshot->vips, why);
+    shared_.owner_hash = steering_.start(config_.dataplane.workers, rx_queue_counts_, snapshot->vips, why);
     shared_.hardware_steering = steering_.active();
     if (steering_.active())
         log::info("rte_flow steers each client to its worker's queue on every port; what it cannot steer is handed off");
