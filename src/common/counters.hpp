@@ -42,6 +42,10 @@ namespace fulcrum::dataplane {
     X(neighbor_unresolved, "next hop did not answer ARP in time, or too many packets waiting")     \
     X(too_big_df, "TUN: larger than the egress MTU with DF set; ICMP fragmentation-needed sent")      \
     X(fragmentation_failed, "TUN: the outer packet could not be fragmented")                       \
+    X(vlan_untagged, "untagged, on a device whose interfaces are all on VLANs")                      \
+    X(vlan_unknown, "tagged with a VLAN no interface of its device is on, or tagged twice")          \
+    X(vlan_untaggable, "leaving on a VLAN, without room for the tag (shared or no headroom)")      \
+    X(kernel_too_big, "for the director itself, longer than its kernel interface's MTU takes")         \
     X(chain_unsendable, "a chain (fragment) its port cannot send, not copied into one mbuf")       \
     X(no_headroom, "no room in front of the packet for the outer header")                          \
     X(real_server_gone, "its real server left the service (expire_nodest_conn)")                   \

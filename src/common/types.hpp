@@ -12,9 +12,13 @@
 
 namespace fulcrum {
 
-// DPDK ports one process drives, the interfaces' and their kernel TAPs': the workers' arrays
-// are indexed by port id, and the configuration checker counts against it.
-inline constexpr unsigned max_ports = 8;
+// DPDK ports one process drives, the interfaces' and their kernel TAPs', have ids below
+// max_device_ports. An interface on a VLAN of a device is a port of its own to the dataplane,
+// with an id from max_device_ports up: the workers' arrays are indexed by port id up to
+// max_ports, and the configuration checker counts against both.
+inline constexpr unsigned max_device_ports = 8;
+inline constexpr unsigned max_vlan_interfaces = 8;
+inline constexpr unsigned max_ports = max_device_ports + max_vlan_interfaces;
 
 // IPv4 addresses are kept in host byte order everywhere outside the packet bytes themselves.
 using Ipv4 = uint32_t;

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <sched.h>
 #include <string>
 #include <vector>
@@ -77,7 +78,9 @@ std::vector<std::string> eal_arguments(const control::Config& config, const std:
     }
     args.insert(args.end(), {"--lcores", lcores});
     bool any_pci = false;
+    std::set<std::string> named;  // the VLANs of one device name it once
     for (const control::InterfaceConfig& iface : config.interfaces) {
+        if (!named.insert(iface.device).second) continue;
         if (dataplane::is_pci_address(iface.device)) {
             args.insert(args.end(), {"-a", iface.device});
             any_pci = true;

@@ -46,7 +46,7 @@ void tell_control(WorkerContext& w, const rte_arp_ipv4& data, const PortInfo& po
 
 }  // namespace
 
-Verdict arp_receive(WorkerContext& w, uint8_t* frame, const PortInfo& port)
+Verdict arp_receive(WorkerContext& w, const rte_mbuf* m, uint8_t* frame, const PortInfo& port)
 {
     auto* eth = header_at<rte_ether_hdr>(frame, 0);
     auto* arp = header_at<rte_arp_hdr>(frame, sizeof(rte_ether_hdr));
@@ -58,7 +58,7 @@ Verdict arp_receive(WorkerContext& w, uint8_t* frame, const PortInfo& port)
     tell_control(w, arp->arp_data, port);
     // The kernel behind the exception path asks for its neighbours itself: it hears the answers.
     if (arp->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY) && port.kernel_port != no_port)
-        return egress_to_kernel(w, port.kernel_port);
+        return egress_to_kernel(w, m, port.kernel_port);
     if (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || !answers_for(w, port, arp->arp_data.arp_tip))
         return Verdict::drop(DropReason::arp_not_for_us);
 

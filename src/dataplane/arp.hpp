@@ -15,7 +15,7 @@ namespace fulcrum::dataplane {
 // An ARP frame received on `port`. A request for one of our addresses or a VIP is turned into
 // its reply in place (transmit on the same port). What the frame says about its sender goes
 // to the control core, which owns the neighbour table.
-Verdict arp_receive(WorkerContext& w, uint8_t* frame, const PortInfo& port);
+Verdict arp_receive(WorkerContext& w, const rte_mbuf* m, uint8_t* frame, const PortInfo& port);
 
 // A broadcast ARP request from `sender_ip` for `target_ip`; with sender_ip == target_ip it is a
 // gratuitous announcement. nullptr when the pool is empty.

@@ -6,6 +6,7 @@
 #include "dataplane/arp.hpp"
 #include "dataplane/nd.hpp"
 #include "dataplane/packet.hpp"
+#include "dataplane/vlan.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -193,8 +194,12 @@ void egress_retry_pending(WorkerContext& w)
     retry_pending<Ipv6Address>(w);
 }
 
-Verdict egress_to_kernel(WorkerContext& w, uint16_t kernel_port)
+Verdict egress_to_kernel(WorkerContext& w, const rte_mbuf* m, uint16_t kernel_port)
 {
+    // A TAP may take less than its port (net_tap's MTU stops at 1504): the kernel would never
+    // see the frame, and the TAP would count it only as an error of its own.
+    if (m->pkt_len > w.shared->ports[kernel_port].mtu + uint32_t{RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN})
+        return Verdict::drop(DropReason::kernel_too_big);
     // One "byte" per frame: the meter counts frames.
     if (rte_meter_srtcm_color_blind_check(&w.kernel_meter, &w.shared->kernel_meter_profile, w.now, 1) != RTE_COLOR_GREEN)
         return Verdict::drop(DropReason::kernel_rate_limited);
@@ -204,6 +209,14 @@ Verdict egress_to_kernel(WorkerContext& w, uint16_t kernel_port)
 
 void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m)
 {
+    if (const PortInfo& out = w.shared->ports[port_id]; out.vlan != 0) {
+        if (!vlan_tag(m, out)) {
+            ++w.counters.drop(DropReason::vlan_untaggable);
+            rte_pktmbuf_free(m);
+            return;
+        }
+        port_id = out.device_port;
+    }
     // A fragment is a header mbuf and an indirect one over the original's data; a device without
     // multi-segment TX would send the header alone, or worse (docs/nics.md).
     if (m->nb_segs > 1 && !w.shared->ports[port_id].sends_chains && rte_pktmbuf_linearize(m) != 0) {

@@ -35,8 +35,9 @@ void egress_retry_pending(WorkerContext& w);
 // Stages `m` for transmission on `port_id`; flushes that port's stage first when it is full.
 void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m);
 
-// Hands a frame for the director itself to the kernel's TAP port, within the worker's rate limit.
-Verdict egress_to_kernel(WorkerContext& w, uint16_t kernel_port);
+// Hands a frame for the director itself to the kernel's TAP port, within the worker's rate limit
+// and the TAP's MTU.
+Verdict egress_to_kernel(WorkerContext& w, const rte_mbuf* m, uint16_t kernel_port);
 
 // Transmits every staged frame; what the TX queue does not take is freed and counted.
 void egress_flush(WorkerContext& w);

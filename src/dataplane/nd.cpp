@@ -144,7 +144,7 @@ Verdict nd_receive(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const ParsedPa
             tell_control(w, port, target, *link_layer, solicited && answers_for(w, port, destination),
                          (message[4] & flag_override) != 0);
         // The kernel behind the port resolves its own neighbours: it hears the answers.
-        if (port.kernel_port != no_port) return egress_to_kernel(w, port.kernel_port);
+        if (port.kernel_port != no_port) return egress_to_kernel(w, m, port.kernel_port);
         return Verdict::drop(DropReason::nd_not_for_us);
     }
 

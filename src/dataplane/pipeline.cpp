@@ -17,6 +17,7 @@
 #include "dataplane/martian.hpp"
 #include "dataplane/parse.hpp"
 #include "dataplane/sync.hpp"
+#include "dataplane/vlan.hpp"
 
 namespace fulcrum::dataplane {
 
@@ -90,7 +91,7 @@ bool needs_connection_lookup(const ParsedPacket& p)
         // joined and drops the rest.
         const uint16_t kernel_port = w.shared->ports[m->port].kernel_port;
         if (kernel_port == no_port) return Verdict::drop(DropReason::not_for_us);
-        return egress_to_kernel(w, kernel_port);
+        return egress_to_kernel(w, m, kernel_port);
     }
     if (w.shared->is_local(p.key.dst_ip) || snapshot.kernel_holds(m->port, p.key.dst_ip)) {
         if (icmp_is_echo_request(frame, p)) return answer_echo(w, m, frame, p);
@@ -101,7 +102,7 @@ bool needs_connection_lookup(const ParsedPacket& p)
             if (p.key.proto == IPPROTO_ICMP) return answer_echo(w, m, frame, p);
             return Verdict::drop(DropReason::local_unhandled);
         }
-        return egress_to_kernel(w, kernel_port);
+        return egress_to_kernel(w, m, kernel_port);
     }
     return Verdict::drop(DropReason::not_for_us);
 }
@@ -111,12 +112,14 @@ Verdict receive_stage(WorkerContext& w, rte_mbuf* m, ParsedPacket& p)
 {
     // Frames from the PMDs used here arrive in one segment; a chained one is judged by its
     // first segment, which always holds the headers parse needs or fails its length checks.
-    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
     if (m->port >= max_ports) return Verdict::drop(DropReason::not_for_us);
+    if (vlan_needs_receive(m, w.shared->ports[m->port]))
+        if (const Verdict v = vlan_receive(w, m); v.settled()) return v;
+    auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
     const PortInfo& port = w.shared->ports[m->port];
     Verdict v = parse_frame(frame, rte_pktmbuf_data_len(m), port.mac, p);
     if (v.settled()) return v;
-    if (p.is_arp) return arp_receive(w, frame, port);
+    if (p.is_arp) return arp_receive(w, m, frame, port);
     if (m->pkt_len > p.frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - p.frame_length));
     return Verdict::next();
 }

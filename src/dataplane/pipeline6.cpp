@@ -92,12 +92,12 @@ Verdict classify_ipv6(WorkerContext& w, rte_mbuf* m, uint8_t* frame, const Parse
     if (key.dst_ip.is_multicast()) {
         // MLD, VRRP for IPv6, and whatever the kernel joined: it knows its groups.
         if (kernel_port == no_port) return Verdict::drop(DropReason::not_for_us);
-        return egress_to_kernel(w, kernel_port);
+        return egress_to_kernel(w, m, kernel_port);
     }
     if (local) {
         if (icmp6_is_echo_request(frame, p)) return answer_echo(w, m, frame, p);
         if (kernel_port == no_port) return Verdict::drop(DropReason::local_unhandled);
-        return egress_to_kernel(w, kernel_port);
+        return egress_to_kernel(w, m, kernel_port);
     }
     return Verdict::drop(DropReason::not_for_us);
 }

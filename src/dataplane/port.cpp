@@ -4,7 +4,14 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 namespace fulcrum::dataplane {
@@ -14,6 +21,22 @@ namespace {
 std::string failure(const char* what, int error)
 {
     return std::string(what) + ": " + rte_strerror(error < 0 ? -error : error);
+}
+
+// What the PMD's own mtu_set would do, were ethdev to let it: SIOCSIFMTU on the link.
+std::string set_link_mtu(const std::string& link, uint16_t mtu)
+{
+    ifreq request{};
+    if (link.size() >= sizeof(request.ifr_name)) return "kernel link name " + link + " is too long";
+    link.copy(request.ifr_name, link.size());
+    request.ifr_mtu = mtu;
+    const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return std::string("socket: ") + std::strerror(errno);
+    const int rc = ioctl(s, SIOCSIFMTU, &request);
+    const int error = errno;
+    close(s);
+    if (rc != 0) return "setting " + link + "'s MTU to " + std::to_string(mtu) + ": " + std::strerror(error);
+    return {};
 }
 
 }  // namespace
@@ -79,13 +102,16 @@ std::string port_start(uint16_t port_id, const PortPlan& plan, const PortRequest
     // rte_eth_dev_configure took the MTU (rxmode.mtu) for the drivers that program it at start;
     // the others set it now. A device without the operation keeps what it has, which must then
     // be the configured MTU: frames up to it are what the director sends.
-    if (int rc = rte_eth_dev_set_mtu(port_id, request.mtu); rc != 0) {
+    if (int rc = rte_eth_dev_set_mtu(port_id, plan.device_mtu); rc != 0) {
         uint16_t current = 0;
-        if (rc != -ENOTSUP) return failure(("setting the MTU to " + std::to_string(request.mtu)).c_str(), rc);
-        if (rte_eth_dev_get_mtu(port_id, &current) != 0 || current != request.mtu)
+        if (rc != -ENOTSUP) return failure(("setting the MTU to " + std::to_string(plan.device_mtu)).c_str(), rc);
+        if (rte_eth_dev_get_mtu(port_id, &current) != 0 || current != plan.device_mtu)
             return "the device cannot set its MTU, which is " + std::to_string(current) + ", not the configured " +
-                   std::to_string(request.mtu);
+                   std::to_string(plan.device_mtu);
     }
+    // After ethdev's: af_packet's own mtu_set writes the link's MTU too.
+    if (plan.link_mtu != 0)
+        if (auto e = set_link_mtu(request.kernel_link, plan.link_mtu); !e.empty()) return e;
     if (int rc = rte_eth_dev_start(port_id); rc != 0) return failure("start", rc);
     return {};
 }

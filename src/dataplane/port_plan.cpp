@@ -52,6 +52,17 @@ DeviceCapabilities capabilities_of(const rte_eth_dev_info& info)
     return d;
 }
 
+uint16_t largest_mtu(const DeviceCapabilities& device)
+{
+    // As ethdev checks an MTU (eth_dev_validate_mtu): a device's overhead is what its longest
+    // frame adds to its largest MTU, or an Ethernet header and FCS where it gives no largest MTU.
+    const uint32_t overhead = device.max_mtu != UINT16_MAX && device.max_rx_frame > device.max_mtu
+                                  ? device.max_rx_frame - device.max_mtu
+                                  : uint32_t{RTE_ETHER_HDR_LEN} + RTE_ETHER_CRC_LEN;
+    if (device.max_rx_frame <= overhead) return 0;
+    return static_cast<uint16_t>(std::min<uint32_t>(device.max_mtu, device.max_rx_frame - overhead));
+}
+
 uint32_t frame_length(uint16_t mtu) { return uint32_t{mtu} + RTE_ETHER_HDR_LEN; }
 
 PortPlan plan_port(const DeviceCapabilities& device, const PortRequest& request)
@@ -63,19 +74,27 @@ PortPlan plan_port(const DeviceCapabilities& device, const PortRequest& request)
                      " are needed" + (device.driver == "net_af_packet" ? " (raise its qpairs=)" : "");
         return plan;
     }
-    if (request.mtu < device.min_mtu || request.mtu > device.max_mtu) {
+    plan.device_mtu = request.mtu;
+    if (request.mtu > largest_mtu(device) && !request.kernel_link.empty() && request.mtu >= device.min_mtu) {
+        plan.device_mtu = largest_mtu(device);
+        plan.link_mtu = request.mtu;
+        plan.notes.push_back("ethdev takes an MTU of at most " + n(plan.device_mtu) + " for the device (" +
+                             device.driver + "), a constant of its PMD: " + request.kernel_link +
+                             ", the kernel link it is, gets MTU " + n(request.mtu) + " directly");
+    } else if (request.mtu < device.min_mtu || request.mtu > device.max_mtu) {
         plan.error = "MTU " + n(request.mtu) + " is outside what the device (" + device.driver + ") takes, " +
                      n(device.min_mtu) + " to " + n(device.max_mtu);
         return plan;
-    }
-    // As ethdev checks an MTU (eth_dev_validate_mtu): a device's overhead is what its longest
-    // frame adds to its largest MTU, or an Ethernet header and FCS where it gives no largest MTU.
-    const uint32_t overhead = device.max_mtu != UINT16_MAX && device.max_rx_frame > device.max_mtu
-                                  ? device.max_rx_frame - device.max_mtu
-                                  : uint32_t{RTE_ETHER_HDR_LEN} + RTE_ETHER_CRC_LEN;
-    if (request.mtu + overhead > device.max_rx_frame) {
+    } else if (request.mtu > largest_mtu(device)) {
+        const uint32_t overhead = device.max_rx_frame - largest_mtu(device);
         plan.error = "MTU " + n(request.mtu) + " needs frames of " + n(request.mtu + overhead) + " bytes, the device (" +
                      device.driver + ") receives at most " + n(device.max_rx_frame);
+        return plan;
+    }
+    if (request.whole_frame != 0 && frame_length(request.mtu) > request.whole_frame) {
+        plan.error = "frames of " + n(frame_length(request.mtu)) + " bytes (MTU " + n(request.mtu) +
+                     ") do not fit the device's (" + device.driver + ") frames, which hold " + n(request.whole_frame) +
+                     (device.driver == "net_af_packet" ? " (raise its framesz= and blocksz=)" : "");
         return plan;
     }
     const uint32_t frame = frame_length(request.mtu);
@@ -89,7 +108,7 @@ PortPlan plan_port(const DeviceCapabilities& device, const PortRequest& request)
                      " bytes, the pool's hold " + n(request.mbuf_data_room);
         return plan;
     }
-    plan.conf.rxmode.mtu = request.mtu;
+    plan.conf.rxmode.mtu = plan.device_mtu;
 
     if (request.rx_queues > 1) {
         plan.rss_hash = wanted_rss & device.rss_hash_types;
@@ -123,22 +142,37 @@ uint32_t mbuf_data_room_for(std::span<const uint16_t> mtus, uint32_t device_fram
     return room;
 }
 
-uint32_t af_packet_frame_data(std::string_view device)
+namespace {
+
+// af_packet's `framesz=` (DPDK's default 2048), or 0 for another device or a value the PMD
+// itself refuses at probe time.
+uint32_t af_packet_frame_size(std::string_view device)
 {
     if (!device.starts_with("net_af_packet")) return 0;
-    constexpr uint32_t default_frame = 2048;
-    constexpr uint32_t header = TPACKET2_HDRLEN - sizeof(sockaddr_ll);
-    uint32_t frame = default_frame;
+    uint32_t frame = 2048;
     for (size_t at = device.find(','); at != std::string_view::npos; at = device.find(',', at + 1)) {
         const std::string_view arg = device.substr(at + 1, device.find(',', at + 1) - (at + 1));
         if (!arg.starts_with("framesz=")) continue;
-        uint32_t n = 0;
         const std::string_view digits = arg.substr(8);
-        // Anything else the PMD itself refuses at probe time.
-        if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec != std::errc{} || n <= header) return 0;
-        frame = n;
+        if (std::from_chars(digits.data(), digits.data() + digits.size(), frame).ec != std::errc{}) return 0;
     }
-    return frame - header;
+    return frame;
+}
+
+}  // namespace
+
+uint32_t af_packet_frame_data(std::string_view device)
+{
+    constexpr uint32_t header = TPACKET2_HDRLEN - sizeof(sockaddr_ll);
+    const uint32_t frame = af_packet_frame_size(device);
+    return frame > header ? frame - header : 0;
+}
+
+uint32_t af_packet_whole_frame(std::string_view device)
+{
+    constexpr uint32_t mac_offset = TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - RTE_ETHER_HDR_LEN;
+    const uint32_t frame = af_packet_frame_size(device);
+    return frame > mac_offset ? frame - mac_offset : 0;
 }
 
 void PoolDemand::add_port(const PortPlan& plan, const PortRequest& request)

@@ -42,11 +42,21 @@ struct PortRequest {
     uint16_t mtu = 1500;
     uint16_t descriptors = 1024;         // per queue, before the device's limits
     uint32_t mbuf_data_room = RTE_MBUF_DEFAULT_DATAROOM;  // packet bytes one mbuf of the pool holds
+    // The kernel interface whose MTU is the port's, for the PMDs that are a kernel link's
+    // (af_packet's iface=): "" for a NIC. ethdev takes no MTU above such a PMD's constant
+    // max_rx_pktlen (af_packet 1518), though the link carries more; the plan then gives ethdev
+    // what it takes and the link the configured MTU (link_mtu).
+    std::string kernel_link;
+    // The longest frame the device delivers whole, where it has a limit of its own
+    // (af_packet_whole_frame); 0 = none.
+    uint32_t whole_frame = 0;
 };
 
 struct PortPlan {
     std::string error;                   // non-empty: the port cannot be set up so, and why (with numbers)
     rte_eth_conf conf{};                 // for rte_eth_dev_configure
+    uint16_t device_mtu = 0;             // what ethdev is told (rxmode.mtu, rte_eth_dev_set_mtu)
+    uint16_t link_mtu = 0;               // set on request.kernel_link after ethdev's; 0 = not needed
     uint16_t rx_descriptors = 0;         // per queue, within the device's limits
     uint16_t tx_descriptors = 0;
     // The device sends chains (RTE_ETH_TX_OFFLOAD_MULTI_SEGS): fragments of tunnelled packets are
@@ -55,6 +65,10 @@ struct PortPlan {
     uint64_t rss_hash = 0;               // what RSS spreads by; 0 = every frame on queue 0
     std::vector<std::string> notes;      // what was left off and why, for the log
 };
+
+// The largest MTU ethdev accepts for the device: its max_mtu, and no more than its longest
+// frame less the overhead ethdev assumes (eth_dev_validate_mtu).
+uint16_t largest_mtu(const DeviceCapabilities& device);
 
 // The longest frame a port with `mtu` receives, as an mbuf holds it (the FCS stripped).
 uint32_t frame_length(uint16_t mtu);
@@ -73,6 +87,12 @@ uint32_t mbuf_data_room_for(std::span<const uint16_t> mtus, uint32_t device_fram
 // default 2048) less the packet header the PMD counts (TPACKET2_HDRLEN less the sockaddr_ll):
 // its RX queue setup refuses mbufs with less room. 0 for any other device.
 uint32_t af_packet_frame_data(std::string_view device);
+
+// The longest frame an af_packet ring frame holds whole, from `framesz=` (default 2048): the
+// kernel puts a frame at TPACKET_ALIGN(TPACKET2_HDRLEN + 16) less its Ethernet header (66 bytes
+// in) and truncates what does not fit, and the PMD passes the stump on (tpacket_rcv; the PMD
+// reads tp_snaplen, not tp_len). 0 for any other device.
+uint32_t af_packet_whole_frame(std::string_view device);
 
 // The mbufs that can be out of the pool at once: every RX descriptor filled, every TX
 // descriptor holding a frame sent, each worker's bursts and staged frames, frames waiting for

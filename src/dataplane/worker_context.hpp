@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/conn_table.hpp"
@@ -63,6 +64,15 @@ struct PortInfo {
     // The TAP port of the exception path: the kernel gets what is addressed to the director and
     // not handled here, and what it sends there goes out of this port. no_port = none.
     uint16_t kernel_port = no_port;
+    // An interface on a VLAN of a device (vlan.hpp): its frames leave by `device_port` with this
+    // VLAN id in their tag. 0 = untagged: the port is the device's own.
+    uint16_t vlan = 0;
+    uint16_t device_port = 0;
+    // On a device's own port: the ports of the interfaces on its VLANs, as (VLAN id, port), few
+    // enough to scan; and whether the device is an interface untagged too (else its untagged
+    // frames are dropped).
+    std::vector<std::pair<uint16_t, uint16_t>> vlan_ports;
+    bool untagged = true;
 
     // The address to send ARP requests for `target` from: ours in the subnet holding it.
     rte_be32_t source_for(rte_be32_t target) const;

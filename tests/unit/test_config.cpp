@@ -314,7 +314,7 @@ timeouts: { tcpfin: 10 }
 )"),
               (Lines{
                   "t.yaml:2:58: interfaces[0]: unknown key \"speed\" in interface (expected one of: name, device, "
-                  "address, mtu, queues, kernel_interface)",
+                  "vlan, address, mtu, queues, kernel_interface)",
                   "t.yaml:3:1: unknown key \"routing\" at the top level (expected one of: dataplane, interfaces, "
                   "routes, neighbors, services, timeouts, console, metrics, high_availability, sync, announce)",
                   "t.yaml:4:14: dataplane: unknown key \"cores\" in dataplane (expected one of: workers, eal, "
@@ -439,7 +439,7 @@ TEST(ConfigErrors, EmptyListEntriesPointAtTheirDash)
 services:
 )"),
               (Lines{
-                  "t.yaml:3:3: interfaces[1]: expected a mapping (keys: name, device, address, mtu, queues, "
+                  "t.yaml:3:3: interfaces[1]: expected a mapping (keys: name, device, vlan, address, mtu, queues, "
                   "kernel_interface), found an empty value",
               }));
 }
@@ -2087,7 +2087,7 @@ interfaces:
   - { name: d, device: net_null3, address: 10.0.3.1/24, kernel_interface: false }
   - { name: e, device: net_null4, address: 10.0.4.1/24 }
 )"),
-              (Lines{"t.yaml:6:5: interfaces[4]: the interfaces and their kernel interfaces need 9 or more ports; at "
+              (Lines{"t.yaml:6:5: interfaces[4]: the devices and the kernel interfaces need 9 or more ports; at "
                      "most 8 are supported (kernel_interface: false saves one)"}));
 }
 
@@ -2491,4 +2491,44 @@ TEST(ConfigConsole, MistakesAreRefusedWithTheirPlace)
     EXPECT_EQ(errors_of(two_interfaces + "console: { socket: /" + std::string(107, 'a') + " }\n").size(), 1u);
     EXPECT_EQ(errors_of(two_interfaces + "console: { allow_remote: sometimes }\n").size(), 1u);
     EXPECT_EQ(errors_of(two_interfaces + "console: { password: x }\n").size(), 1u);
+}
+
+// 802.1Q: one device carries an interface per VLAN and one untagged, all with the same device
+// string, MTU and queues.
+TEST(ConfigGood, VlansOfOneDevice)
+{
+    const Config c = good(R"(interfaces:
+  - { name: ext, device: "net_af_packet0,iface=trunk", address: 10.0.0.1/24 }
+  - { name: v100, device: "net_af_packet0,iface=trunk", vlan: 100, address: 10.100.0.1/24 }
+  - { name: v200, device: "net_af_packet0,iface=trunk", vlan: 200, address: 10.200.0.1/24, kernel_interface: false }
+)");
+    ASSERT_EQ(c.interfaces.size(), 3u);
+    EXPECT_EQ(c.interfaces[0].vlan, 0u);
+    EXPECT_EQ(c.interfaces[1].vlan, 100u);
+    EXPECT_EQ(c.interfaces[2].vlan, 200u);
+    EXPECT_EQ(c.interfaces[1].kernel_interface, "fl-v100");
+}
+
+TEST(ConfigErrors, VlansOfOneDeviceAreOnePort)
+{
+    EXPECT_EQ(errors_of(R"(interfaces:
+  - { name: v100, device: "net_af_packet0,iface=trunk", vlan: 100, address: 10.100.0.1/24 }
+  - { name: again, device: "net_af_packet0,iface=trunk", vlan: 100, address: 10.101.0.1/24 }
+  - { name: other, device: "net_af_packet0,iface=trunk,qpairs=2", vlan: 200, address: 10.200.0.1/24 }
+  - { name: jumbo, device: "net_af_packet0,iface=trunk", vlan: 300, address: 10.30.0.1/24, mtu: 9000 }
+  - { name: zero, device: net_tap1, vlan: 0, address: 10.40.0.1/24 }
+  - { name: big, device: net_tap2, vlan: 4095, address: 10.50.0.1/24 }
+)"),
+              (Lines{
+                  "t.yaml:3:28: interfaces[1].device: duplicate device \"net_af_packet0\" VLAN 100 (first defined at "
+                  "line 2)",
+                  "t.yaml:4:28: interfaces[2].device: device \"net_af_packet0,iface=trunk,qpairs=2\" is interface "
+                  "v100's too, as \"net_af_packet0,iface=trunk\": the interfaces of one device give the same device "
+                  "string",
+                  "t.yaml:5:28: interfaces[3].device: interface jumbo shares device \"net_af_packet0,iface=trunk\" "
+                  "with interface v100, whose mtu (1500) or queues (0) differ from these (9000, 0): the VLANs of a "
+                  "device share its port",
+                  "t.yaml:6:43: interfaces[4].vlan: expected an integer from 1 to 4094, found \"0\"",
+                  "t.yaml:7:42: interfaces[5].vlan: expected an integer from 1 to 4094, found \"4095\"",
+              }));
 }

@@ -27,6 +27,7 @@
 #include "dataplane/persistence.hpp"
 #include "dataplane/pipeline.hpp"
 #include "dataplane/steering.hpp"
+#include "dataplane/vlan.hpp"
 #include "dataplane/worker.hpp"
 #include "fixtures/packet_builder.hpp"
 #include "fixtures/world.hpp"
@@ -2737,4 +2738,171 @@ TEST(PortSubnets, Ipv6PrefixesMatchBitForBit)
     // Lengths 0..128 against bits 0..127: bit i differs inside a prefix of length > i.
     EXPECT_EQ(refused, 128u * 129u / 2u);
     EXPECT_EQ(matched, 129u * 128u - 128u * 129u / 2u);
+}
+
+// A jumbo port's TAP stays at net_tap's MTU (1504): a longer frame for the director itself is
+// dropped where it is counted, not left to the TAP to fail. Its limit allows a VLAN tag's 4 bytes.
+TEST_F(KernelPath, AFrameLongerThanTheTapTakesIsDroppedAndCounted)
+{
+    shared_->ports[ext_port].mtu = 9000;
+    shared_->ports[ext_kernel].mtu = 1504;
+    const auto datagram = [&](size_t payload) {
+        return Frame{}.from(client_mac).to(ext_mac).src(client_ip, 5000).dst(ext_ip, 53).udp()
+            .with_payload(std::string(payload, 'x')).bytes();
+    };
+    ASSERT_EQ(datagram(1480).size(), 1504u + 18u);
+    expect_to_kernel(datagram(1480), ext_port, ext_kernel);
+    expect_dropped(datagram(1481), ext_port, DropReason::kernel_too_big);
+    EXPECT_EQ(w_->counters.drop(DropReason::kernel_too_big), 1u);
+    EXPECT_EQ(w_->counters.to_kernel, 1u);
+}
+
+namespace {
+
+// `frame` with an 802.1Q tag after its MAC addresses.
+Bytes tagged(const Bytes& frame, uint16_t tci)
+{
+    Bytes out(frame.begin(), frame.begin() + 12);
+    out.insert(out.end(), {0x81, 0x00, static_cast<uint8_t>(tci >> 8), static_cast<uint8_t>(tci & 0xff)});
+    out.insert(out.end(), frame.begin() + 12, frame.end());
+    return out;
+}
+
+// ext's device carries VLAN 100 too: the interface v100, a port of its own (max_device_ports),
+// with 10.100.0.1/24, where a client 10.100.0.2 sits; set up as Director::start does.
+class Vlans : public Pipeline {
+protected:
+    static constexpr uint16_t v100_port = fulcrum::max_device_ports;
+    static constexpr uint32_t v100_ip = ipv4(10, 100, 0, 1);
+    static constexpr uint32_t v100_client = ipv4(10, 100, 0, 2);
+    static constexpr Mac v100_client_mac{0x02, 0xcc, 0, 0, 0x01, 0x02};
+
+    void SetUp() override
+    {
+        Pipeline::SetUp();
+        PortInfo& v = shared_->ports[v100_port];
+        v.port_id = v100_port;
+        v.name = "v100";
+        v.mac = ether(ext_mac);
+        v.vlan = 100;
+        v.device_port = ext_port;
+        v.addresses = {{v100_ip, 24}};
+        v.local_ips = {rte_cpu_to_be_32(v100_ip)};
+        v.link_local = link_local_of(v.mac);
+        shared_->ports[ext_port].vlan_ports = {{100, v100_port}};
+        shared_->port_count = v100_port + 1u;
+        shared_->local_ips.push_back(rte_cpu_to_be_32(v100_ip));
+        std::sort(shared_->local_ips.begin(), shared_->local_ips.end());
+        neighbors_->update(rte_cpu_to_be_32(v100_client), ether(v100_client_mac), v100_port, true);
+        control::Config c = config_;
+        control::InterfaceConfig v100{"v100", "net_null0", {{v100_ip, 24}}, 1500};
+        v100.vlan = 100;
+        c.interfaces.push_back(v100);
+        interface_ports_["v100"] = v100_port;
+        republish(c);
+    }
+
+    static Frame from_v100_client(uint16_t client_port)
+    {
+        return Frame{}.from(v100_client_mac).to(ext_mac).src(v100_client, client_port).dst(vip, 80);
+    }
+
+    // Runs `frame` in on ext's device and expects exactly `expected` staged on `device`.
+    void expect_sent(const Bytes& frame, uint16_t device, const Bytes& expected)
+    {
+        const Verdict v = run(frame, ext_port);
+        ASSERT_EQ(v.kind, Verdict::Kind::transmit) << drop_reason_names[static_cast<size_t>(v.reason)];
+        const auto sent = take(device);
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0], expected);
+        EXPECT_EQ(take(v100_port).size(), 0u);  // nothing is ever staged on an interface of a VLAN
+    }
+};
+
+}  // namespace
+
+// The tag picks the interface: a client on VLAN 100 reaches the VIP (NAT to rs1, untagged on
+// int), and rs1's answer goes back to it tagged 100 on ext's device, rewritten from the VIP.
+TEST_F(Vlans, ATaggedConnectionIsForwardedAndAnsweredOnItsVlan)
+{
+    const Bytes syn = from_v100_client(40000).tcp(SYN).bytes();
+    expect_sent(tagged(syn, 100), int_port,
+                Frame(from_v100_client(40000).tcp(SYN)).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    const Frame answer = Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(v100_client, 40000).tcp(SYN | ACK);
+    const Verdict v = run(answer.bytes(), int_port);
+    ASSERT_EQ(v.kind, Verdict::Kind::transmit);
+    const auto sent = take(ext_port);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0], tagged(Frame(answer).from(ext_mac).to(v100_client_mac).src(vip, 80).with_ttl(63).bytes(), 100));
+    EXPECT_EQ(w_->counters.connections_created, 1u);
+}
+
+// Devices that strip the tag themselves report it in vlan_tci: the same interface.
+TEST_F(Vlans, AStrippedTagPicksTheSameInterface)
+{
+    const Bytes syn = from_v100_client(40001).tcp(SYN).bytes();
+    rte_mbuf* m = mbuf_of(syn, ext_port);
+    m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+    m->vlan_tci = 100 | (5 << 13);  // a priority too, which changes nothing
+    process_burst(*w_, &m, 1);
+    const auto sent = take(int_port);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0], Frame(from_v100_client(40001).tcp(SYN)).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    // Its answer is tagged in software: the tag is the interface's, whatever the device did.
+    run(Frame{}.from(rs_mac[0]).to(int_mac).src(rs_ip[0], 8080).dst(v100_client, 40001).tcp(SYN | ACK).bytes(), int_port);
+    const auto back = take(ext_port);
+    ASSERT_EQ(back.size(), 1u);
+    ASSERT_GE(back[0].size(), 16u);
+    EXPECT_EQ(Bytes(back[0].begin() + 12, back[0].begin() + 16), (Bytes{0x81, 0x00, 0x00, 100}));
+}
+
+// ARP for the VLAN interface's address is answered on that VLAN, and only there.
+TEST_F(Vlans, ArpIsAnsweredOnTheVlanOfTheAddress)
+{
+    Arp request;
+    request.src_mac = request.sender_mac = v100_client_mac;
+    request.sender_ip = v100_client;
+    request.target_ip = v100_ip;
+    Arp reply;
+    reply.src_mac = reply.sender_mac = ext_mac;
+    reply.eth_dst = reply.target_mac = v100_client_mac;
+    reply.op = 2;
+    reply.sender_ip = v100_ip;
+    reply.target_ip = v100_client;
+    expect_sent(tagged(request.bytes(), 100), ext_port, tagged(reply.bytes(), 100));
+    // Untagged, the address is not ext's.
+    expect_dropped(request.bytes(), ext_port, DropReason::arp_not_for_us);
+}
+
+TEST_F(Vlans, UnknownVlansAndUntaggedFramesOnATrunkAreDropped)
+{
+    const Bytes syn = from_v100_client(40002).tcp(SYN).bytes();
+    expect_dropped(tagged(syn, 200), ext_port, DropReason::vlan_unknown);
+    // A second tag inside VLAN 100's (802.1ad stacking) is not an interface of the device.
+    expect_dropped(tagged(tagged(syn, 300), 100), ext_port, DropReason::unsupported_ethertype);
+    // VID 0, a priority tag, is the untagged interface's: ext's client reaches the VIP.
+    expect_sent(tagged(from_client(40003).tcp(SYN).bytes(), 3 << 13), int_port,
+                Frame(from_client(40003).tcp(SYN)).from(int_mac).to(rs_mac[0]).dst(rs_ip[0], 8080).bytes());
+    // A device whose interfaces are all on VLANs takes no untagged frame.
+    shared_->ports[ext_port].untagged = false;
+    expect_dropped(from_client(40004).tcp(SYN).bytes(), ext_port, DropReason::vlan_untagged);
+    expect_dropped(tagged(from_client(40005).tcp(SYN).bytes(), 0), ext_port, DropReason::vlan_untagged);
+    EXPECT_EQ(w_->counters.drop(DropReason::vlan_unknown), 1u);
+    // A frame too short to hold a tag is not believed to have one.
+    expect_dropped(Bytes{ext_mac.begin(), ext_mac.end()}, ext_port, DropReason::vlan_untagged);
+}
+
+// A frame handed to its owner has been through vlan_receive on the worker that took it in: the
+// owner must not read its tag again (the device's stripped-tag flag is cleared with the tag).
+TEST_F(Vlans, AHandedOffFrameIsNotUntaggedTwice)
+{
+    rte_mbuf* m = mbuf_of(from_v100_client(40006).tcp(SYN).bytes(), ext_port);
+    m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+    m->vlan_tci = 100;
+    ASSERT_FALSE(vlan_receive(*w_, m).settled());
+    EXPECT_EQ(m->port, v100_port);
+    EXPECT_EQ(m->ol_flags & (RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED), 0u);
+    process_burst(*w_, &m, 1, true);
+    EXPECT_EQ(take(int_port).size(), 1u);
+    EXPECT_EQ(w_->counters.drop(DropReason::vlan_unknown), 0u);
 }

@@ -214,3 +214,45 @@ TEST(PortPlan, AfPacketFrameSizeSetsTheMbufsRoom)
     EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{1500}, 4064), 4064u);
     EXPECT_EQ(mbuf_data_room_for(std::vector<uint16_t>{9000}, 4064), 9014u);
 }
+
+// af_packet is a kernel link: ethdev refuses it an MTU above 1500 (max_rx_pktlen 1518, a
+// constant of the PMD), though the link carries jumbo frames. The plan gives ethdev 1500 and the
+// link the configured MTU, provided the ring's frames hold such frames whole; a NIC with the
+// same limit is refused.
+TEST(PortPlan, AfPacketJumboFramesGoToItsKernelLink)
+{
+    const std::string device = "net_af_packet0,iface=dir-ext,framesz=10240,blocksz=20480";
+    EXPECT_EQ(af_packet_whole_frame(device), 10240u - 66u);
+    EXPECT_EQ(af_packet_whole_frame("net_af_packet0,iface=dir-ext"), 1982u);
+    EXPECT_EQ(af_packet_whole_frame("net_tap0,iface=x"), 0u);
+    EXPECT_EQ(largest_mtu(fixture::nics::af_packet), 1500u);
+    EXPECT_EQ(largest_mtu(fixture::nics::tap), 1504u);
+    EXPECT_EQ(largest_mtu(fixture::nics::ixgbe), fixture::nics::ixgbe.max_mtu);
+
+    const uint32_t room = mbuf_data_room_for(std::vector<uint16_t>{9000}, af_packet_frame_data(device));
+    const PortRequest jumbo{1, 1, 9000, 1024, room, "dir-ext", af_packet_whole_frame(device)};
+    const PortPlan plan = plan_port(fixture::nics::af_packet, jumbo);
+    ASSERT_EQ(plan.error, "");
+    EXPECT_EQ(plan.device_mtu, 1500u);
+    EXPECT_EQ(plan.conf.rxmode.mtu, 1500u);
+    EXPECT_EQ(plan.link_mtu, 9000u);
+    ASSERT_FALSE(plan.notes.empty());
+    EXPECT_EQ(plan.notes.front(), "ethdev takes an MTU of at most 1500 for the device (net_af_packet), a constant of "
+                                  "its PMD: dir-ext, the kernel link it is, gets MTU 9000 directly");
+
+    // Within ethdev's limit the link is left to ethdev (af_packet's mtu_set writes it).
+    const PortPlan plain = plan_port(fixture::nics::af_packet, PortRequest{1, 1, 1500, 1024, 2048, "dir-ext", 1982});
+    EXPECT_EQ(plain.error, "");
+    EXPECT_EQ(plain.device_mtu, 1500u);
+    EXPECT_EQ(plain.link_mtu, 0u);
+
+    // The default ring frames (2048) would truncate 9014-byte frames.
+    EXPECT_EQ(plan_port(fixture::nics::af_packet, PortRequest{1, 1, 9000, 1024, 9014, "dir-ext", 1982}).error,
+              "frames of 9014 bytes (MTU 9000) do not fit the device's (net_af_packet) frames, which hold 1982 "
+              "(raise its framesz= and blocksz=)");
+    // Without a kernel link the limit is the device's.
+    EXPECT_EQ(plan_port(fixture::nics::af_packet, PortRequest{1, 1, 9000, 1024, room}).error,
+              "MTU 9000 needs frames of 9018 bytes, the device (net_af_packet) receives at most 1518");
+    EXPECT_EQ(plan_port(fixture::nics::af_packet, PortRequest{1, 1, 1501, 1024, room, "", 10174}).error,
+              "MTU 1501 needs frames of 1519 bytes, the device (net_af_packet) receives at most 1518");
+}

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -167,13 +168,18 @@ void Checker::check_interface(const Item& item)
     }
     const bool name_ok = !ic.name.empty() && errors_.size() == errors_before;
     if (!name_ok) names_complete_ = false;
+    if (auto* v = m->find("vlan"))
+        if (auto id = integer(*v, 1, 4094)) ic.vlan = static_cast<uint16_t>(*id);
     if (auto* d = m->find("device")) {
         constexpr std::string_view what =
             "a vdev specification (like \"net_af_packet0,iface=veth10\") or a PCI address (like \"0000:03:00.0\")";
         if (auto s = string(*d, what)) {
             if (auto id = device_identity(*s)) {
-                if (auto [it, fresh] = devices_.emplace(*id, line_of(d->mark)); !fresh)
-                    report(*d, fmt::format("duplicate device {} (first defined at line {})", quote(*id), it->second));
+                // One interface per VLAN of a device, and one untagged.
+                const std::string vlan = ic.vlan == 0 ? "" : fmt::format(" VLAN {}", ic.vlan);
+                if (auto [it, fresh] = devices_.emplace(*id + vlan, line_of(d->mark)); !fresh)
+                    report(*d, fmt::format("duplicate device {}{} (first defined at line {})", quote(*id), vlan,
+                                           it->second));
                 ic.device = *s;
             } else {
                 expected(*d, what);
@@ -255,7 +261,24 @@ void Checker::check_interface(const Item& item)
                                    named ? "" : " (the default, from the first 12 characters of the name): set "
                                                 "kernel_interface"));
     }
-    if (auto* d = m->find("device")) interface_devices_.push_back({*d, config_.interfaces.size()});
+    if (auto* d = m->find("device")) {
+        interface_devices_.push_back({*d, config_.interfaces.size()});
+        // The VLANs of one device are one port: one set of device arguments, MTU and queues.
+        for (const InterfaceConfig& other : config_.interfaces) {
+            // The same VLAN twice is a duplicate device, said above.
+            if (ic.device.empty() || other.vlan == ic.vlan || device_identity(other.device) != device_identity(ic.device))
+                continue;
+            if (other.device != ic.device)
+                report(*d, fmt::format("device {} is interface {}'s too, as {}: the interfaces of one device give "
+                                       "the same device string",
+                                       quote(ic.device), other.name, quote(other.device)));
+            else if (other.mtu != ic.mtu || other.queues != ic.queues)
+                report(*d, fmt::format("interface {} shares device {} with interface {}, whose mtu ({}) or queues ({}) "
+                                       "differ from these ({}, {}): the VLANs of a device share its port",
+                                       ic.name, quote(ic.device), other.name, other.mtu, other.queues, ic.mtu, ic.queues));
+            break;
+        }
+    }
     interface_items_.push_back(item);
     config_.interfaces.push_back(std::move(ic));
 }
@@ -395,14 +418,19 @@ void Checker::check_kernel_interfaces()
 {
     constexpr unsigned max_tap_queues = 16;
     if (!interfaces_clean_) return;  // the interfaces' own problems come first
-    size_t ports = 0;
+    size_t ports = 0, vlans = 0;
+    std::set<std::string> devices;
     for (size_t i = 0; i < config_.interfaces.size() && i < interface_items_.size(); ++i) {
         const InterfaceConfig& ic = config_.interfaces[i];
-        ports += ic.kernel_interface.empty() ? 1 : 2;
-        if (ports > max_ports) {
-            report(interface_items_[i], fmt::format("the interfaces and their kernel interfaces need {} or more ports; "
+        ports += devices.insert(ic.device).second + !ic.kernel_interface.empty();
+        if (ports > max_device_ports) {
+            report(interface_items_[i], fmt::format("the devices and the kernel interfaces need {} or more ports; "
                                                     "at most {} are supported (kernel_interface: false saves one)",
-                                                    ports, max_ports));
+                                                    ports, max_device_ports));
+            break;
+        }
+        if (ic.vlan != 0 && ++vlans > max_vlan_interfaces) {
+            report(interface_items_[i], fmt::format("at most {} interfaces on VLANs are supported", max_vlan_interfaces));
             break;
         }
         if (!ic.kernel_interface.empty() && config_.dataplane.workers > max_tap_queues)

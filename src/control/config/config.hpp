@@ -49,6 +49,10 @@ struct InterfaceConfig {
     std::vector<IpPrefix> addresses;
     uint16_t mtu = 1500;
     uint16_t queues = 0;                 // RX queues; 0 = one per worker
+    // The 802.1Q VLAN (1..4094) this interface is on `device`, whose frames arrive and leave
+    // with its tag; 0 = untagged. One device may carry several interfaces, one per VLAN (and one
+    // untagged), with the same device string, MTU and queues.
+    uint16_t vlan = 0;
     // The kernel TAP interface of the exception path ("fl-" + name unless set); "" = none.
     std::string kernel_interface;
     bool operator==(const InterfaceConfig&) const = default;

@@ -27,7 +27,7 @@ inline constexpr std::array<std::string_view, 15> dataplane_keys{
     "icmp_rate_limit", "sloppy_tcp", "conn_table_size_ipv6"};
 inline constexpr std::array<std::string_view, 1> listen_keys{"listen"};
 inline constexpr std::array<std::string_view, 4> console_keys{"socket", "group", "listen", "allow_remote"};
-inline constexpr std::array<std::string_view, 6> interface_keys{"name", "device", "address", "mtu", "queues",
+inline constexpr std::array<std::string_view, 7> interface_keys{"name", "device", "vlan", "address", "mtu", "queues",
                                                           "kernel_interface"};
 inline constexpr std::array<std::string_view, 3> interface_required{"name", "device", "address"};
 inline constexpr std::array<std::string_view, 3> route_keys{"dst", "via", "interface"};

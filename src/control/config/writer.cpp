@@ -122,6 +122,7 @@ std::string config_to_yaml(const Config& c)
     for (const InterfaceConfig& i : c.interfaces) {
         out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << i.name;
         out << YAML::Key << "device" << YAML::Value << YAML::DoubleQuoted << i.device;
+        if (i.vlan != 0) out << YAML::Key << "vlan" << YAML::Value << i.vlan;
         out << YAML::Key << "address" << YAML::Value << YAML::Flow << YAML::BeginSeq;
         for (const IpPrefix& p : i.addresses) out << scalar(p);
         out << YAML::EndSeq;

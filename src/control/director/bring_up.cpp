@@ -98,34 +98,44 @@ std::string Director::start(const Config& config, const std::string& config_path
     }
     const uint32_t data_room = mbuf_data_room_for(mtus, device_frame);
     struct PlannedPort {
+        std::string device;
         uint16_t port_id;
         PortRequest request;
         PortPlan plan;
     };
-    std::vector<PlannedPort> planned;
+    std::vector<PlannedPort> planned;  // one per device, in the order of its first interface
     PoolDemand demand;
     unsigned port_count = 0;
     for (const InterfaceConfig& iface : config.interfaces) {
+        // The TAP of an interface on a VLAN is a port of its own, its device is not.
+        if (!iface.kernel_interface.empty()) {
+            demand.descriptors += 2ull * workers * kernel_queue_descriptors;
+            ++port_count;
+        }
+        if (std::any_of(planned.begin(), planned.end(),
+                        [&](const PlannedPort& p) { return p.device == iface.device; }))
+            continue;
         auto port_id = find_port(iface.device);
         if (!port_id) return fmt::format("interface {}: EAL created no port for device \"{}\"", iface.name, iface.device);
-        if (*port_id >= max_ports)
-            return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id, max_ports);
+        if (*port_id >= max_device_ports)
+            return fmt::format("interface {}: port id {} is beyond the {} ports supported", iface.name, *port_id,
+                               max_device_ports);
         DeviceCapabilities device;
         if (auto e = port_capabilities(*port_id, device); !e.empty())
             return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
         const PortRequest request{iface.queues != 0 ? iface.queues : static_cast<uint16_t>(workers),
-                                  static_cast<uint16_t>(workers), iface.mtu, port_descriptors, data_room};
+                                  static_cast<uint16_t>(workers),
+                                  iface.mtu,
+                                  port_descriptors,
+                                  data_room,
+                                  af_packet_interface(iface.device),
+                                  af_packet_whole_frame(iface.device)};
         PortPlan plan = plan_port(device, request);
         if (!plan.error.empty()) return fmt::format("interface {} ({}): {}", iface.name, iface.device, plan.error);
         for (const std::string& note : plan.notes) log::info("interface {}: {}", iface.name, note);
         demand.add_port(plan, request);
         ++port_count;
-        // Its TAP: net_tap fills each RX descriptor with an mbuf of the pool at start.
-        if (!iface.kernel_interface.empty()) {
-            demand.descriptors += 2ull * workers * kernel_queue_descriptors;
-            ++port_count;
-        }
-        planned.push_back({*port_id, request, std::move(plan)});
+        planned.push_back({iface.device, *port_id, request, std::move(plan)});
     }
     demand.workers = workers;
     demand.per_worker = rx_burst_size + uint64_t{port_count} * tx_stage_size + 2 * max_pending_arp;
@@ -148,28 +158,52 @@ std::string Director::start(const Config& config, const std::string& config_path
     // From here on stop() has something to undo (ports, TAP interfaces, sysctls), even when
     // start-up fails half-way.
     running_ = true;
-    for (size_t i = 0; i < config.interfaces.size(); ++i) {
-        const InterfaceConfig& iface = config.interfaces[i];
-        const uint16_t port_id = planned[i].port_id;
-        const uint16_t rx_queues = planned[i].request.rx_queues;
-        interface_ports_[iface.name] = port_id;
-        if (auto e = port_start(port_id, planned[i].plan, planned[i].request, shared_.pool); !e.empty())
-            return fmt::format("interface {} ({}): {}", iface.name, iface.device, e);
-        rx_queue_counts_[port_id] = rx_queues;
+    for (const PlannedPort& device : planned) {
+        const uint16_t port_id = device.port_id;
+        if (auto e = port_start(port_id, device.plan, device.request, shared_.pool); !e.empty())
+            return fmt::format("device {}: {}", device.device, e);
+        device_ports_.push_back(port_id);
+        rx_queue_counts_[port_id] = device.request.rx_queues;
         // VRRP (224.0.0.18), connection sync and IPv6 neighbour discovery are multicast, which a
         // NIC filters unless told: all of it, or else the groups the director needs.
         if (int rc = rte_eth_allmulticast_enable(port_id); rc != 0) {
             multicast_listed_[port_id] = false;
-            log::info("interface {}: the device does not accept all multicast ({}): it is given the groups the "
-                      "director needs instead",
-                      iface.name, rte_strerror(-rc));
+            log::info("device {}: it does not accept all multicast ({}): it is given the groups the director needs "
+                      "instead",
+                      device.device, rte_strerror(-rc));
         }
+        // The device's own port: an interface unless all of its interfaces are on VLANs.
+        PortInfo& own = shared_.ports[port_id];
+        own.port_id = own.device_port = port_id;
+        own.name = device.device;
+        own.mtu = device.request.mtu;
+        own.sends_chains = device.plan.sends_chains;
+        own.untagged = false;
+        rte_eth_macaddr_get(port_id, &own.mac);
+        shared_.port_count = std::max<unsigned>(shared_.port_count, port_id + 1u);
+    }
+    uint16_t next_vlan_port = max_device_ports;
+    for (const InterfaceConfig& iface : config.interfaces) {
+        const PlannedPort& device = *std::find_if(planned.begin(), planned.end(),
+                                                  [&](const PlannedPort& p) { return p.device == iface.device; });
+        const uint16_t device_port = device.port_id;
+        const uint16_t rx_queues = device.request.rx_queues;
+        uint16_t port_id = device_port;
+        if (iface.vlan != 0) {
+            port_id = next_vlan_port++;
+            shared_.ports[device_port].vlan_ports.emplace_back(iface.vlan, port_id);
+        } else {
+            shared_.ports[device_port].untagged = true;
+        }
+        interface_ports_[iface.name] = port_id;
 
         PortInfo& info = shared_.ports[port_id];
         info.port_id = port_id;
+        info.device_port = device_port;
+        info.vlan = iface.vlan;
         info.name = iface.name;
         info.mtu = iface.mtu;
-        info.sends_chains = planned[i].plan.sends_chains;
+        info.sends_chains = device.plan.sends_chains;
         info.addresses = ipv4_addresses(iface);
         for (const Ipv4Prefix& prefix : info.addresses) {
             info.local_ips.push_back(rte_cpu_to_be_32(prefix.address));
@@ -180,12 +214,13 @@ std::string Director::start(const Config& config, const std::string& config_path
             info.local_ips6.push_back(Ipv6Address{prefix.address.bytes()});
             info.prefix_lengths6.push_back(prefix.length);
         }
-        rte_eth_macaddr_get(port_id, &info.mac);
+        rte_eth_macaddr_get(device_port, &info.mac);
         // The TAP has the port's MAC, so the kernel gives it this link-local address too.
         info.link_local = link_local_of(info.mac);
         shared_.port_count = std::max<unsigned>(shared_.port_count, port_id + 1u);
-        log::info("interface {} is port {} ({}), MAC {}, {} RX and {} TX queue(s)", iface.name, port_id,
-                  iface.device, format_mac(from_ether(info.mac)), rx_queues, workers);
+        log::info("interface {} is port {} ({}{}), MAC {}, {} RX and {} TX queue(s)", iface.name, port_id,
+                  iface.device, iface.vlan != 0 ? fmt::format(" VLAN {}", iface.vlan) : "",
+                  format_mac(from_ether(info.mac)), rx_queues, workers);
         if (!iface.kernel_interface.empty())
             if (auto e = start_kernel_interface(iface, port_id); !e.empty())
                 return fmt::format("interface {}: kernel interface {}: {}", iface.name, iface.kernel_interface, e);
@@ -347,19 +382,29 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     const std::string vdev = fmt::format("net_tap_fulcrum{}", kernel_ports_.size());
     uint16_t tap = 0;
     if (auto e = port_create_tap(vdev, iface.kernel_interface, from_ether(info.mac), tap); !e.empty()) return e;
-    if (tap >= max_ports) return fmt::format("port id {} is beyond the {} ports supported", tap, max_ports);
+    if (tap >= max_device_ports)
+        return fmt::format("port id {} is beyond the {} ports supported", tap, max_device_ports);
     kernel_ports_.push_back(tap);
     // Before the interface comes up: no router solicitation or duplicate-address probe may leave.
     kernel_interface_set_ipv6(iface.kernel_interface, kernel_interface_wants_ipv6(iface));
     const auto queues = static_cast<uint16_t>(config_.dataplane.workers);
     DeviceCapabilities device;
     if (auto e = port_capabilities(tap, device); !e.empty()) return e;
-    const PortRequest request{queues, queues, iface.mtu, kernel_queue_descriptors,
+    // DPDK 22.11's net_tap sends the kernel no frame longer than its ethdev MTU allows (1504),
+    // so the kernel's MTU stays there: its own connections (health checks, BGP) then announce
+    // an MSS their peers keep to. Longer frames for it are dropped (kernel_too_big).
+    const uint16_t mtu = std::min(iface.mtu, largest_mtu(device));
+    if (mtu < iface.mtu)
+        log::info("interface {}: kernel interface {} gets MTU {}, the most {} passes to the kernel", iface.name,
+                  iface.kernel_interface, mtu, device.driver);
+    const PortRequest request{queues, queues, mtu, kernel_queue_descriptors,
                               rte_pktmbuf_data_room_size(shared_.pool) - uint32_t{RTE_PKTMBUF_HEADROOM}};
     const PortPlan plan = plan_port(device, request);
     if (auto e = port_start(tap, plan, request, shared_.pool); !e.empty()) return e;
     if (auto e = kernel_interface_setup(iface.kernel_interface, iface.addresses); !e.empty()) return e;
-    if (const std::string shared = af_packet_interface(iface.device); !shared.empty()) {
+    if (const std::string shared = af_packet_interface(iface.device);
+        !shared.empty() && !std::count(silenced_links_.begin(), silenced_links_.end(), shared)) {
+        silenced_links_.push_back(shared);
         if (auto e = kernel_interface_silence(shared, kernel_settings_); !e.empty()) return e;
         log::info("interface {}: the kernel no longer answers on {} (reverse-path filter strict, ARP ignored): "
                   "its addresses are on {} now", iface.name, shared, iface.kernel_interface);
@@ -368,7 +413,7 @@ std::string Director::start_kernel_interface(const InterfaceConfig& iface, uint1
     kernel.port_id = tap;
     kernel.name = iface.kernel_interface;
     kernel.mac = info.mac;
-    kernel.mtu = iface.mtu;
+    kernel.mtu = mtu;
     kernel.sends_chains = plan.sends_chains;
     info.kernel_port = tap;
     shared_.port_count = std::max<unsigned>(shared_.port_count, tap + 1u);
@@ -399,8 +444,12 @@ void Director::list_multicast()
     if (config_.sync.enabled()) groups.push_back(rte_cpu_to_be_32(config_.sync.group));
     for (auto& [port_id, refused] : multicast_listed_) {
         const PortInfo& port = shared_.ports[port_id];
-        std::vector<Ipv6Address> unicast = port.local_ips6;
-        unicast.push_back(port.link_local);
+        // Every interface of the device: itself, and those on its VLANs.
+        std::vector<Ipv6Address> unicast{port.link_local};
+        for (unsigned id = 0; id < shared_.port_count; ++id) {
+            const PortInfo& on = shared_.ports[id];
+            if (on.device_port == port_id && on.port_id == id) unicast.insert(unicast.end(), on.local_ips6.begin(), on.local_ips6.end());
+        }
         unicast.insert(unicast.end(), snapshot->vips6.begin(), snapshot->vips6.end());
         std::vector<rte_ether_addr> macs = multicast_macs(groups, unicast);
         const int rc = rte_eth_dev_set_mc_addr_list(port_id, macs.data(), static_cast<uint32_t>(macs.size()));
@@ -446,7 +495,7 @@ void Director::stop()
     steering_.clear();
     for (auto& [target, timer] : health_timers_) rte_timer_stop_sync(&timer->timer);
     health_timers_.clear();
-    for (const auto& [name, port_id] : interface_ports_) port_stop(port_id);
+    for (uint16_t port_id : device_ports_) port_stop(port_id);
     // Closing a TAP port removes its kernel interface, and the kernel its addresses and routes.
     for (uint16_t port_id : kernel_ports_) port_stop(port_id);
     kernel_settings_restore(kernel_settings_);
@@ -475,7 +524,8 @@ void Director::stop()
 
 void Director::log_counters() const
 {
-    std::vector<std::pair<std::string, uint16_t>> ports(interface_ports_.begin(), interface_ports_.end());
+    std::vector<std::pair<std::string, uint16_t>> ports;
+    for (uint16_t port_id : device_ports_) ports.emplace_back(shared_.ports[port_id].name, port_id);
     for (uint16_t tap : kernel_ports_) ports.emplace_back(shared_.ports[tap].name, tap);
     for (const auto& [name, port_id] : ports) {
         rte_eth_stats st{};

@@ -169,6 +169,8 @@ private:
     bool listeners_changed_ = false;
     InterfacePorts interface_ports_;
     std::map<uint16_t, uint16_t> rx_queue_counts_;  // port id -> RX queues
+    std::vector<uint16_t> device_ports_;            // each device's port, once, however many VLANs it carries
+    std::vector<std::string> silenced_links_;       // af_packet links whose kernel was told to keep quiet
     StableIds ids_;
     uint64_t generation_ = 0;
     dataplane::DataplaneShared shared_;

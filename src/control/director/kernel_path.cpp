@@ -121,7 +121,9 @@ void Director::announce_addresses()
     for (unsigned port_id = 0; port_id < shared_.port_count; ++port_id) {
         const PortInfo& port = shared_.ports[port_id];
         // The kernel behind a TAP port needs no announcement of the addresses the port answers for.
-        if (port.name.empty() || std::find(kernel_ports_.begin(), kernel_ports_.end(), port_id) != kernel_ports_.end())
+        // Nor does a device whose interfaces are all on VLANs: those are ports of their own.
+        if (port.name.empty() || !port.untagged ||
+            std::find(kernel_ports_.begin(), kernel_ports_.end(), port_id) != kernel_ports_.end())
             continue;
         std::vector<rte_be32_t> addresses = port.local_ips;
         if (!snapshot->vips_follow_kernel) addresses.insert(addresses.end(), snapshot->vips.begin(), snapshot->vips.end());

@@ -60,7 +60,7 @@ std::vector<std::string> fixed_settings_changed(const Config& running, const Con
     for (size_t i = 0; interfaces_same && i < running.interfaces.size(); ++i) {
         const InterfaceConfig& a = running.interfaces[i];
         const InterfaceConfig& b = next.interfaces[i];
-        interfaces_same = a.name == b.name && a.device == b.device && a.addresses == b.addresses &&
+        interfaces_same = a.name == b.name && a.device == b.device && a.vlan == b.vlan && a.addresses == b.addresses &&
                           a.mtu == b.mtu && a.queues == b.queues && a.kernel_interface == b.kernel_interface;
     }
     if (!interfaces_same) changed.push_back("interfaces");

@@ -74,18 +74,20 @@ std::vector<InterfaceStatus> Director::interfaces() const
         InterfaceStatus s;
         s.config = iface;
         s.port = it->second;
+        // An interface on a VLAN shows its device's link and counters.
+        const uint16_t device = shared_.ports[s.port].device_port;
         rte_ether_addr mac{};
-        if (rte_eth_macaddr_get(s.port, &mac) == 0) s.mac = format_mac(from_ether(mac));
+        if (rte_eth_macaddr_get(device, &mac) == 0) s.mac = format_mac(from_ether(mac));
         rte_eth_link link{};
-        if (rte_eth_link_get_nowait(s.port, &link) == 0) {
+        if (rte_eth_link_get_nowait(device, &link) == 0) {
             s.link_up = link.link_status == RTE_ETH_LINK_UP;
             if (link.link_speed != RTE_ETH_SPEED_NUM_NONE && link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN)
                 s.speed_mbps = link.link_speed;
         }
-        uint16_t mtu = 0;
-        if (rte_eth_dev_get_mtu(s.port, &mtu) == 0) s.mtu = mtu;
+        // The port's: ethdev's may be less for a PMD whose link carries the MTU (port_plan.hpp).
+        s.mtu = shared_.ports[s.port].mtu;
         rte_eth_stats st{};
-        if (rte_eth_stats_get(s.port, &st) == 0) {
+        if (rte_eth_stats_get(device, &st) == 0) {
             s.rx_packets = st.ipackets;
             s.rx_bytes = st.ibytes;
             s.rx_missed = st.imissed;

@@ -146,8 +146,10 @@ CommandOutput show_interfaces(ControlApi& api)
     for (const InterfaceStatus& i : api.interfaces()) {
         std::string addresses;
         for (const IpPrefix& a : i.config.addresses) addresses += (addresses.empty() ? "" : " ") + format_prefix(a);
-        out.lines.push_back(fmt::format("{}: port {} {}, link {}{}, mtu {}, mac {}", i.config.name, i.port,
-                                        i.config.device, i.link_up ? "up" : "down",
+        out.lines.push_back(fmt::format("{}: port {} {}{}, link {}{}, mtu {}, mac {}", i.config.name, i.port,
+                                        i.config.device,
+                                        i.config.vlan != 0 ? fmt::format(" vlan {}", i.config.vlan) : "",
+                                        i.link_up ? "up" : "down",
                                         i.speed_mbps ? fmt::format(" {} Mb/s", i.speed_mbps) : "", i.mtu, i.mac));
         out.lines.push_back(fmt::format("    address {}; kernel interface {}", addresses.empty() ? "-" : addresses,
                                         i.config.kernel_interface.empty() ? "-" : i.config.kernel_interface));
