@@ -457,8 +457,9 @@ def _add_control_commands(sub):
 
 
 def main():
-    global SOURCE
+    global SOURCE, VIP
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vip", default=VIP, help="the virtual address to reach (default %(default)s)")
     ap.add_argument("--timeout", type=float, default=3.0, help="per request, seconds")
     ap.add_argument("--source", help="bind every socket to this local address")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -492,6 +493,7 @@ def main():
     control_handlers = _add_control_commands(sub)
     args = ap.parse_args()
     SOURCE = args.source
+    VIP = args.vip
     handlers = {"probe": cmd_probe, "wait": cmd_wait, "http": cmd_http, "udp": cmd_udp,
                 "download": cmd_download, "upload": cmd_upload, "client-addr": cmd_client_addr,
                 "conn": cmd_conn, "hold": cmd_hold}

@@ -96,8 +96,9 @@ def run(cmd, timeout, **kw):
         return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: {e.strerror}")
 
 
-def lab(*args, timeout=60):
-    return run(["bash", LAB_SH, *args], timeout)
+def lab(*args, timeout=60, mtu=None):
+    env = dict(os.environ, FULCRUM_LAB_MTU=str(mtu)) if mtu else None
+    return run(["bash", LAB_SH, *args], timeout, env=env)
 
 
 def client(*args, timeout=3.0, limit=30):
@@ -238,7 +239,11 @@ def ping(addr, count=3):
 
 
 class Lab:
-    """The lab for the duration of a `with` block, under a lock so two runs cannot share it."""
+    """The lab for the duration of a `with` block, under a lock so two runs cannot share it; `mtu`:
+    every link's but the directors' ports' (tests/lab/lab.sh)."""
+
+    def __init__(self, mtu=None):
+        self.mtu = mtu
 
     def __enter__(self):
         os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
@@ -254,7 +259,7 @@ class Lab:
                 time.sleep(1)
         # SIGTERM (a CI time-out, a Ctrl-C'd parent) must still run __exit__.
         self._old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-        r = lab("up")
+        r = lab("up", mtu=self.mtu)
         if r.returncode != 0:
             self.__exit__(None, None, None)
             raise RuntimeError(f"lab up failed: {r.stderr.strip()[-500:]}")
@@ -409,6 +414,17 @@ def stop_outcome(code, director):
     if code is None:
         return "still running 15 s after SIGTERM, killed"
     return f"exit {code}" + (" (before SIGTERM)" if not director.signalled else "")
+
+
+def stopping_counters(log_name, marker):
+    """key=value counters of the last line carrying `marker` in a lab helper's log in the run
+    directory (decap.py's, vlan_switch.py's: they log one when they stop); {} when there is none."""
+    try:
+        with open(os.path.join(RUN_DIR, log_name), errors="replace") as f:
+            lines = [ln for ln in f if marker in ln]
+    except OSError:
+        return {}
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])} if lines else {}
 
 
 def show(counters, *keys):

@@ -9,7 +9,6 @@ Logs: $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): director-tun.log, rs5.log, de
 """
 
 import os
-import re
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
@@ -92,12 +91,7 @@ def mtu_checks(checks):
 
 def decap_counters():
     """The decapsulator's own counters, from the line it logs when it stops."""
-    try:
-        with open(os.path.join(L.RUN_DIR, "decap.log"), errors="replace") as f:
-            lines = [ln for ln in f if " decap stopping " in ln]
-    except OSError:
-        return {}
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])} if lines else {}
+    return L.stopping_counters("decap.log", " decap stopping ")
 
 
 def main():

@@ -36,6 +36,14 @@
 #   or:  source tests/lab/lab.sh; lab_up; ...; lab_down      (functions and LAB_* variables)
 # Logs and pidfiles go to $FULCRUM_LAB_DIR (default /tmp/fulcrum-lab): rsN.log, decap.log.
 #
+# `lab.sh vlan-up` (after up) adds a VLAN trunk: fl-dir's dir-trunk joins fl-vsw, where
+# tests/lab/vlan_switch.py (the kernel has no 802.1Q) passes VLAN 100, 200 and 300 between it and
+# one client each: fl-vcN, vc-eth 10.N.0.2/24 (VLAN 300's 10.100.0.3/24: a host on a VLAN the
+# director is not on), default route via 10.N.0.1. Its log: $LAB_DIR/vlan_switch.log.
+#
+# FULCRUM_LAB_MTU=9000 lab.sh up: every link carries jumbo frames, but for the directors' ports,
+# which the director's `mtu:` sets.
+#
 # Not on any default path: `lab.sh standin [W1 W2 W3]` (or FULCRUM_LAB_KERNEL_STANDIN=1 lab.sh up)
 # gives the fl-dir kernel the director's addresses and forwards with nftables DNAT (rr, or wrr with
 # the weights given, over rs1-rs3 only), so the NAT lab and its tests can be checked without the
@@ -45,6 +53,9 @@ LAB_DIR=${FULCRUM_LAB_DIR:-/tmp/fulcrum-lab}
 LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_PY=/usr/bin/python3
 LAB_NAMESPACES=(fl-client fl-dir fl-dir2 fl-sw fl-swx fl-rs1 fl-rs2 fl-rs3 fl-rs4 fl-rs5)
+# `lab.sh vlan-up`'s, on top: the 802.1Q switch and a client on each of VLANs 100, 200 and 300.
+LAB_VLAN_NAMESPACES=(fl-vsw fl-vc100 fl-vc200 fl-vc300)
+LAB_VLANS=(100 200 300)
 LAB_RS_NAT=(1 2 3)   # behind the director, on fl-sw
 LAB_RS_DR=(4)        # on the client's link (fl-swx), VIP on lo
 LAB_RS_TUN=(5)       # on the client's link, IPIP decapsulated by decap.py
@@ -61,6 +72,7 @@ LAB_CLIENT_IP6=2001:db8:18::2
 LAB_DIR_EXT_IP6=2001:db8:18::1
 LAB_DIR_INT_IP6=2001:db8:19::1
 LAB_VIP6=2001:db8:18::100
+LAB_MTU=${FULCRUM_LAB_MTU:-1500}   # every link's but the directors' ports' (jumbo frames: 9000)
 
 # rs1-rs3 on the director's internal subnet, rs4 and rs5 on the client's.
 lab_rs_ip() { if (($1 <= 3)); then echo "198.19.0.1$1"; else echo "198.18.0.1$1"; fi; }
@@ -85,7 +97,7 @@ _lab_ns_init() {
     # kernel interfaces that hold its IPv6 addresses); the hosts have IPv6, quiet: no
     # duplicate-address detection, router solicitations or autoconfiguration.
     case $ns in
-    fl-sw | fl-swx | fl-dir | fl-dir2)
+    fl-sw | fl-swx | fl-dir | fl-dir2 | fl-vsw)
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
         ;;
     *)
@@ -102,7 +114,7 @@ _lab_ns_init() {
 # Any process inside the lab's namespaces is the lab's (real servers, a director, a client).
 _lab_kill_ns_processes() {
     local ns pids=() alive=() i p
-    for ns in "${LAB_NAMESPACES[@]}"; do
+    for ns in "${LAB_NAMESPACES[@]}" "${LAB_VLAN_NAMESPACES[@]}"; do
         [[ -e /run/netns/$ns ]] || continue
         pids+=($(ip netns pids "$ns" 2>/dev/null))
     done
@@ -122,10 +134,10 @@ _lab_kill_ns_processes() {
 lab_down() {
     _lab_kill_ns_processes
     local ns
-    for ns in "${LAB_NAMESPACES[@]}"; do
+    for ns in "${LAB_NAMESPACES[@]}" "${LAB_VLAN_NAMESPACES[@]}"; do
         [[ -e /run/netns/$ns ]] && ip netns del "$ns" 2>/dev/null
     done
-    rm -f "$LAB_DIR"/rs*.pid "$LAB_DIR"/decap.pid
+    rm -f "$LAB_DIR"/rs*.pid "$LAB_DIR"/decap.pid "$LAB_DIR"/vlan_switch.pid
     return 0
 }
 
@@ -324,6 +336,20 @@ _lab_up_body() (
         _lab_offloads_off "fl-rs$n" "$LAB_DECAP_DEV"
         ip -n "fl-rs$n" link set "$LAB_DECAP_DEV" up
     done
+
+    # Jumbo frames (FULCRUM_LAB_MTU=9000, tests/e2e/test_jumbo.py): every link but the directors'
+    # ports, whose MTU the director sets itself; a bridge's after its ports'.
+    if [[ $LAB_MTU != 1500 ]]; then
+        for ns in "${LAB_NAMESPACES[@]}"; do
+            [[ $ns == fl-dir || $ns == fl-dir2 ]] && continue
+            for dev in $(ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+                [[ $dev == lo || $dev == br0 || $dev == brx ]] && continue
+                ip -n "$ns" link set dev "$dev" mtu "$LAB_MTU"
+            done
+        done
+        ip -n fl-sw link set dev br0 mtu "$LAB_MTU"
+        ip -n fl-swx link set dev brx mtu "$LAB_MTU"
+    fi
 )
 
 lab_up() {
@@ -409,6 +435,40 @@ lab_standin_off() {
     return 0
 }
 
+lab_vlan_up() (
+    set -euo pipefail
+    local ns vid address
+    for ns in "${LAB_VLAN_NAMESPACES[@]}"; do _lab_ns_init "$ns"; done
+    ip -n fl-dir link add dir-trunk type veth peer name vsw-trunk netns fl-vsw
+    ip netns exec fl-dir sysctl -qw net.ipv6.conf.dir-trunk.disable_ipv6=1
+    _lab_offloads_off fl-dir dir-trunk
+    ip -n fl-dir link set dir-trunk up
+    _lab_offloads_off fl-vsw vsw-trunk
+    ip -n fl-vsw link set vsw-trunk up
+    local access=()
+    for vid in "${LAB_VLANS[@]}"; do
+        ns=fl-vc$vid
+        ip -n fl-vsw link add "vsw-$vid" type veth peer name vc-eth netns "$ns"
+        _lab_offloads_off fl-vsw "vsw-$vid"
+        ip -n fl-vsw link set "vsw-$vid" up
+        access+=(--access "vsw-$vid:$vid")
+        address=10.$vid.0.2
+        [[ $vid == 300 ]] && address=10.100.0.3
+        _lab_offloads_off "$ns" vc-eth
+        ip -n "$ns" addr add "$address/24" dev vc-eth
+        ip -n "$ns" link set vc-eth up
+        ip -n "$ns" route add default via "${address%.*}.1"
+    done
+    setsid ip netns exec fl-vsw "$LAB_PY" "$LAB_SRC/vlan_switch.py" --trunk vsw-trunk "${access[@]}" \
+        --pidfile "$LAB_DIR/vlan_switch.pid" >>"$LAB_DIR/vlan_switch.log" 2>&1 </dev/null &
+    for _ in $(seq 50); do
+        [[ -s $LAB_DIR/vlan_switch.pid ]] && return 0
+        sleep 0.1
+    done
+    _lab_log "vlan_switch.py did not start within 5 s"
+    return 1
+)
+
 _lab_usage() {
     echo "usage: $0 up | down | status | rs-stop N | rs-start N   (N: 1-5)" >&2
     return 2
@@ -425,6 +485,7 @@ lab_main() {
             if [[ $1 == rs-start ]]; then lab_rs_start "$2"; else lab_rs_stop "$2"; fi ;;
         standin) shift; lab_standin "$@" ;;
         standin-off) lab_standin_off ;;
+        vlan-up) lab_vlan_up ;;
         *) _lab_usage ;;
     esac
 }
