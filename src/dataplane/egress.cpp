@@ -209,13 +209,15 @@ Verdict egress_to_kernel(WorkerContext& w, const rte_mbuf* m, uint16_t kernel_po
 
 void egress_stage(WorkerContext& w, uint16_t port_id, rte_mbuf* m)
 {
-    if (const PortInfo& out = w.shared->ports[port_id]; out.vlan != 0) {
-        if (!vlan_tag(m, out)) {
-            ++w.counters.drop(DropReason::vlan_untaggable);
-            rte_pktmbuf_free(m);
-            return;
+    if (w.shared->vlans) {
+        if (const PortInfo& out = w.shared->ports[port_id]; out.vlan != 0) {
+            if (!vlan_tag(m, out)) {
+                ++w.counters.drop(DropReason::vlan_untaggable);
+                rte_pktmbuf_free(m);
+                return;
+            }
+            port_id = out.device_port;
         }
-        port_id = out.device_port;
     }
     // A fragment is a header mbuf and an indirect one over the original's data; a device without
     // multi-segment TX would send the header alone, or worse (docs/nics.md).

@@ -113,7 +113,7 @@ Verdict receive_stage(WorkerContext& w, rte_mbuf* m, ParsedPacket& p)
     // Frames from the PMDs used here arrive in one segment; a chained one is judged by its
     // first segment, which always holds the headers parse needs or fails its length checks.
     if (m->port >= max_ports) return Verdict::drop(DropReason::not_for_us);
-    if (vlan_needs_receive(m, w.shared->ports[m->port]))
+    if (vlan_needs_receive(m, *w.shared))
         if (const Verdict v = vlan_receive(w, m); v.settled()) return v;
     auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
     const PortInfo& port = w.shared->ports[m->port];

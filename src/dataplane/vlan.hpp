@@ -11,13 +11,16 @@
 
 namespace fulcrum::dataplane {
 
-// Whether a frame from its port must pass vlan_receive first: it is tagged (in-line, or with the
-// tag stripped into vlan_tci by the device), or arrived untagged on a device with no untagged
-// interface.
-inline bool vlan_needs_receive(const rte_mbuf* m, const PortInfo& port)
+// Whether a frame must pass vlan_receive first: the device stripped a tag into vlan_tci, or,
+// where VLANs are configured, the frame carries its tag in-line or arrived untagged on a device
+// with no untagged interface. Without VLANs the port and the frame are not looked at: a tagged
+// frame is then dropped by parse as no protocol of ours.
+inline bool vlan_needs_receive(const rte_mbuf* m, const DataplaneShared& shared)
 {
+    if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) != 0) return true;
+    if (!shared.vlans) return false;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    return (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) != 0 || !port.untagged ||
+    return !shared.ports[m->port].untagged ||
            (rte_pktmbuf_data_len(m) >= sizeof(rte_ether_hdr) && eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_VLAN));
 }
 

@@ -89,6 +89,9 @@ struct PortInfo {
 struct DataplaneShared {
     std::array<PortInfo, max_ports> ports;   // indexed by port id
     unsigned port_count = 0;
+    // Some device carries interfaces on VLANs: frames are looked at for tags as they arrive and
+    // leave (vlan.hpp). Without, a tagged frame is no protocol of ours, and nothing is tagged.
+    bool vlans = false;
     std::vector<rte_be32_t> local_ips;       // all ports' addresses, sorted
     NeighborTable* neighbors = nullptr;
     Neighbor6Table* neighbors6 = nullptr;

@@ -2790,6 +2790,7 @@ protected:
         v.local_ips = {rte_cpu_to_be_32(v100_ip)};
         v.link_local = link_local_of(v.mac);
         shared_->ports[ext_port].vlan_ports = {{100, v100_port}};
+        shared_->vlans = true;
         shared_->port_count = v100_port + 1u;
         shared_->local_ips.push_back(rte_cpu_to_be_32(v100_ip));
         std::sort(shared_->local_ips.begin(), shared_->local_ips.end());
@@ -2905,4 +2906,17 @@ TEST_F(Vlans, AHandedOffFrameIsNotUntaggedTwice)
     process_burst(*w_, &m, 1, true);
     EXPECT_EQ(take(int_port).size(), 1u);
     EXPECT_EQ(w_->counters.drop(DropReason::vlan_unknown), 0u);
+}
+
+// A device may strip a tag on its own though no VLAN is configured: the frame is not the
+// untagged interface's, and is dropped as an unknown VLAN.
+TEST_F(Pipeline, AStrippedTagWithoutVlansIsNotTakenForUntagged)
+{
+    rte_mbuf* m = mbuf_of(from_client(40000).tcp(SYN).bytes(), ext_port);
+    m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+    m->vlan_tci = 7;
+    process_burst(*w_, &m, 1);
+    EXPECT_EQ(take(int_port).size(), 0u);
+    EXPECT_EQ(w_->counters.drop(DropReason::vlan_unknown), 1u);
+    EXPECT_EQ(w_->conns.size(), 0u);
 }

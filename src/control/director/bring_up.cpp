@@ -190,6 +190,7 @@ std::string Director::start(const Config& config, const std::string& config_path
         const uint16_t rx_queues = device.request.rx_queues;
         uint16_t port_id = device_port;
         if (iface.vlan != 0) {
+            shared_.vlans = true;
             port_id = next_vlan_port++;
             shared_.ports[device_port].vlan_ports.emplace_back(iface.vlan, port_id);
         } else {
