@@ -198,7 +198,7 @@ const rte_ipv4_hdr* icmp_quoted_inner(const uint8_t* frame, const ParsedPacket& 
 }
 
 Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_mac,
-                    ParsedPacket& out)
+                    ParsedPacket& out, HeaderChecksum checked)
 {
     out = ParsedPacket{};
     if (length < sizeof(rte_ether_hdr)) return Verdict::drop(DropReason::too_short);
@@ -229,7 +229,8 @@ Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_
     if ((ip->version_ihl >> 4) != 4 || header_length < sizeof(rte_ipv4_hdr) ||
         total_length < header_length || total_length > l3_length)
         return Verdict::drop(DropReason::bad_ip_header);
-    if (!header_checksum_ok(ip, header_length)) return Verdict::drop(DropReason::bad_ip_checksum);
+    if (checked == HeaderChecksum::bad || (checked == HeaderChecksum::unknown && !header_checksum_ok(ip, header_length)))
+        return Verdict::drop(DropReason::bad_ip_checksum);
 
     out.is_fragment = (ip->fragment_offset & rte_cpu_to_be_16(ip_fragment_mask)) != 0;
     out.frame_length = out.l3_offset + total_length;

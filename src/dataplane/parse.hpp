@@ -111,9 +111,14 @@ inline std::pair<rte_be16_t, rte_be16_t> quoted_ports(const rte_ipv4_hdr* q)
     return {ports[0], ports[1]};
 }
 
+// What the device found of an IPv4 header's checksum (RTE_MBUF_F_RX_IP_CKSUM_GOOD or _BAD, where
+// the port asked for RTE_ETH_RX_OFFLOAD_IPV4_CKSUM): the parser sums the header only when the
+// device did not say.
+enum class HeaderChecksum : uint8_t { unknown, good, bad };
+
 // Returns next() with `out` filled, or drop(reason). `port_mac` is the receiving port's address:
 // unicast frames for other addresses are dropped (af_packet sees everything on the link).
 Verdict parse_frame(uint8_t* frame, uint32_t length, const rte_ether_addr& port_mac,
-                    ParsedPacket& out);
+                    ParsedPacket& out, HeaderChecksum checked = HeaderChecksum::unknown);
 
 }  // namespace fulcrum::dataplane

@@ -117,7 +117,13 @@ Verdict receive_stage(WorkerContext& w, rte_mbuf* m, ParsedPacket& p)
         if (const Verdict v = vlan_receive(w, m); v.settled()) return v;
     auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
     const PortInfo& port = w.shared->ports[m->port];
-    Verdict v = parse_frame(frame, rte_pktmbuf_data_len(m), port.mac, p);
+    // RTE_MBUF_F_RX_IP_CKSUM_NONE (both bits: the header verified, its checksum field not) is
+    // left to the parser's sum: a rewrite updates the field incrementally and needs it right.
+    const uint64_t ip_checksum = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    const HeaderChecksum checked = ip_checksum == RTE_MBUF_F_RX_IP_CKSUM_GOOD  ? HeaderChecksum::good
+                                   : ip_checksum == RTE_MBUF_F_RX_IP_CKSUM_BAD ? HeaderChecksum::bad
+                                                                               : HeaderChecksum::unknown;
+    Verdict v = parse_frame(frame, rte_pktmbuf_data_len(m), port.mac, p, checked);
     if (v.settled()) return v;
     if (p.is_arp) return arp_receive(w, m, frame, port);
     if (m->pkt_len > p.frame_length) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - p.frame_length));

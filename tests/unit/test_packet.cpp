@@ -555,3 +555,23 @@ TEST(Icmp, OnlyAnUnfragmentedEchoRequestIsOne)
         }
     }
 }
+
+// A device that checks IPv4 header checksums (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) spares the parser
+// the sum: its word is taken either way; without it the parser sums the header itself.
+TEST(Parse, TheDevicesWordOnTheHeaderChecksumIsTaken)
+{
+    Bytes good = Frame{}.src(client, 1).dst(vip, 80).tcp(SYN).bytes();
+    Bytes broken = good;
+    broken[24] ^= 0x01;
+    ParsedPacket p;
+    const auto parse_as = [&](Bytes& b, HeaderChecksum checked) {
+        return parse_frame(b.data(), static_cast<uint32_t>(b.size()), port_ether, p, checked);
+    };
+    EXPECT_EQ(parse_as(good, HeaderChecksum::unknown).kind, Verdict::Kind::next);
+    EXPECT_EQ(parse_as(broken, HeaderChecksum::unknown).reason, DropReason::bad_ip_checksum);
+    EXPECT_EQ(parse_as(broken, HeaderChecksum::good).kind, Verdict::Kind::next);
+    EXPECT_EQ(p.key.dst_port, rte_cpu_to_be_16(80));
+    const Verdict v = parse_as(good, HeaderChecksum::bad);
+    EXPECT_EQ(v.kind, Verdict::Kind::drop);
+    EXPECT_EQ(v.reason, DropReason::bad_ip_checksum);
+}

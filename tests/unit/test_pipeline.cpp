@@ -2920,3 +2920,25 @@ TEST_F(Pipeline, AStrippedTagWithoutVlansIsNotTakenForUntagged)
     EXPECT_EQ(w_->counters.drop(DropReason::vlan_unknown), 1u);
     EXPECT_EQ(w_->conns.size(), 0u);
 }
+
+// The device's checksum flags reach the parser: BAD is dropped whatever the header says, GOOD is
+// believed, and NONE (verified, but the field not right) is summed again, since a rewrite
+// updates the field incrementally.
+TEST_F(Pipeline, TheDevicesChecksumFlagsAreRead)
+{
+    const auto run_flagged = [&](const Bytes& frame, uint64_t flags) {
+        rte_mbuf* m = mbuf_of(frame, ext_port);
+        m->ol_flags |= flags;
+        Verdict v;
+        process_burst(*w_, &m, 1, false, &v);
+        return v;
+    };
+    const Bytes syn = from_client(40000).tcp(SYN).bytes();
+    Bytes broken = syn;
+    broken[24] ^= 0x01;
+    EXPECT_EQ(run_flagged(syn, RTE_MBUF_F_RX_IP_CKSUM_BAD).reason, DropReason::bad_ip_checksum);
+    EXPECT_EQ(run_flagged(broken, RTE_MBUF_F_RX_IP_CKSUM_NONE).reason, DropReason::bad_ip_checksum);
+    EXPECT_EQ(w_->counters.drop(DropReason::bad_ip_checksum), 2u);
+    EXPECT_EQ(run_flagged(syn, RTE_MBUF_F_RX_IP_CKSUM_GOOD).kind, Verdict::Kind::transmit);
+    EXPECT_EQ(take(int_port).size(), 1u);
+}

@@ -41,6 +41,10 @@ TEST(PortPlan, EveryRecordedDeviceIsAskedOnlyWhatItOffers)
         const bool multi_segs = (device->tx_offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
         EXPECT_EQ(plan.sends_chains, multi_segs);
         EXPECT_EQ((plan.conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0, multi_segs);
+        // IPv4 header checksums are checked by the device where it can; no other checksum offload.
+        const bool checks = (device->rx_offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
+        EXPECT_EQ(plan.checks_ip_checksums, checks);
+        EXPECT_EQ(plan.conf.rxmode.offloads, checks ? RTE_ETH_RX_OFFLOAD_IPV4_CKSUM : 0u);
         // Fast free assumes one pool and no indirect mbufs: fragments are indirect.
         EXPECT_EQ(plan.conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE, 0u);
         const bool rss = queues > 1 && (device->rss_hash_types & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP)) != 0;
@@ -255,4 +259,14 @@ TEST(PortPlan, AfPacketJumboFramesGoToItsKernelLink)
               "MTU 9000 needs frames of 9018 bytes, the device (net_af_packet) receives at most 1518");
     EXPECT_EQ(plan_port(fixture::nics::af_packet, PortRequest{1, 1, 1501, 1024, room, "", 10174}).error,
               "MTU 1501 needs frames of 1519 bytes, the device (net_af_packet) receives at most 1518");
+}
+
+// Which of the recorded devices check IPv4 header checksums for the parser.
+TEST(PortPlan, HardwareNicsCheckIpv4HeaderChecksums)
+{
+    for (const auto* device : {&fixture::nics::ixgbe, &fixture::nics::i40e, &fixture::nics::ice, &fixture::nics::mlx5}) {
+        SCOPED_TRACE(device->driver);
+        EXPECT_TRUE(plan_port(*device, eight_workers()).checks_ip_checksums);
+    }
+    EXPECT_FALSE(plan_port(fixture::nics::af_packet, PortRequest{1, 1, 1500, 1024, 2048}).checks_ip_checksums);
 }
