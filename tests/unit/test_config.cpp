@@ -910,7 +910,9 @@ TEST(ConfigApi, AnnotatedExampleHasWhatItDescribes)
     const ConfigResult r = load_config_file("../../conf/fulcrum.yaml");
     ASSERT_TRUE(r.config.has_value());
     const Config& c = *r.config;
-    EXPECT_EQ(c.interfaces.size(), 2u);
+    ASSERT_EQ(c.interfaces.size(), 3u);
+    EXPECT_EQ(c.interfaces[1].vlan, 100u);
+    EXPECT_EQ(c.interfaces[1].device, c.interfaces[0].device);
     EXPECT_EQ(c.routes.size(), 2u);
     EXPECT_EQ(c.neighbors.size(), 1u);
     ASSERT_EQ(c.services.size(), 4u);
@@ -919,7 +921,8 @@ TEST(ConfigApi, AnnotatedExampleHasWhatItDescribes)
     EXPECT_EQ(c.services[2].real_servers[2].forward, ForwardMethod::tun);
     EXPECT_EQ(c.dataplane.kernel_rate_limit, 20000u);
     EXPECT_EQ(c.interfaces[0].kernel_interface, "fl-ext");
-    EXPECT_EQ(c.interfaces[1].kernel_interface, "fl-int");
+    EXPECT_EQ(c.interfaces[1].kernel_interface, "fl-ext-v100");
+    EXPECT_EQ(c.interfaces[2].kernel_interface, "fl-int");
     EXPECT_EQ(c.services[0].health_check.type, HealthCheckType::http);
     EXPECT_EQ(c.services[0].health_check.interval_ms, 2000u);
     ASSERT_TRUE(c.services[0].sorry_server.has_value());
