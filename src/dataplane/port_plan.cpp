@@ -112,10 +112,7 @@ PortPlan plan_port(const DeviceCapabilities& device, const PortRequest& request)
     // The device checks IPv4 header checksums and the parser no longer sums them. The other
     // checksum offloads are not asked for: a rewrite updates its checksums incrementally (RFC
     // 1624), a few additions, cheaper than preparing a pseudo-header checksum for the device.
-    if ((device.rx_offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0) {
-        plan.conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
-        plan.checks_ip_checksums = true;
-    }
+    if ((device.rx_offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0) plan.conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 
     if (request.rx_queues > 1) {
         plan.rss_hash = wanted_rss & device.rss_hash_types;

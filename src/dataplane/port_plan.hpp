@@ -63,7 +63,6 @@ struct PortPlan {
     // a header mbuf and an indirect one. Without it they are copied into one mbuf first.
     bool sends_chains = false;
     uint64_t rss_hash = 0;               // what RSS spreads by; 0 = every frame on queue 0
-    bool checks_ip_checksums = false;    // RX IPv4 header checksums checked by the device
     std::vector<std::string> notes;      // what was left off and why, for the log
 };
 

@@ -180,6 +180,7 @@ std::string Director::start(const Config& config, const std::string& config_path
         own.sends_chains = device.plan.sends_chains;
         own.untagged = false;
         rte_eth_macaddr_get(port_id, &own.mac);
+        own.link_local = link_local_of(own.mac);
         shared_.port_count = std::max<unsigned>(shared_.port_count, port_id + 1u);
     }
     uint16_t next_vlan_port = max_device_ports;
@@ -215,9 +216,10 @@ std::string Director::start(const Config& config, const std::string& config_path
             info.local_ips6.push_back(Ipv6Address{prefix.address.bytes()});
             info.prefix_lengths6.push_back(prefix.length);
         }
-        rte_eth_macaddr_get(device_port, &info.mac);
-        // The TAP has the port's MAC, so the kernel gives it this link-local address too.
-        info.link_local = link_local_of(info.mac);
+        // The device's MAC and link-local address: the TAP has the port's MAC, so the kernel
+        // gives it this link-local address too.
+        info.mac = shared_.ports[device_port].mac;
+        info.link_local = shared_.ports[device_port].link_local;
         shared_.port_count = std::max<unsigned>(shared_.port_count, port_id + 1u);
         log::info("interface {} is port {} ({}{}), MAC {}, {} RX and {} TX queue(s)", iface.name, port_id,
                   iface.device, iface.vlan != 0 ? fmt::format(" VLAN {}", iface.vlan) : "",
